@@ -1,0 +1,99 @@
+# scrim - build, test, run.  `make` builds bin/scrim, bin/scrimd and
+# lib/libscrim.a; `make test` runs every test; `make run` sets everything up.
+
+PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
+            libevent_pthreads jansson libcrypto
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+# No fused multiply-add: PDQ must round exactly like the reference.
+XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -ffp-contract=off -pthread -Iinclude -Isrc $(WARN)
+ifeq ($(SANITIZE),1)
+XCFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+BUILD    := build/san
+else
+BUILD    := build/rel
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS     = $(PKG_LIBS) -lm -pthread $(LDSAN)
+
+LIB_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
+LIB      := $(BUILD)/libscrim.a
+TOOLS    := $(patsubst tools/%.c,bin/%,$(wildcard tools/*.c))
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all deps run test check-deps clean bench
+all: $(TOOLS) lib/libscrim.a
+
+$(BUILD)/src/%.o: src/%.c include/scrim.h src/internal.h | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+lib/libscrim.a: $(LIB)
+	@mkdir -p lib
+	cp $< $@
+
+# Tools (and tests) are built per build flavour and copied to bin/.
+$(BUILD)/tools/%: tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bin/%: $(BUILD)/tools/%
+	@mkdir -p bin
+	cp $< $@
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: $(BENCHES) $(TOOLS)
+
+# Dependencies, from Debian's packages; installs only what is missing.
+DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
+            libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
+            libssl-dev libcmocka-dev ffmpeg curl perl
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ ! -f /var/lib/apt/.scrim-updated ]; then apt-get update -qq && touch /var/lib/apt/.scrim-updated; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+check-deps:
+	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps' (as root)"; \
+	  pkg-config --print-errors --exists $(PKGS); exit 1; }
+
+# The whole suite: C unit tests (cmocka, TAP output) and black-box tests of
+# the CLI and daemon (shell, TAP), all run by prove.
+test: deps
+	$(MAKE) all $(TESTS)
+	SCRIM_BUILD=$(BUILD) prove -f --exec '' $(TESTS) $(sort $(wildcard tests/*.t))
+
+DEMO_DB ?= var/demo.db
+run: deps all
+	@mkdir -p var
+	./tools/make-demo-db.sh $(DEMO_DB)
+	./bin/scrimd --db $(DEMO_DB)
+
+clean:
+	rm -rf build bin lib

@@ -1,0 +1,143 @@
+/* scrim.h - public API of libscrim: perceptual hashing (PDQ, vPDQ), decoding of
+ * untrusted media, the LMDB hash-list store and its exact nearest-neighbour
+ * index, and blurred previews.
+ *
+ * Conventions (as in LMDB and libuv):
+ *  - Functions that can fail return int: 0 on success, a negative SCRIM_E*
+ *    code on failure. scrim_strerror() maps a code to text.  Where a caller
+ *    passes a `char *err, size_t errlen` buffer, a human-readable message that
+ *    names the problem with the input is written there on failure.
+ *  - Handles are opaque. Whoever creates a handle with an _open or _new call frees it
+ *    with the matching _close or _free.
+ */
+#ifndef SCRIM_H
+#define SCRIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCRIM_VERSION "0.1.0"
+
+/* ---- error codes ------------------------------------------------------- */
+#define SCRIM_OK            0
+#define SCRIM_EINVAL      (-1)  /* bad argument or malformed input text */
+#define SCRIM_ENOMEM      (-2)  /* out of memory */
+#define SCRIM_EIO         (-3)  /* cannot read / write a file */
+#define SCRIM_EFORMAT     (-4)  /* not an image/video we can decode */
+#define SCRIM_ETOOBIG     (-5)  /* over a configured size limit */
+#define SCRIM_ECORRUPT    (-6)  /* truncated or corrupt media */
+#define SCRIM_EDB         (-7)  /* database error */
+#define SCRIM_ENOTFOUND   (-8)  /* no such list / entry / record */
+#define SCRIM_EEXIST      (-9)  /* already exists */
+#define SCRIM_ETIMEOUT   (-10)  /* time budget exhausted */
+
+const char *scrim_strerror(int code);
+/* A short machine-readable name for a code ("too_large", "unsupported" ...). */
+const char *scrim_errname(int code);
+
+/* ---- PDQ --------------------------------------------------------------- */
+
+/* A 256-bit PDQ hash. Bit k (0..255) is bit (k & 15) of w[k >> 4]; this is the
+ * reference's layout, and its hex form prints w[15] first. */
+typedef struct scrim_pdq {
+    uint16_t w[16];
+} scrim_pdq;
+
+#define SCRIM_PDQ_HEXLEN 64
+
+/* The 8 dihedral variants, in the order of the reference's --pdqdih. */
+enum scrim_dihedral {
+    SCRIM_DIH_ORIGINAL = 0,
+    SCRIM_DIH_ROTATE90,
+    SCRIM_DIH_ROTATE180,
+    SCRIM_DIH_ROTATE270,
+    SCRIM_DIH_FLIPX,
+    SCRIM_DIH_FLIPY,
+    SCRIM_DIH_FLIPPLUS1,
+    SCRIM_DIH_FLIPMINUS1,
+    SCRIM_DIH_COUNT
+};
+const char *scrim_dihedral_name(int variant);
+
+/* Hash a packed 8-bit image: `channels` is 1 (grey) or 3 (RGB) (4: RGBA, the
+ * alpha byte is ignored), rows are `stride` bytes apart.  Images under 5 px on
+ * a side give the all-zero hash with quality 0, as the reference does.
+ * If `dihedral` is non-NULL it receives all 8 variants (dihedral[0] ==
+ * *hash).  Returns 0 or SCRIM_ENOMEM / SCRIM_EINVAL. */
+int scrim_pdq_hash_pixels(const uint8_t *pixels, int width, int height,
+                          int channels, size_t stride, scrim_pdq *hash,
+                          int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT]);
+
+/* Same, from a float luma plane (row-major, width*height values).  The plane
+ * is used as scratch space and is overwritten. */
+int scrim_pdq_hash_luma(float *luma, int width, int height, scrim_pdq *hash,
+                        int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT]);
+
+/* 64 lowercase hex digits + NUL into out[65]. */
+void scrim_pdq_to_hex(const scrim_pdq *h, char out[SCRIM_PDQ_HEXLEN + 1]);
+/* Parse exactly 64 hex digits (either case). Returns 0 or SCRIM_EINVAL. */
+int scrim_pdq_from_hex(const char *hex, size_t len, scrim_pdq *h);
+int scrim_pdq_distance(const scrim_pdq *a, const scrim_pdq *b);
+/* Packs into / from 32 bytes, most significant (hex-first) byte first. */
+void scrim_pdq_to_bytes(const scrim_pdq *h, uint8_t out[32]);
+void scrim_pdq_from_bytes(const uint8_t in[32], scrim_pdq *h);
+
+
+/* ---- library set-up ------------------------------------------------------ */
+
+/* Initialise libvips (untrusted loaders blocked, operation cache off) and
+ * FFmpeg logging.  Call once before any decode; safe to call again. */
+int scrim_init(const char *argv0);
+void scrim_shutdown(void);
+
+/* ---- image decoding ----------------------------------------------------- */
+
+#define SCRIM_DEFAULT_MAX_PIXELS 100000000ULL
+
+typedef struct scrim_decode_opts {
+    uint64_t max_pixels;  /* refuse images with more pixels (0 = default) */
+    int min_side;         /* shrink-on-load keeps the longest side >= this;
+                             0 = default (SCRIM_DEFAULT_MIN_SIDE), <0 = never */
+} scrim_decode_opts;
+
+#define SCRIM_DEFAULT_MIN_SIDE 512
+
+/* A decoded image: 8-bit pixels, 1 (grey) or 3 (sRGB) channels, packed rows,
+ * alpha already flattened onto white.  width/height are of the decoded pixels,
+ * which may be smaller than the file's (file_width/file_height) after
+ * shrink-on-load.  Free with scrim_image_free(). */
+typedef struct scrim_image {
+    int width, height, channels;
+    int file_width, file_height;
+    uint8_t *pixels;
+    char format[16];      /* "jpeg", "png", "webp", "gif", "tiff", "heif" */
+} scrim_image;
+
+/* Decode an image from memory / from a file.  Only the loaders above are
+ * accepted; the format is sniffed from the bytes.  The header is read and the
+ * pixel limit checked before any pixel is decoded.  On failure returns
+ * SCRIM_EFORMAT (not an image we decode), SCRIM_ETOOBIG, SCRIM_ECORRUPT
+ * (truncated / corrupt) or SCRIM_EIO, with a message in err. */
+int scrim_image_load_buffer(const void *buf, size_t len,
+                            const scrim_decode_opts *opts, scrim_image *out,
+                            char *err, size_t errlen);
+int scrim_image_load_file(const char *path, const scrim_decode_opts *opts,
+                          scrim_image *out, char *err, size_t errlen);
+void scrim_image_free(scrim_image *img);
+
+/* True if the bytes look like an image format we decode. */
+int scrim_image_sniff(const void *buf, size_t len);
+
+/* Read a whole file ("-" = stdin) into a malloc'd buffer, refusing files
+ * larger than max_bytes.  Caller frees *data. */
+int scrim_read_file(const char *path, size_t max_bytes, uint8_t **data,
+                    size_t *len, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,227 @@
+/* image.c - decoding untrusted images with libvips into 8-bit pixels for
+ * hashing: sniff the format, check the header against the pixel limit before
+ * any pixel is decoded, shrink-on-load where the format allows, convert to
+ * sRGB (or grey), flatten alpha onto white. */
+#include "scrim.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+/* Loaders we accept, matched on the loader's name (libvips reports either a
+ * nickname such as "jpegload_buffer" or a class name such as
+ * "VipsForeignLoadJpegBuffer").  Anything else (SVG, PDF, ImageMagick, matrix
+ * files ...) is refused as unsupported. */
+static const char *loader_format(const char *name)
+{
+    static const struct { const char *key, *format; } allowed[] = {
+        {"jpeg", "jpeg"}, {"png", "png"},   {"webp", "webp"}, {"gif", "gif"},
+        {"nsgif", "gif"}, {"tiff", "tiff"}, {"heif", "heif"}};
+    char low[64];
+    size_t i;
+    if (!name)
+        return NULL;
+    for (i = 0; name[i] && i < sizeof low - 1; i++)
+        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    low[i] = '\0';
+    const char *p = low;
+    if (!strncmp(p, "vipsforeignload", 15))
+        p += 15;
+    for (i = 0; i < sizeof allowed / sizeof *allowed; i++)
+        if (!strncmp(p, allowed[i].key, strlen(allowed[i].key)))
+            return allowed[i].format;
+    return NULL;
+}
+
+/* Copy libvips' process-wide error text into err and clear it. */
+static void vips_err(char *err, size_t errlen, const char *what)
+{
+    const char *msg = vips_error_buffer();
+    size_t n = strlen(msg);
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(n && msg[n - 1] == '\n' ? n - 1 : n),
+             msg);
+    for (char *p = tmp; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    scrim__seterr(err, errlen, "%s%s%s", what, *tmp ? ": " : "", tmp);
+    vips_error_clear();
+}
+
+int scrim_image_sniff(const void *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return 0;
+    const char *nick = vips_foreign_find_load_buffer(buf, len);
+    vips_error_clear();
+    return loader_format(nick) != NULL;
+}
+
+/* Convert whatever libvips loaded into 8-bit sRGB or grey with alpha
+ * flattened onto white; returns a new reference or NULL. */
+static VipsImage *to_8bit(VipsImage *in)
+{
+    VipsImage *t[4] = {NULL};
+    VipsImage *cur = in;
+    VipsInterpretation interp = vips_image_guess_interpretation(in);
+    int grey = interp == VIPS_INTERPRETATION_B_W ||
+               interp == VIPS_INTERPRETATION_GREY16;
+    VipsImage *out = NULL;
+
+    if (vips_colourspace(cur, &t[0], grey ? VIPS_INTERPRETATION_B_W
+                                          : VIPS_INTERPRETATION_sRGB, NULL))
+        goto done;
+    cur = t[0];
+    if (vips_image_hasalpha(cur)) {
+        VipsArrayDouble *bg = vips_array_double_newv(1, 255.0);
+        int rc = vips_flatten(cur, &t[1], "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg));
+        if (rc)
+            goto done;
+        cur = t[1];
+    }
+    /* Drop any extra bands beyond colour (e.g. a second alpha). */
+    int want = grey ? 1 : 3;
+    if (cur->Bands > want) {
+        if (vips_extract_band(cur, &t[2], 0, "n", want, NULL))
+            goto done;
+        cur = t[2];
+    }
+    if (cur->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_cast(cur, &t[3], VIPS_FORMAT_UCHAR, NULL))
+            goto done;
+        cur = t[3];
+    }
+    g_object_ref(cur);
+    out = cur;
+done:
+    for (int i = 0; i < 4; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    return out;
+}
+
+/* Largest JPEG DCT shrink (1, 2, 4, 8) keeping the longest side >= min_side. */
+static int jpeg_shrink(int w, int h, int min_side)
+{
+    int longest = w > h ? w : h, s = 1;
+    if (min_side <= 0)
+        return 1;
+    while (s < 8 && longest / (s * 2) >= min_side)
+        s *= 2;
+    return s;
+}
+
+int scrim_image_load_buffer(const void *buf, size_t len,
+                            const scrim_decode_opts *opts, scrim_image *out,
+                            char *err, size_t errlen)
+{
+    uint64_t max_pixels = opts && opts->max_pixels ? opts->max_pixels
+                                                   : SCRIM_DEFAULT_MAX_PIXELS;
+    int min_side = opts && opts->min_side ? opts->min_side
+                                          : SCRIM_DEFAULT_MIN_SIDE;
+    VipsImage *hdr = NULL, *img = NULL, *rgb = NULL;
+    int rc = SCRIM_OK;
+
+    memset(out, 0, sizeof *out);
+    if (!buf || len == 0) {
+        scrim__seterr(err, errlen, "empty input");
+        return SCRIM_EFORMAT;
+    }
+    const char *nick = vips_foreign_find_load_buffer(buf, len);
+    vips_error_clear();
+    const char *fmt = loader_format(nick);
+    if (!fmt) {
+        scrim__seterr(err, errlen, nick ? "unsupported image format (%s)"
+                                        : "not an image (unrecognised format)",
+                      nick);
+        return SCRIM_EFORMAT;
+    }
+    snprintf(out->format, sizeof out->format, "%s", fmt);
+
+    /* Header only: libvips decodes no pixels until they are asked for. */
+    hdr = vips_image_new_from_buffer(buf, len, "", "access",
+                                     VIPS_ACCESS_SEQUENTIAL, NULL);
+    if (!hdr) {
+        vips_err(err, errlen, "corrupt image header");
+        return SCRIM_ECORRUPT;
+    }
+    out->file_width = vips_image_get_width(hdr);
+    out->file_height = vips_image_get_height(hdr);
+    if ((uint64_t)out->file_width * (uint64_t)out->file_height > max_pixels) {
+        scrim__seterr(err, errlen,
+                      "image too large: %dx%d is over the limit of %llu pixels",
+                      out->file_width, out->file_height,
+                      (unsigned long long)max_pixels);
+        rc = SCRIM_ETOOBIG;
+        goto done;
+    }
+
+    int shrink = !strcmp(fmt, "jpeg")
+                     ? jpeg_shrink(out->file_width, out->file_height, min_side)
+                     : 1;
+    if (shrink > 1)
+        img = vips_image_new_from_buffer(buf, len, "", "access",
+                                         VIPS_ACCESS_SEQUENTIAL, "shrink",
+                                         shrink, "fail_on",
+                                         VIPS_FAIL_ON_TRUNCATED, NULL);
+    else
+        img = vips_image_new_from_buffer(buf, len, "", "access",
+                                         VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                         VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (!img || !(rgb = to_8bit(img))) {
+        vips_err(err, errlen, "corrupt image");
+        rc = SCRIM_ECORRUPT;
+        goto done;
+    }
+    size_t size = 0;
+    out->pixels = vips_image_write_to_memory(rgb, &size);
+    if (!out->pixels) {
+        vips_err(err, errlen, "truncated or corrupt image data");
+        rc = SCRIM_ECORRUPT;
+        goto done;
+    }
+    out->width = vips_image_get_width(rgb);
+    out->height = vips_image_get_height(rgb);
+    out->channels = vips_image_get_bands(rgb);
+    if (size != (size_t)out->width * out->height * out->channels) {
+        scrim__seterr(err, errlen, "internal error: unexpected pixel layout");
+        rc = SCRIM_ECORRUPT;
+    }
+done:
+    if (rc)
+        scrim_image_free(out);
+    if (rgb)
+        g_object_unref(rgb);
+    if (img)
+        g_object_unref(img);
+    if (hdr)
+        g_object_unref(hdr);
+    return rc;
+}
+
+int scrim_image_load_file(const char *path, const scrim_decode_opts *opts,
+                          scrim_image *out, char *err, size_t errlen)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof *out);
+    int rc = scrim_read_file(path, SCRIM_MAX_FILE_BYTES, &data, &len, err,
+                             errlen);
+    if (rc)
+        return rc;
+    rc = scrim_image_load_buffer(data, len, opts, out, err, errlen);
+    free(data);
+    return rc;
+}
+
+void scrim_image_free(scrim_image *img)
+{
+    if (img && img->pixels) {
+        g_free(img->pixels);
+        img->pixels = NULL;
+    }
+}

@@ -1,0 +1,15 @@
+/* internal.h - helpers shared by the library's modules; not public API. */
+#ifndef SCRIM_INTERNAL_H
+#define SCRIM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest file the CLI reads whole (images and videos). */
+#define SCRIM_MAX_FILE_BYTES ((size_t)4 << 30)
+
+/* snprintf into an optional error buffer. */
+void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,149 @@
+/* util.c - library set-up, error names, and file reading. */
+#include "scrim.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* One table: code, machine name, text. */
+#define SCRIM_ERRORS(X)                                                       \
+    X(SCRIM_OK, "ok", "success")                                              \
+    X(SCRIM_EINVAL, "invalid", "invalid argument or malformed input")         \
+    X(SCRIM_ENOMEM, "no_memory", "out of memory")                             \
+    X(SCRIM_EIO, "io", "input/output error")                                  \
+    X(SCRIM_EFORMAT, "unsupported", "not a supported image or video")         \
+    X(SCRIM_ETOOBIG, "too_large", "over a configured size limit")             \
+    X(SCRIM_ECORRUPT, "corrupt", "truncated or corrupt media")                \
+    X(SCRIM_EDB, "database", "database error")                                \
+    X(SCRIM_ENOTFOUND, "not_found", "not found")                              \
+    X(SCRIM_EEXIST, "exists", "already exists")                               \
+    X(SCRIM_ETIMEOUT, "timeout", "time budget exhausted")
+
+const char *scrim_strerror(int code)
+{
+#define X(c, n, t) if (code == c) return t;
+    SCRIM_ERRORS(X)
+#undef X
+    return "unknown error";
+}
+
+const char *scrim_errname(int code)
+{
+#define X(c, n, t) if (code == c) return n;
+    SCRIM_ERRORS(X)
+#undef X
+    return "unknown";
+}
+
+int scrim_init(const char *argv0)
+{
+    static int done;
+    if (done)
+        return SCRIM_OK;
+    if (VIPS_INIT(argv0 ? argv0 : "scrim"))
+        return SCRIM_EINVAL;
+    vips_block_untrusted_set(TRUE);
+    vips_cache_set_max(0);
+    /* Parallelism comes from hashing many images at once, not from
+     * splitting one image across threads. */
+    vips_concurrency_set(1);
+    done = 1;
+    return SCRIM_OK;
+}
+
+void scrim_shutdown(void)
+{
+    vips_shutdown();
+}
+
+int scrim_read_file(const char *path, size_t max_bytes, uint8_t **data,
+                    size_t *len, char *err, size_t errlen)
+{
+    int stdin_ = !strcmp(path, "-");
+    FILE *f = stdin_ ? stdin : fopen(path, "rb");
+    *data = NULL;
+    *len = 0;
+    if (!f) {
+        scrim__seterr(err, errlen, "cannot open: %s", strerror(errno));
+        return SCRIM_EIO;
+    }
+    struct stat st;
+    if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
+        scrim__seterr(err, errlen, "is a directory");
+        if (!stdin_)
+            fclose(f);
+        return SCRIM_EIO;
+    }
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
+                                                        : 1 << 16;
+    if (cap > max_bytes + 1)
+        cap = max_bytes + 1;
+    uint8_t *buf = malloc(cap);
+    size_t n = 0;
+    int rc = SCRIM_OK;
+    if (!buf) {
+        rc = SCRIM_ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap > max_bytes) {
+                scrim__seterr(err, errlen, "file too large (over %zu bytes)",
+                              max_bytes);
+                rc = SCRIM_ETOOBIG;
+                goto out;
+            }
+            size_t ncap = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = SCRIM_ENOMEM;
+                goto out;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                scrim__seterr(err, errlen, "read error: %s", strerror(errno));
+                rc = SCRIM_EIO;
+                goto out;
+            }
+            break;
+        }
+    }
+    if (n > max_bytes) {
+        scrim__seterr(err, errlen, "file too large (over %zu bytes)", max_bytes);
+        rc = SCRIM_ETOOBIG;
+        goto out;
+    }
+out:
+    if (!stdin_)
+        fclose(f);
+    if (rc) {
+        free(buf);
+        if (rc == SCRIM_ENOMEM)
+            scrim__seterr(err, errlen, "out of memory");
+        return rc;
+    }
+    *data = buf;
+    *len = n;
+    return SCRIM_OK;
+}
