@@ -26,7 +26,9 @@ LDLIBS     = $(PKG_LIBS) -lm -pthread $(LDSAN)
 LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 LIB      := $(BUILD)/libscrim.a
-TOOLS    := $(patsubst tools/%.c,bin/%,$(wildcard tools/*.c))
+# Each folder under tools/ is one program: tools/scrim/*.c -> bin/scrim.
+TOOL_DIRS := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
+TOOLS    := $(TOOL_DIRS:%=bin/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
@@ -34,9 +36,11 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 .PHONY: all deps run test check-deps clean bench
 all: $(TOOLS) lib/libscrim.a
 
-$(BUILD)/src/%.o: src/%.c include/scrim.h src/internal.h | check-deps
+$(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -47,17 +51,19 @@ lib/libscrim.a: $(LIB)
 	cp $< $@
 
 # Tools (and tests) are built per build flavour and copied to bin/.
-$(BUILD)/tools/%: tools/%.c $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
-
-bin/%: $(BUILD)/tools/%
+define tool_rule
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(XCFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(LDLIBS)
+bin/$(1): $(BUILD)/bin/$(1)
 	@mkdir -p bin
-	cp $< $@
+	cp $$< $$@
+endef
+$(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(t))))
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -75,7 +81,7 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  if [ ! -f /var/lib/apt/.scrim-updated ]; then apt-get update -qq && touch /var/lib/apt/.scrim-updated; fi; \
+	  apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
@@ -83,11 +89,15 @@ check-deps:
 	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps' (as root)"; \
 	  pkg-config --print-errors --exists $(PKGS); exit 1; }
 
+ASAN_OPTIONS := detect_leaks=1:abort_on_error=0
+LSAN_OPTIONS := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
 # The whole suite: C unit tests (cmocka, TAP output) and black-box tests of
 # the CLI and daemon (shell, TAP), all run by prove.
 test: deps
 	$(MAKE) all $(TESTS)
-	SCRIM_BUILD=$(BUILD) prove -f --exec '' $(TESTS) $(sort $(wildcard tests/*.t))
+	SCRIM_BUILD=$(BUILD) SCRIM_BIN=$(CURDIR)/$(BUILD)/bin ASAN_OPTIONS=$(ASAN_OPTIONS) LSAN_OPTIONS=$(LSAN_OPTIONS) \
+	  UBSAN_OPTIONS=print_stacktrace=1 prove -f --exec tests/run $(TESTS) $(sort $(wildcard tests/*.t))
 
 DEMO_DB ?= var/demo.db
 run: deps all

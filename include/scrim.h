@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -132,12 +133,50 @@ void scrim_image_free(scrim_image *img);
 /* True if the bytes look like an image format we decode. */
 int scrim_image_sniff(const void *buf, size_t len);
 
+/* Largest input the tools read whole (images and videos). */
+#define SCRIM_MAX_INPUT_BYTES ((size_t)4 << 30)
+
 /* Read a whole file ("-" = stdin) into a malloc'd buffer, refusing files
  * larger than max_bytes.  Caller frees *data. */
 int scrim_read_file(const char *path, size_t max_bytes, uint8_t **data,
                     size_t *len, char *err, size_t errlen);
 
+/* ---- digests and whole-image hashing ------------------------------------ */
+
+/* Lowercase hex MD5 (33 bytes with NUL) and SHA-256 (65) of a buffer. */
+void scrim_digest(const void *buf, size_t len, char md5[33], char sha256[65]);
+
+/* Everything scrim computes for one image upload. */
+typedef struct scrim_image_hashes {
+    scrim_pdq pdq;
+    int quality;
+    scrim_pdq dihedral[SCRIM_DIH_COUNT]; /* [0] == pdq */
+    char md5[33], sha256[65];            /* of the bytes as uploaded */
+    int width, height;                   /* of the file */
+    char format[16];
+} scrim_image_hashes;
+
+/* Decode and hash an image in memory.  If `keep` is non-NULL the decoded
+ * pixels are handed over to it (free with scrim_image_free), e.g. for a
+ * preview, so that nothing is decoded twice. */
+int scrim_hash_image_buffer(const void *buf, size_t len,
+                            const scrim_decode_opts *opts,
+                            scrim_image_hashes *out, scrim_image *keep,
+                            char *err, size_t errlen);
+
+/* The JSON form shared by the CLI and the daemon:
+ * {"kind": "image", "pdq": [{"hash", "quality"}], "md5", "sha256", "width",
+ *  "height"} plus "dihedral": [{"variant", "hash", "quality"}] when asked. */
+json_t *scrim_image_hashes_json(const scrim_image_hashes *h, int dihedral);
+
 #ifdef __cplusplus
 }
 #endif
+
+/* The other modules of the library, each with its own header. */
+#include "scrim/store.h"   /* LMDB hash lists and the PDQ index */
+#include "scrim/video.h"   /* vPDQ frame sampling and video matching */
+#include "scrim/preview.h" /* blurred previews and review records */
+#include "scrim/server.h"  /* the HTTP daemon's pieces */
+
 #endif

@@ -209,7 +209,7 @@ int scrim_image_load_file(const char *path, const scrim_decode_opts *opts,
     uint8_t *data = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
-    int rc = scrim_read_file(path, SCRIM_MAX_FILE_BYTES, &data, &len, err,
+    int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err,
                              errlen);
     if (rc)
         return rc;

@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest file the CLI reads whole (images and videos). */
-#define SCRIM_MAX_FILE_BYTES ((size_t)4 << 30)
 
 /* snprintf into an optional error buffer. */
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)

@@ -1,0 +1,88 @@
+/* hashes.c - everything computed for one image: decode, PDQ with its
+ * dihedral variants, MD5 and SHA-256 of the bytes, and its JSON form. */
+#include "scrim.h"
+#include "internal.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+static void hex_of(const unsigned char *d, unsigned n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = hx[d[i] >> 4];
+        out[2 * i + 1] = hx[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void scrim_digest(const void *buf, size_t len, char md5[33], char sha256[65])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (md5) {
+        EVP_Digest(buf, len, d, &n, EVP_md5(), NULL);
+        hex_of(d, n, md5);
+    }
+    if (sha256) {
+        EVP_Digest(buf, len, d, &n, EVP_sha256(), NULL);
+        hex_of(d, n, sha256);
+    }
+}
+
+int scrim_hash_image_buffer(const void *buf, size_t len,
+                            const scrim_decode_opts *opts,
+                            scrim_image_hashes *out, scrim_image *keep,
+                            char *err, size_t errlen)
+{
+    scrim_image img;
+    memset(out, 0, sizeof *out);
+    int rc = scrim_image_load_buffer(buf, len, opts, &img, err, errlen);
+    if (rc)
+        return rc;
+    rc = scrim_pdq_hash_pixels(img.pixels, img.width, img.height, img.channels,
+                               (size_t)img.width * img.channels, &out->pdq,
+                               &out->quality, out->dihedral);
+    if (rc) {
+        scrim__seterr(err, errlen, "hashing failed: %s", scrim_strerror(rc));
+        scrim_image_free(&img);
+        return rc;
+    }
+    scrim_digest(buf, len, out->md5, out->sha256);
+    out->width = img.file_width;
+    out->height = img.file_height;
+    memcpy(out->format, img.format, sizeof out->format);
+    if (keep)
+        *keep = img;
+    else
+        scrim_image_free(&img);
+    return SCRIM_OK;
+}
+
+static json_t *pdq_json(const scrim_pdq *h, int quality, const char *variant)
+{
+    char hx[SCRIM_PDQ_HEXLEN + 1];
+    scrim_pdq_to_hex(h, hx);
+    json_t *o = json_pack("{s:s, s:i}", "hash", hx, "quality", quality);
+    if (variant)
+        json_object_set_new(o, "variant", json_string(variant));
+    return o;
+}
+
+json_t *scrim_image_hashes_json(const scrim_image_hashes *h, int dihedral)
+{
+    json_t *pdq = json_array();
+    json_array_append_new(pdq, pdq_json(&h->pdq, h->quality, NULL));
+    json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:i}", "kind",
+                          "image", "format", h->format, "pdq", pdq, "md5",
+                          h->md5, "sha256", h->sha256, "width", h->width,
+                          "height", h->height);
+    if (dihedral) {
+        json_t *d = json_array();
+        for (int v = 0; v < SCRIM_DIH_COUNT; v++)
+            json_array_append_new(d, pdq_json(&h->dihedral[v], h->quality,
+                                              scrim_dihedral_name(v)));
+        json_object_set_new(o, "dihedral", d);
+    }
+    return o;
+}

@@ -1,0 +1,65 @@
+/* main.c - bin/scrim: dispatches to the subcommands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct command {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"hash", cmd_hash, "hash images: HASH,QUALITY,FILE lines (or JSON)"},
+};
+
+long long cli_parse_int(const char *opt, const char *val, long long lo,
+                        long long hi)
+{
+    char *end;
+    errno = 0;
+    long long v = val ? strtoll(val, &end, 10) : 0;
+    if (!val || !*val || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "scrim: %s: expected an integer from %lld to %lld, got '%s'\n",
+                opt, lo, hi, val ? val : "");
+        return -1;
+    }
+    return v;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: scrim COMMAND [OPTIONS] ...\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'scrim COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("scrim %s\n", SCRIM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) {
+            if (scrim_init(argv[0])) {
+                fprintf(stderr, "scrim: cannot initialise libvips\n");
+                return 1;
+            }
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "scrim: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
