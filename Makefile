@@ -40,6 +40,9 @@ $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
+# The PDQ filters need -O3 to be vectorised (same results: no fast-math).
+$(BUILD)/src/pdq.o: OPT := -O3
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 $(LIB): $(LIB_OBJ)

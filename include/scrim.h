@@ -73,6 +73,13 @@ int scrim_pdq_hash_pixels(const uint8_t *pixels, int width, int height,
                           int channels, size_t stride, scrim_pdq *hash,
                           int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
+/* Hash the nx * ny grid of pixels px[ys[i]][xs[j]] (nearest-neighbour
+ * resampling without a copy), e.g. the reference's 512x512 squash. */
+int scrim_pdq_hash_sampled(const uint8_t *pixels, int channels, size_t stride,
+                           const int *xs, int nx, const int *ys, int ny,
+                           scrim_pdq *hash, int *quality,
+                           scrim_pdq dihedral[SCRIM_DIH_COUNT]);
+
 /* Same, from a float luma plane (row-major, width*height values).  The plane
  * is used as scratch space and is overwritten. */
 int scrim_pdq_hash_luma(float *luma, int width, int height, scrim_pdq *hash,
@@ -101,11 +108,18 @@ void scrim_shutdown(void);
 
 typedef struct scrim_decode_opts {
     uint64_t max_pixels;  /* refuse images with more pixels (0 = default) */
-    int min_side;         /* shrink-on-load keeps the longest side >= this;
-                             0 = default (SCRIM_DEFAULT_MIN_SIDE), <0 = never */
+    int min_side;         /* JPEG shrink-on-load keeps the longest side at
+                             least this long; 0 = SCRIM_DEFAULT_MIN_SIDE,
+                             <0 = never shrink */
 } scrim_decode_opts;
 
-#define SCRIM_DEFAULT_MIN_SIDE 512
+/* By default only very large JPEGs (longest side >= 4096) are shrunk on load:
+ * the reference hashes a nearest-neighbour 512x512 sample of the full-size
+ * pixels, and averaging neighbours first moves some hashes by up to ~24 bits.
+ * SCRIM_FAST_MIN_SIDE (scrim hash --fast) shrinks down to 512 px: several
+ * times faster, a few bits further from the reference. */
+#define SCRIM_DEFAULT_MIN_SIDE 2048
+#define SCRIM_FAST_MIN_SIDE 512
 
 /* A decoded image: 8-bit pixels, 1 (grey) or 3 (sRGB) channels, packed rows,
  * alpha already flattened onto white.  width/height are of the decoded pixels,
@@ -155,6 +169,12 @@ typedef struct scrim_image_hashes {
     int width, height;                   /* of the file */
     char format[16];
 } scrim_image_hashes;
+
+/* PDQ of a decoded image as the reference CLI computes it: an image with a
+ * side over 512 px is first squashed to 512x512 by nearest-neighbour sampling
+ * (the reference's own step; partner lists were made that way). */
+int scrim_pdq_hash_image(const scrim_image *img, scrim_pdq *hash, int *quality,
+                         scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
 /* Decode and hash an image in memory.  If `keep` is non-NULL the decoded
  * pixels are handed over to it (free with scrim_image_free), e.g. for a

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void hex_of(const unsigned char *d, unsigned n, char *out)
@@ -30,6 +31,34 @@ void scrim_digest(const void *buf, size_t len, char md5[33], char sha256[65])
     }
 }
 
+/* The reference CLI squashes any image with a side over 512 px to 512x512,
+ * taking for output pixel x the input pixel floor(x * W / 512) (CImg's
+ * nearest-neighbour resize), and hashes that.  Partner lists were made that
+ * way, so scrim does the same.  If libvips shrank a JPEG on load by `s`, the
+ * same sample positions are taken in the shrunk image. */
+int scrim_pdq_hash_image(const scrim_image *img, scrim_pdq *hash, int *quality,
+                         scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
+    enum { SQ = 512 };
+    int fw = img->file_width ? img->file_width : img->width;
+    int fh = img->file_height ? img->file_height : img->height;
+    int ch = img->channels;
+    size_t stride = (size_t)img->width * ch;
+    if (fw <= SQ && fh <= SQ)
+        return scrim_pdq_hash_pixels(img->pixels, img->width, img->height, ch,
+                                     stride, hash, quality, dihedral);
+    int xs[SQ], ys[SQ];
+    for (int i = 0; i < SQ; i++) {
+        /* Position in the file's pixels, then in the (maybe shrunk) decode. */
+        long x = (long)((double)i * fw / SQ) * img->width / fw;
+        long y = (long)((double)i * fh / SQ) * img->height / fh;
+        xs[i] = (int)(x < img->width ? x : img->width - 1);
+        ys[i] = (int)(y < img->height ? y : img->height - 1);
+    }
+    return scrim_pdq_hash_sampled(img->pixels, ch, stride, xs, SQ, ys, SQ, hash,
+                                  quality, dihedral);
+}
+
 int scrim_hash_image_buffer(const void *buf, size_t len,
                             const scrim_decode_opts *opts,
                             scrim_image_hashes *out, scrim_image *keep,
@@ -40,9 +69,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
     int rc = scrim_image_load_buffer(buf, len, opts, &img, err, errlen);
     if (rc)
         return rc;
-    rc = scrim_pdq_hash_pixels(img.pixels, img.width, img.height, img.channels,
-                               (size_t)img.width * img.channels, &out->pdq,
-                               &out->quality, out->dihedral);
+    rc = scrim_pdq_hash_image(&img, &out->pdq, &out->quality, out->dihedral);
     if (rc) {
         scrim__seterr(err, errlen, "hashing failed: %s", scrim_strerror(rc));
         scrim_image_free(&img);

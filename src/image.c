@@ -123,7 +123,7 @@ int scrim_image_load_buffer(const void *buf, size_t len,
                                                    : SCRIM_DEFAULT_MAX_PIXELS;
     int min_side = opts && opts->min_side ? opts->min_side
                                           : SCRIM_DEFAULT_MIN_SIDE;
-    VipsImage *hdr = NULL, *img = NULL, *rgb = NULL;
+    VipsImage *img = NULL, *rgb = NULL;
     int rc = SCRIM_OK;
 
     memset(out, 0, sizeof *out);
@@ -143,14 +143,15 @@ int scrim_image_load_buffer(const void *buf, size_t len,
     snprintf(out->format, sizeof out->format, "%s", fmt);
 
     /* Header only: libvips decodes no pixels until they are asked for. */
-    hdr = vips_image_new_from_buffer(buf, len, "", "access",
-                                     VIPS_ACCESS_SEQUENTIAL, NULL);
-    if (!hdr) {
+    img = vips_image_new_from_buffer(buf, len, "", "access",
+                                     VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                     VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (!img) {
         vips_err(err, errlen, "corrupt image header");
         return SCRIM_ECORRUPT;
     }
-    out->file_width = vips_image_get_width(hdr);
-    out->file_height = vips_image_get_height(hdr);
+    out->file_width = vips_image_get_width(img);
+    out->file_height = vips_image_get_height(img);
     if ((uint64_t)out->file_width * (uint64_t)out->file_height > max_pixels) {
         scrim__seterr(err, errlen,
                       "image too large: %dx%d is over the limit of %llu pixels",
@@ -163,15 +164,13 @@ int scrim_image_load_buffer(const void *buf, size_t len,
     int shrink = !strcmp(fmt, "jpeg")
                      ? jpeg_shrink(out->file_width, out->file_height, min_side)
                      : 1;
-    if (shrink > 1)
+    if (shrink > 1) {
+        g_object_unref(img);
         img = vips_image_new_from_buffer(buf, len, "", "access",
                                          VIPS_ACCESS_SEQUENTIAL, "shrink",
                                          shrink, "fail_on",
                                          VIPS_FAIL_ON_TRUNCATED, NULL);
-    else
-        img = vips_image_new_from_buffer(buf, len, "", "access",
-                                         VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                         VIPS_FAIL_ON_TRUNCATED, NULL);
+    }
     if (!img || !(rgb = to_8bit(img))) {
         vips_err(err, errlen, "corrupt image");
         rc = SCRIM_ECORRUPT;
@@ -198,8 +197,6 @@ done:
         g_object_unref(rgb);
     if (img)
         g_object_unref(img);
-    if (hdr)
-        g_object_unref(hdr);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -59,6 +60,10 @@ int scrim_init(const char *argv0)
     if (VIPS_INIT(argv0 ? argv0 : "scrim"))
         return SCRIM_EINVAL;
     vips_block_untrusted_set(TRUE);
+    /* Decoded images are large, short-lived buffers: keep them on the heap
+     * instead of an mmap/munmap (and page faults) per image. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     vips_cache_set_max(0);
     /* Parallelism comes from hashing many images at once, not from
      * splitting one image across threads. */

@@ -16,6 +16,8 @@ static void usage(FILE *f)
             "                  rotate270, flipx, flipy, flipplus1, flipminus1\n"
             "  --json          one JSON object per file instead\n"
             "  --max-pixels N  refuse larger images (default %llu)\n"
+            "  --fast          shrink JPEGs on load to >= 512 px (faster; hashes\n"
+            "                  may move a few bits from the reference's)\n"
             "A file that cannot be hashed is reported on stderr; the others are\n"
             "still hashed and the exit status is 1.\n",
             (unsigned long long)SCRIM_DEFAULT_MAX_PIXELS);
@@ -62,11 +64,12 @@ int cmd_hash(int argc, char **argv)
         {"dihedral", no_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},
         {"max-pixels", required_argument, NULL, 'm'},
+        {"fast", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int dihedral = 0, as_json = 0, c;
     scrim_decode_opts dopts = {0};
-    while ((c = getopt_long(argc, argv, "djm:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "djm:fh", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dihedral = 1; break;
         case 'j': as_json = 1; break;
@@ -77,6 +80,7 @@ int cmd_hash(int argc, char **argv)
             dopts.max_pixels = (uint64_t)v;
             break;
         }
+        case 'f': dopts.min_side = SCRIM_FAST_MIN_SIDE; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
