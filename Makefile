@@ -66,7 +66,7 @@ $(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(t))))
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) -lcmocka -lz
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -77,7 +77,7 @@ bench: $(BENCHES) $(TOOLS)
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
-            libssl-dev libcmocka-dev ffmpeg curl perl
+            libssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

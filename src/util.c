@@ -52,6 +52,14 @@ const char *scrim_errname(int code)
     return "unknown";
 }
 
+/* libvips warns on stderr about damaged input it works around; scrim reports
+ * input problems through return codes instead, so these are dropped. */
+static void quiet_log(const gchar *domain, GLogLevelFlags level,
+                      const gchar *msg, gpointer data)
+{
+    (void)domain, (void)level, (void)msg, (void)data;
+}
+
 int scrim_init(const char *argv0)
 {
     static int done;
@@ -60,6 +68,8 @@ int scrim_init(const char *argv0)
     if (VIPS_INIT(argv0 ? argv0 : "scrim"))
         return SCRIM_EINVAL;
     vips_block_untrusted_set(TRUE);
+    if (!getenv("SCRIM_VIPS_WARNINGS"))
+        g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, quiet_log, NULL);
     /* Decoded images are large, short-lived buffers: keep them on the heap
      * instead of an mmap/munmap (and page faults) per image. */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);

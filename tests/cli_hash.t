@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# cli_hash.t - `scrim hash`: output formats, errors per file, exit status.
+. tests/tap.sh
+plan 16
+S="$SCRIM_BIN/scrim"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+out=$("$S" hash "$FIX/blobs.png")
+like "$out" '^[0-9a-f]{64},100,.*/blobs\.png$' "HASH,QUALITY,FILE line"
+h_png=${out%%,*}
+
+out=$("$S" hash --dihedral "$FIX/blobs.png")
+is "$(printf '%s\n' "$out" | wc -l)" 8 "--dihedral prints 8 lines"
+is "$(printf '%s\n' "$out" | head -1 | cut -d, -f1)" "$h_png" "first dihedral line is the plain hash"
+is "$(printf '%s\n' "$out" | cut -d, -f1 | sort -u | wc -l)" 8 "the 8 variants differ"
+
+out=$("$S" hash --json "$FIX/blobs.jpg")
+py=$(printf '%s' "$out" | python3 -c 'import json,sys; o=json.loads(sys.stdin.read()); print(o["kind"], o["format"], o["width"], o["height"], len(o["pdq"][0]["hash"]), len(o["md5"]), len(o["sha256"]))')
+is "$py" "image jpeg 320 240 64 32 64" "--json object with pdq, md5, sha256, size"
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["md5"])')" \
+   "$(md5sum < "$FIX/blobs.jpg" | cut -d' ' -f1)" "md5 is of the file's bytes"
+
+h_jpg=$("$S" hash "$FIX/blobs.jpg" | cut -d, -f1)
+d=$(python3 -c "print(bin(int('$h_png',16)^int('$h_jpg',16)).count('1'))")
+ok $([ "$d" -le 10 ] && echo 0 || echo 1) "JPEG of the same pixels within 10 bits ($d)"
+
+"$S" hash "$FIX/blobs.png" "$FIX/truncated.jpg" "$FIX/not-an-image.txt" "$TMP/missing.png" "$FIX/blobs.jpg" >"$TMP/out" 2>"$TMP/err"
+st=$?
+is "$st" 1 "exit status 1 when some files fail"
+is "$(wc -l < "$TMP/out")" 2 "the good files are still hashed"
+like "$(cat "$TMP/err")" 'truncated\.jpg: truncated or corrupt' "truncated file named with its reason"
+like "$(cat "$TMP/err")" 'not-an-image\.txt: not an image' "non-image named with its reason"
+like "$(cat "$TMP/err")" 'missing\.png: cannot open: No such file' "missing file named with its reason"
+
+out=$("$S" hash - < "$FIX/blobs.png")
+is "$out" "$h_png,100,-" "stdin with -"
+
+"$S" hash --max-pixels 1000 "$FIX/blobs.png" >/dev/null 2>"$TMP/err"
+like "$?:$(cat "$TMP/err")" '^1:.*too large: 320x240 is over the limit of 1000 pixels' "--max-pixels refuses larger images"
+
+"$S" hash --bogus "$FIX/blobs.png" >/dev/null 2>&1
+is "$?" 2 "unknown option is a usage error"
+
+if have_shared; then
+    tail -n +2 "$SHARED/pdq/exact.csv" | sort -t, -k3 > "$TMP/want"
+    (cd "$SHARED/pdq/exact" && "$S" hash $(cut -d, -f3 "$TMP/want")) | sort -t, -k3 > "$TMP/got"
+    bad=$(diff "$TMP/want" "$TMP/got" | grep -c '^>')
+    is "$bad" 0 "CLI reproduces exact.csv"
+else
+    skip "../shared not found"
+fi
+done_testing

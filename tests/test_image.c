@@ -1,0 +1,385 @@
+/* test_image.c - decoding untrusted images: formats, conversions, limits and
+ * errors; and agreement with the reference CLI on published photos. */
+#include "testutil.h"
+
+#include <vips/vips.h>
+#include <zlib.h>
+
+enum { W = 120, H = 80 };
+
+/* A deterministic RGB test pattern with structure at several scales. */
+static VipsImage *pattern(int bands)
+{
+    static uint8_t px[H][W][4];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            px[y][x][0] = (uint8_t)(x * 2 + (y / 10) * 20);
+            px[y][x][1] = (uint8_t)((x * y) % 256);
+            px[y][x][2] = (uint8_t)(((x / 8 + y / 8) & 1) * 200 + 20);
+            px[y][x][3] = 255;
+        }
+    VipsImage *four = vips_image_new_from_memory_copy(px, sizeof px, W, H, 4,
+                                                      VIPS_FORMAT_UCHAR);
+    VipsImage *out = NULL;
+    assert_int_equal(vips_extract_band(four, &out, 0, "n", bands, NULL), 0);
+    g_object_unref(four);
+    return out;
+}
+
+static int load(const void *buf, size_t len, scrim_image *img, char *err)
+{
+    return scrim_image_load_buffer(buf, len, NULL, img, err, 256);
+}
+
+static void formats_decode_to_same_pixels(void **state)
+{
+    VipsImage *rgb = pattern(3);
+    scrim_pdq want;
+    size_t rlen;
+    uint8_t *raw = vips_image_write_to_memory(rgb, &rlen);
+    assert_int_equal(scrim_pdq_hash_pixels(raw, W, H, 3, W * 3, &want, NULL,
+                                           NULL), 0);
+    struct { const char *saver, *format; int lossless; } f[] = {
+        {".png", "png", 1},  {".tif", "tiff", 1}, {".webp[lossless]", "webp", 1},
+        {".jpg[Q=95]", "jpeg", 0}, {".gif", "gif", 0},  {".avif", "heif", 0},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        void *buf = NULL;
+        size_t len = 0;
+        if (vips_image_write_to_buffer(rgb, f[i].saver, &buf, &len, NULL)) {
+            print_message("no %s saver here: %s", f[i].saver, vips_error_buffer());
+            vips_error_clear();
+            continue;
+        }
+        scrim_image img;
+        char err[256];
+        assert_int_equal(scrim_image_sniff(buf, len), 1);
+        int rc = load(buf, len, &img, err);
+        if (rc)
+            fail_msg("%s: %s", f[i].saver, err);
+        assert_string_equal(img.format, f[i].format);
+        assert_int_equal(img.width, W);
+        assert_int_equal(img.height, H);
+        scrim_pdq got;
+        assert_int_equal(scrim_pdq_hash_image(&img, &got, NULL, NULL), 0);
+        int d = scrim_pdq_distance(&got, &want);
+        print_message("%s: %d bits from the raw pixels' hash\n", f[i].saver, d);
+        if (f[i].lossless) {
+            assert_int_equal(img.channels, 3);
+            assert_memory_equal(img.pixels, raw, rlen);
+            assert_int_equal(d, 0);
+        } else {
+            assert_true(d <= 40);
+        }
+        scrim_image_free(&img);
+        g_free(buf);
+    }
+    g_free(raw);
+    g_object_unref(rgb);
+}
+
+static void alpha_is_flattened_onto_white(void **state)
+{
+    VipsImage *rgba = pattern(4), *clear = NULL, *bands[2], *a = NULL;
+    /* Alpha 0 everywhere: every pixel must come out white. */
+    assert_int_equal(vips_extract_band(rgba, &bands[0], 0, "n", 3, NULL), 0);
+    assert_int_equal(vips_black(&a, W, H, NULL), 0);
+    VipsImage *a8 = NULL;
+    assert_int_equal(vips_cast(a, &a8, VIPS_FORMAT_UCHAR, NULL), 0);
+    bands[1] = a8;
+    assert_int_equal(vips_bandjoin(bands, &clear, 2, NULL), 0);
+    void *buf;
+    size_t len;
+    assert_int_equal(vips_pngsave_buffer(clear, &buf, &len, NULL), 0);
+    scrim_image img;
+    char err[256];
+    assert_int_equal(load(buf, len, &img, err), 0);
+    assert_int_equal(img.channels, 3);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++)
+        if (img.pixels[i] != 255)
+            fail_msg("pixel byte %zu is %d, not white", i, img.pixels[i]);
+    scrim_image_free(&img);
+    g_free(buf);
+    g_object_unref(a);
+    g_object_unref(a8);
+    g_object_unref(bands[0]);
+    g_object_unref(clear);
+    g_object_unref(rgba);
+}
+
+static void sixteen_bit_grey_and_cmyk(void **state)
+{
+    VipsImage *rgb = pattern(3), *grey = NULL, *g16 = NULL, *cmyk = NULL;
+    scrim_image img;
+    char err[256];
+    void *buf;
+    size_t len;
+
+    /* 8-bit grey stays one channel with the same values. */
+    assert_int_equal(vips_colourspace(rgb, &grey, VIPS_INTERPRETATION_B_W, NULL), 0);
+    assert_int_equal(vips_pngsave_buffer(grey, &buf, &len, NULL), 0);
+    assert_int_equal(load(buf, len, &img, err), 0);
+    assert_int_equal(img.channels, 1);
+    size_t glen;
+    uint8_t *gpx = vips_image_write_to_memory(grey, &glen);
+    assert_memory_equal(img.pixels, gpx, glen);
+    scrim_image_free(&img);
+    g_free(buf);
+
+    /* 16-bit grey (values * 257) comes back as the same 8-bit values. */
+    assert_int_equal(vips_colourspace(grey, &g16, VIPS_INTERPRETATION_GREY16, NULL), 0);
+    assert_int_equal(vips_pngsave_buffer(g16, &buf, &len, NULL), 0);
+    assert_int_equal(load(buf, len, &img, err), 0);
+    assert_int_equal(img.channels, 1);
+    int maxdiff = 0;
+    for (size_t i = 0; i < glen; i++) {
+        int d = abs((int)img.pixels[i] - gpx[i]);
+        maxdiff = d > maxdiff ? d : maxdiff;
+    }
+    assert_true(maxdiff <= 1);
+    scrim_image_free(&img);
+    g_free(buf);
+    g_free(gpx);
+
+    /* CMYK JPEG: converted to 3-channel sRGB. */
+    if (vips_colourspace(rgb, &cmyk, VIPS_INTERPRETATION_CMYK, NULL) == 0 &&
+        vips_jpegsave_buffer(cmyk, &buf, &len, NULL) == 0) {
+        assert_int_equal(load(buf, len, &img, err), 0);
+        assert_int_equal(img.channels, 3);
+        scrim_pdq a, b;
+        size_t rlen;
+        uint8_t *raw = vips_image_write_to_memory(rgb, &rlen);
+        scrim_pdq_hash_pixels(raw, W, H, 3, W * 3, &a, NULL, NULL);
+        scrim_pdq_hash_image(&img, &b, NULL, NULL);
+        print_message("CMYK JPEG vs RGB original: %d bits\n", scrim_pdq_distance(&a, &b));
+        assert_true(scrim_pdq_distance(&a, &b) <= 40);
+        g_free(raw);
+        scrim_image_free(&img);
+        g_free(buf);
+        g_object_unref(cmyk);
+    } else {
+        print_message("no CMYK transform here (no ICC support): %s", vips_error_buffer());
+        vips_error_clear();
+    }
+    g_object_unref(grey);
+    g_object_unref(g16);
+    g_object_unref(rgb);
+}
+
+/* A PNG whose header claims w x h, with one tiny IDAT: only the header is
+ * valid, so a loader that decoded pixels would fail or allocate gigabytes. */
+static size_t forged_png(uint8_t *out, uint32_t w, uint32_t h)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    uint8_t *p = out;
+    memcpy(p, sig, 8);
+    p += 8;
+    uint8_t ihdr[17] = {'I', 'H', 'D', 'R', w >> 24, w >> 16, w >> 8, w,
+                        h >> 24, h >> 16, h >> 8, h, 8, 2, 0, 0, 0};
+    p[0] = p[1] = p[2] = 0;
+    p[3] = 13;
+    memcpy(p + 4, ihdr, 17);
+    uLong crc = crc32(0, ihdr, 17);
+    p[21] = crc >> 24; p[22] = crc >> 16; p[23] = crc >> 8; p[24] = crc;
+    p += 25;
+    /* An empty IDAT, so that readers find the image data where expected. */
+    static const uint8_t idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};
+    memcpy(p, idat, 12);
+    p += 12;
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(p, iend, 12);
+    return (size_t)(p + 12 - out);
+}
+
+static void huge_image_refused_from_header(void **state)
+{
+    uint8_t buf[128];
+    size_t len = forged_png(buf, 60000, 60000);
+    scrim_image img;
+    char err[256];
+    assert_int_equal(load(buf, len, &img, err), SCRIM_ETOOBIG);
+    assert_non_null(strstr(err, "60000x60000"));
+    assert_null(img.pixels);
+
+    /* A custom limit applies too. */
+    VipsImage *rgb = pattern(3);
+    void *png;
+    size_t plen;
+    assert_int_equal(vips_pngsave_buffer(rgb, &png, &plen, NULL), 0);
+    scrim_decode_opts o = {.max_pixels = W * H - 1};
+    assert_int_equal(scrim_image_load_buffer(png, plen, &o, &img, err, sizeof err),
+                     SCRIM_ETOOBIG);
+    o.max_pixels = W * H;
+    assert_int_equal(scrim_image_load_buffer(png, plen, &o, &img, err, sizeof err), 0);
+    scrim_image_free(&img);
+    g_free(png);
+    g_object_unref(rgb);
+}
+
+static void bad_inputs_get_clear_errors(void **state)
+{
+    scrim_image img;
+    char err[256];
+    const char *text = "hello, this is not an image at all\n";
+    assert_int_equal(load(text, strlen(text), &img, err), SCRIM_EFORMAT);
+    assert_non_null(strstr(err, "not an image"));
+    assert_int_equal(load("", 0, &img, err), SCRIM_EFORMAT);
+    const char *svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"></svg>";
+    assert_int_equal(load(svg, strlen(svg), &img, err), SCRIM_EFORMAT);
+
+    /* A JPEG cut in half is corrupt, not silently grey. */
+    VipsImage *rgb = pattern(3);
+    void *jpg;
+    size_t len;
+    assert_int_equal(vips_jpegsave_buffer(rgb, &jpg, &len, "Q", 90, NULL), 0);
+    int rc = load(jpg, len / 2, &img, err);
+    assert_int_equal(rc, SCRIM_ECORRUPT);
+    print_message("truncated JPEG: %s\n", err);
+    /* ... and so is a PNG cut short. */
+    void *png;
+    size_t plen;
+    assert_int_equal(vips_pngsave_buffer(rgb, &png, &plen, NULL), 0);
+    assert_int_equal(load(png, plen - 20, &img, err), SCRIM_ECORRUPT);
+    print_message("truncated PNG: %s\n", err);
+    /* Garbage after a valid signature. */
+    uint8_t junk[200];
+    memcpy(junk, png, 16);
+    for (size_t i = 16; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 131);
+    rc = load(junk, sizeof junk, &img, err);
+    assert_true(rc == SCRIM_ECORRUPT || rc == SCRIM_EFORMAT);
+    g_free(jpg);
+    g_free(png);
+    g_object_unref(rgb);
+}
+
+static void exif_orientation_is_not_applied(void **state)
+{
+    VipsImage *rgb = pattern(3), *copy = NULL;
+    assert_int_equal(vips_copy(rgb, &copy, NULL), 0);
+    vips_image_set_int(copy, VIPS_META_ORIENTATION, 6);
+    void *buf;
+    size_t len;
+    assert_int_equal(vips_jpegsave_buffer(copy, &buf, &len, NULL), 0);
+    scrim_image img;
+    char err[256];
+    assert_int_equal(load(buf, len, &img, err), 0);
+    assert_int_equal(img.width, W); /* not rotated to H x W */
+    assert_int_equal(img.height, H);
+    scrim_image_free(&img);
+    g_free(buf);
+    g_object_unref(copy);
+    g_object_unref(rgb);
+}
+
+static int hamming_hex(const char *a, const char *b)
+{
+    scrim_pdq x, y;
+    if (scrim_pdq_from_hex(a, strlen(a), &x) || scrim_pdq_from_hex(b, strlen(b), &y))
+        return 999;
+    return scrim_pdq_distance(&x, &y);
+}
+
+/* Hash a file the way `scrim hash` does; returns quality or -1. */
+static int hash_path(const char *path, char hex[65], scrim_decode_opts *o)
+{
+    uint8_t *data;
+    size_t len;
+    char err[256];
+    scrim_image_hashes h;
+    if (scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err, sizeof err))
+        return -1;
+    int rc = scrim_hash_image_buffer(data, len, o, &h, NULL, err, sizeof err);
+    free(data);
+    if (rc) {
+        print_error("%s: %s\n", path, err);
+        return -1;
+    }
+    scrim_pdq_to_hex(&h.pdq, hex);
+    return h.quality;
+}
+
+/* Meta's bar for a port: reference quality >= 80 => within 10 bits. */
+static void published_files_within_10_bits(void **state)
+{
+    SHARED_OR_SKIP();
+    char path[4096];
+    size_t n, checked = 0, exact = 0;
+    int worst = 0, worst_fast = 0;
+    snprintf(path, sizeof path, "%s/pdq/files.csv", shared_data());
+    char **lines = read_lines(path, &n);
+    assert_non_null(lines);
+    for (size_t i = 1; i < n; i++) {
+        char ref[65], file[512], got[65];
+        int q;
+        assert_int_equal(sscanf(lines[i], "%64[0-9a-f],%d,%511s", ref, &q, file), 3);
+        snprintf(path, sizeof path, "%s/pdq/files/%s", shared_data(), file);
+        assert_true(hash_path(path, got, NULL) >= 0);
+        if (q < 80)
+            continue;
+        int d = hamming_hex(ref, got);
+        scrim_decode_opts fast = {.min_side = SCRIM_FAST_MIN_SIDE};
+        assert_true(hash_path(path, got, &fast) >= 0);
+        int df = hamming_hex(ref, got);
+        if (d > 10)
+            print_error("%s: %d bits from the reference\n", file, d);
+        worst = d > worst ? d : worst;
+        worst_fast = df > worst_fast ? df : worst_fast;
+        exact += d == 0;
+        checked++;
+    }
+    free_lines(lines);
+    print_message("files.csv: %zu images of quality >= 80, %zu identical, worst %d bits "
+                  "(--fast: worst %d)\n", checked, exact, worst, worst_fast);
+    assert_true(checked >= 30);
+    assert_true(worst <= 10);
+}
+
+static void eval_photos_within_10_bits(void **state)
+{
+    SHARED_OR_SKIP();
+    char path[4096];
+    size_t n, checked = 0, exact = 0;
+    int worst = 0;
+    snprintf(path, sizeof path, "%s/eval-dev/ref_hashes.csv", shared_data());
+    char **lines = read_lines(path, &n);
+    assert_non_null(lines);
+    for (size_t i = 1; i < n; i++) {
+        char id[64], variant[64], ref[65], got[65];
+        int q;
+        if (sscanf(lines[i], "%63[^,],%63[^,],%64[0-9a-f],%d", id, variant, ref, &q) != 4)
+            fail_msg("bad line %zu", i + 1);
+        if (strcmp(variant, "orig") || q < 80)
+            continue;
+        snprintf(path, sizeof path, "%s/eval-dev/orig/%s.jpg", shared_data(), id);
+        if (access(path, R_OK))
+            snprintf(path, sizeof path, "%s/eval-dev/orig/%s.png", shared_data(), id);
+        assert_true(hash_path(path, got, NULL) >= 0);
+        int d = hamming_hex(ref, got);
+        if (d > 10)
+            print_error("%s: %d bits from the reference\n", id, d);
+        worst = d > worst ? d : worst;
+        exact += d == 0;
+        checked++;
+    }
+    free_lines(lines);
+    print_message("eval-dev originals: %zu of quality >= 80, %zu identical, worst %d bits\n",
+                  checked, exact, worst);
+    assert_true(checked >= 90);
+    assert_true(worst <= 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(formats_decode_to_same_pixels),
+        cmocka_unit_test(alpha_is_flattened_onto_white),
+        cmocka_unit_test(sixteen_bit_grey_and_cmyk),
+        cmocka_unit_test(huge_image_refused_from_header),
+        cmocka_unit_test(bad_inputs_get_clear_errors),
+        cmocka_unit_test(exif_orientation_is_not_applied),
+        cmocka_unit_test(published_files_within_10_bits),
+        cmocka_unit_test(eval_photos_within_10_bits),
+    };
+    return RUN_TESTS("image", tests);
+}
