@@ -71,6 +71,13 @@ static VipsImage *to_8bit(VipsImage *in)
                interp == VIPS_INTERPRETATION_GREY16;
     VipsImage *out = NULL;
 
+    /* The common case needs no conversion at all. */
+    if (in->BandFmt == VIPS_FORMAT_UCHAR && !vips_image_hasalpha(in) &&
+        ((interp == VIPS_INTERPRETATION_sRGB && in->Bands == 3) ||
+         (interp == VIPS_INTERPRETATION_B_W && in->Bands == 1))) {
+        g_object_ref(in);
+        return in;
+    }
     if (vips_colourspace(cur, &t[0], grey ? VIPS_INTERPRETATION_B_W
                                           : VIPS_INTERPRETATION_sRGB, NULL))
         goto done;

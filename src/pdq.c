@@ -324,8 +324,16 @@ int scrim_pdq_hash_sampled(const uint8_t *px, int channels, size_t stride,
     for (int i = 0; i < ny; i++) {
         const uint8_t *row = px + (size_t)ys[i] * stride;
         float *o = luma + (size_t)i * nx;
-        for (int j = 0; j < nx; j++)
-            o[j] = luma_of(row + (size_t)xs[j] * channels, channels);
+        if (i > 0 && ys[i] == ys[i - 1]) {
+            memcpy(o, o - nx, (size_t)nx * sizeof(float));
+            continue;
+        }
+        if (channels == 3)
+            for (int j = 0; j < nx; j++)
+                o[j] = luma_of(row + (size_t)xs[j] * 3, 3);
+        else
+            for (int j = 0; j < nx; j++)
+                o[j] = luma_of(row + (size_t)xs[j] * channels, channels);
     }
     int rc = scrim_pdq_hash_luma(luma, nx, ny, hash, quality, dihedral);
     free(luma);
