@@ -7,6 +7,7 @@
 /* Each returns the process exit status: 0 ok, 1 some input failed,
  * 2 usage error. argv[0] is the subcommand's name. */
 int cmd_hash(int argc, char **argv);
+int cmd_preview(int argc, char **argv);
 
 /* Parse a non-negative integer option value within [lo, hi]; on error print
  * "scrim: OPTION: ..." and return -1. */

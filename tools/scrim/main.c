@@ -12,6 +12,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"hash", cmd_hash, "hash images: HASH,QUALITY,FILE lines (or JSON)"},
+    {"preview", cmd_preview, "blurred greyscale preview of an image (JPEG)"},
 };
 
 long long cli_parse_int(const char *opt, const char *val, long long lo,

@@ -1,0 +1,394 @@
+/* test_preview.c - the preview renderer: levels, options, and the property of
+ * issue 6 on generated worst cases and real photos: longest side <= 256,
+ * greyscale, no detail finer than the level's block count.  Run as
+ * `test_preview --measure DETAIL FILE...` it prints the measure of preview
+ * files for the shell tests of the daemon. */
+#include "testutil.h"
+
+#include <dirent.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* RMS change as a fraction of 255 for a grey image w x h; -1 on bad input. */
+static inline double preview_detail_rms(const uint8_t *p, int w, int h,
+                                        int blocks)
+{
+    int bw = w >= h ? blocks : (int)lround((double)blocks * w / h);
+    int bh = h > w ? blocks : (int)lround((double)blocks * h / w);
+    if (bw < 1) bw = 1;
+    if (bh < 1) bh = 1;
+    if (bw > w) bw = w;
+    if (bh > h) bh = h;
+    double *sum = calloc((size_t)bw * bh, sizeof *sum);
+    double *cnt = calloc((size_t)bw * bh, sizeof *cnt);
+    if (!sum || !cnt) {
+        free(sum);
+        free(cnt);
+        return -1;
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)((int64_t)y * bh / h) * bw + (size_t)((int64_t)x * bw / w);
+            sum[i] += p[(size_t)y * w + x];
+            cnt[i] += 1;
+        }
+    for (size_t i = 0; i < (size_t)bw * bh; i++)
+        sum[i] = cnt[i] ? sum[i] / cnt[i] : 0;
+    double se = 0;
+    for (int y = 0; y < h; y++) {
+        double fy = (y + 0.5) * bh / h - 0.5;
+        fy = fy < 0 ? 0 : fy > bh - 1 ? bh - 1 : fy;
+        int y0 = (int)fy, y1 = y0 + 1 < bh ? y0 + 1 : y0;
+        double ay = fy - y0;
+        for (int x = 0; x < w; x++) {
+            double fx = (x + 0.5) * bw / w - 0.5;
+            fx = fx < 0 ? 0 : fx > bw - 1 ? bw - 1 : fx;
+            int x0 = (int)fx, x1 = x0 + 1 < bw ? x0 + 1 : x0;
+            double ax = fx - x0;
+            double v = (1 - ay) * ((1 - ax) * sum[y0 * bw + x0] + ax * sum[y0 * bw + x1]) +
+                       ay * ((1 - ax) * sum[y1 * bw + x0] + ax * sum[y1 * bw + x1]);
+            double d = p[(size_t)y * w + x] - v;
+            se += d * d;
+        }
+    }
+    free(sum);
+    free(cnt);
+    return sqrt(se / ((double)w * h)) / 255.0;
+}
+
+
+/* Check one preview against everything issue 6 asks; returns the measure. */
+static double check_preview(const scrim_preview *p, const scrim_preview_opts *o)
+{
+    char err[256];
+    scrim_image im;
+    assert_non_null(p->data);
+    assert_true(p->len > 100);
+    assert_int_equal(scrim_image_load_buffer(p->data, p->len, NULL, &im, err,
+                                             sizeof err), 0);
+    assert_string_equal(im.format, "jpeg");
+    assert_int_equal(im.channels, 1);                 /* greyscale JPEG */
+    assert_int_equal(im.width, p->width);
+    assert_int_equal(im.height, p->height);
+    assert_true(im.width <= o->size && im.height <= o->size);
+    assert_true(o->size > 256 || (im.width <= 256 && im.height <= 256));
+    assert_true(p->detail >= 1 && p->detail <= o->detail);
+    double r = preview_detail_rms(im.pixels, im.width, im.height, o->detail);
+    double r2 = preview_detail_rms(im.pixels, im.width, im.height, p->detail);
+    scrim_image_free(&im);
+    if (r2 > r)
+        r = r2;
+    assert_true(r >= 0);
+    return r;
+}
+
+static const char *level_names[] = {"strong", "standard", "light"};
+
+/* Render at each named level and its lighter level; return the worst measure. */
+static double check_all_levels(const uint8_t *px, int w, int h, int ch,
+                               const char *what)
+{
+    double worst = 0;
+    char err[256];
+    for (size_t i = 0; i < 3; i++)
+        for (int lighter = 0; lighter < 2; lighter++) {
+            scrim_preview_opts o;
+            scrim_preview p;
+            assert_true(scrim_preview_level_parse(level_names[i], &o, err,
+                                                  sizeof err) > 0);
+            if (lighter)
+                scrim_preview_opts_lighter(&o, &o);
+            int rc = scrim_preview_render_pixels(px, w, h, ch, (size_t)w * ch,
+                                                 &o, &p, err, sizeof err);
+            if (rc)
+                fail_msg("%s: %s", what, err);
+            double r = check_preview(&p, &o);
+            if (r >= 0.05)
+                fail_msg("%s at %s%s (%d blocks): %.4f RMS >= 5%%", what,
+                         level_names[i], lighter ? " (lighter)" : "",
+                         o.detail, r);
+            if (r > worst)
+                worst = r;
+            scrim_preview_free(&p);
+        }
+    return worst;
+}
+
+static int opts_equal(const scrim_preview_opts *a, const scrim_preview_opts *b)
+{
+    return a->size == b->size && a->detail == b->detail && a->blur == b->blur &&
+           a->quality == b->quality;
+}
+
+static void levels_parse_and_format(void **state)
+{
+    scrim_preview_opts o, d;
+    char err[256], buf[128];
+    scrim_preview_opts_default(&d);
+    assert_int_equal(d.size, 256);
+    assert_int_equal(d.detail, 24);
+
+    assert_int_equal(scrim_preview_level_parse("standard", &o, err, sizeof err),
+                     SCRIM_PREVIEW_STANDARD);
+    assert_true(opts_equal(&o, &d));
+    assert_int_equal(scrim_preview_level_parse("strong", &o, err, sizeof err),
+                     SCRIM_PREVIEW_STRONG);
+    assert_true(o.detail < d.detail);
+    scrim_preview_opts_format(&o, buf, sizeof buf);
+    assert_string_equal(buf, "strong");
+    assert_int_equal(scrim_preview_level_parse("light", &o, err, sizeof err),
+                     SCRIM_PREVIEW_LIGHT);
+    assert_true(o.detail > d.detail);
+
+    o.detail = 7;
+    assert_int_equal(scrim_preview_level_parse("none", &o, err, sizeof err),
+                     SCRIM_PREVIEW_NONE);
+    assert_int_equal(o.detail, 7);   /* untouched */
+
+    assert_int_equal(scrim_preview_level_parse("16", &o, err, sizeof err),
+                     SCRIM_PREVIEW_CUSTOM);
+    assert_int_equal(o.detail, 16);
+    assert_int_equal(scrim_preview_level_parse("detail=30,size=128,blur=1.5,quality=60",
+                                               &o, err, sizeof err),
+                     SCRIM_PREVIEW_CUSTOM);
+    assert_int_equal(o.detail, 30);
+    assert_int_equal(o.size, 128);
+    assert_true(o.blur == 1.5);
+    assert_int_equal(o.quality, 60);
+    scrim_preview_opts_format(&o, buf, sizeof buf);
+    scrim_preview_opts o2;
+    assert_int_equal(scrim_preview_level_parse(buf, &o2, err, sizeof err),
+                     SCRIM_PREVIEW_CUSTOM);
+    assert_true(opts_equal(&o, &o2));
+    /* Explicit numbers equal to a named level are that level. */
+    assert_int_equal(scrim_preview_level_parse("detail=12", &o, err, sizeof err),
+                     SCRIM_PREVIEW_STRONG);
+
+    static const char *bad[] = {"", "blurry", "detail=", "detail=x", "detail=1",
+                                "detail=500", "size=8", "size=5000", "blur=0",
+                                "blur=9", "quality=0", "detail=24,,",
+                                "colour=1", "-3", "detail=2.5",
+                                "detail=200,size=256"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        if (scrim_preview_level_parse(bad[i], &o, err, sizeof err) != SCRIM_EINVAL)
+            fail_msg("level '%s' accepted", bad[i]);
+        assert_true(strlen(err) > 10);
+    }
+    /* Messages name the problem. */
+    scrim_preview_level_parse("size=5000", &o, err, sizeof err);
+    assert_non_null(strstr(err, "5000"));
+}
+
+static void lighter_is_lighter_but_pixelated(void **state)
+{
+    char err[256];
+    for (size_t i = 0; i < 3; i++) {
+        scrim_preview_opts o, l;
+        scrim_preview_level_parse(level_names[i], &o, err, sizeof err);
+        scrim_preview_opts_lighter(&o, &l);
+        assert_true(l.detail > o.detail);
+        assert_true(l.detail <= 64);
+        assert_true(l.detail <= o.size / 4);
+        assert_true(l.blur == o.blur);
+        assert_int_equal(scrim_preview_opts_check(&l, err, sizeof err), 0);
+    }
+}
+
+static uint8_t *make_image(int w, int h, int ch, int kind, int cell)
+{
+    uint8_t *px = malloc((size_t)w * h * ch);
+    assert_non_null(px);
+    srand(42 + kind);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < ch; c++) {
+                int v;
+                switch (kind) {
+                case 0: v = ((x / cell + y / cell) & 1) ? 255 : 0; break; /* checker */
+                case 1: v = rand() & 255; break;                            /* noise */
+                case 2: v = (rand() & 1) ? 255 : 0; break;                  /* salt/pepper */
+                case 3: v = (x * 255) / (w > 1 ? w - 1 : 1); break;         /* ramp */
+                default: v = 200; break;                                     /* flat */
+                }
+                px[((size_t)y * w + x) * ch + c] = (uint8_t)v;
+            }
+    return px;
+}
+
+/* Random 0/255 per block of the preview grid: the worst case for the
+ * pixelation, since every block mean survives at full contrast. */
+static uint8_t *make_block_noise(int w, int h, int bw, int bh)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    uint8_t *cells = malloc((size_t)bw * bh);
+    srand(7);
+    for (int i = 0; i < bw * bh; i++)
+        cells[i] = (rand() & 1) ? 255 : 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            memset(px + ((size_t)y * w + x) * 3,
+                   cells[(size_t)(y * bh / h) * bw + x * bw / w], 3);
+    free(cells);
+    return px;
+}
+
+static void generated_worst_cases(void **state)
+{
+    static const struct { int w, h, ch, kind, cell; const char *name; } cases[] = {
+        {640, 480, 3, 0, 1, "checkerboard 1px"},
+        {640, 480, 3, 0, 7, "checkerboard 7px"},
+        {480, 640, 1, 0, 20, "checkerboard 20px, grey, portrait"},
+        {512, 512, 4, 1, 0, "noise RGBA"},
+        {600, 400, 3, 2, 0, "salt and pepper"},
+        {1000, 30, 3, 0, 5, "thin strip"},
+        {7, 300, 3, 3, 0, "7x300 ramp"},
+        {1, 1, 3, 4, 0, "1x1"},
+        {5, 5, 1, 1, 0, "5x5 noise"},
+        {300, 200, 3, 4, 0, "flat"},
+    };
+    double worst = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint8_t *px = make_image(cases[i].w, cases[i].h, cases[i].ch,
+                                 cases[i].kind, cases[i].cell);
+        double r = check_all_levels(px, cases[i].w, cases[i].h, cases[i].ch,
+                                    cases[i].name);
+        if (r > worst)
+            worst = r;
+        free(px);
+    }
+    /* Block noise aligned with each level's grid, and checkerboards of
+     * exactly one block per cell. */
+    int grids[] = {12, 24, 40, 48, 64};
+    for (size_t i = 0; i < sizeof grids / sizeof *grids; i++) {
+        int w = 720, h = 480, bh = (int)lround(grids[i] * (double)h / w);
+        uint8_t *px = make_block_noise(w, h, grids[i], bh);
+        char name[64];
+        snprintf(name, sizeof name, "block noise %dx%d", grids[i], bh);
+        scrim_preview_opts o;
+        scrim_preview p;
+        char err[256];
+        scrim_preview_opts_default(&o);
+        o.detail = grids[i];
+        assert_int_equal(scrim_preview_render_pixels(px, w, h, 3, (size_t)w * 3,
+                                                     &o, &p, err, sizeof err), 0);
+        double r = check_preview(&p, &o);
+        if (r >= 0.05)
+            fail_msg("%s: %.4f RMS >= 5%%", name, r);
+        if (r > worst)
+            worst = r;
+        scrim_preview_free(&p);
+        free(px);
+    }
+    print_message("generated images: worst measure %.4f (limit 0.05)\n", worst);
+}
+
+static void real_photos(void **state)
+{
+    SHARED_OR_SKIP();
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/eval-dev/orig", shared_data());
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    double worst = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[8192], err[256];
+        uint8_t *data;
+        size_t len;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        assert_int_equal(scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len,
+                                         err, sizeof err), 0);
+        /* The daemon's path: hash, keep the pixels, render from them. */
+        scrim_image_hashes h;
+        scrim_image px;
+        if (scrim_hash_image_buffer(data, len, NULL, &h, &px, err, sizeof err))
+            fail_msg("%s: %s", path, err);
+        free(data);
+        double r = check_all_levels(px.pixels, px.width, px.height,
+                                    px.channels, path);
+        if (r > worst)
+            worst = r;
+        scrim_image_free(&px);
+        n++;
+    }
+    closedir(d);
+    print_message("%d photos: worst measure %.4f (limit 0.05)\n", n, worst);
+    assert_true(n >= 100);
+}
+
+static void bad_inputs(void **state)
+{
+    scrim_preview p;
+    scrim_preview_opts o;
+    char err[256];
+    uint8_t px[64 * 64 * 3] = {0};
+    scrim_preview_opts_default(&o);
+    assert_int_equal(scrim_preview_render_pixels(NULL, 64, 64, 3, 192, &o, &p,
+                                                 err, sizeof err), SCRIM_EINVAL);
+    assert_null(p.data);
+    assert_int_equal(scrim_preview_render_pixels(px, 64, 64, 2, 192, &o, &p,
+                                                 err, sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, "channels"));
+    assert_int_equal(scrim_preview_render_pixels(px, 0, 64, 3, 192, &o, &p,
+                                                 err, sizeof err), SCRIM_EINVAL);
+    assert_int_equal(scrim_preview_render_pixels(px, 64, 64, 3, 10, &o, &p,
+                                                 err, sizeof err), SCRIM_EINVAL);
+    o.detail = 1;
+    assert_int_equal(scrim_preview_render_pixels(px, 64, 64, 3, 192, &o, &p,
+                                                 err, sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, "detail"));
+    assert_int_equal(scrim_preview_render(NULL, NULL, &p, err, sizeof err),
+                     SCRIM_EINVAL);
+    /* NULL options: the standard level. */
+    assert_int_equal(scrim_preview_render_pixels(px, 64, 64, 3, 192, NULL, &p,
+                                                 err, sizeof err), 0);
+    assert_int_equal(p.detail, 24);
+    assert_int_equal(p.width, 240);
+    scrim_preview_free(&p);
+    assert_null(p.data);
+}
+
+/* Preview files given on the command line: print "FILE RMS W H CHANNELS"
+ * per file; exit 1 if any is not a greyscale preview within the measure. */
+static int measure_files(int argc, char **argv)
+{
+    int detail = atoi(argv[2]), bad = 0;
+    scrim_init(argv[0]);
+    for (int i = 3; i < argc; i++) {
+        scrim_image im;
+        char err[256];
+        if (scrim_image_load_file(argv[i], NULL, &im, err, sizeof err)) {
+            printf("%s error %s\n", argv[i], err);
+            bad = 1;
+            continue;
+        }
+        double r = im.channels == 1
+                       ? preview_detail_rms(im.pixels, im.width, im.height, detail)
+                       : 1.0;
+        printf("%s %.4f %d %d %d\n", argv[i], r, im.width, im.height, im.channels);
+        if (r >= 0.05 || im.channels != 1 || im.width > 256 || im.height > 256)
+            bad = 1;
+        scrim_image_free(&im);
+    }
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && !strcmp(argv[1], "--measure"))
+        return measure_files(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(levels_parse_and_format),
+        cmocka_unit_test(lighter_is_lighter_but_pixelated),
+        cmocka_unit_test(bad_inputs),
+        cmocka_unit_test(generated_worst_cases),
+        cmocka_unit_test(real_photos),
+    };
+    return RUN_TESTS("test_preview", tests);
+}
