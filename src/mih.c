@@ -1,0 +1,486 @@
+/* mih.c - the exact PDQ radius index: multi-index hashing over the 16
+ * 16-bit words of a hash, stored as 65536 LMDB values.
+ *
+ * Layout.  Value v (key: uint32 v) holds, for each word position i = 0..15,
+ * the records of all hashes h with h.w[i] == v: a uint32 header n[16] (record
+ * counts) followed by the 16 runs of records.  A record of run i is the
+ * hash's ref (uint32) followed by P[i] of its words, w[i+1] .. w[i+P[i]]
+ * (mod 16), used to discard candidates before their full hash is read.
+ *
+ * Query with radius R, t = R / 16.  By pigeonhole some word of a hit differs
+ * from the query's in at most t bits; the hit is assigned to the FIRST such
+ * word position i, so every word j < i differs in at least t+1 bits.  For a
+ * record in run i this gives a lower bound on the distance:
+ *     d(w[i]) + d(stored words) + (t+1) * U[i]
+ * where U[i] counts the words before i that are not stored in the record.  A
+ * record passes when the bound is <= R; it is then checked against its full
+ * hash (ref record) and reported only if i really is its first word within
+ * t bits, so each hit is reported once and none is missed.  Low positions
+ * keep more words (U[i] is small there), high positions fewer: P below
+ * keeps the expected false candidates at 10M hashes and R = 31 around 30 for
+ * 180 bytes of index per hash.
+ *
+ * Updates group the records by value and rewrite each touched value once.
+ */
+#include "store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NPOS 16
+#define NVAL 65536
+#define HDR (NPOS * 4)
+#define PMAX 6
+
+static const uint8_t P[NPOS] = {6, 6, 5, 5, 5, 4, 4, 4, 3, 3, 3, 2, 2, 2, 2, 2};
+static uint8_t U[NPOS];
+
+/* Masks of 16 bits by popcount 0..4, for probing (R <= 64 => t <= 4). */
+static uint16_t masks[2517];
+static size_t mask_end[5]; /* masks[0 .. mask_end[t]) have popcount <= t */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void mih_init(void)
+{
+    for (int i = 0; i < NPOS; i++) {
+        int u = 0;
+        for (int j = 0; j < i; j++) {
+            int stored = 0;
+            for (int k = 1; k <= P[i]; k++)
+                stored |= ((i + k) & 15) == j;
+            u += !stored;
+        }
+        U[i] = (uint8_t)u;
+    }
+    size_t n = 0;
+    for (int pc = 0; pc <= 4; pc++) {
+        for (uint32_t m = 0; m < NVAL; m++)
+            if (__builtin_popcount(m) == pc)
+                masks[n++] = (uint16_t)m;
+        mask_end[pc] = n;
+    }
+}
+
+static inline size_t rec_size(int i)
+{
+    return 4 + 2 * (size_t)P[i];
+}
+
+static void rec_write(uint8_t *p, int i, const mih_item *it)
+{
+    memcpy(p, &it->ref, 4);
+    for (int k = 0; k < P[i]; k++)
+        memcpy(p + 4 + 2 * k, &it->hash.w[(i + 1 + k) & 15], 2);
+}
+
+static size_t value_size(const uint32_t n[NPOS])
+{
+    size_t sz = HDR;
+    for (int i = 0; i < NPOS; i++)
+        sz += n[i] * rec_size(i);
+    return sz;
+}
+
+/* ---- updates -------------------------------------------------------------- */
+
+/* Counting sort of items by word i: order[i][cnt[i][v] .. cnt[i][v+1]). */
+typedef struct grouping {
+    uint32_t *cnt;    /* NPOS * (NVAL + 1) */
+    uint32_t *order;  /* NPOS * n */
+    size_t n;
+} grouping;
+
+static int group(grouping *g, const mih_item *items, size_t n)
+{
+    g->n = n;
+    g->cnt = NULL;
+    g->order = NULL;
+    if (!n)
+        return 0;
+    g->cnt = calloc((size_t)NPOS * (NVAL + 1), sizeof *g->cnt);
+    g->order = malloc((size_t)NPOS * n * sizeof *g->order);
+    if (!g->cnt || !g->order)
+        return SCRIM_ENOMEM;
+    for (int i = 0; i < NPOS; i++) {
+        uint32_t *c = g->cnt + (size_t)i * (NVAL + 1);
+        uint32_t *o = g->order + (size_t)i * n;
+        for (size_t k = 0; k < n; k++)
+            c[items[k].hash.w[i] + 1]++;
+        for (uint32_t v = 0; v < NVAL; v++)
+            c[v + 1] += c[v];
+        /* place, then restore c[v] to the run start */
+        for (size_t k = 0; k < n; k++)
+            o[c[items[k].hash.w[i]]++] = (uint32_t)k;
+        for (uint32_t v = NVAL; v > 0; v--)
+            c[v] = c[v - 1];
+        c[0] = 0;
+    }
+    return 0;
+}
+
+static inline uint32_t group_count(const grouping *g, int i, uint32_t v)
+{
+    if (!g->n)
+        return 0;
+    const uint32_t *c = g->cnt + (size_t)i * (NVAL + 1);
+    return c[v + 1] - c[v];
+}
+
+static inline const uint32_t *group_run(const grouping *g, int i, uint32_t v)
+{
+    return g->order + (size_t)i * g->n + g->cnt[(size_t)i * (NVAL + 1) + v];
+}
+
+static void group_free(grouping *g)
+{
+    free(g->cnt);
+    free(g->order);
+}
+
+/* Rewrite value v: keep old records except those whose ref is dropped,
+ * append the added ones.  `drop` decides per ref (bitmap or run). */
+typedef struct rewrite {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t *buf;
+    size_t cap;
+} rewrite;
+
+static int buf_reserve(rewrite *w, size_t need)
+{
+    if (need <= w->cap)
+        return 0;
+    size_t cap = w->cap ? w->cap : 65536;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *b = realloc(w->buf, cap);
+    if (!b)
+        return SCRIM_ENOMEM;
+    w->buf = b;
+    w->cap = cap;
+    return 0;
+}
+
+static int value_put(rewrite *w, uint32_t v, const uint32_t n[NPOS],
+                     size_t len, char *err, size_t errlen)
+{
+    MDB_val key = {sizeof v, &v};
+    int rc, empty = 1;
+    for (int i = 0; i < NPOS; i++)
+        empty &= n[i] == 0;
+    if (empty) {
+        rc = mdb_del(w->txn, w->dbi, &key, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    } else {
+        memcpy(w->buf, n, HDR);
+        MDB_val val = {len, w->buf};
+        rc = mdb_put(w->txn, w->dbi, &key, &val, 0);
+    }
+    return rc ? store__mdb_err(rc, "index update", err, errlen) : 0;
+}
+
+static int get_value(MDB_txn *txn, MDB_dbi dbi, uint32_t v, MDB_val *val,
+                     uint32_t n[NPOS], char *err, size_t errlen)
+{
+    MDB_val key = {sizeof v, &v};
+    int rc = mdb_get(txn, dbi, &key, val);
+    if (rc == MDB_NOTFOUND) {
+        memset(n, 0, HDR);
+        val->mv_size = 0;
+        val->mv_data = NULL;
+        return 0;
+    }
+    if (rc)
+        return store__mdb_err(rc, "index read", err, errlen);
+    if (val->mv_size < HDR)
+        goto corrupt;
+    memcpy(n, val->mv_data, HDR);
+    if (value_size(n) != val->mv_size)
+        goto corrupt;
+    return 0;
+corrupt:
+    scrim__seterr(err, errlen, "index value %u is corrupt", v);
+    return SCRIM_EDB;
+}
+
+int mih__update(MDB_txn *txn, MDB_dbi dbi, const mih_item *adds, size_t nadd,
+                const mih_item *dels, size_t ndel, char *err, size_t errlen)
+{
+    pthread_once(&init_once, mih_init);
+    grouping ga = {0}, gd = {0};
+    rewrite w = {txn, dbi, NULL, 0};
+    int rc = group(&ga, adds, nadd);
+    if (!rc)
+        rc = group(&gd, dels, ndel);
+    if (rc) {
+        scrim__seterr(err, errlen, "out of memory grouping index records");
+        goto done;
+    }
+    for (uint32_t v = 0; v < NVAL && !rc; v++) {
+        uint32_t na[NPOS], nd[NPOS], touched = 0;
+        for (int i = 0; i < NPOS; i++) {
+            na[i] = group_count(&ga, i, v);
+            nd[i] = group_count(&gd, i, v);
+            touched |= na[i] | nd[i];
+        }
+        if (!touched)
+            continue;
+        MDB_val old;
+        uint32_t n[NPOS], nn[NPOS];
+        if ((rc = get_value(txn, dbi, v, &old, n, err, errlen)))
+            break;
+        size_t need = HDR + old.mv_size;
+        for (int i = 0; i < NPOS; i++)
+            need += na[i] * rec_size(i);
+        if ((rc = buf_reserve(&w, need))) {
+            scrim__seterr(err, errlen, "out of memory rewriting the index");
+            break;
+        }
+        const uint8_t *src = old.mv_data ? (const uint8_t *)old.mv_data + HDR
+                                         : NULL;
+        uint8_t *dst = w.buf + HDR;
+        for (int i = 0; i < NPOS; i++) {
+            size_t rs = rec_size(i);
+            nn[i] = 0;
+            if (nd[i]) {
+                const uint32_t *run = group_run(&gd, i, v);
+                for (uint32_t k = 0; k < n[i]; k++) {
+                    uint32_t ref;
+                    memcpy(&ref, src + k * rs, 4);
+                    int gone = 0;
+                    for (uint32_t d = 0; d < nd[i] && !gone; d++)
+                        gone = dels[run[d]].ref == ref;
+                    if (!gone) {
+                        memcpy(dst, src + k * rs, rs);
+                        dst += rs;
+                        nn[i]++;
+                    }
+                }
+            } else if (n[i]) {
+                memcpy(dst, src, n[i] * rs);
+                dst += n[i] * rs;
+                nn[i] = n[i];
+            }
+            if (src)
+                src += n[i] * rs;
+            if (na[i]) {
+                const uint32_t *run = group_run(&ga, i, v);
+                for (uint32_t k = 0; k < na[i]; k++) {
+                    rec_write(dst, i, &adds[run[k]]);
+                    dst += rs;
+                }
+                nn[i] += na[i];
+            }
+        }
+        rc = value_put(&w, v, nn, (size_t)(dst - w.buf), err, errlen);
+    }
+done:
+    group_free(&ga);
+    group_free(&gd);
+    free(w.buf);
+    return rc;
+}
+
+int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
+                       uint64_t nbits, char *err, size_t errlen)
+{
+    pthread_once(&init_once, mih_init);
+    rewrite w = {txn, dbi, NULL, 0};
+    int rc = 0;
+    for (uint32_t v = 0; v < NVAL && !rc; v++) {
+        MDB_val old;
+        uint32_t n[NPOS], nn[NPOS];
+        if ((rc = get_value(txn, dbi, v, &old, n, err, errlen)))
+            break;
+        if (!old.mv_data)
+            continue;
+        if ((rc = buf_reserve(&w, old.mv_size))) {
+            scrim__seterr(err, errlen, "out of memory rewriting the index");
+            break;
+        }
+        const uint8_t *src = (const uint8_t *)old.mv_data + HDR;
+        uint8_t *dst = w.buf + HDR;
+        int changed = 0;
+        for (int i = 0; i < NPOS; i++) {
+            size_t rs = rec_size(i);
+            nn[i] = 0;
+            for (uint32_t k = 0; k < n[i]; k++, src += rs) {
+                uint32_t ref;
+                memcpy(&ref, src, 4);
+                if (ref < nbits && (bitmap[ref >> 6] >> (ref & 63) & 1)) {
+                    changed = 1;
+                    continue;
+                }
+                memcpy(dst, src, rs);
+                dst += rs;
+                nn[i]++;
+            }
+        }
+        if (changed)
+            rc = value_put(&w, v, nn, (size_t)(dst - w.buf), err, errlen);
+    }
+    free(w.buf);
+    return rc;
+}
+
+/* ---- queries -------------------------------------------------------------- */
+
+typedef struct query {
+    MDB_txn *txn;
+    MDB_dbi refs;
+    const scrim_pdq *q;
+    int radius, t;
+    mih_emit_fn emit;
+    void *ud;
+} query;
+
+/* Check a candidate of word position i against its full hash. */
+static int verify(query *qy, uint32_t ref, int pos)
+{
+    MDB_val key = {sizeof ref, &ref}, val;
+    int rc = mdb_get(qy->txn, qy->refs, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0; /* cannot happen in a consistent store: skip */
+    if (rc)
+        return SCRIM_EDB;
+    if (val.mv_size < REF_BASE)
+        return SCRIM_EDB;
+    scrim_pdq h;
+    memcpy(&h, (const uint8_t *)val.mv_data + REF_HASH, sizeof h);
+    int d = 0, first = -1;
+    for (int j = 0; j < NPOS; j++) {
+        int dj = __builtin_popcount((unsigned)(h.w[j] ^ qy->q->w[j]));
+        if (first < 0 && dj <= qy->t)
+            first = j;
+        d += dj;
+    }
+    if (first != pos || d > qy->radius)
+        return 0;
+    return qy->emit(qy->ud, ref, val.mv_data, val.mv_size, d);
+}
+
+/* Scan a run of records of word position i whose P is the constant `np`
+ * (inlined per value of np, so the loads have fixed sizes). */
+static inline __attribute__((always_inline)) int
+scan_run(query *qy, const uint8_t *p, uint32_t n, int i, const int np,
+         uint64_t qa, uint64_t qb, int limit)
+{
+    const size_t rs = 4 + 2 * (size_t)np;
+    for (uint32_t k = 0; k < n; k++, p += rs) {
+        uint64_t a = 0, b = 0;
+        memcpy(&a, p + 4, np >= 4 ? 8 : 2 * (size_t)np);
+        if (np > 4)
+            memcpy(&b, p + 12, 2 * (size_t)(np - 4));
+        int pd = __builtin_popcountll(a ^ qa) + __builtin_popcountll(b ^ qb);
+        if (pd <= limit) {
+            uint32_t ref;
+            memcpy(&ref, p, 4);
+            int rc = verify(qy, ref, i);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+static int probe_all(query *qy, MDB_dbi index)
+{
+    const scrim_pdq *q = qy->q;
+    int R = qy->radius, t = qy->t;
+    for (int i = 0; i < NPOS; i++) {
+        int base = (t + 1) * U[i];
+        if (base > R)
+            continue; /* no hit can have i as its first close word */
+        /* the query's words as stored in records of position i */
+        uint16_t qw[PMAX] = {0};
+        for (int k = 0; k < P[i]; k++)
+            qw[k] = q->w[(i + 1 + k) & 15];
+        uint64_t qa = 0, qb = 0;
+        memcpy(&qa, qw, P[i] >= 4 ? 8 : 2 * (size_t)P[i]);
+        if (P[i] > 4)
+            memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
+        for (size_t m = 0; m < mask_end[t]; m++) {
+            int di = __builtin_popcount(masks[m]);
+            int limit = R - di - base;
+            if (limit < 0)
+                break; /* masks are ordered by popcount */
+            uint32_t v = (uint32_t)(q->w[i] ^ masks[m]);
+            MDB_val key = {sizeof v, &v}, val;
+            int rc = mdb_get(qy->txn, index, &key, &val);
+            if (rc == MDB_NOTFOUND)
+                continue;
+            if (rc || val.mv_size < HDR)
+                return SCRIM_EDB;
+            const uint8_t *p = val.mv_data;
+            uint32_t n[NPOS];
+            memcpy(n, p, HDR);
+            size_t off = HDR;
+            for (int j = 0; j < i; j++)
+                off += n[j] * rec_size(j);
+            if (off + n[i] * rec_size(i) > val.mv_size)
+                return SCRIM_EDB;
+            p += off;
+            switch (P[i]) {
+            case 2: rc = scan_run(qy, p, n[i], i, 2, qa, qb, limit); break;
+            case 3: rc = scan_run(qy, p, n[i], i, 3, qa, qb, limit); break;
+            case 4: rc = scan_run(qy, p, n[i], i, 4, qa, qb, limit); break;
+            case 5: rc = scan_run(qy, p, n[i], i, 5, qa, qb, limit); break;
+            default: rc = scan_run(qy, p, n[i], i, 6, qa, qb, limit); break;
+            }
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const scrim_pdq *q,
+               int radius, mih_emit_fn emit, void *ud)
+{
+    pthread_once(&init_once, mih_init);
+    if (radius < 0 || radius > SCRIM_MAX_RADIUS)
+        return SCRIM_EINVAL;
+    query qy = {txn, refs, q, radius, radius / 16, emit, ud};
+    return probe_all(&qy, index);
+}
+
+int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+                    const scrim_pdq *q, mih_emit_fn emit, void *ud)
+{
+    /* radius 0: only position 0 is probed, one value, exact words */
+    return mih__query(txn, index, refs, q, 0, emit, ud);
+}
+
+int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
+              mih_emit_fn emit, void *ud)
+{
+    MDB_cursor *c;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(txn, refs, &c);
+    if (rc)
+        return SCRIM_EDB;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        if (val.mv_size < REF_BASE || key.mv_size != 4) {
+            rc = SCRIM_EDB;
+            break;
+        }
+        scrim_pdq h;
+        memcpy(&h, val.mv_data, sizeof h);
+        int d = scrim_pdq_distance(&h, q);
+        if (d <= radius) {
+            uint32_t ref;
+            memcpy(&ref, key.mv_data, 4);
+            if ((rc = emit(ud, ref, val.mv_data, val.mv_size, d)))
+                break;
+        }
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc > 0 || rc < -1000 ? SCRIM_EDB : rc; /* LMDB and errno codes */
+}

@@ -1,0 +1,148 @@
+/* store_internal.h - the store's on-disk records and the pieces its files
+ * (store.c, store_import.c, store_lookup.c, mih.c, import.c) share. */
+#ifndef SCRIM_STORE_INTERNAL_H
+#define SCRIM_STORE_INTERNAL_H
+
+#include "scrim.h"
+#include "internal.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+
+/* Bumped whenever a record layout below changes. */
+#define STORE_FORMAT 1
+
+/* ---- databases -------------------------------------------------------------
+ * scrim.meta     string key -> uint64 counters (next ref, list, audit seq)
+ * scrim.lists    list name -> list_rec (+ description)
+ * scrim.refs     uint32 ref -> ref record: one per PDQ of an image entry and
+ *                per frame of a video entry (the index points here)
+ * scrim.index    uint32 word value v -> bucket value (see mih.c)
+ * scrim.digests  list id (BE) . type . digest bytes -> digest record
+ * scrim.videos   list id (BE) . content id -> video record
+ * scrim.audit    uint64 seq -> scrim_audit_rec
+ */
+struct scrim_store {
+    MDB_env *env;
+    MDB_dbi meta, lists, refs, index, digests, videos, audit;
+    char dir[4096];
+    /* read transactions kept reset between lookups (store_lookup.c) */
+    pthread_mutex_t rlock;
+    MDB_txn *rfree[64];
+    size_t nrfree;
+};
+
+/* A list as stored (followed by the NUL-terminated description). */
+struct list_rec {
+    uint32_t id;
+    uint8_t kind, enabled, radius, pad;
+    int64_t created, modified;
+    uint64_t pdq, md5, sha256, video, frames;
+};
+
+/* A ref record: bytes at fixed offsets (memcpy in and out; values in LMDB are
+ * only 2-byte aligned). */
+#define REF_HASH     0   /* scrim_pdq, 32 bytes, native words */
+#define REF_LIST    32   /* uint32 list id */
+#define REF_IMPORT  36   /* uint32 audit seq of the import that added it */
+#define REF_TYPE    40   /* uint8 SCRIM_HASH_PDQ or SCRIM_HASH_VIDEO */
+#define REF_QUALITY 41   /* uint8, 255 = unknown */
+#define REF_FLAGS   42   /* uint8 */
+#define REF_BASE    43
+/* video frames then carry: uint32 entry (first ref), frame, frames, float
+ * seconds; then id and label as uint16 length + bytes when flagged. */
+#define REF_VIDEO_LEN 16
+#define REF_F_ID     1
+#define REF_F_LABEL  2
+
+/* A decoded ref record (pointers into the map: valid for the txn). */
+typedef struct ref_view {
+    scrim_pdq hash;
+    uint32_t list, import;
+    int type, quality;
+    uint32_t entry, frame, frames;
+    float seconds;
+    const char *id, *label;
+    size_t idlen, labellen;
+} ref_view;
+
+int store__ref_decode(const void *data, size_t len, ref_view *out);
+/* Encode into buf (at least REF_BASE + REF_VIDEO_LEN + 4 + idlen + labellen
+ * bytes); returns the length. */
+size_t store__ref_encode(uint8_t *buf, const ref_view *r);
+
+/* Digest record: uint32 import, uint8 quality, uint8 flags, then id/label as
+ * in ref records.  Video record: uint32 first ref, uint32 frames, uint32
+ * import, uint8 flags, then label. */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int store__mdb_err(int rc, const char *what, char *err, size_t errlen);
+int store__meta_next(scrim_store *s, MDB_txn *txn, const char *key,
+                     uint64_t *out);
+int store__list_load(scrim_store *s, MDB_txn *txn, const char *name,
+                     struct list_rec *rec, char *desc, char *err,
+                     size_t errlen);
+int store__meta_get(scrim_store *s, MDB_txn *txn, const char *key,
+                    uint64_t *out);
+int store__meta_set(scrim_store *s, MDB_txn *txn, const char *key,
+                    uint64_t n);
+int store__params_check(const scrim_list_params *p, char *err, size_t errlen);
+void store__params_apply(struct list_rec *rec, char *desc,
+                         const scrim_list_params *p);
+/* Create list `name` (must not exist) with params p applied. */
+int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
+                    const scrim_list_params *p, struct list_rec *rec,
+                    char *desc, char *err, size_t errlen);
+/* A read transaction from the store's cache (renewed), and back. */
+int store__rtxn_get(scrim_store *s, MDB_txn **txn);
+void store__rtxn_put(scrim_store *s, MDB_txn *txn);
+void store__rtxn_cache_free(scrim_store *s);
+int store__list_save(scrim_store *s, MDB_txn *txn, const char *name,
+                     const struct list_rec *rec, const char *desc);
+int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,
+                     const char *action, const char *list, uint64_t count,
+                     const char *detail);
+int64_t store__now(void);
+int store__hex_decode(const char *hex, size_t len, uint8_t *out);
+void store__hex_encode(const uint8_t *in, size_t n, char *out);
+
+/* ---- the PDQ index (mih.c) -------------------------------------------------- */
+
+typedef struct mih_item {
+    scrim_pdq hash;
+    uint32_t ref;
+} mih_item;
+
+/* Merge additions and removals into the index in one pass over the touched
+ * buckets (each bucket is rewritten once).  dels must name records that
+ * exist (same hash and ref). */
+int mih__update(MDB_txn *txn, MDB_dbi dbi, const mih_item *adds, size_t nadd,
+                const mih_item *dels, size_t ndel, char *err, size_t errlen);
+/* Remove every record whose ref has its bit set in `bitmap` (bit r of word
+ * r/64, nbits bits): rewrites every bucket. */
+int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
+                       uint64_t nbits, char *err, size_t errlen);
+
+/* A verified hit: the ref, its record and its distance. */
+typedef int (*mih_emit_fn)(void *ud, uint32_t ref, const void *rec,
+                           size_t reclen, int distance);
+/* All refs within `radius` of q (each once), via the index. */
+int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const scrim_pdq *q,
+               int radius, mih_emit_fn emit, void *ud);
+/* The same by scanning every ref record. */
+int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
+              mih_emit_fn emit, void *ud);
+/* Refs with exactly this hash (distance 0), for de-duplication and removal. */
+int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+                    const scrim_pdq *q, mih_emit_fn emit, void *ud);
+
+/* ---- text formats (import.c) ------------------------------------------------ */
+
+/* Parse a stream (f) or a buffer (buf,len) and feed scrim_import_add. */
+int import__text(scrim_import *imp, FILE *f, const void *buf, size_t len,
+                 const char *name, int format,
+                 void (*progress)(void *ud, uint64_t bytes), void *ud,
+                 scrim_import_stats *st, char *err, size_t errlen);
+
+#endif
