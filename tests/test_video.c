@@ -1,0 +1,375 @@
+/* test_video.c - vPDQ frame sampling against the reference's hash files, the
+ * fast frame hasher against scrim_pdq_hash_pixels, the vPDQ text format, the
+ * video comparison measure, media sniffing, and limits / damaged input. */
+#include "testutil.h"
+#include "video_frame.h"
+
+#include <math.h>
+
+static char *shared_path(char *buf, size_t n, const char *fmt, const char *name)
+{
+    char rel[512];
+    snprintf(rel, sizeof rel, fmt, name);
+    snprintf(buf, n, "%s/vpdq/%s", shared_data(), rel);
+    return buf;
+}
+
+static void load_ref(const char *name, scrim_vpdq *v)
+{
+    char p[4096], err[256];
+    int rc = scrim_vpdq_load_file(shared_path(p, sizeof p, "hashes/%s.txt", name),
+                                  v, err, sizeof err);
+    if (rc)
+        fail_msg("%s: %s", name, err);
+}
+
+/* Every frame of a sample video agrees with the reference: same count, same
+ * timestamps (to the millisecond), frames of quality >= 80 within 10 bits. */
+static void check_reference(const char *name, int exact_rgb, size_t *frames,
+                            size_t *q80, size_t *far, size_t *same)
+{
+    char p[4096], err[256];
+    scrim_vpdq ref, got;
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    o.seconds_per_hash = 0;
+    o.exact_rgb = exact_rgb;
+    load_ref(name, &ref);
+    int rc = scrim_video_hash_file(shared_path(p, sizeof p, "videos/%s.mp4", name),
+                                   &o, &got, err, sizeof err);
+    if (rc)
+        fail_msg("%s: %s", name, err);
+    assert_int_equal(got.count, ref.count);
+    for (size_t i = 0; i < ref.count; i++) {
+        assert_int_equal(got.frames[i].frame_number, ref.frames[i].frame_number);
+        assert_true(fabs(got.frames[i].seconds - ref.frames[i].seconds) <= 0.0015);
+        int d = scrim_pdq_distance(&got.frames[i].pdq, &ref.frames[i].pdq);
+        *same += d == 0;
+        if (ref.frames[i].quality >= 80) {
+            (*q80)++;
+            *far += d > 10;
+        }
+    }
+    *frames += ref.count;
+    scrim_vpdq_free(&ref);
+    scrim_vpdq_free(&got);
+}
+
+static const char *const ref_videos[] = {"pattern-sd-grey-bar", "doorknob-hd-no-bar",
+                                         "test-padded-dimensions"};
+
+static void reference_agreement(void **state)
+{
+    SHARED_OR_SKIP();
+    /* The default (luma plane) path on three videos, the RGB path on one:
+     * the whole set is bench/video_agreement's job. */
+    for (int rgb = 0; rgb < 2; rgb++) {
+        size_t frames = 0, q80 = 0, far = 0, same = 0;
+        for (size_t i = 0; i < (rgb ? 1 : sizeof ref_videos / sizeof *ref_videos); i++)
+            check_reference(ref_videos[i], rgb, &frames, &q80, &far, &same);
+        print_message("%s path: %zu frames, %zu bit-identical, %zu of %zu (q>=80) over 10 bits\n",
+                      rgb ? "RGB" : "luma", frames, same, far, q80);
+        assert_true(q80 > 150);
+        assert_true(far * 100 <= q80); /* >= 99% within 10 bits */
+    }
+}
+
+/* The frame hasher's transposed filter gives scrim_pdq_hash_pixels' bits. */
+static void frame_hasher_bit_exact(void **state)
+{
+    static const int sizes[][2] = {{720, 480}, {481, 719}, {1280, 720}, {13, 9},
+                                   {65, 64},   {64, 64},   {200, 131},   {8, 8},
+                                   {9, 300},   {127, 129}, {5, 5}};
+    struct scrim__frame_hasher *h = scrim__frame_hasher_new();
+    assert_non_null(h);
+    srand(7);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        int w = sizes[s][0], ht = sizes[s][1];
+        size_t stride = (size_t)w * 3 + 5;
+        uint8_t *px = malloc(stride * ht);
+        for (size_t i = 0; i < stride * ht; i++)
+            px[i] = (uint8_t)((i % stride) * 200 / stride + rand() % 56);
+        scrim_pdq a, b;
+        int qa, qb;
+        assert_int_equal(scrim_pdq_hash_pixels(px, w, ht, 3, stride, &a, &qa, NULL), 0);
+        assert_int_equal(scrim__frame_hash_rgb(h, px, w, ht, stride, &b, &qb), 0);
+        if (scrim_pdq_distance(&a, &b) || qa != qb)
+            fail_msg("%dx%d: fast hasher differs by %d bits", w, ht,
+                     scrim_pdq_distance(&a, &b));
+        free(px);
+    }
+    scrim__frame_hasher_free(h);
+}
+
+static void vpdq_text_format(void **state)
+{
+    const char *text = "# comment\n"
+                       "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\r\n"
+                       "\n"
+                       "30,42,C0F11178372C6AACCDDEA259648FBFD62F434C89C9E99B249772BE216C8D055C,1.001\n";
+    scrim_vpdq v;
+    char err[256];
+    assert_int_equal(scrim_vpdq_parse(text, strlen(text), &v, err, sizeof err), 0);
+    assert_int_equal(v.count, 2);
+    assert_int_equal(v.frames[1].frame_number, 30);
+    assert_int_equal(v.frames[1].quality, 42);
+    assert_true(fabs(v.frames[1].seconds - 1.001) < 1e-9);
+    assert_true(scrim_vpdq_sniff(text, strlen(text)));
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(scrim_vpdq_write(f, &v), 0);
+    fclose(f);
+    assert_string_equal(buf,
+                        "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\n"
+                        "30,42,c0f11178372c6aaccddea259648fbfd62f434c89c9e99b249772be216c8d055c,1.001\n");
+    free(buf);
+    scrim_vpdq_free(&v);
+
+    static const struct { const char *text, *msg; } bad[] = {
+        {"0,100,e271,0.0\n", "line 1: HASH"},
+        {"0,100\n", "line 1: expected 4"},
+        {"0,101,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0\n", "line 1: QUALITY"},
+        {"\n0,1,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,x\n", "line 2: SECONDS"},
+        {"5,1,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0\n"
+         "4,1,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0\n", "line 2: frame 4"},
+        {"# nothing\n", "no vPDQ"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(scrim_vpdq_parse(bad[i].text, strlen(bad[i].text), &v, err,
+                                          sizeof err), SCRIM_EINVAL);
+        if (!strstr(err, bad[i].msg))
+            fail_msg("'%s' gave '%s'", bad[i].text, err);
+    }
+    assert_false(scrim_vpdq_sniff("hello\n", 6));
+}
+
+/* The reference's figures (python-threatexchange rules) on its hash files. */
+static void compare_reference_figures(void **state)
+{
+    SHARED_OR_SKIP();
+    static const struct { const char *a, *b; double q, c; } cases[] = {
+        {"chair-orig-22-sd-bar", "chair-22-sd-sepia-bar", 100, 100},
+        {"chair-orig-22-sd-bar", "chair-22-with-large-logo-bar", 10, 11},
+        {"chair-orig-22-sd-bar", "chair-19-sd-bar", 85, 100},
+        {"pattern-hd-no-bar", "pattern-longer-no-bar", 100, 88},
+        {"chair-orig-22-sd-bar", "pattern-hd-no-bar", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        scrim_vpdq a, b;
+        double q, c;
+        load_ref(cases[i].a, &a);
+        load_ref(cases[i].b, &b);
+        assert_int_equal(scrim_vpdq_compare(&a, &b, SCRIM_VPDQ_MIN_QUALITY,
+                                            SCRIM_VPDQ_MAX_DISTANCE, &q, &c), 0);
+        print_message("%s vs %s: %.2f / %.2f\n", cases[i].a, cases[i].b, q, c);
+        assert_true(fabs(q - cases[i].q) <= 2.5);
+        assert_true(fabs(c - cases[i].c) <= 2.5);
+        scrim_vpdq_free(&a);
+        scrim_vpdq_free(&b);
+    }
+}
+
+/* Duplicates and low-quality frames are dropped before counting. */
+static void compare_rules(void **state)
+{
+    scrim_vpdq a = {0}, b = {0};
+    scrim_vframe f = {0};
+    double q, c;
+    memset(&f.pdq, 0x00, sizeof f.pdq);
+    f.quality = 100;
+    scrim_vpdq_append(&a, &f);          /* matches b's first */
+    f.frame_number = 1;
+    scrim_vpdq_append(&a, &f);          /* exact duplicate: dropped */
+    f.frame_number = 2;
+    memset(&f.pdq, 0xff, sizeof f.pdq);
+    scrim_vpdq_append(&a, &f);          /* matches nothing */
+    f.frame_number = 3;
+    f.pdq.w[0] = 0x1234;
+    f.quality = 49;
+    scrim_vpdq_append(&a, &f);          /* low quality: dropped */
+    memset(&f, 0, sizeof f);
+    f.quality = 90;
+    f.pdq.w[3] = 0x7fff;                /* 15 bits from a's first */
+    scrim_vpdq_append(&b, &f);
+    f.frame_number = 1;
+    memset(&f.pdq, 0x0f, sizeof f.pdq); /* 128 bits from everything */
+    scrim_vpdq_append(&b, &f);
+    assert_int_equal(scrim_vpdq_compare(&a, &b, 50, 31, &q, &c), 0);
+    assert_true(fabs(q - 50.0) < 1e-9);
+    assert_true(fabs(c - 50.0) < 1e-9);
+    assert_int_equal(scrim_vpdq_compare(&a, &b, 50, 14, &q, &c), 0);
+    assert_true(q == 0 && c == 0);
+    scrim_vpdq empty = {0};
+    assert_int_equal(scrim_vpdq_compare(&empty, &b, 50, 31, &q, &c), 0);
+    assert_true(q == 0 && c == 0);
+    scrim_vpdq_free(&a);
+    scrim_vpdq_free(&b);
+}
+
+static uint8_t *read_video(const char *name, size_t *len)
+{
+    char p[4096], err[256];
+    uint8_t *data;
+    if (scrim_read_file(shared_path(p, sizeof p, "videos/%s.mp4", name),
+                        SCRIM_MAX_INPUT_BYTES, &data, len, err, sizeof err))
+        fail_msg("%s", err);
+    return data;
+}
+
+/* Memory input gives what file input gives; sampling follows vPDQ's rule;
+ * key-frame mode hashes only key frames. */
+static void memory_sampling_keyframes(void **state)
+{
+    SHARED_OR_SKIP();
+    size_t len;
+    uint8_t *data = read_video("doorknob-hd-no-bar", &len);
+    char p[4096], err[256];
+    scrim_vpdq m, f, k;
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    assert_int_equal(scrim_video_hash_buffer(data, len, &o, &m, err, sizeof err), 0);
+    assert_int_equal(scrim_video_hash_file(shared_path(p, sizeof p, "videos/%s.mp4",
+                                                       "doorknob-hd-no-bar"),
+                                           &o, &f, err, sizeof err), 0);
+    /* 120 frames at 30 fps, one hash a second: frames 0, 30, 60, 90. */
+    assert_int_equal(m.count, 4);
+    assert_int_equal(f.count, 4);
+    for (size_t i = 0; i < m.count; i++) {
+        assert_int_equal(m.frames[i].frame_number, (int)i * 30);
+        assert_true(fabs(m.frames[i].seconds - (double)i) < 1e-9);
+        assert_memory_equal(&m.frames[i].pdq, &f.frames[i].pdq, sizeof(scrim_pdq));
+    }
+    assert_int_equal(m.frames_decoded, 120);
+    assert_int_equal(m.width, 1280);
+    assert_string_equal(m.format, "mov");
+    assert_string_equal(m.codec, "h264");
+    o.keyframes_only = 1;
+    assert_int_equal(scrim_video_hash_buffer(data, len, &o, &k, err, sizeof err), 0);
+    assert_true(k.count >= 1 && k.count < 120);
+    assert_true(k.frames_decoded == (long)k.count);
+    assert_int_equal(k.frames[0].frame_number, 0);
+    /* A key frame's hash is the every-frame hash of the same frame. */
+    assert_memory_equal(&k.frames[0].pdq, &m.frames[0].pdq, sizeof(scrim_pdq));
+    scrim_vpdq_free(&m);
+    scrim_vpdq_free(&f);
+    scrim_vpdq_free(&k);
+    free(data);
+}
+
+static void limits_and_damage(void **state)
+{
+    SHARED_OR_SKIP();
+    size_t len;
+    uint8_t *data = read_video("doorknob-hd-no-bar", &len);
+    char err[256];
+    scrim_vpdq v;
+    scrim_video_opts o;
+
+    scrim_video_opts_default(&o);
+    o.max_side = 1000;
+    assert_int_equal(scrim_video_hash_buffer(data, len, &o, &v, err, sizeof err), SCRIM_ETOOBIG);
+    assert_non_null(strstr(err, "1280x720"));
+    scrim_vpdq_free(&v);
+
+    scrim_video_opts_default(&o);
+    o.max_pixels = 1280 * 719;
+    assert_int_equal(scrim_video_hash_buffer(data, len, &o, &v, err, sizeof err), SCRIM_ETOOBIG);
+    scrim_vpdq_free(&v);
+
+    scrim_video_opts_default(&o);
+    o.max_duration = 2;
+    assert_int_equal(scrim_video_hash_buffer(data, len, &o, &v, err, sizeof err), SCRIM_ETOOBIG);
+    assert_non_null(strstr(err, "limit of 2 s"));
+    scrim_vpdq_free(&v);
+
+    scrim_video_opts_default(&o);
+    o.seconds_per_hash = 0;
+    o.max_frames = 50;
+    assert_int_equal(scrim_video_hash_buffer(data, len, &o, &v, err, sizeof err), SCRIM_ETOOBIG);
+    assert_non_null(strstr(err, "limit of 50"));
+    scrim_vpdq_free(&v);
+
+    scrim_video_opts_default(&o);
+    o.time_budget = 1e-6;
+    int rc = scrim_video_hash_buffer(data, len, &o, &v, err, sizeof err);
+    assert_true(rc == SCRIM_ETIMEOUT);
+    scrim_vpdq_free(&v);
+
+    /* Truncated: the header promises frames the data no longer holds. */
+    scrim_video_opts_default(&o);
+    rc = scrim_video_hash_buffer(data, len / 2, &o, &v, err, sizeof err);
+    print_message("half a video: %s (%s)\n", scrim_errname(rc), err);
+    assert_true(rc == SCRIM_ECORRUPT || rc == SCRIM_EFORMAT);
+    scrim_vpdq_free(&v);
+
+    /* Garbage after a valid container signature. */
+    uint8_t junk[4096];
+    memcpy(junk, data, 64);
+    for (size_t i = 64; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 131 + 7);
+    rc = scrim_video_hash_buffer(junk, sizeof junk, &o, &v, err, sizeof err);
+    print_message("junk: %s (%s)\n", scrim_errname(rc), err);
+    assert_true(rc == SCRIM_EFORMAT || rc == SCRIM_ECORRUPT);
+    assert_true(strlen(err) > 10);
+    scrim_vpdq_free(&v);
+
+    /* Not a video at all. */
+    const char *text = "just some text, not a video";
+    assert_int_equal(scrim_video_hash_buffer(text, strlen(text), &o, &v, err, sizeof err),
+                     SCRIM_EFORMAT);
+    assert_non_null(strstr(err, "not a video container"));
+    scrim_vpdq_free(&v);
+    free(data);
+}
+
+static void sniffing(void **state)
+{
+    static const uint8_t mkv[] = {0x1a, 0x45, 0xdf, 0xa3, 0x93, 0x42, 0x82, 0x88};
+    static const uint8_t avi[] = "RIFF\x10\0\0\0AVI LIST";
+    static const uint8_t mp4[] = "\0\0\0\x20" "ftypisom\0\0\2\0";
+    static const uint8_t heic[] = "\0\0\0\x18" "ftypheic\0\0\0\0";
+    uint8_t ts[188 * 3] = {0};
+    ts[0] = ts[188] = ts[376] = 0x47;
+    assert_int_equal(scrim_media_sniff(mkv, sizeof mkv), SCRIM_MEDIA_VIDEO);
+    assert_int_equal(scrim_media_sniff(avi, sizeof avi - 1), SCRIM_MEDIA_VIDEO);
+    assert_int_equal(scrim_media_sniff(mp4, sizeof mp4 - 1), SCRIM_MEDIA_VIDEO);
+    assert_int_equal(scrim_media_sniff(heic, sizeof heic - 1), SCRIM_MEDIA_IMAGE);
+    assert_int_equal(scrim_media_sniff(ts, sizeof ts), SCRIM_MEDIA_VIDEO);
+    assert_int_equal(scrim_media_sniff("hello world", 11), SCRIM_MEDIA_UNKNOWN);
+
+    /* GIFs: one frame is an image, two are a video. */
+    static const uint8_t frame[] = {0x21, 0xf9, 4, 0, 10, 0, 0, 0,          /* GCE */
+                                    0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0,     /* image 1x1 */
+                                    2, 2, 0x44, 0x01, 0};                /* LZW data */
+    uint8_t gif[128];
+    size_t n = 0;
+    memcpy(gif, "GIF89a\1\0\1\0\x80\0\0", 13);
+    n = 13;
+    memcpy(gif + n, "\0\0\0\xff\xff\xff", 6); /* 2-colour global table */
+    n += 6;
+    memcpy(gif + n, frame, sizeof frame);
+    n += sizeof frame;
+    gif[n] = 0x3b;
+    assert_int_equal(scrim_media_sniff(gif, n + 1), SCRIM_MEDIA_IMAGE);
+    memcpy(gif + n, frame, sizeof frame);
+    n += sizeof frame;
+    gif[n] = 0x3b;
+    assert_int_equal(scrim_media_sniff(gif, n + 1), SCRIM_MEDIA_VIDEO);
+    assert_string_equal(scrim_media_kind_name(SCRIM_MEDIA_VIDEO), "video");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reference_agreement),
+        cmocka_unit_test(frame_hasher_bit_exact),
+        cmocka_unit_test(vpdq_text_format),
+        cmocka_unit_test(compare_reference_figures),
+        cmocka_unit_test(compare_rules),
+        cmocka_unit_test(memory_sampling_keyframes),
+        cmocka_unit_test(limits_and_damage),
+        cmocka_unit_test(sniffing),
+    };
+    return RUN_TESTS("test_video", tests);
+}
