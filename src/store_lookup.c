@@ -288,7 +288,7 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
         scrim__seterr(err, errlen, "lookup: %s",
                       rc == SCRIM_ENOMEM ? "out of memory"
                                          : "the index is corrupt");
-    else
+    else if (out->n > first)
         qsort(out->v + first, out->n - first, sizeof *out->v, match_cmp);
 done:
     free(lk.lists);

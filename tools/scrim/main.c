@@ -12,6 +12,14 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"hash", cmd_hash, "hash images: HASH,QUALITY,FILE lines (or JSON)"},
+    {"import", cmd_import, "add hashes to a list (hex, pytx, csv, md5, sha256)"},
+    {"export", cmd_export, "write a list's hashes (hex, pytx, csv)"},
+    {"lookup", cmd_lookup, "look hashes up in the lists (JSON per query)"},
+    {"lists", cmd_lists, "show the lists and their counts"},
+    {"list-set", cmd_list_set, "enable/disable a list, set its radius or kind"},
+    {"drop", cmd_drop, "delete a list and its entries"},
+    {"remove", cmd_remove, "remove hashes from a list"},
+    {"audit", cmd_audit, "show the record of changes to the lists"},
     {"preview", cmd_preview, "blurred greyscale preview of an image (JPEG)"},
 };
 

@@ -1,0 +1,719 @@
+/* test_store.c - the hash-list store: index results equal a brute-force
+ * scan (planted neighbours at distances 0-31, radii 0/10/31/40/48/64),
+ * after imports in several batches and after removals; import formats and
+ * their errors; atomicity; video entries; other processes and threads. */
+#include "testutil.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void rand_pdq(scrim_pdq *h)
+{
+    for (int i = 0; i < 16; i += 4) {
+        uint64_t r = rnd();
+        memcpy(&h->w[i], &r, 8);
+    }
+}
+
+/* h with exactly d distinct random bits flipped. */
+static void flip_bits(scrim_pdq *h, int d)
+{
+    int used[256] = {0};
+    while (d > 0) {
+        int b = (int)(rnd() % 256);
+        if (used[b])
+            continue;
+        used[b] = 1;
+        h->w[b >> 4] ^= (uint16_t)(1u << (b & 15));
+        d--;
+    }
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+                 struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static char *temp_db(void)
+{
+    char *dir = strdup("/tmp/scrim-test-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void rm_db(char *dir)
+{
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+static scrim_store *open_db(const char *dir)
+{
+    scrim_store *s;
+    char err[256];
+    scrim_store_opts o = {0};
+    o.create = 1;
+    o.map_size = (uint64_t)1 << 32;
+    int rc = scrim_store_open(dir, &o, &s, err, sizeof err);
+    if (rc)
+        fail_msg("open %s: %s", dir, err);
+    return s;
+}
+
+static void import_pdqs(scrim_store *s, const char *list, const scrim_pdq *h,
+                        size_t n, size_t flush_every, int radius)
+{
+    scrim_import_opts o = {0};
+    o.create = 1;
+    o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    o.list.radius = radius;
+    o.flush_every = flush_every;
+    scrim_import *imp;
+    char err[256];
+    int rc = scrim_import_begin(s, list, &o, &imp, err, sizeof err);
+    if (rc)
+        fail_msg("import begin: %s", err);
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "id%zu", i);
+        scrim_entry e = {SCRIM_HASH_PDQ, &h[i], id, NULL, -1};
+        if ((rc = scrim_import_add(imp, &e, err, sizeof err)))
+            fail_msg("import add: %s", err);
+    }
+    if ((rc = scrim_import_commit(imp, NULL, err, sizeof err)))
+        fail_msg("import commit: %s", err);
+}
+
+/* A result key for set comparison: list id letter + hash + distance. */
+typedef struct hit {
+    char list;
+    scrim_pdq h;
+    int d;
+} hit;
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    if (x->list != y->list)
+        return x->list - y->list;
+    int c = memcmp(&x->h, &y->h, sizeof x->h);
+    return c ? c : x->d - y->d;
+}
+
+/* The database's data, kept in memory for brute force. */
+typedef struct model {
+    scrim_pdq *a, *b;       /* list "a" and list "b" */
+    size_t na, nb;
+    int ra, rb;             /* radii */
+    char *dead_a;           /* removed from a */
+} model;
+
+static size_t brute(const model *m, const scrim_pdq *q, int radius, hit *out)
+{
+    size_t n = 0;
+    for (int l = 0; l < 2; l++) {
+        const scrim_pdq *v = l ? m->b : m->a;
+        size_t nv = l ? m->nb : m->na;
+        int r = radius >= 0 ? radius : (l ? m->rb : m->ra);
+        for (size_t i = 0; i < nv; i++) {
+            if (!l && m->dead_a && m->dead_a[i])
+                continue;
+            int d = scrim_pdq_distance(q, &v[i]);
+            if (d <= r) {
+                out[n].list = l ? 'b' : 'a';
+                out[n].h = v[i];
+                out[n].d = d;
+                n++;
+            }
+        }
+    }
+    qsort(out, n, sizeof *out, hit_cmp);
+    return n;
+}
+
+static size_t via_store(scrim_store *s, const scrim_pdq *q, int radius,
+                        int method, hit *out)
+{
+    scrim_matches m = {0};
+    scrim_lookup_opts o = SCRIM_LOOKUP_OPTS_DEFAULT;
+    o.radius = radius;
+    o.method = method;
+    char err[256];
+    int rc = scrim_store_lookup_pdq(s, q, 1, &o, &m, err, sizeof err);
+    if (rc)
+        fail_msg("lookup: %s", err);
+    for (size_t i = 0; i < m.n; i++) {
+        out[i].list = m.v[i].list[0];
+        assert_int_equal(scrim_pdq_from_hex(m.v[i].hash, 64, &out[i].h), 0);
+        out[i].d = m.v[i].distance;
+        if (i)
+            assert_true(m.v[i - 1].distance <= m.v[i].distance);
+    }
+    size_t n = m.n;
+    scrim_matches_free(&m);
+    qsort(out, n, sizeof *out, hit_cmp);
+    return n;
+}
+
+/* Compare index (and scan) against brute force for the queries. */
+static void check_exact(scrim_store *s, const model *m, const scrim_pdq *q,
+                        size_t nq, const int *radii, size_t nr, size_t *total)
+{
+    size_t cap = m->na + m->nb;
+    hit *want = malloc(cap * sizeof *want), *got = malloc(cap * sizeof *got);
+    for (size_t r = 0; r < nr; r++) {
+        for (size_t i = 0; i < nq; i++) {
+            size_t nw = brute(m, &q[i], radii[r], want);
+            int methods[2] = {SCRIM_LOOKUP_INDEX, SCRIM_LOOKUP_AUTO};
+            for (int k = 0; k < 2; k++) {
+                /* the slow index probes at large radii: check fewer queries */
+                if (radii[r] > 40 && k == 0 && i % 8)
+                    continue;
+                size_t ng = via_store(s, &q[i], radii[r], methods[k], got);
+                int same = ng == nw;
+                for (size_t j = 0; same && j < nw; j++)
+                    same = !hit_cmp(&got[j], &want[j]);
+                if (!same)
+                    fail_msg("radius %d query %zu method %d: got %zu hits, "
+                             "brute force %zu", radii[r], i, methods[k], ng, nw);
+            }
+            *total += nw;
+        }
+    }
+    free(want);
+    free(got);
+}
+
+/* ---- exactness ------------------------------------------------------------------ */
+
+#define NRAND 30000
+#define NCENTER 150
+
+static void build_model(model *m, scrim_pdq *centers)
+{
+    m->na = NRAND + NCENTER * 32;
+    m->a = malloc(m->na * sizeof *m->a);
+    size_t n = 0;
+    for (size_t i = 0; i < NRAND; i++)
+        rand_pdq(&m->a[n++]);
+    for (size_t c = 0; c < NCENTER; c++) {
+        rand_pdq(&centers[c]);
+        for (int d = 0; d < 32; d++) {
+            m->a[n] = centers[c];
+            flip_bits(&m->a[n++], d);
+        }
+    }
+    /* list b: a few hundred more near the centers, its own radius */
+    m->nb = NCENTER * 4;
+    m->b = malloc(m->nb * sizeof *m->b);
+    for (size_t i = 0; i < m->nb; i++) {
+        /* distinct within the list (the store keeps one of each) */
+        int dup;
+        do {
+            m->b[i] = centers[i % NCENTER];
+            flip_bits(&m->b[i], (int)(rnd() % 40));
+            dup = 0;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = !memcmp(&m->b[i], &m->b[j], sizeof m->b[i]);
+        } while (dup);
+    }
+    m->ra = 31;
+    m->rb = 12;
+    m->dead_a = NULL;
+}
+
+static void index_equals_brute_force(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    model m;
+    scrim_pdq centers[NCENTER], q[2 * NCENTER];
+    build_model(&m, centers);
+    /* several flushes in one import, and a second import into the list */
+    import_pdqs(s, "a", m.a, m.na / 2, 4096, 31);
+    import_pdqs(s, "a", m.a + m.na / 2, m.na - m.na / 2, 0, 31);
+    import_pdqs(s, "b", m.b, m.nb, 0, 12);
+    /* queries: the centers (neighbours at 0..31), near-centers, random */
+    size_t nq = 0;
+    for (size_t c = 0; c < NCENTER / 2; c++)
+        q[nq++] = centers[c];
+    for (size_t c = NCENTER / 2; c < NCENTER; c++) {
+        q[nq] = centers[c];
+        flip_bits(&q[nq++], (int)(rnd() % 12));
+    }
+    for (size_t c = 0; c < 40; c++)
+        rand_pdq(&q[nq++]);
+    static const int radii[] = {0, 10, 31, 40, 48, 64, -1};
+    size_t total = 0;
+    check_exact(s, &m, q, nq, radii, sizeof radii / sizeof *radii, &total);
+    print_message("%zu queries x %zu radii: %zu hits, all equal to brute force\n",
+                  nq, sizeof radii / sizeof *radii, total);
+    assert_true(total > (size_t)NCENTER * 32);
+
+    /* remove a third of list a's planted neighbours, check again */
+    m.dead_a = calloc(m.na, 1);
+    const char **vals = malloc(m.na * sizeof *vals);
+    char (*hex)[65] = malloc(m.na * sizeof *hex);
+    size_t nv = 0;
+    for (size_t i = NRAND; i < m.na; i += 3) {
+        scrim_pdq_to_hex(&m.a[i], hex[nv]);
+        vals[nv] = hex[nv];
+        nv++;
+        m.dead_a[i] = 1;
+    }
+    /* the same value may have been planted twice (distance 0 of a center
+     * equals nothing else in practice); count what the store removed */
+    uint64_t removed, missing;
+    char err[256];
+    assert_int_equal(scrim_store_remove(s, "a", vals, nv, &removed, &missing,
+                                        err, sizeof err), 0);
+    assert_int_equal(removed, nv);
+    assert_int_equal(missing, 0);
+    total = 0;
+    static const int radii2[] = {0, 31, 48};
+    check_exact(s, &m, q, nq, radii2, 3, &total);
+    scrim_list_info li;
+    assert_int_equal(scrim_store_list_get(s, "a", &li, err, sizeof err), 0);
+    assert_int_equal(li.pdq, m.na - nv);
+
+    /* dropping b removes its hits */
+    uint64_t dropped;
+    assert_int_equal(scrim_store_list_drop(s, "b", &dropped, err, sizeof err), 0);
+    assert_int_equal(dropped, m.nb);
+    m.nb = 0;
+    check_exact(s, &m, q, 40, radii2, 3, &total);
+
+    free(vals);
+    free(hex);
+    free(m.dead_a);
+    free(m.a);
+    free(m.b);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+/* ---- import formats ----------------------------------------------------------------- */
+
+static const char *P1 =
+    "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+static const char *P2 =
+    "0000000000000000000000000000000000000000000000000000000000000001";
+static const char *M1 = "d41d8cd98f00b204e9800998ecf8427e";
+static const char *S1 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+static int import_text(scrim_store *s, const char *list, int format,
+                       const char *text, scrim_import_stats *st, char *err,
+                       size_t errlen)
+{
+    scrim_import_opts o = {0};
+    o.create = 1;
+    o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    return scrim_store_import_buffer(s, list, &o, format, text, strlen(text),
+                                     st, err, errlen);
+}
+
+static uint64_t list_count(scrim_store *s, const char *list)
+{
+    scrim_list_info li;
+    char err[256];
+    if (scrim_store_list_get(s, list, &li, err, sizeof err))
+        return (uint64_t)-1;
+    return li.count;
+}
+
+static void formats_parse(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    scrim_import_stats st;
+    char err[512], text[2048];
+
+    snprintf(text, sizeof text, "# comment\n\n%s\r\n  %s  \n%s\n", P1, P2, P1);
+    assert_int_equal(import_text(s, "hex", SCRIM_FORMAT_AUTO, text, &st, err,
+                                 sizeof err), 0);
+    assert_int_equal(st.added[SCRIM_HASH_PDQ], 2);
+    assert_int_equal(st.duplicates[SCRIM_HASH_PDQ], 1);
+
+    snprintf(text, sizeof text, "pdq %s\nmd5 %s\nsha256 %s\nmd5 %s\n", P1, M1,
+             S1, M1);
+    assert_int_equal(import_text(s, "pytx", SCRIM_FORMAT_AUTO, text, &st, err,
+                                 sizeof err), 0);
+    assert_int_equal(st.added[0], 3);
+    assert_int_equal(st.duplicates[SCRIM_HASH_MD5], 1);
+
+    snprintf(text, sizeof text,
+             "extra,hash,label,id,quality,type\n"
+             "x,%s,\"a, \"\"quoted\"\" label\",c1,90,pdq\n"
+             "y,%s,,,,\n"
+             "z,%s,plain,,,sha256\n", P1, M1, S1);
+    assert_int_equal(import_text(s, "csv", SCRIM_FORMAT_AUTO, text, &st, err,
+                                 sizeof err), 0);
+    assert_int_equal(st.added[SCRIM_HASH_PDQ], 1);
+    assert_int_equal(st.added[SCRIM_HASH_MD5], 1);
+    assert_int_equal(st.added[SCRIM_HASH_SHA256], 1);
+
+    /* the CSV label and id come back from a lookup */
+    scrim_pdq h;
+    scrim_pdq_from_hex(P1, 64, &h);
+    scrim_matches m = {0};
+    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
+    const char *only[] = {"csv"};
+    lo.lists = only;
+    lo.nlists = 1;
+    assert_int_equal(scrim_store_lookup_pdq(s, &h, 1, &lo, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    assert_string_equal(m.v[0].label, "a, \"quoted\" label");
+    assert_string_equal(m.v[0].id, "c1");
+    assert_int_equal(m.v[0].quality, 90);
+    scrim_matches_free(&m);
+    assert_int_equal(scrim_store_lookup_digest(s, SCRIM_HASH_SHA256, S1, &lo, &m,
+                                               err, sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    assert_string_equal(m.v[0].label, "plain");
+    scrim_matches_free(&m);
+
+    snprintf(text, sizeof text, "%s\n%s\n", M1, M1);
+    assert_int_equal(import_text(s, "md5", SCRIM_FORMAT_MD5, text, &st, err,
+                                 sizeof err), 0);
+    assert_int_equal(st.added[SCRIM_HASH_MD5], 1);
+    snprintf(text, sizeof text, "%s\n", S1);
+    assert_int_equal(import_text(s, "sha", SCRIM_FORMAT_SHA256, text, &st, err,
+                                 sizeof err), 0);
+    assert_int_equal(st.added[SCRIM_HASH_SHA256], 1);
+
+    /* errors name the line and leave the list as it was */
+    struct {
+        int format;
+        const char *text, *want;
+        uint64_t line;
+    } bad[] = {
+        {SCRIM_FORMAT_HEX, "%s\n#\nnot-a-hash\n", "hex digits", 3},
+        {SCRIM_FORMAT_HEX, "%s\nabc\n", "hex digits", 2},
+        {SCRIM_FORMAT_PYTX, "%s\n", "expected 'pdq|md5|sha256 HASH'", 1},
+        {SCRIM_FORMAT_PYTX, "pdq %s\nfoo abc\n", "unknown hash type", 2},
+        {SCRIM_FORMAT_CSV, "id,label\n%s\n", "no 'hash' column", 1},
+        {SCRIM_FORMAT_CSV, "hash,quality\n%s,101\n", "quality", 2},
+        {SCRIM_FORMAT_CSV, "hash,label\n%s,\"open\n", "unterminated quote", 2},
+        {SCRIM_FORMAT_AUTO, "hello world\n", "cannot tell the format", 1},
+        {SCRIM_FORMAT_MD5, "%s\n", "md5 of 32 hex digits", 1},
+    };
+    uint64_t before = list_count(s, "hex");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char t[512];
+        snprintf(t, sizeof t, bad[i].text, P2);
+        memset(&st, 0, sizeof st);
+        int rc = import_text(s, "hex", bad[i].format, t, &st, err, sizeof err);
+        assert_int_equal(rc, SCRIM_EINVAL);
+        if (!strstr(err, bad[i].want) || st.error_line != bad[i].line)
+            fail_msg("case %zu: got '%s' at line %llu", i, err,
+                     (unsigned long long)st.error_line);
+        char where[32];
+        snprintf(where, sizeof where, "body:%llu:", (unsigned long long)bad[i].line);
+        assert_non_null(strstr(err, where));
+        assert_int_equal(list_count(s, "hex"), before);
+    }
+    /* a list that does not exist is not created by a failed import */
+    assert_int_equal(import_text(s, "newlist", SCRIM_FORMAT_HEX, "zz\n", &st,
+                                 err, sizeof err), SCRIM_EINVAL);
+    assert_int_equal(list_count(s, "newlist"), (uint64_t)-1);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+/* A malformed line after many good ones aborts everything (one txn), with
+ * batches already merged into the index. */
+static void bad_line_aborts_everything(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    scrim_pdq h[3];
+    for (int i = 0; i < 3; i++)
+        rand_pdq(&h[i]);
+    import_pdqs(s, "l", h, 3, 0, 31);
+    size_t n = 50001;
+    char *text = malloc(n * 66 + 64), *p = text;
+    scrim_pdq first;
+    for (size_t i = 0; i < n - 1; i++) {
+        scrim_pdq x;
+        rand_pdq(&x);
+        if (!i)
+            first = x;
+        scrim_pdq_to_hex(&x, p);
+        p[64] = '\n';
+        p += 65;
+    }
+    strcpy(p, "0123\n");
+    scrim_import_opts o = {0};
+    o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    o.flush_every = 8192;
+    scrim_import_stats st;
+    char err[256];
+    int rc = scrim_store_import_buffer(s, "l", &o, SCRIM_FORMAT_HEX, text,
+                                       strlen(text), &st, err, sizeof err);
+    assert_int_equal(rc, SCRIM_EINVAL);
+    assert_int_equal(st.error_line, n);
+    assert_non_null(strstr(err, "body:50001:"));
+    assert_int_equal(list_count(s, "l"), 3);
+    scrim_matches m = {0};
+    assert_int_equal(scrim_store_lookup_pdq(s, &first, 1, NULL, &m, err,
+                                            sizeof err), 0);
+    for (size_t i = 0; i < m.n; i++)
+        assert_true(m.v[i].distance > 0);
+    scrim_matches_free(&m);
+    free(text);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+/* ---- lists, video entries, audit ------------------------------------------------------ */
+
+static void lists_and_video(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    char err[256];
+    scrim_list_params p = SCRIM_LIST_PARAMS_KEEP;
+    p.kind = SCRIM_LIST_ALLOW;
+    p.radius = 5;
+    assert_int_equal(scrim_store_list_create(s, "ok", &p, err, sizeof err), 0);
+    assert_int_equal(scrim_store_list_create(s, "ok", &p, err, sizeof err),
+                     SCRIM_EEXIST);
+    assert_int_equal(scrim_store_list_create(s, "bad name", &p, err, sizeof err),
+                     SCRIM_EINVAL);
+    p.radius = 65;
+    assert_int_equal(scrim_store_list_set(s, "ok", &p, err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_int_equal(scrim_store_list_set(s, "nope", NULL, err, sizeof err),
+                     SCRIM_ENOTFOUND);
+
+    /* a video entry of 50 frames in list v, an image near frame 7 in "ok" */
+    scrim_store_frame fr[50];
+    for (int i = 0; i < 50; i++) {
+        rand_pdq(&fr[i].hash);
+        fr[i].quality = 60 + i % 40;
+        fr[i].seconds = i * 0.5;
+    }
+    scrim_import_opts o = {0};
+    o.create = 1;
+    o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    scrim_import *imp;
+    assert_int_equal(scrim_import_begin(s, "v", &o, &imp, err, sizeof err), 0);
+    assert_int_equal(scrim_import_add_video(imp, "clip-1", "a label", fr, 50,
+                                            err, sizeof err), 0);
+    assert_int_equal(scrim_import_add_video(imp, "clip-1", NULL, fr, 50, err,
+                                            sizeof err), 0); /* duplicate */
+    scrim_import_stats st;
+    assert_int_equal(scrim_import_commit(imp, &st, err, sizeof err), 0);
+    assert_int_equal(st.added[SCRIM_HASH_VIDEO], 1);
+    assert_int_equal(st.duplicates[SCRIM_HASH_VIDEO], 1);
+    assert_int_equal(st.frames, 50);
+    scrim_pdq near = fr[7].hash;
+    flip_bits(&near, 3);
+    scrim_pdq q[2] = {near, fr[20].hash};
+    assert_int_equal(scrim_import_begin(s, "ok", NULL, &imp, err, sizeof err), 0);
+    scrim_entry e = {SCRIM_HASH_PDQ, &near, NULL, NULL, -1};
+    assert_int_equal(scrim_import_add(imp, &e, err, sizeof err), 0);
+    assert_int_equal(scrim_import_commit(imp, NULL, err, sizeof err), 0);
+
+    scrim_matches m = {0};
+    assert_int_equal(scrim_store_lookup_pdq(s, q, 2, NULL, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 3);
+    /* query 0: "ok" at 0 (allow) then the frame at 3 */
+    assert_int_equal(m.v[0].query, 0);
+    assert_int_equal(m.v[0].distance, 0);
+    assert_int_equal(m.v[0].kind, SCRIM_LIST_ALLOW);
+    assert_int_equal(m.v[1].type, SCRIM_HASH_VIDEO);
+    assert_string_equal(m.v[1].id, "clip-1");
+    assert_int_equal(m.v[1].frame, 7);
+    assert_int_equal(m.v[1].frames, 50);
+    assert_int_equal(m.v[1].distance, 3);
+    assert_true(m.v[1].seconds == 3.5);
+    assert_int_equal(m.v[2].query, 1);
+    assert_int_equal(m.v[2].frame, 20);
+    assert_int_equal(m.v[1].entry, m.v[2].entry);
+    json_t *j = scrim_matches_json(&m, 0, "q");
+    assert_int_equal(json_array_size(json_object_get(j, "allowed")), 1);
+    assert_int_equal(json_array_size(json_object_get(j, "matches")), 1);
+    json_decref(j);
+    scrim_matches_free(&m);
+
+    /* disabled lists give nothing; the radius override applies */
+    p = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    p.enabled = 0;
+    assert_int_equal(scrim_store_list_set(s, "v", &p, err, sizeof err), 0);
+    assert_int_equal(scrim_store_lookup_pdq(s, q, 2, NULL, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    scrim_matches_free(&m);
+    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
+    lo.radius = 2;
+    lo.include_disabled = 1;
+    assert_int_equal(scrim_store_lookup_pdq(s, q, 2, &lo, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 2); /* ok@0 and frame 20 @0, not frame 7 @3 */
+    scrim_matches_free(&m);
+
+    scrim_store_frame *back;
+    size_t nb;
+    assert_int_equal(scrim_store_video_frames(s, "v", "clip-1", &back, &nb, err,
+                                              sizeof err), 0);
+    assert_int_equal(nb, 50);
+    for (int i = 0; i < 50; i++) {
+        assert_memory_equal(&back[i].hash, &fr[i].hash, sizeof fr[i].hash);
+        assert_int_equal(back[i].quality, fr[i].quality);
+        assert_true(back[i].seconds == fr[i].seconds);
+    }
+    free(back);
+    const char *rm[] = {"video:clip-1", "video:nope"};
+    uint64_t removed, missing;
+    assert_int_equal(scrim_store_remove(s, "v", rm, 2, &removed, &missing, err,
+                                        sizeof err), 0);
+    assert_int_equal(removed, 1);
+    assert_int_equal(missing, 1);
+    lo.radius = 0;
+    assert_int_equal(scrim_store_lookup_pdq(s, q, 2, &lo, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    scrim_matches_free(&m);
+
+    scrim_audit_rec *a;
+    size_t na;
+    assert_int_equal(scrim_store_audit(s, 0, &a, &na, err, sizeof err), 0);
+    /* create ok, create v (import), import v, import ok, set v, remove v */
+    assert_int_equal(na, 6);
+    assert_string_equal(a[0].action, "create");
+    assert_string_equal(a[2].action, "import");
+    assert_int_equal(a[2].count, 1);
+    assert_string_equal(a[5].action, "remove");
+    for (size_t i = 1; i < na; i++)
+        assert_true(a[i].seq > a[i - 1].seq);
+    free(a);
+    assert_int_equal(scrim_store_audit(s, 2, &a, &na, err, sizeof err), 0);
+    assert_int_equal(na, 2);
+    assert_string_equal(a[1].action, "remove");
+    free(a);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+/* ---- other processes and threads -------------------------------------------------------- */
+
+static void other_process_sees_commit(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    scrim_pdq h;
+    rand_pdq(&h);
+    scrim_matches m = {0};
+    char err[256];
+    assert_int_equal(scrim_store_lookup_pdq(s, &h, 1, NULL, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* the child opens its own environment, as another process would */
+        scrim_store *c;
+        scrim_store_opts o = {0};
+        if (scrim_store_open(dir, &o, &c, err, sizeof err))
+            _exit(1);
+        scrim_import_opts io = {0};
+        io.create = 1;
+        io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+        char hex[65];
+        scrim_pdq_to_hex(&h, hex);
+        scrim_import_stats st;
+        int rc = scrim_store_import_buffer(c, "x", &io, SCRIM_FORMAT_HEX, hex, 64,
+                                           &st, err, sizeof err);
+        scrim_store_close(c);
+        _exit(rc ? 1 : 0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(scrim_store_lookup_pdq(s, &h, 1, NULL, &m, err, sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    scrim_matches_free(&m);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+typedef struct thr {
+    scrim_store *s;
+    const scrim_pdq *h;
+    size_t n;
+    int errors;
+    volatile int *stop;
+} thr;
+
+static void *reader(void *arg)
+{
+    thr *t = arg;
+    char err[256];
+    size_t i = 0;
+    do {
+        scrim_matches m = {0};
+        if (scrim_store_lookup_pdq(t->s, &t->h[i % t->n], 1, NULL, &m, err,
+                                   sizeof err))
+            t->errors++;
+        /* everything imported before the reader started is always found */
+        else if (i % t->n < 100 && m.n < 1)
+            t->errors++;
+        scrim_matches_free(&m);
+        i++;
+    } while (!*t->stop || i < 200);
+    return NULL;
+}
+
+static void threads_read_while_importing(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    size_t n = 2000;
+    scrim_pdq *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        rand_pdq(&h[i]);
+    import_pdqs(s, "t", h, 100, 0, 31);
+    volatile int stop = 0;
+    thr t[3];
+    pthread_t id[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (thr){s, h, n, 0, &stop};
+        pthread_create(&id[i], NULL, reader, &t[i]);
+    }
+    for (size_t i = 100; i < n; i += 100)
+        import_pdqs(s, "t", h + i, 100, 0, 31);
+    stop = 1;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(id[i], NULL);
+        assert_int_equal(t[i].errors, 0);
+    }
+    assert_int_equal(list_count(s, "t"), n);
+    free(h);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(index_equals_brute_force),
+        cmocka_unit_test(formats_parse),
+        cmocka_unit_test(bad_line_aborts_everything),
+        cmocka_unit_test(lists_and_video),
+        cmocka_unit_test(other_process_sees_commit),
+        cmocka_unit_test(threads_read_while_importing),
+    };
+    return RUN_TESTS("test_store", tests);
+}
