@@ -137,6 +137,51 @@ int scrim_vpdq_compare(const scrim_vpdq *query, const scrim_vpdq *compared,
                         int min_quality, int max_distance,
                         double *query_percent, double *compared_percent);
 
+/* ---- video lists: import, export, matching (src/vmatch.c) ------------------ */
+
+/* Add the videos of a vPDQ text to an import: one video entry per file, with
+ * id `id` (required), or, when the text holds "# video: ID" section lines
+ * (as scrim_vpdq_export_entry writes them), one entry per section with that
+ * ID.  *videos (may be NULL) gets the number of entries added or found
+ * duplicate.  Errors name the line; the caller then aborts the import. */
+int scrim_vpdq_import(scrim_import *imp, const void *buf, size_t len,
+                      const char *id, const char *label, size_t *videos,
+                      char *err, size_t errlen);
+/* The store's video export hook (scrim_store_set_video_export): writes
+ * "# video: ID" and the entry's vPDQ lines.  Frame numbers are not stored,
+ * so FRAME is the frame's index within the entry. */
+int scrim_vpdq_export_entry(FILE *out, const char *id, const char *label,
+                            const scrim_store_frame *frames, size_t n);
+
+typedef struct scrim_vmatch_opts {
+    int min_quality;          /* frames/images below are not looked up (50) */
+    int radius;               /* -1: each list's own radius */
+    double query_percent;     /* video match thresholds (80, 0) */
+    double compared_percent;
+    int dihedral;             /* images: also the 7 other dihedral variants (1) */
+} scrim_vmatch_opts;
+void scrim_vmatch_opts_default(scrim_vmatch_opts *o);
+
+/* Match a video's sampled frames against the enabled lists.  *out gets
+ * {"matched": bool, "matches": [...], "allowed": [...]} (allow lists apart):
+ *  - a video entry, when query/compared percentages (vPDQ's measure, frames
+ *    within the radius) reach the thresholds: {"list", "type": "video",
+ *    "id", "label", "query_match_percent", "compared_match_percent",
+ *    "ranges": [[start, end], ...]} (matched seconds of the query);
+ *  - an image entry within the radius of frames: scrim_match_json()'s
+ *    object plus "timestamps": [seconds of those frames].
+ * Thread-safe (the store is shared).  Caller owns *out. */
+int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
+                      const scrim_vmatch_opts *o, json_t **out, char *err,
+                      size_t errlen);
+/* The same shape for an image's hashes: its PDQ (and dihedral variants)
+ * within each list's radius, MD5/SHA-256 exactly; one entry once, nearest
+ * first.  A video entry one of whose frames matches is reported with
+ * "type": "video", its "id", and the nearest "frame" and its "seconds". */
+int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
+                      const scrim_vmatch_opts *o, json_t **out, char *err,
+                      size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,19 @@ int cmd_drop(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_preview(int argc, char **argv);
+/* cmd_video.c: video comparison and matching */
+int cmd_compare(int argc, char **argv);
+int cmd_match(int argc, char **argv);
+/* `scrim import/export --format vpdq` (called from cmd_store.c when
+ * cli_format_is_vpdq() says the arguments ask for that format). */
+int cli_format_is_vpdq(int argc, char **argv);
+int cmd_import_vpdq(int argc, char **argv);
+int cmd_export_vpdq(int argc, char **argv);
+/* Parse seconds (0..3600) into *out; on error print and return -1. */
+int cli_parse_seconds(const char *opt, const char *val, double *out);
+/* A video file (hashed with vopts) or a vPDQ hash file, by content. */
+int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
+                  scrim_vpdq *out, char *err, size_t errlen);
 
 /* Parse a non-negative integer option value within [lo, hi]; on error print
  * "scrim: OPTION: ..." and return -1. */

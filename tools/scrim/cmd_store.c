@@ -107,6 +107,8 @@ static const struct option import_opts[] = {
 
 int cmd_import(int argc, char **argv)
 {
+    if (cli_format_is_vpdq(argc, argv)) /* video lists: cmd_video.c */
+        return cmd_import_vpdq(argc, argv);
     const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL;
     int format = SCRIM_FORMAT_AUTO, quiet = 0, as_json = 0, c;
     uint64_t map_size = 0;
@@ -244,6 +246,8 @@ int cmd_import(int argc, char **argv)
 
 int cmd_export(int argc, char **argv)
 {
+    if (cli_format_is_vpdq(argc, argv)) /* video lists: cmd_video.c */
+        return cmd_export_vpdq(argc, argv);
     static const struct option opts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"list", required_argument, NULL, OPT_LIST},

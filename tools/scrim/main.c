@@ -21,6 +21,8 @@ static const struct command {
     {"remove", cmd_remove, "remove hashes from a list"},
     {"audit", cmd_audit, "show the record of changes to the lists"},
     {"preview", cmd_preview, "blurred greyscale preview of an image (JPEG)"},
+    {"compare", cmd_compare, "compare two videos by vPDQ (query/compared match %)"},
+    {"match", cmd_match, "match images and videos against the lists (JSON per file)"},
 };
 
 long long cli_parse_int(const char *opt, const char *val, long long lo,
