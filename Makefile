@@ -45,6 +45,9 @@ $(BUILD)/src/pdq.o: OPT := -O3
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
+# The review page is embedded with .incbin (src/review_page.c).
+$(BUILD)/src/review_page.o: src/review_page.html
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

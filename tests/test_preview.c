@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <vips/vips.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -379,10 +380,232 @@ static int measure_files(int argc, char **argv)
     return bad;
 }
 
+
+/* ---- helpers for the shell tests (tests/review_*.t) ------------------------ */
+
+/* --make-image OUT: a unique JPEG (random seed) with coarse random structure,
+ * so PDQ quality is high, and fine noise, so an unblurred rendering of it is
+ * recognisable. */
+static int make_unique_jpeg(const char *out)
+{
+    enum { W = 640, H = 480, G = 6 };
+    uint8_t *px = malloc((size_t)W * H * 3);
+    double grid[G + 1][G + 1][3];
+    FILE *rnd = fopen("/dev/urandom", "rb");
+    unsigned seed;
+    if (!px || !rnd || fread(&seed, sizeof seed, 1, rnd) != 1)
+        return 1;
+    fclose(rnd);
+    srand(seed);
+    for (int i = 0; i <= G; i++)
+        for (int j = 0; j <= G; j++)
+            for (int c = 0; c < 3; c++)
+                grid[i][j][c] = rand() % 256;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            double gx = (double)x * G / W, gy = (double)y * G / H;
+            int ix = (int)gx, iy = (int)gy;
+            double ax = gx - ix, ay = gy - iy;
+            for (int c = 0; c < 3; c++) {
+                double v = (1 - ay) * ((1 - ax) * grid[iy][ix][c] + ax * grid[iy][ix + 1][c]) +
+                           ay * ((1 - ax) * grid[iy + 1][ix][c] + ax * grid[iy + 1][ix + 1][c]);
+                v += (rand() % 81) - 40;
+                px[((size_t)y * W + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)W * H * 3, W, H, 3,
+                                               VIPS_FORMAT_UCHAR);
+    int rc = !im || vips_image_write_to_file(im, out, "Q", 95, NULL);
+    if (im)
+        g_object_unref(im);
+    free(px);
+    return rc;
+}
+
+/* Grey pixels of an image resized to exactly w x h (NULL on failure). */
+static uint8_t *grey_at(VipsImage *in, int w, int h)
+{
+    VipsImage *t[3] = {NULL};
+    uint8_t *out = NULL;
+    size_t n;
+    if (!vips_colourspace(in, &t[0], VIPS_INTERPRETATION_B_W, NULL) &&
+        !vips_resize(t[0], &t[1], (double)w / in->Xsize, "vscale",
+                     (double)h / in->Ysize, NULL) &&
+        !vips_extract_area(t[1], &t[2], 0, 0, w, h, NULL) &&
+        (out = vips_image_write_to_memory(t[2], &n)) && n != (size_t)w * h) {
+        g_free(out);
+        out = NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    vips_error_clear();
+    return out;
+}
+
+/* Detail of a grey image: itself minus a 5x5 box mean. */
+static void highpass(const uint8_t *p, int w, int h, double *out)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double s = 0;
+            int n = 0;
+            for (int dy = -2; dy <= 2; dy++)
+                for (int dx = -2; dx <= 2; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx >= 0 && yy >= 0 && xx < w && yy < h) {
+                        s += p[(size_t)yy * w + xx];
+                        n++;
+                    }
+                }
+            out[(size_t)y * w + x] = p[(size_t)y * w + x] - s / n;
+        }
+}
+
+/* Correlation of the fine detail of an image with the original's, resized
+ * to the same size: near 0 for a preview, high for any unblurred rendering.
+ * -2 if it cannot be compared. */
+static double detail_correlation(VipsImage *orig, VipsImage *found)
+{
+    int w = found->Xsize, h = found->Ysize;
+    if (w < 16 || h < 16)
+        return -2;
+    uint8_t *a = grey_at(orig, w, h), *b = grey_at(found, w, h);
+    double *ha = malloc(sizeof *ha * w * h), *hb = malloc(sizeof *hb * w * h);
+    double r = -2;
+    if (a && b && ha && hb) {
+        highpass(a, w, h, ha);
+        highpass(b, w, h, hb);
+        double sab = 0, saa = 0, sbb = 0;
+        for (size_t i = 0; i < (size_t)w * h; i++) {
+            sab += ha[i] * hb[i];
+            saa += ha[i] * ha[i];
+            sbb += hb[i] * hb[i];
+        }
+        r = saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 0;
+    }
+    g_free(a);
+    g_free(b);
+    free(ha);
+    free(hb);
+    return r;
+}
+
+static uint8_t *slurp(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *buf = malloc(max ? max : 1);
+    *len = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    return buf;
+}
+
+/* --privacy ORIG MARKER DIR...: every regular file under DIRs modified after
+ * MARKER is searched for ORIG's bytes (whole, and 64-byte chunks from its
+ * start, middle and end) and for embedded images (JPEG/PNG at any offset)
+ * whose fine detail correlates with ORIG's.  Prints each finding; exit 1 if
+ * any.  Files over 256 MB are reported as skipped. */
+static int privacy_scan(int argc, char **argv)
+{
+    size_t olen;
+    uint8_t *orig = slurp(argv[2], 64 << 20, &olen);
+    struct stat ms;
+    if (!orig || olen < 1024 || stat(argv[3], &ms)) {
+        fprintf(stderr, "--privacy: cannot read %s or %s\n", argv[2], argv[3]);
+        return 2;
+    }
+    VipsImage *oim = vips_image_new_from_buffer(orig, olen, "", NULL);
+    if (!oim)
+        return 2;
+    /* Chunks from the entropy-coded data: headers and standard tables are
+     * shared by many JPEGs. */
+    size_t offs[3] = {olen / 4, olen / 2, olen * 3 / 4};
+    int found = 0, files = 0, images = 0;
+    for (int d = 4; d < argc; d++) {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "find '%s' -xdev -type f -newer '%s' -print0 2>/dev/null",
+                 argv[d], argv[3]);
+        FILE *p = popen(cmd, "r");
+        char path[4096];
+        size_t n = 0;
+        int ch;
+        while (p && (ch = fgetc(p)) != EOF) {
+            if (ch && n < sizeof path - 1) {
+                path[n++] = (char)ch;
+                continue;
+            }
+            path[n] = '\0';
+            n = 0;
+            if (!strcmp(path, argv[2]))
+                continue;
+            struct stat st;
+            if (stat(path, &st) || !S_ISREG(st.st_mode))
+                continue;
+            if (st.st_size > (256 << 20)) {
+                printf("skipped (over 256 MB): %s\n", path);
+                continue;
+            }
+            size_t len;
+            uint8_t *buf = slurp(path, (size_t)st.st_size, &len);
+            if (!buf)
+                continue;
+            files++;
+            if (memmem(buf, len, orig, olen)) {
+                printf("upload bytes found in %s\n", path);
+                found++;
+            } else {
+                for (int k = 0; k < 3; k++)
+                    if (memmem(buf, len, orig + offs[k], 64)) {
+                        printf("a 64-byte chunk of the upload (offset %zu) found in %s\n",
+                               offs[k], path);
+                        found++;
+                        break;
+                    }
+            }
+            /* Every embedded JPEG or PNG must not be an unblurred rendering. */
+            for (size_t i = 0; i + 8 < len; i++) {
+                int jpeg = buf[i] == 0xff && buf[i + 1] == 0xd8 && buf[i + 2] == 0xff;
+                int png = !memcmp(buf + i, "\x89PNG\r\n\x1a\n", 8);
+                if (!jpeg && !png)
+                    continue;
+                VipsImage *im = vips_image_new_from_buffer(buf + i, len - i, "", NULL);
+                if (!im) {
+                    vips_error_clear();
+                    continue;
+                }
+                double r = detail_correlation(oim, im);
+                images++;
+                printf("# image %dx%d at offset %zu of %s: detail correlation %.3f\n",
+                       im->Xsize, im->Ysize, i, path, r);
+                if (r > 0.3) {
+                    printf("unblurred rendering (%dx%d, detail correlation %.2f) "
+                           "at offset %zu of %s\n", im->Xsize, im->Ysize, r, i, path);
+                    found++;
+                }
+                g_object_unref(im);
+            }
+            free(buf);
+        }
+        if (p)
+            pclose(p);
+    }
+    printf("searched %d files changed since the upload, %d embedded images: "
+           "%d findings\n", files, images, found);
+    g_object_unref(oim);
+    free(orig);
+    return found ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "--measure"))
         return measure_files(argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "--make-image"))
+        return scrim_init(argv[0]) || make_unique_jpeg(argv[2]);
+    if (argc >= 5 && !strcmp(argv[1], "--privacy"))
+        return scrim_init(argv[0]) ? 2 : privacy_scan(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(levels_parse_and_format),
         cmocka_unit_test(lighter_is_lighter_but_pixelated),
