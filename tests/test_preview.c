@@ -604,6 +604,15 @@ int main(int argc, char **argv)
         return measure_files(argc, argv);
     if (argc == 3 && !strcmp(argv[1], "--make-image"))
         return scrim_init(argv[0]) || make_unique_jpeg(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "--thumbnail")) {
+        /* An unblurred rendering, for the privacy scan's positive control. */
+        VipsImage *t = NULL;
+        int rc = scrim_init(argv[0]) || vips_thumbnail(argv[2], &t, 256, NULL) ||
+                 vips_image_write_to_file(t, argv[3], NULL);
+        if (t)
+            g_object_unref(t);
+        return rc;
+    }
     if (argc >= 5 && !strcmp(argv[1], "--privacy"))
         return scrim_init(argv[0]) ? 2 : privacy_scan(argc, argv);
     const struct CMUnitTest tests[] = {
