@@ -598,12 +598,46 @@ static int privacy_scan(int argc, char **argv)
     return found ? 1 : 0;
 }
 
+/* --compare SHOT X Y W H A B: RMS (fraction of full scale) between the
+ * region of screenshot SHOT and images A and B, grey, printed "RA RB". */
+static int compare_region(char **argv)
+{
+    int x = atoi(argv[3]), y = atoi(argv[4]), w = atoi(argv[5]), h = atoi(argv[6]);
+    VipsImage *shot = vips_image_new_from_file(argv[2], NULL), *crop = NULL;
+    VipsImage *a = vips_image_new_from_file(argv[7], NULL);
+    VipsImage *b = vips_image_new_from_file(argv[8], NULL);
+    if (!shot || !a || !b || w < 1 || h < 1 ||
+        vips_extract_area(shot, &crop, x, y, w, h, NULL)) {
+        fprintf(stderr, "--compare: %s\n", vips_error_buffer());
+        return 2;
+    }
+    uint8_t *pc = grey_at(crop, w, h), *pa = grey_at(a, w, h), *pb = grey_at(b, w, h);
+    if (!pc || !pa || !pb)
+        return 2;
+    double sa = 0, sb = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        sa += (double)(pc[i] - pa[i]) * (pc[i] - pa[i]);
+        sb += (double)(pc[i] - pb[i]) * (pc[i] - pb[i]);
+    }
+    printf("%.4f %.4f\n", sqrt(sa / ((double)w * h)) / 255, sqrt(sb / ((double)w * h)) / 255);
+    g_free(pc);
+    g_free(pa);
+    g_free(pb);
+    g_object_unref(crop);
+    g_object_unref(shot);
+    g_object_unref(a);
+    g_object_unref(b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "--measure"))
         return measure_files(argc, argv);
     if (argc == 3 && !strcmp(argv[1], "--make-image"))
         return scrim_init(argv[0]) || make_unique_jpeg(argv[2]);
+    if (argc == 9 && !strcmp(argv[1], "--compare"))
+        return scrim_init(argv[0]) ? 2 : compare_region(argv);
     if (argc == 4 && !strcmp(argv[1], "--thumbnail")) {
         /* An unblurred rendering, for the privacy scan's positive control. */
         VipsImage *t = NULL;

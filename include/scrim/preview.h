@@ -218,6 +218,24 @@ int scrim_review_level_for(scrim_review *r, const char *const *lists,
 int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
                              size_t errlen);
 
+/* ---- in scrimd ---------------------------------------------------------------- */
+
+struct scrim_server;
+typedef struct scrim_review_server scrim_review_server;
+
+/* Plug review records into a server (before scrim_server_run): a post-match
+ * hook storing a record with previews for every match in a block list (and
+ * "review": {"id", "preview"} in the response), GET /v1/review?since=&limit=,
+ * GET /v1/review/ID, GET /v1/review/ID/preview.jpg[?level=light],
+ * POST /v1/review/ID/decision, GET /v1/review/lists, PUT
+ * /v1/review/lists/NAME (admin), and the page at /review.  The endpoints
+ * need the admin or the reviewer token.  Free after scrim_server_free(). */
+int scrim_review_server_attach(struct scrim_server *srv,
+                               const scrim_review_opts *o,
+                               scrim_review_server **out, char *err,
+                               size_t errlen);
+void scrim_review_server_free(scrim_review_server *rs);
+
 #ifdef __cplusplus
 }
 #endif
