@@ -5,6 +5,7 @@
  * cannot be recovered beyond the blocks. */
 #include "scrim.h"
 #include "internal.h"
+#include "preview_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -298,28 +299,19 @@ static void blur_blocks(const uint8_t *blocks, int bw, int bh, int bsize,
     }
 }
 
-int scrim_preview_render_pixels(const uint8_t *pixels, int width, int height,
-                                int channels, size_t stride,
-                                const scrim_preview_opts *o,
-                                scrim_preview *out, char *err, size_t errlen)
+int scrim__preview_grey(const uint8_t *pixels, int width, int height,
+                        int channels, size_t stride, const scrim_preview_opts *o,
+                        uint8_t **grey_out, int *w_out, int *h_out, int *d_out,
+                        char *err, size_t errlen)
 {
-    scrim_preview_opts def;
-    uint8_t *blocks = NULL;
+    uint8_t *blocks = NULL, *grey = NULL;
     uint32_t *acc = NULL;
     uint16_t *sum16 = NULL;
-    uint8_t *grey = NULL;
     float *rows = NULL;
     band *wx = NULL, *wy = NULL;
-    VipsImage *img = NULL;
-    void *jpeg = NULL;
-    size_t jlen = 0;
     int rc = SCRIM_OK;
 
-    memset(out, 0, sizeof *out);
-    if (!o) {
-        scrim_preview_opts_default(&def);
-        o = &def;
-    }
+    *grey_out = NULL;
     if ((rc = scrim_preview_opts_check(o, err, errlen)))
         return rc;
     if (!pixels || width < 1 || height < 1 ||
@@ -359,43 +351,74 @@ int scrim_preview_render_pixels(const uint8_t *pixels, int width, int height,
     if (!blocks || !acc || !sum16 || !grey || !rows || !wx || !wy) {
         rc = SCRIM_ENOMEM;
         scrim__seterr(err, errlen, "out of memory");
+        free(grey);
         goto done;
     }
     block_means(pixels, width, height, channels, stride, bw, bh, blocks, acc,
                 sum16);
-
     blur_blocks(blocks, bw, bh, bsize, o->blur * bsize, grey, wx, wy, rows);
-
-    img = vips_image_new_from_memory(grey, (size_t)ow * oh, ow, oh, 1,
-                                     VIPS_FORMAT_UCHAR);
-    if (!img || vips_jpegsave_buffer(img, &jpeg, &jlen, "Q", o->quality,
-                                     "strip", TRUE, "optimize_coding", TRUE,
-                                     NULL)) {
-        vips_fail(err, errlen, "preview rendering failed");
-        rc = SCRIM_ENOMEM;
-        goto done;
-    }
-    if (!(out->data = malloc(jlen))) {
-        rc = SCRIM_ENOMEM;
-        scrim__seterr(err, errlen, "out of memory");
-        goto done;
-    }
-    memcpy(out->data, jpeg, jlen);
-    out->len = jlen;
-    out->width = ow;
-    out->height = oh;
-    out->detail = d;
+    *grey_out = grey;
+    *w_out = ow;
+    *h_out = oh;
+    *d_out = d;
 done:
-    if (img)
-        g_object_unref(img);
-    free(grey);
     free(rows);
     free(wx);
     free(wy);
-    g_free(jpeg);
     free(blocks);
     free(acc);
     free(sum16);
+    return rc;
+}
+
+int scrim__preview_encode(const uint8_t *grey, int w, int h, int quality,
+                          scrim_preview *out, char *err, size_t errlen)
+{
+    void *jpeg = NULL;
+    size_t jlen = 0;
+    int rc = SCRIM_OK;
+    VipsImage *img = vips_image_new_from_memory(grey, (size_t)w * h, w, h, 1,
+                                                VIPS_FORMAT_UCHAR);
+    memset(out, 0, sizeof *out);
+    if (!img || vips_jpegsave_buffer(img, &jpeg, &jlen, "Q", quality, "strip",
+                                     TRUE, "optimize_coding", TRUE, NULL)) {
+        vips_fail(err, errlen, "preview rendering failed");
+        rc = SCRIM_ENOMEM;
+    } else if (!(out->data = malloc(jlen))) {
+        rc = SCRIM_ENOMEM;
+        scrim__seterr(err, errlen, "out of memory");
+    } else {
+        memcpy(out->data, jpeg, jlen);
+        out->len = jlen;
+        out->width = w;
+        out->height = h;
+    }
+    if (img)
+        g_object_unref(img);
+    g_free(jpeg);
+    return rc;
+}
+
+int scrim_preview_render_pixels(const uint8_t *pixels, int width, int height,
+                                int channels, size_t stride,
+                                const scrim_preview_opts *o,
+                                scrim_preview *out, char *err, size_t errlen)
+{
+    scrim_preview_opts def;
+    uint8_t *grey;
+    int w, h, d;
+    memset(out, 0, sizeof *out);
+    if (!o) {
+        scrim_preview_opts_default(&def);
+        o = &def;
+    }
+    int rc = scrim__preview_grey(pixels, width, height, channels, stride, o,
+                                 &grey, &w, &h, &d, err, errlen);
+    if (rc)
+        return rc;
+    rc = scrim__preview_encode(grey, w, h, o->quality, out, err, errlen);
+    free(grey);
+    out->detail = d;
     return rc;
 }
 

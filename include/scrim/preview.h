@@ -97,6 +97,35 @@ int scrim_preview_render_pixels(const uint8_t *pixels, int width, int height,
 
 void scrim_preview_free(scrim_preview *p);
 
+/* ---- video contact sheets ------------------------------------------------- */
+
+#define SCRIM_SHEET_MAX_TILES 9
+
+/* Where the tiles of a sheet are: `tiles` frames in `cols` columns, each
+ * cell a tile of the same size with a label strip of label_height px under
+ * it; the frame times and whether each was a matched time. */
+typedef struct scrim_preview_sheet_info {
+    int tiles, cols, label_height;
+    double seconds[SCRIM_SHEET_MAX_TILES];
+    int matched[SCRIM_SHEET_MAX_TILES];
+} scrim_preview_sheet_info;
+
+/* A contact sheet of a video in memory: the frames at `times` (seconds; at
+ * most 9, evenly chosen, near-duplicates merged) plus evenly spaced frames
+ * when fewer than 4, each tile rendered like an image preview at o (the
+ * tiles share o->size, so the sheet's longest side is at most o->size), its
+ * timestamp written under it ("*" marks a matched time).  Only the video
+ * stream is decoded, from memory, seeking to each frame; nothing is
+ * written anywhere.  `lighter` (may be NULL) gets the same sheet at the
+ * lighter level, `info` (may be NULL) the layout.  Errors: SCRIM_EFORMAT
+ * (no decodable video stream), SCRIM_ETOOBIG, SCRIM_ECORRUPT, SCRIM_ETIMEOUT
+ * (20 s budget), SCRIM_ENOMEM. */
+int scrim_preview_video_sheet(const void *buf, size_t len, const double *times,
+                              size_t ntimes, const scrim_preview_opts *o,
+                              scrim_preview *sheet, scrim_preview *lighter,
+                              scrim_preview_sheet_info *info, char *err,
+                              size_t errlen);
+
 /* ---- review records ------------------------------------------------------- */
 
 /* A review record is kept for each upload that matched a block list, for a
