@@ -1,0 +1,156 @@
+/* server_internal.h - what scrimd's pieces (server_*.c) share; not public. */
+#ifndef SCRIM_SERVER_INTERNAL_H
+#define SCRIM_SERVER_INTERNAL_H
+
+#include "scrim.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+/* ---- worker pool (server_pool.c) ------------------------------------------ */
+
+/* Jobs embed this as their first member. */
+typedef struct scrim__pool_item {
+    struct scrim__pool_item *next;
+} scrim__pool_item;
+
+typedef struct scrim__pool scrim__pool;
+
+/* run() is called on a worker for each item; done() on the event loop of
+ * `base` once run() has returned.  Returns 0 or SCRIM_ENOMEM. */
+int scrim__pool_new(int threads, int queue_max, struct event_base *base,
+                    void (*run)(scrim__pool_item *),
+                    void (*done)(scrim__pool_item *, void *), void *arg,
+                    scrim__pool **out);
+/* Queue an item; SCRIM_ETOOBIG when queue_max items are already waiting. */
+int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it);
+int scrim__pool_depth(scrim__pool *p);   /* items waiting */
+int scrim__pool_busy(scrim__pool *p);    /* items being run */
+int scrim__pool_threads(scrim__pool *p);
+void scrim__pool_set_queue_max(scrim__pool *p, int queue_max);
+/* Finish what is queued, join the workers, deliver the last done()s. */
+void scrim__pool_free(scrim__pool *p);
+
+/* ---- metrics (server_metrics.c): touched on the loop thread only -------- */
+
+#define SCRIM__HIST_BUCKETS 14
+#define SCRIM__STATUSES 16
+
+/* Counters declared once: name, help. */
+#define SCRIM__COUNTERS(X)                                                    \
+    X(bytes_received_total, "Request body bytes received")                    \
+    X(bytes_sent_total, "Response body bytes sent")                           \
+    X(queue_rejected_total, "Requests refused with 503: work queue full")     \
+    X(timeouts_total, "Requests answered 504: request timeout")               \
+    X(hook_failures_total, "Post-match hooks that failed")                    \
+    X(reloads_total, "Settings reloads (SIGHUP)")
+
+typedef struct scrim__route_stats {
+    uint64_t by_status[SCRIM__STATUSES];
+    uint64_t hist[SCRIM__HIST_BUCKETS]; /* cumulative at render time */
+    double sum_ms;
+    uint64_t count;
+} scrim__route_stats;
+
+typedef struct scrim__metrics {
+#define X(name, help) uint64_t name;
+    SCRIM__COUNTERS(X)
+#undef X
+    struct { char code[32]; uint64_t n; } errors[32];
+    int n_errors;
+    struct { char list[64]; uint64_t n; } matches[64];
+    int n_matches;
+} scrim__metrics;
+
+void scrim__metrics_request(scrim__route_stats *rs, int status, double ms);
+void scrim__metrics_error(scrim__metrics *m, const char *code);
+void scrim__metrics_match(scrim__metrics *m, const char *list);
+/* The HTTP status index used for by_status (same order as the render). */
+int scrim__metrics_status_index(int status);
+
+/* ---- request log (server_log.c) ---------------------------------------- */
+
+int scrim__log_open(const char *path, char *err, size_t errlen);
+int scrim__log_reopen(const char *path, char *err, size_t errlen);
+void scrim__log_close(void);
+/* One line, a JSON object; `o` is consumed. */
+void scrim__log_json(json_t *o);
+/* A daemon event: {"ts", "level", "msg"}. */
+void scrim__log_msg(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- the server (server_http.c) --------------------------------------- */
+
+#define SCRIM__MAX_ROUTES 48
+#define SCRIM__MAX_MEDIA 8
+#define SCRIM__MAX_HOOKS 8
+
+typedef struct scrim__route {
+    char name[32];
+    int methods;
+    char path[128];
+    int flags;
+    scrim_route_fn fn;
+    void *arg;
+    scrim__route_stats stats;
+} scrim__route;
+
+/* Settings shared by the loop and the calls using them; replaced whole on
+ * reload, freed when the last call holding it finishes. */
+typedef struct scrim__settings_ref {
+    atomic_int refs;
+    scrim_settings s;
+    char admin_token[256];      /* "" = admin API off */
+    char allow_real[SCRIM_SETTINGS_MAX_ALLOW][SCRIM_SETTINGS_PATH_MAX];
+    int n_allow_real;           /* allow_path after realpath() */
+} scrim__settings_ref;
+
+struct scrim_server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *sig_term, *sig_int, *sig_hup, *stop_ev, *drain_timer;
+    scrim__pool *pool;
+    scrim__settings_ref *cur;
+    int argc;
+    char **argv;
+    char socket_path[SCRIM_SETTINGS_PATH_MAX];
+    int socket_bound;
+    struct scrim_store *store;
+    scrim__route routes[SCRIM__MAX_ROUTES];
+    int n_routes;
+    const scrim_media_handler *media[SCRIM__MAX_MEDIA];
+    int n_media;
+    struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
+    int n_hooks;
+    scrim__metrics metrics;
+    scrim__route_stats unrouted;     /* 404s and early errors */
+    uint64_t next_id;
+    int inflight;                    /* calls not yet fully answered */
+    int draining;
+    double started;
+};
+
+scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
+                                             char *err, size_t errlen);
+void scrim__settings_ref_put(scrim__settings_ref *r);
+
+/* Wall-clock seconds (monotonic). */
+double scrim__now(void);
+
+/* ---- endpoints (server_api.c, server_admin.c) ----------------------------- */
+
+/* Register the built-in endpoints and the image media handler. */
+int scrim__api_register(scrim_server *srv);
+int scrim__admin_register(scrim_server *srv);
+extern const scrim_media_handler scrim__image_handler;
+
+/* Render /metrics text into a malloc'd buffer. */
+char *scrim__metrics_render(scrim_server *srv, size_t *len);
+
+/* Constant-time comparison of a presented token with the expected one. */
+int scrim__token_equal(const char *given, size_t given_len, const char *want);
+
+#endif

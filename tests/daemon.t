@@ -1,0 +1,391 @@
+#!/bin/sh
+# daemon.t - black-box tests of bin/scrimd: starts the real daemon on a temp
+# socket, a temp database and a free TCP port, and checks every endpoint and
+# error status over HTTP (curl; perl for raw, misbehaving clients).
+set -u
+BIN=${SCRIM_BIN:-$(pwd)/bin}
+T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-t.XXXXXX")
+SOCK=$T/run/scrimd.sock
+PID=
+n=0
+cleanup() {
+    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+for tool in curl perl ffmpeg; do
+    if ! command -v $tool >/dev/null; then
+        echo "1..0 # skip $tool not installed"
+        exit 0
+    fi
+done
+
+# ---- TAP helpers -------------------------------------------------------------
+ok() {   # STATUS DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+is() {   # GOT WANT DESCRIPTION
+    if [ "$1" = "$2" ]; then ok 0 "$3"; else
+        ok 1 "$3"
+        echo "#   got '$1', want '$2'"
+        [ -f "$T/out" ] && echo "#   body: $(head -c 400 "$T/out")"
+    fi
+}
+
+# http METHOD PATH [curl args]: status in $code, body in $T/out.
+http() {
+    m=$1 p=$2
+    shift 2
+    code=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
+        --unix-socket "$SOCK" -X "$m" "$@" "http://scrimd$p")
+}
+# jv EXPR: a value of the last JSON body ($j); arrays give their length.
+jv() {
+    perl -MJSON::PP -e '
+        local $/; my $t = <STDIN>; my $j = eval { decode_json($t) };
+        my $v = eval $ARGV[0];
+        if (ref($v) eq "ARRAY") { print scalar(@$v) }
+        elsif (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
+        else { print defined $v ? $v : "null" }' "$1" <"$T/out"
+}
+auth() { echo "Authorization: Bearer $TOKEN"; }
+
+# ---- fixtures (generated, small) -----------------------------------------------
+ff() { ffmpeg -loglevel error -y "$@" </dev/null; }
+ff -f lavfi -i testsrc=size=640x480 -frames:v 1 "$T/a.jpg"
+ff -i "$T/a.jpg" -vf transpose=1 "$T/rot.jpg"
+ff -f lavfi -i mandelbrot=size=640x480 -frames:v 1 "$T/b.jpg"
+ff -f lavfi -i smptebars=size=640x480 -frames:v 1 "$T/c.jpg"
+ff -f lavfi -i color=c=gray:s=64x64 -frames:v 1 "$T/flat.png"
+# Slow to decode but small: 100 megapixels of one grey.
+ff -f lavfi -i color=c=gray:s=10000x10000 -frames:v 1 -pix_fmt gray "$T/big.png"
+head -c 9000 "$T/a.jpg" >"$T/trunc.jpg"
+echo "hello, not an image" >"$T/text"
+# A PNG whose header (with a valid CRC) claims 60000x60000 pixels.
+perl -MCompress::Zlib -e '
+    sub chunk { my ($t, $d) = @_; pack("N", length $d) . $t . $d . pack("N", crc32($t . $d)) }
+    print "\x89PNG\r\n\x1a\n", chunk("IHDR", pack("NNCCCCC", 60000, 60000, 8, 2, 0, 0, 0)),
+          chunk("IDAT", compress("\0" x 64)), chunk("IEND", "")' >"$T/huge.png"
+mkdir -p "$T/allowed/sub" "$T/outside"
+cp "$T/a.jpg" "$T/allowed/sub/a.jpg"
+cp "$T/a.jpg" "$T/outside/a.jpg"
+ln -s ../outside/a.jpg "$T/allowed/link.jpg"
+TOKEN=test-token-0123456789abcdef
+echo "$TOKEN" >"$T/token"
+
+cat >"$T/conf" <<EOF
+# scrimd test config
+threads = 2
+queue = 64
+max-body = 4M
+idle-timeout = 2
+admin-token-file = $T/token
+allow-path = $T/allowed
+EOF
+
+start() {
+    : >"$T/log"
+    "$BIN/scrimd" --config "$T/conf" --db "$T/db" --socket "$SOCK" \
+        --listen 127.0.0.1:0 --log "$T/log" "$@" 2>>"$T/stderr" &
+    PID=$!
+    i=0
+    while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    PORT=$(sed -n 's/.*"tcp":"[^"]*","port":\([0-9]*\).*/\1/p' "$T/log" | head -n 1)
+}
+reload() {   # wait for the reload to be logged
+    before=$(grep -c 'settings reloaded\|reload failed' "$T/log")
+    kill -HUP "$PID"
+    i=0
+    while [ $i -lt 100 ] && [ "$(grep -c 'settings reloaded\|reload failed' "$T/log")" = "$before" ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+
+# ---- command line ------------------------------------------------------------------
+out=$("$BIN/scrimd" --help)
+echo "$out" | grep -q -- '--max-body BYTES.*\[67108864\]'
+ok $? "--help prints each option with its default"
+"$BIN/scrimd" --threads 999 2>"$T/err"
+is "$?:$(cat "$T/err")" "2:scrimd: --threads: expected an integer from 0 to 256, got '999'" \
+    "an out-of-range option is refused with its range"
+printf 'threads = 2\nmax-body = lots\n' >"$T/bad.conf"
+"$BIN/scrimd" --config "$T/bad.conf" 2>"$T/err"
+grep -q "bad.conf:2: --max-body: expected a whole number" "$T/err"
+ok $? "a bad config line is named by file and line"
+"$BIN/scrimd" --config "$T/conf" --max-body 1M --print-settings >"$T/eff"
+grep -q '^max-body = 1048576$' "$T/eff" && grep -q '^threads = 2$' "$T/eff"
+ok $? "--print-settings: config file, then command line"
+
+# ---- start, stale socket -------------------------------------------------------------
+start
+[ -S "$SOCK" ] && [ -n "$PORT" ]
+ok $? "listens on the Unix socket and a free TCP port"
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null
+PID=
+start
+http GET /healthz
+is "$code:$(jv '$j->{status}')" "200:ok" "restarts over a stale socket; /healthz"
+code=$(curl -s -o "$T/out" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
+is "$code" 200 "/healthz over TCP"
+
+# ---- /v1/hash --------------------------------------------------------------------------
+http POST /v1/hash --data-binary @"$T/a.jpg"
+is "$code:$(jv '$j->{kind}'):$(jv '$j->{width}')x$(jv '$j->{height}')" "200:image:640x480" \
+    "POST /v1/hash"
+PDQ_A=$(jv '$j->{pdq}[0]{hash}')
+MD5_A=$(jv '$j->{md5}')
+is "$(jv '$j->{dihedral}')" null "no dihedral hashes unless asked"
+http POST '/v1/hash?dihedral=1' --data-binary @"$T/a.jpg" -H 'Content-Type: text/plain'
+is "$code:$(jv '$j->{dihedral}'):$(jv '$j->{dihedral}[0]{hash}')" "200:8:$PDQ_A" \
+    "?dihedral=1 gives 8 variants; the media type is sniffed, not the header's"
+http POST /v1/hash --data-binary @"$T/b.jpg"
+PDQ_B=$(jv '$j->{pdq}[0]{hash}')
+MD5_B=$(jv '$j->{md5}')
+http POST /v1/hash --data-binary @"$T/c.jpg"
+PDQ_C=$(jv '$j->{pdq}[0]{hash}')
+http POST /v1/hash --data-binary @"$T/flat.png"
+PDQ_FLAT=$(jv '$j->{pdq}[0]{hash}')
+is "$code:$(jv '$j->{pdq}[0]{quality} < 50 ? 1 : 0')" "200:1" "a flat image hashes with quality < 50"
+
+# ---- errors ------------------------------------------------------------------------------
+http POST /v1/hash --data-binary @"$T/text"
+is "$code:$(jv '$j->{error}{code}')" "415:unsupported" "415 for a body that is not an image"
+http POST /v1/hash --data-binary @"$T/trunc.jpg"
+is "$code:$(jv '$j->{error}{code}')" "415:corrupt" "415 for a truncated JPEG"
+http POST /v1/hash --data-binary @"$T/huge.png"
+is "$code:$(jv '$j->{error}{code}')" "413:too_large" "413 for a 60000x60000 PNG (header only)"
+jv '$j->{error}{message}' | grep -q 60000x60000
+ok $? "the 413 message names the size"
+http POST /v1/hash
+is "$code:$(jv '$j->{error}{code}')" "400:bad_request" "400 for an empty body"
+http POST '/v1/hash?dihedral=7' --data-binary @"$T/a.jpg"
+is "$code:$(jv '$j->{error}{code}')" "400:bad_request" "400 for a bad query value"
+http POST '/v1/hash?dihedral' --data-binary @"$T/a.jpg"
+is "$code" 400 "400 for a query argument without a value"
+http GET /v1/nothing
+is "$code:$(jv '$j->{error}{code}')" "404:not_found" "404 for an unknown path"
+http GET /v1/hash
+is "$code:$(jv '$j->{error}{code}')" "405:method_not_allowed" "405 for a wrong method"
+head -c 5000000 /dev/zero >"$T/5M"
+http POST /v1/hash --data-binary @"$T/5M"
+is "$code" 413 "413 for a body over --max-body"
+# 2 GB announced: refused from the header, before any body is read.
+perl -MIO::Socket::UNIX -e '
+    my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die;
+    print $s "POST /v1/hash HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648\r\n\r\n";
+    local $SIG{ALRM} = sub { print "timeout\n"; exit };
+    alarm 5; my $l = <$s>; print $l' "$SOCK" >"$T/raw"
+grep -q '^HTTP/1.1 413' "$T/raw"
+ok $? "413 at once for a 2 GB Content-Length"
+# Truncated upload: 100000 bytes announced, 1000 sent, then the client leaves.
+perl -MIO::Socket::UNIX -e '
+    my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die;
+    print $s "POST /v1/match HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    print $s "\xff\xd8" x 500; close $s' "$SOCK"
+http POST /v1/hash --data-binary @"$T/a.jpg"
+is "$code:$(jv '$j->{pdq}[0]{hash}')" "200:$PDQ_A" "a truncated upload does not disturb the next client"
+
+# ---- slowloris: others are served, the slow client is cut -------------------------------
+perl -MIO::Socket::UNIX -MTime::HiRes=time -e '
+    my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die;
+    print $s "POST /v1/hash HTTP/1.1\r\nHost: x\r\n";
+    my $t = time; local $SIG{ALRM} = sub { print "still open\n"; exit };
+    alarm 8; my $l = <$s>; printf "closed %.1f\n", time - $t' "$SOCK" >"$T/slow" &
+SLOW=$!
+sleep 0.3
+http GET /healthz
+is "$code" 200 "a slowloris client does not block others"
+http POST /v1/hash --data-binary @"$T/a.jpg"
+is "$code" 200 "... nor hashing"
+wait $SLOW
+grep -q '^closed' "$T/slow"
+ok $? "the slowloris connection is closed after --idle-timeout ($(cat "$T/slow"))"
+
+# ---- concurrency -----------------------------------------------------------------------------
+i=0
+pids=
+while [ $i -lt 8 ]; do
+    if [ $((i % 2)) = 0 ]; then
+        curl -s --max-time 20 --unix-socket "$SOCK" --data-binary @"$T/a.jpg" \
+            http://scrimd/v1/hash >"$T/conc.$i" &
+    else
+        curl -s --max-time 20 --data-binary @"$T/a.jpg" \
+            "http://127.0.0.1:$PORT/v1/hash" >"$T/conc.$i" &
+    fi
+    pids="$pids $!"
+    i=$((i + 1))
+done
+wait $pids
+is "$(cat "$T"/conc.* | grep -c "\"hash\":\"$PDQ_A\"")" 8 \
+    "8 concurrent clients (Unix socket and TCP) all get the right hash"
+
+# ---- admin auth and lists ----------------------------------------------------------------------
+http GET /v1/lists
+is "$code:$(jv '$j->{error}{code}')" "401:unauthorized" "401 without a token"
+http GET /v1/lists -H "Authorization: Bearer wrong-token-0123456789"
+is "$code:$(jv '$j->{error}{code}')" "403:forbidden" "403 with a wrong token"
+http GET /v1/lists -H "$(auth)"
+is "$code:$(jv '$j->{lists}')" "200:0" "GET /v1/lists"
+http PUT /v1/lists/blk -H "$(auth)" --data '{"kind":"block","radius":31,"description":"test"}'
+is "$code:$(jv '$j->{name}'):$(jv '$j->{radius}')" "201:blk:31" "PUT creates a list"
+http PUT /v1/lists/blk -H "$(auth)" --data '{"radius":28}'
+is "$code:$(jv '$j->{radius}'):$(jv '$j->{description}')" "200:28:test" "PUT changes one field"
+http PUT /v1/lists/blk -H "$(auth)" --data '{"radius":99}'
+is "$code" 400 "400 for a radius out of range"
+http PUT /v1/lists/blk -H "$(auth)" --data '{"colour":"red"}'
+is "$code" 400 "400 for an unknown field"
+http PUT /v1/lists/blk -H "$(auth)" --data '{radius'
+is "$code" 400 "400 for a body that is not JSON"
+http PUT '/v1/lists/no%20good' -H "$(auth)" --data '{}'
+is "$code" 400 "400 for an invalid list name"
+
+http POST /v1/match --data-binary @"$T/a.jpg"
+is "$code:$(jv '$j->{matched}'):$(jv '$j->{matches}')" "200:false:0" "no match before the import"
+http POST /v1/lists/blk/import -H "$(auth)" --data-binary "pdq $PDQ_A
+pdq $PDQ_FLAT
+"
+is "$code:$(jv '$j->{added}')" "200:2" "POST /v1/lists/blk/import"
+http POST /v1/match --data-binary @"$T/a.jpg"
+is "$code:$(jv '$j->{matched}'):$(jv '$j->{matches}[0]{list}'):$(jv '$j->{matches}[0]{distance}')" \
+    "200:true:blk:0" "an imported hash matches on the very next /v1/match"
+http POST /v1/match --data-binary @"$T/rot.jpg"
+is "$code:$(jv '$j->{matched}')" "200:true" "a rotated copy matches (dihedral variants by default)"
+http POST '/v1/match?dihedral=0' --data-binary @"$T/rot.jpg"
+is "$code:$(jv '$j->{matched}')" "200:false" "... but not with ?dihedral=0"
+http POST /v1/match --data-binary @"$T/b.jpg"
+is "$code:$(jv '$j->{matched}')" "200:false" "an unrelated image does not match"
+http POST /v1/match --data-binary @"$T/flat.png"
+is "$code:$(jv '$j->{matched}')" "200:false" "a quality < 50 hash never matches by default"
+http POST '/v1/match?min_quality=0' --data-binary @"$T/flat.png"
+is "$code:$(jv '$j->{matched}')" "200:true" "... unless ?min_quality= allows it"
+
+http POST /v1/lists/blk/import -H "$(auth)" --data-binary "pdq $PDQ_B
+pdq nothex
+"
+is "$code:$(jv '$j->{error}{code}')" "400:bad_request" "a malformed import is refused"
+jv '$j->{error}{message}' | grep -q '2'
+ok $? "... naming the line ($(jv '$j->{error}{message}'))"
+http POST /v1/match --data-binary @"$T/b.jpg"
+is "$(jv '$j->{matched}')" false "... and nothing of it was imported"
+http POST /v1/lists/nolist/import -H "$(auth)" --data-binary "pdq $PDQ_B"
+is "$code" 404 "import into a missing list: 404"
+
+http PUT /v1/lists/md5s -H "$(auth)" --data '{}'
+http POST '/v1/lists/md5s/import?format=md5' -H "$(auth)" --data-binary "$MD5_B"
+http POST /v1/match --data-binary @"$T/b.jpg"
+is "$code:$(jv '$j->{matched}'):$(jv '$j->{matches}[0]{list}'):$(jv '$j->{matches}[0]{hash}')" \
+    "200:true:md5s:$MD5_B" "MD5 exact match"
+http PUT /v1/lists/ok -H "$(auth)" --data '{"kind":"allow"}'
+http POST '/v1/lists/ok/import?format=hex' -H "$(auth)" --data-binary "$PDQ_C"
+http POST /v1/match --data-binary @"$T/c.jpg"
+is "$code:$(jv '$j->{matched}'):$(jv '$j->{allowed}'):$(jv '$j->{allowed}[0]{list}')" \
+    "200:false:1:ok" "an allow-list hit is reported under allowed, not matched"
+
+http GET "/v1/lookup?pdq=$PDQ_A"
+is "$code:$(jv '$j->{matches}[0]{list}'):$(jv '$j->{query}')" "200:blk:$PDQ_A" "GET /v1/lookup?pdq="
+http GET "/v1/lookup?md5=$MD5_B"
+is "$code:$(jv '$j->{matches}[0]{list}')" "200:md5s" "GET /v1/lookup?md5="
+http GET "/v1/lookup?pdq=1234"
+is "$code" 400 "lookup: 400 for a malformed hash"
+http GET "/v1/lookup"
+is "$code" 400 "lookup: 400 without a hash"
+
+http DELETE /v1/lists/md5s -H "$(auth)"
+is "$code:$(jv '$j->{removed}')" "200:1" "DELETE /v1/lists/NAME"
+http POST /v1/match --data-binary @"$T/b.jpg"
+is "$(jv '$j->{matched}')" false "a dropped list no longer matches"
+http DELETE /v1/lists/md5s -H "$(auth)"
+is "$code" 404 "DELETE of a missing list: 404"
+http GET /v1/audit -H "$(auth)"
+[ "$code" = 200 ] && [ "$(jv '$j->{audit}')" -ge 5 ]
+ok $? "GET /v1/audit records the changes"
+
+# ---- ?path= confinement ------------------------------------------------------------------------
+pathreq() { http POST /v1/match -G --data-urlencode "path=$1"; }
+pathreq "$T/allowed/sub/a.jpg"
+is "$code:$(jv '$j->{matched}')" "200:true" "?path= under --allow-path"
+pathreq "$T/outside/a.jpg"
+is "$code" 403 "?path= outside: 403"
+pathreq "$T/allowed/link.jpg"
+is "$code" 403 "?path= through a symlink out: 403"
+pathreq "$T/allowed/../outside/a.jpg"
+is "$code" 403 "?path= with ..: 403"
+pathreq "allowed/sub/a.jpg"
+is "$code" 403 "relative ?path=: 403"
+pathreq "$T/allowed/none.jpg"
+is "$code" 404 "?path= to a missing file: 404"
+
+# ---- metrics and logs ------------------------------------------------------------------------------
+http GET /metrics
+grep -q '^scrim_requests_total{endpoint="match",status="200"} [1-9]' "$T/out" &&
+    grep -q '^scrim_matches_total{list="blk"} [1-9]' "$T/out" &&
+    grep -q '^scrim_list_hashes{list="blk",type="pdq"} 2' "$T/out" &&
+    grep -q '^scrim_request_duration_seconds_bucket{endpoint="hash",le="+Inf"}' "$T/out" &&
+    grep -q '^scrim_errors_total{kind="too_large"} [1-9]' "$T/out" &&
+    grep -q '^scrim_queue_depth 0' "$T/out"
+ok $? "GET /metrics: requests, latency, matches by list, hash counts, errors, queue depth"
+grep -q '"endpoint":"match","path":"/v1/match","status":200,"bytes_in":[0-9]*,"bytes_out":[0-9]*,"ms":[0-9.e-]*,"matches":1' "$T/log"
+ok $? "one structured log line per request"
+
+# ---- reload: 503 when the queue is full, 504 on timeout -----------------------------------------
+sed -i 's/^queue = .*/queue = 1/' "$T/conf"
+reload
+i=0
+pids=
+while [ $i -lt 10 ]; do
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 --unix-socket "$SOCK" \
+        --data-binary @"$T/big.png" http://scrimd/v1/hash >"$T/q.$i" &
+    pids="$pids $!"
+    i=$((i + 1))
+done
+wait $pids
+c503=$(cat "$T"/q.* | grep -c 503)
+c200=$(cat "$T"/q.* | grep -c 200)
+[ "$c503" -ge 1 ] && [ "$c200" -ge 2 ] && [ $((c503 + c200)) = 10 ]
+ok $? "a full queue answers 503 at once, the others are served ($c200 x 200, $c503 x 503)"
+echo "request-timeout = 0.02" >>"$T/conf"
+sed -i 's/^queue = .*/queue = 64/' "$T/conf"
+reload
+http GET /v1/settings -H "$(auth)"
+is "$(jv '$j->{"request-timeout"}'):$(jv '$j->{queue}')" "0.02:64" "SIGHUP reloads the config"
+http POST /v1/hash --data-binary @"$T/big.png"
+is "$code:$(jv '$j->{error}{code}')" "504:timeout" "504 past --request-timeout"
+http POST /v1/hash --data-binary @"$T/a.jpg"
+sed -i '/^request-timeout/d' "$T/conf"
+reload
+http POST /v1/hash --data-binary @"$T/a.jpg"
+is "$code" 200 "served normally after a timeout"
+echo "max-body = huge" >>"$T/conf"
+reload
+grep -q 'reload failed, keeping the old settings' "$T/log"
+ok $? "a bad config on reload keeps the old settings"
+sed -i '/^max-body = huge/d' "$T/conf"
+
+# ---- SIGTERM drains in-flight requests ----------------------------------------------------------------
+curl -s -o "$T/drain" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \
+    --data-binary @"$T/big.png" http://scrimd/v1/hash >"$T/drain.code" &
+CURL=$!
+sleep 0.1
+kill -TERM "$PID"
+wait "$PID"
+rc=$?
+PID=
+wait $CURL
+is "$rc:$(cat "$T/drain.code")" "0:200" "SIGTERM: the request in flight is answered, then exit 0"
+[ ! -e "$SOCK" ]
+ok $? "the socket is removed on exit"
+if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$T/stderr"; then
+    ok 1 "no sanitizer reports"
+    head -n 40 "$T/stderr" | sed 's/^/#   /'
+else
+    ok 0 "no sanitizer reports"
+fi
+
+echo "1..$n"

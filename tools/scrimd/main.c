@@ -1,0 +1,44 @@
+/* main.c - bin/scrimd: settings from the command line and config file, then
+ * the server from the library (src/server_*.c) until SIGTERM. */
+#include "scrim.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    scrim_settings s;
+    scrim_server *srv = NULL;
+    char err[1024];
+    int help = 0, print = 0;
+
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("scrimd %s\n", SCRIM_VERSION);
+        return 0;
+    }
+    if (scrim_settings_resolve(&s, argc, argv, &help, &print, err, sizeof err)) {
+        fprintf(stderr, "scrimd: %s\n", err);
+        return 2;
+    }
+    if (help) {
+        scrim_settings_usage(stdout, "scrimd");
+        return 0;
+    }
+    if (print) {
+        scrim_settings_write(&s, stdout);
+        return 0;
+    }
+    if (scrim_init(argv[0])) {
+        fprintf(stderr, "scrimd: cannot initialise libvips\n");
+        return 1;
+    }
+    if (scrim_server_new(&s, argc, argv, &srv, err, sizeof err)) {
+        fprintf(stderr, "scrimd: %s\n", err);
+        scrim_shutdown();
+        return 1;
+    }
+    int rc = scrim_server_run(srv);
+    scrim_server_free(srv);
+    scrim_shutdown();
+    return rc ? 1 : 0;
+}
