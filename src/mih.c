@@ -329,6 +329,7 @@ int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
 typedef struct query {
     MDB_txn *txn;
     MDB_dbi refs;
+    const mih_dir *dir;
     const scrim_pdq *q;
     int radius, t;
     mih_emit_fn emit;
@@ -336,7 +337,8 @@ typedef struct query {
 } query;
 
 /* Check a candidate of word position i against its full hash. */
-static int verify(query *qy, uint32_t ref, int pos)
+static inline __attribute__((always_inline)) int verify(query *qy,
+                                                        uint32_t ref, int pos)
 {
     MDB_val key = {sizeof ref, &ref}, val;
     int rc = mdb_get(qy->txn, qy->refs, &key, &val);
@@ -348,12 +350,16 @@ static int verify(query *qy, uint32_t ref, int pos)
         return SCRIM_EDB;
     scrim_pdq h;
     memcpy(&h, (const uint8_t *)val.mv_data + REF_HASH, sizeof h);
+    uint64_t x[4], y[4];
+    memcpy(x, h.w, sizeof x);
+    memcpy(y, qy->q->w, sizeof y);
     int d = 0, first = -1;
-    for (int j = 0; j < NPOS; j++) {
-        int dj = __builtin_popcount((unsigned)(h.w[j] ^ qy->q->w[j]));
-        if (first < 0 && dj <= qy->t)
-            first = j;
-        d += dj;
+    for (int k = 0; k < 4; k++) {
+        uint64_t z = x[k] ^ y[k];
+        d += __builtin_popcountll(z);
+        for (int j = 0; j < 4 && first < 0; j++)
+            if (__builtin_popcountll(z >> (16 * j) & 0xffff) <= qy->t)
+                first = 4 * k + j;
     }
     if (first != pos || d > qy->radius)
         return 0;
@@ -368,6 +374,8 @@ scan_run(query *qy, const uint8_t *p, uint32_t n, int i, const int np,
 {
     const size_t rs = 4 + 2 * (size_t)np;
     for (uint32_t k = 0; k < n; k++, p += rs) {
+        if ((k & 3) == 0)
+            __builtin_prefetch(p + 512); /* long runs: stay ahead */
         uint64_t a = 0, b = 0;
         memcpy(&a, p + 4, np >= 4 ? 8 : 2 * (size_t)np);
         if (np > 4)
@@ -384,67 +392,147 @@ scan_run(query *qy, const uint8_t *p, uint32_t n, int i, const int np,
     return 0;
 }
 
+/* One probed value: where its run for position i is, and the bound. */
+typedef struct probe {
+    const uint8_t *p;     /* the value, then the run */
+    uint32_t len;         /* value bytes, then records in the run */
+    uint8_t pos;
+    int8_t limit;
+} probe;
+
+#define PROBES_ON_STACK (NPOS * 137) /* t <= 2 */
+
+/* Turn a probe of a whole value into its run of position pos. */
+static inline int locate_run(probe *pr)
+{
+    int i = pr->pos;
+    uint32_t n[NPOS];
+    if (pr->len < HDR)
+        return SCRIM_EDB;
+    memcpy(n, pr->p, HDR);
+    size_t off = HDR;
+    for (int j = 0; j < i; j++)
+        off += n[j] * rec_size(j);
+    if (off + n[i] * rec_size(i) > pr->len)
+        return SCRIM_EDB;
+    pr->p += off;
+    pr->len = n[i];
+    size_t bytes = n[i] * rec_size(i);
+    for (size_t b = 0; b < bytes && b < 512; b += 64)
+        __builtin_prefetch(pr->p + b);
+    return 0;
+}
+
+/* Three passes over the probes so that memory loads overlap: find the
+ * values (prefetching their headers), locate the runs (prefetching their
+ * first records), then scan. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 static int probe_all(query *qy, MDB_dbi index)
 {
     const scrim_pdq *q = qy->q;
-    int R = qy->radius, t = qy->t;
+    int R = qy->radius, t = qy->t, rc = 0;
+    probe stack[PROBES_ON_STACK], *pr = stack;
+    size_t np = 0, cap = (size_t)NPOS * mask_end[t];
+    if (cap > PROBES_ON_STACK && !(pr = malloc(cap * sizeof *pr)))
+        return SCRIM_ENOMEM;
     for (int i = 0; i < NPOS; i++) {
         int base = (t + 1) * U[i];
         if (base > R)
             continue; /* no hit can have i as its first close word */
-        /* the query's words as stored in records of position i */
-        uint16_t qw[PMAX] = {0};
-        for (int k = 0; k < P[i]; k++)
-            qw[k] = q->w[(i + 1 + k) & 15];
-        uint64_t qa = 0, qb = 0;
-        memcpy(&qa, qw, P[i] >= 4 ? 8 : 2 * (size_t)P[i]);
-        if (P[i] > 4)
-            memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
         for (size_t m = 0; m < mask_end[t]; m++) {
-            int di = __builtin_popcount(masks[m]);
-            int limit = R - di - base;
+            int limit = R - __builtin_popcount(masks[m]) - base;
             if (limit < 0)
                 break; /* masks are ordered by popcount */
             uint32_t v = (uint32_t)(q->w[i] ^ masks[m]);
-            MDB_val key = {sizeof v, &v}, val;
-            int rc = mdb_get(qy->txn, index, &key, &val);
-            if (rc == MDB_NOTFOUND)
+            MDB_val val;
+            if (qy->dir) {
+                const mih_dir_ent *e = &qy->dir->e[v];
+                if (!e->p || e->off[i + 1] == e->off[i])
+                    continue;
+                pr[np].p = e->p + e->off[i];
+                pr[np].len = (uint32_t)((e->off[i + 1] - e->off[i]) / rec_size(i));
+                pr[np].pos = (uint8_t)i;
+                pr[np].limit = (int8_t)limit;
+                np++;
                 continue;
-            if (rc || val.mv_size < HDR)
-                return SCRIM_EDB;
-            const uint8_t *p = val.mv_data;
-            uint32_t n[NPOS];
-            memcpy(n, p, HDR);
-            size_t off = HDR;
-            for (int j = 0; j < i; j++)
-                off += n[j] * rec_size(j);
-            if (off + n[i] * rec_size(i) > val.mv_size)
-                return SCRIM_EDB;
-            p += off;
-            switch (P[i]) {
-            case 2: rc = scan_run(qy, p, n[i], i, 2, qa, qb, limit); break;
-            case 3: rc = scan_run(qy, p, n[i], i, 3, qa, qb, limit); break;
-            case 4: rc = scan_run(qy, p, n[i], i, 4, qa, qb, limit); break;
-            case 5: rc = scan_run(qy, p, n[i], i, 5, qa, qb, limit); break;
-            default: rc = scan_run(qy, p, n[i], i, 6, qa, qb, limit); break;
+            } else {
+                MDB_val key = {sizeof v, &v};
+                rc = mdb_get(qy->txn, index, &key, &val);
+                if (rc == MDB_NOTFOUND) {
+                    rc = 0;
+                    continue;
+                }
+                if (rc) {
+                    rc = SCRIM_EDB;
+                    goto done;
+                }
             }
-            if (rc)
-                return rc;
+            pr[np].p = val.mv_data;
+            pr[np].len = (uint32_t)val.mv_size;
+            pr[np].pos = (uint8_t)i;
+            pr[np].limit = (int8_t)limit;
+            np++;
         }
     }
-    return 0;
+    /* software pipeline: headers are fetched HEAD_AHEAD probes ahead, runs
+     * located and fetched RUN_AHEAD probes ahead of the scan */
+    enum { HEAD_AHEAD = 16, RUN_AHEAD = 8 };
+    const int located = qy->dir != NULL; /* the directory gave the runs */
+    for (size_t k = 0; k < np && k < HEAD_AHEAD; k++)
+        __builtin_prefetch(pr[k].p);
+    for (size_t k = 0; !located && k < np && k < RUN_AHEAD; k++)
+        if ((rc = locate_run(&pr[k])))
+            goto done;
+    int last = -1;
+    uint64_t qa = 0, qb = 0;
+    for (size_t k = 0; k < np && !rc; k++) {
+        if (k + HEAD_AHEAD < np) {
+            __builtin_prefetch(pr[k + HEAD_AHEAD].p);
+            if (located)
+                __builtin_prefetch(pr[k + HEAD_AHEAD].p + 64);
+        }
+        if (!located && k + RUN_AHEAD < np &&
+            (rc = locate_run(&pr[k + RUN_AHEAD])))
+            break;
+        int i = pr[k].pos;
+        if (i != last) {
+            /* the query's words as stored in records of position i */
+            uint16_t qw[PMAX] = {0};
+            for (int j = 0; j < P[i]; j++)
+                qw[j] = q->w[(i + 1 + j) & 15];
+            qa = qb = 0;
+            memcpy(&qa, qw, P[i] >= 4 ? 8 : 2 * (size_t)P[i]);
+            if (P[i] > 4)
+                memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
+            last = i;
+        }
+        const uint8_t *p = pr[k].p;
+        uint32_t n = pr[k].len;
+        int limit = pr[k].limit;
+        switch (P[i]) {
+        case 2: rc = scan_run(qy, p, n, i, 2, qa, qb, limit); break;
+        case 3: rc = scan_run(qy, p, n, i, 3, qa, qb, limit); break;
+        case 4: rc = scan_run(qy, p, n, i, 4, qa, qb, limit); break;
+        case 5: rc = scan_run(qy, p, n, i, 5, qa, qb, limit); break;
+        default: rc = scan_run(qy, p, n, i, 6, qa, qb, limit); break;
+        }
+    }
+done:
+    if (pr != stack)
+        free(pr);
+    return rc;
 }
 
-int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const scrim_pdq *q,
-               int radius, mih_emit_fn emit, void *ud)
+int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+               const mih_dir *dir, const scrim_pdq *q, int radius,
+               mih_emit_fn emit, void *ud)
 {
     pthread_once(&init_once, mih_init);
     if (radius < 0 || radius > SCRIM_MAX_RADIUS)
         return SCRIM_EINVAL;
-    query qy = {txn, refs, q, radius, radius / 16, emit, ud};
+    query qy = {txn, refs, dir, q, radius, radius / 16, emit, ud};
     return probe_all(&qy, index);
 }
 
@@ -452,7 +540,50 @@ int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
                     const scrim_pdq *q, mih_emit_fn emit, void *ud)
 {
     /* radius 0: only position 0 is probed, one value, exact words */
-    return mih__query(txn, index, refs, q, 0, emit, ud);
+    return mih__query(txn, index, refs, NULL, q, 0, emit, ud);
+}
+
+/* ---- the directory ----------------------------------------------------------
+ * Where each of the 65536 values sits in the map, for one snapshot: one
+ * cursor sweep (a few ms) replaces the B-tree descent of every probe.  The
+ * pointers stay valid while any read transaction of that snapshot is open
+ * (LMDB frees no page a reader can still see). */
+
+int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out)
+{
+    mih_dir *d = calloc(1, sizeof *d);
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (!d)
+        return SCRIM_ENOMEM;
+    d->txnid = mdb_txn_id(txn);
+    int rc = mdb_cursor_open(txn, index, &c);
+    if (rc) {
+        free(d);
+        return SCRIM_EDB;
+    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint32_t key, n[NPOS];
+        if (k.mv_size != 4 || v.mv_size < HDR || v.mv_size > UINT32_MAX)
+            continue;
+        memcpy(&key, k.mv_data, 4);
+        memcpy(n, v.mv_data, HDR);
+        if (key >= NVAL || value_size(n) != v.mv_size)
+            continue; /* corrupt: such a value is simply not probed */
+        mih_dir_ent *e = &d->e[key];
+        e->p = v.mv_data;
+        e->off[0] = HDR;
+        for (int i = 0; i < NPOS; i++)
+            e->off[i + 1] = e->off[i] + (uint32_t)(n[i] * rec_size(i));
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND) {
+        free(d);
+        return SCRIM_EDB;
+    }
+    *out = d;
+    return 0;
 }
 
 int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,

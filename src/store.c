@@ -224,8 +224,9 @@ int scrim_store_open(const char *dir, const scrim_store_opts *opts,
     scrim_store *s = calloc(1, sizeof *s);
     if (!s)
         return SCRIM_ENOMEM;
-    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    snprintf(s->path, sizeof s->path, "%s", dir);
     pthread_mutex_init(&s->rlock, NULL);
+    pthread_mutex_init(&s->dlock, NULL);
     int rc = mdb_env_create(&s->env);
     MDB_txn *txn = NULL;
     if (rc)
@@ -311,8 +312,10 @@ void scrim_store_close(scrim_store *s)
     if (!s)
         return;
     store__rtxn_cache_free(s);
+    free(s->dir);
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->rlock);
+    pthread_mutex_destroy(&s->dlock);
     free(s);
 }
 

@@ -38,6 +38,43 @@ static int mdb_fail(scrim_import *imp, int rc, char *err, size_t errlen)
     return store__mdb_err(rc, "import", err, errlen);
 }
 
+/* An import rewrites each touched index value once per batch; LMDB reuses
+ * the pages a transaction frees from its own dirty pages only when it has
+ * loaded a freelist record (me_pghead).  On a database whose freelist is
+ * empty (a fresh one) every rewrite would take new pages, so a big import
+ * would leave the file several times larger than its data.  Three tiny
+ * commits leave a freelist record old enough for the import to load.
+ * Best effort: on any error the import simply runs without it. */
+static void seed_freelist(scrim_store *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return;
+    int rc = mdb_stat(txn, 0 /* FREE_DBI */, &st);
+    mdb_txn_abort(txn);
+    if (rc || st.ms_entries >= 2)
+        return;
+    static const char pad[3 * 4096];
+    MDB_val k = {10, "scrim.seed"}, v = {sizeof pad, (void *)pad};
+    for (int step = 0; step < 3; step++) {
+        if (mdb_txn_begin(s->env, NULL, 0, &txn))
+            return;
+        if (step == 0)
+            rc = mdb_put(txn, s->meta, &k, &v, 0);
+        else if (step == 1)
+            rc = mdb_del(txn, s->meta, &k, NULL);
+        else
+            rc = store__meta_set(s, txn, "seeded", 1);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return;
+        }
+        if (mdb_txn_commit(txn))
+            return;
+    }
+}
+
 int scrim_import_begin(scrim_store *s, const char *list,
                        const scrim_import_opts *opts, scrim_import **out,
                        char *err, size_t errlen)
@@ -68,6 +105,7 @@ int scrim_import_begin(scrim_store *s, const char *list,
         scrim__seterr(err, errlen, "out of memory");
         goto fail;
     }
+    seed_freelist(s);
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &imp->txn))) {
         rc = mdb_fail(imp, rc, err, errlen);
         goto fail;

@@ -25,11 +25,14 @@
 struct scrim_store {
     MDB_env *env;
     MDB_dbi meta, lists, refs, index, digests, videos, audit;
-    char dir[4096];
+    char path[4096];
     /* read transactions kept reset between lookups (store_lookup.c) */
     pthread_mutex_t rlock;
     MDB_txn *rfree[64];
     size_t nrfree;
+    /* the index directory of the newest snapshot seen (store_lookup.c) */
+    pthread_mutex_t dlock;
+    struct mih_dir *dir;
 };
 
 /* A list as stored (followed by the NUL-terminated description). */
@@ -127,9 +130,23 @@ int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
 /* A verified hit: the ref, its record and its distance. */
 typedef int (*mih_emit_fn)(void *ud, uint32_t ref, const void *rec,
                            size_t reclen, int distance);
-/* All refs within `radius` of q (each once), via the index. */
-int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const scrim_pdq *q,
-               int radius, mih_emit_fn emit, void *ud);
+/* Where the index values of one snapshot are (see mih.c): for each value,
+ * its address and the byte offsets of its 16 runs (off[16] = its size). */
+typedef struct mih_dir_ent {
+    const uint8_t *p;
+    uint32_t off[17];
+} mih_dir_ent;
+typedef struct mih_dir {
+    uint64_t txnid;
+    int refs;                      /* users, under scrim_store.dlock */
+    mih_dir_ent e[65536];
+} mih_dir;
+int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out);
+
+/* All refs within `radius` of q (each once), via the index; dir (may be
+ * NULL) must belong to txn's snapshot. */
+int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const mih_dir *dir,
+               const scrim_pdq *q, int radius, mih_emit_fn emit, void *ud);
 /* The same by scanning every ref record. */
 int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
               mih_emit_fn emit, void *ud);

@@ -48,6 +48,46 @@ void store__rtxn_cache_free(scrim_store *s)
     s->nrfree = 0;
 }
 
+/* ---- the index directory --------------------------------------------------------
+ * Shared by all threads for the newest snapshot; counted references keep an
+ * older one alive while a lookup on that snapshot still uses it. */
+
+static mih_dir *dir_get(scrim_store *s, MDB_txn *txn)
+{
+    uint64_t id = mdb_txn_id(txn);
+    mih_dir *d = NULL;
+    pthread_mutex_lock(&s->dlock);
+    if (s->dir && s->dir->txnid == id) {
+        d = s->dir;
+        d->refs++;
+    }
+    pthread_mutex_unlock(&s->dlock);
+    if (d || mih__dir_build(txn, s->index, &d))
+        return d; /* on failure: NULL, the probes use mdb_get */
+    d->refs = 1;
+    pthread_mutex_lock(&s->dlock);
+    if (!s->dir || s->dir->txnid < id) {
+        mih_dir *old = s->dir;
+        s->dir = d;
+        d->refs++;
+        if (old && --old->refs == 0)
+            free(old);
+    }
+    pthread_mutex_unlock(&s->dlock);
+    return d;
+}
+
+static void dir_put(scrim_store *s, mih_dir *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&s->dlock);
+    int last = --d->refs == 0;
+    pthread_mutex_unlock(&s->dlock);
+    if (last)
+        free(d);
+}
+
 /* ---- result sets --------------------------------------------------------------- */
 
 /* The pool: a chain of string blocks owned by the result set. */
@@ -278,12 +318,14 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
         goto done; /* no list to look in */
     int scan = o.method == SCRIM_LOOKUP_SCAN ||
                (o.method == SCRIM_LOOKUP_AUTO && R >= 48);
+    mih_dir *dir = scan ? NULL : dir_get(s, lk.txn);
     for (size_t i = 0; i < nq && !rc; i++) {
         lk.query = i;
         rc = scan ? mih__scan(lk.txn, s->refs, &q[i], R, emit_hit, &lk)
-                  : mih__query(lk.txn, s->index, s->refs, &q[i], R, emit_hit,
-                               &lk);
+                  : mih__query(lk.txn, s->index, s->refs, dir, &q[i], R,
+                               emit_hit, &lk);
     }
+    dir_put(s, dir);
     if (rc)
         scrim__seterr(err, errlen, "lookup: %s",
                       rc == SCRIM_ENOMEM ? "out of memory"
