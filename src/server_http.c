@@ -137,7 +137,15 @@ typedef struct call_job {
     int queued;                   /* with the pool: only done() frees it */
     double t0;
     char method_name[8];
+    char *authorization;          /* the header, for scrim_call_header */
 } call_job;
+
+const char *scrim_call_header(const scrim_call *c, const char *name)
+{
+    call_job *j = c->priv_;
+    return j && name && !strcasecmp(name, "Authorization") ? j->authorization
+                                                           : NULL;
+}
 
 const char *scrim_call_arg(const scrim_call *c, const char *name)
 {
@@ -208,6 +216,7 @@ static void job_free(call_job *j)
     free(j->call.raw);
     free(j->path);
     free(j->body);
+    free(j->authorization);
     scrim__settings_ref_put(j->set);
     free(j);
 }
@@ -450,6 +459,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
     j->call.path = j->path;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     j->call.body_len = evbuffer_get_length(in);
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Authorization");
+    j->authorization = auth ? strdup(auth) : NULL;
 
     if (!j->path || strlen(j->path) != plen || strcspn(j->path, "\r\n") != plen) {
         respond_error_now(j, 400, "bad_request", "malformed request path");

@@ -25,6 +25,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->request_timeout = 30;
     s->idle_timeout = 30;
     s->min_quality = 50;
+    s->review_retention = 7 * 24 * 3600;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
@@ -52,6 +53,10 @@ static const struct opt {
      "config file: 'key = value' lines with these option names"},
     {"admin-token-file", T_STR, F(admin_token_file), 0, 0, "FILE",
      "file holding the admin Bearer token (none = admin API off)"},
+    {"reviewer-token-file", T_STR, F(reviewer_token_file), 0, 0, "FILE",
+     "file holding the reviewer Bearer token for /v1/review and /review"},
+    {"review-retention", T_SECS, F(review_retention), 60, 31536000, "SECONDS",
+     "how long review records (previews, decisions) are kept"},
     {"allow-path", T_ALLOW, F(allow_path), 0, 0, "DIR",
      "directory POST /v1/match?path= may read under (repeatable)"},
     {"max-body", T_U64, F(max_body), 1024, 4294967296.0, "BYTES",

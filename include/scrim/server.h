@@ -51,6 +51,8 @@ typedef struct scrim_settings {
     char listen[SCRIM_SETTINGS_PATH_MAX];    /* HOST:PORT; "" = no TCP */
     char config[SCRIM_SETTINGS_PATH_MAX];    /* config file read ("" none) */
     char admin_token_file[SCRIM_SETTINGS_PATH_MAX]; /* "" = admin API off */
+    char reviewer_token_file[SCRIM_SETTINGS_PATH_MAX]; /* review API token */
+    double review_retention;                 /* seconds review records live */
     char log[SCRIM_SETTINGS_PATH_MAX];       /* request log; "-" = stderr */
     char user[64];                           /* drop to this user if root */
     char allow_path[SCRIM_SETTINGS_MAX_ALLOW][SCRIM_SETTINGS_PATH_MAX];
@@ -147,6 +149,10 @@ typedef struct scrim_call {
 
 /* A query argument, or NULL if absent. */
 const char *scrim_call_arg(const scrim_call *c, const char *name);
+
+/* A request header kept for handlers (only "Authorization"; copied when the
+ * request arrives, so workers may read it), or NULL. */
+const char *scrim_call_header(const scrim_call *c, const char *name);
 
 /* Make the call answer {"error": {"code", "message"}} with `status`.
  * Returns the matching negative SCRIM_E* code for convenience. */

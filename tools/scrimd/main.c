@@ -37,8 +37,17 @@ int main(int argc, char **argv)
         scrim_shutdown();
         return 1;
     }
+    scrim_review_server *review = NULL;
+    scrim_review_opts ro = {.retention = (int64_t)s.review_retention};
+    if (scrim_review_server_attach(srv, &ro, &review, err, sizeof err)) {
+        fprintf(stderr, "scrimd: %s\n", err);
+        scrim_server_free(srv);
+        scrim_shutdown();
+        return 1;
+    }
     int rc = scrim_server_run(srv);
     scrim_server_free(srv);
+    scrim_review_server_free(review);
     scrim_shutdown();
     return rc ? 1 : 0;
 }
