@@ -1,0 +1,77 @@
+#!/bin/sh
+# load.sh - scrimd under load: a database of N random PDQ hashes (built once
+# with the index benchmark, bench/index_bench), a mix of ~100 KB JPEGs, the
+# daemon started on a temp socket and a free port, then bench/load (C clients)
+# posting to /v1/match over the Unix socket and over TCP.
+#
+# usage: bench/load.sh [-n HASHES] [-D DB_DIR] [-d SECONDS] [-c CLIENTS]
+#                      [-t WORKERS] [-p PATH] [-x 'EXTRA SCRIMD OPTIONS']
+# Defaults: 10M hashes in ./var/bench10m.db (kept between runs), 20 s per
+# transport, 16 clients, one worker per core, /v1/match.
+set -eu
+cd "$(dirname "$0")/.."
+N=10000000 DB= SECS=20 CLIENTS=16 WORKERS=0 URLPATH=/v1/match EXTRA=
+while getopts n:D:d:c:t:p:x: o; do
+    case $o in
+    n) N=$OPTARG ;; D) DB=$OPTARG ;; d) SECS=$OPTARG ;; c) CLIENTS=$OPTARG ;;
+    t) WORKERS=$OPTARG ;; p) URLPATH=$OPTARG ;; x) EXTRA=$OPTARG ;;
+    *) sed -n '2,10p' "$0"; exit 2 ;;
+    esac
+done
+DB=${DB:-./var/bench$((N / 1000000))m.db}
+make -s bench >/dev/null
+B=build/rel
+T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-load.XXXXXX")
+PID=
+trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; rm -rf "$T"' EXIT
+
+if [ ! -f "$DB/data.mdb" ]; then
+    echo "== building $DB with $N hashes (bench/index_bench)"
+    mkdir -p "$(dirname "$DB")"
+    $B/bench/index_bench -n "$N" -q 1000 -c 0 -d "$DB" -k | grep -i 'import\|size\|open' || true
+fi
+
+# ~100 KB JPEGs: the shared photos of that size when present, else made here.
+SHARED=${SCRIM_SHARED:-../shared}/data/eval-dev/orig
+IMGS=
+if [ -d "$SHARED" ]; then
+    for f in "$SHARED"/*.jpg; do
+        s=$(stat -c %s "$f")
+        [ "$s" -ge 60000 ] && [ "$s" -le 160000 ] && IMGS="$IMGS $f"
+    done
+fi
+if [ -z "$IMGS" ]; then
+    i=0
+    for src in testsrc2 mandelbrot smptehdbars cellauto life rgbtestsrc; do
+        ffmpeg -loglevel error -y -f lavfi -i "$src=size=1024x768" -frames:v 1 \
+            -q:v 4 "$T/img$i.jpg" </dev/null
+        IMGS="$IMGS $T/img$i.jpg"
+        i=$((i + 1))
+    done
+fi
+echo "== $(echo $IMGS | wc -w) JPEGs, $(cat $IMGS | wc -c | awk '{printf "%.0f", $1/1024}') KB in all"
+
+# shellcheck disable=SC2086
+$B/bin/scrimd --db "$DB" --socket "$T/sock" --listen 127.0.0.1:0 --log "$T/log" \
+    --threads "$WORKERS" --queue 4096 $EXTRA &
+PID=$!
+i=0
+while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
+    sleep 0.05; i=$((i + 1))
+done
+PORT=$(sed -n 's/.*"tcp":"[^"]*","port":\([0-9]*\).*/\1/p' "$T/log" | head -n 1)
+curl -s --unix-socket "$T/sock" http://x/metrics | grep '^scrim_list_hashes.*pdq'
+
+echo "== warm-up"
+# shellcheck disable=SC2086
+$B/bench/load -c "$CLIENTS" -d 3 -i 3 -u "$T/sock" -p "$URLPATH" $IMGS | tail -n 1
+echo "== Unix socket"
+# shellcheck disable=SC2086
+$B/bench/load -c "$CLIENTS" -d "$SECS" -i 2 -u "$T/sock" -p "$URLPATH" -P $PID $IMGS
+echo "== TCP 127.0.0.1:$PORT"
+# shellcheck disable=SC2086
+$B/bench/load -c "$CLIENTS" -d "$SECS" -i 2 -t "127.0.0.1:$PORT" -p "$URLPATH" -P $PID $IMGS
+curl -s --unix-socket "$T/sock" http://x/metrics | grep -E '^scrim_(errors_total|queue_rejected_total|timeouts_total)'
+kill -TERM $PID
+wait $PID && echo "== scrimd drained and exited 0"
+PID=
