@@ -184,6 +184,7 @@ struct source {
     size_t len, pos;
     FILE *f;             /* file input */
     int64_t fsize;
+    int sniffed;         /* the first bytes are a video container's */
 };
 
 static int source_read(void *opaque, uint8_t *buf, int n)
@@ -455,6 +456,13 @@ static int video_open(struct video *v, struct source *src, char *err,
 
     int r = avformat_open_input(&v->fmt, NULL, NULL, NULL);
     if (r < 0) { /* fmt was freed by avformat_open_input */
+        if (src->sniffed && r == AVERROR_INVALIDDATA) {
+            /* The bytes start like a video container but do not hold one:
+             * typically an MP4 cut off before its index (moov) box. */
+            scrim__seterr(err, errlen, "truncated or corrupt video: the container cannot be read (%s)",
+                          averr(r, eb, sizeof eb));
+            return SCRIM_ECORRUPT;
+        }
         if (r == AVERROR_INVALIDDATA || r == AVERROR(EINVAL) ||
             r == AVERROR_DEMUXER_NOT_FOUND || r == AVERROR(EPERM)) {
             scrim__seterr(err, errlen, "not a video container we decode (MP4/MOV, MKV/WebM, AVI, MPEG-TS, GIF): %s",
@@ -656,6 +664,7 @@ int scrim_video_hash_buffer(const void *buf, size_t len,
         return SCRIM_EFORMAT;
     }
     struct source src = {.data = buf, .len = len};
+    src.sniffed = scrim_media_sniff(buf, len) == SCRIM_MEDIA_VIDEO;
     return video_run(&src, opts, out, err, errlen);
 }
 
@@ -674,6 +683,10 @@ int scrim_video_hash_file(const char *path, const scrim_video_opts *opts,
         return SCRIM_EIO;
     }
     src.fsize = st.st_size;
+    uint8_t head[4096];
+    size_t got = fread(head, 1, sizeof head, src.f);
+    src.sniffed = scrim_media_sniff(head, got) == SCRIM_MEDIA_VIDEO;
+    rewind(src.f);
     int rc = video_run(&src, opts, out, err, errlen);
     fclose(src.f);
     return rc;

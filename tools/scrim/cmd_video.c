@@ -217,8 +217,10 @@ static int match_one(scrim_store *s, const char *path,
         if (rc == SCRIM_OK)
             rc = scrim_image_match(s, &h, mo, &res, err, sizeof err);
         if (rc == SCRIM_OK) {
+            json_t *hj = scrim_image_hashes_json(&h, 0);
             o = json_pack("{s:s}", "file", path);
-            json_object_update(o, scrim_image_hashes_json(&h, 0));
+            json_object_update(o, hj);
+            json_decref(hj);
         }
     }
     if (rc)
