@@ -4,7 +4,7 @@
 # unrelated videos, a still image inside a video, and damaged files.
 # Small videos are made here with the ffmpeg CLI.
 . tests/tap.sh
-plan 31
+plan 34
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
