@@ -516,9 +516,10 @@ static int privacy_scan(int argc, char **argv)
         fprintf(stderr, "--privacy: cannot read %s or %s\n", argv[2], argv[3]);
         return 2;
     }
+    /* A video upload: only its bytes are searched for. */
     VipsImage *oim = vips_image_new_from_buffer(orig, olen, "", NULL);
     if (!oim)
-        return 2;
+        vips_error_clear();
     /* Chunks from the entropy-coded data: headers and standard tables are
      * shared by many JPEGs. */
     size_t offs[3] = {olen / 4, olen / 2, olen * 3 / 4};
@@ -570,6 +571,8 @@ static int privacy_scan(int argc, char **argv)
                 int png = !memcmp(buf + i, "\x89PNG\r\n\x1a\n", 8);
                 if (!jpeg && !png)
                     continue;
+                if (!oim)
+                    break;
                 VipsImage *im = vips_image_new_from_buffer(buf + i, len - i, "", NULL);
                 if (!im) {
                     vips_error_clear();
@@ -593,7 +596,8 @@ static int privacy_scan(int argc, char **argv)
     }
     printf("searched %d files changed since the upload, %d embedded images: "
            "%d findings\n", files, images, found);
-    g_object_unref(oim);
+    if (oim)
+        g_object_unref(oim);
     free(orig);
     return found ? 1 : 0;
 }
