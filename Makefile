@@ -80,7 +80,8 @@ bench: $(BENCHES) $(TOOLS)
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
-            libssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3
+            libssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
+            chromium
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
