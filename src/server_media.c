@@ -16,7 +16,8 @@ static int image_sniff(const void *buf, size_t len)
 static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
                       size_t errlen)
 {
-    scrim_decode_opts d = {.max_pixels = o->max_pixels};
+    scrim_decode_opts d = {.max_pixels = o->max_pixels,
+                           .min_side = o->min_side};
     /* The pixels are kept (not decoded twice) for post-match hooks. */
     int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image,
                                      &up->pixels, err, errlen);

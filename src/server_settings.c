@@ -69,6 +69,8 @@ static const struct opt {
      "silence allowed on a connection mid-request (slow clients are cut)"},
     {"min-quality", T_INT, F(min_quality), 0, 100, "N",
      "PDQ quality a hash needs to match (per request: ?min_quality=)"},
+    {"fast-decode", T_INT, F(fast_decode), 0, 1, "0|1",
+     "shrink big JPEGs on load to 512 px: faster, hashes a few bits off"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},
@@ -252,6 +254,12 @@ int scrim_settings_load_file(scrim_settings *s, const char *path, char *err,
             break;
         }
         *eq = '\0';
+        /* A '#' after white space starts a comment ("log = -  # journal"). */
+        for (char *h = eq + 1; *h; h++)
+            if (*h == '#' && (h[-1] == ' ' || h[-1] == '\t')) {
+                *h = '\0';
+                break;
+            }
         char *key = trim(p), *val = trim(eq + 1);
         if (!strcmp(key, "config") || !strcmp(key, "help")) {
             scrim__seterr(err, errlen, "%s:%d: '%s' cannot be set in a config "

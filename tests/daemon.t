@@ -80,7 +80,7 @@ cat >"$T/conf" <<EOF
 threads = 2
 queue = 64
 max-body = 4M
-idle-timeout = 2
+idle-timeout = 2   # cuts the slowloris client below
 admin-token-file = $T/token
 allow-path = $T/allowed
 EOF
@@ -129,7 +129,19 @@ ok $? "listens on the Unix socket and a free TCP port"
 kill -KILL "$PID"
 wait "$PID" 2>/dev/null
 PID=
+# systemd readiness: READY=1 on $NOTIFY_SOCKET once serving.
+perl -MIO::Socket::UNIX -MSocket -e '
+    my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0]) or die;
+    local $SIG{ALRM} = sub { exit }; alarm 10;
+    $s->recv(my $m, 256); print $m' "$T/notify" >"$T/notify.out" &
+NOTIFY=$!
+i=0
+while [ $i -lt 100 ] && [ ! -S "$T/notify" ]; do sleep 0.05; i=$((i + 1)); done
+export NOTIFY_SOCKET="$T/notify"
 start
+unset NOTIFY_SOCKET
+wait $NOTIFY
+is "$(cat "$T/notify.out")" "READY=1" "tells systemd READY=1 (sd_notify protocol)"
 http GET /healthz
 is "$code:$(jv '$j->{status}')" "200:ok" "restarts over a stale socket; /healthz"
 code=$(curl -s -o "$T/out" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
@@ -176,6 +188,8 @@ is "$code:$(jv '$j->{error}{code}')" "405:method_not_allowed" "405 for a wrong m
 head -c 5000000 /dev/zero >"$T/5M"
 http POST /v1/hash --data-binary @"$T/5M"
 is "$code" 413 "413 for a body over --max-body"
+http POST /v1/hash -H 'Transfer-Encoding: chunked' --data-binary @"$T/5M"
+is "$code" 413 "413 while reading a chunked body over --max-body"
 # 2 GB announced: refused from the header, before any body is read.
 perl -MIO::Socket::UNIX -e '
     my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die;

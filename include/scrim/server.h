@@ -64,6 +64,7 @@ typedef struct scrim_settings {
     double request_timeout;                  /* seconds from queue to reply */
     double idle_timeout;                     /* seconds of connection silence */
     int min_quality;                         /* PDQ quality needed to match */
+    int fast_decode;                         /* JPEG shrink-on-load to 512 */
 } scrim_settings;
 
 /* Fill every field with its default. */
@@ -75,8 +76,9 @@ void scrim_settings_defaults(scrim_settings *s);
 int scrim_settings_set(scrim_settings *s, const char *key, const char *value,
                        char *err, size_t errlen);
 
-/* Apply a config file: "key = value" lines, '#' comments, blank lines; keys
- * are the long option names.  Errors name the file and line. */
+/* Apply a config file: "key = value" lines, '#' comments (whole lines, or
+ * after white space), blank lines; keys are the long option names.  Errors
+ * name the file and line. */
 int scrim_settings_load_file(scrim_settings *s, const char *path, char *err,
                              size_t errlen);
 
@@ -189,6 +191,7 @@ typedef struct scrim_query_opts {
     int dihedral;       /* hash (and match) the 8 dihedral variants */
     int min_quality;    /* hashes below this never match */
     uint64_t max_pixels;
+    int min_side;       /* decode: scrim_decode_opts.min_side */
     int radius;         /* -1: each list's own radius */
 } scrim_query_opts;
 
