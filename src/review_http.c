@@ -13,13 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct scrim_review_server {
     pthread_mutex_t lock;
     scrim_review *rv;          /* opened on first use (the store's env) */
     scrim_review_opts opts;
     MDB_env *env;              /* of the store rv was opened in */
+    time_t last_purge;         /* expired records: purged at least this often */
 };
+
+#define PURGE_EVERY 60         /* seconds */
 
 /* The page, embedded by src/review_page.c (.incbin of review_page.html). */
 extern const char scrim__review_page[];
@@ -46,7 +50,17 @@ static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *sto
             rs->env = env;
     }
     rv = rs->rv;
+    /* Records are purged at every write; this catches the expired ones when
+     * nothing new is written (reviewers still read), so no preview outlives
+     * its retention by more than a minute of review traffic. */
+    int purge = rv && time(NULL) - rs->last_purge >= PURGE_EVERY;
+    if (purge)
+        rs->last_purge = time(NULL);
     pthread_mutex_unlock(&rs->lock);
+    if (purge) {
+        char perr[256];
+        scrim_review_purge(rv, NULL, perr, sizeof perr);
+    }
     return rv;
 }
 
