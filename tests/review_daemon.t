@@ -4,7 +4,7 @@
 # decisions, per-list levels (none = no preview), the /review page.
 . "$(dirname "$0")/review_lib.sh"
 review_setup
-echo "1..33"
+echo "1..34"
 
 make_upload a && make_upload b && make_upload c || { echo "Bail out! cannot make uploads"; exit 1; }
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null &&
@@ -54,7 +54,7 @@ req -X POST -H "$AUTH" -d '{"decision":"confirm"}' "/v1/review/$ID/decision" >/d
 check "POST decision needs the token (and works with it)" [ "$(status)" = 200 ]
 
 # 18-21: paging through pending records.
-for i in 1 2 3 4; do req --data-binary "@$U/a.jpg" /v1/match >/dev/null; done
+for i in 1 2 3 4; do req --data-binary "@$U/a.jpg" /v1/match > "$T/m-loop$i"; done
 ids="" since="" pages=0
 while :; do
     req -H "$AUTH" "/v1/review?limit=2${since:+&since=$since}" > "$T/page"
@@ -112,4 +112,23 @@ check "no match, no review" [ "$(json matched < "$T/m5")" = false ] && [ "$(json
 curl -s --unix-socket "$T/sock" -D "$T/h" -o "$T/page.html" http://x/review
 check "GET /review serves the page" grep -q '<title>scrim review</title>' "$T/page.html"
 check "the page loads nothing from elsewhere" sh -c "! grep -Eiq '(src|href)=\"(https?:)?//' '$T/page.html'"
+
+# 34: every preview stored in this test (both levels of every record made):
+# grey, <= 256 px, no detail finer than its own block count.
+bad=0 seen=0
+for m in "$T"/m*; do
+    id=$(json review.id < "$m")
+    [ ${#id} = 32 ] || continue
+    req -H "$AUTH" "/v1/review/$id" > "$T/rec"
+    for lv in preview lighter; do
+        d=$(json $lv.detail < "$T/rec")
+        [ "$d" = null ] && continue
+        q=; [ $lv = lighter ] && q="?level=light"
+        req -H "$AUTH" "/v1/review/$id/preview.jpg$q" > "$T/each.jpg"
+        "$HELPER" --measure "$d" "$T/each.jpg" >/dev/null || { bad=$((bad + 1)); echo "# $id $lv fails"; }
+        seen=$((seen + 1))
+    done
+done
+echo "# $seen stored previews measured"
+check "every stored preview passes (both levels of each record)" [ $bad = 0 ] && [ $seen -ge 12 ]
 exit $failed
