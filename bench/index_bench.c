@@ -75,7 +75,7 @@ static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *w)
 
 int main(int argc, char **argv)
 {
-    size_t n = 1000000, nq = 20000, nchecked = 300, flush = 0;
+    size_t n = 1000000, nq = 20000, nchecked = 300, flush = 4u << 20; /* as the CLI */
     int radius = 31, keep = 0, skip_import = 0, c;
     char dir[4096] = "";
     while ((c = getopt(argc, argv, "n:q:r:c:d:f:ks")) != -1) {

@@ -4,8 +4,10 @@
  * Layout.  Value v (key: uint32 v) holds, for each word position i = 0..15,
  * the records of all hashes h with h.w[i] == v: a uint32 header n[16] (record
  * counts) followed by the 16 runs of records.  A record of run i is the
- * hash's ref (uint32) followed by P[i] of its words, w[i+1] .. w[i+P[i]]
- * (mod 16), used to discard candidates before their full hash is read.
+ * hash's ref (uint32) and P[i] of its words, w[i+1] .. w[i+P[i]] (mod 16),
+ * used to discard candidates before their full hash is read.  A run stores
+ * all its words first, then all its refs, so a scan reads only the words
+ * (the refs of the few candidates that pass are read on demand).
  *
  * Query with radius R, t = R / 16.  By pigeonhole some word of a hit differs
  * from the query's in at most t bits; the hit is assigned to the FIRST such
@@ -66,11 +68,70 @@ static inline size_t rec_size(int i)
     return 4 + 2 * (size_t)P[i];
 }
 
-static void rec_write(uint8_t *p, int i, const mih_item *it)
+/* Which old records a rewrite drops. */
+typedef struct dropper {
+    const mih_item *dels;     /* these (run: indices into dels) */
+    const uint32_t *run;
+    uint32_t nd;
+    const uint64_t *bitmap;   /* or every ref with its bit set */
+    uint64_t nbits;
+} dropper;
+
+static int dropped(const dropper *d, uint32_t ref)
 {
-    memcpy(p, &it->ref, 4);
-    for (int k = 0; k < P[i]; k++)
-        memcpy(p + 4 + 2 * k, &it->hash.w[(i + 1 + k) & 15], 2);
+    if (d->bitmap)
+        return ref < d->nbits && (d->bitmap[ref >> 6] >> (ref & 63) & 1);
+    for (uint32_t k = 0; k < d->nd; k++)
+        if (d->dels[d->run[k]].ref == ref)
+            return 1;
+    return 0;
+}
+
+/* Write run i: the old run's records (src, n) that `drop` keeps, then the
+ * na added items adds[order[k]].  Returns the records written. */
+static uint32_t run_build(uint8_t *dst, int i, const uint8_t *src, uint32_t n,
+                          const dropper *drop, const mih_item *adds,
+                          const uint32_t *order, uint32_t na)
+{
+    const size_t pw = 2 * (size_t)P[i];
+    const uint8_t *spre = src, *sref = src ? src + n * pw : NULL;
+    uint32_t kept = n;
+    if (drop && n) {
+        kept = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t ref;
+            memcpy(&ref, sref + 4 * k, 4);
+            kept += !dropped(drop, ref);
+        }
+    }
+    uint32_t nn = kept + na;
+    uint8_t *dpre = dst, *dref = dst + nn * pw;
+    if (!drop && n) {
+        memcpy(dpre, spre, n * pw);
+        memcpy(dref, sref, 4 * (size_t)n);
+        dpre += n * pw;
+        dref += 4 * (size_t)n;
+    } else if (kept) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t ref;
+            memcpy(&ref, sref + 4 * k, 4);
+            if (dropped(drop, ref))
+                continue;
+            memcpy(dpre, spre + k * pw, pw);
+            memcpy(dref, &ref, 4);
+            dpre += pw;
+            dref += 4;
+        }
+    }
+    for (uint32_t k = 0; k < na; k++) {
+        const mih_item *it = &adds[order[k]];
+        for (int j = 0; j < P[i]; j++)
+            memcpy(dpre + 2 * j, &it->hash.w[(i + 1 + j) & 15], 2);
+        memcpy(dref, &it->ref, 4);
+        dpre += pw;
+        dref += 4;
+    }
+    return nn;
 }
 
 static size_t value_size(const uint32_t n[NPOS])
@@ -241,37 +302,12 @@ int mih__update(MDB_txn *txn, MDB_dbi dbi, const mih_item *adds, size_t nadd,
                                          : NULL;
         uint8_t *dst = w.buf + HDR;
         for (int i = 0; i < NPOS; i++) {
-            size_t rs = rec_size(i);
-            nn[i] = 0;
-            if (nd[i]) {
-                const uint32_t *run = group_run(&gd, i, v);
-                for (uint32_t k = 0; k < n[i]; k++) {
-                    uint32_t ref;
-                    memcpy(&ref, src + k * rs, 4);
-                    int gone = 0;
-                    for (uint32_t d = 0; d < nd[i] && !gone; d++)
-                        gone = dels[run[d]].ref == ref;
-                    if (!gone) {
-                        memcpy(dst, src + k * rs, rs);
-                        dst += rs;
-                        nn[i]++;
-                    }
-                }
-            } else if (n[i]) {
-                memcpy(dst, src, n[i] * rs);
-                dst += n[i] * rs;
-                nn[i] = n[i];
-            }
+            dropper d = {dels, nd[i] ? group_run(&gd, i, v) : NULL, nd[i], NULL, 0};
+            nn[i] = run_build(dst, i, src, n[i], nd[i] ? &d : NULL, adds,
+                              na[i] ? group_run(&ga, i, v) : NULL, na[i]);
+            dst += nn[i] * rec_size(i);
             if (src)
-                src += n[i] * rs;
-            if (na[i]) {
-                const uint32_t *run = group_run(&ga, i, v);
-                for (uint32_t k = 0; k < na[i]; k++) {
-                    rec_write(dst, i, &adds[run[k]]);
-                    dst += rs;
-                }
-                nn[i] += na[i];
-            }
+                src += n[i] * rec_size(i);
         }
         rc = value_put(&w, v, nn, (size_t)(dst - w.buf), err, errlen);
     }
@@ -302,20 +338,12 @@ int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
         const uint8_t *src = (const uint8_t *)old.mv_data + HDR;
         uint8_t *dst = w.buf + HDR;
         int changed = 0;
+        dropper d = {NULL, NULL, 0, bitmap, nbits};
         for (int i = 0; i < NPOS; i++) {
-            size_t rs = rec_size(i);
-            nn[i] = 0;
-            for (uint32_t k = 0; k < n[i]; k++, src += rs) {
-                uint32_t ref;
-                memcpy(&ref, src, 4);
-                if (ref < nbits && (bitmap[ref >> 6] >> (ref & 63) & 1)) {
-                    changed = 1;
-                    continue;
-                }
-                memcpy(dst, src, rs);
-                dst += rs;
-                nn[i]++;
-            }
+            nn[i] = run_build(dst, i, src, n[i], &d, NULL, NULL, 0);
+            changed |= nn[i] != n[i];
+            dst += nn[i] * rec_size(i);
+            src += n[i] * rec_size(i);
         }
         if (changed)
             rc = value_put(&w, v, nn, (size_t)(dst - w.buf), err, errlen);
@@ -372,18 +400,19 @@ static inline __attribute__((always_inline)) int
 scan_run(query *qy, const uint8_t *p, uint32_t n, int i, const int np,
          uint64_t qa, uint64_t qb, int limit)
 {
-    const size_t rs = 4 + 2 * (size_t)np;
-    for (uint32_t k = 0; k < n; k++, p += rs) {
-        if ((k & 3) == 0)
+    const size_t pw = 2 * (size_t)np;
+    const uint8_t *refs = p + n * pw;
+    for (uint32_t k = 0; k < n; k++, p += pw) {
+        if ((k & 7) == 0)
             __builtin_prefetch(p + 512); /* long runs: stay ahead */
         uint64_t a = 0, b = 0;
-        memcpy(&a, p + 4, np >= 4 ? 8 : 2 * (size_t)np);
+        memcpy(&a, p, np >= 4 ? 8 : pw);
         if (np > 4)
-            memcpy(&b, p + 12, 2 * (size_t)(np - 4));
+            memcpy(&b, p + 8, 2 * (size_t)(np - 4));
         int pd = __builtin_popcountll(a ^ qa) + __builtin_popcountll(b ^ qb);
         if (pd <= limit) {
             uint32_t ref;
-            memcpy(&ref, p, 4);
+            memcpy(&ref, refs + 4 * (size_t)k, 4);
             int rc = verify(qy, ref, i);
             if (rc)
                 return rc;

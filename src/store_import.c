@@ -26,7 +26,7 @@ struct scrim_import {
     /* PDQ records not yet merged into the index, and a hash table over the
      * image ones (slot = index + 1) to find repeats within the batch */
     mih_item *pend;
-    size_t npend, flush_every;
+    size_t npend, pcap, flush_every;
     uint32_t *slots;
     size_t nslots;
     uint8_t *buf;         /* record encoding */
@@ -94,10 +94,10 @@ int scrim_import_begin(scrim_store *s, const char *list,
     imp->flush_every = o.flush_every ? o.flush_every : DEFAULT_FLUSH;
     snprintf(imp->list, sizeof imp->list, "%s", list ? list : "");
     snprintf(imp->source, sizeof imp->source, "%s", o.source ? o.source : "");
-    imp->nslots = 1;
-    while (imp->nslots < 2 * imp->flush_every)
-        imp->nslots <<= 1;
-    imp->pend = malloc(imp->flush_every * sizeof *imp->pend);
+    /* the batch and its hash table grow with use, up to flush_every */
+    imp->pcap = 4096;
+    imp->nslots = 2 * imp->pcap;
+    imp->pend = malloc(imp->pcap * sizeof *imp->pend);
     imp->slots = calloc(imp->nslots, sizeof *imp->slots);
     imp->buf = malloc(REF_BASE + REF_VIDEO_LEN + 8 + 2 * 65535);
     if (!imp->pend || !imp->slots || !imp->buf) {
@@ -178,6 +178,35 @@ static size_t slot_of(const scrim_import *imp, const scrim_pdq *h)
     return (size_t)x & (imp->nslots - 1);
 }
 
+/* Room for one more batch record: double the batch (and rehash the image
+ * PDQs into a table twice its size). */
+static int batch_grow(scrim_import *imp)
+{
+    if (imp->npend < imp->pcap)
+        return 0;
+    size_t cap = imp->pcap * 2;
+    mih_item *np = realloc(imp->pend, cap * sizeof *np);
+    if (!np)
+        return SCRIM_ENOMEM;
+    imp->pend = np;
+    uint32_t *ns = calloc(2 * cap, sizeof *ns);
+    if (!ns)
+        return SCRIM_ENOMEM;
+    free(imp->slots);
+    imp->slots = ns;
+    imp->nslots = 2 * cap;
+    imp->pcap = cap;
+    for (size_t k = 0; k < imp->npend; k++) {
+        if (imp->pend[k].video)
+            continue; /* only image PDQs are de-duplicated */
+        size_t sl = slot_of(imp, &imp->pend[k].hash);
+        while (imp->slots[sl])
+            sl = (sl + 1) & (imp->nslots - 1);
+        imp->slots[sl] = (uint32_t)(k + 1);
+    }
+    return 0;
+}
+
 /* mih emit for de-duplication: is there a PDQ image record of our list? */
 static int emit_same_list(void *ud, uint32_t ref, const void *rec,
                           size_t reclen, int distance)
@@ -208,6 +237,10 @@ static int add_ref(scrim_import *imp, const ref_view *r, char *err,
         scrim__seterr(err, errlen, "the store is out of record numbers");
         return SCRIM_ETOOBIG;
     }
+    if (batch_grow(imp)) {
+        scrim__seterr(err, errlen, "out of memory for the import batch");
+        return SCRIM_ENOMEM;
+    }
     uint32_t ref = (uint32_t)imp->next_ref++;
     size_t len = store__ref_encode(imp->buf, r);
     MDB_val k = {sizeof ref, &ref}, v = {len, imp->buf};
@@ -216,6 +249,7 @@ static int add_ref(scrim_import *imp, const ref_view *r, char *err,
         return mdb_fail(imp, rc, err, errlen);
     imp->pend[imp->npend].hash = r->hash;
     imp->pend[imp->npend].ref = ref;
+    imp->pend[imp->npend].video = r->type == SCRIM_HASH_VIDEO;
     imp->npend++;
     return 0;
 }
@@ -263,6 +297,9 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
         r.labellen = e->label ? strlen(e->label) : 0;
         if ((rc = add_ref(imp, &r, err, errlen)))
             return rc;
+        sl = slot_of(imp, h); /* the table may have grown */
+        while (imp->slots[sl])
+            sl = (sl + 1) & (imp->nslots - 1);
         imp->slots[sl] = (uint32_t)imp->npend;
         imp->pend_img++;
         imp->rec.pdq++;

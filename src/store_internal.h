@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 /* Bumped whenever a record layout below changes. */
-#define STORE_FORMAT 1
+#define STORE_FORMAT 2
 
 /* ---- databases -------------------------------------------------------------
  * scrim.meta     string key -> uint64 counters (next ref, list, audit seq)
@@ -115,6 +115,7 @@ void store__hex_encode(const uint8_t *in, size_t n, char *out);
 typedef struct mih_item {
     scrim_pdq hash;
     uint32_t ref;
+    uint32_t video;   /* a video frame (imports: not de-duplicated) */
 } mih_item;
 
 /* Merge additions and removals into the index in one pass over the touched
