@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -226,7 +227,7 @@ static void drain_check(scrim_server *srv);
 static void reply_done(struct evhttp_request *req, void *arg)
 {
     scrim_server *srv = arg;
-    srv->inflight--;
+    srv->flushing--;
     if (srv->draining)
         drain_check(srv);
 }
@@ -268,9 +269,15 @@ static void respond(call_job *j, scrim_call *c)
     if (status == 503)
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Retry-After", "1");
-    srv->inflight++;
-    evhttp_request_set_on_complete_cb(req, reply_done, srv);
+    /* Counted until the reply is written (reply_done), so a drain waits
+     * for it.  libevent gives no callback when the client is gone by the
+     * time the reply is written, so drain_check() bounds that wait. */
+    if (evhttp_request_get_connection(req)) {
+        srv->flushing++;
+        evhttp_request_set_on_complete_cb(req, reply_done, srv);
+    }
     evhttp_send_reply(req, status, NULL, out);
+    srv->last_reply = scrim__now();
     evbuffer_free(out);
     j->req = NULL;
 
@@ -714,14 +721,19 @@ static void drain_finish(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(srv->base, NULL);
 }
 
+/* Stop once every call has been answered (nothing queued, running, or
+ * finished but not yet delivered to the loop) and every reply written, or
+ * written for a second: a reply to a client that left is never completed. */
 static void drain_check(scrim_server *srv)
 {
-    if (srv->inflight == 0 && scrim__pool_depth(srv->pool) == 0 &&
-        scrim__pool_busy(srv->pool) == 0) {
-        /* Workers still holding calls answer through job_done; only when
-         * every call has been answered and flushed do we stop. */
+    if (scrim__pool_idle(srv->pool) &&
+        (srv->flushing <= 0 || scrim__now() - srv->last_reply > 1.0))
         event_base_loopexit(srv->base, NULL);
-    }
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    drain_check(arg);
 }
 
 static void remove_listeners(struct evhttp_bound_socket *b, void *arg)
@@ -741,7 +753,7 @@ static void start_drain(scrim_server *srv)
     srv->draining = 1;
     notify_systemd("STOPPING=1");
     scrim__log_msg("info", "draining: %d requests in flight, %d queued",
-                   srv->inflight + scrim__pool_busy(srv->pool),
+                   scrim__pool_busy(srv->pool),
                    scrim__pool_depth(srv->pool));
     struct evhttp_bound_socket *list[8] = {0};
     evhttp_foreach_bound_socket(srv->http, remove_listeners, list);
@@ -753,6 +765,10 @@ static void start_drain(scrim_server *srv)
     srv->drain_timer = evtimer_new(srv->base, drain_finish, srv);
     if (srv->drain_timer)
         evtimer_add(srv->drain_timer, &tv);
+    struct timeval tick = {0, 50000};
+    srv->drain_tick = event_new(srv->base, -1, EV_PERSIST, drain_tick, srv);
+    if (srv->drain_tick)
+        evtimer_add(srv->drain_tick, &tick);
     drain_check(srv);
 }
 
@@ -880,6 +896,12 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     srv->argv = argv;
     srv->started = scrim__now();
     signal(SIGPIPE, SIG_IGN);
+    /* Many idle keep-alive clients must not exhaust descriptors early. */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (scrim__log_open(s->log, err, errlen)) {
         rc = SCRIM_EIO;
         goto fail;
@@ -984,7 +1006,7 @@ void scrim_server_free(scrim_server *srv)
     if (srv->socket_bound)
         unlink(srv->socket_path);
     struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
-                           srv->stop_ev, srv->drain_timer};
+                           srv->stop_ev, srv->drain_timer, srv->drain_tick};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i])
             event_free(evs[i]);

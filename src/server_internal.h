@@ -29,6 +29,8 @@ int scrim__pool_new(int threads, int queue_max, struct event_base *base,
 int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it);
 int scrim__pool_depth(scrim__pool *p);   /* items waiting */
 int scrim__pool_busy(scrim__pool *p);    /* items being run */
+/* Nothing waiting, running, or finished but not yet handed to done(). */
+int scrim__pool_idle(scrim__pool *p);
 int scrim__pool_threads(scrim__pool *p);
 void scrim__pool_set_queue_max(scrim__pool *p, int queue_max);
 /* Finish what is queued, join the workers, deliver the last done()s. */
@@ -112,6 +114,7 @@ struct scrim_server {
     struct event_base *base;
     struct evhttp *http;
     struct event *sig_term, *sig_int, *sig_hup, *stop_ev, *drain_timer;
+    struct event *drain_tick;
     scrim__pool *pool;
     scrim__settings_ref *cur;
     int argc;
@@ -128,7 +131,8 @@ struct scrim_server {
     scrim__metrics metrics;
     scrim__route_stats unrouted;     /* 404s and early errors */
     uint64_t next_id;
-    int inflight;                    /* calls not yet fully answered */
+    int flushing;                    /* replies not known to be written */
+    double last_reply;
     int draining;
     double started;
 };

@@ -188,9 +188,6 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);
-    fprintf(f, "# HELP scrim_inflight_requests Requests not yet answered.\n"
-            "# TYPE scrim_inflight_requests gauge\nscrim_inflight_requests "
-            "%d\n", srv->inflight);
     fprintf(f, "# HELP scrim_uptime_seconds Seconds since start.\n"
             "# TYPE scrim_uptime_seconds gauge\nscrim_uptime_seconds %.3f\n",
             scrim__now() - srv->started);

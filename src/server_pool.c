@@ -136,6 +136,14 @@ int scrim__pool_busy(scrim__pool *p)
     return d;
 }
 
+int scrim__pool_idle(scrim__pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int idle = !p->depth && !p->busy && !p->done;
+    pthread_mutex_unlock(&p->mu);
+    return idle;
+}
+
 int scrim__pool_threads(scrim__pool *p)
 {
     return p->nthreads;

@@ -206,6 +206,20 @@ perl -MIO::Socket::UNIX -e '
 http POST /v1/hash --data-binary @"$T/a.jpg"
 is "$code:$(jv '$j->{pdq}[0]{hash}')" "200:$PDQ_A" "a truncated upload does not disturb the next client"
 
+# A client that leaves while its image is being decoded.
+curl -s -o /dev/null --max-time 0.05 --unix-socket "$SOCK" --data-binary @"$T/big.png" \
+    http://scrimd/v1/hash
+i=0
+while [ $i -lt 100 ]; do   # the worker finishes the decode, then drops it
+    http GET /metrics
+    grep -q '^scrim_queue_depth 0$' "$T/out" &&
+        grep -q '^scrim_workers_busy 0$' "$T/out" && break
+    sleep 0.1
+    i=$((i + 1))
+done
+[ $i -lt 100 ]
+ok $? "a client leaving before its answer: its work is finished and dropped"
+
 # ---- slowloris: others are served, the slow client is cut -------------------------------
 perl -MIO::Socket::UNIX -MTime::HiRes=time -e '
     my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die;
