@@ -1,0 +1,210 @@
+/* test_server.c - unit tests of scrimd's pieces that need no socket:
+ * settings (ranges, config files, precedence, report round trip), the admin
+ * token comparison, the worker pool's back-pressure and hand-back, and the
+ * Prometheus histogram bookkeeping. */
+#include "testutil.h"
+#include "server_internal.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <unistd.h>
+
+static void settings_ranges(void **state)
+{
+    scrim_settings s;
+    char err[512];
+    scrim_settings_defaults(&s);
+    assert_int_equal(s.request_timeout, 30);
+    assert_int_equal(s.max_body, 64ULL << 20);
+
+    assert_int_equal(scrim_settings_set(&s, "threads", "257", err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_non_null(strstr(err, "from 0 to 256"));
+    assert_int_equal(scrim_settings_set(&s, "threads", "4", err, sizeof err), 0);
+    assert_int_equal(s.threads, 4);
+    /* underscores and dashes name the same option */
+    assert_int_equal(scrim_settings_set(&s, "max_body", "2M", err, sizeof err), 0);
+    assert_int_equal(s.max_body, 2u << 20);
+    assert_int_equal(scrim_settings_set(&s, "max-body", "1.5", err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_int_equal(scrim_settings_set(&s, "max-body", "-5", err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_int_equal(scrim_settings_set(&s, "request-timeout", "0.25", err,
+                                        sizeof err), 0);
+    assert_true(s.request_timeout == 0.25);
+    assert_int_equal(scrim_settings_set(&s, "request-timeout", "nan", err,
+                                        sizeof err), SCRIM_EINVAL);
+    assert_int_equal(scrim_settings_set(&s, "listen", "localhost", err,
+                                        sizeof err), SCRIM_EINVAL);
+    assert_int_equal(scrim_settings_set(&s, "listen", "none", err, sizeof err), 0);
+    assert_string_equal(s.listen, "");
+    assert_int_equal(scrim_settings_set(&s, "allow-path", "rel/dir", err,
+                                        sizeof err), SCRIM_EINVAL);
+    assert_int_equal(scrim_settings_set(&s, "bogus", "1", err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_non_null(strstr(err, "bogus"));
+    assert_int_equal(scrim_settings_set(&s, "db", NULL, err, sizeof err),
+                     SCRIM_EINVAL);
+}
+
+static void settings_file_and_precedence(void **state)
+{
+    char path[] = "/tmp/scrim-settings-XXXXXX", err[512];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "# comment\n\nthreads = 3\nqueue=7   # inline\n"
+                       "allow-path = /tmp\nallow-path = /\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+
+    scrim_settings s;
+    int help, print;
+    char *argv[] = {"scrimd", "--config", path, "--queue", "9", "--print-settings",
+                    NULL};
+    assert_int_equal(scrim_settings_resolve(&s, 6, argv, &help, &print, err,
+                                            sizeof err), 0);
+    assert_int_equal(s.threads, 3);   /* from the file */
+    assert_int_equal(s.queue, 9);     /* the command line wins */
+    assert_int_equal(s.n_allow_path, 2);
+    assert_true(print);
+    assert_false(help);
+
+    /* The report reads back to the same settings. */
+    char out[] = "/tmp/scrim-settings-out-XXXXXX";
+    fd = mkstemp(out);
+    FILE *f = fdopen(fd, "w");
+    scrim_settings_write(&s, f);
+    fclose(f);
+    scrim_settings t;
+    scrim_settings_defaults(&t);
+    assert_int_equal(scrim_settings_load_file(&t, out, err, sizeof err), 0);
+    memset(s.config, 0, sizeof s.config);   /* a file cannot name a file */
+    assert_memory_equal(&s, &t, sizeof s);
+    unlink(out);
+
+    /* Errors name the file and the line. */
+    f = fopen(path, "w");
+    fputs("threads = 2\nno equals sign\n", f);
+    fclose(f);
+    assert_int_equal(scrim_settings_load_file(&s, path, err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_non_null(strstr(err, ":2:"));
+    unlink(path);
+    assert_int_equal(scrim_settings_load_file(&s, path, err, sizeof err),
+                     SCRIM_EIO);
+
+    char *bad[] = {"scrimd", "stray", NULL};
+    assert_int_equal(scrim_settings_resolve(&s, 2, bad, &help, &print, err,
+                                            sizeof err), SCRIM_EINVAL);
+    char *h[] = {"scrimd", "--threads", "999", "--help", NULL};
+    assert_int_equal(scrim_settings_resolve(&s, 4, h, &help, &print, err,
+                                            sizeof err), 0);
+    assert_true(help);
+}
+
+static void token_compare(void **state)
+{
+    const char *want = "0123456789abcdef";
+    assert_true(scrim__token_equal(want, 16, want));
+    assert_false(scrim__token_equal("0123456789abcdeX", 16, want));
+    assert_false(scrim__token_equal("0123456789abcde", 15, want));
+    assert_false(scrim__token_equal("0123456789abcdef0", 17, want));
+    assert_false(scrim__token_equal("", 0, want));
+}
+
+/* ---- the pool: a bounded queue, results back on the loop --------------- */
+
+typedef struct item {
+    scrim__pool_item it;
+    int value, result;
+} item;
+
+static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+static int delivered;
+
+static void run_square(scrim__pool_item *it)
+{
+    item *x = (item *)it;
+    pthread_mutex_lock(&gate);   /* held by the test to keep workers busy */
+    pthread_mutex_unlock(&gate);
+    x->result = x->value * x->value;
+}
+
+static struct event_base *loop_base;
+static int want_total;
+
+/* On the loop thread: every result arrives, computed. */
+static void on_done_loop(scrim__pool_item *it, void *arg)
+{
+    item *x = (item *)it;
+    assert_int_equal(x->result, x->value * x->value);
+    if (++delivered == *(int *)arg)
+        event_base_loopexit(loop_base, NULL);
+}
+
+static void pool_back_pressure(void **state)
+{
+    scrim__pool *p;
+    item items[8];
+    assert_int_equal(evthread_use_pthreads(), 0);
+    loop_base = event_base_new();
+    want_total = 0;
+    delivered = 0;
+    assert_int_equal(scrim__pool_new(1, 2, loop_base, run_square, on_done_loop,
+                                     &want_total, &p), 0);
+    pthread_mutex_lock(&gate);
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 8; i++) {
+        items[i].value = i;
+        if (scrim__pool_submit(p, &items[i].it) == 0)
+            accepted++;
+        else
+            refused++;
+        if (i == 0)   /* let the single worker take the first one */
+            while (scrim__pool_busy(p) == 0)
+                usleep(1000);
+    }
+    /* one running + two queued; the rest refused at once */
+    assert_int_equal(accepted, 3);
+    assert_int_equal(refused, 5);
+    assert_int_equal(scrim__pool_depth(p), 2);
+    assert_false(scrim__pool_idle(p));
+    want_total = accepted;
+    pthread_mutex_unlock(&gate);
+    /* done_ev is only ever activated, never added: keep the loop up. */
+    event_base_loop(loop_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    assert_int_equal(delivered, 3);
+    assert_true(scrim__pool_idle(p));
+    scrim__pool_free(p);
+    event_base_free(loop_base);
+}
+
+static void histogram_buckets(void **state)
+{
+    scrim__route_stats rs;
+    memset(&rs, 0, sizeof rs);
+    scrim__metrics_request(&rs, 200, 0.5);
+    scrim__metrics_request(&rs, 200, 3);
+    scrim__metrics_request(&rs, 503, 99999);
+    scrim__metrics_request(&rs, 418, 1);
+    assert_int_equal(rs.count, 4);
+    assert_int_equal(rs.hist[0], 2);                       /* <= 1 ms */
+    assert_int_equal(rs.hist[2], 1);                       /* <= 5 ms */
+    assert_int_equal(rs.hist[SCRIM__HIST_BUCKETS - 1], 1); /* +Inf */
+    assert_int_equal(rs.by_status[scrim__metrics_status_index(200)], 2);
+    assert_int_equal(rs.by_status[scrim__metrics_status_index(418)], 1);
+    assert_int_equal(scrim__metrics_status_index(418),
+                     scrim__metrics_status_index(299));    /* "other" */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(settings_ranges),
+        cmocka_unit_test(settings_file_and_precedence),
+        cmocka_unit_test(token_compare),
+        cmocka_unit_test(pool_back_pressure),
+        cmocka_unit_test(histogram_buckets),
+    };
+    return RUN_TESTS("server", tests);
+}
