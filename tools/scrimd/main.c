@@ -45,6 +45,14 @@ int main(int argc, char **argv)
         scrim_shutdown();
         return 1;
     }
+    /* Video uploads and POST /v1/compare (video module, issue 5). */
+    if (scrim_video_server_attach(srv, err, sizeof err)) {
+        fprintf(stderr, "scrimd: %s\n", err);
+        scrim_server_free(srv);
+        scrim_review_server_free(review);
+        scrim_shutdown();
+        return 1;
+    }
     int rc = scrim_server_run(srv);
     scrim_server_free(srv);
     scrim_review_server_free(review);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# video_daemon.t - videos through scrimd: POST /v1/hash and /v1/match with
+# video bodies (re-encoding matched, unrelated not, an image found in the
+# frames, damaged uploads answered with errors while the daemon keeps
+# serving) and POST /v1/compare.
+. tests/tap.sh
+for tool in curl ffmpeg python3; do
+    command -v $tool > /dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
+done
+plan 14
+TMP=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+S="$SCRIM_BIN/scrim"
+SOCK="$TMP/scrimd.sock"
+ff() { ffmpeg -nostdin -v error -y "$@"; }
+post() { # PATH FILE -> $code, body in $TMP/out
+    code=$(curl -s -o "$TMP/out" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
+        -X POST --data-binary @"$2" "http://scrimd$1")
+}
+jq_() { python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print($1)" "$TMP/out"; }
+
+ff -f lavfi -i "mandelbrot=size=240x180:rate=30" -t 6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$TMP/base.mp4"
+ff -i "$TMP/base.mp4" -vf scale=160:120 -c:v libvpx -deadline realtime -cpu-used 8 -b:v 300k "$TMP/small.webm"
+ff -t 4 -f lavfi -i "life=size=240x180:rate=30:mold=10:ratio=0.3" -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$TMP/life.mp4"
+ff -f lavfi -i "testsrc2=size=240x180:rate=1" -frames:v 1 "$TMP/still.png"
+ff -t 2 -f lavfi -i "life=size=240x180:rate=30:mold=10:ratio=0.3" -loop 1 -t 2 -framerate 30 -i "$TMP/still.png" \
+   -filter_complex "[1:v]format=yuv420p,fps=30[s];[0:v]format=yuv420p[a];[a][s]concat=n=2:v=1[v]" -map "[v]" \
+   -c:v libx264 -preset ultrafast "$TMP/withstill.mp4"
+head -c 30000 "$TMP/base.mp4" > "$TMP/truncated.mp4"
+{ printf '\x1a\x45\xdf\xa3'; head -c 5000 /dev/urandom; } > "$TMP/junk.mkv"
+
+"$S" import --format vpdq --db "$TMP/db" --list vids --create --seconds-per-hash 0 "$TMP/base.mp4" > /dev/null
+"$S" hash "$TMP/still.png" | cut -d, -f1 | "$S" import --db "$TMP/db" --list images --create --format hex - > /dev/null
+
+"$SCRIM_BIN/scrimd" --db "$TMP/db" --socket "$SOCK" --listen none --log "$TMP/log" 2>> "$TMP/stderr" &
+PID=$!
+for i in $(seq 200); do grep -q '"msg":"ready"' "$TMP/log" 2>/dev/null && break; sleep 0.05; done
+
+post /v1/hash "$TMP/base.mp4"
+is "$code:$(jq_ 'o["kind"], len(o["frames"]), len(o["md5"])')" "200:video 6 32" "POST /v1/hash with a video: its frames"
+post /v1/match "$TMP/small.webm"
+is "$code:$(jq_ 'o["matched"], o["matches"][0]["type"], o["matches"][0]["id"], o["matches"][0]["query_match_percent"] >= 80')" \
+   "200:True video base True" "POST /v1/match: a re-encoding matches the video entry"
+is "$(jq_ 'o["matches"][0]["ranges"]')" "[[0.0, 5.0]]" "with the matched range of the query"
+post /v1/match "$TMP/life.mp4"
+is "$code:$(jq_ 'o["matched"], o["matches"]')" "200:False []" "an unrelated video does not match"
+post /v1/match "$TMP/withstill.mp4"
+is "$code:$(jq_ '[(m["list"], min(m["timestamps"]) >= 1.9) for m in o["matches"]]')" "200:[('images', True)]" \
+   "an image list entry found in the frames, with timestamps"
+md5sum < "$TMP/life.mp4" | cut -d' ' -f1 | "$S" import --db "$TMP/db" --list files --create --format md5 - > /dev/null
+post /v1/match "$TMP/life.mp4"
+is "$(jq_ '[(m["list"], m["type"]) for m in o["matches"]]')" "[('files', 'md5')]" \
+   "a video's file digest matches exactly (imported while the daemon runs)"
+post /v1/match "$TMP/truncated.mp4"
+like "$code:$(jq_ 'o["error"]["message"]')" '^4[0-9][0-9]:truncated or corrupt video' "a truncated video: 4xx with the reason"
+post /v1/match "$TMP/junk.mkv"
+like "$code:$(jq_ 'o["error"]["code"]')" '^4[0-9][0-9]:' "garbage with a video signature: 4xx"
+post /v1/hash "$TMP/base.mp4"
+is "$code" 200 "the daemon still serves after bad uploads"
+
+# POST /v1/compare with two vPDQ texts.
+"$S" hash --seconds-per-hash 0 "$TMP/base.mp4" > "$TMP/a.vpdq"
+"$S" hash "$TMP/small.webm" > "$TMP/b.vpdq"
+python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1]).read(), "compared": open(sys.argv[2]).read()}))' \
+    "$TMP/b.vpdq" "$TMP/a.vpdq" > "$TMP/cmp.json"
+post /v1/compare "$TMP/cmp.json"
+is "$code:$(jq_ 'o["query_match_percent"]')" "200:100.0" "POST /v1/compare"
+is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])) == json.loads(sys.argv[2]))' "$TMP/out" "$("$S" compare "$TMP/b.vpdq" "$TMP/a.vpdq")")" \
+   "True" "same figures as scrim compare"
+printf '{"query": "0,100,zz,0", "compared": ""}' > "$TMP/bad.json"
+post /v1/compare "$TMP/bad.json"
+like "$code:$(jq_ 'o["error"]["message"]')" '^400:query: line 1: HASH' "POST /v1/compare: a malformed hash is a 400 naming the line"
+printf 'not json' > "$TMP/bad.json"
+post /v1/compare "$TMP/bad.json"
+is "$code" 400 "POST /v1/compare: not JSON is a 400"
+
+kill -TERM "$PID"
+wait "$PID"
+is "$?" 0 "scrimd exits 0 on SIGTERM"
+PID=
+done_testing
