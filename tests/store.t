@@ -102,14 +102,20 @@ check "and leaves the list as it was" '[ "$before" = "$after" ]' "$before / $aft
 out=$("$SCRIM" lookup --db "$DB" --list main "$(sed -n 400000p "$T/big.hex")")
 check "no hash of the failed import is visible" 'echo "$out" | grep -q "\"matches\":\[\]"' "$out"
 
-# 24-26: SIGKILL half way through an import
-"$SCRIM" import --db "$DB" --list main --quiet "$T/big.hex" >/dev/null 2>&1 &
+# 24-26: SIGKILL half way through an import.  The input comes through a
+# FIFO this shell keeps open, so the import has read every line and cannot
+# have committed when it is killed.
+mkfifo "$T/fifo"
+"$SCRIM" import --db "$DB" --list main --quiet "$T/fifo" >/dev/null 2>&1 &
 BG=$!
-sleep 0.3
+exec 3>"$T/fifo"
+cat "$T/big.hex" >&3
+sleep 1
 kill -9 $BG 2>/dev/null
 wait $BG 2>/dev/null; rc=$?
 BG=
-check "import killed half way" '[ $rc -eq 137 ]' "exit status $rc (finished before the kill?)"
+exec 3>&-
+check "import killed half way" '[ $rc -eq 137 ]' "exit status $rc"
 after=$("$SCRIM" lists --db "$DB" --json | grep '"name":"main"')
 check "database opens cleanly with the list as before" '[ "$before" = "$after" ]' "$before / $after"
 out=$("$SCRIM" import --db "$DB" --list main --quiet "$T/big.hex" 2>&1)
