@@ -663,6 +663,10 @@ int scrim_video_hash_buffer(const void *buf, size_t len,
         scrim__seterr(err, errlen, "empty input");
         return SCRIM_EFORMAT;
     }
+    if (scrim__is_webp(buf, len)) {
+        scrim_video_opts o = opts_resolve(opts);
+        return scrim__anim_hash_buffer(buf, len, &o, out, err, errlen);
+    }
     struct source src = {.data = buf, .len = len};
     src.sniffed = scrim_media_sniff(buf, len) == SCRIM_MEDIA_VIDEO;
     return video_run(&src, opts, out, err, errlen);
@@ -687,6 +691,18 @@ int scrim_video_hash_file(const char *path, const scrim_video_opts *opts,
     size_t got = fread(head, 1, sizeof head, src.f);
     src.sniffed = scrim_media_sniff(head, got) == SCRIM_MEDIA_VIDEO;
     rewind(src.f);
+    if (scrim__is_webp(head, got)) {
+        /* libvips decodes WebP from memory */
+        fclose(src.f);
+        uint8_t *data;
+        size_t len;
+        int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err, errlen);
+        if (rc == SCRIM_OK) {
+            rc = scrim_video_hash_buffer(data, len, opts, out, err, errlen);
+            free(data);
+        }
+        return rc;
+    }
     int rc = video_run(&src, opts, out, err, errlen);
     fclose(src.f);
     return rc;

@@ -28,4 +28,11 @@ int scrim__frame_hash_y(struct scrim__frame_hasher *h, const uint8_t *y,
                         size_t stride, int width, int height, int full_range,
                         scrim_pdq *pdq, int *quality);
 
+/* Animated WebP (src/video_anim.c): frames from libvips, sampled and hashed
+ * as video frames.  o has every limit resolved. */
+int scrim__is_webp(const void *buf, size_t len);
+int scrim__anim_hash_buffer(const void *buf, size_t len,
+                            const scrim_video_opts *o, scrim_vpdq *out,
+                            char *err, size_t errlen);
+
 #endif

@@ -4,7 +4,7 @@
 # unrelated videos, a still image inside a video, and damaged files.
 # Small videos are made here with the ffmpeg CLI.
 . tests/tap.sh
-plan 34
+plan 37
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -46,6 +46,10 @@ ff -i "$TMP/base.mp4" -t 2 -vf "fps=10,scale=160:-1" "$TMP/anim.gif"
 ff -i "$TMP/base.mp4" -frames:v 1 "$TMP/still.gif"
 like "$("$S" hash "$TMP/anim.gif" | head -1)" '^0,[0-9]+,[0-9a-f]{64},0\.000$' "animated GIF hashed as a video"
 like "$("$S" hash "$TMP/still.gif")" '^[0-9a-f]{64},[0-9]+,.*still\.gif$' "one-frame GIF hashed as an image"
+ff -i "$TMP/base.mp4" -t 2 -vf fps=10 -c:v libwebp_anim -loop 0 "$TMP/anim.webp"
+ff -i "$TMP/base.mp4" -frames:v 1 -c:v libwebp "$TMP/still.webp"
+is "$("$S" hash "$TMP/anim.webp" | cut -d, -f1,4 | tr '\n' ' ')" "0,0.000 10,1.000 " "animated WebP hashed as a video (10 fps from its delays)"
+like "$("$S" hash "$TMP/still.webp")" '^[0-9a-f]{64},[0-9]+,.*still\.webp$' "one-frame WebP hashed as an image"
 
 # ---- damaged input -------------------------------------------------------------------
 head -c 40000 "$TMP/base.mp4" > "$TMP/truncated.mp4"
@@ -64,7 +68,7 @@ ok $([ "$n" -ge 6 ] && echo 0 || echo 1) "damaged MPEG-TS still hashed around th
 # ---- video lists and matching ------------------------------------------------------------
 "$S" import --format vpdq --db "$DB" --list known --create --seconds-per-hash 0 "$TMP/base.mp4" > "$TMP/out"
 like "$(cat "$TMP/out")" 'known: added 1 videos \(240 frames\)' "import a video (every frame) as a list entry"
-for f in small lowrate vp8.webm mpeg4.avi mpeg2.ts h264.mkv fps24 clip; do
+for f in small lowrate vp8.webm mpeg4.avi mpeg2.ts h264.mkv fps24 clip anim.webp; do
     case $f in *.*) file="$TMP/$f" ;; *) file="$TMP/$f.mp4" ;; esac
     r=$("$S" match --db "$DB" "$file")
     got=$(printf '%s' "$r" | json '"%s %s %.0f" % (o["matched"], o["matches"][0]["id"] if o["matches"] else "-", o["matches"][0]["query_match_percent"] if o["matches"] else 0)')

@@ -18,7 +18,7 @@ static void usage(FILE *f)
             "  --max-pixels N  refuse larger images (default %llu)\n"
             "  --fast          shrink JPEGs on load to >= 512 px (faster; hashes\n"
             "                  may move a few bits from the reference's)\n"
-            "Videos (MP4/MOV, MKV/WebM, AVI, MPEG-TS, animated GIF), recognised by\n"
+            "Videos (MP4/MOV, MKV/WebM, AVI, MPEG-TS, animated GIF/WebP), recognised by\n"
             "content, print vPDQ lines FRAME,QUALITY,HASH,SECONDS (the vpdq\n"
             "reference's format; a '# FILE' line before each when several files):\n"
             "  --seconds-per-hash S  hash a frame every S seconds (default 1;\n"
