@@ -187,6 +187,37 @@ static long rss_kb(long pid)
     return kb;
 }
 
+/* CPU seconds (user + system) the process has used so far. */
+static double cpu_seconds(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+    unsigned long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                     &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -243,6 +274,7 @@ int main(int argc, char **argv)
            total / 1024.0 / nfiles);
 
     worker *ws = calloc((size_t)conns, sizeof *ws);
+    double cpu0 = pid ? cpu_seconds(pid) : -1;
     double start = now();
     deadline = start + seconds;
     for (int i = 0; i < conns; i++) {
@@ -271,6 +303,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < conns; i++)
         pthread_join(ws[i].th, NULL);
     double elapsed = now() - start;
+    double cpu1 = pid ? cpu_seconds(pid) : -1;
 
     size_t n = 0;
     long errors = 0;
@@ -295,6 +328,13 @@ int main(int argc, char **argv)
         printf("; rss MB first %ld last %ld max %ld", rss_first / 1024,
                rss_last / 1024, rss_max / 1024);
     printf("\n");
+    /* On a shared machine the wall-clock rate depends on the neighbours;
+     * the daemon's CPU time per request does not. */
+    if (cpu0 >= 0 && cpu1 >= 0 && n)
+        printf("daemon CPU: %.2f s for %zu requests = %.2f ms per request "
+               "(%.0f req/s per fully used core); load average now %.1f\n",
+               cpu1 - cpu0, n, (cpu1 - cpu0) * 1000 / n,
+               n / (cpu1 - cpu0 > 0 ? cpu1 - cpu0 : 1), loadavg());
     return errors ? 3 : 0;
 usage:
     fprintf(stderr, "usage: load [-c CONNS] [-d SECONDS] (-u SOCKET | -t "

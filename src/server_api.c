@@ -221,9 +221,10 @@ static int hash_or_match(scrim_call *c, int match)
         err[0] = '\0';
         if (srv->hooks[i].fn(c, &up, &res, srv->hooks[i].arg, err,
                              sizeof err)) {
-            c->hook_failures++;
-            scrim__log_msg("error", "request %llu: post-match hook failed: %s",
-                           (unsigned long long)c->id, err);
+            /* Logged by the loop with the request's line: workers never
+             * write the log (its descriptor changes on SIGHUP). */
+            if (!c->hook_failures++)
+                snprintf(c->hook_error, sizeof c->hook_error, "%s", err);
         }
     }
     json_object_set_new(c->json, "matched", json_boolean(res.matched));

@@ -312,6 +312,8 @@ static void respond(call_job *j, scrim_call *c)
     if (c->json && (json_object_get(c->json, "matches") ||
                     c->match_count))
         json_object_set_new(line, "matches", json_integer(c->match_count));
+    if (c->hook_failures)
+        json_object_set_new(line, "hook_error", json_string(c->hook_error));
     if (c->error_code[0]) {
         json_t *e = json_object_get(json_object_get(c->json, "error"), "message");
         json_object_set_new(line, "error", json_string(c->error_code));

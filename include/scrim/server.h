@@ -145,6 +145,7 @@ typedef struct scrim_call {
     char content_type[64];      /* ... with its type */
     int match_count;            /* for the log line */
     int hook_failures;          /* post-match hooks that failed (metrics) */
+    char hook_error[160];       /* the first one's message (log line) */
     char error_code[32];        /* set by scrim_call_error */
     void *priv_;                /* the server's; do not touch */
 } scrim_call;
