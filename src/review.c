@@ -206,16 +206,26 @@ void scrim_review_close(scrim_review *r)
 
 /* ---- records ------------------------------------------------------------------ */
 
-static json_t *preview_json(const char *hexid, const scrim_preview *p, int lighter)
+static json_t *preview_json(const char *hexid, const scrim_preview *p, int lighter,
+                            const scrim_preview_sheet_info *sheet)
 {
     char url[128];
     if (!p)
         return json_null();
     snprintf(url, sizeof url, "/v1/review/%s/preview.jpg%s", hexid,
              lighter ? "?level=light" : "");
-    return json_pack("{s:s, s:i, s:i, s:I, s:i}", "url", url, "width", p->width,
-                     "height", p->height, "bytes", (json_int_t)p->len, "detail",
-                     p->detail);
+    json_t *j = json_pack("{s:s, s:i, s:i, s:I, s:i}", "url", url, "width",
+                          p->width, "height", p->height, "bytes",
+                          (json_int_t)p->len, "detail", p->detail);
+    if (j && sheet) {
+        json_t *f = json_array();
+        for (int i = 0; i < sheet->tiles && i < SCRIM_SHEET_MAX_TILES; i++)
+            json_array_append_new(f, json_pack("{s:f, s:b}", "seconds",
+                                               sheet->seconds[i], "matched",
+                                               sheet->matched[i]));
+        json_object_set_new(j, "frames", f);
+    }
+    return j;
 }
 
 static int put_preview(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES],
@@ -261,8 +271,8 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
                     "size", (json_int_t)in->size, "width", in->width, "height",
                     in->height, "hashes", in->hashes ? in->hashes : json_null(),
                     "matches", in->matches, "level", in->level, "preview",
-                    preview_json(hexid, in->preview, 0), "lighter",
-                    preview_json(hexid, in->lighter, 1), "decision", "history");
+                    preview_json(hexid, in->preview, 0, in->sheet), "lighter",
+                    preview_json(hexid, in->lighter, 1, in->sheet), "decision", "history");
     if (!rec || !(text = json_dumps(rec, JSON_COMPACT))) {
         rc = SCRIM_ENOMEM;
         scrim__seterr(err, errlen, "out of memory");

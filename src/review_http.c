@@ -324,6 +324,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     scrim_review_server *rs = arg;
     scrim_preview pv = {0}, pl = {0};
     scrim_preview_opts o, lo;
+    scrim_preview_sheet_info sheet, *sheetp = NULL;
     const char **lists = NULL;
     json_t *hashes = NULL;
     char id[SCRIM_REVIEW_ID_LEN + 1], level[128];
@@ -360,8 +361,9 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
         double times[64];
         size_t nt = matched_times(res->matches, times, 64);
         if ((rc = scrim_preview_video_sheet(up->bytes, up->len, times, nt, &o, &pv,
-                                            &pl, NULL, err, errlen)))
+                                            &pl, &sheet, err, errlen)))
             goto done;
+        sheetp = &sheet;
         scrim_preview_opts_format(&o, level, sizeof level);
     } else {
         snprintf(level, sizeof level, "none");
@@ -378,7 +380,8 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
         .width = up->kind == SCRIM_MEDIA_IMAGE ? up->image.width : 0,
         .height = up->kind == SCRIM_MEDIA_IMAGE ? up->image.height : 0,
         .hashes = hashes, .matches = res->matches, .level = level,
-        .preview = pv.data ? &pv : NULL, .lighter = pl.data ? &pl : NULL};
+        .preview = pv.data ? &pv : NULL, .lighter = pl.data ? &pl : NULL,
+        .sheet = sheetp};
     if ((rc = scrim_review_add(rv, &in, id, err, errlen)))
         goto done;
     char url[128];

@@ -17,12 +17,14 @@ ffmpeg -loglevel error -f lavfi -i testsrc2=size=320x240:rate=10:duration=6 \
 start_daemon || { echo "Bail out! scrimd did not start"; exit 1; }
 req --data-binary "@$U/v.mkv" /v1/match > "$T/m"
 [ "$(status)" = 415 ] && skip_all "scrimd does not match videos yet"
-echo "1..6"
+echo "1..7"
 AUTH="Authorization: Bearer $REVIEWER"
 ID=$(json review.id < "$T/m")
 check "a matched video gets a review record" [ "$(json matched < "$T/m")" = true ] && [ ${#ID} = 32 ]
 req -H "$AUTH" "/v1/review/$ID" > "$T/r"
 check "the record is of a video" [ "$(json kind < "$T/r")" = video ] && [ "$(json size < "$T/r")" = "$(wc -c < "$U/v.mkv")" ]
+check "the sheet shows the matched times and fills up to 4 frames" \
+    [ "$(json preview.frames.# < "$T/r")" -ge 4 ] && [ "$(json preview.frames.0.matched < "$T/r")" = true ]
 req -H "$AUTH" "/v1/review/$ID/preview.jpg" > "$T/s.jpg"
 "$HELPER" --measure 24 "$T/s.jpg" > "$T/meas"
 check "the contact sheet is a grey JPEG <= 256 px" \

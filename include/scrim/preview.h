@@ -183,6 +183,7 @@ typedef struct scrim_review_input {
     const char *level;              /* preview level text, e.g. "standard" */
     const scrim_preview *preview;   /* NULL when the level is "none" */
     const scrim_preview *lighter;   /* NULL when the level is "none" */
+    const struct scrim_preview_sheet_info *sheet; /* video: the tiles, or NULL */
 } scrim_review_input;
 
 /* Store a new record (and purge expired ones) in one transaction; its id is
@@ -194,7 +195,8 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
 /* The record as JSON: {"id", "time", "expires", "status" (pending /
  * confirmed / rejected), "kind", "size", "width", "height", "hashes",
  * "matches", "level", "preview": {"url", "width", "height", "bytes",
- * "detail"} or null, "lighter": same or null, "decision": null or
+ * "detail", and for a video's contact sheet "frames": [{"seconds",
+ * "matched"}]} or null, "lighter": same or null, "decision": null or
  * {"decision", "note", "time", "by"}, "history": [earlier decisions]}.
  * SCRIM_EINVAL for a malformed id, SCRIM_ENOTFOUND if none (or expired). */
 int scrim_review_get(scrim_review *r, const char *id, json_t **out,
