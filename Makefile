@@ -107,10 +107,18 @@ test: deps
 	  UBSAN_OPTIONS=print_stacktrace=1 prove -f --exec tests/run $(TESTS) $(sort $(wildcard tests/*.t))
 
 DEMO_DB ?= var/demo.db
+# The demo: a small database, an admin token in var/admin.token, the daemon in
+# the foreground on ./var/scrimd.sock and 127.0.0.1:8750.
 run: deps all
 	@mkdir -p var
 	./tools/make-demo-db.sh $(DEMO_DB)
-	./bin/scrimd --db $(DEMO_DB)
+	@[ -s var/admin.token ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > var/admin.token)
+	@echo
+	@echo "try:  curl -s --data-binary @tests/fixtures/blobs.jpg http://127.0.0.1:8750/v1/match"
+	@echo "      curl -s -H \"Authorization: Bearer \$$(cat var/admin.token)\" http://127.0.0.1:8750/v1/lists"
+	@echo "      review page: http://127.0.0.1:8750/review (token in var/admin.token)"
+	@echo
+	./bin/scrimd --db $(DEMO_DB) --admin-token-file var/admin.token
 
 clean:
 	rm -rf build bin lib
