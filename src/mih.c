@@ -362,12 +362,24 @@ typedef struct query {
     int radius, t;
     mih_emit_fn emit;
     void *ud;
+    /* refs already checked in this query and their first close word: a
+     * near duplicate of the query is a candidate at most word positions,
+     * but its record needs reading only once */
+    uint32_t seen_ref[512];   /* ref + 1, 0 = empty */
+    int8_t seen_first[512];   /* -1: out of radius */
 } query;
 
 /* Check a candidate of word position i against its full hash. */
 static inline __attribute__((always_inline)) int verify(query *qy,
                                                         uint32_t ref, int pos)
 {
+    size_t slot = (uint32_t)(ref * 2654435761u) >> 23, probes = 0;
+    while (qy->seen_ref[slot] && qy->seen_ref[slot] != ref + 1 && probes < 8) {
+        slot = (slot + 1) & 511;
+        probes++;
+    }
+    if (qy->seen_ref[slot] == ref + 1 && qy->seen_first[slot] != pos)
+        return 0;
     MDB_val key = {sizeof ref, &ref}, val;
     int rc = mdb_get(qy->txn, qy->refs, &key, &val);
     if (rc == MDB_NOTFOUND)
@@ -388,6 +400,10 @@ static inline __attribute__((always_inline)) int verify(query *qy,
         for (int j = 0; j < 4 && first < 0; j++)
             if (__builtin_popcountll(z >> (16 * j) & 0xffff) <= qy->t)
                 first = 4 * k + j;
+    }
+    if (probes < 8 && !qy->seen_ref[slot]) {
+        qy->seen_ref[slot] = ref + 1;
+        qy->seen_first[slot] = (int8_t)(d > qy->radius ? -1 : first);
     }
     if (first != pos || d > qy->radius)
         return 0;
@@ -561,7 +577,16 @@ int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
     pthread_once(&init_once, mih_init);
     if (radius < 0 || radius > SCRIM_MAX_RADIUS)
         return SCRIM_EINVAL;
-    query qy = {txn, refs, dir, q, radius, radius / 16, emit, ud};
+    query qy;
+    qy.txn = txn;
+    qy.refs = refs;
+    qy.dir = dir;
+    qy.q = q;
+    qy.radius = radius;
+    qy.t = radius / 16;
+    qy.emit = emit;
+    qy.ud = ud;
+    memset(qy.seen_ref, 0, sizeof qy.seen_ref);
     return probe_all(&qy, index);
 }
 
