@@ -360,6 +360,69 @@ static void sniffing(void **state)
     assert_string_equal(scrim_media_kind_name(SCRIM_MEDIA_VIDEO), "video");
 }
 
+/* Damaged input never crashes (the sanitizer build checks memory too):
+ * random mutations of a vPDQ text, of container headers for the sniffer,
+ * and of a real video for the decoder. */
+static void mutated_inputs(void **state)
+{
+    static const char text[] =
+        "# video: a\n"
+        "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\n"
+        "30,42,c0f11178372c6aaccddea259648fbfd62f434c89c9e99b249772be216c8d055c,1.001\n";
+    char buf[sizeof text], err[256];
+    srand(11);
+    for (int it = 0; it < 2000; it++) {
+        memcpy(buf, text, sizeof text);
+        for (int k = rand() % 4; k >= 0; k--)
+            buf[rand() % (sizeof text - 1)] = (char)(rand() % 256);
+        size_t len = (size_t)rand() % sizeof text;
+        scrim_vpdq v;
+        int rc = scrim_vpdq_parse(buf, len, &v, err, sizeof err);
+        assert_true(rc == SCRIM_OK || rc == SCRIM_EINVAL);
+        scrim_vpdq_free(&v);
+        (void)scrim_vpdq_sniff(buf, len);
+        (void)scrim_media_sniff(buf, len);
+    }
+    static const uint8_t gif[] = "GIF89a\1\0\1\0\x80\0\0\0\0\0\xff\xff\xff"
+                                 "\x21\xf9\4\0\n\0\0\0\x2c\0\0\0\0\1\0\1\0\0\2\2D\1\0"
+                                 "\x2c\0\0\0\0\1\0\1\0\x81\2\2D\1\0;";
+    static const uint8_t webp[] = "RIFF\x40\0\0\0WEBPVP8X\n\0\0\0\2\0\0\0\0\0\0\0\0\0"
+                                  "ANMF\4\0\0\0abcdANMF\xff\xff\xff\x7f";
+    const uint8_t *heads[] = {gif, webp};
+    size_t hlen[] = {sizeof gif - 1, sizeof webp - 1};
+    for (int it = 0; it < 4000; it++) {
+        uint8_t b[128];
+        int h = it & 1;
+        memcpy(b, heads[h], hlen[h]);
+        b[rand() % hlen[h]] = (uint8_t)rand();
+        int kind = scrim_media_sniff(b, (size_t)rand() % (hlen[h] + 1));
+        assert_true(kind >= SCRIM_MEDIA_UNKNOWN && kind <= SCRIM_MEDIA_VIDEO);
+    }
+    if (!shared_data())
+        return;
+    size_t len;
+    uint8_t *data = read_video("doorknob-hd-no-bar", &len);
+    uint8_t *m = malloc(len);
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    o.time_budget = 20;
+    for (int it = 0; it < 6; it++) {
+        memcpy(m, data, len);
+        for (int k = 0; k < 40; k++)
+            m[(size_t)rand() % len] = (uint8_t)rand();
+        size_t n = it % 3 ? len : (size_t)rand() % len;
+        scrim_vpdq v;
+        int rc = scrim_video_hash_buffer(m, n, &o, &v, err, sizeof err);
+        assert_true(rc == SCRIM_OK || rc == SCRIM_ECORRUPT || rc == SCRIM_EFORMAT ||
+                    rc == SCRIM_ETOOBIG);
+        if (rc)
+            assert_true(strlen(err) > 5);
+        scrim_vpdq_free(&v);
+    }
+    free(m);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +434,7 @@ int main(void)
         cmocka_unit_test(memory_sampling_keyframes),
         cmocka_unit_test(limits_and_damage),
         cmocka_unit_test(sniffing),
+        cmocka_unit_test(mutated_inputs),
     };
     return RUN_TESTS("test_video", tests);
 }
