@@ -19,6 +19,9 @@ static int video_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
 {
     scrim_video_opts vo;
     scrim_video_opts_default(&vo);
+    /* Parallelism comes from the worker pool (one upload per worker), not
+     * from splitting one decode across threads. */
+    vo.threads = 1;
     /* The daemon's pixel limit also bounds each frame. */
     if (o->max_pixels && o->max_pixels < SCRIM_VIDEO_DEFAULT_MAX_PIXELS)
         vo.max_pixels = o->max_pixels;

@@ -337,6 +337,8 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
         json_t *arr = g[i].m->kind == SCRIM_LIST_ALLOW ? allowed : matches;
         if (g[i].m->type == SCRIM_HASH_VIDEO) {
             json_t *v;
+            if (!g[i].m->id)
+                continue; /* the store requires ids; be safe */
             if ((rc = video_entry_match(s, query, g[i].m, &o, &v, err, errlen)))
                 goto done;
             if (v) {
