@@ -148,8 +148,11 @@ static int speed(int argc, char **argv)
                "frames/s", "video s/CPU s", "vs target");
         for (size_t i = 0; i < NM; i++) {
             char cmp[160] = "";
-            if (modes[i].s == 0 && !modes[i].exact_rgb)
-                snprintf(cmp, sizeof cmp, "%.1fx faster than vpdq's %.1f s (target >= 5x; chair video)",
+            int chair = strstr(argv[f], "chair-orig-22-sd-bar") != NULL;
+            if (modes[i].s == 0 && !chair)
+                snprintf(cmp, sizeof cmp, "(vpdq's time is known for the chair video only)");
+            else if (modes[i].s == 0 && !modes[i].exact_rgb)
+                snprintf(cmp, sizeof cmp, "%.1fx faster than vpdq's %.1f s (target >= 5x)",
                          VPDQ_REFERENCE_SECONDS / cpu[i], VPDQ_REFERENCE_SECONDS);
             else if (modes[i].s == 0)
                 snprintf(cmp, sizeof cmp, "%.1fx faster than vpdq's %.1f s",
