@@ -172,17 +172,21 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static long rss_kb(long pid)
+/* Resident memory of the daemon (kB): `field` is "VmRSS:" (all, including
+ * the LMDB map's file pages, which are page cache) or "RssAnon:" (the heap:
+ * what a leak would grow). */
+static long rss_kb(long pid, const char *field)
 {
     char path[64], line[256];
     long kb = -1;
+    size_t fl = strlen(field);
     snprintf(path, sizeof path, "/proc/%ld/status", pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kb = strtol(line + 6, NULL, 10);
+        if (!strncmp(line, field, fl))
+            kb = strtol(line + fl, NULL, 10);
     fclose(f);
     return kb;
 }
@@ -282,11 +286,20 @@ int main(int argc, char **argv)
         pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
     }
     long rss_first = -1, rss_max = -1, rss_last = -1, prev = 0;
+    long anon_first = -1, anon_max = -1, anon_last = -1;
     double t = start;
     while ((t = now()) < deadline) {
         double next = t + interval < deadline ? t + interval : deadline;
         usleep((useconds_t)((next - t) * 1e6));
-        long d = atomic_load(&done_total), rss = pid ? rss_kb(pid) : -1;
+        long d = atomic_load(&done_total), rss = pid ? rss_kb(pid, "VmRSS:") : -1;
+        long anon = pid ? rss_kb(pid, "RssAnon:") : -1;
+        if (anon >= 0) {
+            if (anon_first < 0)
+                anon_first = anon;
+            if (anon > anon_max)
+                anon_max = anon;
+            anon_last = anon;
+        }
         if (rss >= 0) {
             if (rss_first < 0)
                 rss_first = rss;
@@ -294,9 +307,10 @@ int main(int argc, char **argv)
                 rss_max = rss;
             rss_last = rss;
         }
-        printf("  t=%5.1f s  %6.0f req/s  errors %ld  rss %ld MB\n",
+        printf("  t=%5.1f s  %6.0f req/s  errors %ld  rss %ld MB (heap %ld MB)\n",
                now() - start, (d - prev) / (next - t > 0 ? next - t : 1),
-               atomic_load(&errors_total), rss >= 0 ? rss / 1024 : -1);
+               atomic_load(&errors_total), rss >= 0 ? rss / 1024 : -1,
+               anon >= 0 ? anon / 1024 : -1);
         fflush(stdout);
         prev = d;
     }
@@ -325,8 +339,10 @@ int main(int argc, char **argv)
            n, errors, elapsed, n / elapsed, PCT(50), PCT(90), PCT(99),
            n ? all[n - 1] / 1000.0 : 0);
     if (rss_first >= 0)
-        printf("; rss MB first %ld last %ld max %ld", rss_first / 1024,
-               rss_last / 1024, rss_max / 1024);
+        printf("; rss MB first %ld last %ld max %ld (heap MB first %ld last "
+               "%ld max %ld)", rss_first / 1024, rss_last / 1024,
+               rss_max / 1024, anon_first / 1024, anon_last / 1024,
+               anon_max / 1024);
     printf("\n");
     /* On a shared machine the wall-clock rate depends on the neighbours;
      * the daemon's CPU time per request does not. */

@@ -416,4 +416,30 @@ else
     ok 0 "no sanitizer reports"
 fi
 
+# ---- --user: bind as root, then serve as an unprivileged user -------------------
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    chmod 0711 "$T"   # nobody must reach its directory
+    mkdir -m 0777 "$T/pub"
+    : >"$T/log"
+    "$BIN/scrimd" --db "$T/pub/db" --socket "$T/pub/sock" --listen none \
+        --log "$T/log" --user nobody 2>>"$T/stderr" &
+    PID=$!
+    i=0
+    while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+    uid=$(awk '/^Uid:/ {print $2 "," $3 "," $4}' "/proc/$PID/status")
+    want=$(id -u nobody)
+    is "$uid" "$want,$want,$want" "--user: runs as that user after binding"
+    code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$T/pub/sock" \
+        --data-binary @"$T/a.jpg" http://scrimd/v1/match)
+    is "$code" 200 "--user: serves and opens the database as that user"
+    kill -TERM "$PID"
+    wait "$PID"
+    is "$?" 0 "--user: drains and exits 0"
+    PID=
+else
+    n=$((n + 1)); echo "ok $n # skip --user needs root and a 'nobody' user"
+    n=$((n + 1)); echo "ok $n # skip --user needs root"
+    n=$((n + 1)); echo "ok $n # skip --user needs root"
+fi
+
 echo "1..$n"
