@@ -2,6 +2,7 @@
  * the server from the library (src/server_*.c) until SIGTERM. */
 #include "scrim.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,10 @@ int main(int argc, char **argv)
         scrim_settings_write(&s, stdout);
         return 0;
     }
+    /* Decoded images are megabytes each and of every size: mapped and
+     * unmapped per request they go back to the system, instead of
+     * fragmenting the workers' malloc arenas into a slowly growing heap. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     if (scrim_init(argv[0])) {
         fprintf(stderr, "scrimd: cannot initialise libvips\n");
         return 1;
