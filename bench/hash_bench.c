@@ -5,6 +5,7 @@
  */
 #include "scrim.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ int main(int argc, char **argv)
         }
     }
     int n = argc - i;
+    /* As bin/scrim does for batches. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     if (n <= 0 || scrim_init(argv[0]))
         return 2;
     uint8_t **data = calloc(n, sizeof *data);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <malloc.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -70,10 +69,6 @@ int scrim_init(const char *argv0)
     vips_block_untrusted_set(TRUE);
     if (!getenv("SCRIM_VIPS_WARNINGS"))
         g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, quiet_log, NULL);
-    /* Decoded images are large, short-lived buffers: keep them on the heap
-     * instead of an mmap/munmap (and page faults) per image. */
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     vips_cache_set_max(0);
     /* Parallelism comes from hashing many images at once, not from
      * splitting one image across threads. */

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,11 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) {
+            /* A batch of images: keep the large, short-lived decode buffers
+             * on the heap instead of an mmap, munmap and page faults each.
+             * (The daemon sets its own policy.) */
+            mallopt(M_MMAP_THRESHOLD, 256 << 20);
+            mallopt(M_TRIM_THRESHOLD, 512 << 20);
             if (scrim_init(argv[0])) {
                 fprintf(stderr, "scrim: cannot initialise libvips\n");
                 return 1;
