@@ -5,9 +5,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scrim.h"
+
 
 /* snprintf into an optional error buffer. */
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+
+/* ---- PDQ internals shared with the video frame hasher (pdq.c) ---------- */
+
+/* Scratch planes for PDQ, kept between calls where many images of one size
+ * are hashed (video frames). */
+typedef struct scrim__pdq_scratch {
+    float *a, *b;   /* two planes of at least width * height floats */
+    float *sums;    /* one per column */
+    int *keep;      /* one per column */
+    size_t cap, side;
+} scrim__pdq_scratch;
+
+int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height);
+void scrim__pdq_scratch_free(scrim__pdq_scratch *s);
+
+/* Luma of packed 8-bit pixels (1, 3 or 4 channels) exactly as the reference
+ * computes it, into out (height rows of width). */
+void scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
+                     size_t stride, float *out);
+
+/* PDQ of the luma plane in s->a (height rows of width) or, if transposed, of
+ * its transpose in s->b.  Both planes are overwritten. */
+int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
+                          int transposed, scrim_pdq *hash, int *quality,
+                          scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
 #endif

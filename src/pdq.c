@@ -10,11 +10,15 @@
  * reordering a sum changes rounding and so changes bits.  The build uses
  * -ffp-contract=off for the same reason (no fused multiply-add). */
 #include "scrim.h"
+#include "internal.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define PDQ_MIN_DIM 5
 
@@ -53,49 +57,65 @@ static int jarosz_window(int old_dim, int new_dim)
     return (old_dim + 2 * new_dim - 1) / (2 * new_dim);
 }
 
-/* One box-filter pass along a vector: a running sum whose window grows at the
- * start and shrinks at the end, each output being sum / (cells in window). */
-static void box1d(const float *in, float *out, int len, int stride, int win)
-{
-    int half = (win + 2) / 2;
-    int n1 = half - 1, n2 = win - half + 1, n3 = len - win, n4 = half - 1;
-    int li = 0, ri = 0, oi = 0, count = 0;
-    float sum = 0.0f;
+/* ---- the Jarosz filter ---------------------------------------------------
+ *
+ * The reference runs a 1-D box filter along every row, then every column,
+ * twice.  A running sum along one row is a chain of dependent additions that
+ * cannot be vectorised, so here every pass runs down columns, with all the
+ * columns' sums side by side, on a transposed copy where the reference runs
+ * along rows.  Each output still sees exactly the reference's operations in
+ * the reference's order, so the results agree bit for bit.  The last two
+ * passes are computed only where the 64x64 samples need them. */
 
-    for (int i = 0; i < n1; i++) {
-        sum += in[ri];
-        count++;
-        ri += stride;
-    }
-    for (int i = 0; i < n2; i++) {
-        sum += in[ri];
-        count++;
-        out[oi] = sum / count;
-        ri += stride;
-        oi += stride;
-    }
-    for (int i = 0; i < n3; i++) {
-        sum += in[ri];
-        sum -= in[li];
-        out[oi] = sum / count;
-        li += stride;
-        ri += stride;
-        oi += stride;
-    }
-    for (int i = 0; i < n4; i++) {
-        sum -= in[li];
-        count--;
-        out[oi] = sum / count;
-        li += stride;
-        oi += stride;
-    }
+/* out (cols x rows) = in (rows x cols) transposed, in cache-sized tiles with
+ * 4x4 SSE transposes inside where available. */
+static void transpose(const float *restrict in, float *restrict out, int rows,
+                      int cols)
+{
+    enum { T = 32 };
+    for (int i0 = 0; i0 < rows; i0 += T)
+        for (int j0 = 0; j0 < cols; j0 += T) {
+            int i1 = i0 + T < rows ? i0 + T : rows;
+            int j1 = j0 + T < cols ? j0 + T : cols;
+            int i = i0;
+#ifdef __SSE2__
+            for (; i + 4 <= i1; i += 4) {
+                int j = j0;
+                for (; j + 4 <= j1; j += 4) {
+                    __m128 r0 = _mm_loadu_ps(in + (size_t)i * cols + j);
+                    __m128 r1 = _mm_loadu_ps(in + (size_t)(i + 1) * cols + j);
+                    __m128 r2 = _mm_loadu_ps(in + (size_t)(i + 2) * cols + j);
+                    __m128 r3 = _mm_loadu_ps(in + (size_t)(i + 3) * cols + j);
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    _mm_storeu_ps(out + (size_t)j * rows + i, r0);
+                    _mm_storeu_ps(out + (size_t)(j + 1) * rows + i, r1);
+                    _mm_storeu_ps(out + (size_t)(j + 2) * rows + i, r2);
+                    _mm_storeu_ps(out + (size_t)(j + 3) * rows + i, r3);
+                }
+                for (; j < j1; j++)
+                    for (int k = i; k < i + 4; k++)
+                        out[(size_t)j * rows + k] = in[(size_t)k * cols + j];
+            }
+#endif
+            for (; i < i1; i++)
+                for (int j = j0; j < j1; j++)
+                    out[(size_t)j * rows + i] = in[(size_t)i * cols + j];
+        }
 }
 
-/* The column pass of box1d, done for all columns at once, row by row, so that
- * memory is read sequentially.  Each column sees exactly the operations box1d
- * would do on it, in the same order, so results are identical. */
-static void box_cols(const float *in, float *out, int rows, int cols, int win,
-                     float *sums)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Twice the lanes where the CPU has AVX2; IEEE results are the same. */
+#define WIDE __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE
+#endif
+
+/* The box filter down every column of in (rows x cols): the window grows at
+ * the top and shrinks at the bottom, each output being sum / (cells in the
+ * window), as in the reference.  Output row r is written only if keep is NULL
+ * or keep[r]; then to out row (keep ? keep[r] - 1 : r). */
+WIDE static void box_down(const float *in, float *out, int rows, int cols,
+                          int win, float *sums, const int *keep)
 {
     int half = (win + 2) / 2;
     int n1 = half - 1, n2 = win - half + 1, n3 = rows - win, n4 = half - 1;
@@ -111,122 +131,140 @@ static void box_cols(const float *in, float *out, int rows, int cols, int win,
     }
     for (int i = 0; i < n2; i++, ri++, oi++) {
         const float *r = in + (size_t)ri * cols;
-        float *o = out + (size_t)oi * cols;
         count++;
-        for (int j = 0; j < cols; j++) {
+        for (int j = 0; j < cols; j++)
             sums[j] += r[j];
-            o[j] = sums[j] / count;
+        if (!keep || keep[oi]) {
+            float *o = out + (size_t)(keep ? keep[oi] - 1 : oi) * cols;
+            for (int j = 0; j < cols; j++)
+                o[j] = sums[j] / count;
         }
     }
     for (int i = 0; i < n3; i++, li++, ri++, oi++) {
         const float *r = in + (size_t)ri * cols;
         const float *l = in + (size_t)li * cols;
-        float *o = out + (size_t)oi * cols;
         for (int j = 0; j < cols; j++) {
             sums[j] += r[j];
             sums[j] -= l[j];
-            o[j] = sums[j] / count;
+        }
+        if (!keep || keep[oi]) {
+            float *o = out + (size_t)(keep ? keep[oi] - 1 : oi) * cols;
+            for (int j = 0; j < cols; j++)
+                o[j] = sums[j] / count;
         }
     }
     for (int i = 0; i < n4; i++, li++, oi++) {
         const float *l = in + (size_t)li * cols;
-        float *o = out + (size_t)oi * cols;
         count--;
-        for (int j = 0; j < cols; j++) {
+        for (int j = 0; j < cols; j++)
             sums[j] -= l[j];
-            o[j] = sums[j] / count;
+        if (!keep || keep[oi]) {
+            float *o = out + (size_t)(keep ? keep[oi] - 1 : oi) * cols;
+            for (int j = 0; j < cols; j++)
+                o[j] = sums[j] / count;
         }
     }
 }
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-
-/* The row pass, 4 rows at a time with SSE: each 4x4 block of the strip is
- * transposed so that the 4 rows' values at one column sit in one register,
- * the running sums are done with the 4 lanes in step, and the results are
- * transposed back.  Each row sees exactly box1d's operations in box1d's
- * order (SSE lanes are plain IEEE single precision), so the results are
- * identical to box1d's. */
-static void box_rows(const float *in, float *out, int rows, int cols, int win,
-                     float *strip)
+/* The same filter along one contiguous vector. */
+static void box_line(const float *in, float *out, int len, int win)
 {
     int half = (win + 2) / 2;
-    int n1 = half - 1, n2 = win - half + 1, n3 = cols - win, n4 = half - 1;
-    int c4 = cols & ~3;
-    float *t = strip, *u = strip + (size_t)cols * 4;
-    int r0 = 0;
-    for (; r0 + 4 <= rows; r0 += 4) {
-        const float *i0 = in + (size_t)r0 * cols, *i1 = i0 + cols,
-                    *i2 = i1 + cols, *i3 = i2 + cols;
-        int c = 0;
-        for (; c < c4; c += 4) {
-            __m128 a = _mm_loadu_ps(i0 + c), b = _mm_loadu_ps(i1 + c),
-                   d = _mm_loadu_ps(i2 + c), e = _mm_loadu_ps(i3 + c);
-            _MM_TRANSPOSE4_PS(a, b, d, e);
-            _mm_storeu_ps(t + 4 * c, a);
-            _mm_storeu_ps(t + 4 * c + 4, b);
-            _mm_storeu_ps(t + 4 * c + 8, d);
-            _mm_storeu_ps(t + 4 * c + 12, e);
-        }
-        for (; c < cols; c++) {
-            t[4 * c] = i0[c];
-            t[4 * c + 1] = i1[c];
-            t[4 * c + 2] = i2[c];
-            t[4 * c + 3] = i3[c];
-        }
-        __m128 sum = _mm_setzero_ps();
-        int li = 0, ri = 0, oi = 0, count = 0;
-        for (int i = 0; i < n1; i++, ri++) {
-            sum = _mm_add_ps(sum, _mm_loadu_ps(t + 4 * ri));
-            count++;
-        }
-        for (int i = 0; i < n2; i++, ri++, oi++) {
-            count++;
-            sum = _mm_add_ps(sum, _mm_loadu_ps(t + 4 * ri));
-            _mm_storeu_ps(u + 4 * oi, _mm_div_ps(sum, _mm_set1_ps((float)count)));
-        }
-        __m128 cnt = _mm_set1_ps((float)count);
-        for (int i = 0; i < n3; i++, li++, ri++, oi++) {
-            sum = _mm_add_ps(sum, _mm_loadu_ps(t + 4 * ri));
-            sum = _mm_sub_ps(sum, _mm_loadu_ps(t + 4 * li));
-            _mm_storeu_ps(u + 4 * oi, _mm_div_ps(sum, cnt));
-        }
-        for (int i = 0; i < n4; i++, li++, oi++) {
-            count--;
-            sum = _mm_sub_ps(sum, _mm_loadu_ps(t + 4 * li));
-            _mm_storeu_ps(u + 4 * oi, _mm_div_ps(sum, _mm_set1_ps((float)count)));
-        }
-        float *o0 = out + (size_t)r0 * cols, *o1 = o0 + cols, *o2 = o1 + cols,
-              *o3 = o2 + cols;
-        for (c = 0; c < c4; c += 4) {
-            __m128 a = _mm_loadu_ps(u + 4 * c), b = _mm_loadu_ps(u + 4 * c + 4),
-                   d = _mm_loadu_ps(u + 4 * c + 8), e = _mm_loadu_ps(u + 4 * c + 12);
-            _MM_TRANSPOSE4_PS(a, b, d, e);
-            _mm_storeu_ps(o0 + c, a);
-            _mm_storeu_ps(o1 + c, b);
-            _mm_storeu_ps(o2 + c, d);
-            _mm_storeu_ps(o3 + c, e);
-        }
-        for (; c < cols; c++) {
-            o0[c] = u[4 * c];
-            o1[c] = u[4 * c + 1];
-            o2[c] = u[4 * c + 2];
-            o3[c] = u[4 * c + 3];
-        }
+    int n1 = half - 1, n2 = win - half + 1, n3 = len - win, n4 = half - 1;
+    int li = 0, ri = 0, oi = 0, count = 0;
+    float sum = 0.0f;
+    for (int i = 0; i < n1; i++) {
+        sum += in[ri++];
+        count++;
     }
-    for (; r0 < rows; r0++)
-        box1d(in + (size_t)r0 * cols, out + (size_t)r0 * cols, cols, 1, win);
+    for (int i = 0; i < n2; i++) {
+        sum += in[ri++];
+        count++;
+        out[oi++] = sum / count;
+    }
+    for (int i = 0; i < n3; i++) {
+        sum += in[ri++];
+        sum -= in[li++];
+        out[oi++] = sum / count;
+    }
+    for (int i = 0; i < n4; i++) {
+        sum -= in[li++];
+        count--;
+        out[oi++] = sum / count;
+    }
 }
-#else
-static void box_rows(const float *in, float *out, int rows, int cols, int win,
-                     float *strip)
+
+/* The Jarosz filter of the plane (a, or its transpose in b) sampled at the
+ * reference's 64x64 points. */
+static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
+                         int transposed, float out[64][64])
 {
-    (void)strip;
-    for (int r = 0; r < rows; r++)
-        box1d(in + (size_t)r * cols, out + (size_t)r * cols, cols, 1, win);
+    float *a = s->a, *b = s->b;
+    int *keep_j = s->keep;
+    int wrow = jarosz_window(width, 64), wcol = jarosz_window(height, 64);
+    /* Sampled rows si and columns sj; on images under 64 px a column may be
+     * sampled more than once, so each distinct column gets one slot. */
+    int si[64], slot[64], slots = 0;
+    memset(keep_j, 0, (size_t)width * sizeof(int));
+    for (int k = 0; k < 64; k++) {
+        int sj = (int)(((k + 0.5) * width) / 64);
+        si[k] = (int)(((k + 0.5) * height) / 64);
+        if (!keep_j[sj])
+            keep_j[sj] = ++slots;
+        slot[k] = keep_j[sj] - 1;
+    }
+    /* First pass: rows (on the transpose), then columns. */
+    if (!transposed)
+        transpose(a, b, height, width);                   /* b: w x h */
+    box_down(b, a, width, height, wrow, s->sums, NULL);   /* a: w x h */
+    transpose(a, b, width, height);                       /* b: h x w */
+    box_down(b, a, height, width, wcol, s->sums, NULL);   /* a: h x w */
+    /* Second pass: rows only at the sampled columns ... */
+    transpose(a, b, height, width);                       /* b: w x h */
+    box_down(b, a, width, height, wrow, s->sums, keep_j); /* a: slots x h */
+    /* ... then those columns, sampled at the 64 rows. */
+    float *col = b;
+    for (int k = 0; k < 64; k++) {
+        if (k && slot[k] == slot[k - 1]) {
+            for (int i = 0; i < 64; i++)
+                out[i][k] = out[i][k - 1];
+            continue;
+        }
+        box_line(a + (size_t)slot[k] * height, col, height, wcol);
+        for (int i = 0; i < 64; i++)
+            out[i][k] = col[si[i]];
+    }
 }
-#endif
+
+int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height)
+{
+    size_t n = (size_t)width * height, side = width > height ? width : height;
+    if (n < side)
+        n = side;
+    if (n <= s->cap && side <= s->side)
+        return SCRIM_OK;
+    scrim__pdq_scratch_free(s);
+    s->a = malloc(n * sizeof(float));
+    s->b = malloc(n * sizeof(float));
+    s->sums = malloc(side * sizeof(float));
+    s->keep = malloc(side * sizeof(int));
+    if (!s->a || !s->b || !s->sums || !s->keep) {
+        scrim__pdq_scratch_free(s);
+        return SCRIM_ENOMEM;
+    }
+    s->cap = n;
+    s->side = side;
+    return SCRIM_OK;
+}
+
+void scrim__pdq_scratch_free(scrim__pdq_scratch *s)
+{
+    free(s->a);
+    free(s->b);
+    free(s->sums);
+    free(s->keep);
+    memset(s, 0, sizeof *s);
+}
 
 static int quality_of(const float a[64][64])
 {
@@ -309,49 +347,10 @@ static void dihedral_of(const float a[16][16], int variant, float b[16][16])
         }
 }
 
-int scrim_pdq_hash_luma(float *luma, int width, int height, scrim_pdq *hash,
-                        int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT])
+/* Quality, DCT and bits of the 64x64 downsample. */
+static void hash_64(const float a[64][64], scrim_pdq *hash, int *quality,
+                    scrim_pdq dihedral[SCRIM_DIH_COUNT])
 {
-    if (!luma || width <= 0 || height <= 0 || !hash)
-        return SCRIM_EINVAL;
-    if (width < PDQ_MIN_DIM || height < PDQ_MIN_DIM) {
-        memset(hash, 0, sizeof *hash);
-        if (quality)
-            *quality = 0;
-        if (dihedral)
-            memset(dihedral, 0, sizeof(scrim_pdq) * SCRIM_DIH_COUNT);
-        return SCRIM_OK;
-    }
-    dct_init();
-
-    float a[64][64];
-    if (width == 64 && height == 64) {
-        /* The reference takes a 64x64 input as already downsampled. */
-        memcpy(a, luma, sizeof a);
-        goto downsampled;
-    }
-
-    size_t n = (size_t)width * height;
-    /* Scratch: the intermediate image, the column sums, two row strips. */
-    float *tmp = malloc((n + (size_t)width * 9) * sizeof(float));
-    if (!tmp)
-        return SCRIM_ENOMEM;
-    float *sums = tmp + n, *strip = sums + width;
-    int wrow = jarosz_window(width, 64), wcol = jarosz_window(height, 64);
-    for (int rep = 0; rep < 2; rep++) {
-        box_rows(luma, tmp, height, width, wrow, strip);
-        box_cols(tmp, luma, height, width, wcol, sums);
-    }
-    free(tmp);
-
-    for (int i = 0; i < 64; i++) {
-        int si = (int)(((i + 0.5) * height) / 64);
-        for (int j = 0; j < 64; j++) {
-            int sj = (int)(((j + 0.5) * width) / 64);
-            a[i][j] = luma[(size_t)si * width + sj];
-        }
-    }
-downsampled:
     if (quality)
         *quality = quality_of(a);
 
@@ -380,7 +379,51 @@ downsampled:
             bits_of(d, &dihedral[v]);
         }
     }
+}
+
+int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
+                          int transposed, scrim_pdq *hash, int *quality,
+                          scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
+    if (width < PDQ_MIN_DIM || height < PDQ_MIN_DIM) {
+        memset(hash, 0, sizeof *hash);
+        if (quality)
+            *quality = 0;
+        if (dihedral)
+            memset(dihedral, 0, sizeof(scrim_pdq) * SCRIM_DIH_COUNT);
+        return SCRIM_OK;
+    }
+    dct_init();
+    float a[64][64];
+    if (width == 64 && height == 64) {
+        /* The reference takes a 64x64 input as already downsampled. */
+        if (transposed)
+            transpose(s->b, &a[0][0], 64, 64);
+        else
+            memcpy(a, s->a, sizeof a);
+    } else {
+        filter_to_64(s, width, height, transposed, a);
+    }
+    hash_64(a, hash, quality, dihedral);
     return SCRIM_OK;
+}
+
+int scrim_pdq_hash_luma(float *luma, int width, int height, scrim_pdq *hash,
+                        int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
+    if (!luma || width <= 0 || height <= 0 || !hash)
+        return SCRIM_EINVAL;
+    /* The caller's plane is the first scratch plane. */
+    scrim__pdq_scratch s = {0};
+    int rc = scrim__pdq_reserve(&s, width, height);
+    if (rc)
+        return rc;
+    free(s.a);
+    s.a = luma;
+    rc = scrim__pdq_hash_plane(&s, width, height, 0, hash, quality, dihedral);
+    s.a = NULL;
+    scrim__pdq_scratch_free(&s);
+    return rc;
 }
 
 /* Luma as the reference computes it: float coefficients, R + G + B in that
@@ -391,51 +434,13 @@ static inline float luma_of(const uint8_t *p, int channels)
                          : luma_r[p[0]] + luma_g[p[1]] + luma_b[p[2]];
 }
 
-int scrim_pdq_hash_sampled(const uint8_t *px, int channels, size_t stride,
-                           const int *xs, int nx, const int *ys, int ny,
-                           scrim_pdq *hash, int *quality,
-                           scrim_pdq dihedral[SCRIM_DIH_COUNT])
+void scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
+                     size_t stride, float *out)
 {
-    if (!px || !xs || !ys || nx <= 0 || ny <= 0 ||
-        (channels != 1 && channels != 3 && channels != 4))
-        return SCRIM_EINVAL;
     dct_init();
-    float *luma = malloc((size_t)nx * ny * sizeof(float));
-    if (!luma)
-        return SCRIM_ENOMEM;
-    for (int i = 0; i < ny; i++) {
-        const uint8_t *row = px + (size_t)ys[i] * stride;
-        float *o = luma + (size_t)i * nx;
-        if (i > 0 && ys[i] == ys[i - 1]) {
-            memcpy(o, o - nx, (size_t)nx * sizeof(float));
-            continue;
-        }
-        if (channels == 3)
-            for (int j = 0; j < nx; j++)
-                o[j] = luma_of(row + (size_t)xs[j] * 3, 3);
-        else
-            for (int j = 0; j < nx; j++)
-                o[j] = luma_of(row + (size_t)xs[j] * channels, channels);
-    }
-    int rc = scrim_pdq_hash_luma(luma, nx, ny, hash, quality, dihedral);
-    free(luma);
-    return rc;
-}
-
-int scrim_pdq_hash_pixels(const uint8_t *px, int width, int height,
-                          int channels, size_t stride, scrim_pdq *hash,
-                          int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT])
-{
-    if (!px || width <= 0 || height <= 0 ||
-        (channels != 1 && channels != 3 && channels != 4))
-        return SCRIM_EINVAL;
-    dct_init();
-    float *luma = malloc((size_t)width * height * sizeof(float));
-    if (!luma)
-        return SCRIM_ENOMEM;
     for (int i = 0; i < height; i++) {
         const uint8_t *p = px + (size_t)i * stride;
-        float *o = luma + (size_t)i * width;
+        float *o = out + (size_t)i * width;
         if (channels == 1)
             for (int j = 0; j < width; j++)
                 o[j] = luma_of(p + j, 1);
@@ -444,10 +449,55 @@ int scrim_pdq_hash_pixels(const uint8_t *px, int width, int height,
                 o[j] = luma_of(p + 3 * j, 3);
         else
             for (int j = 0; j < width; j++)
-                o[j] = luma_of(p + 4 * j, 4);
+                o[j] = luma_of(p + (size_t)channels * j, channels);
     }
-    int rc = scrim_pdq_hash_luma(luma, width, height, hash, quality, dihedral);
-    free(luma);
+}
+
+static int valid_channels(int channels)
+{
+    return channels == 1 || channels == 3 || channels == 4;
+}
+
+int scrim_pdq_hash_sampled(const uint8_t *px, int channels, size_t stride,
+                           const int *xs, int nx, const int *ys, int ny,
+                           scrim_pdq *hash, int *quality,
+                           scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
+    if (!px || !xs || !ys || nx <= 0 || ny <= 0 || !valid_channels(channels))
+        return SCRIM_EINVAL;
+    dct_init();
+    scrim__pdq_scratch s = {0};
+    int rc = scrim__pdq_reserve(&s, nx, ny);
+    if (rc)
+        return rc;
+    for (int i = 0; i < ny; i++) {
+        const uint8_t *row = px + (size_t)ys[i] * stride;
+        float *o = s.a + (size_t)i * nx;
+        if (i > 0 && ys[i] == ys[i - 1]) {
+            memcpy(o, o - nx, (size_t)nx * sizeof(float));
+            continue;
+        }
+        for (int j = 0; j < nx; j++)
+            o[j] = luma_of(row + (size_t)xs[j] * channels, channels);
+    }
+    rc = scrim__pdq_hash_plane(&s, nx, ny, 0, hash, quality, dihedral);
+    scrim__pdq_scratch_free(&s);
+    return rc;
+}
+
+int scrim_pdq_hash_pixels(const uint8_t *px, int width, int height,
+                          int channels, size_t stride, scrim_pdq *hash,
+                          int *quality, scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
+    if (!px || width <= 0 || height <= 0 || !valid_channels(channels))
+        return SCRIM_EINVAL;
+    scrim__pdq_scratch s = {0};
+    int rc = scrim__pdq_reserve(&s, width, height);
+    if (rc)
+        return rc;
+    scrim__pdq_luma(px, width, height, channels, stride, s.a);
+    rc = scrim__pdq_hash_plane(&s, width, height, 0, hash, quality, dihedral);
+    scrim__pdq_scratch_free(&s);
     return rc;
 }
 
