@@ -4,6 +4,7 @@
 #include "scrim.h"
 #include "server_internal.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,14 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);
+    /* In use vs held: a leak grows the first, fragmentation the second. */
+    struct mallinfo2 mi = mallinfo2();
+    fprintf(f, "# HELP scrim_heap_in_use_bytes Bytes allocated by malloc and "
+            "not freed.\n# TYPE scrim_heap_in_use_bytes gauge\n"
+            "scrim_heap_in_use_bytes %zu\n", mi.uordblks + mi.hblkhd);
+    fprintf(f, "# HELP scrim_heap_held_bytes Bytes malloc holds from the "
+            "system.\n# TYPE scrim_heap_held_bytes gauge\n"
+            "scrim_heap_held_bytes %zu\n", mi.arena + mi.hblkhd);
     fprintf(f, "# HELP scrim_uptime_seconds Seconds since start.\n"
             "# TYPE scrim_uptime_seconds gauge\nscrim_uptime_seconds %.3f\n",
             scrim__now() - srv->started);
