@@ -395,6 +395,11 @@ reload
 grep -q 'reload failed, keeping the old settings' "$T/log"
 ok $? "a bad config on reload keeps the old settings"
 sed -i '/^max-body = huge/d' "$T/conf"
+mv "$T/log" "$T/log.1"   # log rotation: SIGHUP reopens the file by name
+reload
+http GET /after-rotation
+grep -q '"path":"/after-rotation"' "$T/log" && ! grep -q '"path":"/after-rotation"' "$T/log.1"
+ok $? "SIGHUP reopens the log (rotation)"
 
 # ---- SIGTERM drains in-flight requests ----------------------------------------------------------------
 curl -s -o "$T/drain" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \
