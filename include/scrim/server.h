@@ -25,6 +25,12 @@
  *    other: they must be thread-safe and must not touch libevent objects.
  *  - Anything a hook or handler keeps after returning must be copied; the
  *    upload's bytes and pixels are freed right after the hooks have run.
+ *  - Register media kinds, hooks and routes after scrim_server_new() and
+ *    before scrim_server_run(); the tables are not locked.
+ *  - Workers never write the log (its descriptor changes on SIGHUP): a
+ *    handler reports through the call (error, hook_error), the loop logs it.
+ *  - A body over --max-body is refused by libevent itself (413 with an HTML
+ *    body, no log line), as soon as Content-Length or a chunk says so.
  */
 #ifndef SCRIM_SERVER_H
 #define SCRIM_SERVER_H
