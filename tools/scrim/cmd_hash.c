@@ -30,21 +30,26 @@ static void usage(FILE *f)
             (unsigned long long)SCRIM_DEFAULT_MAX_PIXELS);
 }
 
-/* A video's vPDQ lines or JSON; 0 or 1 (reported on stderr). */
-static int hash_video(const char *path, const uint8_t *data, size_t len,
-                      int as_json, int header, const scrim_video_opts *vopts)
+/* One JSON object on a line, with the file's name added; takes o. */
+static void print_json_file(json_t *o, const char *path)
 {
-    char err[512];
+    json_object_set_new(o, "file", json_string(path));
+    char *s = json_dumps(o, JSON_COMPACT);
+    puts(s);
+    free(s);
+    json_decref(o);
+}
+
+/* A video's vPDQ lines or JSON; SCRIM_OK or an error code with err set. */
+static int hash_video(const char *path, const uint8_t *data, size_t len,
+                      int as_json, int header, const scrim_video_opts *vopts,
+                      char *err, size_t errlen)
+{
     scrim_vpdq v;
-    int rc = scrim_video_hash_buffer(data, len, vopts, &v, err, sizeof err);
+    int rc = scrim_video_hash_buffer(data, len, vopts, &v, err, errlen);
     if (rc == SCRIM_OK) {
         if (as_json) {
-            json_t *o = scrim_vpdq_json(&v);
-            json_object_set_new(o, "file", json_string(path));
-            char *s = json_dumps(o, JSON_COMPACT);
-            puts(s);
-            free(s);
-            json_decref(o);
+            print_json_file(scrim_vpdq_json(&v), path);
         } else {
             if (header)
                 printf("# %s\n", path);
@@ -52,11 +57,7 @@ static int hash_video(const char *path, const uint8_t *data, size_t len,
         }
     }
     scrim_vpdq_free(&v);
-    if (rc == SCRIM_OK)
-        return 0;
-    fflush(stdout);
-    fprintf(stderr, "scrim: %s: %s\n", path, err);
-    return 1;
+    return rc;
 }
 
 static int hash_one(const char *path, int dihedral, int as_json,
@@ -69,22 +70,18 @@ static int hash_one(const char *path, int dihedral, int as_json,
     int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err,
                              sizeof err);
     if (rc == SCRIM_OK && scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO) {
-        rc = hash_video(path, data, len, as_json, header, vopts);
+        rc = hash_video(path, data, len, as_json, header, vopts, err,
+                        sizeof err);
         free(data);
-        return rc;
-    }
-    if (rc == SCRIM_OK) {
+        if (rc == SCRIM_OK)
+            return 0;
+    } else if (rc == SCRIM_OK) {
         scrim_image_hashes h;
         rc = scrim_hash_image_buffer(data, len, opts, &h, NULL, err, sizeof err);
         free(data);
         if (rc == SCRIM_OK) {
             if (as_json) {
-                json_t *o = scrim_image_hashes_json(&h, dihedral);
-                json_object_set_new(o, "file", json_string(path));
-                char *s = json_dumps(o, JSON_COMPACT);
-                puts(s);
-                free(s);
-                json_decref(o);
+                print_json_file(scrim_image_hashes_json(&h, dihedral), path);
             } else {
                 char hx[SCRIM_PDQ_HEXLEN + 1];
                 for (int v = 0; v < (dihedral ? SCRIM_DIH_COUNT : 1); v++) {
