@@ -41,6 +41,45 @@ static void print_json_line(json_t *o)
     json_decref(o);
 }
 
+/* --help prints the usage on stdout (status 0); a usage error prints it on
+ * stderr (status 2).  Returns the exit status. */
+static int usage_status(const char *usage, int help)
+{
+    fputs(usage, help ? stdout : stderr);
+    return help ? 0 : 2;
+}
+
+/* "scrim: CMD: ERR" on stderr; returns exit status 1. */
+static int fail(const char *cmd, const char *err)
+{
+    fprintf(stderr, "scrim: %s: %s\n", cmd, err);
+    return 1;
+}
+
+/* The list settings import and list-set both take (--radius, --kind,
+ * --description) into *p; 0, or -1 after printing what is wrong. */
+static int list_param_opt(int c, const char *arg, scrim_list_params *p)
+{
+    long long v;
+    switch (c) {
+    case OPT_RADIUS:
+        if ((v = cli_parse_int("--radius", arg, 0, SCRIM_MAX_RADIUS)) < 0)
+            return -1;
+        p->radius = (int)v;
+        return 0;
+    case OPT_KIND:
+        if ((p->kind = scrim_list_kind_parse(arg)) < 0) {
+            fprintf(stderr, "scrim: --kind: expected block or allow, got '%s'\n",
+                    arg);
+            return -1;
+        }
+        return 0;
+    default: /* OPT_DESC */
+        p->description = arg;
+        return 0;
+    }
+}
+
 /* ---- import -------------------------------------------------------------------- */
 
 typedef struct progress {
@@ -136,18 +175,11 @@ int cmd_import(int argc, char **argv)
             }
             break;
         case OPT_CREATE: io.create = 1; break;
-        case OPT_DESC: io.list.description = optarg; break;
+        case OPT_DESC:
         case OPT_RADIUS:
-            if ((v = cli_parse_int("--radius", optarg, 0, SCRIM_MAX_RADIUS)) < 0)
-                return 2;
-            io.list.radius = (int)v;
-            break;
         case OPT_KIND:
-            if ((io.list.kind = scrim_list_kind_parse(optarg)) < 0) {
-                fprintf(stderr, "scrim: --kind: expected block or allow, got '%s'\n",
-                        optarg);
+            if (list_param_opt(c, optarg, &io.list))
                 return 2;
-            }
             break;
         case OPT_MAPSIZE:
             if ((v = cli_parse_int("--map-size", optarg, 1 << 20, 1LL << 50)) < 0)
@@ -183,9 +215,8 @@ int cmd_import(int argc, char **argv)
     scrim_import *imp;
     int rc = scrim_import_begin(s, list, &io, &imp, err, sizeof err);
     if (rc) {
-        fprintf(stderr, "scrim: import: %s\n", err);
         scrim_store_close(s);
-        return 1;
+        return fail("import", err);
     }
     progress pg = {0};
     int tty = !quiet && isatty(2);
@@ -212,14 +243,11 @@ int cmd_import(int argc, char **argv)
     scrim_import_stats st;
     if (rc) {
         scrim_import_abort(imp);
-        fprintf(stderr, "scrim: import: %s\nscrim: import: nothing was imported\n",
-                err);
-        scrim_store_close(s);
-        return 1;
+    } else {
+        if (tty)
+            fprintf(stderr, "committing...\n");
+        rc = scrim_import_commit(imp, &st, err, sizeof err);
     }
-    if (tty)
-        fprintf(stderr, "committing...\n");
-    rc = scrim_import_commit(imp, &st, err, sizeof err);
     scrim_store_close(s);
     if (rc) {
         fprintf(stderr, "scrim: import: %s\nscrim: import: nothing was imported\n",
@@ -288,14 +316,12 @@ int cmd_export(int argc, char **argv)
                 return 2;
             }
             break;
-        case OPT_HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case OPT_HELP: return usage_status(usage, 1);
+        default: return usage_status(usage, 0);
         }
     }
-    if (!list || optind < argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!list || optind < argc)
+        return usage_status(usage, 0);
     scrim_store *s;
     if (open_store(db, 0, 0, &s))
         return 1;
@@ -308,10 +334,8 @@ int cmd_export(int argc, char **argv)
         snprintf(err, sizeof err, "write error on stdout");
         rc = SCRIM_EIO;
     }
-    if (rc) {
-        fprintf(stderr, "scrim: export: %s\n", err);
-        return 1;
-    }
+    if (rc)
+        return fail("export", err);
     if (skipped)
         fprintf(stderr, "scrim: export: %llu entries not representable in %s were skipped\n",
                 (unsigned long long)skipped, scrim_import_format_name(format));
@@ -356,7 +380,7 @@ static int lookup_one(scrim_store *s, const char *q,
         return 1;
     }
     if (rc) {
-        fprintf(stderr, "scrim: lookup: %s\n", err);
+        fail("lookup", err);
         scrim_matches_free(&m);
         return rc == SCRIM_ENOTFOUND ? 2 : 1;
     }
@@ -409,14 +433,13 @@ int cmd_lookup(int argc, char **argv)
             lo.radius = (int)v;
             break;
         case OPT_SCAN: lo.method = SCRIM_LOOKUP_SCAN; break;
-        case OPT_HELP: fputs(usage, stdout); free(lists); return 0;
-        default: fputs(usage, stderr); free(lists); return 2;
+        case OPT_HELP: free(lists); return usage_status(usage, 1);
+        default: free(lists); return usage_status(usage, 0);
         }
     }
     if (optind >= argc) {
-        fputs(usage, stderr);
         free(lists);
-        return 2;
+        return usage_status(usage, 0);
     }
     lo.lists = lists;
     lo.nlists = nl;
@@ -470,14 +493,12 @@ int cmd_lists(int argc, char **argv)
         switch (c) {
         case OPT_DB: db = optarg; break;
         case OPT_JSON: as_json = 1; break;
-        case OPT_HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case OPT_HELP: return usage_status(usage, 1);
+        default: return usage_status(usage, 0);
         }
     }
-    if (optind < argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return usage_status(usage, 0);
     scrim_store *s;
     if (open_store(db, 0, 0, &s))
         return 1;
@@ -486,10 +507,8 @@ int cmd_lists(int argc, char **argv)
     char err[512];
     int rc = scrim_store_lists(s, &l, &n, err, sizeof err);
     scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: lists: %s\n", err);
-        return 1;
-    }
+    if (rc)
+        return fail("lists", err);
     if (!as_json)
         printf("%-24s %-5s %-8s %6s %10s %10s %8s %8s %6s  %s\n", "NAME", "KIND",
                "ENABLED", "RADIUS", "COUNT", "PDQ", "MD5", "SHA256", "VIDEO",
@@ -529,7 +548,6 @@ int cmd_list_set(int argc, char **argv)
         "Changes a list's settings (--create: make a new, empty list).\n";
     scrim_list_params p = SCRIM_LIST_PARAMS_KEEP;
     int create = 0, c;
-    long long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -537,27 +555,18 @@ int cmd_list_set(int argc, char **argv)
         case OPT_ENABLE: p.enabled = 1; break;
         case OPT_DISABLE: p.enabled = 0; break;
         case OPT_RADIUS:
-            if ((v = cli_parse_int("--radius", optarg, 0, SCRIM_MAX_RADIUS)) < 0)
-                return 2;
-            p.radius = (int)v;
-            break;
         case OPT_KIND:
-            if ((p.kind = scrim_list_kind_parse(optarg)) < 0) {
-                fprintf(stderr, "scrim: --kind: expected block or allow, got '%s'\n",
-                        optarg);
+        case OPT_DESC:
+            if (list_param_opt(c, optarg, &p))
                 return 2;
-            }
             break;
-        case OPT_DESC: p.description = optarg; break;
         case OPT_CREATE: create = 1; break;
-        case OPT_HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case OPT_HELP: return usage_status(usage, 1);
+        default: return usage_status(usage, 0);
         }
     }
-    if (optind != argc - 1) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (optind != argc - 1)
+        return usage_status(usage, 0);
     scrim_store *s;
     if (open_store(db, create, 0, &s))
         return 1;
@@ -565,10 +574,8 @@ int cmd_list_set(int argc, char **argv)
     int rc = create ? scrim_store_list_create(s, argv[optind], &p, err, sizeof err)
                     : scrim_store_list_set(s, argv[optind], &p, err, sizeof err);
     scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: list-set: %s\n", err);
-        return 1;
-    }
+    if (rc)
+        return fail("list-set", err);
     return 0;
 }
 
@@ -588,14 +595,12 @@ int cmd_drop(int argc, char **argv)
         switch (c) {
         case OPT_DB: db = optarg; break;
         case OPT_LIST: list = optarg; break;
-        case OPT_HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case OPT_HELP: return usage_status(usage, 1);
+        default: return usage_status(usage, 0);
         }
     }
-    if (!list || optind < argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!list || optind < argc)
+        return usage_status(usage, 0);
     scrim_store *s;
     if (open_store(db, 0, 0, &s))
         return 1;
@@ -603,10 +608,8 @@ int cmd_drop(int argc, char **argv)
     uint64_t n;
     int rc = scrim_store_list_drop(s, list, &n, err, sizeof err);
     scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: drop: %s\n", err);
-        return 1;
-    }
+    if (rc)
+        return fail("drop", err);
     printf("%s: dropped, %llu entries removed\n", list, (unsigned long long)n);
     return 0;
 }
@@ -629,14 +632,12 @@ int cmd_remove(int argc, char **argv)
         switch (c) {
         case OPT_DB: db = optarg; break;
         case OPT_LIST: list = optarg; break;
-        case OPT_HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case OPT_HELP: return usage_status(usage, 1);
+        default: return usage_status(usage, 0);
         }
     }
-    if (!list || optind >= argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!list || optind >= argc)
+        return usage_status(usage, 0);
     scrim_store *s;
     if (open_store(db, 0, 0, &s))
         return 1;
@@ -646,10 +647,8 @@ int cmd_remove(int argc, char **argv)
                                 (size_t)(argc - optind), &removed, &missing, err,
                                 sizeof err);
     scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: remove: %s\n", err);
-        return 1;
-    }
+    if (rc)
+        return fail("remove", err);
     printf("%s: removed %llu, not found %llu\n", list,
            (unsigned long long)removed, (unsigned long long)missing);
     return 0;
@@ -677,14 +676,12 @@ int cmd_audit(int argc, char **argv)
             if ((limit = cli_parse_int("--limit", optarg, 1, 1LL << 40)) < 0)
                 return 2;
             break;
-        case OPT_HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case OPT_HELP: return usage_status(usage, 1);
+        default: return usage_status(usage, 0);
         }
     }
-    if (optind < argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return usage_status(usage, 0);
     scrim_store *s;
     if (open_store(db, 0, 0, &s))
         return 1;
@@ -693,10 +690,8 @@ int cmd_audit(int argc, char **argv)
     char err[512];
     int rc = scrim_store_audit(s, (size_t)limit, &a, &n, err, sizeof err);
     scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: audit: %s\n", err);
-        return 1;
-    }
+    if (rc)
+        return fail("audit", err);
     for (size_t i = 0; i < n; i++) {
         if (as_json) {
             print_json_line(scrim_audit_json(&a[i]));
