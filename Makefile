@@ -77,6 +77,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 
 bench: $(BENCHES) $(TOOLS)
 
+# The random PDQ data shared by the store tests and the index benchmark.
+$(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
+
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \

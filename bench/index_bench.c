@@ -8,6 +8,7 @@
  *                    database) [-s] (skip the import: reuse -d)
  */
 #include "scrim.h"
+#include "../tests/pdq_random.h" /* the store tests' data generator */
 
 #include <ftw.h>
 #include <getopt.h>
@@ -18,35 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The state of the data's random sequence: a fixed seed, so -s can rebuild
+ * the brute-force reference of a kept database. */
 static uint64_t rng = 42;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void rand_pdq(scrim_pdq *h)
-{
-    for (int i = 0; i < 16; i += 4) {
-        uint64_t r = rnd();
-        memcpy(&h->w[i], &r, 8);
-    }
-}
-
-static void flip_bits(scrim_pdq *h, int d)
-{
-    uint8_t used[256] = {0};
-    while (d > 0) {
-        int b = (int)(rnd() & 255);
-        if (used[b])
-            continue;
-        used[b] = 1;
-        h->w[b >> 4] ^= (uint16_t)(1u << (b & 15));
-        d--;
-    }
-}
 
 static double now(void)
 {
@@ -112,20 +87,20 @@ int main(int argc, char **argv)
     if (!all || !q)
         return 1;
     for (size_t i = 0; i < ncenter; i++)
-        rand_pdq(&q[i]);
+        pdq_random_hash(&rng, &q[i]);
     for (size_t i = 0; i < n; i++) {
-        rand_pdq(&all[i]);
+        pdq_random_hash(&rng, &all[i]);
         if (i < nplant) {
             all[i] = q[i / 8];
-            flip_bits(&all[i], (int)(rnd() % 32));
+            pdq_random_flip(&rng, &all[i], (int)(pdq_random_next(&rng) % 32));
         }
     }
     for (size_t i = ncenter; i < nq; i++)
-        rand_pdq(&q[i]); /* queries with (almost surely) no neighbour */
+        pdq_random_hash(&rng, &q[i]); /* queries with (almost surely) no neighbour */
     /* shuffle planted and random queries together (the first nchecked are
      * then a mix of both) */
     for (size_t i = nq - 1; i > 0; i--) {
-        size_t j = (size_t)(rnd() % (i + 1));
+        size_t j = (size_t)(pdq_random_next(&rng) % (i + 1));
         scrim_pdq t = q[i];
         q[i] = q[j];
         q[j] = t;

@@ -3,6 +3,7 @@
  * after imports in several batches and after removals; import formats and
  * their errors; atomicity; video entries; other processes and threads. */
 #include "testutil.h"
+#include "pdq_random.h"
 
 #include <ftw.h>
 #include <pthread.h>
@@ -11,36 +12,8 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void rand_pdq(scrim_pdq *h)
-{
-    for (int i = 0; i < 16; i += 4) {
-        uint64_t r = rnd();
-        memcpy(&h->w[i], &r, 8);
-    }
-}
-
-/* h with exactly d distinct random bits flipped. */
-static void flip_bits(scrim_pdq *h, int d)
-{
-    int used[256] = {0};
-    while (d > 0) {
-        int b = (int)(rnd() % 256);
-        if (used[b])
-            continue;
-        used[b] = 1;
-        h->w[b >> 4] ^= (uint16_t)(1u << (b & 15));
-        d--;
-    }
-}
+/* The state of the test data's random sequence (pdq_random.h). */
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static int rm_cb(const char *p, const struct stat *sb, int flag,
                  struct FTW *ftw)
@@ -209,12 +182,12 @@ static void build_model(model *m, scrim_pdq *centers)
     m->a = malloc(m->na * sizeof *m->a);
     size_t n = 0;
     for (size_t i = 0; i < NRAND; i++)
-        rand_pdq(&m->a[n++]);
+        pdq_random_hash(&rng, &m->a[n++]);
     for (size_t c = 0; c < NCENTER; c++) {
-        rand_pdq(&centers[c]);
+        pdq_random_hash(&rng, &centers[c]);
         for (int d = 0; d < 32; d++) {
             m->a[n] = centers[c];
-            flip_bits(&m->a[n++], d);
+            pdq_random_flip(&rng, &m->a[n++], d);
         }
     }
     /* list b: a few hundred more near the centers, its own radius */
@@ -225,7 +198,7 @@ static void build_model(model *m, scrim_pdq *centers)
         int dup;
         do {
             m->b[i] = centers[i % NCENTER];
-            flip_bits(&m->b[i], (int)(rnd() % 40));
+            pdq_random_flip(&rng, &m->b[i], (int)(pdq_random_next(&rng) % 40));
             dup = 0;
             for (size_t j = 0; j < i && !dup; j++)
                 dup = !memcmp(&m->b[i], &m->b[j], sizeof m->b[i]);
@@ -253,10 +226,10 @@ static void index_equals_brute_force(void **state)
         q[nq++] = centers[c];
     for (size_t c = NCENTER / 2; c < NCENTER; c++) {
         q[nq] = centers[c];
-        flip_bits(&q[nq++], (int)(rnd() % 12));
+        pdq_random_flip(&rng, &q[nq++], (int)(pdq_random_next(&rng) % 12));
     }
     for (size_t c = 0; c < 40; c++)
-        rand_pdq(&q[nq++]);
+        pdq_random_hash(&rng, &q[nq++]);
     static const int radii[] = {0, 10, 31, 40, 48, 64, -1};
     size_t total = 0;
     check_exact(s, &m, q, nq, radii, sizeof radii / sizeof *radii, &total);
@@ -443,14 +416,14 @@ static void bad_line_aborts_everything(void **state)
     scrim_store *s = open_db(dir);
     scrim_pdq h[3];
     for (int i = 0; i < 3; i++)
-        rand_pdq(&h[i]);
+        pdq_random_hash(&rng, &h[i]);
     import_pdqs(s, "l", h, 3, 0, 31);
     size_t n = 50001;
     char *text = malloc(n * 66 + 64), *p = text;
     scrim_pdq first;
     for (size_t i = 0; i < n - 1; i++) {
         scrim_pdq x;
-        rand_pdq(&x);
+        pdq_random_hash(&rng, &x);
         if (!i)
             first = x;
         scrim_pdq_to_hex(&x, p);
@@ -504,7 +477,7 @@ static void lists_and_video(void **state)
     /* a video entry of 50 frames in list v, an image near frame 7 in "ok" */
     scrim_store_frame fr[50];
     for (int i = 0; i < 50; i++) {
-        rand_pdq(&fr[i].hash);
+        pdq_random_hash(&rng, &fr[i].hash);
         fr[i].quality = 60 + i % 40;
         fr[i].seconds = i * 0.5;
     }
@@ -523,7 +496,7 @@ static void lists_and_video(void **state)
     assert_int_equal(st.duplicates[SCRIM_HASH_VIDEO], 1);
     assert_int_equal(st.frames, 50);
     scrim_pdq near = fr[7].hash;
-    flip_bits(&near, 3);
+    pdq_random_flip(&rng, &near, 3);
     scrim_pdq q[2] = {near, fr[20].hash};
     assert_int_equal(scrim_import_begin(s, "ok", NULL, &imp, err, sizeof err), 0);
     scrim_entry e = {SCRIM_HASH_PDQ, &near, NULL, NULL, -1};
@@ -615,7 +588,7 @@ static void other_process_sees_commit(void **state)
     char *dir = temp_db();
     scrim_store *s = open_db(dir);
     scrim_pdq h;
-    rand_pdq(&h);
+    pdq_random_hash(&rng, &h);
     scrim_matches m = {0};
     char err[256];
     assert_int_equal(scrim_store_lookup_pdq(s, &h, 1, NULL, &m, err, sizeof err), 0);
@@ -683,7 +656,7 @@ static void threads_read_while_importing(void **state)
     size_t n = 2000;
     scrim_pdq *h = malloc(n * sizeof *h);
     for (size_t i = 0; i < n; i++)
-        rand_pdq(&h[i]);
+        pdq_random_hash(&rng, &h[i]);
     import_pdqs(s, "t", h, 100, 0, 31);
     volatile int stop = 0;
     thr t[3];
