@@ -5,7 +5,8 @@
  *
  * usage: index_bench [-n N] [-q QUERIES] [-r RADIUS] [-c CHECKED] [-d DIR]
  *                    [-f FLUSH] (records per index merge) [-k] (keep the
- *                    database) [-s] (skip the import: reuse -d)
+ *                    database) [-s] (skip the import: reuse -d, which
+ *                    must have been built with the same -n and -q)
  */
 #include "scrim.h"
 #include "../tests/pdq_random.h" /* the store tests' data generator */
@@ -21,7 +22,47 @@
 
 /* The state of the data's random sequence: a fixed seed, so -s can rebuild
  * the brute-force reference of a kept database. */
-static uint64_t rng = 42;
+#define BENCH_SEED 42
+static uint64_t rng = BENCH_SEED;
+
+/* -s reuses a kept database while the brute-force reference is generated
+ * again from the seed: the database must hold this run's data, which the
+ * import records as the list's description (gen).  0, or -1 after saying
+ * why not. */
+static int check_reused(const char *dir, const char *gen)
+{
+    char err[1024];
+    scrim_store *s;
+    scrim_store_opts so = {0};
+    scrim_list_info *l = NULL;
+    size_t nl = 0;
+    int rc = scrim_store_open(dir, &so, &s, err, sizeof err);
+    if (!rc) {
+        rc = scrim_store_lists(s, &l, &nl, err, sizeof err);
+        scrim_store_close(s);
+    }
+    if (rc) {
+        fprintf(stderr, "index_bench: -s: %s\n", err);
+        return -1;
+    }
+    const char *have = NULL;
+    for (size_t i = 0; i < nl; i++)
+        if (!strcmp(l[i].name, "bench"))
+            have = l[i].description;
+    if (!have || strcmp(have, gen)) {
+        fprintf(stderr,
+                "index_bench: -s: %s was not built by this run's parameters\n"
+                "  database: %s\n  this run: %s\n"
+                "  (the brute-force check would report false mismatches): run "
+                "again with the database's -n/-q, or without -s\n",
+                dir, !have ? "no list 'bench'" : *have ? have : "(no parameters recorded)",
+                gen);
+        free(l);
+        return -1;
+    }
+    free(l);
+    return 0;
+}
 
 static double now(void)
 {
@@ -69,6 +110,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    char gen[128]; /* what the data is made of, recorded at import */
+    snprintf(gen, sizeof gen, "index_bench data: n=%zu q=%zu seed=%d", n, nq,
+             BENCH_SEED);
+    if (skip_import && !*dir) {
+        fprintf(stderr, "index_bench: -s needs -d DIR (the kept database)\n");
+        return 2;
+    }
+    if (skip_import && check_reused(dir, gen))
+        return 2;
     if (!*dir) {
         snprintf(dir, sizeof dir, "/tmp/scrim-index-bench-XXXXXX");
         if (!mkdtemp(dir))
@@ -131,6 +181,7 @@ int main(int argc, char **argv)
         scrim_import_opts io = {0};
         io.create = 1;
         io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+        io.list.description = gen;
         io.source = "bench";
         io.flush_every = flush;
         scrim_import *imp;
