@@ -37,6 +37,7 @@ static int arg_int(scrim_call *c, const char *name, int lo, int hi, int dflt,
 static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->call = c;
     o->max_pixels = c->settings->max_pixels;
     o->min_side = c->settings->fast_decode ? SCRIM_FAST_MIN_SIDE : 0;
     /* Dihedral variants: off for /v1/hash (output size), on for matching

@@ -1,10 +1,11 @@
 /* video_server.c - video in scrimd: the "video" media kind for POST /v1/hash
- * and /v1/match (frames sampled at vPDQ's default of one a second, matched
- * with scrim_video_match()), and POST /v1/compare (vPDQ's measure between
- * two vPDQ hash texts).  Attached by scrim_video_server_attach(). */
+ * and /v1/match (frames sampled at one a second unless the request says
+ * ?seconds_per_hash= or ?keyframes=1, matched with scrim_video_match()),
+ * and POST /v1/compare (vPDQ's measure between two vPDQ hash texts).  Attached by scrim_video_server_attach(). */
 #include "scrim.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,44 @@ static int video_sniff(const void *buf, size_t len)
     return scrim_media_sniff(buf, len) == SCRIM_MEDIA_VIDEO;
 }
 
+/* The sampling options of one request: ?seconds_per_hash=S (vPDQ's s, 0 =
+ * every frame; default 1) and ?keyframes=0|1, with the ranges of the CLI's
+ * --seconds-per-hash and --keyframes.  SCRIM_EINVAL (a 400) on bad values. */
+static int video_query_opts(const scrim_query_opts *o, scrim_video_opts *vo,
+                            char *err, size_t errlen)
+{
+    const char *s = o->call ? scrim_call_arg(o->call, "seconds_per_hash") : NULL;
+    const char *k = o->call ? scrim_call_arg(o->call, "keyframes") : NULL;
+    if (s) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        /* isfinite also refuses "nan" and "inf", which strtod accepts. */
+        if (!*s || *end || errno || !isfinite(v) || v < 0 || v > 3600) {
+            scrim__seterr(err, errlen, "?seconds_per_hash= must be seconds from "
+                          "0 (every frame) to 3600, got '%s'", s);
+            return SCRIM_EINVAL;
+        }
+        vo->seconds_per_hash = v;
+    }
+    if (k) {
+        if (strcmp(k, "0") && strcmp(k, "1")) {
+            scrim__seterr(err, errlen, "?keyframes= must be 0 or 1, got '%s'", k);
+            return SCRIM_EINVAL;
+        }
+        vo->keyframes_only = k[0] == '1';
+    }
+    return SCRIM_OK;
+}
+
 static int video_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
                       size_t errlen)
 {
     scrim_video_opts vo;
     scrim_video_opts_default(&vo);
+    int rc = video_query_opts(o, &vo, err, errlen);
+    if (rc)
+        return rc;
     /* Parallelism comes from the worker pool (one upload per worker), not
      * from splitting one decode across threads. */
     vo.threads = 1;
@@ -30,7 +64,7 @@ static int video_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
         scrim__seterr(err, errlen, "out of memory");
         return SCRIM_ENOMEM;
     }
-    int rc = scrim_video_hash_buffer(up->bytes, up->len, &vo, v, err, errlen);
+    rc = scrim_video_hash_buffer(up->bytes, up->len, &vo, v, err, errlen);
     if (rc) {
         scrim_vpdq_free(v);
         free(v);

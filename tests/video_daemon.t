@@ -7,7 +7,7 @@
 for tool in curl ffmpeg python3; do
     command -v $tool > /dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
 done
-plan 14
+plan 23
 TMP=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
@@ -59,6 +59,39 @@ post /v1/match "$TMP/junk.mkv"
 like "$code:$(jq_ 'o["error"]["code"]')" '^4[0-9][0-9]:' "garbage with a video signature: 4xx"
 post /v1/hash "$TMP/base.mp4"
 is "$code" 200 "the daemon still serves after bad uploads"
+
+# Per-request sampling: ?seconds_per_hash= and ?keyframes= (6 s at 30 fps).
+post "/v1/hash?seconds_per_hash=0" "$TMP/base.mp4"
+is "$code:$(jq_ 'len(o["frames"]), o["frames"][1]["frame"], o["frames"][-1]["frame"]')" "200:180 1 179" \
+   "?seconds_per_hash=0 hashes every frame"
+post "/v1/hash?seconds_per_hash=0.5" "$TMP/base.mp4"
+is "$code:$(jq_ '[f["frame"] for f in o["frames"]][:3], len(o["frames"])')" "200:[0, 15, 30] 12" \
+   "?seconds_per_hash=0.5: every 15th frame"
+post "/v1/hash?seconds_per_hash=2" "$TMP/base.mp4"
+is "$code:$(jq_ '[f["frame"] for f in o["frames"]]')" "200:[0, 60, 120]" "?seconds_per_hash=2: every 60th frame"
+ff -i "$TMP/base.mp4" -c:v libx264 -preset ultrafast -g 45 -sc_threshold 0 "$TMP/gop45.mp4"
+post "/v1/hash?keyframes=1" "$TMP/gop45.mp4"
+is "$code:$(jq_ '[f["frame"] for f in o["frames"]]')" "200:[0, 45, 90, 135]" "?keyframes=1: the key frames only"
+is "$(jq_ 'o["frames"]')" "$("$S" hash --json --keyframes "$TMP/gop45.mp4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')" \
+   "?keyframes=1 gives the frames of scrim hash --keyframes"
+post "/v1/hash?keyframes=0&seconds_per_hash=1" "$TMP/gop45.mp4"
+is "$code:$(jq_ 'len(o["frames"])')" "200:6" "?keyframes=0: the sampled frames"
+post "/v1/match?seconds_per_hash=0" "$TMP/small.webm"
+is "$code:$(jq_ 'len(o["frames"]), o["matches"][0]["id"], o["matches"][0]["query_match_percent"] >= 80')" "200:180 base True" \
+   "POST /v1/match?seconds_per_hash=0: every frame looked up, still a match"
+bad=
+for q in seconds_per_hash=-1 seconds_per_hash=abc seconds_per_hash= seconds_per_hash=3601 seconds_per_hash=nan \
+         seconds_per_hash=1e9 keyframes=2 keyframes=yes; do
+    post "/v1/match?$q" "$TMP/base.mp4"
+    m=$(jq_ 'o["error"]["code"], o["error"]["message"]')
+    case "$code:$m" in
+        "400:bad_request ?${q%%=*}= must be"*) ;;
+        *) bad="$bad [$q -> $code:$m]" ;;
+    esac
+done
+is "$bad" "" "bad ?seconds_per_hash= / ?keyframes= values are a 400 naming the option"
+post "/v1/hash?seconds_per_hash=0" "$TMP/still.png"
+is "$code:$(jq_ 'o["kind"]')" "200:image" "images ignore the video sampling options"
 
 # POST /v1/compare with two vPDQ texts.
 "$S" hash --seconds-per-hash 0 "$TMP/base.mp4" > "$TMP/a.vpdq"

@@ -200,6 +200,11 @@ typedef struct scrim_query_opts {
     uint64_t max_pixels;
     int min_side;       /* decode: scrim_decode_opts.min_side */
     int radius;         /* -1: each list's own radius */
+    /* The call itself, so a media kind can read options of its own with
+     * scrim_call_arg() (video: ?seconds_per_hash=, ?keyframes=) without the
+     * server core knowing them; a bad value is the handler's SCRIM_EINVAL
+     * (400).  NULL when there is no HTTP call. */
+    const scrim_call *call;
 } scrim_query_opts;
 
 /* One upload after hashing.  The handler that hashed it owns `state` and

@@ -186,8 +186,9 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
 
 struct scrim_server;
 /* Register the "video" media kind with scrimd (POST /v1/hash and /v1/match
- * take videos: frames at one a second, matched as scrim_video_match() does,
- * plus the file's MD5/SHA-256) and POST /v1/compare ({"query": VPDQ_TEXT,
+ * take videos: frames at one a second, or per request ?seconds_per_hash=S
+ * (0 = every frame, up to 3600) and ?keyframes=1, bad values a 400; matched
+ * as scrim_video_match() does, plus the file's MD5/SHA-256) and POST /v1/compare ({"query": VPDQ_TEXT,
  * "compared": VPDQ_TEXT} -> {"query_match_percent", "compared_match_percent"}).
  * Call before scrim_server_run(). */
 int scrim_video_server_attach(struct scrim_server *srv, char *err, size_t errlen);
