@@ -104,6 +104,24 @@ void store__hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+void store__key_list(uint8_t *key, uint32_t list)
+{
+    key[0] = (uint8_t)(list >> 24);
+    key[1] = (uint8_t)(list >> 16);
+    key[2] = (uint8_t)(list >> 8);
+    key[3] = (uint8_t)list;
+}
+
+uint8_t *store__video_key(uint32_t list, const char *id, size_t idlen)
+{
+    uint8_t *key = malloc(4 + idlen);
+    if (key) {
+        store__key_list(key, list);
+        memcpy(key + 4, id, idlen);
+    }
+    return key;
+}
+
 /* ---- records ------------------------------------------------------------------- */
 
 int store__ref_decode(const void *data, size_t len, ref_view *r)
@@ -712,8 +730,8 @@ int scrim_store_lists(scrim_store *s, scrim_list_info **out, size_t *n,
 static int delete_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t id,
                          uint64_t *count)
 {
-    uint8_t pfx[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16),
-                      (uint8_t)(id >> 8), (uint8_t)id};
+    uint8_t pfx[4];
+    store__key_list(pfx, id);
     MDB_cursor *c;
     MDB_val k = {4, pfx}, v;
     int rc = mdb_cursor_open(txn, dbi, &c);

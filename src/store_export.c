@@ -135,8 +135,8 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
             goto mdbfail;
     }
     /* digests and videos: the keys of the list */
-    uint8_t pfx[4] = {(uint8_t)(rec.id >> 24), (uint8_t)(rec.id >> 16),
-                      (uint8_t)(rec.id >> 8), (uint8_t)rec.id};
+    uint8_t pfx[4];
+    store__key_list(pfx, rec.id);
     for (int pass = 0; pass < 2; pass++) {
         MDB_dbi dbi = pass ? s->videos : s->digests;
         if ((rc = mdb_cursor_open(txn, dbi, &c)))
@@ -253,16 +253,11 @@ int scrim_store_video_frames(scrim_store *s, const char *list, const char *id,
     if ((rc = store__list_load(s, txn, list, &rec, NULL, err, errlen)))
         goto done;
     size_t il = strlen(id);
-    uint8_t *key = malloc(4 + il);
+    uint8_t *key = store__video_key(rec.id, id, il);
     if (!key) {
         rc = SCRIM_ENOMEM;
         goto done;
     }
-    key[0] = (uint8_t)(rec.id >> 24);
-    key[1] = (uint8_t)(rec.id >> 16);
-    key[2] = (uint8_t)(rec.id >> 8);
-    key[3] = (uint8_t)rec.id;
-    memcpy(key + 4, id, il);
     MDB_val k = {4 + il, key}, v;
     rc = mdb_get(txn, s->videos, &k, &v);
     free(key);

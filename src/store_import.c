@@ -312,11 +312,7 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
     if (e->type == SCRIM_HASH_MD5 || e->type == SCRIM_HASH_SHA256) {
         size_t dl = e->type == SCRIM_HASH_MD5 ? 16 : 32;
         uint8_t key[4 + 1 + 32];
-        uint32_t id = imp->rec.id;
-        key[0] = (uint8_t)(id >> 24);
-        key[1] = (uint8_t)(id >> 16);
-        key[2] = (uint8_t)(id >> 8);
-        key[3] = (uint8_t)id;
+        store__key_list(key, imp->rec.id);
         key[4] = (uint8_t)e->type;
         memcpy(key + 5, e->hash, dl);
         uint8_t *p = imp->buf;
@@ -372,15 +368,9 @@ int scrim_import_add_video(scrim_import *imp, const char *id,
         return SCRIM_EINVAL;
     }
     size_t il = strlen(id);
-    uint8_t *key = malloc(4 + il);
+    uint8_t *key = store__video_key(imp->rec.id, id, il);
     if (!key)
         return SCRIM_ENOMEM;
-    uint32_t lid = imp->rec.id;
-    key[0] = (uint8_t)(lid >> 24);
-    key[1] = (uint8_t)(lid >> 16);
-    key[2] = (uint8_t)(lid >> 8);
-    key[3] = (uint8_t)lid;
-    memcpy(key + 4, id, il);
     MDB_val k = {4 + il, key}, v;
     int rc = mdb_get(imp->txn, imp->s->videos, &k, &v);
     if (rc == 0) {
@@ -546,6 +536,24 @@ static int emit_find(void *ud, uint32_t ref, const void *rec, size_t reclen,
     return 0;
 }
 
+/* Queue (hash, ref) for the one index update at the end of a removal;
+ * hash may be unaligned (a record in the map).  0 or SCRIM_ENOMEM. */
+static int del_push(mih_item **dels, size_t *ndel, size_t *cap,
+                    const void *hash, uint32_t ref)
+{
+    if (*ndel == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        mih_item *nd = realloc(*dels, ncap * sizeof *nd);
+        if (!nd)
+            return SCRIM_ENOMEM;
+        *dels = nd;
+        *cap = ncap;
+    }
+    memcpy(&(*dels)[*ndel].hash, hash, sizeof (*dels)->hash);
+    (*dels)[(*ndel)++].ref = ref;
+    return 0;
+}
+
 int scrim_store_remove(scrim_store *s, const char *list,
                        const char *const *values, size_t n, uint64_t *removed,
                        uint64_t *missing, char *err, size_t errlen)
@@ -579,16 +587,11 @@ int scrim_store_remove(scrim_store *s, const char *list,
         }
         if (type == SCRIM_HASH_VIDEO) {
             free(key);
-            key = malloc(4 + len + 1);
+            key = store__video_key(rec.id, val, len);
             if (!key) {
                 rc = SCRIM_ENOMEM;
                 goto fail;
             }
-            key[0] = (uint8_t)(rec.id >> 24);
-            key[1] = (uint8_t)(rec.id >> 16);
-            key[2] = (uint8_t)(rec.id >> 8);
-            key[3] = (uint8_t)rec.id;
-            memcpy(key + 4, val, len);
             MDB_val k = {4 + len, key}, v;
             if (len == 0 || mdb_get(txn, s->videos, &k, &v) || v.mv_size < 13) {
                 nmiss++;
@@ -602,17 +605,8 @@ int scrim_store_remove(scrim_store *s, const char *list,
                 MDB_val rk = {4, &ref}, rv;
                 if (mdb_get(txn, s->refs, &rk, &rv) || rv.mv_size < REF_BASE)
                     continue;
-                if (ndel == cap) {
-                    cap = cap ? 2 * cap : 64;
-                    mih_item *nd = realloc(dels, cap * sizeof *nd);
-                    if (!nd) {
-                        rc = SCRIM_ENOMEM;
-                        goto fail;
-                    }
-                    dels = nd;
-                }
-                memcpy(&dels[ndel].hash, rv.mv_data, sizeof dels[ndel].hash);
-                dels[ndel++].ref = ref;
+                if ((rc = del_push(&dels, &ndel, &cap, rv.mv_data, ref)))
+                    goto fail;
                 if ((rc = mdb_del(txn, s->refs, &rk, NULL)))
                     goto mdbfail;
             }
@@ -645,17 +639,8 @@ int scrim_store_remove(scrim_store *s, const char *list,
                 nmiss++;
                 continue;
             }
-            if (ndel == cap) {
-                cap = cap ? 2 * cap : 64;
-                mih_item *nd = realloc(dels, cap * sizeof *nd);
-                if (!nd) {
-                    rc = SCRIM_ENOMEM;
-                    goto fail;
-                }
-                dels = nd;
-            }
-            dels[ndel].hash = h;
-            dels[ndel++].ref = f.ref;
+            if ((rc = del_push(&dels, &ndel, &cap, &h, f.ref)))
+                goto fail;
             MDB_val rk = {4, &f.ref};
             if ((rc = mdb_del(txn, s->refs, &rk, NULL)))
                 goto mdbfail;
@@ -672,10 +657,7 @@ int scrim_store_remove(scrim_store *s, const char *list,
                 rc = SCRIM_EINVAL;
                 goto fail;
             }
-            dk[0] = (uint8_t)(rec.id >> 24);
-            dk[1] = (uint8_t)(rec.id >> 16);
-            dk[2] = (uint8_t)(rec.id >> 8);
-            dk[3] = (uint8_t)rec.id;
+            store__key_list(dk, rec.id);
             dk[4] = (uint8_t)type;
             MDB_val k = {5 + dl, dk};
             rc = mdb_del(txn, s->digests, &k, NULL);

@@ -109,6 +109,13 @@ int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,
 int64_t store__now(void);
 int store__hex_decode(const char *hex, size_t len, uint8_t *out);
 void store__hex_encode(const uint8_t *in, size_t n, char *out);
+/* The first 4 bytes of every key of a list's digests and videos: the list's
+ * id, big-endian, so one list's keys are adjacent (export and drop walk
+ * them as a range). */
+void store__key_list(uint8_t *key, uint32_t list);
+/* A videos key: the list's 4 bytes, then the video's id; malloc'd (4 + idlen
+ * bytes), NULL when out of memory. */
+uint8_t *store__video_key(uint32_t list, const char *id, size_t idlen);
 
 /* ---- the PDQ index (mih.c) -------------------------------------------------- */
 

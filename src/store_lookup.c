@@ -358,11 +358,7 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
     if ((rc = lookup_lists(&lk, opts, err, errlen)))
         goto done;
     for (size_t i = 0; i < lk.nlists; i++) {
-        uint32_t id = lk.lists[i].id;
-        key[0] = (uint8_t)(id >> 24);
-        key[1] = (uint8_t)(id >> 16);
-        key[2] = (uint8_t)(id >> 8);
-        key[3] = (uint8_t)id;
+        store__key_list(key, lk.lists[i].id);
         MDB_val k = {5 + dlen, key}, v;
         if (mdb_get(lk.txn, s->digests, &k, &v))
             continue;
