@@ -130,7 +130,48 @@ out:
     return rc;
 }
 
-/* POST /v1/lists/NAME/import[?format=auto|hex|pytx|csv|md5|sha256]
+/* ?format=vpdq: the body is one vPDQ hash file, added as one video entry
+ * with id ?id= (and ?label=), or the "# video: ID" sections of an export, one
+ * entry each - as `scrim import --format vpdq` does, in one transaction and
+ * with the same messages.  The frames go into the PDQ index, so the video
+ * matches from the next request on. */
+static int list_import_vpdq(scrim_call *c, const char *name,
+                            const scrim_import_opts *io)
+{
+    const char *id = scrim_call_arg(c, "id"), *label = scrim_call_arg(c, "label");
+    scrim_import *imp;
+    scrim_import_stats st;
+    char err[512] = "";
+    int rc;
+
+    if (id && !*id)
+        id = NULL;
+    if (scrim_media_sniff(c->body, c->body_len) == SCRIM_MEDIA_VIDEO)
+        return scrim_call_error(c, 415, "unsupported", "?format=vpdq takes a "
+                                "vPDQ hash file (FRAME,QUALITY,HASH,SECONDS "
+                                "lines, as 'scrim hash VIDEO' prints), not the "
+                                "video itself");
+    if ((rc = scrim_import_begin(c->store, name, io, &imp, err, sizeof err)))
+        return store_error(c, rc, err);
+    rc = scrim_vpdq_import(imp, c->body, c->body_len, id, label, NULL, err,
+                           sizeof err);
+    if (rc) {
+        scrim_import_abort(imp);
+        if (rc == SCRIM_EINVAL && !id)
+            return scrim_call_error(c, 400, "bad_request", "%s; give the "
+                                    "entry's id as ?id=ID", err);
+        return store_error(c, rc, err);
+    }
+    if ((rc = scrim_import_commit(imp, &st, err, sizeof err)))
+        return store_error(c, rc, err);
+    c->json = json_pack("{s:s, s:I, s:I, s:I}", "list", name, "added",
+                        (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates",
+                        (json_int_t)st.duplicates[SCRIM_HASH_VIDEO], "frames",
+                        (json_int_t)st.frames);
+    return 0;
+}
+
+/* POST /v1/lists/NAME/import[?format=auto|hex|pytx|csv|md5|sha256|vpdq]
  * [&create=1]: the body is one transaction, all or nothing. */
 static int list_import(scrim_call *c, const char *name)
 {
@@ -141,15 +182,20 @@ static int list_import(scrim_call *c, const char *name)
     const char *create = scrim_call_arg(c, "create");
     int format = SCRIM_FORMAT_AUTO, rc;
 
-    if (fmt && (format = scrim_import_format_parse(fmt)) < 0)
+    int vpdq = fmt && !strcmp(fmt, "vpdq");
+
+    if (fmt && !vpdq && (format = scrim_import_format_parse(fmt)) < 0)
         return scrim_call_error(c, 400, "bad_request", "?format= must be auto, "
-                                "hex, pytx, csv, md5 or sha256, got '%s'", fmt);
+                                "hex, pytx, csv, md5, sha256 or vpdq, got "
+                                "'%s'", fmt);
     if (create && strcmp(create, "0") && strcmp(create, "1"))
         return scrim_call_error(c, 400, "bad_request", "?create= must be 0 or "
                                 "1");
     io.create = create && !strcmp(create, "1");
     snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
     io.source = src;
+    if (vpdq)
+        return list_import_vpdq(c, name, &io);
     memset(&st, 0, sizeof st);
     rc = scrim_store_import_buffer(c->store, name, &io, format, c->body,
                                    c->body_len, &st, err, sizeof err);

@@ -7,7 +7,7 @@
 for tool in curl ffmpeg python3; do
     command -v $tool > /dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
 done
-plan 23
+plan 35
 TMP=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
@@ -18,6 +18,10 @@ ff() { ffmpeg -nostdin -v error -y "$@"; }
 post() { # PATH FILE -> $code, body in $TMP/out
     code=$(curl -s -o "$TMP/out" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
         -X POST --data-binary @"$2" "http://scrimd$1")
+}
+admin() { # METHOD PATH [FILE] -> $code, body in $TMP/out
+    code=$(curl -s -o "$TMP/out" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
+        -H "Authorization: Bearer $TOKEN" -X "$1" ${3:+--data-binary @"$3"} "http://scrimd$2")
 }
 jq_() { python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print($1)" "$TMP/out"; }
 
@@ -34,7 +38,10 @@ head -c 30000 "$TMP/base.mp4" > "$TMP/truncated.mp4"
 "$S" import --format vpdq --db "$TMP/db" --list vids --create --seconds-per-hash 0 "$TMP/base.mp4" > /dev/null
 "$S" hash "$TMP/still.png" | cut -d, -f1 | "$S" import --db "$TMP/db" --list images --create --format hex - > /dev/null
 
-"$SCRIM_BIN/scrimd" --db "$TMP/db" --socket "$SOCK" --listen none --log "$TMP/log" 2>> "$TMP/stderr" &
+TOKEN=video-test-token-0123456789
+echo "$TOKEN" > "$TMP/token"
+"$SCRIM_BIN/scrimd" --db "$TMP/db" --socket "$SOCK" --listen none --log "$TMP/log" \
+    --admin-token-file "$TMP/token" 2>> "$TMP/stderr" &
 PID=$!
 for i in $(seq 200); do grep -q '"msg":"ready"' "$TMP/log" 2>/dev/null && break; sleep 0.05; done
 
@@ -92,6 +99,45 @@ done
 is "$bad" "" "bad ?seconds_per_hash= / ?keyframes= values are a 400 naming the option"
 post "/v1/hash?seconds_per_hash=0" "$TMP/still.png"
 is "$code:$(jq_ 'o["kind"]')" "200:image" "images ignore the video sampling options"
+
+# Admin import of a vPDQ hash file over HTTP: atomic, the CLI's errors, and
+# the video matches on the very next request.
+"$S" hash "$TMP/life.mp4" > "$TMP/life.vpdq"
+post /v1/match "$TMP/life.mp4"
+is "$(jq_ '[m["list"] for m in o["matches"]]')" "['files']" "before the import the video matches only its digest"
+admin POST "/v1/lists/clips/import?format=vpdq&create=1&id=life-clip&label=game%20of%20life" "$TMP/life.vpdq"
+is "$code:$(jq_ 'o["list"], o["added"], o["frames"], o["duplicates"]')" "200:clips 1 4 0" \
+   "POST /v1/lists/NAME/import?format=vpdq&id=: one video entry with its frames"
+post /v1/match "$TMP/life.mp4"
+is "$code:$(jq_ '[(m["list"], m["id"], m["query_match_percent"]) for m in o["matches"] if m["type"] == "video"]')" \
+   "200:[('clips', 'life-clip', 100.0)]" "the imported video matches on the very next /v1/match"
+admin POST "/v1/lists/clips/import?format=vpdq&id=life-clip" "$TMP/life.vpdq"
+is "$code:$(jq_ 'o["added"], o["duplicates"]')" "200:0 1" "importing it again counts a duplicate"
+admin POST "/v1/lists/clips/import?format=vpdq" "$TMP/life.vpdq"
+like "$code:$(jq_ 'o["error"]["code"], o["error"]["message"]')" '^400:bad_request a video needs an id.*\?id=' \
+   "without ?id=: 400 asking for it"
+{ head -2 "$TMP/life.vpdq"; echo "2,100,nothex,2.000"; } > "$TMP/broken.vpdq"
+admin POST "/v1/lists/newlist/import?format=vpdq&create=1&id=broken" "$TMP/broken.vpdq"
+httpmsg=$(jq_ 'o["error"]["message"]')
+is "$code:$(jq_ 'o["error"]["code"]')" "400:bad_request" "a malformed vPDQ line: 400"
+climsg=$("$S" import --format vpdq --db "$TMP/clidb" --list newlist --create --id broken "$TMP/broken.vpdq" 2>&1 >/dev/null | head -1)
+like "$httpmsg|$climsg" '^video .broken.: line 3: .*\|scrim: import: .*broken.vpdq: video .broken.: line 3: ' \
+   "the message names the line, as the CLI's does"
+is "${climsg#*broken.vpdq: }" "$httpmsg" "the same message as scrim import --format vpdq"
+admin GET /v1/lists/newlist
+is "$code" 404 "a failed import leaves nothing behind (the created list neither)"
+admin GET /v1/lists/clips
+before=$(jq_ 'o["count"]')
+{ cat "$TMP/life.vpdq"; echo "x"; } > "$TMP/broken2.vpdq"
+admin POST "/v1/lists/clips/import?format=vpdq&id=other" "$TMP/broken2.vpdq"
+bad=$code
+admin GET /v1/lists/clips
+is "$bad:$before:$(jq_ 'o["count"]')" "400:1:1" "a rejected import into an existing list adds nothing"
+admin POST "/v1/lists/clips/import?format=vpdq&id=x" "$TMP/base.mp4"
+like "$code:$(jq_ 'o["error"]["message"]')" '^415:.*not the video' "a video body for ?format=vpdq: 415"
+code=$(curl -s -o "$TMP/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST --data-binary @"$TMP/life.vpdq" \
+    "http://scrimd/v1/lists/clips/import?format=vpdq&id=noauth")
+is "$code" 401 "the import needs the admin token"
 
 # POST /v1/compare with two vPDQ texts.
 "$S" hash --seconds-per-hash 0 "$TMP/base.mp4" > "$TMP/a.vpdq"
