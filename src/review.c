@@ -41,6 +41,15 @@ static int db_fail(char *err, size_t errlen, const char *what, int mrc)
     return SCRIM_EDB;
 }
 
+/* Commits *txn, which is gone afterwards (committed or not: *txn = NULL);
+ * SCRIM_OK or SCRIM_EDB with err set. */
+static int txn_commit(MDB_txn **txn, char *err, size_t errlen)
+{
+    int mrc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    return mrc ? db_fail(err, errlen, "commit", mrc) : SCRIM_OK;
+}
+
 static void id_to_hex(const uint8_t id[ID_BYTES], char hex[SCRIM_REVIEW_ID_LEN + 1])
 {
     static const char digits[] = "0123456789abcdef";
@@ -184,12 +193,8 @@ int scrim_review_open(MDB_env *env, const scrim_review_opts *opts,
         rc = db_fail(err, errlen, "purging expired records", mrc);
         goto fail;
     }
-    mrc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (mrc) {
-        rc = db_fail(err, errlen, "commit", mrc);
+    if ((rc = txn_commit(&txn, err, errlen)))
         goto fail;
-    }
     *out = r;
     return SCRIM_OK;
 fail:
@@ -291,10 +296,7 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
         rc = db_fail(err, errlen, "storing the record", mrc);
         goto done;
     }
-    mrc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (mrc)
-        rc = db_fail(err, errlen, "commit", mrc);
+    rc = txn_commit(&txn, err, errlen);
 done:
     if (txn)
         mdb_txn_abort(txn);
@@ -544,12 +546,8 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
         rc = db_fail(err, errlen, "storing the decision", mrc);
         goto done;
     }
-    mrc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (mrc) {
-        rc = db_fail(err, errlen, "commit", mrc);
+    if ((rc = txn_commit(&txn, err, errlen)))
         goto done;
-    }
     if (out) {
         MDB_val tv = {strlen(text), text};
         *out = record_json(r, &tv);
@@ -567,7 +565,7 @@ int scrim_review_purge(scrim_review *r, uint64_t *purged, char *err,
 {
     MDB_txn *txn;
     uint64_t n = 0;
-    int mrc;
+    int mrc, rc;
     if (purged)
         *purged = 0;
     if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
@@ -576,8 +574,8 @@ int scrim_review_purge(scrim_review *r, uint64_t *purged, char *err,
         mdb_txn_abort(txn);
         return db_fail(err, errlen, "purge", mrc);
     }
-    if ((mrc = mdb_txn_commit(txn)))
-        return db_fail(err, errlen, "commit", mrc);
+    if ((rc = txn_commit(&txn, err, errlen)))
+        return rc;
     if (purged)
         *purged = n;
     return SCRIM_OK;
@@ -626,9 +624,7 @@ int scrim_review_list_level_set(scrim_review *r, const char *list,
         mdb_txn_abort(txn);
         return db_fail(err, errlen, "storing the list's level", mrc);
     }
-    if ((mrc = mdb_txn_commit(txn)))
-        return db_fail(err, errlen, "commit", mrc);
-    return SCRIM_OK;
+    return txn_commit(&txn, err, errlen);
 }
 
 /* The level of one list inside txn. */
