@@ -154,14 +154,15 @@ const char *scrim_call_arg(const scrim_call *c, const char *name)
     return j && j->query_ok ? evhttp_find_header(&j->query, name) : NULL;
 }
 
-int scrim_call_error(scrim_call *c, int status, const char *code,
-                     const char *fmt, ...)
+/* scrim_call_error with the message's arguments in a va_list. */
+static int call_verror(scrim_call *c, int status, const char *code,
+                       const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int call_verror(scrim_call *c, int status, const char *code,
+                       const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     c->status = status;
     snprintf(c->error_code, sizeof c->error_code, "%s", code);
     json_decref(c->json);
@@ -176,6 +177,16 @@ int scrim_call_error(scrim_call *c, int status, const char *code,
     case 504: return SCRIM_ETIMEOUT;
     default: return SCRIM_EINVAL;
     }
+}
+
+int scrim_call_error(scrim_call *c, int status, const char *code,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = call_verror(c, status, code, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int scrim_http_status_of(int e)
@@ -330,12 +341,10 @@ static void respond_error_now(call_job *j, int status, const char *code,
 static void respond_error_now(call_job *j, int status, const char *code,
                               const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    call_verror(&j->call, status, code, fmt, ap);
     va_end(ap);
-    scrim_call_error(&j->call, status, code, "%s", msg);
     respond(j, &j->call);
 }
 
