@@ -811,12 +811,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     if (scrim__log_reopen(srv->cur->s.log, err, sizeof err))
         scrim__log_msg("error", "reload: %s", err);
     if (scrim_settings_resolve(&s, srv->argc, srv->argv, &help, &print, err,
-                               sizeof err)) {
-        scrim__log_msg("error", "reload failed, keeping the old settings: %s",
-                       err);
-        notify_systemd("READY=1");
-        return;
-    }
+                               sizeof err))
+        goto failed;
     /* What is bound or opened at start keeps its start-up value. */
     const scrim_settings *old = &srv->cur->s;
     if (strcmp(s.db, old->db) || strcmp(s.socket, old->socket) ||
@@ -830,12 +826,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     snprintf(s.user, sizeof s.user, "%s", old->user);
     s.threads = old->threads;
     scrim__settings_ref *r = scrim__settings_ref_new(&s, err, sizeof err);
-    if (!r) {
-        scrim__log_msg("error", "reload failed, keeping the old settings: %s",
-                       err);
-        notify_systemd("READY=1");
-        return;
-    }
+    if (!r)
+        goto failed;
     if (strcmp(r->s.log, old->log) &&
         scrim__log_open(r->s.log, err, sizeof err))
         scrim__log_msg("error", "reload: %s", err);
@@ -844,6 +836,10 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     srv->cur = r;
     scrim__log_msg("info", "settings reloaded%s%s", r->s.config[0] ? " from " : "",
                    r->s.config);
+    notify_systemd("READY=1");
+    return;
+failed:
+    scrim__log_msg("error", "reload failed, keeping the old settings: %s", err);
     notify_systemd("READY=1");
 }
 
