@@ -341,20 +341,37 @@ static int get_raw(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES],
     return SCRIM_OK;
 }
 
+/* Begin a transaction (flags: 0 or MDB_RDONLY) and read record id in it
+ * into *v.  On error nothing is left open (*txn = NULL). */
+static int record_begin(scrim_review *r, unsigned flags,
+                        const uint8_t id[ID_BYTES], const char *hexid,
+                        MDB_txn **txn, MDB_val *v, char *err, size_t errlen)
+{
+    int rc, mrc;
+    *txn = NULL;
+    if ((mrc = mdb_txn_begin(r->env, NULL, flags, txn))) {
+        *txn = NULL;
+        return db_fail(err, errlen, "begin", mrc);
+    }
+    if ((rc = get_raw(r, *txn, id, hexid, v, err, errlen))) {
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+    }
+    return rc;
+}
+
 int scrim_review_get(scrim_review *r, const char *hexid, json_t **out,
                      char *err, size_t errlen)
 {
     uint8_t id[ID_BYTES];
     MDB_txn *txn;
     MDB_val v;
-    int rc, mrc;
+    int rc;
     *out = NULL;
-    if ((rc = id_parse(hexid, id, err, errlen)))
+    if ((rc = id_parse(hexid, id, err, errlen)) ||
+        (rc = record_begin(r, MDB_RDONLY, id, hexid, &txn, &v, err, errlen)))
         return rc;
-    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
-        return db_fail(err, errlen, "begin", mrc);
-    if (!(rc = get_raw(r, txn, id, hexid, &v, err, errlen)) &&
-        !(*out = record_json(r, &v))) {
+    if (!(*out = record_json(r, &v))) {
         scrim__seterr(err, errlen, "review record %s is corrupt", hexid);
         rc = SCRIM_EDB;
     }
@@ -371,12 +388,9 @@ int scrim_review_preview(scrim_review *r, const char *hexid, int lighter,
     int rc, mrc;
     *data = NULL;
     *len = 0;
-    if ((rc = id_parse(hexid, id, err, errlen)))
+    if ((rc = id_parse(hexid, id, err, errlen)) ||
+        (rc = record_begin(r, MDB_RDONLY, id, hexid, &txn, &v, err, errlen)))
         return rc;
-    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
-        return db_fail(err, errlen, "begin", mrc);
-    if ((rc = get_raw(r, txn, id, hexid, &v, err, errlen)))
-        goto done;
     memcpy(pk, id, ID_BYTES);
     pk[ID_BYTES] = lighter ? 'l' : 'd';
     MDB_val k = {sizeof pk, pk};
@@ -395,7 +409,6 @@ int scrim_review_preview(scrim_review *r, const char *hexid, int lighter,
         memcpy(*data, v.mv_data, v.mv_size);
         *len = v.mv_size;
     }
-done:
     mdb_txn_abort(txn);
     return rc;
 }
@@ -508,10 +521,8 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
                       strlen(note), SCRIM_REVIEW_NOTE_MAX);
         return SCRIM_EINVAL;
     }
-    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
-        return db_fail(err, errlen, "begin", mrc);
-    if ((rc = get_raw(r, txn, id, hexid, &v, err, errlen)))
-        goto done;
+    if ((rc = record_begin(r, 0, id, hexid, &txn, &v, err, errlen)))
+        return rc;
     if (!(rec = json_loadb(v.mv_data, v.mv_size, 0, &je))) {
         scrim__seterr(err, errlen, "review record %s is corrupt", hexid);
         rc = SCRIM_EDB;
