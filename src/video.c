@@ -19,6 +19,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 /* Demuxers we accept (matched against each demuxer's name list): MP4/MOV,
@@ -318,8 +319,36 @@ static int luma_plane_format(const AVFrame *fr, int *full)
     }
 }
 
+/* Frames with an alpha channel (animated GIF, PNG/QuickTime RLE in MOV,
+ * VP8/VP9 with alpha) are composited onto white, the rule for images
+ * (issue 2), so that a transparent frame hashes as the same picture does
+ * through the image path.  rgba holds w x h RGBA pixels, packed; the RGB24
+ * result is written over it from the start (each output pixel lies at or
+ * before its input).  Rounds as (c*a + 255*(255-a)) / 255, to nearest. */
+static void flatten_rgba_on_white(uint8_t *rgba, size_t npix)
+{
+    const uint8_t *in = rgba;
+    uint8_t *out = rgba;
+    for (size_t i = 0; i < npix; i++, in += 4, out += 3) {
+        unsigned a = in[3], na = 255 - a;
+        if (a == 255) {
+            memmove(out, in, 3);
+            continue;
+        }
+        for (int c = 0; c < 3; c++)
+            out[c] = (uint8_t)((in[c] * a + 255 * na + 127) / 255);
+    }
+}
+
+static int has_alpha(int format)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(format);
+    return d && (d->flags & AV_PIX_FMT_FLAG_ALPHA);
+}
+
 /* Hash one decoded frame at its own size: from its luma plane, or converted
- * to RGB24 first as the reference does (exact_rgb, or other pixel formats). */
+ * to RGB24 first as the reference does (exact_rgb, or other pixel formats;
+ * frames with alpha through RGBA, flattened onto white). */
 static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
                       size_t errlen)
 {
@@ -332,21 +361,21 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
     }
     scrim_vframe vf = {.frame_number = (int)n,
                        .seconds = v->out->fps > 0 ? (double)n / v->out->fps : 0};
-    int rc;
-    if (!v->o.exact_rgb && luma_plane_format(fr, &full)) {
+    int rc, alpha = has_alpha(fr->format);
+    if (!v->o.exact_rgb && !alpha && luma_plane_format(fr, &full)) {
         rc = scrim__frame_hash_y(v->hasher, fr->data[0], (size_t)fr->linesize[0],
                                  w, h, full, &vf.pdq, &vf.quality);
         goto hashed;
     }
     v->sws = sws_getCachedContext(v->sws, w, h, fr->format, w, h,
-                                  AV_PIX_FMT_RGB24, SCRIM__SWS_FLAGS, NULL,
-                                  NULL, NULL);
+                                  alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24,
+                                  SCRIM__SWS_FLAGS, NULL, NULL, NULL);
     if (!v->sws) {
         scrim__seterr(err, errlen, "cannot convert frames of pixel format %s to RGB",
                       av_get_pix_fmt_name(fr->format) ? av_get_pix_fmt_name(fr->format) : "?");
         return SCRIM_EFORMAT;
     }
-    size_t stride = (size_t)w * 3, need = stride * (size_t)h + 64;
+    size_t stride = (size_t)w * 3, need = (size_t)w * (alpha ? 4 : 3) * (size_t)h + 64;
     if (need > v->rgb_size) {
         av_free(v->rgb);
         v->rgb = av_malloc(need);
@@ -355,9 +384,11 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
             return SCRIM_ENOMEM;
     }
     uint8_t *dst[4] = {v->rgb, NULL, NULL, NULL};
-    int dst_stride[4] = {(int)stride, 0, 0, 0};
+    int dst_stride[4] = {(int)(alpha ? (size_t)w * 4 : stride), 0, 0, 0};
     sws_scale(v->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, h,
               dst, dst_stride);
+    if (alpha)
+        flatten_rgba_on_white(v->rgb, (size_t)w * (size_t)h);
     rc = scrim__frame_hash_rgb(v->hasher, v->rgb, w, h, stride, &vf.pdq,
                                &vf.quality);
 hashed:

@@ -4,7 +4,7 @@
 # unrelated videos, a still image inside a video, and damaged files.
 # Small videos are made here with the ffmpeg CLI.
 . tests/tap.sh
-plan 37
+plan 40
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -109,6 +109,28 @@ is "$(printf '%s' "$r" | json 'o["kind"], o["matched"], o["matches"][0]["list"],
 is "$("$S" compare "$TMP/clip.mp4" "$TMP/known.vpdq" | json 'o["query_match_percent"]')" "100.0" "compare a video with a vPDQ file"
 "$S" compare "$TMP/still.png" "$TMP/base.mp4" > /dev/null 2> "$TMP/err"
 like "$?:$(cat "$TMP/err")" '^1:.*still\.png: neither a video nor a vPDQ' "compare refuses an image"
+# ---- transparency: frames flattened onto white, as images are -------------------
+# An animated GIF: a test card moving over a transparent canvas.  Each frame,
+# written out as an RGBA PNG and hashed by the image path, has the hash of
+# that frame of the GIF (and not the one it has on black).
+ff -filter_complex "color=c=black@0.0:s=128x96:r=5:d=2,format=rgba[bg];testsrc2=s=48x48:r=5:d=2,format=rgba[fg];[bg][fg]overlay=x='10+t*20':y=20:shortest=1,split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse" "$TMP/alpha.gif"
+mkdir "$TMP/gif"
+ff -i "$TMP/alpha.gif" -pix_fmt rgba "$TMP/gif/f%03d.png"
+ff -i "$TMP/gif/f001.png" -filter_complex "color=black:s=128x96[k];[k][0:v]overlay=format=auto" -frames:v 1 "$TMP/onblack.png"
+"$S" hash --seconds-per-hash 0 "$TMP/alpha.gif" | cut -d, -f3 > "$TMP/gif.vid"
+for f in "$TMP"/gif/f*.png; do "$S" hash "$f"; done | cut -d, -f1 > "$TMP/gif.img"
+is "$(wc -l < "$TMP/gif.vid"):$(cmp -s "$TMP/gif.vid" "$TMP/gif.img" && echo same)" "10:same" \
+   "animated GIF with transparency: every frame hashes as the image path does"
+isnt_black=$("$S" hash "$TMP/onblack.png" | cut -d, -f1)
+ok $([ -n "$isnt_black" ] && [ "$isnt_black" != "$(head -1 "$TMP/gif.vid")" ] && echo 0 || echo 1) \
+   "(the GIF's transparent pixels matter: on black it hashes otherwise)"
+# A video whose transparent pixels are stored as black (PNG frames in MOV):
+# white under the alpha, like the image path, not black.
+ff -filter_complex "color=c=black@0.0:s=128x96:r=5:d=2,format=rgba[bg];testsrc2=s=48x48:r=5:d=2,format=rgba[fg];[bg][fg]overlay=x='10+t*20':y=20:shortest=1,format=rgba" -c:v png "$TMP/alpha.mov"
+ff -i "$TMP/alpha.mov" -frames:v 1 -pix_fmt rgba "$TMP/mov0.png"
+is "$("$S" hash "$TMP/alpha.mov" | head -1 | cut -d, -f3)" "$("$S" hash "$TMP/mov0.png" | cut -d, -f1)" \
+   "RGBA video frames: flattened onto white, the first frame hashes as the image path does"
+
 if have_shared; then
     H="$SHARED/vpdq/hashes"; V="$SHARED/vpdq/videos"
     is "$("$S" compare "$H/chair-orig-22-sd-bar.txt" "$H/chair-22-sd-sepia-bar.txt")" \
