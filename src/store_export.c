@@ -88,6 +88,18 @@ static int read_frames(MDB_txn *txn, MDB_dbi refs, uint32_t first,
     return 0;
 }
 
+/* The label of a video record (first ref, frames, import, flags, label),
+ * malloc'd, or NULL if it has none. */
+static char *video_label(const MDB_val *v)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < 15 || !(p[12] & REF_F_LABEL))
+        return NULL;
+    uint16_t n;
+    memcpy(&n, p + 13, 2);
+    return v->mv_size >= 15u + n ? strndup((const char *)p + 15, n) : NULL;
+}
+
 int scrim_store_export(scrim_store *s, const char *list, int format,
                        FILE *out, uint64_t *written, uint64_t *skipped,
                        char *err, size_t errlen)
@@ -190,13 +202,7 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
                 memcpy(&first, p, 4);
                 memcpy(&nf, p + 4, 4);
                 char *id = strndup((const char *)key + 4, k.mv_size - 4);
-                char *label = NULL;
-                if ((p[12] & REF_F_LABEL) && v.mv_size >= 15) {
-                    uint16_t n;
-                    memcpy(&n, p + 13, 2);
-                    if (v.mv_size >= 15u + n)
-                        label = strndup((const char *)p + 15, n);
-                }
+                char *label = video_label(&v);
                 scrim_store_frame *fr = NULL;
                 int vr = id ? read_frames(txn, s->refs, first, nf, &fr)
                             : SCRIM_ENOMEM;
@@ -240,13 +246,15 @@ done:
 }
 
 int scrim_store_video_frames(scrim_store *s, const char *list, const char *id,
-                             scrim_store_frame **frames, size_t *n, char *err,
-                             size_t errlen)
+                             scrim_store_frame **frames, size_t *n,
+                             char **label, char *err, size_t errlen)
 {
     MDB_txn *txn;
     struct list_rec rec;
     *frames = NULL;
     *n = 0;
+    if (label)
+        *label = NULL;
     int rc = store__rtxn_get(s, &txn);
     if (rc)
         return store__mdb_err(rc, "video", err, errlen);
@@ -274,6 +282,8 @@ int scrim_store_video_frames(scrim_store *s, const char *list, const char *id,
         goto done;
     }
     *n = nf;
+    if (label)
+        *label = video_label(&v);
 done:
     store__rtxn_put(s, txn);
     return rc;

@@ -237,7 +237,9 @@ static int video_entry_match(scrim_store *s, const scrim_vpdq *q,
     size_t n = 0;
     scrim_vpdq e = {0};
     *obj = NULL;
-    int rc = scrim_store_video_frames(s, m->list, m->id, &f, &n, err, errlen);
+    char *label = NULL;
+    int rc = scrim_store_video_frames(s, m->list, m->id, &f, &n, &label, err,
+                                      errlen);
     if (rc)
         return rc;
     for (size_t i = 0; i < n && rc == SCRIM_OK; i++) {
@@ -275,11 +277,12 @@ static int video_entry_match(scrim_store *s, const scrim_vpdq *q,
             json_array_append_new(ranges, json_pack("[f,f]", round3(start), round3(end)));
         *obj = json_pack("{s:s, s:s, s:s, s:o, s:f, s:f, s:o}", "list", m->list,
                          "type", "video", "id", m->id ? m->id : "", "label",
-                         m->label ? json_string(m->label) : json_null(),
+                         label ? json_string(label) : json_null(),
                          "query_match_percent", round3(qp),
                          "compared_match_percent", round3(cp), "ranges", ranges);
     }
     scrim_vpdq_free(&e);
+    free(label);
     return rc;
 }
 

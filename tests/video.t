@@ -4,7 +4,7 @@
 # unrelated videos, a still image inside a video, and damaged files.
 # Small videos are made here with the ffmpeg CLI.
 . tests/tap.sh
-plan 40
+plan 41
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -66,7 +66,7 @@ n=$("$S" hash "$TMP/damaged.ts" 2>/dev/null | wc -l)
 ok $([ "$n" -ge 6 ] && echo 0 || echo 1) "damaged MPEG-TS still hashed around the damage ($n frames)"
 
 # ---- video lists and matching ------------------------------------------------------------
-"$S" import --format vpdq --db "$DB" --list known --create --seconds-per-hash 0 "$TMP/base.mp4" > "$TMP/out"
+"$S" import --format vpdq --db "$DB" --list known --create --label "base clip" --seconds-per-hash 0 "$TMP/base.mp4" > "$TMP/out"
 like "$(cat "$TMP/out")" 'known: added 1 videos \(240 frames\)' "import a video (every frame) as a list entry"
 for f in small lowrate vp8.webm mpeg4.avi mpeg2.ts h264.mkv fps24 clip anim.webp; do
     case $f in *.*) file="$TMP/$f" ;; *) file="$TMP/$f.mp4" ;; esac
@@ -76,6 +76,7 @@ for f in small lowrate vp8.webm mpeg4.avi mpeg2.ts h264.mkv fps24 clip anim.webp
 done
 r=$("$S" match --db "$DB" "$TMP/clip.mp4")
 is "$(printf '%s' "$r" | json 'o["matches"][0]["ranges"]')" "[[0.0, 2.0]]" "the clip's matched range"
+is "$(printf '%s' "$r" | json 'o["matches"][0]["label"]')" "base clip" "a video match carries the entry's label"
 "$S" match --db "$DB" "$TMP/life.mp4" "$TMP/testsrc.avi" > "$TMP/out"
 st=$?
 is "$st:$(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["matched"]) for l in open(sys.argv[1])))' "$TMP/out")" \

@@ -243,10 +243,11 @@ typedef int (*scrim_video_export_fn)(FILE *out, const char *id,
                                      size_t n);
 void scrim_store_set_video_export(scrim_video_export_fn fn);
 
-/* A video entry's frames (malloc'd array, caller frees). */
+/* A video entry's frames (malloc'd array, caller frees) and, if label is not
+ * NULL, its label (malloc'd, NULL if none; caller frees). */
 int scrim_store_video_frames(scrim_store *s, const char *list, const char *id,
                              scrim_store_frame **frames, size_t *n,
-                             char *err, size_t errlen);
+                             char **label, char *err, size_t errlen);
 
 /* ---- lookup --------------------------------------------------------------- */
 

@@ -535,7 +535,7 @@ int cmd_export_vpdq(int argc, char **argv)
     if (id) {
         scrim_store_frame *f = NULL;
         size_t n = 0;
-        rc = scrim_store_video_frames(s, list, id, &f, &n, err, sizeof err);
+        rc = scrim_store_video_frames(s, list, id, &f, &n, NULL, err, sizeof err);
         for (size_t i = 0; !rc && i < n; i++) {
             char hx[SCRIM_PDQ_HEXLEN + 1];
             scrim_pdq_to_hex(&f[i].hash, hx);
