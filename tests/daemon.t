@@ -91,7 +91,7 @@ start() {
         --listen 127.0.0.1:0 --log "$T/log" "$@" 2>>"$T/stderr" &
     PID=$!
     i=0
-    while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
+    while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
         sleep 0.05
         i=$((i + 1))
     done
@@ -101,7 +101,7 @@ reload() {   # wait for the reload to be logged
     before=$(grep -c 'settings reloaded\|reload failed' "$T/log")
     kill -HUP "$PID"
     i=0
-    while [ $i -lt 100 ] && [ "$(grep -c 'settings reloaded\|reload failed' "$T/log")" = "$before" ]; do
+    while [ $i -lt 600 ] && [ "$(grep -c 'settings reloaded\|reload failed' "$T/log")" = "$before" ]; do
         sleep 0.05
         i=$((i + 1))
     done
@@ -136,7 +136,7 @@ perl -MIO::Socket::UNIX -MSocket -e '
     $s->recv(my $m, 256); print $m' "$T/notify" >"$T/notify.out" &
 NOTIFY=$!
 i=0
-while [ $i -lt 100 ] && [ ! -S "$T/notify" ]; do sleep 0.05; i=$((i + 1)); done
+while [ $i -lt 600 ] && [ ! -S "$T/notify" ]; do sleep 0.05; i=$((i + 1)); done
 export NOTIFY_SOCKET="$T/notify"
 start
 unset NOTIFY_SOCKET
@@ -430,7 +430,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
         --log "$T/log" --user nobody 2>>"$T/stderr" &
     PID=$!
     i=0
-    while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+    while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
     uid=$(awk '/^Uid:/ {print $2 "," $3 "," $4}' "/proc/$PID/status")
     want=$(id -u nobody)
     is "$uid" "$want,$want,$want" "--user: runs as that user after binding"

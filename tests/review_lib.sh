@@ -49,7 +49,7 @@ start_daemon() {
         --admin-token-file "$T/admin" --reviewer-token-file "$T/reviewer" \
         --log "$T/log" "$@" &
     PID=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         [ -S "$T/sock" ] && curl -s --unix-socket "$T/sock" http://x/healthz >/dev/null && return 0
         sleep 0.05
     done

@@ -43,7 +43,7 @@ echo "$TOKEN" > "$TMP/token"
 "$SCRIM_BIN/scrimd" --db "$TMP/db" --socket "$SOCK" --listen none --log "$TMP/log" \
     --admin-token-file "$TMP/token" 2>> "$TMP/stderr" &
 PID=$!
-for i in $(seq 200); do grep -q '"msg":"ready"' "$TMP/log" 2>/dev/null && break; sleep 0.05; done
+for i in $(seq 600); do grep -q '"msg":"ready"' "$TMP/log" 2>/dev/null && break; sleep 0.05; done
 
 post /v1/hash "$TMP/base.mp4"
 is "$code:$(jq_ 'o["kind"], len(o["frames"]), len(o["md5"])')" "200:video 6 32" "POST /v1/hash with a video: its frames"
