@@ -541,9 +541,13 @@ static void lists_and_video(void **state)
 
     scrim_store_frame *back;
     size_t nb;
-    assert_int_equal(scrim_store_video_frames(s, "v", "clip-1", &back, &nb, err,
-                                              sizeof err), 0);
+    char *label = NULL;
+    assert_int_equal(scrim_store_video_frames(s, "v", "clip-1", &back, &nb,
+                                              &label, err, sizeof err), 0);
     assert_int_equal(nb, 50);
+    assert_non_null(label);
+    assert_string_equal(label, "a label");
+    free(label);
     for (int i = 0; i < 50; i++) {
         assert_memory_equal(&back[i].hash, &fr[i].hash, sizeof fr[i].hash);
         assert_int_equal(back[i].quality, fr[i].quality);
