@@ -236,25 +236,36 @@ static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
     }
 }
 
-int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height)
+/* Allocates the scratch for a width x height plane; the first plane only if
+ * the caller does not lend its own (a != NULL). */
+static int scratch_alloc(scrim__pdq_scratch *s, int width, int height,
+                         float *a)
 {
     size_t n = (size_t)width * height, side = width > height ? width : height;
     if (n < side)
         n = side;
-    if (n <= s->cap && side <= s->side)
-        return SCRIM_OK;
-    scrim__pdq_scratch_free(s);
-    s->a = malloc(n * sizeof(float));
+    s->a = a ? a : malloc(n * sizeof(float));
     s->b = malloc(n * sizeof(float));
     s->sums = malloc(side * sizeof(float));
     s->keep = malloc(side * sizeof(int));
     if (!s->a || !s->b || !s->sums || !s->keep) {
+        if (a)
+            s->a = NULL;
         scrim__pdq_scratch_free(s);
         return SCRIM_ENOMEM;
     }
     s->cap = n;
     s->side = side;
     return SCRIM_OK;
+}
+
+int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height)
+{
+    size_t n = (size_t)width * height, side = width > height ? width : height;
+    if ((n > side ? n : side) <= s->cap && side <= s->side)
+        return SCRIM_OK;
+    scrim__pdq_scratch_free(s);
+    return scratch_alloc(s, width, height, NULL);
 }
 
 void scrim__pdq_scratch_free(scrim__pdq_scratch *s)
@@ -415,11 +426,9 @@ int scrim_pdq_hash_luma(float *luma, int width, int height, scrim_pdq *hash,
         return SCRIM_EINVAL;
     /* The caller's plane is the first scratch plane. */
     scrim__pdq_scratch s = {0};
-    int rc = scrim__pdq_reserve(&s, width, height);
+    int rc = scratch_alloc(&s, width, height, luma);
     if (rc)
         return rc;
-    free(s.a);
-    s.a = luma;
     rc = scrim__pdq_hash_plane(&s, width, height, 0, hash, quality, dihedral);
     s.a = NULL;
     scrim__pdq_scratch_free(&s);
