@@ -19,8 +19,8 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
  * are hashed (video frames). */
 typedef struct scrim__pdq_scratch {
     float *a, *b;   /* two planes of at least width * height floats */
-    float *sums;    /* one per column */
-    int *keep;      /* one per column */
+    float *sums;    /* filter buffers: 16 floats per row or column */
+    int *keep;      /* two ints per row or column */
     size_t cap, side;
 } scrim__pdq_scratch;
 
@@ -32,10 +32,10 @@ void scrim__pdq_scratch_free(scrim__pdq_scratch *s);
 void scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
                      size_t stride, float *out);
 
-/* PDQ of the luma plane in s->a (height rows of width) or, if transposed, of
- * its transpose in s->b.  Both planes are overwritten. */
+/* PDQ of the luma plane in s->a (height rows of width).  Both planes are
+ * overwritten. */
 int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
-                          int transposed, scrim_pdq *hash, int *quality,
+                          scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
 #endif

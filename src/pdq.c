@@ -60,48 +60,17 @@ static int jarosz_window(int old_dim, int new_dim)
 /* ---- the Jarosz filter ---------------------------------------------------
  *
  * The reference runs a 1-D box filter along every row, then every column,
- * twice.  A running sum along one row is a chain of dependent additions that
- * cannot be vectorised, so here every pass runs down columns, with all the
- * columns' sums side by side, on a transposed copy where the reference runs
- * along rows.  Each output still sees exactly the reference's operations in
- * the reference's order, so the results agree bit for bit.  The last two
- * passes are computed only where the 64x64 samples need them. */
+ * twice.  Down the columns, all the columns' running sums are kept side by
+ * side and advanced one row at a time, which vectorises.  Along a row the
+ * running sum is a chain of dependent additions, so the row passes work on
+ * strips of STRIP rows: the strip is transposed into a small buffer that
+ * stays in L1 cache, filtered there as columns (the STRIP rows' sums side by
+ * side), and transposed back.  Each output still sees exactly the reference's
+ * operations in the reference's order, so the results agree bit for bit.
+ * The last row pass keeps only the 64 sampled columns and the last column
+ * pass only the 64 sampled rows. */
 
-/* out (cols x rows) = in (rows x cols) transposed, in cache-sized tiles with
- * 4x4 SSE transposes inside where available. */
-static void transpose(const float *restrict in, float *restrict out, int rows,
-                      int cols)
-{
-    enum { T = 32 };
-    for (int i0 = 0; i0 < rows; i0 += T)
-        for (int j0 = 0; j0 < cols; j0 += T) {
-            int i1 = i0 + T < rows ? i0 + T : rows;
-            int j1 = j0 + T < cols ? j0 + T : cols;
-            int i = i0;
-#ifdef __SSE2__
-            for (; i + 4 <= i1; i += 4) {
-                int j = j0;
-                for (; j + 4 <= j1; j += 4) {
-                    __m128 r0 = _mm_loadu_ps(in + (size_t)i * cols + j);
-                    __m128 r1 = _mm_loadu_ps(in + (size_t)(i + 1) * cols + j);
-                    __m128 r2 = _mm_loadu_ps(in + (size_t)(i + 2) * cols + j);
-                    __m128 r3 = _mm_loadu_ps(in + (size_t)(i + 3) * cols + j);
-                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-                    _mm_storeu_ps(out + (size_t)j * rows + i, r0);
-                    _mm_storeu_ps(out + (size_t)(j + 1) * rows + i, r1);
-                    _mm_storeu_ps(out + (size_t)(j + 2) * rows + i, r2);
-                    _mm_storeu_ps(out + (size_t)(j + 3) * rows + i, r3);
-                }
-                for (; j < j1; j++)
-                    for (int k = i; k < i + 4; k++)
-                        out[(size_t)j * rows + k] = in[(size_t)k * cols + j];
-            }
-#endif
-            for (; i < i1; i++)
-                for (int j = j0; j < j1; j++)
-                    out[(size_t)j * rows + i] = in[(size_t)i * cols + j];
-        }
-}
+#define STRIP 8
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 /* Twice the lanes where the CPU has AVX2; IEEE results are the same. */
@@ -114,8 +83,9 @@ static void transpose(const float *restrict in, float *restrict out, int rows,
  * the top and shrinks at the bottom, each output being sum / (cells in the
  * window), as in the reference.  Output row r is written only if keep is NULL
  * or keep[r]; then to out row (keep ? keep[r] - 1 : r). */
-WIDE static void box_down(const float *in, float *out, int rows, int cols,
-                          int win, float *sums, const int *keep)
+static inline __attribute__((always_inline)) void
+box_vert(const float *in, float *out, int rows, int cols, int win,
+         float *sums, const int *keep)
 {
     int half = (win + 2) / 2;
     int n1 = half - 1, n2 = win - half + 1, n3 = rows - win, n4 = half - 1;
@@ -166,6 +136,68 @@ WIDE static void box_down(const float *in, float *out, int rows, int cols,
     }
 }
 
+WIDE static void box_down(const float *in, float *out, int rows, int cols,
+                          int win, float *sums, const int *keep)
+{
+    box_vert(in, out, rows, cols, win, sums, keep);
+}
+
+/* t (cols x STRIP) = the STRIP rows of in (row stride cols) transposed. */
+static inline __attribute__((always_inline)) void
+strip_in(const float *in, int cols, float *t)
+{
+    int j = 0;
+#ifdef __SSE2__
+    for (; j + 4 <= cols; j += 4)
+        for (int k = 0; k < STRIP; k += 4) {
+            __m128 r0 = _mm_loadu_ps(in + (size_t)k * cols + j);
+            __m128 r1 = _mm_loadu_ps(in + (size_t)(k + 1) * cols + j);
+            __m128 r2 = _mm_loadu_ps(in + (size_t)(k + 2) * cols + j);
+            __m128 r3 = _mm_loadu_ps(in + (size_t)(k + 3) * cols + j);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(t + (size_t)j * STRIP + k, r0);
+            _mm_storeu_ps(t + (size_t)(j + 1) * STRIP + k, r1);
+            _mm_storeu_ps(t + (size_t)(j + 2) * STRIP + k, r2);
+            _mm_storeu_ps(t + (size_t)(j + 3) * STRIP + k, r3);
+        }
+#endif
+    for (; j < cols; j++)
+        for (int k = 0; k < STRIP; k++)
+            t[(size_t)j * STRIP + k] = in[(size_t)k * cols + j];
+}
+
+/* The STRIP rows of out (row stride ocols) = t (cols x STRIP) transposed;
+ * with keep, only the kept columns j, to column keep[j] - 1. */
+static inline __attribute__((always_inline)) void
+strip_out(const float *t, int cols, const int *keep, float *out, int ocols)
+{
+    int j = 0;
+    if (keep) {
+        for (; j < cols; j++)
+            if (keep[j])
+                for (int k = 0; k < STRIP; k++)
+                    out[(size_t)k * ocols + keep[j] - 1] = t[(size_t)j * STRIP + k];
+        return;
+    }
+#ifdef __SSE2__
+    for (; j + 4 <= cols; j += 4)
+        for (int k = 0; k < STRIP; k += 4) {
+            __m128 r0 = _mm_loadu_ps(t + (size_t)j * STRIP + k);
+            __m128 r1 = _mm_loadu_ps(t + (size_t)(j + 1) * STRIP + k);
+            __m128 r2 = _mm_loadu_ps(t + (size_t)(j + 2) * STRIP + k);
+            __m128 r3 = _mm_loadu_ps(t + (size_t)(j + 3) * STRIP + k);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(out + (size_t)k * ocols + j, r0);
+            _mm_storeu_ps(out + (size_t)(k + 1) * ocols + j, r1);
+            _mm_storeu_ps(out + (size_t)(k + 2) * ocols + j, r2);
+            _mm_storeu_ps(out + (size_t)(k + 3) * ocols + j, r3);
+        }
+#endif
+    for (; j < cols; j++)
+        for (int k = 0; k < STRIP; k++)
+            out[(size_t)k * ocols + j] = t[(size_t)j * STRIP + k];
+}
+
 /* The same filter along one contiguous vector. */
 static void box_line(const float *in, float *out, int len, int win)
 {
@@ -194,46 +226,67 @@ static void box_line(const float *in, float *out, int len, int win)
     }
 }
 
-/* The Jarosz filter of the plane (a, or its transpose in b) sampled at the
- * reference's 64x64 points. */
+/* The box filter along every row of in (rows x cols) into out (row stride
+ * ocols); with keep, only the kept columns j, to column keep[j] - 1.
+ * t1 and t2 hold cols * STRIP floats each. */
+WIDE static void box_rows(const float *in, float *out, int rows, int cols,
+                          int win, const int *keep, int ocols, float *t1,
+                          float *t2)
+{
+    int r = 0;
+    for (; r + STRIP <= rows; r += STRIP) {
+        float sums[STRIP];
+        strip_in(in + (size_t)r * cols, cols, t1);
+        box_vert(t1, t2, cols, STRIP, win, sums, NULL);
+        strip_out(t2, cols, keep, out + (size_t)r * ocols, ocols);
+    }
+    for (; r < rows; r++) {
+        float *o = out + (size_t)r * ocols;
+        if (!keep) {
+            box_line(in + (size_t)r * cols, o, cols, win);
+            continue;
+        }
+        box_line(in + (size_t)r * cols, t2, cols, win);
+        for (int j = 0; j < cols; j++)
+            if (keep[j])
+                o[keep[j] - 1] = t2[j];
+    }
+}
+
+/* The Jarosz filter of the plane in s->a sampled at the reference's 64x64
+ * points. */
 static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
-                         int transposed, float out[64][64])
+                         float out[64][64])
 {
     float *a = s->a, *b = s->b;
-    int *keep_j = s->keep;
+    int *keep_j = s->keep, *keep_r = s->keep + s->side;
     int wrow = jarosz_window(width, 64), wcol = jarosz_window(height, 64);
-    /* Sampled rows si and columns sj; on images under 64 px a column may be
-     * sampled more than once, so each distinct column gets one slot. */
-    int si[64], slot[64], slots = 0;
+    /* Sampled rows si and columns sj; on images under 64 px a row or column
+     * may be sampled more than once, so each distinct one gets one slot. */
+    int si[64], slot_j[64], slot_i[64], cols = 0, rows = 0;
     memset(keep_j, 0, (size_t)width * sizeof(int));
+    memset(keep_r, 0, (size_t)height * sizeof(int));
     for (int k = 0; k < 64; k++) {
         int sj = (int)(((k + 0.5) * width) / 64);
         si[k] = (int)(((k + 0.5) * height) / 64);
         if (!keep_j[sj])
-            keep_j[sj] = ++slots;
-        slot[k] = keep_j[sj] - 1;
+            keep_j[sj] = ++cols;
+        slot_j[k] = keep_j[sj] - 1;
+        if (!keep_r[si[k]])
+            keep_r[si[k]] = ++rows;
+        slot_i[k] = keep_r[si[k]] - 1;
     }
-    /* First pass: rows (on the transpose), then columns. */
-    if (!transposed)
-        transpose(a, b, height, width);                   /* b: w x h */
-    box_down(b, a, width, height, wrow, s->sums, NULL);   /* a: w x h */
-    transpose(a, b, width, height);                       /* b: h x w */
-    box_down(b, a, height, width, wcol, s->sums, NULL);   /* a: h x w */
-    /* Second pass: rows only at the sampled columns ... */
-    transpose(a, b, height, width);                       /* b: w x h */
-    box_down(b, a, width, height, wrow, s->sums, keep_j); /* a: slots x h */
-    /* ... then those columns, sampled at the 64 rows. */
-    float *col = b;
-    for (int k = 0; k < 64; k++) {
-        if (k && slot[k] == slot[k - 1]) {
-            for (int i = 0; i < 64; i++)
-                out[i][k] = out[i][k - 1];
-            continue;
-        }
-        box_line(a + (size_t)slot[k] * height, col, height, wcol);
-        for (int i = 0; i < 64; i++)
-            out[i][k] = col[si[i]];
-    }
+    float *t1 = s->sums, *t2 = s->sums + (size_t)STRIP * s->side;
+    /* First pass: rows, then columns. */
+    box_rows(a, b, height, width, wrow, NULL, width, t1, t2);
+    box_down(b, a, height, width, wcol, t1, NULL);
+    /* Second pass: rows only at the sampled columns (b: height x cols) ...*/
+    box_rows(a, b, height, width, wrow, keep_j, cols, t1, t2);
+    /* ... then those columns, only at the sampled rows (a: rows x cols). */
+    box_down(b, a, height, cols, wcol, t1, keep_r);
+    for (int i = 0; i < 64; i++)
+        for (int k = 0; k < 64; k++)
+            out[i][k] = a[(size_t)slot_i[i] * cols + slot_j[k]];
 }
 
 /* Allocates the scratch for a width x height plane; the first plane only if
@@ -246,8 +299,8 @@ static int scratch_alloc(scrim__pdq_scratch *s, int width, int height,
         n = side;
     s->a = a ? a : malloc(n * sizeof(float));
     s->b = malloc(n * sizeof(float));
-    s->sums = malloc(side * sizeof(float));
-    s->keep = malloc(side * sizeof(int));
+    s->sums = malloc(2 * STRIP * side * sizeof(float));
+    s->keep = malloc(2 * side * sizeof(int));
     if (!s->a || !s->b || !s->sums || !s->keep) {
         if (a)
             s->a = NULL;
@@ -393,7 +446,7 @@ static void hash_64(const float a[64][64], scrim_pdq *hash, int *quality,
 }
 
 int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
-                          int transposed, scrim_pdq *hash, int *quality,
+                          scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT])
 {
     if (width < PDQ_MIN_DIM || height < PDQ_MIN_DIM) {
@@ -408,12 +461,9 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
     float a[64][64];
     if (width == 64 && height == 64) {
         /* The reference takes a 64x64 input as already downsampled. */
-        if (transposed)
-            transpose(s->b, &a[0][0], 64, 64);
-        else
-            memcpy(a, s->a, sizeof a);
+        memcpy(a, s->a, sizeof a);
     } else {
-        filter_to_64(s, width, height, transposed, a);
+        filter_to_64(s, width, height, a);
     }
     hash_64(a, hash, quality, dihedral);
     return SCRIM_OK;
@@ -429,7 +479,7 @@ int scrim_pdq_hash_luma(float *luma, int width, int height, scrim_pdq *hash,
     int rc = scratch_alloc(&s, width, height, luma);
     if (rc)
         return rc;
-    rc = scrim__pdq_hash_plane(&s, width, height, 0, hash, quality, dihedral);
+    rc = scrim__pdq_hash_plane(&s, width, height, hash, quality, dihedral);
     s.a = NULL;
     scrim__pdq_scratch_free(&s);
     return rc;
@@ -489,7 +539,7 @@ int scrim_pdq_hash_sampled(const uint8_t *px, int channels, size_t stride,
         for (int j = 0; j < nx; j++)
             o[j] = luma_of(row + (size_t)xs[j] * channels, channels);
     }
-    rc = scrim__pdq_hash_plane(&s, nx, ny, 0, hash, quality, dihedral);
+    rc = scrim__pdq_hash_plane(&s, nx, ny, hash, quality, dihedral);
     scrim__pdq_scratch_free(&s);
     return rc;
 }
@@ -505,7 +555,7 @@ int scrim_pdq_hash_pixels(const uint8_t *px, int width, int height,
     if (rc)
         return rc;
     scrim__pdq_luma(px, width, height, channels, stride, s.a);
-    rc = scrim__pdq_hash_plane(&s, width, height, 0, hash, quality, dihedral);
+    rc = scrim__pdq_hash_plane(&s, width, height, hash, quality, dihedral);
     scrim__pdq_scratch_free(&s);
     return rc;
 }
