@@ -2,7 +2,7 @@
 # lib/libscrim.a; `make test` runs every test; `make run` sets everything up.
 
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
-            libevent_pthreads jansson libcrypto
+            libevent_pthreads jansson libcrypto libjpeg
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -83,7 +83,7 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
-            libssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
+            libssl-dev libjpeg-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
             chromium
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

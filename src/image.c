@@ -111,17 +111,6 @@ done:
     return out;
 }
 
-/* Largest JPEG DCT shrink (1, 2, 4, 8) keeping the longest side >= min_side. */
-static int jpeg_shrink(int w, int h, int min_side)
-{
-    int longest = w > h ? w : h, s = 1;
-    if (min_side <= 0)
-        return 1;
-    while (s < 8 && longest / (s * 2) >= min_side)
-        s *= 2;
-    return s;
-}
-
 int scrim_image_load_buffer(const void *buf, size_t len,
                             const scrim_decode_opts *opts, scrim_image *out,
                             char *err, size_t errlen)
@@ -137,6 +126,12 @@ int scrim_image_load_buffer(const void *buf, size_t len,
     if (!buf || len == 0) {
         scrim__seterr(err, errlen, "empty input");
         return SCRIM_EFORMAT;
+    }
+    if (scrim__jpeg_is(buf, len)) {
+        rc = scrim__jpeg_load(buf, len, max_pixels, min_side, out, err, errlen);
+        if (rc != SCRIM__JPEG_OTHER)
+            return rc;
+        rc = SCRIM_OK;
     }
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
@@ -169,7 +164,7 @@ int scrim_image_load_buffer(const void *buf, size_t len,
     }
 
     int shrink = !strcmp(fmt, "jpeg")
-                     ? jpeg_shrink(out->file_width, out->file_height, min_side)
+                     ? scrim__jpeg_shrink(out->file_width, out->file_height, min_side)
                      : 1;
     if (shrink > 1) {
         g_object_unref(img);

@@ -38,4 +38,13 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
                           scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
+/* The JPEG fast path (jpeg.c).  scrim__jpeg_load returns SCRIM__JPEG_OTHER,
+ * having decoded nothing, for JPEGs it leaves to libvips (CMYK, YCCK). */
+#define SCRIM__JPEG_OTHER 1
+int scrim__jpeg_is(const void *buf, size_t len);
+/* JPEG DCT shrink (1, 2, 4 or 8) keeping the longest side >= min_side. */
+int scrim__jpeg_shrink(int w, int h, int min_side);
+int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
+                     int min_side, scrim_image *out, char *err, size_t errlen);
+
 #endif

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <vips/vips.h>
+#include <limits.h>
 #include <zlib.h>
 
 enum { W = 120, H = 80 };
@@ -253,6 +254,129 @@ static void bad_inputs_get_clear_errors(void **state)
     g_object_unref(rgb);
 }
 
+/* libvips' own decode of a JPEG (what scrim used before its JPEG fast path):
+ * 0 and the pixels, or -1 if libvips refuses the file. */
+static int vips_decode(const void *buf, size_t len, int shrink, uint8_t **px,
+                       size_t *n, int *w, int *h, int *bands)
+{
+    VipsImage *im = vips_image_new_from_buffer(buf, len, "", "fail_on",
+                                               VIPS_FAIL_ON_TRUNCATED, "shrink",
+                                               shrink, NULL);
+    *px = im ? vips_image_write_to_memory(im, n) : NULL;
+    if (im) {
+        *w = im->Xsize;
+        *h = im->Ysize;
+        *bands = im->Bands;
+        g_object_unref(im);
+    }
+    vips_error_clear();
+    return *px ? 0 : -1;
+}
+
+/* The fast path must give libvips' pixels exactly, or fail where it fails. */
+static int same_as_vips(const char *what, const void *buf, size_t len,
+                        int min_side)
+{
+    int shrink = 1, longest = 0, shortest = 0;
+    VipsImage *hdr = vips_image_new_from_buffer(buf, len, "", NULL);
+    if (hdr) {
+        longest = hdr->Xsize > hdr->Ysize ? hdr->Xsize : hdr->Ysize;
+        shortest = hdr->Xsize < hdr->Ysize ? hdr->Xsize : hdr->Ysize;
+        g_object_unref(hdr);
+    }
+    vips_error_clear();
+    while (min_side > 0 && shrink < 8 && longest / (shrink * 2) >= min_side &&
+           shortest >= shrink * 2)
+        shrink *= 2;
+    uint8_t *ref = NULL;
+    size_t n = 0;
+    int w = 0, h = 0, bands = 0;
+    int vrc = vips_decode(buf, len, shrink, &ref, &n, &w, &h, &bands);
+    scrim_decode_opts o = {.min_side = min_side ? min_side : -1};
+    scrim_image img;
+    char err[256];
+    int rc = scrim_image_load_buffer(buf, len, &o, &img, err, sizeof err);
+    int ok = (rc == 0) == (vrc == 0);
+    if (ok && rc == 0)
+        ok = img.width == w && img.height == h && img.channels == bands &&
+             (size_t)w * h * bands == n && !memcmp(img.pixels, ref, n);
+    if (!ok)
+        print_error("%s: scrim rc %d (%s), libvips rc %d\n", what, rc,
+                    rc ? err : "ok", vrc);
+    if (rc == 0)
+        scrim_image_free(&img);
+    g_free(ref);
+    return ok;
+}
+
+static void jpeg_path_gives_libvips_pixels(void **state)
+{
+    VipsImage *src[2] = {pattern(3), pattern(1)};
+    const char *opts[] = {"[Q=90]", "[Q=75,subsample_mode=off]",
+                          "[Q=85,interlace]", "[Q=95,restart_interval=2]",
+                          "[Q=50,optimize_coding]"};
+    int checked = 0, bad = 0;
+    for (int s = 0; s < 2; s++)
+        for (size_t k = 0; k < sizeof opts / sizeof *opts; k++) {
+            char fmt[64];
+            snprintf(fmt, sizeof fmt, ".jpg%s", opts[k]);
+            void *buf;
+            size_t len;
+            assert_int_equal(vips_image_write_to_buffer(src[s], fmt, &buf, &len,
+                                                        NULL), 0);
+            char what[96];
+            snprintf(what, sizeof what, "%s %s", s ? "grey" : "rgb", fmt);
+            bad += !same_as_vips(what, buf, len, 0);
+            /* cut before the end-of-image marker, and in the data */
+            bad += !same_as_vips(what, buf, len - 2, 0);
+            bad += !same_as_vips(what, buf, len * 2 / 3, 0);
+            checked += 3;
+            g_free(buf);
+        }
+    g_object_unref(src[0]);
+    g_object_unref(src[1]);
+    /* A 4000x3 strip shrunk on load keeps at least one row (libvips itself
+     * aborts on a zero-height shrink). */
+    VipsImage *strip = NULL;
+    void *buf;
+    size_t len;
+    assert_int_equal(vips_black(&strip, 4000, 3, "bands", 3, NULL), 0);
+    assert_int_equal(vips_jpegsave_buffer(strip, &buf, &len, NULL), 0);
+    scrim_decode_opts o = {.min_side = 512};
+    scrim_image img;
+    char err[256];
+    assert_int_equal(scrim_image_load_buffer(buf, len, &o, &img, err, sizeof err), 0);
+    assert_true(img.height >= 1 && img.width >= 500);
+    scrim_image_free(&img);
+    g_free(buf);
+    g_object_unref(strip);
+    /* Photos: the published JPEGs, whole and shrunk on load. */
+    if (shared_data()) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/pdq/files", shared_data());
+        GDir *d = g_dir_open(dir, 0, NULL);
+        const char *name;
+        while (d && (name = g_dir_read_name(d))) {
+            if (!g_str_has_suffix(name, ".jpg") && !g_str_has_suffix(name, ".jpeg"))
+                continue;
+            char path[PATH_MAX * 2];
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            gchar *buf;
+            gsize len;
+            assert_true(g_file_get_contents(path, &buf, &len, NULL));
+            bad += !same_as_vips(name, buf, len, 0);
+            bad += !same_as_vips(name, buf, len, 512);
+            checked += 2;
+            g_free(buf);
+        }
+        if (d)
+            g_dir_close(d);
+    }
+    print_message("JPEG fast path: %d decodes compared with libvips, %d differ\n",
+                  checked, bad);
+    assert_int_equal(bad, 0);
+}
+
 static void exif_orientation_is_not_applied(void **state)
 {
     VipsImage *rgb = pattern(3), *copy = NULL;
@@ -377,6 +501,7 @@ int main(void)
         cmocka_unit_test(sixteen_bit_grey_and_cmyk),
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
+        cmocka_unit_test(jpeg_path_gives_libvips_pixels),
         cmocka_unit_test(exif_orientation_is_not_applied),
         cmocka_unit_test(published_files_within_10_bits),
         cmocka_unit_test(eval_photos_within_10_bits),
