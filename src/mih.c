@@ -25,6 +25,7 @@
  * Updates group the records by value and rewrite each touched value once.
  */
 #include "store_internal.h"
+#include "mih_scan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,9 @@ static uint8_t U[NPOS];
 static uint16_t masks[2517];
 static size_t mask_end[5]; /* masks[0 .. mask_end[t]) have popcount <= t */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* The run filter (mih_scan.c): the fastest this CPU has. */
+static int scan_kind;
+static mih_scan_fn scan_fn;
 
 static void mih_init(void)
 {
@@ -61,6 +65,25 @@ static void mih_init(void)
                 masks[n++] = (uint16_t)m;
         mask_end[pc] = n;
     }
+    scan_kind = mih__scan_best();
+    scan_fn = mih__scan_kernel(scan_kind);
+}
+
+int mih__scan_use(int kind)
+{
+    pthread_once(&init_once, mih_init);
+    mih_scan_fn f = mih__scan_kernel(kind);
+    if (!f)
+        return SCRIM_EINVAL;
+    scan_kind = kind;
+    scan_fn = f;
+    return 0;
+}
+
+int mih__scan_current(void)
+{
+    pthread_once(&init_once, mih_init);
+    return scan_kind;
 }
 
 static inline size_t rec_size(int i)
@@ -410,33 +433,6 @@ static inline __attribute__((always_inline)) int verify(query *qy,
     return qy->emit(qy->ud, ref, val.mv_data, val.mv_size, d);
 }
 
-/* Scan a run of records of word position i whose P is the constant `np`
- * (inlined per value of np, so the loads have fixed sizes). */
-static inline __attribute__((always_inline)) int
-scan_run(query *qy, const uint8_t *p, uint32_t n, int i, const int np,
-         uint64_t qa, uint64_t qb, int limit)
-{
-    const size_t pw = 2 * (size_t)np;
-    const uint8_t *refs = p + n * pw;
-    for (uint32_t k = 0; k < n; k++, p += pw) {
-        if ((k & 7) == 0)
-            __builtin_prefetch(p + 512); /* long runs: stay ahead */
-        uint64_t a = 0, b = 0;
-        memcpy(&a, p, np >= 4 ? 8 : pw);
-        if (np > 4)
-            memcpy(&b, p + 8, 2 * (size_t)(np - 4));
-        int pd = __builtin_popcountll(a ^ qa) + __builtin_popcountll(b ^ qb);
-        if (pd <= limit) {
-            uint32_t ref;
-            memcpy(&ref, refs + 4 * (size_t)k, 4);
-            int rc = verify(qy, ref, i);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
-}
-
 /* One probed value: where its run for position i is, and the bound. */
 typedef struct probe {
     const uint8_t *p;     /* the value, then the run */
@@ -444,6 +440,44 @@ typedef struct probe {
     uint8_t pos;
     int8_t limit;
 } probe;
+
+/* How much of a run is fetched ahead of its scan (a 10M database's runs
+ * are 600-1800 bytes; longer ones are fetched as they are scanned). */
+#define RUN_PREFETCH 4096
+
+/* Filter the run of a probe in blocks (the kernel lists candidates) and
+ * check each candidate, in record order. */
+static inline __attribute__((always_inline)) int
+scan_probe(query *qy, const probe *pr, uint64_t qa, uint64_t qb)
+{
+    enum { BLOCK = 256 };
+    uint32_t cand[BLOCK];
+    const int i = pr->pos, np = P[i];
+    const size_t pw = 2 * (size_t)np;
+    const uint8_t *refs = pr->p + pr->len * pw;
+    for (uint32_t k0 = 0; k0 < pr->len; k0 += BLOCK) {
+        uint32_t m = pr->len - k0 < BLOCK ? pr->len - k0 : BLOCK;
+        /* a long run: beyond what prefetch_run fetched, stay a block ahead */
+        size_t from = (k0 + BLOCK) * pw, to = (k0 + 2 * BLOCK) * pw;
+        if (to > RUN_PREFETCH) {
+            if (from < RUN_PREFETCH)
+                from = RUN_PREFETCH;
+            if (to > pr->len * pw)
+                to = pr->len * pw;
+            for (; from < to; from += 64)
+                __builtin_prefetch(pr->p + from);
+        }
+        uint32_t nc = scan_fn(pr->p + k0 * pw, m, np, qa, qb, pr->limit, cand);
+        for (uint32_t c = 0; c < nc; c++) {
+            uint32_t ref;
+            memcpy(&ref, refs + 4 * (size_t)(k0 + cand[c]), 4);
+            int rc = verify(qy, ref, i);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
 
 #define PROBES_ON_STACK (NPOS * 137) /* t <= 2 */
 
@@ -468,20 +502,31 @@ static inline int locate_run(probe *pr)
     return 0;
 }
 
+/* Bring a run's records (not its refs) towards the cache. */
+static inline void prefetch_run(const probe *pr)
+{
+    const uint8_t *p = pr->p;
+    size_t bytes = pr->len * rec_size(pr->pos);
+    for (size_t b = 0; b < bytes && b < RUN_PREFETCH; b += 64)
+        __builtin_prefetch(p + b);
+}
+
 /* Three passes over the probes so that memory loads overlap: find the
- * values (prefetching their headers), locate the runs (prefetching their
- * first records), then scan. */
+ * values (prefetching their directory entries or headers), locate the runs,
+ * then scan them while fetching the runs ahead. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 static int probe_all(query *qy, MDB_dbi index)
 {
     const scrim_pdq *q = qy->q;
+    const mih_dir *dir = qy->dir;
     int R = qy->radius, t = qy->t, rc = 0;
     probe stack[PROBES_ON_STACK], *pr = stack;
     size_t np = 0, cap = (size_t)NPOS * mask_end[t];
     if (cap > PROBES_ON_STACK && !(pr = malloc(cap * sizeof *pr)))
         return SCRIM_ENOMEM;
+    /* the probed (position, value) pairs, value in len for now */
     for (int i = 0; i < NPOS; i++) {
         int base = (t + 1) * U[i];
         if (base > R)
@@ -491,56 +536,70 @@ static int probe_all(query *qy, MDB_dbi index)
             if (limit < 0)
                 break; /* masks are ordered by popcount */
             uint32_t v = (uint32_t)(q->w[i] ^ masks[m]);
-            MDB_val val;
-            if (qy->dir) {
-                const mih_dir_ent *e = &qy->dir->e[v];
-                if (!e->p || e->off[i + 1] == e->off[i])
-                    continue;
-                pr[np].p = e->p + e->off[i];
-                pr[np].len = (uint32_t)((e->off[i + 1] - e->off[i]) / rec_size(i));
-                pr[np].pos = (uint8_t)i;
-                pr[np].limit = (int8_t)limit;
-                np++;
-                continue;
-            } else {
-                MDB_val key = {sizeof v, &v};
-                rc = mdb_get(qy->txn, index, &key, &val);
-                if (rc == MDB_NOTFOUND) {
-                    rc = 0;
-                    continue;
-                }
-                if (rc) {
-                    rc = SCRIM_EDB;
-                    goto done;
-                }
-            }
-            pr[np].p = val.mv_data;
-            pr[np].len = (uint32_t)val.mv_size;
+            if (dir)
+                __builtin_prefetch(&dir->e[v].off[i]);
+            pr[np].len = v;
             pr[np].pos = (uint8_t)i;
             pr[np].limit = (int8_t)limit;
             np++;
         }
     }
-    /* software pipeline: headers are fetched HEAD_AHEAD probes ahead, runs
-     * located and fetched RUN_AHEAD probes ahead of the scan */
-    enum { HEAD_AHEAD = 16, RUN_AHEAD = 8 };
-    const int located = qy->dir != NULL; /* the directory gave the runs */
-    for (size_t k = 0; k < np && k < HEAD_AHEAD; k++)
+    /* where their runs are; empty runs dropped */
+    size_t kept = 0;
+    for (size_t k = 0; k < np; k++) {
+        uint32_t v = pr[k].len;
+        int i = pr[k].pos;
+        if (dir) {
+            const mih_dir_ent *e = &dir->e[v];
+            if (!e->p || e->off[i + 1] == e->off[i])
+                continue;
+            pr[kept].p = e->p + e->off[i];
+            pr[kept].len = (uint32_t)((e->off[i + 1] - e->off[i]) / rec_size(i));
+        } else {
+            MDB_val key = {sizeof v, &v}, val;
+            rc = mdb_get(qy->txn, index, &key, &val);
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+                continue;
+            }
+            if (rc) {
+                rc = SCRIM_EDB;
+                goto done;
+            }
+            pr[kept].p = val.mv_data;
+            pr[kept].len = (uint32_t)val.mv_size;
+        }
+        pr[kept].pos = (uint8_t)i;
+        pr[kept].limit = pr[k].limit;
+        kept++;
+    }
+    np = kept;
+    /* software pipeline.  The runs are far apart in a map much larger than
+     * the caches, so the scan waits on memory unless many runs are on their
+     * way: a run's start is fetched FAR probes ahead (which also walks its
+     * page table), its whole records NEAR probes ahead (at 10M hashes about
+     * 20 lines each).  Without the directory: value headers FAR ahead,
+     * runs located (and their start fetched) NEAR ahead. */
+    enum { FAR = 16, NEAR = 4 };
+    for (size_t k = 0; k < np && k < FAR; k++) {
         __builtin_prefetch(pr[k].p);
-    for (size_t k = 0; !located && k < np && k < RUN_AHEAD; k++)
+        if (dir && k < NEAR)
+            prefetch_run(&pr[k]);
+    }
+    for (size_t k = 0; !dir && k < np && k < NEAR; k++)
         if ((rc = locate_run(&pr[k])))
             goto done;
     int last = -1;
     uint64_t qa = 0, qb = 0;
     for (size_t k = 0; k < np && !rc; k++) {
-        if (k + HEAD_AHEAD < np) {
-            __builtin_prefetch(pr[k + HEAD_AHEAD].p);
-            if (located)
-                __builtin_prefetch(pr[k + HEAD_AHEAD].p + 64);
+        if (k + FAR < np)
+            __builtin_prefetch(pr[k + FAR].p);
+        if (k + NEAR < np) {
+            if (dir)
+                prefetch_run(&pr[k + NEAR]);
+            else if ((rc = locate_run(&pr[k + NEAR])))
+                break;
         }
-        if (!located && k + RUN_AHEAD < np &&
-            (rc = locate_run(&pr[k + RUN_AHEAD])))
-            break;
         int i = pr[k].pos;
         if (i != last) {
             /* the query's words as stored in records of position i */
@@ -553,16 +612,7 @@ static int probe_all(query *qy, MDB_dbi index)
                 memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
             last = i;
         }
-        const uint8_t *p = pr[k].p;
-        uint32_t n = pr[k].len;
-        int limit = pr[k].limit;
-        switch (P[i]) {
-        case 2: rc = scan_run(qy, p, n, i, 2, qa, qb, limit); break;
-        case 3: rc = scan_run(qy, p, n, i, 3, qa, qb, limit); break;
-        case 4: rc = scan_run(qy, p, n, i, 4, qa, qb, limit); break;
-        case 5: rc = scan_run(qy, p, n, i, 5, qa, qb, limit); break;
-        default: rc = scan_run(qy, p, n, i, 6, qa, qb, limit); break;
-        }
+        rc = scan_probe(qy, &pr[k], qa, qb);
     }
 done:
     if (pr != stack)
