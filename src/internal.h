@@ -29,7 +29,7 @@ void scrim__pdq_scratch_free(scrim__pdq_scratch *s);
 
 /* Luma of packed 8-bit pixels (1, 3 or 4 channels) exactly as the reference
  * computes it, into out (height rows of width). */
-void scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
+int scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
                      size_t stride, float *out);
 
 /* PDQ of the luma plane in s->a (height rows of width).  Both planes are

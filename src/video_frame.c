@@ -37,7 +37,8 @@ int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
         return SCRIM_EINVAL;
     if (scrim__pdq_reserve(&h->s, width, height))
         return SCRIM_ENOMEM;
-    scrim__pdq_luma(rgb, width, height, 3, stride, h->s.a);
+    if (scrim__pdq_luma(rgb, width, height, 3, stride, h->s.a))
+        return SCRIM_ENOMEM;
     return scrim__pdq_hash_plane(&h->s, width, height, pdq, quality, NULL);
 }
 
