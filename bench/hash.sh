@@ -19,6 +19,7 @@ fi
 files=("$dir"/*.jpg)
 echo "== ${#files[@]} JPEGs in $dir ($(du -sh "$dir" | cut -f1))"
 taskset -c 0 build/rel/bench/hash_bench --min-seconds 5 "${files[@]}"
+taskset -c 0 build/rel/bench/hash_bench --digests --min-seconds 5 "${files[@]}"
 taskset -c 0 build/rel/bench/hash_bench --fast --min-seconds 5 "${files[@]}"
 if command -v convert >/dev/null; then
     n=20

@@ -111,6 +111,8 @@ typedef struct scrim_decode_opts {
     int min_side;         /* JPEG shrink-on-load keeps the longest side at
                              least this long; 0 = SCRIM_DEFAULT_MIN_SIDE,
                              <0 = never shrink */
+    int no_digests;       /* scrim_hash_image_buffer: leave md5 and sha256
+                             empty (when only the PDQ is wanted) */
 } scrim_decode_opts;
 
 /* By default only very large JPEGs (longest side >= 4096) are shrunk on load:

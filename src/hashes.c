@@ -34,28 +34,45 @@ void scrim_digest(const void *buf, size_t len, char md5[33], char sha256[65])
 /* The reference CLI squashes any image with a side over 512 px to 512x512,
  * taking for output pixel x the input pixel floor(x * W / 512) (CImg's
  * nearest-neighbour resize), and hashes that.  Partner lists were made that
- * way, so scrim does the same.  If libvips shrank a JPEG on load by `s`, the
+ * way, so scrim does the same.  If the JPEG was shrunk on load by `s`, the
  * same sample positions are taken in the shrunk image. */
+void scrim__pdq_samples(int fw, int fh, int w, int h, int *xs, int *nx,
+                        int *ys, int *ny)
+{
+    enum { SQ = SCRIM__SQUASH };
+    if (fw <= SQ && fh <= SQ) {
+        /* w <= fw and h <= fh */
+        for (int i = 0; i < w; i++)
+            xs[i] = i;
+        for (int i = 0; i < h; i++)
+            ys[i] = i;
+        *nx = w;
+        *ny = h;
+        return;
+    }
+    for (int i = 0; i < SQ; i++) {
+        /* Position in the file's pixels, then in the (maybe shrunk) decode. */
+        long x = (long)((double)i * fw / SQ) * w / fw;
+        long y = (long)((double)i * fh / SQ) * h / fh;
+        xs[i] = (int)(x < w ? x : w - 1);
+        ys[i] = (int)(y < h ? y : h - 1);
+    }
+    *nx = *ny = SQ;
+}
+
 int scrim_pdq_hash_image(const scrim_image *img, scrim_pdq *hash, int *quality,
                          scrim_pdq dihedral[SCRIM_DIH_COUNT])
 {
-    enum { SQ = 512 };
     int fw = img->file_width ? img->file_width : img->width;
     int fh = img->file_height ? img->file_height : img->height;
     int ch = img->channels;
     size_t stride = (size_t)img->width * ch;
-    if (fw <= SQ && fh <= SQ)
+    if (fw <= SCRIM__SQUASH && fh <= SCRIM__SQUASH)
         return scrim_pdq_hash_pixels(img->pixels, img->width, img->height, ch,
                                      stride, hash, quality, dihedral);
-    int xs[SQ], ys[SQ];
-    for (int i = 0; i < SQ; i++) {
-        /* Position in the file's pixels, then in the (maybe shrunk) decode. */
-        long x = (long)((double)i * fw / SQ) * img->width / fw;
-        long y = (long)((double)i * fh / SQ) * img->height / fh;
-        xs[i] = (int)(x < img->width ? x : img->width - 1);
-        ys[i] = (int)(y < img->height ? y : img->height - 1);
-    }
-    return scrim_pdq_hash_sampled(img->pixels, ch, stride, xs, SQ, ys, SQ, hash,
+    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], nx, ny;
+    scrim__pdq_samples(fw, fh, img->width, img->height, xs, &nx, ys, &ny);
+    return scrim_pdq_hash_sampled(img->pixels, ch, stride, xs, nx, ys, ny, hash,
                                   quality, dihedral);
 }
 
@@ -66,6 +83,20 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
 {
     scrim_image img;
     memset(out, 0, sizeof *out);
+    if (!keep && scrim__jpeg_is(buf, len)) {
+        /* nothing to keep: the JPEG's rows become luma as they are decoded */
+        uint64_t max_pixels;
+        int min_side;
+        scrim__decode_limits(opts, &max_pixels, &min_side);
+        int rc = scrim__jpeg_hash(buf, len, max_pixels, min_side, out, err,
+                                  errlen);
+        if (rc != SCRIM__JPEG_OTHER) {
+            if (!rc && !(opts && opts->no_digests))
+                scrim_digest(buf, len, out->md5, out->sha256);
+            return rc;
+        }
+        memset(out, 0, sizeof *out);
+    }
     int rc = scrim_image_load_buffer(buf, len, opts, &img, err, errlen);
     if (rc)
         return rc;
@@ -75,7 +106,8 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         scrim_image_free(&img);
         return rc;
     }
-    scrim_digest(buf, len, out->md5, out->sha256);
+    if (!(opts && opts->no_digests))
+        scrim_digest(buf, len, out->md5, out->sha256);
     out->width = img.file_width;
     out->height = img.file_height;
     memcpy(out->format, img.format, sizeof out->format);

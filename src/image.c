@@ -111,14 +111,21 @@ done:
     return out;
 }
 
+void scrim__decode_limits(const scrim_decode_opts *opts, uint64_t *max_pixels,
+                          int *min_side)
+{
+    *max_pixels = opts && opts->max_pixels ? opts->max_pixels
+                                           : SCRIM_DEFAULT_MAX_PIXELS;
+    *min_side = opts && opts->min_side ? opts->min_side : SCRIM_DEFAULT_MIN_SIDE;
+}
+
 int scrim_image_load_buffer(const void *buf, size_t len,
                             const scrim_decode_opts *opts, scrim_image *out,
                             char *err, size_t errlen)
 {
-    uint64_t max_pixels = opts && opts->max_pixels ? opts->max_pixels
-                                                   : SCRIM_DEFAULT_MAX_PIXELS;
-    int min_side = opts && opts->min_side ? opts->min_side
-                                          : SCRIM_DEFAULT_MIN_SIDE;
+    uint64_t max_pixels;
+    int min_side;
+    scrim__decode_limits(opts, &max_pixels, &min_side);
     VipsImage *img = NULL, *rgb = NULL;
     int rc = SCRIM_OK;
 

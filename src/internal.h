@@ -32,11 +32,30 @@ void scrim__pdq_scratch_free(scrim__pdq_scratch *s);
 int scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
                      size_t stride, float *out);
 
+/* o[j] = luma of the pixel at byte offset off[j] of row, for j < n; avail
+ * is how many bytes from row on may be read (4 are read per pixel where
+ * they are available). */
+void scrim__pdq_luma_row(const uint8_t *row, const int *off, int n,
+                         int channels, size_t avail, float *o);
+
+/* The pixels PDQ takes from a decoded image of w x h whose file is fw x fh:
+ * all of them up to 512 px a side, else the reference CLI's nearest-
+ * neighbour 512x512 sample.  Columns xs[0..*nx), rows ys[0..*ny)
+ * (non-decreasing), at most 512 each. */
+#define SCRIM__SQUASH 512
+void scrim__pdq_samples(int fw, int fh, int w, int h, int *xs, int *nx,
+                        int *ys, int *ny);
+
 /* PDQ of the luma plane in s->a (height rows of width).  Both planes are
  * overwritten. */
 int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
                           scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT]);
+
+/* The pixel limit and shrink-on-load side of decode options (defaults for
+ * NULL or 0). */
+void scrim__decode_limits(const scrim_decode_opts *opts, uint64_t *max_pixels,
+                          int *min_side);
 
 /* The JPEG fast path (jpeg.c).  scrim__jpeg_load returns SCRIM__JPEG_OTHER,
  * having decoded nothing, for JPEGs it leaves to libvips (CMYK, YCCK). */
@@ -46,5 +65,11 @@ int scrim__jpeg_is(const void *buf, size_t len);
 int scrim__jpeg_shrink(int w, int h, int min_side);
 int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
                      int min_side, scrim_image *out, char *err, size_t errlen);
+/* The PDQ (quality, dihedral variants, file size) of a JPEG as
+ * scrim_pdq_hash_image would compute it from scrim__jpeg_load's pixels, but
+ * without keeping the image: rows are turned into luma as they come. */
+int scrim__jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
+                     int min_side, scrim_image_hashes *out, char *err,
+                     size_t errlen);
 
 #endif

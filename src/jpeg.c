@@ -17,6 +17,7 @@
 #include "internal.h"
 
 #include <glib.h>
+#include <stdlib.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,17 +76,28 @@ int scrim__jpeg_shrink(int w, int h, int min_side)
     return s;
 }
 
-int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
-                     int min_side, scrim_image *out, char *err, size_t errlen)
+/* Where decoded rows go: row() gives the destination of output row y (of
+ * the size libvips reports, w x h), rows_done() is told when rows y0 ..
+ * y0+n-1 are there.  The image sink keeps the whole image, the hash sink
+ * only the luma of the rows and columns PDQ samples. */
+typedef struct sink sink;
+struct sink {
+    /* w x h: the size kept; libjpeg writes rows of ow >= w pixels */
+    int (*begin)(sink *s, int w, int h, int ow, int ch, int fw, int fh,
+                 char *err, size_t errlen);
+    uint8_t *(*row)(sink *s, int y);
+    void (*rows_done)(sink *s, int y0, int n);
+};
+
+static int decode(const void *buf, size_t len, uint64_t max_pixels,
+                  int min_side, sink *sk, int *fw, int *fh, char *err,
+                  size_t errlen)
 {
     struct jpeg_decompress_struct c;
     struct jpeg_progress_mgr progress = {.progress_monitor = on_progress};
     jerr e = {0};
-    /* volatile: read after longjmp */
-    uint8_t *volatile px = NULL;
-    volatile int rc = SCRIM_ECORRUPT;
+    volatile int rc = SCRIM_ECORRUPT; /* read after longjmp */
 
-    memset(out, 0, sizeof *out);
     c.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = on_error;
     e.pub.emit_message = on_message;
@@ -98,8 +110,8 @@ int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
     c.progress = &progress;
     jpeg_mem_src(&c, buf, (unsigned long)len);
     jpeg_read_header(&c, TRUE);
-    out->file_width = (int)c.image_width;
-    out->file_height = (int)c.image_height;
+    *fw = (int)c.image_width;
+    *fh = (int)c.image_height;
     if ((uint64_t)c.image_width * c.image_height > max_pixels) {
         scrim__seterr(err, errlen,
                       "image too large: %ux%u is over the limit of %llu pixels",
@@ -121,50 +133,181 @@ int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
     c.scale_num = 1;
     c.scale_denom = shrink;
     jpeg_start_decompress(&c);
-    size_t stride = (size_t)c.output_width * c.output_components;
-    px = g_try_malloc(stride * c.output_height);
-    if (!px) {
-        scrim__seterr(err, errlen, "out of memory for a %ux%u image",
-                      c.output_width, c.output_height);
-        rc = SCRIM_ENOMEM;
+    /* libvips rounds a shrunk size down where libjpeg rounds up: keep its
+     * size (the pixels are the same), ignoring the last partial row and
+     * column; a shrink never empties a side (scrim__jpeg_shrink). */
+    int w = (int)(c.image_width / shrink), h = (int)(c.image_height / shrink);
+    if ((rc = sk->begin(sk, w, h, (int)c.output_width, c.output_components,
+                        *fw, *fh, err, errlen)))
         goto done;
-    }
-    while (c.output_scanline < c.output_height && !e.truncated) {
+    rc = SCRIM_ECORRUPT;
+    while ((int)c.output_scanline < h && !e.truncated) {
         JSAMPROW rows[8];
-        int n = 0;
-        for (; n < 8 && c.output_scanline + n < c.output_height; n++)
-            rows[n] = px + (c.output_scanline + n) * stride;
-        if (jpeg_read_scanlines(&c, rows, (JDIMENSION)n) == 0)
+        int y0 = (int)c.output_scanline, n = 0;
+        for (; n < 8 && y0 + n < h; n++)
+            rows[n] = sk->row(sk, y0 + n);
+        n = (int)jpeg_read_scanlines(&c, rows, (JDIMENSION)n);
+        if (n == 0)
             break;
+        sk->rows_done(sk, y0, n);
     }
-    if (e.truncated || c.output_scanline < c.output_height) {
+    if (e.truncated || (int)c.output_scanline < h) {
         scrim__seterr(err, errlen, "truncated or corrupt image data: JPEG "
-                      "data ends at line %u of %u",
-                      c.output_scanline, c.output_height);
+                      "data ends at line %u of %d", c.output_scanline, h);
         goto done;
     }
-    jpeg_finish_decompress(&c);
+    if (c.output_scanline < c.output_height)
+        jpeg_abort_decompress(&c); /* a partial last row, never read */
+    else
+        jpeg_finish_decompress(&c);
     if (e.truncated) {
         scrim__seterr(err, errlen, "truncated or corrupt image data: JPEG "
                       "has no end-of-image marker");
         goto done;
     }
-    /* libvips rounds a shrunk size down where libjpeg rounds up: keep its
-     * size (the pixels are the same), dropping the last partial row/column. */
-    out->width = (int)(c.image_width / shrink);
-    out->height = (int)(c.image_height / shrink);
-    out->channels = c.output_components;
-    if ((JDIMENSION)out->width < c.output_width) {
-        size_t row = (size_t)out->width * out->channels;
-        for (int y = 1; y < out->height; y++)
-            memmove(px + y * row, px + y * stride, row);
-    }
-    out->pixels = px;
-    px = NULL;
-    snprintf(out->format, sizeof out->format, "jpeg");
     rc = SCRIM_OK;
 done:
     jpeg_destroy_decompress(&c);
-    g_free(px);
+    return rc;
+}
+
+/* ---- the whole image ---------------------------------------------------- */
+
+typedef struct image_sink {
+    sink base;
+    scrim_image *img;
+    size_t stride; /* of a row as libjpeg writes it */
+} image_sink;
+
+static int image_begin(sink *s, int w, int h, int ow, int ch, int fw, int fh,
+                       char *err, size_t errlen)
+{
+    image_sink *is = (image_sink *)s;
+    scrim_image *img = is->img;
+    img->width = w;
+    img->height = h;
+    img->channels = ch;
+    img->file_width = fw;
+    img->file_height = fh;
+    is->stride = (size_t)ow * ch;
+    img->pixels = g_try_malloc(is->stride * h);
+    if (!img->pixels) {
+        scrim__seterr(err, errlen, "out of memory for a %dx%d image", w, h);
+        return SCRIM_ENOMEM;
+    }
+    return SCRIM_OK;
+}
+
+static uint8_t *image_row(sink *s, int y)
+{
+    image_sink *is = (image_sink *)s;
+    return is->img->pixels + (size_t)y * is->stride;
+}
+
+static void image_rows_done(sink *s, int y0, int n)
+{
+    (void)s, (void)y0, (void)n;
+}
+
+int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
+                     int min_side, scrim_image *out, char *err, size_t errlen)
+{
+    image_sink is = {{image_begin, image_row, image_rows_done}, out, 0};
+    memset(out, 0, sizeof *out);
+    int fw, fh;
+    int rc = decode(buf, len, max_pixels, min_side, &is.base, &fw, &fh, err,
+                    errlen);
+    if (rc) {
+        scrim_image_free(out);
+        return rc;
+    }
+    /* rows of a shrunk image may carry libjpeg's extra column: close up */
+    size_t row = (size_t)out->width * out->channels;
+    if (row < is.stride)
+        for (int y = 1; y < out->height; y++)
+            memmove(out->pixels + y * row, out->pixels + y * is.stride, row);
+    snprintf(out->format, sizeof out->format, "jpeg");
+    return SCRIM_OK;
+}
+
+/* ---- only PDQ's samples ------------------------------------------------- */
+
+enum { RING = 8 }; /* rows: jpeg_read_scanlines is asked for at most 8 */
+
+typedef struct hash_sink {
+    sink base;
+    scrim__pdq_scratch ps;
+    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], off[SCRIM__SQUASH];
+    int nx, ny, next, ch;
+    size_t stride;
+    uint8_t *ring;
+} hash_sink;
+
+static int hash_begin(sink *s, int w, int h, int ow, int ch, int fw, int fh,
+                      char *err, size_t errlen)
+{
+    hash_sink *hs = (hash_sink *)s;
+    scrim__pdq_samples(fw, fh, w, h, hs->xs, &hs->nx, hs->ys, &hs->ny);
+    for (int j = 0; j < hs->nx; j++)
+        hs->off[j] = hs->xs[j] * ch;
+    hs->ch = ch;
+    hs->stride = (size_t)ow * ch;
+    /* slack after the last row: luma reads 4 bytes per pixel */
+    hs->ring = malloc(hs->stride * RING + 16);
+    if (!hs->ring || scrim__pdq_reserve(&hs->ps, hs->nx, hs->ny)) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    return SCRIM_OK;
+}
+
+static uint8_t *hash_row(sink *s, int y)
+{
+    hash_sink *hs = (hash_sink *)s;
+    return hs->ring + (size_t)(y % RING) * hs->stride;
+}
+
+static void hash_rows_done(sink *s, int y0, int n)
+{
+    hash_sink *hs = (hash_sink *)s;
+    size_t end = hs->stride * RING + 16;
+    for (int y = y0; y < y0 + n; y++)
+        for (; hs->next < hs->ny && hs->ys[hs->next] == y; hs->next++) {
+            float *o = hs->ps.a + (size_t)hs->next * hs->nx;
+            if (hs->next > 0 && hs->ys[hs->next - 1] == y) {
+                memcpy(o, o - hs->nx, (size_t)hs->nx * sizeof *o);
+                continue;
+            }
+            size_t at = (size_t)(y % RING) * hs->stride;
+            scrim__pdq_luma_row(hs->ring + at, hs->off, hs->nx, hs->ch,
+                                end - at, o);
+        }
+}
+
+int scrim__jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
+                     int min_side, scrim_image_hashes *out, char *err,
+                     size_t errlen)
+{
+    hash_sink *hs = calloc(1, sizeof *hs);
+    if (!hs) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    hs->base = (sink){hash_begin, hash_row, hash_rows_done};
+    int rc = decode(buf, len, max_pixels, min_side, &hs->base, &out->width,
+                    &out->height, err, errlen);
+    if (!rc && hs->next != hs->ny) {
+        scrim__seterr(err, errlen, "internal error: %d of %d sampled rows",
+                      hs->next, hs->ny);
+        rc = SCRIM_ECORRUPT;
+    }
+    if (!rc)
+        rc = scrim__pdq_hash_plane(&hs->ps, hs->nx, hs->ny, &out->pdq,
+                                   &out->quality, out->dihedral);
+    if (!rc)
+        snprintf(out->format, sizeof out->format, "jpeg");
+    scrim__pdq_scratch_free(&hs->ps);
+    free(hs->ring);
+    free(hs);
     return rc;
 }

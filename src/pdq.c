@@ -529,12 +529,11 @@ luma_avx2(const uint8_t *row, const int *off, int n, int channels,
 }
 #endif
 
-/* o[j] = luma of the pixel at byte offset off[j] of row, for j < n; avail
- * is how many bytes from row on may be read. */
-static void luma_row(const uint8_t *row, const int *off, int n, int channels,
-                     size_t avail, float *o)
+void scrim__pdq_luma_row(const uint8_t *row, const int *off, int n,
+                         int channels, size_t avail, float *o)
 {
     int j = 0;
+    dct_init();
 #if defined(__x86_64__) && defined(__GNUC__)
     if (have_avx2)
         j = luma_avx2(row, off, n, channels, avail, o);
@@ -575,7 +574,7 @@ static int luma_plane(const uint8_t *px, int channels, size_t stride,
         }
         /* below the last row a whole stride (and more) follows */
         size_t avail = y < ymax ? stride + 4 : (size_t)omax + channels;
-        luma_row(px + (size_t)y * stride, off, nx, channels, avail, o);
+        scrim__pdq_luma_row(px + (size_t)y * stride, off, nx, channels, avail, o);
     }
     free(off);
     return SCRIM_OK;

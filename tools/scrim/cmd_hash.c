@@ -77,7 +77,9 @@ static int hash_one(const char *path, int dihedral, int as_json,
             return 0;
     } else if (rc == SCRIM_OK) {
         scrim_image_hashes h;
-        rc = scrim_hash_image_buffer(data, len, opts, &h, NULL, err, sizeof err);
+        scrim_decode_opts o = *opts;
+        o.no_digests = !as_json; /* the CSV lines carry only the PDQ */
+        rc = scrim_hash_image_buffer(data, len, &o, &h, NULL, err, sizeof err);
         free(data);
         if (rc == SCRIM_OK) {
             if (as_json) {
