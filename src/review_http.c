@@ -1,6 +1,6 @@
 /* review_http.c - the review feature inside scrimd: a post-match hook that
- * stores a review record (with previews rendered from the pixels decoded for
- * hashing) for every match in a block list, the /v1/review endpoints, and the
+ * stores a review record (with previews rendered from the upload, decoded
+ * again only here, where a match needs them) for every match in a block list, the /v1/review endpoints, and the
  * /review page.  Reviewers authenticate with the admin token or the reviewer
  * token (--reviewer-token-file). */
 #include "scrim.h"
@@ -323,6 +323,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
 {
     scrim_review_server *rs = arg;
     scrim_preview pv = {0}, pl = {0};
+    scrim_image img = {0};
     scrim_preview_opts o, lo;
     scrim_preview_sheet_info sheet, *sheetp = NULL;
     const char **lists = NULL;
@@ -348,11 +349,17 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
         rc = lv;
         goto done;
     }
-    int have_pixels = up->kind == SCRIM_MEDIA_IMAGE && up->pixels.pixels;
-    if (lv != SCRIM_PREVIEW_NONE && have_pixels) {
+    if (lv != SCRIM_PREVIEW_NONE && up->kind == SCRIM_MEDIA_IMAGE) {
+        /* Hashing kept no pixels (most uploads match nothing): decode the
+         * image again, within the size it was already accepted at. */
+        scrim_decode_opts d = {
+            .max_pixels = (uint64_t)up->image.width * (uint64_t)up->image.height};
+        if ((rc = scrim_image_load_buffer(up->bytes, up->len, &d, &img, err,
+                                          errlen)))
+            goto done;
         scrim_preview_opts_lighter(&o, &lo);
-        if ((rc = scrim_preview_render(&up->pixels, &o, &pv, err, errlen)) ||
-            (rc = scrim_preview_render(&up->pixels, &lo, &pl, err, errlen)))
+        if ((rc = scrim_preview_render(&img, &o, &pv, err, errlen)) ||
+            (rc = scrim_preview_render(&img, &lo, &pl, err, errlen)))
             goto done;
         scrim_preview_opts_format(&o, level, sizeof level);
     } else if (lv != SCRIM_PREVIEW_NONE && up->kind == SCRIM_MEDIA_VIDEO) {
@@ -393,6 +400,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
                                   pv.data ? json_string(url) : json_null()));
 done:
     json_decref(hashes);
+    scrim_image_free(&img);
     scrim_preview_free(&pv);
     scrim_preview_free(&pl);
     free(lists);

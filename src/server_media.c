@@ -1,5 +1,6 @@
 /* server_media.c - the built-in image media kind of scrimd's request path:
- * sniff, hash (keeping the decoded pixels for post-match hooks), JSON.
+ * sniff, hash (a JPEG's rows become luma as they are decoded: no pixels are
+ * kept; a hook that needs them decodes the upload again), JSON.
  * Other kinds (video, issue 5) register a scrim_media_handler of their own
  * with scrim_server_media(); matching lives in server_match.c. */
 #include "scrim.h"
@@ -18,9 +19,8 @@ static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
 {
     scrim_decode_opts d = {.max_pixels = o->max_pixels,
                            .min_side = o->min_side};
-    /* The pixels are kept (not decoded twice) for post-match hooks. */
-    int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image,
-                                     &up->pixels, err, errlen);
+    int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image, NULL,
+                                     err, errlen);
     if (rc)
         return rc;
     up->kind = SCRIM_MEDIA_IMAGE;
@@ -36,7 +36,7 @@ static json_t *image_json(const scrim_upload *up, const scrim_query_opts *o)
 
 static void image_free(scrim_upload *up)
 {
-    scrim_image_free(&up->pixels);
+    (void)up;
 }
 
 /* Defined in server_match.c: PDQ (with dihedral variants) and digests. */

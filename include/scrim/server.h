@@ -11,11 +11,12 @@
  * The request path of POST /v1/hash and POST /v1/match, on a worker:
  *   1. media sniff: the first registered scrim_media_handler whose sniff()
  *      accepts the bytes owns the upload (images built in; video: issue 5);
- *   2. handler->hash() fills a scrim_upload (hashes, and for images the
- *      decoded pixels, kept so nothing is decoded twice);
+ *   2. handler->hash() fills a scrim_upload (hashes; no decoded pixels are
+ *      kept: most uploads match nothing, so a hook that needs pixels decodes
+ *      the bytes again);
  *   3. (match only) handler->match() fills a scrim_match_result;
  *   4. (match only) every registered post-match hook runs with the upload
- *      (pixels still there) and the result, and may attach keys to
+ *      (its bytes) and the result, and may attach keys to
  *      result->extra (e.g. "review": {...}, issue 6);
  *   5. the response is hashes JSON + matched/matches/allowed + extra.
  * Extra endpoints (e.g. /v1/review/...) are added with scrim_server_route().
@@ -24,7 +25,7 @@
  *  - Hooks and worker routes run on worker threads, concurrently with each
  *    other: they must be thread-safe and must not touch libevent objects.
  *  - Anything a hook or handler keeps after returning must be copied; the
- *    upload's bytes and pixels are freed right after the hooks have run.
+ *    upload's bytes are freed right after the hooks have run.
  *  - Register media kinds, hooks and routes after scrim_server_new() and
  *    before scrim_server_run(); the tables are not locked.
  *  - Workers never write the log (its descriptor changes on SIGHUP): a
@@ -216,7 +217,6 @@ typedef struct scrim_upload {
     size_t len;
     char md5[33], sha256[65];     /* of the bytes */
     scrim_image_hashes image;     /* kind == IMAGE */
-    scrim_image pixels;           /* IMAGE: decoded pixels (for previews) */
     void *state;                  /* other kinds' data (video frames ...) */
 } scrim_upload;
 
