@@ -20,7 +20,8 @@
  * t bits, so each hit is reported once and none is missed.  Low positions
  * keep more words (U[i] is small there), high positions fewer: P below
  * keeps the expected false candidates at 10M hashes and R = 31 around 30 for
- * 180 bytes of index per hash.
+ * 180 bytes of index per hash.  The records of a run are filtered by
+ * mih_scan.c's kernels (AVX-512 or AVX2 where the CPU has them).
  *
  * Updates group the records by value and rewrite each touched value once.
  */

@@ -10,7 +10,6 @@
  * allowed by the contract (the run's refs follow its words), which lets the
  * C and AVX2 kernels load whole words; AVX-512 uses masked loads. */
 #include "mih_scan.h"
-#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
