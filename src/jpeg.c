@@ -24,6 +24,9 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+/* Rows asked of libjpeg at a time: a whole 4:2:0 row group. */
+#define BATCH 16
+
 /* A progressive JPEG needs ~10 scans; libjpeg-turbo's own tools cap at 500. */
 #define MAX_SCANS 500
 
@@ -142,9 +145,9 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
         goto done;
     rc = SCRIM_ECORRUPT;
     while ((int)c.output_scanline < h && !e.truncated) {
-        JSAMPROW rows[8];
+        JSAMPROW rows[BATCH];
         int y0 = (int)c.output_scanline, n = 0;
-        for (; n < 8 && y0 + n < h; n++)
+        for (; n < BATCH && y0 + n < h; n++)
             rows[n] = sk->row(sk, y0 + n);
         n = (int)jpeg_read_scanlines(&c, rows, (JDIMENSION)n);
         if (n == 0)
@@ -232,7 +235,7 @@ int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
 
 /* ---- only PDQ's samples ------------------------------------------------- */
 
-enum { RING = 8 }; /* rows: jpeg_read_scanlines is asked for at most 8 */
+enum { RING = BATCH }; /* rows: jpeg_read_scanlines is asked for at most BATCH */
 
 typedef struct hash_sink {
     sink base;
