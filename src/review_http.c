@@ -76,8 +76,7 @@ static scrim_review *review_of(scrim_call *c, scrim_review_server *rs)
 
 static int fail(scrim_call *c, int rc, const char *err)
 {
-    return scrim_call_error(c, scrim_http_status_of(rc), scrim_errname(rc), "%s",
-                            err);
+    return scrim__call_fail(c, rc, "%s", err);
 }
 
 /* Read a token file: one line of 16+ printable characters.  "" if none. */

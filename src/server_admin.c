@@ -8,18 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A store call failed: the status and code every endpoint gives rc. */
 static int store_error(scrim_call *c, int rc, const char *err)
 {
-    switch (rc) {
-    case SCRIM_ENOTFOUND:
-        return scrim_call_error(c, 404, "not_found", "%s", err);
-    case SCRIM_EEXIST:
-        return scrim_call_error(c, 409, "exists", "%s", err);
-    case SCRIM_EINVAL:
-        return scrim_call_error(c, 400, "bad_request", "%s", err);
-    default:
-        return scrim_call_error(c, 500, scrim_errname(rc), "%s", err);
-    }
+    return scrim__call_fail(c, rc, "%s", err);
 }
 
 static int need_store(scrim_call *c)

@@ -133,24 +133,6 @@ out:
 
 /* ==== hash and match ======================================================== */
 
-static int media_error(scrim_call *c, int rc, const char *msg)
-{
-    switch (rc) {
-    case SCRIM_ETOOBIG:
-        return scrim_call_error(c, 413, "too_large", "%s", msg);
-    case SCRIM_EFORMAT:
-        return scrim_call_error(c, 415, "unsupported", "%s", msg);
-    case SCRIM_ECORRUPT:
-        return scrim_call_error(c, 415, "corrupt", "%s", msg);
-    case SCRIM_EINVAL:
-        return scrim_call_error(c, 400, "bad_request", "%s", msg);
-    case SCRIM_ETIMEOUT:
-        return scrim_call_error(c, 504, "timeout", "%s", msg);
-    default:
-        return scrim_call_error(c, 500, scrim_errname(rc), "%s", msg);
-    }
-}
-
 static int hash_or_match(scrim_call *c, int match)
 {
     scrim_server *srv = c->server;
@@ -194,7 +176,7 @@ static int hash_or_match(scrim_call *c, int match)
     if ((rc = h->hash(&up, &o, err, sizeof err))) {
         up.handler = NULL;   /* the handler freed what it had made */
         h->free(&up);
-        media_error(c, rc, err);
+        scrim__call_fail(c, rc, "%s", err);
         goto out;
     }
     c->json = h->to_json(&up, &o);
@@ -215,7 +197,7 @@ static int hash_or_match(scrim_call *c, int match)
     res.extra = json_object();
     if (h->match &&
         (rc = h->match(&up, &o, c->store, &res, err, sizeof err))) {
-        scrim_call_error(c, 500, "database", "lookup failed: %s", err);
+        scrim__call_fail(c, rc, "lookup failed: %s", err);
         goto out;
     }
     for (int i = 0; i < srv->n_hooks; i++) {
@@ -291,7 +273,7 @@ static int api_lookup(scrim_call *c, void *arg)
     }
     if (rc) {
         scrim_matches_free(&m);
-        return scrim_call_error(c, 500, "database", "lookup failed: %s", err);
+        return scrim__call_fail(c, rc, "lookup failed: %s", err);
     }
     c->json = scrim_matches_json(&m, 0, hex);
     scrim_matches_free(&m);

@@ -189,19 +189,46 @@ int scrim_call_error(scrim_call *c, int status, const char *code,
     return rc;
 }
 
+/* SCRIM_E* -> HTTP, for every endpoint.  400 is "bad_request" (the code the
+ * README's clients and the tests know), not the library's "invalid". */
+static const scrim__http_error http_errors[] = {
+    {SCRIM_OK, 200, "ok"},
+    {SCRIM_EINVAL, 400, "bad_request"},
+    {SCRIM_ENOMEM, 500, "no_memory"},
+    {SCRIM_EIO, 500, "io"},
+    {SCRIM_EFORMAT, 415, "unsupported"},
+    {SCRIM_ETOOBIG, 413, "too_large"},
+    {SCRIM_ECORRUPT, 415, "corrupt"},
+    {SCRIM_EDB, 500, "database"},
+    {SCRIM_ENOTFOUND, 404, "not_found"},
+    {SCRIM_EEXIST, 409, "exists"},
+    {SCRIM_ETIMEOUT, 504, "timeout"},
+};
+
+const scrim__http_error *scrim__http_error_of(int rc)
+{
+    static const scrim__http_error unknown = {0, 500, "internal"};
+    for (size_t i = 0; i < sizeof http_errors / sizeof http_errors[0]; i++)
+        if (http_errors[i].rc == rc)
+            return &http_errors[i];
+    return &unknown;
+}
+
+int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
+{
+    const scrim__http_error *e = scrim__http_error_of(rc);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return scrim_call_error(c, e->status, e->code, "%s",
+                            msg[0] ? msg : scrim_strerror(rc));
+}
+
 int scrim_http_status_of(int e)
 {
-    switch (e) {
-    case SCRIM_OK: return 200;
-    case SCRIM_EINVAL: return 400;
-    case SCRIM_EFORMAT: return 415;
-    case SCRIM_ECORRUPT: return 415;
-    case SCRIM_ETOOBIG: return 413;
-    case SCRIM_ENOTFOUND: return 404;
-    case SCRIM_EEXIST: return 409;
-    case SCRIM_ETIMEOUT: return 504;
-    default: return 500;
-    }
+    return scrim__http_error_of(e)->status;
 }
 
 static const char *method_name(int m)
@@ -356,8 +383,7 @@ static void job_run(scrim__pool_item *it)
         return;
     int rc = j->route->fn(&j->call, j->route->arg);
     if (rc && !j->call.error_code[0])
-        scrim_call_error(&j->call, scrim_http_status_of(rc), scrim_errname(rc),
-                         "%s", scrim_strerror(rc));
+        scrim__call_fail(&j->call, rc, "%s", scrim_strerror(rc));
 }
 
 /* Loop side: a worker finished (or skipped) the call. */

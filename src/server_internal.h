@@ -144,6 +144,23 @@ void scrim__settings_ref_put(scrim__settings_ref *r);
 /* Wall-clock seconds (monotonic). */
 double scrim__now(void);
 
+/* ---- errors (server_http.c) --------------------------------------------- */
+
+/* How every endpoint answers a SCRIM_E* code: one table, so the public, admin,
+ * review and media endpoints give the same status and "code" for it. */
+typedef struct scrim__http_error {
+    int rc;              /* SCRIM_OK or a SCRIM_E* */
+    int status;          /* HTTP status */
+    const char *code;    /* the JSON error's "code" */
+} scrim__http_error;
+
+/* The row for rc; a code not in the table gets 500 "internal". */
+const scrim__http_error *scrim__http_error_of(int rc);
+/* scrim_call_error() with rc's status and code from that table; the message
+ * names the problem (an empty one becomes scrim_strerror(rc)). */
+int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- endpoints (server_api.c, server_admin.c) ----------------------------- */
 
 /* Register the built-in endpoints and the image media handler. */

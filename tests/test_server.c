@@ -1,7 +1,7 @@
 /* test_server.c - unit tests of scrimd's pieces that need no socket:
  * settings (ranges, config files, precedence, report round trip), the admin
- * token comparison, the worker pool's back-pressure and hand-back, and the
- * Prometheus histogram bookkeeping. */
+ * token comparison, the worker pool's back-pressure and hand-back, the
+ * Prometheus histogram bookkeeping, and the SCRIM_E* -> HTTP error table. */
 #include "testutil.h"
 #include "server_internal.h"
 
@@ -197,6 +197,45 @@ static void histogram_buckets(void **state)
                      scrim__metrics_status_index(299));    /* "other" */
 }
 
+/* One table answers every SCRIM_E* for every endpoint family: the status
+ * and JSON "code" that scrim__call_fail() gives are the documented ones. */
+static void error_table(void **state)
+{
+    static const struct { int rc, status; const char *code; } want[] = {
+        {SCRIM_EINVAL, 400, "bad_request"}, {SCRIM_ENOMEM, 500, "no_memory"},
+        {SCRIM_EIO, 500, "io"},             {SCRIM_EFORMAT, 415, "unsupported"},
+        {SCRIM_ETOOBIG, 413, "too_large"},  {SCRIM_ECORRUPT, 415, "corrupt"},
+        {SCRIM_EDB, 500, "database"},       {SCRIM_ENOTFOUND, 404, "not_found"},
+        {SCRIM_EEXIST, 409, "exists"},      {SCRIM_ETIMEOUT, 504, "timeout"},
+        {-9999, 500, "internal"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        scrim_call c;
+        memset(&c, 0, sizeof c);
+        scrim__call_fail(&c, want[i].rc, "case %zu", i);
+        assert_int_equal(c.status, want[i].status);
+        assert_int_equal(scrim_http_status_of(want[i].rc), want[i].status);
+        assert_string_equal(c.error_code, want[i].code);
+        json_t *e = json_object_get(c.json, "error");
+        assert_string_equal(json_string_value(json_object_get(e, "code")),
+                            want[i].code);
+        char msg[32];
+        snprintf(msg, sizeof msg, "case %zu", i);
+        assert_string_equal(json_string_value(json_object_get(e, "message")),
+                            msg);
+        json_decref(c.json);
+    }
+    /* No message: the library's text for the code. */
+    scrim_call c;
+    memset(&c, 0, sizeof c);
+    scrim__call_fail(&c, SCRIM_ETOOBIG, "%s", "");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(c.json, "error"), "message")),
+                        scrim_strerror(SCRIM_ETOOBIG));
+    json_decref(c.json);
+    assert_int_equal(scrim_http_status_of(SCRIM_OK), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +244,7 @@ int main(void)
         cmocka_unit_test(token_compare),
         cmocka_unit_test(pool_back_pressure),
         cmocka_unit_test(histogram_buckets),
+        cmocka_unit_test(error_table),
     };
     return RUN_TESTS("server", tests);
 }

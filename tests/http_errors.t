@@ -1,0 +1,129 @@
+#!/bin/sh
+# http_errors.t - every endpoint family (media, lookup, admin, review) answers
+# the same kind of error with the same status and JSON "code": starts the real
+# scrimd on a temp socket and database, as daemon.t does, and compares them.
+set -u
+BIN=${SCRIM_BIN:-$(pwd)/bin}
+FIX=$(pwd)/tests/fixtures
+T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-err-t.XXXXXX")
+SOCK=$T/scrimd.sock
+PID=
+n=0
+cleanup() {
+    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+for tool in curl perl; do
+    if ! command -v $tool >/dev/null; then
+        echo "1..0 # skip $tool not installed"
+        exit 0
+    fi
+done
+
+# ---- TAP and HTTP helpers (as in daemon.t) -------------------------------------
+ok() {   # STATUS DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+is() {   # GOT WANT DESCRIPTION
+    if [ "$1" = "$2" ]; then ok 0 "$3"; else
+        ok 1 "$3"
+        echo "#   got '$1', want '$2'"
+        [ -f "$T/out" ] && echo "#   body: $(head -c 400 "$T/out")"
+    fi
+}
+# http METHOD PATH [curl args]: status in $code, body in $T/out.
+http() {
+    m=$1 p=$2
+    shift 2
+    code=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
+        --unix-socket "$SOCK" -X "$m" "$@" "http://scrimd$p")
+}
+# err: "STATUS:CODE" of the last answer, CODE from its JSON error.
+err() {
+    printf '%s:' "$code"
+    perl -MJSON::PP -e 'local $/; my $j = eval { decode_json(<STDIN>) };
+        my $c = $j && ref $j eq "HASH" && $j->{error} ? $j->{error}{code} : undef;
+        print defined $c ? $c : "(no JSON error)"' <"$T/out"
+}
+auth() { echo "Authorization: Bearer $TOKEN"; }
+
+# ---- fixtures and the daemon ---------------------------------------------------
+JPG=$FIX/blobs.jpg
+# A PNG whose header (with a valid CRC) claims 60000x60000 pixels.
+perl -MCompress::Zlib -e '
+    sub chunk { my ($t, $d) = @_; pack("N", length $d) . $t . $d . pack("N", crc32($t . $d)) }
+    print "\x89PNG\r\n\x1a\n", chunk("IHDR", pack("NNCCCCC", 60000, 60000, 8, 2, 0, 0, 0)),
+          chunk("IDAT", compress("\0" x 64)), chunk("IEND", "")' >"$T/huge.png"
+mkdir -p "$T/allowed"
+head -c 300000 /dev/zero >"$T/allowed/300k"   # over --max-body below
+head -c 300000 /dev/zero >"$T/300k"
+TOKEN=errors-token-0123456789abcdef
+echo "$TOKEN" >"$T/token"
+
+: >"$T/log"
+"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
+    --max-body 200000 --admin-token-file "$T/token" --allow-path "$T/allowed" \
+    --log "$T/log" 2>>"$T/stderr" &
+PID=$!
+i=0
+while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
+    sleep 0.05
+    i=$((i + 1))
+done
+if ! grep -q '"msg":"ready"' "$T/log"; then
+    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
+    exit 1
+fi
+http PUT /v1/lists/blk -H "$(auth)" --data '{"kind":"block"}'
+is "$code" 201 "set-up: a list to work on"
+http POST /v1/match --data-binary @"$JPG"
+is "$code" 200 "set-up: a match (the review records are opened)"
+
+# ---- 400: one code, "bad_request", from every family ------------------------------
+http POST '/v1/match?min_quality=high' --data-binary @"$JPG"
+is "$(err)" "400:bad_request" "media: /v1/match with a bad query value"
+http GET '/v1/lookup?pdq=12345'
+is "$(err)" "400:bad_request" "lookup: a malformed hash"
+http PUT /v1/lists/blk -H "$(auth)" --data '{"radius":99}'
+is "$(err)" "400:bad_request" "admin: a radius out of range"
+http POST /v1/lists/blk/import -H "$(auth)" --data-binary 'pdq nothex'
+is "$(err)" "400:bad_request" "admin: a malformed import line (the store's error)"
+http GET '/v1/review?limit=0' -H "$(auth)"
+is "$(err)" "400:bad_request" "review: a bad ?limit="
+http GET '/v1/review?since=yesterday' -H "$(auth)"
+is "$(err)" "400:bad_request" "review: a bad ?since= (the review store's error)"
+
+# ---- 404: "not_found" ---------------------------------------------------------------
+http GET /v1/lists/nolist -H "$(auth)"
+is "$(err)" "404:not_found" "admin: a missing list"
+http POST /v1/match -G --data-urlencode "path=$T/allowed/none.jpg"
+is "$(err)" "404:not_found" "media: ?path= to a missing file"
+http GET /v1/review/0123456789abcdef0123456789abcdef -H "$(auth)"
+is "$(err)" "404:not_found" "review: a missing record"
+
+# ---- 413: "too_large" ----------------------------------------------------------------
+http POST /v1/hash --data-binary @"$T/huge.png"
+is "$(err)" "413:too_large" "media: an image over --max-pixels (the decoder's error)"
+http POST /v1/match -G --data-urlencode "path=$T/allowed/300k"
+is "$(err)" "413:too_large" "media: a ?path= file over --max-body"
+# Refused by libevent before any handler runs (README: no JSON body).
+http POST /v1/lists/blk/import -H "$(auth)" --data-binary @"$T/300k"
+is "$code" 413 "admin: an import body over --max-body"
+
+# ---- the daemon is unharmed --------------------------------------------------------------
+http POST /v1/hash --data-binary @"$JPG"
+is "$code" 200 "served normally after the errors"
+kill -TERM "$PID"
+wait "$PID"
+is "$?" 0 "SIGTERM: exit 0"
+PID=
+if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$T/stderr"; then
+    ok 1 "no sanitizer reports"
+    head -n 40 "$T/stderr" | sed 's/^/#   /'
+else
+    ok 0 "no sanitizer reports"
+fi
+echo "1..$n"
