@@ -254,9 +254,13 @@ static int hash_begin(sink *s, int w, int h, int ow, int ch, int fw, int fh,
     for (int j = 0; j < hs->nx; j++)
         hs->off[j] = hs->xs[j] * ch;
     hs->ch = ch;
-    hs->stride = (size_t)ow * ch;
-    /* slack after the last row: luma reads 4 bytes per pixel */
-    hs->ring = malloc(hs->stride * RING + 16);
+    /* Rows are deliberately NOT 16-byte aligned: into aligned rows
+     * libjpeg-turbo's SIMD colour conversion writes with non-temporal
+     * stores, which bypass the cache, and reading the row back (at once,
+     * for its luma) then waits on memory.  Slack after the last row: luma
+     * reads 4 bytes per pixel. */
+    hs->stride = ((size_t)ow * ch + 15) & ~(size_t)15;
+    hs->ring = malloc(hs->stride * RING + 32);
     if (!hs->ring || scrim__pdq_reserve(&hs->ps, hs->nx, hs->ny)) {
         scrim__seterr(err, errlen, "out of memory");
         return SCRIM_ENOMEM;
@@ -267,13 +271,13 @@ static int hash_begin(sink *s, int w, int h, int ow, int ch, int fw, int fh,
 static uint8_t *hash_row(sink *s, int y)
 {
     hash_sink *hs = (hash_sink *)s;
-    return hs->ring + (size_t)(y % RING) * hs->stride;
+    return hs->ring + 1 + (size_t)(y % RING) * hs->stride;
 }
 
 static void hash_rows_done(sink *s, int y0, int n)
 {
     hash_sink *hs = (hash_sink *)s;
-    size_t end = hs->stride * RING + 16;
+    size_t end = hs->stride * RING + 31; /* bytes after ring + 1 */
     for (int y = y0; y < y0 + n; y++)
         for (; hs->next < hs->ny && hs->ys[hs->next] == y; hs->next++) {
             float *o = hs->ps.a + (size_t)hs->next * hs->nx;
@@ -282,7 +286,7 @@ static void hash_rows_done(sink *s, int y0, int n)
                 continue;
             }
             size_t at = (size_t)(y % RING) * hs->stride;
-            scrim__pdq_luma_row(hs->ring + at, hs->off, hs->nx, hs->ch,
+            scrim__pdq_luma_row(hs->ring + 1 + at, hs->off, hs->nx, hs->ch,
                                 end - at, o);
         }
 }
