@@ -55,6 +55,8 @@ int scrim_image_sniff(const void *buf, size_t len)
 {
     if (!buf || len == 0)
         return 0;
+    if (scrim__jpeg_is(buf, len))
+        return 1; /* what libvips' JPEG loader recognises, without its search */
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
     return loader_format(nick) != NULL;
