@@ -10,7 +10,7 @@ n=0
 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
-check() { # check NAME COMMAND...
+check() { # check NAME COMMAND...  (several conditions: check NAME eval '[ a ] && [ b ]')
     name=$1; shift
     if "$@"; then ok "$name"; else nok "$name"; fi
 }

@@ -24,7 +24,7 @@ req -H "$AUTH" -d '{"decision":"confirm"}' "/v1/review/$ID/decision" >/dev/null
 for i in 1 2; do req --data-binary "@$U/a.jpg" /v1/match >/dev/null; done
 req --data-binary "@$U/b.jpg" /v1/match > /dev/null   # no match
 req --data-binary "@$U/a.jpg" "/v1/hash" > /dev/null
-check "previews were served" [ -s "$T/p.jpg" ] && [ -s "$T/pl.jpg" ]
+check "previews were served" eval '[ -s "$T/p.jpg" ] && [ -s "$T/pl.jpg" ]'
 stop_daemon
 
 "$HELPER" --privacy "$U/a.jpg" "$T/marker" "$T/db" /tmp > "$T/scan" 2>&1

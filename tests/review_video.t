@@ -20,9 +20,9 @@ req --data-binary "@$U/v.mkv" /v1/match > "$T/m"
 echo "1..7"
 AUTH="Authorization: Bearer $REVIEWER"
 ID=$(json review.id < "$T/m")
-check "a matched video gets a review record" [ "$(json matched < "$T/m")" = true ] && [ ${#ID} = 32 ]
+check "a matched video gets a review record" eval '[ "$(json matched < "$T/m")" = true ] && [ ${#ID} = 32 ]'
 req -H "$AUTH" "/v1/review/$ID" > "$T/r"
-check "the record is of a video" [ "$(json kind < "$T/r")" = video ] && [ "$(json size < "$T/r")" = "$(wc -c < "$U/v.mkv")" ]
+check "the record is of a video" eval '[ "$(json kind < "$T/r")" = video ] && [ "$(json size < "$T/r")" = "$(wc -c < "$U/v.mkv")" ]'
 check "the sheet shows the matched times and fills up to 4 frames" \
     [ "$(json preview.frames.# < "$T/r")" -ge 4 ] && [ "$(json preview.frames.0.matched < "$T/r")" = true ]
 req -H "$AUTH" "/v1/review/$ID/preview.jpg" > "$T/s.jpg"

@@ -45,7 +45,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: scrim COMMAND [OPTIONS] ...\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'scrim COMMAND --help' describes a command.\n");
 }
 
