@@ -409,6 +409,62 @@ static void jpeg_path_gives_libvips_pixels(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Damaged JPEGs (bytes flipped, cut short) through both JPEG paths: each is
+ * hashed or refused with a reason, never a crash (the sanitizer build checks
+ * memory on every one). */
+static void damaged_jpegs_fail_cleanly(void **state)
+{
+    VipsImage *src = pattern(3);
+    const char *fmts[] = {".jpg[Q=90]", ".jpg[Q=80,interlace]",
+                          ".jpg[Q=70,restart_interval=1,subsample_mode=off]"};
+    uint32_t seed = 12345;
+    int hashed = 0, refused = 0;
+    for (size_t f = 0; f < sizeof fmts / sizeof *fmts; f++) {
+        void *orig;
+        size_t len;
+        assert_int_equal(vips_image_write_to_buffer(src, fmts[f], &orig, &len, NULL), 0);
+        uint8_t *buf = malloc(len);
+        assert_non_null(buf);
+        for (int it = 0; it < 300; it++) {
+            memcpy(buf, orig, len);
+            size_t n = len;
+            int flips = 1 + it % 8;
+            for (int k = 0; k < flips; k++) {
+                seed = seed * 1103515245u + 12345u;
+                size_t at = 2 + (seed >> 8) % (len - 2); /* keep the signature */
+                buf[at] ^= (uint8_t)(1u << (seed >> 28 & 7));
+            }
+            if (it % 3 == 0) {
+                seed = seed * 1103515245u + 12345u;
+                n = 3 + (seed >> 8) % (len - 3);
+            }
+            scrim_image_hashes h;
+            scrim_image img;
+            char err[256] = "";
+            int rc = scrim_hash_image_buffer(buf, n, NULL, &h, NULL, err, sizeof err);
+            if (rc)
+                assert_true(rc == SCRIM_ECORRUPT || rc == SCRIM_EFORMAT ||
+                            rc == SCRIM_ETOOBIG);
+            if (rc)
+                assert_true(err[0] != '\0');
+            refused += rc != 0;
+            hashed += rc == 0;
+            err[0] = '\0';
+            int rc2 = scrim_image_load_buffer(buf, n, NULL, &img, err, sizeof err);
+            /* the two paths agree on whether the file is usable */
+            assert_int_equal(rc2 == 0, rc == 0);
+            if (rc2 == 0)
+                scrim_image_free(&img);
+        }
+        free(buf);
+        g_free(orig);
+    }
+    g_object_unref(src);
+    print_message("damaged JPEGs: %d hashed, %d refused with a reason\n", hashed,
+                  refused);
+    assert_true(refused > 0 && hashed > 0);
+}
+
 static void exif_orientation_is_not_applied(void **state)
 {
     VipsImage *rgb = pattern(3), *copy = NULL;
@@ -534,6 +590,7 @@ int main(void)
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
         cmocka_unit_test(jpeg_path_gives_libvips_pixels),
+        cmocka_unit_test(damaged_jpegs_fail_cleanly),
         cmocka_unit_test(exif_orientation_is_not_applied),
         cmocka_unit_test(published_files_within_10_bits),
         cmocka_unit_test(eval_photos_within_10_bits),
