@@ -7,40 +7,15 @@ BIN=${SCRIM_BIN:-$(pwd)/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-t.XXXXXX")
 SOCK=$T/run/scrimd.sock
 PID=
-n=0
 cleanup() {
     [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-for tool in curl perl ffmpeg; do
-    if ! command -v $tool >/dev/null; then
-        echo "1..0 # skip $tool not installed"
-        exit 0
-    fi
-done
+. "$(dirname "$0")/daemon_lib.sh"
+need_tools curl perl ffmpeg
 
-# ---- TAP helpers -------------------------------------------------------------
-ok() {   # STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-is() {   # GOT WANT DESCRIPTION
-    if [ "$1" = "$2" ]; then ok 0 "$3"; else
-        ok 1 "$3"
-        echo "#   got '$1', want '$2'"
-        [ -f "$T/out" ] && echo "#   body: $(head -c 400 "$T/out")"
-    fi
-}
-
-# http METHOD PATH [curl args]: status in $code, body in $T/out.
-http() {
-    m=$1 p=$2
-    shift 2
-    code=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
-        --unix-socket "$SOCK" -X "$m" "$@" "http://scrimd$p")
-}
 # jv EXPR: a value of the last JSON body ($j); arrays give their length.
 jv() {
     perl -MJSON::PP -e '
@@ -90,11 +65,7 @@ start() {
     "$BIN/scrimd" --config "$T/conf" --db "$T/db" --socket "$SOCK" \
         --listen 127.0.0.1:0 --log "$T/log" "$@" 2>>"$T/stderr" &
     PID=$!
-    i=0
-    while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_ready "$T/log"
     PORT=$(sed -n 's/.*"tcp":"[^"]*","port":\([0-9]*\).*/\1/p' "$T/log" | head -n 1)
 }
 reload() {   # wait for the reload to be logged
@@ -414,12 +385,7 @@ wait $CURL
 is "$rc:$(cat "$T/drain.code")" "0:200" "SIGTERM: the request in flight is answered, then exit 0"
 [ ! -e "$SOCK" ]
 ok $? "the socket is removed on exit"
-if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$T/stderr"; then
-    ok 1 "no sanitizer reports"
-    head -n 40 "$T/stderr" | sed 's/^/#   /'
-else
-    ok 0 "no sanitizer reports"
-fi
+no_sanitizer_reports "$T/stderr"
 
 # ---- --user: bind as root, then serve as an unprivileged user -------------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
@@ -429,8 +395,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     "$BIN/scrimd" --db "$T/pub/db" --socket "$T/pub/sock" --listen none \
         --log "$T/log" --user nobody 2>>"$T/stderr" &
     PID=$!
-    i=0
-    while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+    wait_ready "$T/log"
     uid=$(awk '/^Uid:/ {print $2 "," $3 "," $4}' "/proc/$PID/status")
     want=$(id -u nobody)
     is "$uid" "$want,$want,$want" "--user: runs as that user after binding"

@@ -8,39 +8,15 @@ FIX=$(pwd)/tests/fixtures
 T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-err-t.XXXXXX")
 SOCK=$T/scrimd.sock
 PID=
-n=0
 cleanup() {
     [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-for tool in curl perl; do
-    if ! command -v $tool >/dev/null; then
-        echo "1..0 # skip $tool not installed"
-        exit 0
-    fi
-done
+. "$(dirname "$0")/daemon_lib.sh"
+need_tools curl perl
 
-# ---- TAP and HTTP helpers (as in daemon.t) -------------------------------------
-ok() {   # STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-is() {   # GOT WANT DESCRIPTION
-    if [ "$1" = "$2" ]; then ok 0 "$3"; else
-        ok 1 "$3"
-        echo "#   got '$1', want '$2'"
-        [ -f "$T/out" ] && echo "#   body: $(head -c 400 "$T/out")"
-    fi
-}
-# http METHOD PATH [curl args]: status in $code, body in $T/out.
-http() {
-    m=$1 p=$2
-    shift 2
-    code=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
-        --unix-socket "$SOCK" -X "$m" "$@" "http://scrimd$p")
-}
 # err: "STATUS:CODE" of the last answer, CODE from its JSON error.
 err() {
     printf '%s:' "$code"
@@ -68,12 +44,7 @@ echo "$TOKEN" >"$T/token"
     --max-body 200000 --admin-token-file "$T/token" --allow-path "$T/allowed" \
     --log "$T/log" 2>>"$T/stderr" &
 PID=$!
-i=0
-while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
-    sleep 0.05
-    i=$((i + 1))
-done
-if ! grep -q '"msg":"ready"' "$T/log"; then
+if ! wait_ready "$T/log"; then
     echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
     exit 1
 fi
@@ -120,10 +91,5 @@ kill -TERM "$PID"
 wait "$PID"
 is "$?" 0 "SIGTERM: exit 0"
 PID=
-if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$T/stderr"; then
-    ok 1 "no sanitizer reports"
-    head -n 40 "$T/stderr" | sed 's/^/#   /'
-else
-    ok 0 "no sanitizer reports"
-fi
+no_sanitizer_reports "$T/stderr"
 echo "1..$n"

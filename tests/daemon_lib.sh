@@ -1,0 +1,50 @@
+# daemon_lib.sh - shared by the shell tests that start bin/scrimd themselves
+# (daemon.t, http_errors.t); sourced after T (a temp dir) and SOCK are set.
+# TAP: ok/is number the checks in $n; the caller prints the plan at the end.
+n=0
+
+need_tools() {   # TOOL...: skip the whole file when one is missing
+    for tool in "$@"; do
+        if ! command -v "$tool" >/dev/null; then
+            echo "1..0 # skip $tool not installed"
+            exit 0
+        fi
+    done
+}
+ok() {   # STATUS DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+is() {   # GOT WANT DESCRIPTION
+    if [ "$1" = "$2" ]; then ok 0 "$3"; else
+        ok 1 "$3"
+        echo "#   got '$1', want '$2'"
+        [ -f "$T/out" ] && echo "#   body: $(head -c 400 "$T/out")"
+    fi
+}
+# http METHOD PATH [curl args]: status in $code, body in $T/out.
+http() {
+    m=$1 p=$2
+    shift 2
+    code=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
+        --unix-socket "$SOCK" -X "$m" "$@" "http://scrimd$p")
+}
+# wait_ready LOG: until scrimd logs that it is ready (30 s at most);
+# false if it never does.
+wait_ready() {
+    i=0
+    while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$1" 2>/dev/null; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    grep -q '"msg":"ready"' "$1" 2>/dev/null
+}
+# no_sanitizer_reports STDERR: a check that the daemon's stderr holds none.
+no_sanitizer_reports() {
+    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$1"; then
+        ok 1 "no sanitizer reports"
+        head -n 40 "$1" | sed 's/^/#   /'
+    else
+        ok 0 "no sanitizer reports"
+    fi
+}
