@@ -175,7 +175,8 @@ static int hash_or_match(scrim_call *c, int match)
     up.handler = h;
     if ((rc = h->hash(&up, &o, err, sizeof err))) {
         up.handler = NULL;   /* the handler freed what it had made */
-        h->free(&up);
+        if (h->free)
+            h->free(&up);
         scrim__call_fail(c, rc, "%s", err);
         goto out;
     }

@@ -34,10 +34,6 @@ static json_t *image_json(const scrim_upload *up, const scrim_query_opts *o)
     return scrim_image_hashes_json(&up->image, o->dihedral);
 }
 
-static void image_free(scrim_upload *up)
-{
-    (void)up;
-}
 
 /* Defined in server_match.c: PDQ (with dihedral variants) and digests. */
 int scrim__image_match(const scrim_upload *up, const scrim_query_opts *o,
@@ -50,5 +46,5 @@ const scrim_media_handler scrim__image_handler = {
     .hash = image_hash,
     .to_json = image_json,
     .match = scrim__image_match,
-    .free = image_free,
+    .free = NULL, /* an image upload holds nothing of its own */
 };

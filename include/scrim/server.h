@@ -242,6 +242,7 @@ typedef struct scrim_media_handler {
     int (*match)(const scrim_upload *up, const scrim_query_opts *o,
                  struct scrim_store *store, scrim_match_result *res,
                  char *err, size_t errlen);
+    /* Free what hash() kept in up (NULL: it keeps nothing). */
     void (*free)(scrim_upload *up);
 } scrim_media_handler;
 
