@@ -146,60 +146,34 @@ WIDE static void box_down(const float *in, float *out, int rows, int cols,
     box_vert(in, out, rows, cols, win, sums, keep);
 }
 
-/* t (cols x STRIP) = the STRIP rows of in (row stride cols) transposed. */
+/* out = in transposed: in is rows x cols (row stride is), out cols x rows
+ * (row stride os); 4x4 SSE transposes where available. */
 static inline __attribute__((always_inline)) void
-strip_in(const float *in, int cols, float *t)
+transpose(const float *in, size_t is, float *out, size_t os, int rows, int cols)
 {
-    int j = 0;
+    int i = 0;
 #ifdef __SSE2__
-    for (; j + 4 <= cols; j += 4)
-        for (int k = 0; k < STRIP; k += 4) {
-            __m128 r0 = _mm_loadu_ps(in + (size_t)k * cols + j);
-            __m128 r1 = _mm_loadu_ps(in + (size_t)(k + 1) * cols + j);
-            __m128 r2 = _mm_loadu_ps(in + (size_t)(k + 2) * cols + j);
-            __m128 r3 = _mm_loadu_ps(in + (size_t)(k + 3) * cols + j);
+    for (; i + 4 <= rows; i += 4) {
+        int j = 0;
+        for (; j + 4 <= cols; j += 4) {
+            __m128 r0 = _mm_loadu_ps(in + (size_t)i * is + j);
+            __m128 r1 = _mm_loadu_ps(in + (size_t)(i + 1) * is + j);
+            __m128 r2 = _mm_loadu_ps(in + (size_t)(i + 2) * is + j);
+            __m128 r3 = _mm_loadu_ps(in + (size_t)(i + 3) * is + j);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(t + (size_t)j * STRIP + k, r0);
-            _mm_storeu_ps(t + (size_t)(j + 1) * STRIP + k, r1);
-            _mm_storeu_ps(t + (size_t)(j + 2) * STRIP + k, r2);
-            _mm_storeu_ps(t + (size_t)(j + 3) * STRIP + k, r3);
+            _mm_storeu_ps(out + (size_t)j * os + i, r0);
+            _mm_storeu_ps(out + (size_t)(j + 1) * os + i, r1);
+            _mm_storeu_ps(out + (size_t)(j + 2) * os + i, r2);
+            _mm_storeu_ps(out + (size_t)(j + 3) * os + i, r3);
         }
-#endif
-    for (; j < cols; j++)
-        for (int k = 0; k < STRIP; k++)
-            t[(size_t)j * STRIP + k] = in[(size_t)k * cols + j];
-}
-
-/* The STRIP rows of out (row stride ocols) = t (cols x STRIP) transposed;
- * with keep, only the kept columns j, to column keep[j] - 1. */
-static inline __attribute__((always_inline)) void
-strip_out(const float *t, int cols, const int *keep, float *out, int ocols)
-{
-    int j = 0;
-    if (keep) {
         for (; j < cols; j++)
-            if (keep[j])
-                for (int k = 0; k < STRIP; k++)
-                    out[(size_t)k * ocols + keep[j] - 1] = t[(size_t)j * STRIP + k];
-        return;
+            for (int k = i; k < i + 4; k++)
+                out[(size_t)j * os + k] = in[(size_t)k * is + j];
     }
-#ifdef __SSE2__
-    for (; j + 4 <= cols; j += 4)
-        for (int k = 0; k < STRIP; k += 4) {
-            __m128 r0 = _mm_loadu_ps(t + (size_t)j * STRIP + k);
-            __m128 r1 = _mm_loadu_ps(t + (size_t)(j + 1) * STRIP + k);
-            __m128 r2 = _mm_loadu_ps(t + (size_t)(j + 2) * STRIP + k);
-            __m128 r3 = _mm_loadu_ps(t + (size_t)(j + 3) * STRIP + k);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(out + (size_t)k * ocols + j, r0);
-            _mm_storeu_ps(out + (size_t)(k + 1) * ocols + j, r1);
-            _mm_storeu_ps(out + (size_t)(k + 2) * ocols + j, r2);
-            _mm_storeu_ps(out + (size_t)(k + 3) * ocols + j, r3);
-        }
 #endif
-    for (; j < cols; j++)
-        for (int k = 0; k < STRIP; k++)
-            out[(size_t)k * ocols + j] = t[(size_t)j * STRIP + k];
+    for (; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            out[(size_t)j * os + i] = in[(size_t)i * is + j];
 }
 
 /* The same filter along one contiguous vector. */
@@ -240,9 +214,17 @@ WIDE static void box_rows(const float *in, float *out, int rows, int cols,
     int r = 0;
     for (; r + STRIP <= rows; r += STRIP) {
         float sums[STRIP];
-        strip_in(in + (size_t)r * cols, cols, t1);
+        /* the strip, transposed (cols x STRIP), filtered as columns */
+        transpose(in + (size_t)r * cols, cols, t1, STRIP, STRIP, cols);
         box_vert(t1, t2, cols, STRIP, win, sums, NULL);
-        strip_out(t2, cols, keep, out + (size_t)r * ocols, ocols);
+        if (!keep) {
+            transpose(t2, STRIP, out + (size_t)r * ocols, ocols, cols, STRIP);
+            continue;
+        }
+        for (int j = 0; j < cols; j++)
+            if (keep[j])
+                for (int k = 0; k < STRIP; k++)
+                    out[(size_t)(r + k) * ocols + keep[j] - 1] = t2[(size_t)j * STRIP + k];
     }
     for (; r < rows; r++) {
         float *o = out + (size_t)r * ocols;
