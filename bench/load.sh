@@ -5,17 +5,19 @@
 # posting to /v1/match over the Unix socket and over TCP.
 #
 # usage: bench/load.sh [-n HASHES] [-D DB_DIR] [-d SECONDS] [-c CLIENTS]
-#                      [-t WORKERS] [-p PATH] [-x 'EXTRA SCRIMD OPTIONS']
+#                      [-t WORKERS] [-p PATH] [-I JPEG_DIR]
+#                      [-x 'EXTRA SCRIMD OPTIONS']
 # Defaults: 10M hashes in ./var/bench10m.db (kept between runs), 20 s per
-# transport, 16 clients, one worker per core, /v1/match.
+# transport, 16 clients, one worker per core, /v1/match, the 60-160 KB JPEGs
+# of ../shared/data/eval-dev/orig (-I: every *.jpg of a directory instead).
 set -eu
 cd "$(dirname "$0")/.."
-N=10000000 DB= SECS=20 CLIENTS=16 WORKERS=0 URLPATH=/v1/match EXTRA=
-while getopts n:D:d:c:t:p:x: o; do
+N=10000000 DB= SECS=20 CLIENTS=16 WORKERS=0 URLPATH=/v1/match EXTRA= IMGDIR=
+while getopts n:D:d:c:t:p:x:I: o; do
     case $o in
     n) N=$OPTARG ;; D) DB=$OPTARG ;; d) SECS=$OPTARG ;; c) CLIENTS=$OPTARG ;;
-    t) WORKERS=$OPTARG ;; p) URLPATH=$OPTARG ;; x) EXTRA=$OPTARG ;;
-    *) sed -n '2,10p' "$0"; exit 2 ;;
+    t) WORKERS=$OPTARG ;; p) URLPATH=$OPTARG ;; x) EXTRA=$OPTARG ;; I) IMGDIR=$OPTARG ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
     esac
 done
 DB=${DB:-./var/bench$((N / 1000000))m.db}
@@ -34,7 +36,9 @@ fi
 # ~100 KB JPEGs: the shared photos of that size when present, else made here.
 SHARED=${SCRIM_SHARED:-../shared}/data/eval-dev/orig
 IMGS=
-if [ -d "$SHARED" ]; then
+if [ -n "$IMGDIR" ]; then
+    IMGS=$(ls "$IMGDIR"/*.jpg)
+elif [ -d "$SHARED" ]; then
     for f in "$SHARED"/*.jpg; do
         s=$(stat -c %s "$f")
         [ "$s" -ge 60000 ] && [ "$s" -le 160000 ] && IMGS="$IMGS $f"

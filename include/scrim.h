@@ -100,6 +100,11 @@ void scrim_pdq_from_bytes(const uint8_t in[32], scrim_pdq *h);
 /* Initialise libvips (untrusted loaders blocked, operation cache off) and
  * FFmpeg logging.  Call once before any decode; safe to call again. */
 int scrim_init(const char *argv0);
+/* The same, but libvips is started only when a decode first needs it (most
+ * JPEGs never do): for short single-threaded runs such as the CLI, where
+ * starting libvips is half the start-up.  Multi-threaded programs should
+ * call scrim_init (libvips wants to be started before other threads). */
+int scrim_init_lazy(const char *argv0);
 void scrim_shutdown(void);
 
 /* ---- image decoding ----------------------------------------------------- */

@@ -57,6 +57,8 @@ int scrim_image_sniff(const void *buf, size_t len)
         return 0;
     if (scrim__jpeg_is(buf, len))
         return 1; /* what libvips' JPEG loader recognises, without its search */
+    if (scrim__vips(NULL, 0))
+        return 0;
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
     return loader_format(nick) != NULL;
@@ -142,6 +144,8 @@ int scrim_image_load_buffer(const void *buf, size_t len,
             return rc;
         rc = SCRIM_OK;
     }
+    if ((rc = scrim__vips(err, errlen)))
+        return rc;
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
     const char *fmt = loader_format(nick);

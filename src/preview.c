@@ -377,9 +377,11 @@ int scrim__preview_encode(const uint8_t *grey, int w, int h, int quality,
     void *jpeg = NULL;
     size_t jlen = 0;
     int rc = SCRIM_OK;
+    memset(out, 0, sizeof *out);
+    if ((rc = scrim__vips(err, errlen)))
+        return rc;
     VipsImage *img = vips_image_new_from_memory(grey, (size_t)w * h, w, h, 1,
                                                 VIPS_FORMAT_UCHAR);
-    memset(out, 0, sizeof *out);
     if (!img || vips_jpegsave_buffer(img, &jpeg, &jlen, "Q", quality, "strip",
                                      TRUE, "optimize_coding", TRUE, NULL)) {
         vips_fail(err, errlen, "preview rendering failed");

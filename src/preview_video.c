@@ -323,7 +323,7 @@ static void put_label(uint8_t *canvas, int cw, int ch, int x, int y, int w,
     else
         snprintf(text, sizeof text, "%d:%04.1f%s", s / 60, fmod(sec, 60.0),
                  matched ? " *" : "");
-    if (vips_text(&t, text, "dpi", 54, "width", w, NULL)) {
+    if (scrim__vips(NULL, 0) || vips_text(&t, text, "dpi", 54, "width", w, NULL)) {
         vips_error_clear();
         return;
     }

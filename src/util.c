@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,13 +60,20 @@ static void quiet_log(const gchar *domain, GLogLevelFlags level,
     (void)domain, (void)level, (void)msg, (void)data;
 }
 
-int scrim_init(const char *argv0)
+/* libvips starts once, on the first call of scrim__vips(): from scrim_init(),
+ * or, after scrim_init_lazy(), from the first decode that needs it (JPEGs
+ * mostly do not).  Starting it loads libvips' modules (HEIF, JPEG XL, ...),
+ * about half of a short CLI run's start-up. */
+static const char *vips_argv0 = "scrim";
+static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
+static int vips_rc, vips_started;
+
+static void vips_start(void)
 {
-    static int done;
-    if (done)
-        return SCRIM_OK;
-    if (VIPS_INIT(argv0 ? argv0 : "scrim"))
-        return SCRIM_EINVAL;
+    if (VIPS_INIT(vips_argv0)) {
+        vips_rc = SCRIM_EINVAL;
+        return;
+    }
     vips_block_untrusted_set(TRUE);
     if (!getenv("SCRIM_VIPS_WARNINGS"))
         g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, quiet_log, NULL);
@@ -73,13 +81,34 @@ int scrim_init(const char *argv0)
     /* Parallelism comes from hashing many images at once, not from
      * splitting one image across threads. */
     vips_concurrency_set(1);
-    done = 1;
+    vips_started = 1;
+}
+
+int scrim__vips(char *err, size_t errlen)
+{
+    pthread_once(&vips_once, vips_start);
+    if (vips_rc)
+        scrim__seterr(err, errlen, "cannot initialise libvips");
+    return vips_rc;
+}
+
+int scrim_init_lazy(const char *argv0)
+{
+    if (argv0)
+        vips_argv0 = argv0;
     return SCRIM_OK;
+}
+
+int scrim_init(const char *argv0)
+{
+    scrim_init_lazy(argv0);
+    return scrim__vips(NULL, 0);
 }
 
 void scrim_shutdown(void)
 {
-    vips_shutdown();
+    if (vips_started)
+        vips_shutdown();
 }
 
 int scrim_read_file(const char *path, size_t max_bytes, uint8_t **data,

@@ -36,6 +36,8 @@ int scrim__anim_hash_buffer(const void *buf, size_t len,
 
     snprintf(out->format, sizeof out->format, "webp");
     snprintf(out->codec, sizeof out->codec, "webp");
+    if ((rc = scrim__vips(err, errlen)))
+        return rc;
     const char *loader = vips_foreign_find_load_buffer(buf, len);
     if (!loader || !strcasestr(loader, "webp")) {
         vips_error_clear();

@@ -71,7 +71,8 @@ int main(int argc, char **argv)
              * (The daemon sets its own policy.) */
             mallopt(M_MMAP_THRESHOLD, 256 << 20);
             mallopt(M_TRIM_THRESHOLD, 512 << 20);
-            if (scrim_init(argv[0])) {
+            /* libvips starts when first needed: most JPEGs never do */
+            if (scrim_init_lazy(argv[0])) {
                 fprintf(stderr, "scrim: cannot initialise libvips\n");
                 return 1;
             }
