@@ -114,17 +114,19 @@ void scrim_shutdown(void);
 typedef struct scrim_decode_opts {
     uint64_t max_pixels;  /* refuse images with more pixels (0 = default) */
     int min_side;         /* JPEG shrink-on-load keeps the longest side at
-                             least this long; 0 = SCRIM_DEFAULT_MIN_SIDE,
-                             <0 = never shrink */
+                             least this long; <0 = never shrink; 0 = the
+                             default: never when hashing (hashes agree with
+                             the reference's), SCRIM_DEFAULT_MIN_SIDE when
+                             only loading (scrim_image_load_*) */
     int no_digests;       /* scrim_hash_image_buffer: leave md5 and sha256
                              empty (when only the PDQ is wanted) */
 } scrim_decode_opts;
 
-/* By default only very large JPEGs (longest side >= 4096) are shrunk on load:
- * the reference hashes a nearest-neighbour 512x512 sample of the full-size
- * pixels, and averaging neighbours first moves some hashes by up to ~24 bits.
- * SCRIM_FAST_MIN_SIDE (scrim hash --fast) shrinks down to 512 px: several
- * times faster, a few bits further from the reference. */
+/* Hashing decodes full-size pixels: the reference hashes a nearest-neighbour
+ * 512x512 sample of them, and shrink-on-load (which averages neighbours)
+ * moves hashes: 2-6 bits for 5-48 MP photos at SCRIM_DEFAULT_MIN_SIDE, up to
+ * ~24 bits at SCRIM_FAST_MIN_SIDE (scrim hash --fast, several times faster).
+ * Loading without hashing (previews) shrinks JPEGs of 4096 px and more. */
 #define SCRIM_DEFAULT_MIN_SIDE 2048
 #define SCRIM_FAST_MIN_SIDE 512
 

@@ -87,7 +87,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         /* nothing to keep: the JPEG's rows become luma as they are decoded */
         uint64_t max_pixels;
         int min_side;
-        scrim__decode_limits(opts, &max_pixels, &min_side);
+        scrim__decode_limits(opts, 1, &max_pixels, &min_side);
         int rc = scrim__jpeg_hash(buf, len, max_pixels, min_side, out, err,
                                   errlen);
         if (rc != SCRIM__JPEG_OTHER) {
@@ -97,7 +97,14 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         }
         memset(out, 0, sizeof *out);
     }
-    int rc = scrim_image_load_buffer(buf, len, opts, &img, err, errlen);
+    /* full size unless asked otherwise, as on the streaming path */
+    scrim_decode_opts full = {.min_side = -1};
+    if (opts) {
+        full = *opts;
+        if (!full.min_side)
+            full.min_side = -1;
+    }
+    int rc = scrim_image_load_buffer(buf, len, &full, &img, err, errlen);
     if (rc)
         return rc;
     rc = scrim_pdq_hash_image(&img, &out->pdq, &out->quality, out->dihedral);

@@ -115,12 +115,15 @@ done:
     return out;
 }
 
-void scrim__decode_limits(const scrim_decode_opts *opts, uint64_t *max_pixels,
-                          int *min_side)
+void scrim__decode_limits(const scrim_decode_opts *opts, int hashing,
+                          uint64_t *max_pixels, int *min_side)
 {
     *max_pixels = opts && opts->max_pixels ? opts->max_pixels
                                            : SCRIM_DEFAULT_MAX_PIXELS;
-    *min_side = opts && opts->min_side ? opts->min_side : SCRIM_DEFAULT_MIN_SIDE;
+    if (opts && opts->min_side)
+        *min_side = opts->min_side;
+    else /* hashes agree with the reference's only on full-size pixels */
+        *min_side = hashing ? -1 : SCRIM_DEFAULT_MIN_SIDE;
 }
 
 int scrim_image_load_buffer(const void *buf, size_t len,
@@ -129,7 +132,7 @@ int scrim_image_load_buffer(const void *buf, size_t len,
 {
     uint64_t max_pixels;
     int min_side;
-    scrim__decode_limits(opts, &max_pixels, &min_side);
+    scrim__decode_limits(opts, 0, &max_pixels, &min_side);
     VipsImage *img = NULL, *rgb = NULL;
     int rc = SCRIM_OK;
 

@@ -56,9 +56,10 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
 /* The pixel limit and shrink-on-load side of decode options (defaults for
- * NULL or 0). */
-void scrim__decode_limits(const scrim_decode_opts *opts, uint64_t *max_pixels,
-                          int *min_side);
+ * NULL or 0: when hashing, never shrink; when only loading, shrink to
+ * SCRIM_DEFAULT_MIN_SIDE). */
+void scrim__decode_limits(const scrim_decode_opts *opts, int hashing,
+                          uint64_t *max_pixels, int *min_side);
 
 /* The JPEG fast path (jpeg.c).  scrim__jpeg_load returns SCRIM__JPEG_OTHER,
  * having decoded nothing, for JPEGs it leaves to libvips (CMYK, YCCK). */

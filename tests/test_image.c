@@ -409,6 +409,50 @@ static void jpeg_path_gives_libvips_pixels(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Hashes come from full-size pixels whatever the size (the reference samples
+ * the full-size image; shrink-on-load moved 5-48 MP photos by 2-6 bits), on
+ * the streaming path and when the pixels are kept; only loading without
+ * hashing shrinks JPEGs of 4096 px and more by default. */
+static void big_jpegs_hash_at_full_size(void **state)
+{
+    (void)state;
+    VipsImage *p = pattern(3), *big = NULL, *noise = NULL, *sum = NULL, *u8 = NULL;
+    assert_int_equal(vips_resize(p, &big, 4400.0 / W, "vscale", 700.0 / H, NULL), 0);
+    assert_int_equal(vips_gaussnoise(&noise, big->Xsize, big->Ysize, "sigma", 20.0, NULL), 0);
+    assert_int_equal(vips_add(big, noise, &sum, NULL), 0);
+    assert_int_equal(vips_cast(sum, &u8, VIPS_FORMAT_UCHAR, NULL), 0);
+    void *buf;
+    size_t len;
+    assert_int_equal(vips_jpegsave_buffer(u8, &buf, &len, "Q", 92, NULL), 0);
+    char err[256];
+    scrim_image_hashes streamed, kept_h;
+    scrim_image kept, full, loaded;
+    assert_int_equal(scrim_hash_image_buffer(buf, len, NULL, &streamed, NULL, err, sizeof err), 0);
+    assert_int_equal(scrim_hash_image_buffer(buf, len, NULL, &kept_h, &kept, err, sizeof err), 0);
+    assert_int_equal(kept.width, 4400);
+    scrim_decode_opts no_shrink = {.min_side = -1};
+    assert_int_equal(scrim_image_load_buffer(buf, len, &no_shrink, &full, err, sizeof err), 0);
+    assert_int_equal(full.width, 4400);
+    scrim_pdq h;
+    int q;
+    assert_int_equal(scrim_pdq_hash_image(&full, &h, &q, NULL), 0);
+    assert_int_equal(scrim_pdq_distance(&h, &streamed.pdq), 0);
+    assert_int_equal(scrim_pdq_distance(&h, &kept_h.pdq), 0);
+    assert_int_equal(q, streamed.quality);
+    assert_int_equal(scrim_image_load_buffer(buf, len, NULL, &loaded, err, sizeof err), 0);
+    assert_int_equal(loaded.file_width, 4400);
+    assert_int_equal(loaded.width, 2200);
+    scrim_image_free(&kept);
+    scrim_image_free(&full);
+    scrim_image_free(&loaded);
+    g_free(buf);
+    g_object_unref(u8);
+    g_object_unref(sum);
+    g_object_unref(noise);
+    g_object_unref(big);
+    g_object_unref(p);
+}
+
 /* Damaged JPEGs (bytes flipped, cut short) through both JPEG paths: each is
  * hashed or refused with a reason, never a crash (the sanitizer build checks
  * memory on every one). */
@@ -590,6 +634,7 @@ int main(void)
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
         cmocka_unit_test(jpeg_path_gives_libvips_pixels),
+        cmocka_unit_test(big_jpegs_hash_at_full_size),
         cmocka_unit_test(damaged_jpegs_fail_cleanly),
         cmocka_unit_test(exif_orientation_is_not_applied),
         cmocka_unit_test(published_files_within_10_bits),
