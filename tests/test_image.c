@@ -167,6 +167,57 @@ static void sixteen_bit_grey_and_cmyk(void **state)
     g_object_unref(rgb);
 }
 
+/* CMYK JPEGs (YCCK with an Adobe marker, as Photoshop and ImageMagick write
+ * them; plain CMYK without a marker) give exactly the RGB pixels ImageMagick
+ * 6 gives (the reference CLI's decoder; its P6 output is in the fixtures),
+ * on the loading path, and the streamed hash is the hash of those pixels. */
+static void cmyk_jpegs_as_the_reference_decodes_them(void **state)
+{
+    (void)state;
+    static const char *names[] = {"cmyk-ycck-adobe", "cmyk-no-adobe"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[256];
+        gchar *jpg, *ppm;
+        gsize jlen, plen;
+        snprintf(path, sizeof path, "tests/fixtures/%s.jpg", names[i]);
+        assert_true(g_file_get_contents(path, &jpg, &jlen, NULL));
+        snprintf(path, sizeof path, "tests/fixtures/%s.imagemagick.ppm", names[i]);
+        assert_true(g_file_get_contents(path, &ppm, &plen, NULL));
+        int w, h, max, off = 0;
+        assert_int_equal(sscanf(ppm, "P6 %d %d %d%n", &w, &h, &max, &off), 3);
+        off++; /* the one white-space byte after the maximum */
+        assert_int_equal(plen, (gsize)off + (gsize)w * h * 3);
+
+        scrim_image img;
+        char err[256];
+        assert_int_equal(load(jpg, jlen, &img, err), 0);
+        assert_int_equal(img.width, w);
+        assert_int_equal(img.height, h);
+        assert_int_equal(img.channels, 3);
+        int differ = 0;
+        for (size_t k = 0; k < (size_t)w * h * 3; k++)
+            differ += img.pixels[k] != (uint8_t)ppm[off + k];
+        print_message("%s: %d of %d samples differ from ImageMagick's\n",
+                      names[i], differ, w * h * 3);
+        assert_int_equal(differ, 0);
+
+        scrim_pdq want, got;
+        int wq, gq;
+        assert_int_equal(scrim_pdq_hash_pixels((const uint8_t *)ppm + off, w, h, 3,
+                                               (size_t)w * 3, &want, &wq, NULL), 0);
+        scrim_image_hashes hs;
+        assert_int_equal(scrim_hash_image_buffer(jpg, jlen, NULL, &hs, NULL, err,
+                                                 sizeof err), 0);
+        got = hs.pdq;
+        gq = hs.quality;
+        assert_int_equal(scrim_pdq_distance(&want, &got), 0);
+        assert_int_equal(wq, gq);
+        scrim_image_free(&img);
+        g_free(jpg);
+        g_free(ppm);
+    }
+}
+
 /* A PNG whose header claims w x h, with one tiny IDAT: only the header is
  * valid, so a loader that decoded pixels would fail or allocate gigabytes. */
 static size_t forged_png(uint8_t *out, uint32_t w, uint32_t h)
@@ -631,6 +682,7 @@ int main(void)
         cmocka_unit_test(formats_decode_to_same_pixels),
         cmocka_unit_test(alpha_is_flattened_onto_white),
         cmocka_unit_test(sixteen_bit_grey_and_cmyk),
+        cmocka_unit_test(cmyk_jpegs_as_the_reference_decodes_them),
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
         cmocka_unit_test(jpeg_path_gives_libvips_pixels),
