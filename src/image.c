@@ -153,9 +153,23 @@ int scrim_image_load_buffer(const void *buf, size_t len,
     vips_error_clear();
     const char *fmt = loader_format(nick);
     if (!fmt) {
-        scrim__seterr(err, errlen, nick ? "unsupported image format (%s)"
+        char name[48] = "";
+        if (nick) { /* VipsForeignLoadMagickBuffer -> magick */
+            const char *p = nick;
+            if (!strncmp(p, "VipsForeignLoad", 15))
+                p += 15;
+            size_t n = 0;
+            for (; p[n] && n < sizeof name - 1; n++)
+                name[n] = (char)(p[n] >= 'A' && p[n] <= 'Z' ? p[n] + 32 : p[n]);
+            name[n] = '\0';
+            char *end = strstr(name, "buffer");
+            if (end && end > name)
+                *end = '\0';
+        }
+        scrim__seterr(err, errlen, nick ? "unsupported image format (%s; "
+                      "accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)"
                                         : "not an image (unrecognised format)",
-                      nick);
+                      name);
         return SCRIM_EFORMAT;
     }
     snprintf(out->format, sizeof out->format, "%s", fmt);
