@@ -120,6 +120,10 @@ typedef struct scrim_decode_opts {
                              only loading (scrim_image_load_*) */
     int no_digests;       /* scrim_hash_image_buffer: leave md5 and sha256
                              empty (when only the PDQ is wanted) */
+    int ignore_alpha;     /* images with alpha: keep the colour channels as
+                             stored, as Meta's reference CLI does (its
+                             ImageMagick decode drops alpha); default 0:
+                             flattened onto white, as they are seen */
 } scrim_decode_opts;
 
 /* Hashing decodes full-size pixels: the reference hashes a nearest-neighbour

@@ -65,8 +65,8 @@ int scrim_image_sniff(const void *buf, size_t len)
 }
 
 /* Convert whatever libvips loaded into 8-bit sRGB or grey with alpha
- * flattened onto white; returns a new reference or NULL. */
-static VipsImage *to_8bit(VipsImage *in)
+ * flattened onto white (or dropped); returns a new reference or NULL. */
+static VipsImage *to_8bit(VipsImage *in, int ignore_alpha)
 {
     VipsImage *t[4] = {NULL};
     VipsImage *cur = in;
@@ -86,7 +86,7 @@ static VipsImage *to_8bit(VipsImage *in)
                                           : VIPS_INTERPRETATION_sRGB, NULL))
         goto done;
     cur = t[0];
-    if (vips_image_hasalpha(cur)) {
+    if (vips_image_hasalpha(cur) && !ignore_alpha) {
         VipsArrayDouble *bg = vips_array_double_newv(1, 255.0);
         int rc = vips_flatten(cur, &t[1], "background", bg, NULL);
         vips_area_unref(VIPS_AREA(bg));
@@ -94,7 +94,7 @@ static VipsImage *to_8bit(VipsImage *in)
             goto done;
         cur = t[1];
     }
-    /* Drop any extra bands beyond colour (e.g. a second alpha). */
+    /* Drop any extra bands beyond colour (alpha if ignored, a second one). */
     int want = grey ? 1 : 3;
     if (cur->Bands > want) {
         if (vips_extract_band(cur, &t[2], 0, "n", want, NULL))
@@ -203,7 +203,7 @@ int scrim_image_load_buffer(const void *buf, size_t len,
                                          shrink, "fail_on",
                                          VIPS_FAIL_ON_TRUNCATED, NULL);
     }
-    if (!img || !(rgb = to_8bit(img))) {
+    if (!img || !(rgb = to_8bit(img, opts && opts->ignore_alpha))) {
         vips_err(err, errlen, "corrupt image");
         rc = SCRIM_ECORRUPT;
         goto done;

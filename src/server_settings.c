@@ -71,6 +71,8 @@ static const struct opt {
      "PDQ quality a hash needs to match (per request: ?min_quality=)"},
     {"fast-decode", T_INT, F(fast_decode), 0, 1, "0|1",
      "shrink big JPEGs on load to 512 px: faster, hashes a few bits off"},
+    {"ignore-alpha", T_INT, F(ignore_alpha), 0, 1, "0|1",
+     "1: colours of images with alpha as stored (as the reference CLI); 0: onto white"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_hash.t - `scrim hash`: output formats, errors per file, exit status.
 . tests/tap.sh
-plan 16
+plan 19
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -41,6 +41,29 @@ like "$?:$(cat "$TMP/err")" '^1:.*too large: 320x240 is over the limit of 1000 p
 
 "$S" hash --bogus "$FIX/blobs.png" >/dev/null 2>&1
 is "$?" 2 "unknown option is a usage error"
+
+# Transparency: a 96x96 PNG with an alpha gradient, and the same colours
+# without alpha.  --alpha ignore hashes the stored colours (the reference
+# CLI's way); the default flattens onto white, which here changes the hash.
+python3 - "$TMP" <<'PY'
+import struct, sys, zlib
+def write(path, ctype, rows):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    data = b"".join(b"\0" + r for r in rows)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 96, 96, 8, ctype, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b""))
+col = lambda x, y: ((x * 5 + y) % 256, (x * y) % 256, ((x // 12 + y // 12) % 2) * 200 + 30)
+write(sys.argv[1] + "/rgba.png", 6, [bytes(v for x in range(96) for v in col(x, y) + (x * 255 // 95,)) for y in range(96)])
+write(sys.argv[1] + "/rgb.png", 2, [bytes(v for x in range(96) for v in col(x, y)) for y in range(96)])
+PY
+h_rgb=$("$S" hash "$TMP/rgb.png" | cut -d, -f1)
+is "$("$S" hash --alpha ignore "$TMP/rgba.png" | cut -d, -f1)" "$h_rgb" "--alpha ignore: the stored colours, alpha dropped"
+h_white=$("$S" hash "$TMP/rgba.png" | cut -d, -f1)
+ok $([ -n "$h_white" ] && [ "$h_white" != "$h_rgb" ] && echo 0 || echo 1) "default: flattened onto white (another hash)"
+"$S" hash --alpha grey "$TMP/rgba.png" >/dev/null 2>"$TMP/err"
+like "$?:$(cat "$TMP/err")" "^2:.*--alpha must be 'white' or 'ignore'" "--alpha with a bad value is a usage error"
 
 if have_shared; then
     tail -n +2 "$SHARED/pdq/exact.csv" | sort -t, -k3 > "$TMP/want"

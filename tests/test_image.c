@@ -100,6 +100,16 @@ static void alpha_is_flattened_onto_white(void **state)
         if (img.pixels[i] != 255)
             fail_msg("pixel byte %zu is %d, not white", i, img.pixels[i]);
     scrim_image_free(&img);
+    /* ignore_alpha (the reference CLI's way): the colours as stored. */
+    scrim_decode_opts keep = {.ignore_alpha = 1};
+    assert_int_equal(scrim_image_load_buffer(buf, len, &keep, &img, err, sizeof err), 0);
+    assert_int_equal(img.channels, 3);
+    size_t rlen;
+    uint8_t *rgb = vips_image_write_to_memory(bands[0], &rlen);
+    assert_int_equal(rlen, (size_t)W * H * 3);
+    assert_memory_equal(img.pixels, rgb, rlen);
+    g_free(rgb);
+    scrim_image_free(&img);
     g_free(buf);
     g_object_unref(a);
     g_object_unref(a8);

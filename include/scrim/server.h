@@ -72,6 +72,7 @@ typedef struct scrim_settings {
     double idle_timeout;                     /* seconds of connection silence */
     int min_quality;                         /* PDQ quality needed to match */
     int fast_decode;                         /* JPEG shrink-on-load to 512 */
+    int ignore_alpha;                        /* alpha dropped, not flattened */
 } scrim_settings;
 
 /* Fill every field with its default. */
@@ -200,6 +201,7 @@ typedef struct scrim_query_opts {
     int min_quality;    /* hashes below this never match */
     uint64_t max_pixels;
     int min_side;       /* decode: scrim_decode_opts.min_side */
+    int ignore_alpha;   /* decode: scrim_decode_opts.ignore_alpha */
     int radius;         /* -1: each list's own radius */
     /* The call itself, so a media kind can read options of its own with
      * scrim_call_arg() (video: ?seconds_per_hash=, ?keyframes=) without the

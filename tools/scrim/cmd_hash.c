@@ -18,6 +18,9 @@ static void usage(FILE *f)
             "  --max-pixels N  refuse larger images (default %llu)\n"
             "  --fast          shrink JPEGs on load to >= 512 px (faster; hashes\n"
             "                  may move a few bits from the reference's)\n"
+            "  --alpha white|ignore  images with transparency: flattened onto\n"
+            "                  white as they are seen (default), or their colours\n"
+            "                  as stored, as Meta's reference CLI hashes them\n"
             "Videos (MP4/MOV, MKV/WebM, AVI, MPEG-TS, animated GIF/WebP), recognised by\n"
             "content, print vPDQ lines FRAME,QUALITY,HASH,SECONDS (the vpdq\n"
             "reference's format; a '# FILE' line before each when several files):\n"
@@ -106,6 +109,7 @@ int cmd_hash(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"max-pixels", required_argument, NULL, 'm'},
         {"fast", no_argument, NULL, 'f'},
+        {"alpha", required_argument, NULL, 'a'},
         {"seconds-per-hash", required_argument, NULL, 's'},
         {"keyframes", no_argument, NULL, 'k'},
         {"exact-rgb", no_argument, NULL, 'r'},
@@ -115,7 +119,7 @@ int cmd_hash(int argc, char **argv)
     scrim_decode_opts dopts = {0};
     scrim_video_opts vopts;
     scrim_video_opts_default(&vopts);
-    while ((c = getopt_long(argc, argv, "djm:fs:krh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "djm:fa:s:krh", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dihedral = 1; break;
         case 'j': as_json = 1; break;
@@ -127,6 +131,14 @@ int cmd_hash(int argc, char **argv)
             break;
         }
         case 'f': dopts.min_side = SCRIM_FAST_MIN_SIDE; break;
+        case 'a':
+            if (strcmp(optarg, "white") && strcmp(optarg, "ignore")) {
+                fprintf(stderr, "scrim hash: --alpha must be 'white' or "
+                                "'ignore', not '%s'\n", optarg);
+                return 2;
+            }
+            dopts.ignore_alpha = !strcmp(optarg, "ignore");
+            break;
         case 's':
             if (cli_parse_seconds("--seconds-per-hash", optarg,
                                   &vopts.seconds_per_hash))
