@@ -686,6 +686,102 @@ static void eval_photos_within_10_bits(void **state)
     assert_true(worst <= 10);
 }
 
+/* A grey progressive JPEG of side x side pixels whose blocks are all flat:
+ * one DC scan, then `scans - 1` AC scans each coding every block as one
+ * end-of-band run (a few bytes whatever the size).  malloc'd. */
+typedef struct bits { uint8_t *p; size_t n; unsigned acc, nacc; } bits;
+static void bits_put(bits *b, unsigned v, unsigned n)
+{
+    while (n--) {
+        b->acc = b->acc << 1 | ((v >> n) & 1);
+        if (++b->nacc == 8) {
+            b->p[b->n++] = (uint8_t)b->acc;
+            if ((b->acc & 255) == 255)
+                b->p[b->n++] = 0; /* byte stuffing */
+            b->acc = b->nacc = 0;
+        }
+    }
+}
+static void bits_flush(bits *b)
+{
+    while (b->nacc)
+        bits_put(b, 1, 1);
+}
+static uint8_t *flat_progressive_jpeg(int side, int scans, size_t *len)
+{
+    size_t blocks = (size_t)((side + 7) / 8) * ((side + 7) / 8);
+    bits b = {malloc(blocks / 4 + (size_t)scans * 64 + 256), 0, 0, 0};
+    static const uint8_t dqt[] = {0xff, 0xdb, 0, 67, 0};
+    const uint8_t sof[] = {0xff, 0xc2, 0, 11, 8, (uint8_t)(side >> 8),
+                           (uint8_t)side, (uint8_t)(side >> 8), (uint8_t)side,
+                           1, 1, 0x11, 0};
+    /* one symbol each, code '0': DC difference 0; AC EOB14 (a run of
+     * 2^14 + 14 extra bits blocks) */
+    static const uint8_t dht_dc[] = {0xff, 0xc4, 0, 20, 0x00, 1, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00};
+    static const uint8_t dht_ac[] = {0xff, 0xc4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xe0};
+    static const uint8_t sos_dc[] = {0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 0, 0};
+    static const uint8_t sos_ac[] = {0xff, 0xda, 0, 8, 1, 1, 0x00, 1, 63, 0};
+#define PUT(a) (memcpy(b.p + b.n, a, sizeof a), b.n += sizeof a)
+    b.p[b.n++] = 0xff, b.p[b.n++] = 0xd8;
+    PUT(dqt);
+    memset(b.p + b.n, 1, 64), b.n += 64;
+    PUT(sof);
+    PUT(dht_dc);
+    PUT(dht_ac);
+    PUT(sos_dc);
+    for (size_t i = 0; i < blocks; i++)
+        bits_put(&b, 0, 1);
+    bits_flush(&b);
+    for (int s = 1; s < scans; s++) {
+        PUT(sos_ac);
+        for (size_t left = blocks; left; left -= left > 32767 ? 32767 : left)
+            bits_put(&b, 0x3fff, 15); /* '0', then 14 one bits: 32767 */
+        bits_flush(&b);
+    }
+#undef PUT
+    b.p[b.n++] = 0xff, b.p[b.n++] = 0xd9;
+    *len = b.n;
+    return b.p;
+}
+
+/* Every scan walks the whole image: a small file of hundreds of empty scans
+ * of a large image cost seconds (found fuzzing); scans are limited by size. */
+static void many_scans_of_a_big_jpeg_refused(void **state)
+{
+    scrim_image_hashes h;
+    scrim_image img;
+    char err[256] = "";
+    size_t len;
+    /* 9 MP: at most 333 scans */
+    uint8_t *ok = flat_progressive_jpeg(3000, 12, &len);
+    assert_int_equal(scrim_hash_image_buffer(ok, len, NULL, &h, NULL, err,
+                                             sizeof err), 0);
+    assert_int_equal(h.width, 3000);
+    free(ok);
+    uint8_t *bad = flat_progressive_jpeg(3000, 400, &len);
+    assert_true(len < 30000);
+    assert_int_equal(scrim_hash_image_buffer(bad, len, NULL, &h, NULL, err,
+                                             sizeof err), SCRIM_ECORRUPT);
+    assert_non_null(strstr(err, "more than 333 progressive scans"));
+    err[0] = '\0';
+    assert_int_equal(scrim_image_load_buffer(bad, len, NULL, &img, err,
+                                             sizeof err), SCRIM_ECORRUPT);
+    assert_non_null(strstr(err, "progressive scans"));
+    free(bad);
+    /* small images keep the flat limit of 500 */
+    bad = flat_progressive_jpeg(64, 501, &len);
+    assert_int_equal(scrim_hash_image_buffer(bad, len, NULL, &h, NULL, err,
+                                             sizeof err), SCRIM_ECORRUPT);
+    assert_non_null(strstr(err, "more than 500 progressive scans"));
+    free(bad);
+    ok = flat_progressive_jpeg(64, 500, &len);
+    assert_int_equal(scrim_hash_image_buffer(ok, len, NULL, &h, NULL, err,
+                                             sizeof err), 0);
+    free(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -701,6 +797,7 @@ int main(void)
         cmocka_unit_test(exif_orientation_is_not_applied),
         cmocka_unit_test(published_files_within_10_bits),
         cmocka_unit_test(eval_photos_within_10_bits),
+        cmocka_unit_test(many_scans_of_a_big_jpeg_refused),
     };
     return RUN_TESTS("image", tests);
 }
