@@ -368,6 +368,15 @@ int scrim_import_add_video(scrim_import *imp, const char *id,
         return SCRIM_EINVAL;
     }
     size_t il = strlen(id);
+    /* The id is part of an LMDB key (after the list's 4 bytes), and LMDB
+     * keys are short (511 bytes): a longer id is the caller's error, not
+     * the database's. */
+    size_t maxkey = (size_t)mdb_env_get_maxkeysize(imp->s->env);
+    if (4 + il > maxkey) {
+        scrim__seterr(err, errlen, "video id longer than %zu bytes (%zu)",
+                      maxkey - 4, il);
+        return SCRIM_EINVAL;
+    }
     uint8_t *key = store__video_key(imp->rec.id, id, il);
     if (!key)
         return SCRIM_ENOMEM;

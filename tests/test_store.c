@@ -682,6 +682,42 @@ static void threads_read_while_importing(void **state)
     rm_db(dir);
 }
 
+/* A video id too long for an LMDB key (found fuzzing the vPDQ import):
+ * refused as the caller's error naming the limit, the import still usable,
+ * not a database failure (which the daemon answers with 500). */
+static void long_video_id_refused(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    char err[256] = "", id[SCRIM_ENTRY_TEXT_MAX + 1];
+    scrim_store_frame fr = {.quality = 100, .seconds = 0};
+    pdq_random_hash(&rng, &fr.hash);
+    scrim_import_opts o = {0};
+    o.create = 1;
+    o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    scrim_import *imp;
+    assert_int_equal(scrim_import_begin(s, "v", &o, &imp, err, sizeof err), 0);
+    memset(id, 'a', 600);
+    id[600] = '\0';
+    assert_int_equal(scrim_import_add_video(imp, id, NULL, &fr, 1, err,
+                                            sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, "video id longer than"));
+    /* the same through the vPDQ text, as POST .../import?format=vpdq gets it */
+    char hx[SCRIM_PDQ_HEXLEN + 1], text[1024];
+    scrim_pdq_to_hex(&fr.hash, hx);
+    snprintf(text, sizeof text, "# video: %s\n0,100,%s,0.0\n", id, hx);
+    err[0] = '\0';
+    assert_int_equal(scrim_vpdq_import(imp, text, strlen(text), NULL, NULL,
+                                       NULL, err, sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, "video id longer than"));
+    id[500] = '\0'; /* the longest an LMDB key allows: 507 */
+    assert_int_equal(scrim_import_add_video(imp, id, NULL, &fr, 1, err,
+                                            sizeof err), 0);
+    assert_int_equal(scrim_import_commit(imp, NULL, err, sizeof err), 0);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +727,7 @@ int main(void)
         cmocka_unit_test(lists_and_video),
         cmocka_unit_test(other_process_sees_commit),
         cmocka_unit_test(threads_read_while_importing),
+        cmocka_unit_test(long_video_id_refused),
     };
     return RUN_TESTS("test_store", tests);
 }
