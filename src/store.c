@@ -537,6 +537,13 @@ int store__params_check(const scrim_list_params *p, char *err, size_t errlen)
                       SCRIM_LIST_DESC_MAX);
         return SCRIM_EINVAL;
     }
+    /* it goes out in JSON (GET /v1/lists), which only holds UTF-8 */
+    json_t *d = p->description ? json_string(p->description) : NULL;
+    if (p->description && !d) {
+        scrim__seterr(err, errlen, "description is not valid UTF-8 text");
+        return SCRIM_EINVAL;
+    }
+    json_decref(d);
     return 0;
 }
 

@@ -226,6 +226,15 @@ static int text_ok(const char *s, const char *what, char *err, size_t errlen)
                       SCRIM_ENTRY_TEXT_MAX);
         return 0;
     }
+    /* Ids and labels go out in JSON (matches, review records), which only
+     * holds UTF-8: a match whose label could not be written there went
+     * missing from the results. */
+    json_t *j = s ? json_string(s) : NULL;
+    if (s && !j) {
+        scrim__seterr(err, errlen, "%s is not valid UTF-8 text", what);
+        return 0;
+    }
+    json_decref(j);
     return 1;
 }
 

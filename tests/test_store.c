@@ -718,6 +718,56 @@ static void long_video_id_refused(void **state)
     rm_db(dir);
 }
 
+/* Ids, labels and descriptions go out in JSON, which holds only UTF-8: an
+ * entry with a label of other bytes used to be imported, and then its
+ * matches went missing from lookups (its JSON could not be made). */
+static void non_utf8_text_refused(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    char err[256] = "", hx[SCRIM_PDQ_HEXLEN + 1], text[512];
+    scrim_pdq h;
+    pdq_random_hash(&rng, &h);
+    scrim_pdq_to_hex(&h, hx);
+    scrim_import_opts o = {0};
+    o.create = 1;
+    o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    scrim_import_stats st;
+    snprintf(text, sizeof text, "hash,id,label\n%s,id1,bad\xff\xfelabel\n", hx);
+    assert_int_equal(scrim_store_import_buffer(s, "u", &o, SCRIM_FORMAT_CSV,
+                                               text, strlen(text), &st, err,
+                                               sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, ":2: label is not valid UTF-8"));
+    snprintf(text, sizeof text, "hash,id\n%s,\xc0\xaf\n", hx); /* overlong */
+    assert_int_equal(scrim_store_import_buffer(s, "u", &o, SCRIM_FORMAT_CSV,
+                                               text, strlen(text), &st, err,
+                                               sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, "id is not valid UTF-8"));
+    scrim_list_params p = SCRIM_LIST_PARAMS_KEEP;
+    p.description = "caf\xe9";
+    assert_int_equal(scrim_store_list_create(s, "d", &p, err, sizeof err),
+                     SCRIM_EINVAL);
+    assert_non_null(strstr(err, "description is not valid UTF-8"));
+
+    /* UTF-8 is kept and comes back in the match's JSON */
+    snprintf(text, sizeof text, "hash,id,label\n%s,id1,caf\xc3\xa9\n", hx);
+    assert_int_equal(scrim_store_import_buffer(s, "u", &o, SCRIM_FORMAT_CSV,
+                                               text, strlen(text), &st, err,
+                                               sizeof err), 0);
+    scrim_matches m = {0};
+    assert_int_equal(scrim_store_lookup_pdq(s, &h, 1, NULL, &m, err,
+                                            sizeof err), 0);
+    assert_int_equal(m.n, 1);
+    json_t *j = scrim_match_json(&m.v[0]);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "label")),
+                        "caf\xc3\xa9");
+    json_decref(j);
+    scrim_matches_free(&m);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +778,7 @@ int main(void)
         cmocka_unit_test(other_process_sees_commit),
         cmocka_unit_test(threads_read_while_importing),
         cmocka_unit_test(long_video_id_refused),
+        cmocka_unit_test(non_utf8_text_refused),
     };
     return RUN_TESTS("test_store", tests);
 }
