@@ -167,6 +167,15 @@ static int call_verror(scrim_call *c, int status, const char *code,
     snprintf(c->error_code, sizeof c->error_code, "%s", code);
     json_decref(c->json);
     c->json = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    if (!c->json) {
+        /* The message quotes the request (a path, a name) and JSON holds only
+         * UTF-8: without this the client got an empty {}. */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        c->json = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+                            msg);
+    }
     free(c->raw);
     c->raw = NULL;
     switch (status) {

@@ -236,6 +236,25 @@ static void error_table(void **state)
     assert_int_equal(scrim_http_status_of(SCRIM_OK), 200);
 }
 
+/* An error message quoting request bytes that are not UTF-8 (a list name
+ * in the path; found fuzzing the endpoints) still makes a JSON error body:
+ * it used to be lost, and the client got {}. */
+static void error_message_not_utf8(void **state)
+{
+    scrim_call c = {0};
+    assert_int_equal(scrim_call_error(&c, 400, "bad_request",
+                                      "invalid list name '%s'", "8,\xcc\x01"),
+                     SCRIM_EINVAL);
+    assert_int_equal(c.status, 400);
+    assert_non_null(c.json);
+    json_t *e = json_object_get(c.json, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")),
+                        "bad_request");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "invalid list name '8,?\x01'");
+    json_decref(c.json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +264,7 @@ int main(void)
         cmocka_unit_test(pool_back_pressure),
         cmocka_unit_test(histogram_buckets),
         cmocka_unit_test(error_table),
+        cmocka_unit_test(error_message_not_utf8),
     };
     return RUN_TESTS("server", tests);
 }
