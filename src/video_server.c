@@ -155,8 +155,9 @@ static int compare_route(scrim_call *c, void *arg)
         goto out;
     }
     json_t *mq = json_object_get(body, "min_quality"), *md = json_object_get(body, "distance");
-    int minq = mq ? (int)json_integer_value(mq) : SCRIM_VPDQ_MIN_QUALITY;
-    int dist = md ? (int)json_integer_value(md) : SCRIM_VPDQ_MAX_DISTANCE;
+    /* ranges checked before narrowing: 4294967346 is not 50 */
+    json_int_t minq = mq ? json_integer_value(mq) : SCRIM_VPDQ_MIN_QUALITY;
+    json_int_t dist = md ? json_integer_value(md) : SCRIM_VPDQ_MAX_DISTANCE;
     if ((mq && (!json_is_integer(mq) || minq < 0 || minq > 100)) ||
         (md && (!json_is_integer(md) || dist < 0 || dist > 256))) {
         rc = scrim_call_error(c, 400, "bad_request", "min_quality must be 0-100 "
@@ -178,7 +179,7 @@ static int compare_route(scrim_call *c, void *arg)
         }
     }
     double q, cp;
-    if (scrim_vpdq_compare(&v[0], &v[1], minq, dist, &q, &cp)) {
+    if (scrim_vpdq_compare(&v[0], &v[1], (int)minq, (int)dist, &q, &cp)) {
         rc = scrim_call_error(c, 500, "no_memory", "out of memory");
         goto out;
     }

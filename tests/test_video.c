@@ -3,6 +3,7 @@
  * video comparison measure, media sniffing, and limits / damaged input. */
 #include "testutil.h"
 #include "video_frame.h"
+#include "server_internal.h"
 
 #include <math.h>
 
@@ -423,6 +424,65 @@ static void mutated_inputs(void **state)
     free(data);
 }
 
+/* POST /v1/compare's numbers are range-checked before they become ints:
+ * {"min_quality": 4294967346} used to pass as 50. */
+static void compare_route_checks_ranges(void **state)
+{
+    char dir[] = "/tmp/scrim-test-compare-XXXXXX", err[512];
+    assert_non_null(mkdtemp(dir));
+    scrim_settings s;
+    scrim_settings_defaults(&s);
+    snprintf(s.db, sizeof s.db, "%s/db", dir);
+    snprintf(s.socket, sizeof s.socket, "%s/sock", dir);
+    snprintf(s.log, sizeof s.log, "%s/log", dir);
+    s.listen[0] = '\0';
+    s.threads = 1;
+    scrim_server *srv;
+    char *argv[] = {"test_video", NULL};
+    if (scrim_server_new(&s, 1, argv, &srv, err, sizeof err))
+        fail_msg("server: %s", err);
+    assert_int_equal(scrim_video_server_attach(srv, err, sizeof err), 0);
+    scrim__route *r = NULL;
+    for (int i = 0; i < srv->n_routes; i++)
+        if (!strcmp(srv->routes[i].path, "/v1/compare"))
+            r = &srv->routes[i];
+    assert_non_null(r);
+    static const char *const bodies[] = {
+        "{\"query\": \"0,100,%s,0.0\", \"compared\": \"0,100,%s,0.0\", "
+        "\"min_quality\": 4294967346}",
+        "{\"query\": \"0,100,%s,0.0\", \"compared\": \"0,100,%s,0.0\", "
+        "\"distance\": -4294967286}",
+        "{\"query\": \"0,100,%s,0.0\", \"compared\": \"0,100,%s,0.0\", "
+        "\"min_quality\": 50}"};
+    const char *hx = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+    for (int i = 0; i < 3; i++) {
+        char body[512];
+        snprintf(body, sizeof body, bodies[i], hx, hx);
+        scrim_call c = {0};
+        c.method = SCRIM_POST;
+        c.path = "/v1/compare";
+        c.tail = "";
+        c.body = (const uint8_t *)body;
+        c.body_len = strlen(body);
+        c.settings = &srv->cur->s;
+        c.server = srv;
+        int rc = r->fn(&c, r->arg);
+        if (i < 2) {
+            assert_int_equal(rc, SCRIM_EINVAL);
+            assert_int_equal(c.status, 400);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_true(json_real_value(json_object_get(
+                            c.json, "query_match_percent")) == 100.0);
+        }
+        json_decref(c.json);
+    }
+    scrim_server_free(srv);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +495,7 @@ int main(void)
         cmocka_unit_test(limits_and_damage),
         cmocka_unit_test(sniffing),
         cmocka_unit_test(mutated_inputs),
+        cmocka_unit_test(compare_route_checks_ranges),
     };
     return RUN_TESTS("test_video", tests);
 }
