@@ -123,5 +123,25 @@ run: deps all
 	@echo
 	./bin/scrimd --db $(DEMO_DB) --admin-token-file var/admin.token
 
+# `make fuzz` (by hand, needs clang): the libFuzzer harnesses tests/fuzz/*.c
+# -> build/fuzz/<name>, against the library built with the same sanitizers.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+FUZZ_OBJ   := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+FUZZ       := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+.PHONY: fuzz
+.SECONDARY: $(FUZZ_OBJ)
+fuzz: $(FUZZ)
+
+build/fuzz/obj/%.o: src/%.c | check-deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (FUZZ_CC=$(FUZZ_CC))"; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+build/fuzz/obj/review_page.o: src/review_page.html
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm -pthread
+
 clean:
 	rm -rf build bin lib

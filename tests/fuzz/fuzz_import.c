@@ -1,0 +1,123 @@
+/* fuzz_import.c - libFuzzer: hash-list text through every import format
+ * (auto, hex, pytx, csv, md5, sha256, vPDQ) into a temporary store, and
+ * entry values through scrim_store_remove.  The first byte picks the format
+ * and whether the import is committed; the rest is the text. */
+#include "scrim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static scrim_store *store;
+static char dir[] = "/tmp/scrim-fuzz-import-XXXXXX";
+
+static void cleanup(void)
+{
+    char cmd[128];
+    scrim_store_close(store);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    char err[512];
+    (void)argc;
+    if (scrim_init((*argv)[0]) || !mkdtemp(dir))
+        abort();
+    scrim_store_opts so = {.map_size = (uint64_t)1 << 30, .create = 1};
+    if (scrim_store_open(dir, &so, &store, err, sizeof err)) {
+        fprintf(stderr, "store: %s\n", err);
+        abort();
+    }
+    atexit(cleanup);
+    return 0;
+}
+
+/* Every refusal names its problem, and input is never the database's
+ * fault (SCRIM_EDB is answered with 500). */
+static void need_message(int rc, const char *err, const char *what)
+{
+    if (rc && !err[0]) {
+        fprintf(stderr, "%s: error %d without a message\n", what, rc);
+        abort();
+    }
+    if (rc == SCRIM_EDB) {
+        fprintf(stderr, "%s: database error from input: %s\n", what, err);
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[1024] = "";
+    if (size < 1)
+        return 0;
+    int mode = data[0] & 15, commit = data[0] & 0x80;
+    const char *text = (const char *)data + 1;
+    size_t len = size - 1;
+
+    if (mode == 7) { /* the vPDQ text parser alone */
+        scrim_vpdq v;
+        int rc = scrim_vpdq_parse(text, len, &v, err, sizeof err);
+        need_message(rc, err, "vpdq_parse");
+        scrim_vpdq_free(&v);
+        (void)scrim_vpdq_sniff(text, len);
+        return 0;
+    }
+    if (mode == 8) { /* removal values (DELETE /v1/lists/NAME/entries) */
+        char *copy = malloc(len + 1);
+        const char *vals[64];
+        size_t n = 0;
+        uint64_t removed, missing;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        for (char *p = copy, *nl; n < 64 && p; p = nl ? nl + 1 : NULL) {
+            nl = strchr(p, '\n');
+            if (nl)
+                *nl = '\0';
+            vals[n++] = p;
+        }
+        int rc = scrim_store_remove(store, "fz", vals, n, &removed, &missing,
+                                    err, sizeof err);
+        need_message(rc, err, "remove");
+        free(copy);
+        return 0;
+    }
+    scrim_import_opts io = {.create = 1, .list = SCRIM_LIST_PARAMS_KEEP,
+                            .source = "fuzz", .flush_every = 64};
+    scrim_import *imp;
+    int rc = scrim_import_begin(store, "fz", &io, &imp, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "import_begin: %s\n", err);
+        abort();
+    }
+    if (mode == 6) {
+        size_t videos;
+        rc = scrim_vpdq_import(imp, text, len, "vid", "label", &videos, err,
+                               sizeof err);
+        need_message(rc, err, "vpdq_import");
+    } else {
+        int format = mode % 6; /* SCRIM_FORMAT_AUTO .. SCRIM_FORMAT_SHA256 */
+        rc = scrim_import_buffer(imp, text, len, "fuzz", format, err,
+                                 sizeof err);
+        need_message(rc, err, "import_buffer");
+    }
+    if (rc || !commit) {
+        scrim_import_abort(imp);
+        return 0;
+    }
+    scrim_import_stats st;
+    rc = scrim_import_commit(imp, &st, err, sizeof err);
+    need_message(rc, err, "commit");
+    /* the index must answer for what went in */
+    scrim_pdq q;
+    memset(&q, 0, sizeof q);
+    scrim_matches m = {0};
+    rc = scrim_store_lookup_pdq(store, &q, 1, NULL, &m, err, sizeof err);
+    need_message(rc, err, "lookup");
+    scrim_matches_free(&m);
+    return 0;
+}

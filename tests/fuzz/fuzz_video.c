@@ -1,0 +1,48 @@
+/* fuzz_video.c - libFuzzer: video bytes through media sniffing and
+ * scrim_video_hash_buffer, with tight limits (few frames, small frames,
+ * short time budget) so that each input is quick. */
+#include "scrim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    if (scrim_init((*argv)[0]))
+        abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    o.threads = 1;
+    o.seconds_per_hash = 0.25; /* every 2nd frame of the 10-fps seeds */
+    o.max_frames = 8;
+    o.max_duration = 60;
+    o.max_side = 1024;
+    o.max_pixels = 1 << 20;
+    o.probe_size = 1 << 16;
+    o.max_streams = 4;
+    o.time_budget = 5;
+    o.exact_rgb = size & 1; /* both frame conversions */
+    o.keyframes_only = (size & 2) != 0; /* frames placed by timestamp */
+    char err[512] = "";
+    scrim_vpdq v;
+
+    (void)scrim_media_sniff(data, size);
+    int rc = scrim_video_hash_buffer(data, size, &o, &v, err, sizeof err);
+    if (rc && !err[0]) {
+        fprintf(stderr, "error %d without a message\n", rc);
+        abort();
+    }
+    if (!rc && (v.count == 0 || v.count > 8)) {
+        fprintf(stderr, "%zu frames hashed (limit 8)\n", v.count);
+        abort();
+    }
+    scrim_vpdq_free(&v);
+    return 0;
+}
