@@ -7,6 +7,7 @@
 #include "video_frame.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -425,7 +426,8 @@ static int drain(struct video *v, char *err, size_t errlen)
             int64_t ts = v->frame->best_effort_timestamp;
             int64_t t0 = v->st->start_time != AV_NOPTS_VALUE ? v->st->start_time : 0;
             n = ts == AV_NOPTS_VALUE ? v->next_frame
-                : llround((double)(ts - t0) * av_q2d(v->st->time_base) * v->out->fps);
+                : llround(((double)ts - (double)t0) * av_q2d(v->st->time_base) *
+                          v->out->fps);
             if (n < v->next_frame)
                 n = v->next_frame;
             take = 1;
@@ -577,8 +579,11 @@ static int video_open(struct video *v, struct source *src, char *err,
                       dur, v->o.max_duration);
         return SCRIM_ETOOBIG;
     }
-    /* vPDQ's rule: the truncation to int is the reference's. */
-    v->mod = (int)(v->o.seconds_per_hash * v->out->fps);
+    /* vPDQ's rule: the truncation to int is the reference's.  The frame
+     * rate is the file's word (an MP4 can claim 2e9 fps): clamped before
+     * the cast, which is undefined out of range. */
+    double every = v->o.seconds_per_hash * v->out->fps;
+    v->mod = every >= INT_MAX ? INT_MAX : (int)every;
     if (v->mod < 1)
         v->mod = 1;
     if (!v->o.keyframes_only && dur > 0 &&

@@ -91,13 +91,21 @@ int scrim__anim_hash_buffer(const void *buf, size_t len,
     cur = t[0];
     if (vips_image_hasalpha(cur)) {
         double white[3] = {255, 255, 255};
-        if (vips_flatten(cur, &t[1], "background", vips_array_double_new(white, 3), NULL))
+        VipsArrayDouble *bg = vips_array_double_new(white, 3);
+        int r = vips_flatten(cur, &t[1], "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg)); /* the operation keeps its own ref */
+        if (r)
             goto vfail;
         cur = t[1];
     }
     if (vips_cast(cur, &t[2], VIPS_FORMAT_UCHAR, NULL))
         goto vfail;
     cur = t[2];
+    if (cur->Bands != 3) { /* the hasher reads 3 bytes a pixel */
+        scrim__seterr(err, errlen, "WebP animation with %d bands", cur->Bands);
+        rc = SCRIM_EFORMAT;
+        goto done;
+    }
     if (!(fh = scrim__frame_hasher_new())) {
         rc = SCRIM_ENOMEM;
         goto done;
@@ -112,10 +120,8 @@ int scrim__anim_hash_buffer(const void *buf, size_t len,
             !(px = vips_image_write_to_memory(page, &size)))
             goto vfail;
         scrim_vframe vf = {.frame_number = n, .seconds = n / out->fps};
-        rc = scrim__frame_hash_rgb(fh, px, w, ph, (size_t)w * page->Bands, &vf.pdq,
+        rc = scrim__frame_hash_rgb(fh, px, w, ph, (size_t)w * 3, &vf.pdq,
                                    &vf.quality);
-        if (page->Bands != 3)
-            rc = SCRIM_EFORMAT;
         g_free(px);
         px = NULL;
         g_object_unref(page);

@@ -483,6 +483,54 @@ static void compare_route_checks_ranges(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* An MP4 claiming 2e9 frames a second (tests/fixtures/fps-2e9.mp4, 1.7 KB):
+ * seconds_per_hash * fps was cast to int out of range, which is undefined
+ * (the sanitizer build aborted).  Now one frame a step, as for any rate. */
+static void absurd_frame_rate(void **state)
+{
+    scrim_video_opts o;
+    scrim_vpdq v;
+    char err[512] = "";
+    static const double steps[] = {3600, 1, 0};
+    for (int i = 0; i < 3; i++) {
+        scrim_video_opts_default(&o);
+        o.seconds_per_hash = steps[i];
+        int rc = scrim_video_hash_file("tests/fixtures/fps-2e9.mp4", &o, &v,
+                                       err, sizeof err);
+        if (rc)
+            fail_msg("s=%g: %s", steps[i], err);
+        assert_true(v.fps > 1e9);
+        assert_int_equal(v.count, i < 2 ? 1 : 3);
+        scrim_vpdq_free(&v);
+        o.keyframes_only = 1;
+        assert_int_equal(scrim_video_hash_file("tests/fixtures/fps-2e9.mp4", &o,
+                                               &v, err, sizeof err), 0);
+        scrim_vpdq_free(&v);
+    }
+}
+
+/* An animated WebP with alpha (tests/fixtures/anim-alpha.webp: 5 frames of
+ * 32x32 at 5 fps) goes through the flatten onto white, whose background
+ * array was leaked on every call (96 bytes; libvips' allocations are
+ * suppressed in the sanitizer build's leak report, so only the path and
+ * its result are checked here). */
+static void animated_webp_with_alpha(void **state)
+{
+    scrim_video_opts o;
+    scrim_vpdq v;
+    char err[512] = "";
+    scrim_video_opts_default(&o);
+    o.seconds_per_hash = 0;
+    int rc = scrim_video_hash_file("tests/fixtures/anim-alpha.webp", &o, &v,
+                                   err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_int_equal(v.count, 5);
+    assert_int_equal(v.width, 32);
+    assert_true(fabs(v.fps - 5) < 1e-9);
+    scrim_vpdq_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +544,8 @@ int main(void)
         cmocka_unit_test(sniffing),
         cmocka_unit_test(mutated_inputs),
         cmocka_unit_test(compare_route_checks_ranges),
+        cmocka_unit_test(absurd_frame_rate),
+        cmocka_unit_test(animated_webp_with_alpha),
     };
     return RUN_TESTS("test_video", tests);
 }
