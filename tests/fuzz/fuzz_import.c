@@ -112,12 +112,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     scrim_import_stats st;
     rc = scrim_import_commit(imp, &st, err, sizeof err);
     need_message(rc, err, "commit");
-    /* the index must answer for what went in */
+    /* Everything that went in must come out as JSON (matches, lists): a
+     * radius-64 scan of the list finds every PDQ and frame. */
     scrim_pdq q;
     memset(&q, 0, sizeof q);
     scrim_matches m = {0};
-    rc = scrim_store_lookup_pdq(store, &q, 1, NULL, &m, err, sizeof err);
+    const char *lists[] = {"fz"};
+    scrim_lookup_opts lo = {64, lists, 1, SCRIM_LOOKUP_SCAN, 1};
+    rc = scrim_store_lookup_pdq(store, &q, 1, &lo, &m, err, sizeof err);
     need_message(rc, err, "lookup");
+    for (size_t i = 0; i < m.n; i++) {
+        json_t *j = scrim_match_json(&m.v[i]);
+        if (!j) {
+            fprintf(stderr, "match %zu has no JSON form\n", i);
+            abort();
+        }
+        json_decref(j);
+    }
     scrim_matches_free(&m);
+    scrim_list_info info;
+    rc = scrim_store_list_get(store, "fz", &info, err, sizeof err);
+    need_message(rc, err, "list_get");
+    json_t *j = rc ? NULL : scrim_list_json(&info);
+    if (!rc && !j)
+        abort();
+    json_decref(j);
+    /* keep the store small: the next import starts from an empty list */
+    uint64_t removed;
+    rc = scrim_store_list_drop(store, "fz", &removed, err, sizeof err);
+    need_message(rc, err, "list_drop");
     return 0;
 }
