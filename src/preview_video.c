@@ -6,6 +6,7 @@
 #include "scrim.h"
 #include "internal.h"
 #include "preview_internal.h"
+#include "video_frame.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -170,7 +171,7 @@ static int grab_open(struct grab *g, const void *buf, size_t len, char *err,
         return SCRIM_EFORMAT;
     }
     g->dec->thread_count = 1;
-    if (avcodec_open2(g->dec, codec, NULL) < 0 || !(g->pkt = av_packet_alloc()) ||
+    if (scrim__avcodec_open(g->dec, codec) < 0 || !(g->pkt = av_packet_alloc()) ||
         !(g->frame = av_frame_alloc())) {
         scrim__seterr(err, errlen, "contact sheet: cannot open the decoder");
         return SCRIM_EFORMAT;

@@ -300,26 +300,6 @@ static const char *averr(int code, char *buf, size_t n)
     return buf;
 }
 
-/* Pixel formats whose first plane is 8-bit luma (BT.601 YUV as swscale
- * reads it by default): *full says whether it is full range. */
-static int luma_plane_format(const AVFrame *fr, int *full)
-{
-    switch (fr->format) {
-    case AV_PIX_FMT_YUVJ420P: case AV_PIX_FMT_YUVJ422P:
-    case AV_PIX_FMT_YUVJ444P: case AV_PIX_FMT_YUVJ440P:
-    case AV_PIX_FMT_GRAY8:
-        *full = 1;
-        return 1;
-    case AV_PIX_FMT_YUV420P: case AV_PIX_FMT_YUV422P: case AV_PIX_FMT_YUV444P:
-    case AV_PIX_FMT_YUV410P: case AV_PIX_FMT_YUV411P: case AV_PIX_FMT_YUV440P:
-    case AV_PIX_FMT_NV12: case AV_PIX_FMT_NV21: case AV_PIX_FMT_YUVA420P:
-        *full = fr->color_range == AVCOL_RANGE_JPEG;
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Frames with an alpha channel (animated GIF, PNG/QuickTime RLE in MOV,
  * VP8/VP9 with alpha) are composited onto white, the rule for images
  * (issue 2), so that a transparent frame hashes as the same picture does
@@ -347,30 +327,25 @@ static int has_alpha(int format)
     return d && (d->flags & AV_PIX_FMT_FLAG_ALPHA);
 }
 
-/* Hash one decoded frame at its own size: from its luma plane, or converted
- * to RGB24 first as the reference does (exact_rgb, or other pixel formats;
- * frames with alpha through RGBA, flattened onto white). */
+/* Hash one decoded frame at its own size, converted to RGB24 as the
+ * reference does (frames with alpha through RGBA, flattened onto white). */
 static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
                       size_t errlen)
 {
-    int w = fr->width, h = fr->height, full;
+    int w = fr->width, h = fr->height;
     if (w <= 0 || h <= 0 || w > v->o.max_side || h > v->o.max_side ||
         (uint64_t)w * (uint64_t)h > v->o.max_pixels) {
         scrim__seterr(err, errlen, "frame %ld is %dx%d, over the limit of %d px a side and %llu pixels",
                       n, w, h, v->o.max_side, (unsigned long long)v->o.max_pixels);
         return SCRIM_ETOOBIG;
     }
+    /* in single precision, as the reference computes it (doubles differ in
+     * the third decimal on a few frames at 29.97 fps) */
     scrim_vframe vf = {.frame_number = (int)n,
-                       .seconds = v->out->fps > 0 ? (double)n / v->out->fps : 0};
+                       .seconds = v->out->fps > 0 ? (double)((float)n / (float)v->out->fps) : 0};
     int rc, alpha = has_alpha(fr->format);
-    if (!v->o.exact_rgb && !alpha && luma_plane_format(fr, &full)) {
-        rc = scrim__frame_hash_y(v->hasher, fr->data[0], (size_t)fr->linesize[0],
-                                 w, h, full, &vf.pdq, &vf.quality);
-        goto hashed;
-    }
-    v->sws = sws_getCachedContext(v->sws, w, h, fr->format, w, h,
-                                  alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24,
-                                  SCRIM__SWS_FLAGS, NULL, NULL, NULL);
+    v->sws = scrim__sws_reference(v->sws, w, h, fr->format,
+                                  alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24);
     if (!v->sws) {
         scrim__seterr(err, errlen, "cannot convert frames of pixel format %s to RGB",
                       av_get_pix_fmt_name(fr->format) ? av_get_pix_fmt_name(fr->format) : "?");
@@ -392,7 +367,6 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
         flatten_rgba_on_white(v->rgb, (size_t)w * (size_t)h);
     rc = scrim__frame_hash_rgb(v->hasher, v->rgb, w, h, stride, &vf.pdq,
                                &vf.quality);
-hashed:
     if (rc == SCRIM_OK)
         rc = scrim_vpdq_append(v->out, &vf);
     if (rc == SCRIM_OK && v->out->count > (size_t)v->o.max_frames) {
@@ -607,7 +581,7 @@ static int video_open(struct video *v, struct source *src, char *err,
         v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if (v->o.keyframes_only)
         v->dec->skip_frame = AVDISCARD_NONKEY;
-    r = avcodec_open2(v->dec, codec, NULL);
+    r = scrim__avcodec_open(v->dec, codec);
     if (r < 0) {
         scrim__seterr(err, errlen, "cannot open the %s decoder: %s", v->out->codec,
                       averr(r, eb, sizeof eb));

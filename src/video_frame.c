@@ -6,8 +6,32 @@
 #include "internal.h"
 #include "video_frame.h"
 
+#include <libavutil/cpu.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+static pthread_mutex_t cpu_flags_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct SwsContext *scrim__sws_reference(struct SwsContext *ctx, int w, int h,
+                                        int src_format, int dst_format)
+{
+    pthread_mutex_lock(&cpu_flags_lock);
+    av_force_cpu_flags(0);
+    ctx = sws_getCachedContext(ctx, w, h, src_format, w, h, dst_format,
+                               SWS_AREA, NULL, NULL, NULL);
+    av_force_cpu_flags(-1); /* detected again on the next use */
+    pthread_mutex_unlock(&cpu_flags_lock);
+    return ctx;
+}
+
+int scrim__avcodec_open(AVCodecContext *dec, const AVCodec *codec)
+{
+    pthread_mutex_lock(&cpu_flags_lock);
+    int r = avcodec_open2(dec, codec, NULL);
+    pthread_mutex_unlock(&cpu_flags_lock);
+    return r;
+}
 
 struct scrim__frame_hasher {
     scrim__pdq_scratch s;
@@ -36,35 +60,5 @@ int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
         return SCRIM_ENOMEM;
     if (scrim__pdq_luma(rgb, width, height, 3, stride, h->s.a))
         return SCRIM_ENOMEM;
-    return scrim__pdq_hash_plane(&h->s, width, height, pdq, quality, NULL);
-}
-
-/* Luma from Y: (Y - off) * scale clamped to [0, 255]. */
-static void y_to_luma(const uint8_t *y, size_t stride, int width, int height,
-                      float off, float scale, float *out)
-{
-    for (int i = 0; i < height; i++) {
-        const uint8_t *r = y + (size_t)i * stride;
-        float *o = out + (size_t)i * width;
-        for (int j = 0; j < width; j++) {
-            float v = ((float)r[j] - off) * scale;
-            o[j] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-        }
-    }
-}
-
-int scrim__frame_hash_y(struct scrim__frame_hasher *h, const uint8_t *y,
-                        size_t stride, int width, int height, int full_range,
-                        scrim_pdq *pdq, int *quality)
-{
-    if (width <= 0 || height <= 0)
-        return SCRIM_EINVAL;
-    if (scrim__pdq_reserve(&h->s, width, height))
-        return SCRIM_ENOMEM;
-    /* BT.601 YUV -> RGB then 0.299 R + 0.587 G + 0.114 B gives back the
-     * scaled Y (up to rounding and clipping of R, G, B): skip the round trip. */
-    const float scale = full_range ? 1.0f : 255.0f / 219.0f;
-    const float off = full_range ? 0.0f : 16.0f;
-    y_to_luma(y, stride, width, height, off, scale, h->s.a);
     return scrim__pdq_hash_plane(&h->s, width, height, pdq, quality, NULL);
 }

@@ -4,12 +4,19 @@
 
 #include "scrim.h"
 
+#include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
 
-/* swscale flags for the YUV -> RGB24 conversion at native size.  Accurate
- * rounding selects swscale's C conversion, as the reference's hashes were
- * made: 92% of frames bit-identical instead of about 46% with SIMD. */
-#define SCRIM__SWS_FLAGS (SWS_BILINEAR | SWS_ACCURATE_RND)
+/* The YUV -> RGB24 (or RGBA) conversion at native size of the reference:
+ * swscale with SWS_AREA, and FFmpeg's C code, which is what Meta's published
+ * frame hashes were made with (an x86 build of the reference, with swscale's
+ * SIMD, is up to 6 bits off them).  swscale picks its code from the CPU flags
+ * when a context is made, so the flags are forced to none for that moment,
+ * under a lock that also covers scrim__avcodec_open: a decoder opened in that
+ * window would lose its SIMD. */
+struct SwsContext *scrim__sws_reference(struct SwsContext *ctx, int w, int h,
+                                        int src_format, int dst_format);
+int scrim__avcodec_open(AVCodecContext *dec, const AVCodec *codec);
 
 /* Scratch buffers reused from frame to frame of one video. */
 struct scrim__frame_hasher;
@@ -22,11 +29,6 @@ int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
                           int width, int height, size_t stride, scrim_pdq *pdq,
                           int *quality);
 
-/* PDQ of a frame from its 8-bit luma plane alone (YUV input), without the
- * RGB round trip: faster, a few bits from the RGB path at most. */
-int scrim__frame_hash_y(struct scrim__frame_hasher *h, const uint8_t *y,
-                        size_t stride, int width, int height, int full_range,
-                        scrim_pdq *pdq, int *quality);
 
 /* Animated WebP (src/video_anim.c): frames from libvips, sampled and hashed
  * as video frames.  o has every limit resolved. */

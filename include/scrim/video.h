@@ -71,10 +71,6 @@ typedef struct scrim_video_opts {
                                 n % max(1, (int)(s * fps)) == 0; 0 = every frame */
     int keyframes_only;      /* hash key frames only; others are not decoded */
     int threads;             /* decoder threads: 0 = automatic, 1 = one */
-    int exact_rgb;           /* convert each frame to RGB24 with swscale as the
-                                reference does, instead of hashing the luma
-                                plane of YUV frames directly (faster; within a
-                                few bits) */
     /* Limits for untrusted input; 0 means the default above. */
     double max_duration;
     int max_side;

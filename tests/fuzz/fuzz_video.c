@@ -30,7 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.probe_size = 1 << 16;
     o.max_streams = 4;
     o.time_budget = 5;
-    o.exact_rgb = size & 1; /* both frame conversions */
     o.keyframes_only = (size & 2) != 0; /* frames placed by timestamp */
     char err[512] = "";
     scrim_vpdq v;

@@ -27,7 +27,6 @@ static void usage(FILE *f)
             "  --seconds-per-hash S  hash a frame every S seconds (default 1;\n"
             "                  0 = every frame)\n"
             "  --keyframes     hash key frames only, without decoding the others\n"
-            "  --exact-rgb     convert frames to RGB as the reference does (slower)\n"
             "A file that cannot be hashed is reported on stderr; the others are\n"
             "still hashed and the exit status is 1.\n",
             (unsigned long long)SCRIM_DEFAULT_MAX_PIXELS);
@@ -145,7 +144,7 @@ int cmd_hash(int argc, char **argv)
                 return 2;
             break;
         case 'k': vopts.keyframes_only = 1; break;
-        case 'r': vopts.exact_rgb = 1; break;
+        case 'r': break; /* --exact-rgb: what every frame gets now */
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

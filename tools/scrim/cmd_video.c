@@ -58,7 +58,6 @@ static void compare_usage(FILE *f)
             "below --min-quality are left out; frames match within --distance bits.\n"
             "  --seconds-per-hash S  sampling of video files (default 1; 0 = every frame)\n"
             "  --keyframes           hash key frames only\n"
-            "  --exact-rgb           convert frames to RGB as the reference does\n"
             "  --min-quality N       default %d\n"
             "  --distance N          default %d\n",
             SCRIM_VPDQ_MIN_QUALITY, SCRIM_VPDQ_MAX_DISTANCE);
@@ -85,7 +84,7 @@ int cmd_compare(int argc, char **argv)
                 return 2;
             break;
         case 'k': vopts.keyframes_only = 1; break;
-        case 'r': vopts.exact_rgb = 1; break;
+        case 'r': break; /* --exact-rgb: what every frame gets now */
         case 'q':
             if ((minq = cli_parse_int("--min-quality", optarg, 0, 100)) < 0)
                 return 2;
