@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_hash.t - `scrim hash`: output formats, errors per file, exit status.
 . tests/tap.sh
-plan 19
+plan 22
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -41,6 +41,15 @@ like "$?:$(cat "$TMP/err")" '^1:.*too large: 320x240 is over the limit of 1000 p
 
 "$S" hash --bogus "$FIX/blobs.png" >/dev/null 2>&1
 is "$?" 2 "unknown option is a usage error"
+
+# --files-from: one path a line (file or stdin); a bad entry is reported and
+# the rest hashed; an unreadable list is a usage error.
+printf '%s\n\n%s\n%s\n' "$FIX/blobs.png" "$TMP/missing.png" "$FIX/blobs.jpg" > "$TMP/list"
+"$S" hash --files-from "$TMP/list" >"$TMP/out" 2>"$TMP/err"
+like "$?:$(cut -d, -f1 "$TMP/out" | tr '\n' ' ')|$(cat "$TMP/err")" "^1:$h_png $h_jpg \|.*missing\.png: cannot open" "--files-from hashes each listed file, reports the bad one"
+is "$(printf '%s\n' "$FIX/blobs.png" | "$S" hash --files-from - | cut -d, -f1)" "$h_png" "--files-from - reads the list from stdin"
+"$S" hash --files-from "$TMP/no-such-list" >/dev/null 2>&1
+is "$?" 2 "--files-from with an unreadable list is a usage error"
 
 # Transparency: a 96x96 PNG with an alpha gradient, and the same colours
 # without alpha.  --alpha ignore hashes the stored colours (the reference

@@ -1,6 +1,7 @@
 /* cmd_hash.c - `scrim hash`: PDQ hashes of image files, vPDQ of videos. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: scrim hash [--dihedral] [--json] [--max-pixels N] FILE... | -\n"
+            "       scrim hash [OPTIONS] --files-from LIST   (LIST: one path a line; - = stdin)\n"
             "\n"
             "Prints HASH,QUALITY,FILE per image (the PDQ reference's format).\n"
             "  --dihedral      8 lines per image: original, rotate90, rotate180,\n"
@@ -109,16 +111,18 @@ int cmd_hash(int argc, char **argv)
         {"max-pixels", required_argument, NULL, 'm'},
         {"fast", no_argument, NULL, 'f'},
         {"alpha", required_argument, NULL, 'a'},
+        {"files-from", required_argument, NULL, 'F'},
         {"seconds-per-hash", required_argument, NULL, 's'},
         {"keyframes", no_argument, NULL, 'k'},
         {"exact-rgb", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int dihedral = 0, as_json = 0, c;
+    const char *files_from = NULL;
     scrim_decode_opts dopts = {0};
     scrim_video_opts vopts;
     scrim_video_opts_default(&vopts);
-    while ((c = getopt_long(argc, argv, "djm:fa:s:krh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "djm:fa:F:s:krh", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dihedral = 1; break;
         case 'j': as_json = 1; break;
@@ -130,6 +134,7 @@ int cmd_hash(int argc, char **argv)
             break;
         }
         case 'f': dopts.min_side = SCRIM_FAST_MIN_SIDE; break;
+        case 'F': files_from = optarg; break;
         case 'a':
             if (strcmp(optarg, "white") && strcmp(optarg, "ignore")) {
                 fprintf(stderr, "scrim hash: --alpha must be 'white' or "
@@ -148,6 +153,35 @@ int cmd_hash(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (files_from) {
+        /* Millions of files in one process: no start-up per file, no
+         * argument-length limit.  Paths are taken as written (an empty line
+         * is skipped); the list itself unreadable is a usage error. */
+        if (optind < argc) {
+            fprintf(stderr, "scrim hash: --files-from takes no FILE arguments\n");
+            return 2;
+        }
+        FILE *in = strcmp(files_from, "-") ? fopen(files_from, "r") : stdin;
+        if (!in) {
+            fprintf(stderr, "scrim hash: --files-from %s: %s\n", files_from,
+                    strerror(errno));
+            return 2;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        int status = 0;
+        while ((n = getline(&line, &cap, in)) >= 0) {
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+            if (n > 0)
+                status |= hash_one(line, dihedral, as_json, &dopts, &vopts, 1);
+        }
+        free(line);
+        if (in != stdin)
+            fclose(in);
+        return status;
     }
     if (optind >= argc) {
         usage(stderr);
