@@ -20,7 +20,9 @@ else
 BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# FFmpeg is not linked: src/av_lazy.c opens it on the first video.
+AV_PKGS    := libavformat libavcodec libswscale libavutil
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out $(AV_PKGS),$(PKGS)) 2>/dev/null) -ldl
 LDLIBS     = $(PKG_LIBS) -lm -pthread $(LDSAN)
 
 LIB_SRC  := $(wildcard src/*.c)

@@ -12,6 +12,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
+#include "av_lazy.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,9 +120,10 @@ static void grab_close(struct grab *g)
 static int grab_open(struct grab *g, const void *buf, size_t len, char *err,
                      size_t errlen)
 {
+    int rc = scrim__av_load(err, errlen); /* quiet: errors come back in err */
+    if (rc)
+        return rc;
     uint8_t *iobuf = av_malloc(1 << 16);
-    /* Damaged uploads are answered through err, not FFmpeg's own log. */
-    av_log_set_level(AV_LOG_QUIET);
     g->mem = (struct mem){buf, len, 0};
     g->deadline = mono_now() + TIME_BUDGET;
     if (!iobuf || !(g->avio = avio_alloc_context(iobuf, 1 << 16, 0, &g->mem,

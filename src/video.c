@@ -22,6 +22,7 @@
 #include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+#include "av_lazy.h"
 
 /* Demuxers we accept (matched against each demuxer's name list): MP4/MOV,
  * Matroska/WebM, AVI, MPEG-TS, GIF.  Everything else FFmpeg could open
@@ -247,15 +248,6 @@ static double now_seconds(void)
 static int past_deadline(void *opaque)
 {
     return now_seconds() > *(const double *)opaque;
-}
-
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-
-/* Errors reach the caller through err; FFmpeg's own chatter about damaged
- * input would only clutter stderr (and the daemon's log). */
-static void quiet_ffmpeg(void)
-{
-    av_log_set_level(AV_LOG_QUIET);
 }
 
 /* ---- decoding and sampling ---------------------------------------------------------- */
@@ -598,7 +590,10 @@ static int video_run(struct source *src, const scrim_video_opts *opts,
     int rc, r, truncated = 0;
     long packets = 0;
 
-    pthread_once(&log_once, quiet_ffmpeg);
+    /* FFmpeg is loaded here, and told to be quiet: errors reach the caller
+     * through err, its chatter about damaged input would clutter the log */
+    if ((rc = scrim__av_load(err, errlen)))
+        return rc;
     v.o = opts_resolve(opts);
     v.out = out;
     v.deadline = now_seconds() + v.o.time_budget;

@@ -7,6 +7,7 @@
 #include "video_frame.h"
 
 #include <libavutil/cpu.h>
+#include "av_lazy.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
