@@ -20,9 +20,12 @@ else
 BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# FFmpeg is not linked: src/av_lazy.c opens it on the first video.
-AV_PKGS    := libavformat libavcodec libswscale libavutil
-PKG_LIBS   = $(shell pkg-config --libs $(filter-out $(AV_PKGS),$(PKGS)) 2>/dev/null) -ldl
+# FFmpeg and libvips are not linked: src/lazy.c opens them on first use
+# (the tests, which call libvips themselves, link it).
+LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips
+PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
+               $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ldl
+TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)
 LDLIBS     = $(PKG_LIBS) -lm -pthread $(LDSAN)
 
 LIB_SRC  := $(wildcard src/*.c)
@@ -71,7 +74,7 @@ $(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(t))))
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) -lcmocka -lz
+	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) $(TEST_LIBS) -lcmocka -lz
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

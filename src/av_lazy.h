@@ -1,7 +1,7 @@
-/* av_lazy.h - FFmpeg, loaded on first use.
+/* av_lazy.h - FFmpeg, opened on first use (src/lazy.c).
  *
- * Linking FFmpeg pulls in some 130 shared libraries (codecs, JPEG XL's
- * Highway, ...) whose loading and start-up code cost ~20 ms of every run of
+ * Linking FFmpeg pulled in some 60 more shared libraries (codecs, JPEG XL's
+ * Highway, ...) whose loading and start-up code cost ~25 ms of every run of
  * bin/scrim, most of which hash images only.  So the video code calls
  * FFmpeg through pointers filled by scrim__av_load() (dlopen of the
  * libraries whose major versions the headers name): include this header

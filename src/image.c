@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
+#include "vips_lazy.h"
 
 /* Loaders we accept, matched on the loader's name (libvips reports either a
  * nickname such as "jpegload_buffer" or a class name such as

@@ -12,6 +12,7 @@
 /* Starts libvips if it is not yet (see scrim_init_lazy); every path that
  * calls libvips goes through it first.  0 or SCRIM_EINVAL (err set). */
 int scrim__vips(char *err, size_t errlen);
+int scrim__vips_started(void); /* 1 once scrim__vips has succeeded */
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
+#include "vips_lazy.h"
 
 /* Named levels, and the values of each. */
 static const struct level {

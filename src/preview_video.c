@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <vips/vips.h>
+#include "vips_lazy.h"
 
 #define MAX_TILES SCRIM_SHEET_MAX_TILES
 #define MIN_TILES 4
@@ -326,7 +327,9 @@ static void put_label(uint8_t *canvas, int cw, int ch, int x, int y, int w,
     else
         snprintf(text, sizeof text, "%d:%04.1f%s", s / 60, fmod(sec, 60.0),
                  matched ? " *" : "");
-    if (scrim__vips(NULL, 0) || vips_text(&t, text, "dpi", 54, "width", w, NULL)) {
+    if (scrim__vips(NULL, 0))
+        return; /* no label: the sheet is still made */
+    if (vips_text(&t, text, "dpi", 54, "width", w, NULL)) {
         vips_error_clear();
         return;
     }

@@ -2,10 +2,12 @@
  * of finished jobs handed back to the event loop through event_active(). */
 #include "scrim.h"
 #include "server_internal.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <event2/thread.h>
 #include <vips/vips.h>
+#include "vips_lazy.h"
 
 struct scrim__pool {
     pthread_mutex_t mu;
@@ -47,7 +49,8 @@ static void *worker_main(void *arg)
         event_active(p->done_ev, EV_READ, 0);
     }
     pthread_mutex_unlock(&p->mu);
-    vips_thread_shutdown();   /* libvips keeps per-thread buffers */
+    if (scrim__vips_started())
+        vips_thread_shutdown();   /* libvips keeps per-thread buffers */
     return NULL;
 }
 

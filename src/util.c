@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vips/vips.h>
+#include "vips_lazy.h"
 
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -67,10 +68,16 @@ static void quiet_log(const gchar *domain, GLogLevelFlags level,
 static const char *vips_argv0 = "scrim";
 static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
 static int vips_rc, vips_started;
+static char vips_failure[320];
 
 static void vips_start(void)
 {
+    if (scrim__vips_load(vips_failure, sizeof vips_failure)) {
+        vips_rc = SCRIM_EFORMAT;
+        return;
+    }
     if (VIPS_INIT(vips_argv0)) {
+        snprintf(vips_failure, sizeof vips_failure, "cannot initialise libvips");
         vips_rc = SCRIM_EINVAL;
         return;
     }
@@ -88,8 +95,13 @@ int scrim__vips(char *err, size_t errlen)
 {
     pthread_once(&vips_once, vips_start);
     if (vips_rc)
-        scrim__seterr(err, errlen, "cannot initialise libvips");
+        scrim__seterr(err, errlen, "%s", vips_failure);
     return vips_rc;
+}
+
+int scrim__vips_started(void)
+{
+    return vips_started;
 }
 
 int scrim_init_lazy(const char *argv0)

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include <vips/vips.h>
+#include "vips_lazy.h"
 
 int scrim__is_webp(const void *buf, size_t len)
 {
