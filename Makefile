@@ -33,13 +33,21 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 LIB      := $(BUILD)/libscrim.a
 # Each folder under tools/ is one program: tools/scrim/*.c -> bin/scrim.
 TOOL_DIRS := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
+# bin/ and lib/ hold the release build; a sanitizer build stays in
+# build/san (its tests run from there), so bin/ is never left instrumented.
+ifeq ($(SANITIZE),1)
+TOOLS    := $(TOOL_DIRS:%=$(BUILD)/bin/%)
+PUBLIC_LIB := $(LIB)
+else
 TOOLS    := $(TOOL_DIRS:%=bin/%)
+PUBLIC_LIB := lib/libscrim.a
+endif
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 .PHONY: all deps run test check-deps clean bench
-all: $(TOOLS) lib/libscrim.a
+all: $(TOOLS) $(PUBLIC_LIB)
 
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
@@ -57,18 +65,23 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-lib/libscrim.a: $(LIB)
+# Copied whenever they differ (not by date: an older tree may have left
+# another build's copy there, newer than this one).
+lib/libscrim.a: $(LIB) FORCE
 	@mkdir -p lib
-	cp $< $@
+	@cmp -s $< $@ || cp $< $@
+.PHONY: FORCE
+FORCE:
 
-# Tools (and tests) are built per build flavour and copied to bin/.
+# Tools (and tests) are built per build flavour; the release ones are copied
+# to bin/.
 define tool_rule
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $$(XCFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(LDLIBS)
-bin/$(1): $(BUILD)/bin/$(1)
+bin/$(1): $(BUILD)/bin/$(1) FORCE
 	@mkdir -p bin
-	cp $$< $$@
+	@cmp -s $$< $$@ || cp $$< $$@
 endef
 $(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(t))))
 
