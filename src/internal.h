@@ -13,6 +13,9 @@
  * calls libvips goes through it first.  0 or SCRIM_EINVAL (err set). */
 int scrim__vips(char *err, size_t errlen);
 int scrim__vips_started(void); /* 1 once scrim__vips has succeeded */
+/* Replaces each byte that is not part of valid UTF-8 with '?', in place
+ * (text quoted from requests must go out in JSON). */
+void scrim__utf8_scrub(char *s);
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

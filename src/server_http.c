@@ -166,16 +166,10 @@ static int call_verror(scrim_call *c, int status, const char *code,
     c->status = status;
     snprintf(c->error_code, sizeof c->error_code, "%s", code);
     json_decref(c->json);
+    /* The message may quote the request (a path, a name), and JSON holds
+     * only UTF-8: without this the client got an empty {}. */
+    scrim__utf8_scrub(msg);
     c->json = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
-    if (!c->json) {
-        /* The message quotes the request (a path, a name) and JSON holds only
-         * UTF-8: without this the client got an empty {}. */
-        for (char *p = msg; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        c->json = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
-                            msg);
-    }
     free(c->raw);
     c->raw = NULL;
     switch (status) {
@@ -350,12 +344,17 @@ static void respond(call_job *j, scrim_call *c)
         scrim__metrics_match(&srv->metrics, list ? list : "?");
     }
 
+    /* the path as sent may not be UTF-8: without this the line was lost */
+    char *path = strdup(c->path ? c->path : "");
+    if (path)
+        scrim__utf8_scrub(path);
     json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:I, s:f}",
                              "id", (json_int_t)c->id, "method", j->method_name,
                              "endpoint", j->route ? j->route->name : "unrouted",
-                             "path", c->path ? c->path : "", "status", status,
+                             "path", path ? path : "?", "status", status,
                              "bytes_in", (json_int_t)c->body_len, "bytes_out",
                              (json_int_t)out_len, "ms", ms);
+    free(path);
     if (c->json && (json_object_get(c->json, "matches") ||
                     c->match_count))
         json_object_set_new(line, "matches", json_integer(c->match_count));

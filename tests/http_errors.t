@@ -74,6 +74,10 @@ http POST /v1/match -G --data-urlencode "path=$T/allowed/none.jpg"
 is "$(err)" "404:not_found" "media: ?path= to a missing file"
 http GET /v1/review/0123456789abcdef0123456789abcdef -H "$(auth)"
 is "$(err)" "404:not_found" "review: a missing record"
+# A path that is not UTF-8: the error quotes it, bad bytes as '?', and the
+# request still gets its log line.
+http GET "/v1/nowhere$(printf '\314\377')x"
+is "$(err)|$(grep -c '"path":"/v1/nowhere??x"' "$T/log")" "404:not_found|1" "a path that is not UTF-8: JSON error and log line"
 
 # ---- 413: "too_large" ----------------------------------------------------------------
 http POST /v1/hash --data-binary @"$T/huge.png"

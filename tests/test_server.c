@@ -253,6 +253,11 @@ static void error_message_not_utf8(void **state)
     assert_string_equal(json_string_value(json_object_get(e, "message")),
                         "invalid list name '8,?\x01'");
     json_decref(c.json);
+    /* valid UTF-8 is kept as it is; each byte of a bad sequence is a '?'
+     * (overlong, surrogate, past U+10FFFF, cut short) */
+    char s[] = "caf\xc3\xa9 \xe2\x82\xac \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82";
+    scrim__utf8_scrub(s);
+    assert_string_equal(s, "caf\xc3\xa9 \xe2\x82\xac ?? ??? ???? ??");
 }
 
 int main(void)
