@@ -50,7 +50,7 @@ extern struct scrim__av scrim__av;
 /* Loads FFmpeg once; 0, or SCRIM_EFORMAT with err naming what is missing. */
 int scrim__av_load(char *err, size_t errlen);
 
-#ifndef SCRIM__AV_LAZY_IMPL
+#ifndef SCRIM__LAZY_IMPL
 #define av_force_cpu_flags (scrim__av.av_force_cpu_flags)
 #define av_frame_alloc (scrim__av.av_frame_alloc)
 #define av_frame_free (scrim__av.av_frame_free)

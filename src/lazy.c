@@ -1,7 +1,6 @@
 /* lazy.c - FFmpeg and libvips opened on first use (av_lazy.h, vips_lazy.h):
  * dlopen of the libraries the headers were for, then every function scrim
  * calls looked up once into a table of pointers. */
-#define SCRIM__AV_LAZY_IMPL
 #define SCRIM__LAZY_IMPL
 #include "scrim.h"
 #include "internal.h"
