@@ -4,6 +4,7 @@
  * Prometheus histogram bookkeeping, and the SCRIM_E* -> HTTP error table. */
 #include "testutil.h"
 #include "server_internal.h"
+#include "internal.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
