@@ -261,6 +261,7 @@ struct video {
     AVPacket *pkt;
     AVFrame *frame;
     struct SwsContext *sws;
+    int sws_key[3];               /* w, h, pixel format sws was made for */
     struct scrim__frame_hasher *hasher;
     uint8_t *rgb;
     size_t rgb_size;
@@ -335,8 +336,13 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
     scrim_vframe vf = {.frame_number = (int)n,
                        .seconds = v->out->fps > 0 ? (double)((float)n / (float)v->out->fps) : 0};
     int rc, alpha = has_alpha(fr->format);
-    v->sws = scrim__sws_reference(v->sws, w, h, fr->format,
-                                  alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24);
+    /* a new context only when the frames change (it is made under a lock) */
+    if (!v->sws || v->sws_key[0] != w || v->sws_key[1] != h ||
+        v->sws_key[2] != fr->format) {
+        v->sws = scrim__sws_reference(v->sws, w, h, fr->format,
+                                      alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24);
+        v->sws_key[0] = w, v->sws_key[1] = h, v->sws_key[2] = fr->format;
+    }
     if (!v->sws) {
         scrim__seterr(err, errlen, "cannot convert frames of pixel format %s to RGB",
                       av_get_pix_fmt_name(fr->format) ? av_get_pix_fmt_name(fr->format) : "?");
