@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <vips/vips.h>
 #include "vips_lazy.h"
 
@@ -16,23 +17,29 @@
  * nickname such as "jpegload_buffer" or a class name such as
  * "VipsForeignLoadJpegBuffer").  Anything else (SVG, PDF, ImageMagick, matrix
  * files ...) is refused as unsupported. */
+/* A loader's name in lower case without the class prefix, up to n - 1
+ * bytes: "VipsForeignLoadMagickBuffer" -> "magickbuffer". */
+static void loader_name(const char *name, char *out, size_t n)
+{
+    size_t i = 0;
+    if (!strncasecmp(name, "VipsForeignLoad", 15))
+        name += 15;
+    for (; name[i] && i < n - 1; i++)
+        out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    out[i] = '\0';
+}
+
 static const char *loader_format(const char *name)
 {
     static const struct { const char *key, *format; } allowed[] = {
         {"jpeg", "jpeg"}, {"png", "png"},   {"webp", "webp"}, {"gif", "gif"},
         {"nsgif", "gif"}, {"tiff", "tiff"}, {"heif", "heif"}};
     char low[64];
-    size_t i;
     if (!name)
         return NULL;
-    for (i = 0; name[i] && i < sizeof low - 1; i++)
-        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    low[i] = '\0';
-    const char *p = low;
-    if (!strncmp(p, "vipsforeignload", 15))
-        p += 15;
-    for (i = 0; i < sizeof allowed / sizeof *allowed; i++)
-        if (!strncmp(p, allowed[i].key, strlen(allowed[i].key)))
+    loader_name(name, low, sizeof low);
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
+        if (!strncmp(low, allowed[i].key, strlen(allowed[i].key)))
             return allowed[i].format;
     return NULL;
 }
@@ -156,13 +163,7 @@ int scrim_image_load_buffer(const void *buf, size_t len,
     if (!fmt) {
         char name[48] = "";
         if (nick) { /* VipsForeignLoadMagickBuffer -> magick */
-            const char *p = nick;
-            if (!strncmp(p, "VipsForeignLoad", 15))
-                p += 15;
-            size_t n = 0;
-            for (; p[n] && n < sizeof name - 1; n++)
-                name[n] = (char)(p[n] >= 'A' && p[n] <= 'Z' ? p[n] + 32 : p[n]);
-            name[n] = '\0';
+            loader_name(nick, name, sizeof name);
             char *end = strstr(name, "buffer");
             if (end && end > name)
                 *end = '\0';
