@@ -97,14 +97,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         }
         memset(out, 0, sizeof *out);
     }
-    /* full size unless asked otherwise, as on the streaming path */
-    scrim_decode_opts full = {.min_side = -1};
-    if (opts) {
-        full = *opts;
-        if (!full.min_side)
-            full.min_side = -1;
-    }
-    int rc = scrim_image_load_buffer(buf, len, &full, &img, err, errlen);
+    int rc = scrim__image_load(buf, len, opts, 1, &img, err, errlen);
     if (rc)
         return rc;
     rc = scrim_pdq_hash_image(&img, &out->pdq, &out->quality, out->dihedral);

@@ -138,9 +138,16 @@ int scrim_image_load_buffer(const void *buf, size_t len,
                             const scrim_decode_opts *opts, scrim_image *out,
                             char *err, size_t errlen)
 {
+    return scrim__image_load(buf, len, opts, 0, out, err, errlen);
+}
+
+int scrim__image_load(const void *buf, size_t len,
+                      const scrim_decode_opts *opts, int hashing,
+                      scrim_image *out, char *err, size_t errlen)
+{
     uint64_t max_pixels;
     int min_side;
-    scrim__decode_limits(opts, 0, &max_pixels, &min_side);
+    scrim__decode_limits(opts, hashing, &max_pixels, &min_side);
     VipsImage *img = NULL, *rgb = NULL;
     int rc = SCRIM_OK;
 

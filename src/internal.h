@@ -64,6 +64,11 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
  * SCRIM_DEFAULT_MIN_SIDE). */
 void scrim__decode_limits(const scrim_decode_opts *opts, int hashing,
                           uint64_t *max_pixels, int *min_side);
+/* scrim_image_load_buffer with scrim__decode_limits' defaults for hashing
+ * (hashing = 1: full size) or for loading only (0). */
+int scrim__image_load(const void *buf, size_t len,
+                      const scrim_decode_opts *opts, int hashing,
+                      scrim_image *out, char *err, size_t errlen);
 
 /* The JPEG fast path (jpeg.c).  scrim__jpeg_load returns SCRIM__JPEG_OTHER,
  * having decoded nothing, for JPEGs it leaves to libvips (CMYK, YCCK). */
