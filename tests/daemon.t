@@ -6,13 +6,6 @@ set -u
 BIN=${SCRIM_BIN:-$(pwd)/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-t.XXXXXX")
 SOCK=$T/run/scrimd.sock
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl perl ffmpeg
 

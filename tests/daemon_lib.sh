@@ -1,7 +1,14 @@
 # daemon_lib.sh - shared by the shell tests that start bin/scrimd themselves
 # (daemon.t, http_errors.t); sourced after T (a temp dir) and SOCK are set.
 # TAP: ok/is number the checks in $n; the caller prints the plan at the end.
+# On exit the daemon (PID, once started) is killed and T removed.
 n=0
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
 
 need_tools() {   # TOOL...: skip the whole file when one is missing
     for tool in "$@"; do

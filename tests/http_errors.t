@@ -7,13 +7,6 @@ BIN=${SCRIM_BIN:-$(pwd)/bin}
 FIX=$(pwd)/tests/fixtures
 T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-err-t.XXXXXX")
 SOCK=$T/scrimd.sock
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl perl
 
