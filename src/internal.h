@@ -45,6 +45,21 @@ int scrim__pdq_luma(const uint8_t *px, int width, int height, int channels,
 void scrim__pdq_luma_row(const uint8_t *row, const int *off, int n,
                          int channels, size_t avail, float *o);
 
+/* o[j] = luma at column xs[j] (j < n) of a w-pixel row of a YCbCr JPEG,
+ * from libjpeg's raw planes, with the RGB that libjpeg's fancy upsampling
+ * and integer YCbCr -> RGB would have made.  y is the luma row; cb[0] and
+ * cr[0] the chroma row nearest to it, cb[1] and cr[1] the next nearest (the
+ * same row where chroma is not subsampled vertically), cw samples each; h2
+ * and v2: chroma halved across and down.  plan is scrim__pdq_ycc_plan(xs,
+ * n, w); scratch holds scrim__pdq_ycc_scratch(w, cw) bytes. */
+enum { SCRIM__YCC_ANY, SCRIM__YCC_EVERY, SCRIM__YCC_EVEN };
+int scrim__pdq_ycc_plan(const int *xs, int n, int w);
+size_t scrim__pdq_ycc_scratch(int w, int cw);
+void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
+                         const uint8_t *const cr[2], int w, int cw, int h2,
+                         int v2, int plan, void *scratch, const int *xs, int n,
+                         float *o);
+
 /* The pixels PDQ takes from a decoded image of w x h whose file is fw x fh:
  * all of them up to 512 px a side, else the reference CLI's nearest-
  * neighbour 512x512 sample.  Columns xs[0..*nx), rows ys[0..*ny)
@@ -80,9 +95,14 @@ int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
                      int min_side, scrim_image *out, char *err, size_t errlen);
 /* The PDQ (quality, dihedral variants, file size) of a JPEG as
  * scrim_pdq_hash_image would compute it from scrim__jpeg_load's pixels, but
- * without keeping the image: rows are turned into luma as they come. */
+ * without keeping the image: only the luma of PDQ's samples is made, from
+ * rows as they come or, for the usual YCbCr layouts, from libjpeg's raw
+ * planes.  With luma non-NULL, *luma receives those samples (nx * ny floats,
+ * rows of nx; free()) and out the sample grid's size in width/height. */
 int scrim__jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
                      int min_side, scrim_image_hashes *out, char *err,
                      size_t errlen);
+int scrim__jpeg_samples(const void *buf, size_t len, float **luma, int *nx,
+                        int *ny, char *err, size_t errlen);
 
 #endif

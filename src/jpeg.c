@@ -110,7 +110,30 @@ struct sink {
                  char *err, size_t errlen);
     uint8_t *(*row)(sink *s, int y);
     void (*rows_done)(sink *s, int y0, int n);
+    /* Optional, instead of row/rows_done for YCbCr files that raw_layout
+     * accepts: reads all of c's raw planes (after begin). */
+    int (*raw)(sink *s, j_decompress_ptr c, const int *truncated);
 };
+
+/* YCbCr with the luma at full size and chroma 4:2:0, 4:2:2 or 4:4:4, where
+ * libjpeg's upsampling is the fancy kind scrim__pdq_luma_ycc reproduces:
+ * the layouts whose PDQ samples can be taken from the raw planes. */
+static int raw_layout(j_decompress_ptr c)
+{
+    jpeg_component_info *k = c->comp_info;
+    int h = c->max_h_samp_factor, v = c->max_v_samp_factor;
+    if (c->jpeg_color_space != JCS_YCbCr || c->num_components != 3 ||
+        c->scale_denom != 1 || !c->do_fancy_upsampling ||
+        k[0].h_samp_factor != h || k[0].v_samp_factor != v)
+        return 0;
+    for (int i = 1; i < 3; i++)
+        if (k[i].h_samp_factor != 1 || k[i].v_samp_factor != 1)
+            return 0;
+    if (!((h == 1 && v == 1) || (h == 2 && v == 1) || (h == 2 && v == 2)))
+        return 0;
+    /* libjpeg upsamples chroma under 3 samples wide without the filter */
+    return h == 1 || (c->image_width + 1) / 2 > 2;
+}
 
 /* n pixels of inverted CMYK to RGB, as ImageMagick does it (see the top). */
 static void cmyk_to_rgb(const uint8_t *restrict in, uint8_t *restrict out,
@@ -170,6 +193,8 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
                                                    (int)c.image_height, min_side);
     c.scale_num = 1;
     c.scale_denom = shrink;
+    int raw = sk->raw && raw_layout(&c);
+    c.raw_data_out = (boolean)raw;
     jpeg_start_decompress(&c);
     /* libvips rounds a shrunk size down where libjpeg rounds up: keep its
      * size (the pixels are the same), ignoring the last partial row and
@@ -185,7 +210,17 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
         goto done;
     }
     rc = SCRIM_ECORRUPT;
-    while ((int)c.output_scanline < h && !e.truncated) {
+    if (raw) {
+        int r = sk->raw(sk, &c, &e.truncated);
+        if (r) {
+            if (r == SCRIM_ENOMEM)
+                scrim__seterr(err, errlen, "out of memory for a %dx%d image",
+                              w, h);
+            rc = r;
+            goto done;
+        }
+    }
+    while (!raw && (int)c.output_scanline < h && !e.truncated) {
         JSAMPROW rows[BATCH];
         int y0 = (int)c.output_scanline, n = 0;
         for (; n < BATCH && y0 + n < h; n++)
@@ -198,8 +233,12 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
         sk->rows_done(sk, y0, n);
     }
     if (e.truncated || (int)c.output_scanline < h) {
-        scrim__seterr(err, errlen, "truncated or corrupt image data: JPEG "
-                      "data ends at line %u of %d", c.output_scanline, h);
+        if (raw) /* rows are read a row group at a time */
+            scrim__seterr(err, errlen, "truncated or corrupt image data: "
+                          "JPEG data ends before the last of %d lines", h);
+        else
+            scrim__seterr(err, errlen, "truncated or corrupt image data: JPEG "
+                          "data ends at line %u of %d", c.output_scanline, h);
         goto done;
     }
     if (c.output_scanline < c.output_height)
@@ -259,7 +298,7 @@ static void image_rows_done(sink *s, int y0, int n)
 int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
                      int min_side, scrim_image *out, char *err, size_t errlen)
 {
-    image_sink is = {{image_begin, image_row, image_rows_done}, out, 0};
+    image_sink is = {{image_begin, image_row, image_rows_done, NULL}, out, 0};
     memset(out, 0, sizeof *out);
     int fw, fh;
     int rc = decode(buf, len, max_pixels, min_side, &is.base, &fw, &fh, err,
@@ -288,6 +327,12 @@ typedef struct hash_sink {
     int nx, ny, next, ch;
     size_t stride;
     uint8_t *ring;
+    /* raw planes: three iMCU rows of each component, their row pointers,
+     * scratch for a row's upsampled chroma and luma */
+    uint8_t *planes;
+    JSAMPROW *rows;
+    void *sums;
+    int plan;
 } hash_sink;
 
 static int hash_begin(sink *s, int w, int h, int ow, int ch, int fw, int fh,
@@ -335,16 +380,100 @@ static void hash_rows_done(sink *s, int y0, int n)
         }
 }
 
-int scrim__jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
-                     int min_side, scrim_image_hashes *out, char *err,
-                     size_t errlen)
+/* Row `row` of component k in the ring of three iMCU rows (n rows each). */
+static const uint8_t *raw_row(hash_sink *hs, j_decompress_ptr c, int k,
+                              int row)
+{
+    int base = 0, n = c->comp_info[k].v_samp_factor * DCTSIZE;
+    for (int i = 0; i < k; i++)
+        base += 3 * c->comp_info[i].v_samp_factor * DCTSIZE;
+    return hs->rows[base + (row / n) % 3 * n + row % n];
+}
+
+/* The sampled rows of iMCU row m, whose chroma neighbours are all read. */
+static void raw_emit(hash_sink *hs, j_decompress_ptr c, int m)
+{
+    int n0 = c->max_v_samp_factor * DCTSIZE, v2 = c->max_v_samp_factor == 2;
+    int cw = (int)c->comp_info[1].downsampled_width;
+    int ch = (int)c->comp_info[1].downsampled_height;
+    for (; hs->next < hs->ny && hs->ys[hs->next] < (m + 1) * n0; hs->next++) {
+        int y = hs->ys[hs->next];
+        float *o = hs->ps.a + (size_t)hs->next * hs->nx;
+        if (hs->next > 0 && hs->ys[hs->next - 1] == y) {
+            memcpy(o, o - hs->nx, (size_t)hs->nx * sizeof *o);
+            continue;
+        }
+        /* the chroma row nearest to y and the next nearest (libjpeg's
+         * context rows repeat the first and last rows at the edges) */
+        int r = v2 ? y / 2 : y, f = r;
+        if (v2)
+            f = y & 1 ? (r + 1 < ch ? r + 1 : r) : (r > 0 ? r - 1 : r);
+        const uint8_t *cb[2] = {raw_row(hs, c, 1, r), raw_row(hs, c, 1, f)};
+        const uint8_t *cr[2] = {raw_row(hs, c, 2, r), raw_row(hs, c, 2, f)};
+        scrim__pdq_luma_ycc(raw_row(hs, c, 0, y), cb, cr, (int)c->output_width,
+                            cw, c->max_h_samp_factor == 2, v2, hs->plan,
+                            hs->sums, hs->xs, hs->nx, o);
+    }
+}
+
+/* Reads the raw planes an iMCU row at a time, three kept in a ring; the
+ * sampled rows of each are made once the next one (their lower chroma
+ * neighbours) is in. */
+static int hash_raw(sink *s, j_decompress_ptr c, const int *truncated)
+{
+    hash_sink *hs = (hash_sink *)s;
+    int n0 = c->max_v_samp_factor * DCTSIZE;
+    int cw = (int)c->comp_info[1].downsampled_width, nrows = 0;
+    size_t bytes = 0;
+    for (int k = 0; k < 3; k++) {
+        nrows += 3 * c->comp_info[k].v_samp_factor * DCTSIZE;
+        /* 4 bytes may be read at any column: 4 bytes of slack */
+        bytes += (size_t)3 * c->comp_info[k].v_samp_factor * DCTSIZE *
+                 (c->comp_info[k].width_in_blocks * DCTSIZE + 4);
+    }
+    hs->planes = malloc(bytes);
+    hs->rows = malloc((size_t)nrows * sizeof *hs->rows);
+    hs->sums = malloc(scrim__pdq_ycc_scratch((int)c->output_width, cw));
+    hs->plan = scrim__pdq_ycc_plan(hs->xs, hs->nx, (int)c->output_width);
+    if (!hs->planes || !hs->rows || !hs->sums)
+        return SCRIM_ENOMEM;
+    uint8_t *p = hs->planes;
+    JSAMPROW *rp = hs->rows;
+    for (int k = 0; k < 3; k++) {
+        int n = c->comp_info[k].v_samp_factor * DCTSIZE;
+        size_t w = c->comp_info[k].width_in_blocks * DCTSIZE + 4;
+        for (int i = 0; i < 3 * n; i++, p += w)
+            *rp++ = p;
+    }
+    int imcus = (int)c->total_iMCU_rows;
+    for (int m = 0; m < imcus && !*truncated; m++) {
+        JSAMPARRAY planes[3];
+        for (int k = 0, base = 0; k < 3; k++) {
+            int n = c->comp_info[k].v_samp_factor * DCTSIZE;
+            planes[k] = hs->rows + base + m % 3 * n;
+            base += 3 * n;
+        }
+        if ((int)jpeg_read_raw_data(c, planes, (JDIMENSION)n0) != n0)
+            return SCRIM_OK; /* the caller reports the missing rows */
+        if (m > 0)
+            raw_emit(hs, c, m - 1);
+    }
+    if (!*truncated)
+        raw_emit(hs, c, imcus - 1);
+    return SCRIM_OK;
+}
+
+/* Decodes into PDQ's samples; then hashes them, or hands them over. */
+static int jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
+                     int min_side, scrim_image_hashes *out, float **luma,
+                     char *err, size_t errlen)
 {
     hash_sink *hs = calloc(1, sizeof *hs);
     if (!hs) {
         scrim__seterr(err, errlen, "out of memory");
         return SCRIM_ENOMEM;
     }
-    hs->base = (sink){hash_begin, hash_row, hash_rows_done};
+    hs->base = (sink){hash_begin, hash_row, hash_rows_done, hash_raw};
     int rc = decode(buf, len, max_pixels, min_side, &hs->base, &out->width,
                     &out->height, err, errlen);
     if (!rc && hs->next != hs->ny) {
@@ -352,13 +481,42 @@ int scrim__jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
                       hs->next, hs->ny);
         rc = SCRIM_ECORRUPT;
     }
-    if (!rc)
+    if (!rc && luma) {
+        size_t bytes = (size_t)hs->nx * hs->ny * sizeof(float);
+        if ((*luma = malloc(bytes)))
+            memcpy(*luma, hs->ps.a, bytes);
+        else
+            rc = SCRIM_ENOMEM;
+        out->width = hs->nx;
+        out->height = hs->ny;
+    } else if (!rc)
         rc = scrim__pdq_hash_plane(&hs->ps, hs->nx, hs->ny, &out->pdq,
                                    &out->quality, out->dihedral);
     if (!rc)
         snprintf(out->format, sizeof out->format, "jpeg");
     scrim__pdq_scratch_free(&hs->ps);
     free(hs->ring);
+    free(hs->planes);
+    free(hs->rows);
+    free(hs->sums);
     free(hs);
+    return rc;
+}
+
+int scrim__jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
+                     int min_side, scrim_image_hashes *out, char *err,
+                     size_t errlen)
+{
+    return jpeg_hash(buf, len, max_pixels, min_side, out, NULL, err, errlen);
+}
+
+int scrim__jpeg_samples(const void *buf, size_t len, float **luma, int *nx,
+                        int *ny, char *err, size_t errlen)
+{
+    scrim_image_hashes h;
+    int rc = jpeg_hash(buf, len, SCRIM_DEFAULT_MAX_PIXELS, -1, &h, luma, err,
+                       errlen);
+    *nx = h.width;
+    *ny = h.height;
     return rc;
 }

@@ -524,6 +524,237 @@ void scrim__pdq_luma_row(const uint8_t *row, const int *off, int n,
         o[j] = luma_of(row + off[j], channels);
 }
 
+/* ---- luma straight from YCbCr ------------------------------------------
+ *
+ * libjpeg's YCbCr -> RGB (jdcolor.c): 16-bit fixed point, each product
+ * rounded by adding one half before the arithmetic shift, then clamped to
+ * 0..255.  libjpeg-turbo's SIMD versions give the same values. */
+#define FIX16(x) ((int32_t)((x) * 65536.0 + 0.5))
+#define YCC_CR_R FIX16(1.40200)
+#define YCC_CB_B FIX16(1.77200)
+#define YCC_CR_G FIX16(0.71414)
+#define YCC_CB_G FIX16(0.34414)
+
+static inline int clamp255(int v)
+{
+    return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+static inline float luma_ycc1(int y, int cb, int cr)
+{
+    int x = cr - 128, z = cb - 128;
+    int r = y + ((YCC_CR_R * x + 32768) >> 16);
+    int g = y + ((-YCC_CB_G * z + 32768 - YCC_CR_G * x) >> 16);
+    int b = y + ((YCC_CB_B * z + 32768) >> 16);
+    return luma_r[clamp255(r)] + luma_g[clamp255(g)] + luma_b[clamp255(b)];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Sixteen pixels at a time in 16-bit lanes.  Each fixed-point product is
+ * split so that its multiplier fits 16 bits: 1.402 = 1 + 26345 / 65536,
+ * -0.71414 = -1 + 18734 / 65536, 1.772 = 2 - 14942 / 65536, e.g.
+ * (91881 x + 32768) >> 16 == x + ((26345 x + 32768) >> 16) exactly; the
+ * products (and the rounding half, as 2 * 16384) are pairs of madd.  Then
+ * the same float products and sums as luma_ycc1. */
+#define YCC_R16 (YCC_CR_R - 65536)
+#define YCC_G16 (65536 - YCC_CR_G)
+#define YCC_B16 (131072 - YCC_CB_B)
+#define PAIR16(lo, hi) ((int)(((uint32_t)(uint16_t)(hi) << 16) | (uint16_t)(lo)))
+
+__attribute__((target("avx2"))) static inline __m256i
+madd_shift(__m256i a, __m256i b, __m256i k, __m256i add)
+{
+    __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), k);
+    __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), k);
+    lo = _mm256_srai_epi32(_mm256_add_epi32(lo, add), 16);
+    hi = _mm256_srai_epi32(_mm256_add_epi32(hi, add), 16);
+    return _mm256_packs_epi32(lo, hi); /* back in pixel order */
+}
+
+__attribute__((target("avx2"))) static inline __m256
+luma8_avx2(__m128i r, __m128i g, __m128i b)
+{
+    __m256 fr = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(r));
+    __m256 fg = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(g));
+    __m256 fb = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(b));
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(fr, _mm256_set1_ps(kr)),
+                                       _mm256_mul_ps(fg, _mm256_set1_ps(kg))),
+                         _mm256_mul_ps(fb, _mm256_set1_ps(kb)));
+}
+
+__attribute__((target("avx2"))) static int
+luma_ycc_avx2(const uint8_t *yv, const uint8_t *cbv, const uint8_t *crv,
+              int n, float *o)
+{
+    const __m256i c128 = _mm256_set1_epi16(128), two = _mm256_set1_epi16(2),
+                  zero = _mm256_setzero_si256(), max = _mm256_set1_epi16(255),
+                  half = _mm256_set1_epi32(32768), none = _mm256_setzero_si256(),
+                  kR = _mm256_set1_epi32(PAIR16(YCC_R16, 16384)),
+                  kG = _mm256_set1_epi32(PAIR16(YCC_G16, -YCC_CB_G)),
+                  kB = _mm256_set1_epi32(PAIR16(-YCC_B16, 16384));
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m256i y = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(yv + j)));
+        __m256i z = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(cbv + j))), c128);
+        __m256i x = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(crv + j))), c128);
+        /* R = y + x + ((26345 x + 2 * 16384) >> 16), and so on */
+        __m256i r = _mm256_add_epi16(_mm256_add_epi16(y, x), madd_shift(x, two, kR, none));
+        __m256i g = _mm256_add_epi16(_mm256_sub_epi16(y, x), madd_shift(x, z, kG, half));
+        __m256i b = _mm256_add_epi16(_mm256_add_epi16(y, _mm256_add_epi16(z, z)),
+                                     madd_shift(z, two, kB, none));
+        r = _mm256_min_epi16(_mm256_max_epi16(r, zero), max);
+        g = _mm256_min_epi16(_mm256_max_epi16(g, zero), max);
+        b = _mm256_min_epi16(_mm256_max_epi16(b, zero), max);
+        _mm256_storeu_ps(o + j, luma8_avx2(_mm256_castsi256_si128(r),
+                                           _mm256_castsi256_si128(g),
+                                           _mm256_castsi256_si128(b)));
+        _mm256_storeu_ps(o + j + 8, luma8_avx2(_mm256_extracti128_si256(r, 1),
+                                               _mm256_extracti128_si256(g, 1),
+                                               _mm256_extracti128_si256(b, 1)));
+    }
+    return j;
+}
+#endif
+
+/* o[j] = luma of pixels (y[j], cb[j], cr[j]), j < n. */
+static void luma_ycc_run(const uint8_t *y, const uint8_t *cb, const uint8_t *cr,
+                         int n, float *o)
+{
+    int j = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (have_avx2)
+        j = luma_ycc_avx2(y, cb, cr, n, o);
+#endif
+    for (; j < n; j++)
+        o[j] = luma_ycc1(y[j], cb[j], cr[j]);
+}
+
+/* Column sums a = 3 * near + far of a chroma row of cw samples. */
+static void column_sums(const uint8_t *restrict near,
+                        const uint8_t *restrict far, int cw,
+                        int16_t *restrict a)
+{
+    for (int c = 0; c < cw; c++)
+        a[c] = (int16_t)(3 * near[c] + far[c]);
+}
+
+/* One chroma row of cw samples upsampled to 2 * cw as libjpeg's h2v1/h2v2
+ * fancy upsampling does: from its column sums a, output 2c = (3 a[c] +
+ * a[c-1] + even) >> 4, 2c + 1 = (3 a[c] + a[c+1] + odd) >> 4, the edge
+ * columns taking a[c] for the missing neighbour. */
+static void upsample_h2(const int16_t *restrict a, int cw, int even, int odd,
+                        uint8_t *restrict out)
+{
+    int c = 1;
+    out[0] = (uint8_t)((4 * a[0] + even) >> 4);
+    out[1] = (uint8_t)((3 * a[0] + a[cw > 1] + odd) >> 4);
+#ifdef __SSE2__
+    /* columns c .. c + 7 (outputs 2c .. 2c + 15) from a[c - 1 .. c + 8] */
+    const __m128i ve = _mm_set1_epi16((short)even), vo = _mm_set1_epi16((short)odd);
+    for (; c + 9 <= cw; c += 8) {
+        __m128i m = _mm_loadu_si128((const __m128i *)(a + c));
+        __m128i l = _mm_loadu_si128((const __m128i *)(a + c - 1));
+        __m128i r = _mm_loadu_si128((const __m128i *)(a + c + 1));
+        __m128i m3 = _mm_add_epi16(m, _mm_add_epi16(m, m));
+        __m128i e = _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(m3, l), ve), 4);
+        __m128i o = _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(m3, r), vo), 4);
+        _mm_storeu_si128((__m128i *)(out + 2 * c),
+                         _mm_unpacklo_epi8(_mm_packus_epi16(e, e),
+                                           _mm_packus_epi16(o, o)));
+    }
+#endif
+    for (; c < cw; c++) {
+        out[2 * c] = (uint8_t)((3 * a[c] + a[c - 1] + even) >> 4);
+        out[2 * c + 1] = (uint8_t)((3 * a[c] + a[c + 1 < cw ? c + 1 : c] + odd) >> 4);
+    }
+}
+
+int scrim__pdq_ycc_plan(const int *xs, int n, int w)
+{
+    int every = n == w, halves = 1;
+    for (int j = 0; j < n; j++) {
+        every &= xs[j] == j;
+        halves &= xs[j] == 2 * j;
+    }
+    /* EVEN reads luma up to column 2n - 1 */
+    return every ? SCRIM__YCC_EVERY
+           : halves && 2 * n <= w ? SCRIM__YCC_EVEN : SCRIM__YCC_ANY;
+}
+
+size_t scrim__pdq_ycc_scratch(int w, int cw)
+{
+    size_t side = (size_t)(w > SCRIM__SQUASH ? w : SCRIM__SQUASH);
+    return 2 * sizeof(int16_t) * cw + 4 * (size_t)cw + 3 * side + 32 +
+           sizeof(float) * side;
+}
+
+void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
+                         const uint8_t *const cr[2], int w, int cw, int h2,
+                         int v2, int plan, void *scratch, const int *xs, int n,
+                         float *o)
+{
+    int16_t *ab = scratch, *ar = ab + cw;
+    uint8_t *ub = (uint8_t *)(ar + cw), *ur = ub + 2 * cw, *sy = ur + 2 * cw;
+    float *l = (float *)(((uintptr_t)(sy + 3 * (size_t)(w > n ? w : n)) + 31) &
+                         ~(uintptr_t)31);
+    int even = v2 ? 8 : 4, odd = v2 ? 7 : 8;
+    dct_init();
+    if (!h2) { /* chroma as it is */
+        if (plan == SCRIM__YCC_EVERY) {
+            luma_ycc_run(y, cb[0], cr[0], n, o);
+            return;
+        }
+        luma_ycc_run(y, cb[0], cr[0], w, l);
+        for (int j = 0; j < n; j++)
+            o[j] = l[xs[j]];
+        return;
+    }
+    column_sums(cb[0], cb[1], cw, ab);
+    column_sums(cr[0], cr[1], cw, ar);
+    if (plan == SCRIM__YCC_EVEN) {
+        /* columns 2j: luma 2j and chroma output 2j, which leans on sum j */
+        uint8_t *sb = sy + n, *sr = sb + n;
+        int j = 1;
+        sy[0] = y[0];
+        sb[0] = (uint8_t)((4 * ab[0] + even) >> 4);
+        sr[0] = (uint8_t)((4 * ar[0] + even) >> 4);
+#ifdef __SSE2__
+        const __m128i ve = _mm_set1_epi16((short)even), lo = _mm_set1_epi16(0xff);
+        for (; j + 8 <= n; j += 8) {
+            __m128i mb = _mm_loadu_si128((const __m128i *)(ab + j));
+            __m128i mr = _mm_loadu_si128((const __m128i *)(ar + j));
+            __m128i eb = _mm_add_epi16(_mm_add_epi16(mb, _mm_add_epi16(mb, mb)),
+                                       _mm_loadu_si128((const __m128i *)(ab + j - 1)));
+            __m128i er = _mm_add_epi16(_mm_add_epi16(mr, _mm_add_epi16(mr, mr)),
+                                       _mm_loadu_si128((const __m128i *)(ar + j - 1)));
+            eb = _mm_srai_epi16(_mm_add_epi16(eb, ve), 4);
+            er = _mm_srai_epi16(_mm_add_epi16(er, ve), 4);
+            _mm_storel_epi64((__m128i *)(sb + j), _mm_packus_epi16(eb, eb));
+            _mm_storel_epi64((__m128i *)(sr + j), _mm_packus_epi16(er, er));
+            /* luma columns 2j, 2j + 2, ..., 2j + 14 (2j + 15 < w) */
+            __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(y + 2 * j)), lo);
+            _mm_storel_epi64((__m128i *)(sy + j), _mm_packus_epi16(v, v));
+        }
+#endif
+        for (; j < n; j++) {
+            sy[j] = y[2 * j];
+            sb[j] = (uint8_t)((3 * ab[j] + ab[j - 1] + even) >> 4);
+            sr[j] = (uint8_t)((3 * ar[j] + ar[j - 1] + even) >> 4);
+        }
+        luma_ycc_run(sy, sb, sr, n, o);
+        return;
+    }
+    upsample_h2(ab, cw, even, odd, ub);
+    upsample_h2(ar, cw, even, odd, ur);
+    if (plan == SCRIM__YCC_EVERY) {
+        luma_ycc_run(y, ub, ur, n, o);
+        return;
+    }
+    luma_ycc_run(y, ub, ur, w, l);
+    for (int j = 0; j < n; j++)
+        o[j] = l[xs[j]];
+}
+
 /* Byte offsets of the pixels to take from a row: xs[j] * channels, or
  * j * channels when xs is NULL. */
 static int *pixel_offsets(const int *xs, int n, int channels)

@@ -1,10 +1,13 @@
 /* test_image.c - decoding untrusted images: formats, conversions, limits and
  * errors; and agreement with the reference CLI on published photos. */
 #include "testutil.h"
+#include "internal.h"
 
 #include <vips/vips.h>
 #include <limits.h>
 #include <zlib.h>
+#include <stdio.h>
+#include <jpeglib.h>
 
 enum { W = 120, H = 80 };
 
@@ -514,6 +517,155 @@ static void big_jpegs_hash_at_full_size(void **state)
     g_object_unref(p);
 }
 
+/* A w x h JPEG from libjpeg with luma sampling factors hs x vs (chroma
+ * 1 x 1): noisy gradients and blocks of saturated colour, whose RGB is
+ * clamped when decoded. */
+static unsigned char *layout_jpeg(int w, int h, int hs, int vs, int progressive,
+                                  unsigned long *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *out = NULL;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, len);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 88, TRUE);
+    c.comp_info[0].h_samp_factor = hs;
+    c.comp_info[0].v_samp_factor = vs;
+    for (int k = 1; k < 3; k++)
+        c.comp_info[k].h_samp_factor = c.comp_info[k].v_samp_factor = 1;
+    if (progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    unsigned char *row = malloc((size_t)w * 3);
+    unsigned seed = (unsigned)(w * 31 + h);
+    static const uint8_t sat[4][3] = {{255, 0, 0}, {0, 0, 255}, {255, 255, 0}, {0, 255, 40}};
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            seed = seed * 1103515245u + 12345u;
+            int n = (int)(seed >> 27) - 16, b = ((x / 37) + (y / 23)) % 7;
+            for (int k = 0; k < 3; k++) {
+                int v = b < 4 ? sat[b][k] + n : (x * (k + 1) + y * (3 - k)) % 256 + n;
+                row[x * 3 + k] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    return out;
+}
+
+/* Hashing a JPEG takes PDQ's samples from libjpeg's YCbCr planes, doing the
+ * upsampling and colour conversion itself for the pixels sampled.  Returns
+ * how many of the samples' luma differ from that of the RGB pixels libjpeg
+ * itself makes (scrim_image_load at full size); *total: how many there are.
+ * The hashes must then be the same too. */
+static int planes_vs_pixels(const void *jpg, size_t len, size_t *total)
+{
+    char err[256];
+    scrim_image px;
+    scrim_decode_opts full = {.min_side = -1};
+    if (scrim_image_load_buffer(jpg, len, &full, &px, err, sizeof err))
+        fail_msg("load: %s", err);
+    float *luma = NULL;
+    int nx, ny, xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], mx, my;
+    if (scrim__jpeg_samples(jpg, len, &luma, &nx, &ny, err, sizeof err))
+        fail_msg("samples: %s", err);
+    scrim__pdq_samples(px.width, px.height, px.width, px.height, xs, &mx, ys, &my);
+    assert_int_equal(nx, mx);
+    assert_int_equal(ny, my);
+    int differ = 0, ch = px.channels;
+    for (int r = 0; r < ny; r++)
+        for (int c = 0; c < nx; c++) {
+            const uint8_t *p = px.pixels + ((size_t)ys[r] * px.width + xs[c]) * ch;
+            float want = ch == 1 ? (float)p[0]
+                                 : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+            differ += luma[(size_t)r * nx + c] != want;
+        }
+    *total += (size_t)nx * ny;
+    scrim_image_hashes streamed;
+    scrim_pdq want;
+    int q;
+    assert_int_equal(scrim_hash_image_buffer(jpg, len, NULL, &streamed, NULL, err,
+                                             sizeof err), 0);
+    assert_int_equal(scrim_pdq_hash_image(&px, &want, &q, NULL), 0);
+    assert_int_equal(scrim_pdq_distance(&want, &streamed.pdq), 0);
+    assert_int_equal(q, streamed.quality);
+    free(luma);
+    scrim_image_free(&px);
+    return differ;
+}
+
+/* Every chroma layout (4:2:0, 4:2:2, 4:4:4 from the planes; 4:4:0 and 4:1:1
+ * the RGB way), sampling (every column, every other one, irregular) and odd
+ * or tiny size, on colours that clamp. */
+static void jpeg_planes_give_luma_of_rgb_pixels(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = {{1024, 600}, {1023, 577}, {700, 1000},
+                                   {300, 200},  {2048, 300}, {17, 9},
+                                   {5, 5},      {4, 4},      {6, 1030}};
+    static const int samp[][2] = {{2, 2}, {2, 1}, {1, 1}, {1, 2}, {4, 1}};
+    int n = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        for (size_t k = 0; k < sizeof samp / sizeof *samp; k++) {
+            int w = sizes[i][0], h = sizes[i][1];
+            unsigned long len = 0;
+            unsigned char *jpg = layout_jpeg(w, h, samp[k][0], samp[k][1],
+                                             (int)(i + k) % 3 == 0, &len);
+            int d = planes_vs_pixels(jpg, len, &total);
+            if (d)
+                fail_msg("%dx%d, sampling %dx%d: %d samples differ", w, h,
+                         samp[k][0], samp[k][1], d);
+            free(jpg);
+            n++;
+        }
+    print_message("%d JPEGs, %zu samples: the luma of libjpeg's RGB, exactly\n",
+                  n, total);
+}
+
+/* The same on the published and eval-dev photos. */
+static void photos_planes_give_luma_of_rgb_pixels(void **state)
+{
+    SHARED_OR_SKIP();
+    static const char *dirs[] = {"pdq/files", "eval-dev/orig"};
+    int n = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", shared_data(), dirs[i]);
+        GDir *dir = g_dir_open(path, 0, NULL);
+        assert_non_null(dir);
+        const char *name;
+        while ((name = g_dir_read_name(dir))) {
+            if (!g_str_has_suffix(name, ".jpg"))
+                continue;
+            snprintf(path, sizeof path, "%s/%s/%s", shared_data(), dirs[i], name);
+            gchar *buf;
+            gsize len;
+            assert_true(g_file_get_contents(path, &buf, &len, NULL));
+            int d = planes_vs_pixels(buf, len, &total);
+            if (d)
+                fail_msg("%s: %d samples differ", name, d);
+            g_free(buf);
+            n++;
+        }
+        g_dir_close(dir);
+    }
+    print_message("%d photos, %zu samples: the luma of libjpeg's RGB, exactly\n",
+                  n, total);
+    assert_true(n >= 100);
+}
+
 /* Damaged JPEGs (bytes flipped, cut short) through both JPEG paths: each is
  * hashed or refused with a reason, never a crash (the sanitizer build checks
  * memory on every one). */
@@ -793,6 +945,8 @@ int main(void)
         cmocka_unit_test(bad_inputs_get_clear_errors),
         cmocka_unit_test(jpeg_path_gives_libvips_pixels),
         cmocka_unit_test(big_jpegs_hash_at_full_size),
+        cmocka_unit_test(jpeg_planes_give_luma_of_rgb_pixels),
+        cmocka_unit_test(photos_planes_give_luma_of_rgb_pixels),
         cmocka_unit_test(damaged_jpegs_fail_cleanly),
         cmocka_unit_test(exif_orientation_is_not_applied),
         cmocka_unit_test(published_files_within_10_bits),
