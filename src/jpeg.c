@@ -6,6 +6,12 @@
  * identical; what this path saves is libvips' per-image set-up, its pipeline
  * and the copy out of it, about a third of the time of a 1024-px photo.
  *
+ * When only the hash is wanted, YCbCr files in the usual layouts (4:2:0,
+ * 4:2:2, 4:4:4) are read as libjpeg's raw planes, and only the pixels PDQ
+ * samples (a quarter of a 1024-px photo's) are upsampled and converted to
+ * RGB, with libjpeg's own formulas (pdq.c, scrim__pdq_luma_ycc): the same
+ * values, a sixth less time per photo.
+ *
  * CMYK and YCCK JPEGs become RGB as the reference CLI's decoder (ImageMagick,
  * no colour management) makes them: libjpeg's CMYK values are Adobe-style
  * inverted, and R = round(C * K / 255) (G, B likewise), with or without an
