@@ -10,6 +10,7 @@
 # Defaults: 10M hashes in ./var/bench10m.db (kept between runs), 20 s per
 # transport, 16 clients, one worker per core, /v1/match, the 60-160 KB JPEGs
 # of ../shared/data/eval-dev/orig (-I: every *.jpg of a directory instead).
+# SCRIMD=path runs another scrimd build (e.g. an older commit's, for A/B).
 set -eu
 cd "$(dirname "$0")/.."
 N=10000000 DB= SECS=20 CLIENTS=16 WORKERS=0 URLPATH=/v1/match EXTRA= IMGDIR=
@@ -56,7 +57,7 @@ fi
 echo "== $(echo $IMGS | wc -w) JPEGs, $(cat $IMGS | wc -c | awk '{printf "%.0f", $1/1024}') KB in all"
 
 # shellcheck disable=SC2086
-$B/bin/scrimd --db "$DB" --socket "$T/sock" --listen 127.0.0.1:0 --log "$T/log" \
+${SCRIMD:-$B/bin/scrimd} --db "$DB" --socket "$T/sock" --listen 127.0.0.1:0 --log "$T/log" \
     --threads "$WORKERS" --queue 4096 $EXTRA &
 PID=$!
 i=0
