@@ -8,7 +8,8 @@
 # REF=/path/to/pdq-photo-hasher also times Meta's reference CLI itself on
 # the same files against `scrim hash` (whole runs, start-up included, best
 # and median of 3 alternating runs) and checks that both print the same
-# hashes.  Build it from facebook/ThreatExchange pdq/cpp with its Makefile's
+# hashes, and hash_bench's decode + hash time per image against the
+# reference's time per image.  Build it from facebook/ThreatExchange pdq/cpp with its Makefile's
 # flags (-O3) and Debian's cimg-dev; it runs `convert` from PATH per image.
 # CPU=N pins everything to core N (default 0).
 set -euo pipefail
@@ -26,7 +27,9 @@ if [ -z "$dir" ]; then
 fi
 files=("$dir"/*.jpg)
 echo "== ${#files[@]} JPEGs in $dir ($(du -sh "$dir" | cut -f1))"
-taskset -c "$cpu" build/rel/bench/hash_bench --min-seconds 5 "${files[@]}"
+taskset -c "$cpu" build/rel/bench/hash_bench --min-seconds 5 "${files[@]}" | tee "${TMPDIR:-/tmp}/hash_bench.$$"
+per=$(sed -n 's/.*(\([0-9.]*\) ms each.*/\1/p' "${TMPDIR:-/tmp}/hash_bench.$$")
+rm -f "${TMPDIR:-/tmp}/hash_bench.$$"
 taskset -c "$cpu" build/rel/bench/hash_bench --digests --min-seconds 5 "${files[@]}"
 taskset -c "$cpu" build/rel/bench/hash_bench --fast --min-seconds 5 "${files[@]}"
 if command -v convert >/dev/null; then
@@ -37,9 +40,9 @@ if command -v convert >/dev/null; then
     python3 -c "t=($e-$s)/$n; print(f'ImageMagick decode alone (reference CLI lower bound): {t*1000:.1f} ms/image, {1/t:.1f} images/s')"
 fi
 if [ -n "${REF:-}" ]; then
-    python3 - "$REF" "$cpu" "${files[@]}" <<'PY'
+    python3 - "$REF" "$cpu" "$per" "${files[@]}" <<'PY'
 import statistics, subprocess, sys, time
-ref, cpu, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+ref, cpu, per, files = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
 cmds = {"reference CLI": [ref], "scrim hash": ["bin/scrim", "hash"]}
 times = {k: [] for k in cmds}
 out = {}
@@ -62,5 +65,8 @@ best = {k: min(v) for k, v in times.items()}
 med = {k: statistics.median(v) for k, v in times.items()}
 print(f"scrim hash is {best['reference CLI'] / best['scrim hash']:.1f}x faster (best runs), "
       f"{med['reference CLI'] / med['scrim hash']:.1f}x (medians)")
+print(f"decode + hash alone (hash_bench above, {per:.2f} ms): "
+      f"{best['reference CLI'] / n * 1000 / per:.1f}x the reference's best, "
+      f"{med['reference CLI'] / n * 1000 / per:.1f}x its median")
 PY
 fi
