@@ -669,6 +669,21 @@ static void upsample_h2(const int16_t *restrict a, int cw, int even, int odd,
     }
 }
 
+/* out[j] = in[2j], j < n (in holds 2n bytes) */
+static void evens(const uint8_t *restrict in, int n, uint8_t *restrict out)
+{
+    int j = 0;
+#ifdef __SSE2__
+    const __m128i lo = _mm_set1_epi16(0xff);
+    for (; j + 8 <= n; j += 8) {
+        __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(in + 2 * j)), lo);
+        _mm_storel_epi64((__m128i *)(out + j), _mm_packus_epi16(v, v));
+    }
+#endif
+    for (; j < n; j++)
+        out[j] = in[2 * j];
+}
+
 int scrim__pdq_ycc_plan(const int *xs, int n, int w)
 {
     int every = n == w, halves = 1;
@@ -704,6 +719,15 @@ void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
             luma_ycc_run(y, cb[0], cr[0], n, o);
             return;
         }
+        if (plan == SCRIM__YCC_EVEN) {
+            /* columns 2j of all three planes side by side, then only those */
+            uint8_t *sb = sy + n, *sr = sb + n;
+            evens(y, n, sy);
+            evens(cb[0], n, sb);
+            evens(cr[0], n, sr);
+            luma_ycc_run(sy, sb, sr, n, o);
+            return;
+        }
         luma_ycc_run(y, cb[0], cr[0], w, l);
         for (int j = 0; j < n; j++)
             o[j] = l[xs[j]];
@@ -715,11 +739,11 @@ void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
         /* columns 2j: luma 2j and chroma output 2j, which leans on sum j */
         uint8_t *sb = sy + n, *sr = sb + n;
         int j = 1;
-        sy[0] = y[0];
+        evens(y, n, sy);
         sb[0] = (uint8_t)((4 * ab[0] + even) >> 4);
         sr[0] = (uint8_t)((4 * ar[0] + even) >> 4);
 #ifdef __SSE2__
-        const __m128i ve = _mm_set1_epi16((short)even), lo = _mm_set1_epi16(0xff);
+        const __m128i ve = _mm_set1_epi16((short)even);
         for (; j + 8 <= n; j += 8) {
             __m128i mb = _mm_loadu_si128((const __m128i *)(ab + j));
             __m128i mr = _mm_loadu_si128((const __m128i *)(ar + j));
@@ -731,13 +755,9 @@ void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
             er = _mm_srai_epi16(_mm_add_epi16(er, ve), 4);
             _mm_storel_epi64((__m128i *)(sb + j), _mm_packus_epi16(eb, eb));
             _mm_storel_epi64((__m128i *)(sr + j), _mm_packus_epi16(er, er));
-            /* luma columns 2j, 2j + 2, ..., 2j + 14 (2j + 15 < w) */
-            __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(y + 2 * j)), lo);
-            _mm_storel_epi64((__m128i *)(sy + j), _mm_packus_epi16(v, v));
         }
 #endif
         for (; j < n; j++) {
-            sy[j] = y[2 * j];
             sb[j] = (uint8_t)((3 * ab[j] + ab[j - 1] + even) >> 4);
             sr[j] = (uint8_t)((3 * ar[j] + ar[j - 1] + even) >> 4);
         }
