@@ -433,9 +433,8 @@ static int hash_raw(sink *s, j_decompress_ptr c, const int *truncated)
     size_t bytes = 0;
     for (int k = 0; k < 3; k++) {
         nrows += 3 * c->comp_info[k].v_samp_factor * DCTSIZE;
-        /* 4 bytes may be read at any column: 4 bytes of slack */
         bytes += (size_t)3 * c->comp_info[k].v_samp_factor * DCTSIZE *
-                 (c->comp_info[k].width_in_blocks * DCTSIZE + 4);
+                 c->comp_info[k].width_in_blocks * DCTSIZE;
     }
     hs->planes = malloc(bytes);
     hs->rows = malloc((size_t)nrows * sizeof *hs->rows);
@@ -447,7 +446,7 @@ static int hash_raw(sink *s, j_decompress_ptr c, const int *truncated)
     JSAMPROW *rp = hs->rows;
     for (int k = 0; k < 3; k++) {
         int n = c->comp_info[k].v_samp_factor * DCTSIZE;
-        size_t w = c->comp_info[k].width_in_blocks * DCTSIZE + 4;
+        size_t w = c->comp_info[k].width_in_blocks * DCTSIZE;
         for (int i = 0; i < 3 * n; i++, p += w)
             *rp++ = p;
     }
@@ -491,8 +490,10 @@ static int jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
         size_t bytes = (size_t)hs->nx * hs->ny * sizeof(float);
         if ((*luma = malloc(bytes)))
             memcpy(*luma, hs->ps.a, bytes);
-        else
+        else {
+            scrim__seterr(err, errlen, "out of memory");
             rc = SCRIM_ENOMEM;
+        }
         out->width = hs->nx;
         out->height = hs->ny;
     } else if (!rc)
