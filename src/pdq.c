@@ -638,35 +638,65 @@ static void column_sums(const uint8_t *restrict near,
         a[c] = (int16_t)(3 * near[c] + far[c]);
 }
 
+/* One output of libjpeg's h2v1/h2v2 fancy upsampling from the column sums a
+ * (3 * near + far): (3 a[c] + a[f] + bias) >> 4, f the neighbour it leans
+ * on (c itself at an edge). */
+static inline uint8_t fancy1(const int16_t *a, int c, int f, int bias)
+{
+    return (uint8_t)((3 * a[c] + a[f] + bias) >> 4);
+}
+
+#ifdef __SSE2__
+/* The same for c .. c + 7, leaning on c + d .. c + d + 7, in 16-bit lanes. */
+static inline __m128i fancy8(const int16_t *a, int c, int d, __m128i bias)
+{
+    __m128i m = _mm_loadu_si128((const __m128i *)(a + c));
+    __m128i f = _mm_loadu_si128((const __m128i *)(a + c + d));
+    __m128i m3 = _mm_add_epi16(m, _mm_add_epi16(m, m));
+    return _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(m3, f), bias), 4);
+}
+#endif
+
 /* One chroma row of cw samples upsampled to 2 * cw as libjpeg's h2v1/h2v2
- * fancy upsampling does: from its column sums a, output 2c = (3 a[c] +
- * a[c-1] + even) >> 4, 2c + 1 = (3 a[c] + a[c+1] + odd) >> 4, the edge
- * columns taking a[c] for the missing neighbour. */
+ * fancy upsampling does: output 2c leans on sum c - 1 (with bias even),
+ * output 2c + 1 on sum c + 1 (bias odd). */
 static void upsample_h2(const int16_t *restrict a, int cw, int even, int odd,
                         uint8_t *restrict out)
 {
     int c = 1;
-    out[0] = (uint8_t)((4 * a[0] + even) >> 4);
-    out[1] = (uint8_t)((3 * a[0] + a[cw > 1] + odd) >> 4);
+    out[0] = fancy1(a, 0, 0, even);
+    out[1] = fancy1(a, 0, cw > 1, odd);
 #ifdef __SSE2__
     /* columns c .. c + 7 (outputs 2c .. 2c + 15) from a[c - 1 .. c + 8] */
     const __m128i ve = _mm_set1_epi16((short)even), vo = _mm_set1_epi16((short)odd);
     for (; c + 9 <= cw; c += 8) {
-        __m128i m = _mm_loadu_si128((const __m128i *)(a + c));
-        __m128i l = _mm_loadu_si128((const __m128i *)(a + c - 1));
-        __m128i r = _mm_loadu_si128((const __m128i *)(a + c + 1));
-        __m128i m3 = _mm_add_epi16(m, _mm_add_epi16(m, m));
-        __m128i e = _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(m3, l), ve), 4);
-        __m128i o = _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(m3, r), vo), 4);
+        __m128i e = fancy8(a, c, -1, ve), o = fancy8(a, c, 1, vo);
         _mm_storeu_si128((__m128i *)(out + 2 * c),
                          _mm_unpacklo_epi8(_mm_packus_epi16(e, e),
                                            _mm_packus_epi16(o, o)));
     }
 #endif
     for (; c < cw; c++) {
-        out[2 * c] = (uint8_t)((3 * a[c] + a[c - 1] + even) >> 4);
-        out[2 * c + 1] = (uint8_t)((3 * a[c] + a[c + 1 < cw ? c + 1 : c] + odd) >> 4);
+        out[2 * c] = fancy1(a, c, c - 1, even);
+        out[2 * c + 1] = fancy1(a, c, c + 1 < cw ? c + 1 : c, odd);
     }
+}
+
+/* Only the even outputs 2j, j < n, of upsample_h2: out[j]. */
+static void upsample_h2_evens(const int16_t *restrict a, int n, int even,
+                              uint8_t *restrict out)
+{
+    int j = 1;
+    out[0] = fancy1(a, 0, 0, even);
+#ifdef __SSE2__
+    const __m128i ve = _mm_set1_epi16((short)even);
+    for (; j + 8 <= n; j += 8) {
+        __m128i e = fancy8(a, j, -1, ve);
+        _mm_storel_epi64((__m128i *)(out + j), _mm_packus_epi16(e, e));
+    }
+#endif
+    for (; j < n; j++)
+        out[j] = fancy1(a, j, j - 1, even);
 }
 
 /* out[j] = in[2j], j < n (in holds 2n bytes) */
@@ -736,31 +766,11 @@ void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
     column_sums(cb[0], cb[1], cw, ab);
     column_sums(cr[0], cr[1], cw, ar);
     if (plan == SCRIM__YCC_EVEN) {
-        /* columns 2j: luma 2j and chroma output 2j, which leans on sum j */
+        /* columns 2j: luma 2j and the even chroma outputs */
         uint8_t *sb = sy + n, *sr = sb + n;
-        int j = 1;
         evens(y, n, sy);
-        sb[0] = (uint8_t)((4 * ab[0] + even) >> 4);
-        sr[0] = (uint8_t)((4 * ar[0] + even) >> 4);
-#ifdef __SSE2__
-        const __m128i ve = _mm_set1_epi16((short)even);
-        for (; j + 8 <= n; j += 8) {
-            __m128i mb = _mm_loadu_si128((const __m128i *)(ab + j));
-            __m128i mr = _mm_loadu_si128((const __m128i *)(ar + j));
-            __m128i eb = _mm_add_epi16(_mm_add_epi16(mb, _mm_add_epi16(mb, mb)),
-                                       _mm_loadu_si128((const __m128i *)(ab + j - 1)));
-            __m128i er = _mm_add_epi16(_mm_add_epi16(mr, _mm_add_epi16(mr, mr)),
-                                       _mm_loadu_si128((const __m128i *)(ar + j - 1)));
-            eb = _mm_srai_epi16(_mm_add_epi16(eb, ve), 4);
-            er = _mm_srai_epi16(_mm_add_epi16(er, ve), 4);
-            _mm_storel_epi64((__m128i *)(sb + j), _mm_packus_epi16(eb, eb));
-            _mm_storel_epi64((__m128i *)(sr + j), _mm_packus_epi16(er, er));
-        }
-#endif
-        for (; j < n; j++) {
-            sb[j] = (uint8_t)((3 * ab[j] + ab[j - 1] + even) >> 4);
-            sr[j] = (uint8_t)((3 * ar[j] + ar[j - 1] + even) >> 4);
-        }
+        upsample_h2_evens(ab, n, even, sb);
+        upsample_h2_evens(ar, n, even, sr);
         luma_ycc_run(sy, sb, sr, n, o);
         return;
     }
