@@ -743,46 +743,37 @@ void scrim__pdq_luma_ycc(const uint8_t *y, const uint8_t *const cb[2],
     float *l = (float *)(((uintptr_t)(sy + 3 * (size_t)(w > n ? w : n)) + 31) &
                          ~(uintptr_t)31);
     int even = v2 ? 8 : 4, odd = v2 ? 7 : 8;
+    const uint8_t *pb = cb[0], *pr = cr[0]; /* chroma at full width */
     dct_init();
-    if (!h2) { /* chroma as it is */
-        if (plan == SCRIM__YCC_EVERY) {
-            luma_ycc_run(y, cb[0], cr[0], n, o);
-            return;
+    if (h2) {
+        column_sums(cb[0], cb[1], cw, ab);
+        column_sums(cr[0], cr[1], cw, ar);
+        if (plan != SCRIM__YCC_EVEN) {
+            upsample_h2(ab, cw, even, odd, ub);
+            upsample_h2(ar, cw, even, odd, ur);
+            pb = ub;
+            pr = ur;
         }
-        if (plan == SCRIM__YCC_EVEN) {
-            /* columns 2j of all three planes side by side, then only those */
-            uint8_t *sb = sy + n, *sr = sb + n;
-            evens(y, n, sy);
-            evens(cb[0], n, sb);
-            evens(cr[0], n, sr);
-            luma_ycc_run(sy, sb, sr, n, o);
-            return;
-        }
-        luma_ycc_run(y, cb[0], cr[0], w, l);
-        for (int j = 0; j < n; j++)
-            o[j] = l[xs[j]];
-        return;
     }
-    column_sums(cb[0], cb[1], cw, ab);
-    column_sums(cr[0], cr[1], cw, ar);
-    if (plan == SCRIM__YCC_EVEN) {
-        /* columns 2j: luma 2j and the even chroma outputs */
+    if (plan == SCRIM__YCC_EVERY) {
+        luma_ycc_run(y, pb, pr, n, o);
+    } else if (plan == SCRIM__YCC_EVEN) {
+        /* columns 2j of the three planes side by side, then only those */
         uint8_t *sb = sy + n, *sr = sb + n;
         evens(y, n, sy);
-        upsample_h2_evens(ab, n, even, sb);
-        upsample_h2_evens(ar, n, even, sr);
+        if (h2) { /* only the even chroma outputs */
+            upsample_h2_evens(ab, n, even, sb);
+            upsample_h2_evens(ar, n, even, sr);
+        } else {
+            evens(pb, n, sb);
+            evens(pr, n, sr);
+        }
         luma_ycc_run(sy, sb, sr, n, o);
-        return;
+    } else {
+        luma_ycc_run(y, pb, pr, w, l);
+        for (int j = 0; j < n; j++)
+            o[j] = l[xs[j]];
     }
-    upsample_h2(ab, cw, even, odd, ub);
-    upsample_h2(ar, cw, even, odd, ur);
-    if (plan == SCRIM__YCC_EVERY) {
-        luma_ycc_run(y, ub, ur, n, o);
-        return;
-    }
-    luma_ycc_run(y, ub, ur, w, l);
-    for (int j = 0; j < n; j++)
-        o[j] = l[xs[j]];
 }
 
 /* Byte offsets of the pixels to take from a row: xs[j] * channels, or
