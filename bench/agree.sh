@@ -12,11 +12,52 @@
 # prints, per kind, how many hashes are identical and the largest distance.
 #
 # usage: REF=... bench/agree.sh [N]
+#        REF=... bench/agree.sh -d DIR   (every file of DIR as it is: photos
+#        the project has never seen; prints each file that differs, and why
+#        it may, from `file`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${REF:?set REF=/path/to/pdq-photo-hasher}"
-n=${1:-12}
 make -s all >/dev/null
+if [ "${1:-}" = -d ]; then
+    dir=${2:?usage: bench/agree.sh -d DIR}
+    t=$(mktemp -d)
+    trap 'rm -rf "$t"' EXIT
+    find "$dir" -maxdepth 1 -type f | sort >"$t/list"
+    tr '\n' '\0' <"$t/list" | xargs -0 "$REF" >"$t/ref.csv" 2>/dev/null || true
+    bin/scrim hash --files-from "$t/list" >"$t/scrim.csv" 2>"$t/scrim.err" || true
+    bin/scrim hash --alpha ignore --files-from "$t/list" >"$t/ign.csv" 2>/dev/null || true
+    python3 - "$t" <<'PY'
+import os, subprocess, sys
+t = sys.argv[1]
+def read(name):
+    out = {}
+    for line in open(os.path.join(t, name)):
+        p = line.strip().split(",", 2)
+        if len(p) == 3 and len(p[0]) == 64:
+            out[p[2]] = (p[0], int(p[1]))
+    return out
+ref, got, ign = read("ref.csv"), read("scrim.csv"), read("ign.csv")
+n = len(open(os.path.join(t, "list")).read().split("\n")) - 1
+dist = lambda a, b: bin(int(a, 16) ^ int(b, 16)).count("1")
+same = sum(1 for f in ref if f in got and got[f][0] == ref[f][0])
+samei = sum(1 for f in ref if f in ign and ign[f][0] == ref[f][0])
+print(f"{n} files; the reference hashed {len(ref)}, scrim {len(got)} as images")
+print(f"identical: {same}/{len(ref)} (default), {samei}/{len(ref)} (--alpha ignore)")
+for f in sorted(ref):
+    if f not in got:
+        why = "not hashed as an image by scrim"
+    elif ign.get(f, got[f])[0] != ref[f][0]:
+        why = f"{dist(got[f][0], ref[f][0])} bits, {dist(ign[f][0], ref[f][0])} with --alpha ignore"
+    else:
+        continue
+    kind = subprocess.run(["file", "-b", f], capture_output=True, text=True).stdout.strip()
+    print(f"  {os.path.basename(f)}: {why} (reference quality {ref[f][1]}; {kind[:70]})")
+PY
+    sed 's/^/  scrim: /' "$t/scrim.err"
+    exit 0
+fi
+n=${1:-12}
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 for f in $(ls ../shared/data/eval-dev/orig/*.jpg | head -n "$n"); do

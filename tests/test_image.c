@@ -121,6 +121,44 @@ static void alpha_is_flattened_onto_white(void **state)
     g_object_unref(rgba);
 }
 
+/* 16-bit RGB becomes 8-bit by its high byte, whatever the low byte holds
+ * (as PIL, and so HMA's Python path, reads 16-bit PNGs).  Meta's reference
+ * CLI differs here: CImg<uint8_t> casts ImageMagick's 16-bit samples, which
+ * keeps the low byte. */
+static void sixteen_bit_rgb_keeps_high_byte(void **state)
+{
+    (void)state;
+    VipsImage *rgb = pattern(3);
+    size_t rlen;
+    uint8_t *raw = vips_image_write_to_memory(rgb, &rlen);
+    uint16_t *wide = malloc(rlen * sizeof *wide);
+    assert_non_null(wide);
+    uint32_t lcg = 12345;
+    for (size_t i = 0; i < rlen; i++) {
+        lcg = lcg * 1103515245u + 12345u;
+        wide[i] = (uint16_t)(raw[i] << 8 | (lcg >> 16 & 0xff));
+    }
+    VipsImage *w16 = vips_image_new_from_memory(wide, rlen * sizeof *wide, W, H,
+                                                3, VIPS_FORMAT_USHORT);
+    assert_non_null(w16);
+    w16->Type = VIPS_INTERPRETATION_RGB16;
+    void *buf;
+    size_t len;
+    assert_int_equal(vips_pngsave_buffer(w16, &buf, &len, NULL), 0);
+    scrim_image img;
+    char err[256];
+    assert_int_equal(load(buf, len, &img, err), 0);
+    assert_int_equal(img.channels, 3);
+    assert_int_equal(img.width, W);
+    assert_memory_equal(img.pixels, raw, rlen);
+    scrim_image_free(&img);
+    g_free(buf);
+    g_object_unref(w16);
+    free(wide);
+    g_free(raw);
+    g_object_unref(rgb);
+}
+
 static void sixteen_bit_grey_and_cmyk(void **state)
 {
     VipsImage *rgb = pattern(3), *grey = NULL, *g16 = NULL, *cmyk = NULL;
@@ -940,6 +978,7 @@ int main(void)
         cmocka_unit_test(formats_decode_to_same_pixels),
         cmocka_unit_test(alpha_is_flattened_onto_white),
         cmocka_unit_test(sixteen_bit_grey_and_cmyk),
+        cmocka_unit_test(sixteen_bit_rgb_keeps_high_byte),
         cmocka_unit_test(cmyk_jpegs_as_the_reference_decodes_them),
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
