@@ -363,13 +363,18 @@ static float select_kth(float *v, int n, int k)
     return v[k];
 }
 
-/* Bits are set where a coefficient exceeds the median.  The reference's
- * Torben median of 256 values returns the 128th smallest, sorted[127]. */
-static void bits_of(const float b[16][16], scrim_pdq *h)
+/* The reference's Torben median of 256 values: the 128th smallest,
+ * sorted[127]. */
+static float median_of(const float b[16][16])
 {
     float s[256];
     memcpy(s, b, sizeof s);
-    float median = select_kth(s, 256, 127);
+    return select_kth(s, 256, 127);
+}
+
+/* Bits are set where a coefficient exceeds the median. */
+static void bits_of(const float b[16][16], float median, scrim_pdq *h)
+{
     memset(h, 0, sizeof *h);
     for (int i = 0; i < 16; i++)
         for (int j = 0; j < 16; j++)
@@ -420,13 +425,29 @@ static void hash_64(const float a[64][64], scrim_pdq *hash, int *quality,
                 s += t[i][k] * dct16x64[j * 64 + k];
             b[i][j] = s;
         }
-    bits_of(b, hash);
+    float medians[SCRIM_DIH_COUNT];
+    medians[0] = median_of(b);
+    bits_of(b, medians[0], hash);
     if (dihedral) {
+        /* A transpose keeps the values, so variants that negate the same
+         * coefficients share a median: 4 distinct medians for 8 hashes. */
+        static const int8_t median_from[SCRIM_DIH_COUNT] = {
+            [SCRIM_DIH_ORIGINAL] = SCRIM_DIH_ORIGINAL,
+            [SCRIM_DIH_ROTATE90] = SCRIM_DIH_ROTATE90,
+            [SCRIM_DIH_ROTATE180] = SCRIM_DIH_ROTATE180,
+            [SCRIM_DIH_ROTATE270] = SCRIM_DIH_ROTATE270,
+            [SCRIM_DIH_FLIPX] = SCRIM_DIH_ROTATE270,
+            [SCRIM_DIH_FLIPY] = SCRIM_DIH_ROTATE90,
+            [SCRIM_DIH_FLIPPLUS1] = SCRIM_DIH_ORIGINAL,
+            [SCRIM_DIH_FLIPMINUS1] = SCRIM_DIH_ROTATE180,
+        };
         dihedral[0] = *hash;
         for (int v = 1; v < SCRIM_DIH_COUNT; v++) {
             float d[16][16];
             dihedral_of(b, v, d);
-            bits_of(d, &dihedral[v]);
+            int m = median_from[v];
+            medians[v] = m == v ? median_of(d) : medians[m];
+            bits_of(d, medians[v], &dihedral[v]);
         }
     }
 }
