@@ -7,6 +7,8 @@
  *                    [-f FLUSH] (records per index merge) [-k] (keep the
  *                    database) [-s] (skip the import: reuse -d, which
  *                    must have been built with the same -n and -q)
+ *                    [-p] (scrim_store_preload before the lookups, as
+ *                    scrimd does: 2 MB pages where the kernel can)
  */
 #include "scrim.h"
 #include "../tests/pdq_random.h" /* the store tests' data generator */
@@ -92,9 +94,9 @@ static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *w)
 int main(int argc, char **argv)
 {
     size_t n = 1000000, nq = 20000, nchecked = 300, flush = 4u << 20; /* as the CLI */
-    int radius = 31, keep = 0, skip_import = 0, c;
+    int radius = 31, keep = 0, skip_import = 0, preload = 0, c;
     char dir[4096] = "";
-    while ((c = getopt(argc, argv, "n:q:r:c:d:f:ks")) != -1) {
+    while ((c = getopt(argc, argv, "n:q:r:c:d:f:ksp")) != -1) {
         switch (c) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'q': nq = strtoull(optarg, NULL, 10); break;
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
         case 'f': flush = strtoull(optarg, NULL, 10); break;
         case 'k': keep = 1; break;
         case 's': skip_import = keep = 1; break;
+        case 'p': preload = 1; break;
         default:
             fprintf(stderr, "usage: %s [-n N] [-q Q] [-r R] [-c CHECKED] [-d DIR] [-f FLUSH] [-k] [-s]\n",
                     argv[0]);
@@ -227,6 +230,15 @@ int main(int argc, char **argv)
     double t_open = now() - t0;
     scrim_matches_free(&m);
     printf("open + first lookup: %.1f ms (page cache warm)\n", t_open * 1e3);
+    if (preload) {
+        scrim_store_preload_stats ps;
+        if (scrim_store_preload(s, NULL, NULL, &ps))
+            printf("preload: the database's map was not found\n");
+        else
+            printf("preload (-p): %.2f GB in %.2f s, on 2 MB pages %.2f GB before, "
+                   "%.2f GB after%s\n", ps.bytes / 1e9, ps.seconds, ps.huge_before / 1e9,
+                   ps.huge_after / 1e9, ps.reread ? " (read again)" : "");
+    }
 
     /* throughput and latency, one thread */
     double *lat = malloc(nq * sizeof *lat);

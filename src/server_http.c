@@ -834,6 +834,67 @@ static void apply_settings(scrim_server *srv, scrim__settings_ref *r)
         scrim__pool_set_queue_max(srv->pool, s->queue);
 }
 
+/* ==== preload: the database read in, in the background =================== */
+
+static int preload_should_stop(void *arg)
+{
+    scrim_server *srv = arg;
+    return atomic_load(&srv->preload_stop);
+}
+
+static void *preload_main(void *arg)
+{
+    scrim_server *srv = arg;
+    srv->preload_rc = scrim_store_preload(srv->store, preload_should_stop, srv,
+                                          &srv->preload_stats);
+    /* Thread-safe since evthread_use_pthreads(): the loop logs it. */
+    event_active(srv->preload_ev, EV_READ, 0);
+    return NULL;
+}
+
+static void preload_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    scrim_server *srv = arg;
+    pthread_join(srv->preload_thread, NULL);
+    srv->preload_running = 0;
+    const scrim_store_preload_stats *st = &srv->preload_stats;
+    if (srv->preload_rc) {
+        scrim__log_msg("warning", "preload: the database's memory map was not "
+                       "found; lookups read it as they go");
+        return;
+    }
+    scrim__log_json(json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:f}", "level", "info", "msg",
+        st->stopped ? "preload stopped" : "preloaded", "bytes", (json_int_t)st->bytes,
+        "hugepage_bytes_before", (json_int_t)st->huge_before, "hugepage_bytes",
+        (json_int_t)st->huge_after, "reread", st->reread, "stopped", st->stopped,
+        "seconds", st->seconds));
+}
+
+/* Start a preload unless one runs or the settings say not to. */
+static void preload_start(scrim_server *srv)
+{
+    if (!srv->cur->s.preload || srv->preload_running || !srv->preload_ev)
+        return;
+    atomic_store(&srv->preload_stop, 0);
+    if (pthread_create(&srv->preload_thread, NULL, preload_main, srv)) {
+        scrim__log_msg("warning", "preload: cannot start its thread");
+        return;
+    }
+    srv->preload_running = 1;
+}
+
+static void preload_stop(scrim_server *srv)
+{
+    if (!srv->preload_running)
+        return;
+    atomic_store(&srv->preload_stop, 1);
+    pthread_join(srv->preload_thread, NULL);
+    srv->preload_running = 0;
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
     scrim_server *srv = arg;
@@ -870,6 +931,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     srv->cur = r;
     scrim__log_msg("info", "settings reloaded%s%s", r->s.config[0] ? " from " : "",
                    r->s.config);
+    preload_start(srv); /* e.g. after a big import by the CLI */
     notify_systemd("READY=1");
     return;
 failed:
@@ -1010,12 +1072,15 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     srv->sig_int = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
     srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
     srv->stop_ev = event_new(srv->base, -1, 0, on_stop_request, srv);
+    srv->preload_ev = event_new(srv->base, -1, 0, preload_done, srv);
     if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->stop_ev ||
+        !srv->preload_ev ||
         evsignal_add(srv->sig_term, NULL) || evsignal_add(srv->sig_int, NULL) ||
         evsignal_add(srv->sig_hup, NULL)) {
         scrim__seterr(err, errlen, "cannot install signal handlers");
         goto fail;
     }
+    preload_start(srv);
     *out = srv;
     return SCRIM_OK;
 fail:
@@ -1039,6 +1104,7 @@ void scrim_server_free(scrim_server *srv)
 {
     if (!srv)
         return;
+    preload_stop(srv);
     /* Workers first: they may still hold calls whose done() needs the loop
      * objects below. */
     scrim__pool_free(srv->pool);
@@ -1047,7 +1113,8 @@ void scrim_server_free(scrim_server *srv)
     if (srv->socket_bound)
         unlink(srv->socket_path);
     struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
-                           srv->stop_ev, srv->drain_timer, srv->drain_tick};
+                           srv->stop_ev, srv->drain_timer, srv->drain_tick,
+                           srv->preload_ev};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i])
             event_free(evs[i]);

@@ -135,6 +135,13 @@ struct scrim_server {
     double last_reply;
     int draining;
     double started;
+    /* the background scrim_store_preload() (server_http.c) */
+    pthread_t preload_thread;
+    int preload_running;
+    atomic_int preload_stop;
+    struct event *preload_ev;
+    scrim_store_preload_stats preload_stats;
+    int preload_rc;
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,

@@ -25,6 +25,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->request_timeout = 30;
     s->idle_timeout = 30;
     s->min_quality = 50;
+    s->preload = 1;
     s->review_retention = 7 * 24 * 3600;
 }
 
@@ -73,6 +74,9 @@ static const struct opt {
      "shrink big JPEGs on load to 512 px: faster, hashes a few bits off"},
     {"ignore-alpha", T_INT, F(ignore_alpha), 0, 1, "0|1",
      "1: colours of images with alpha as stored (as the reference CLI); 0: onto white"},
+    {"preload", T_INT, F(preload), 0, 1, "0|1",
+     "1: read the database into memory at start-up and on SIGHUP, in the "
+     "background, on 2 MB pages where the kernel can (faster lookups)"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},

@@ -256,6 +256,7 @@ int scrim_store_open(const char *dir, const scrim_store_opts *opts,
                       0664);
     if (rc)
         goto fail;
+    store__map_advise(s);
     unsigned flags = o.readonly ? 0 : MDB_CREATE;
     rc = mdb_txn_begin(s->env, NULL, o.readonly ? MDB_RDONLY : 0, &txn);
     if (rc)

@@ -33,6 +33,9 @@ struct scrim_store {
     /* the index directory of the newest snapshot seen (store_lookup.c) */
     pthread_mutex_t dlock;
     struct mih_dir *dir;
+    /* where LMDB mapped data.mdb (store_map.c); NULL if not found */
+    uint8_t *map;
+    size_t map_len;
 };
 
 /* A list as stored (followed by the NUL-terminated description). */
@@ -101,6 +104,8 @@ int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
 int store__rtxn_get(scrim_store *s, MDB_txn **txn);
 void store__rtxn_put(scrim_store *s, MDB_txn *txn);
 void store__rtxn_cache_free(scrim_store *s);
+/* Find the data file's map and advise it MADV_HUGEPAGE (store_map.c). */
+void store__map_advise(scrim_store *s);
 int store__list_save(scrim_store *s, MDB_txn *txn, const char *name,
                      const struct list_rec *rec, const char *desc);
 int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,

@@ -110,6 +110,11 @@ http GET /healthz
 is "$code:$(jv '$j->{status}')" "200:ok" "restarts over a stale socket; /healthz"
 code=$(curl -s -o "$T/out" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
 is "$code" 200 "/healthz over TCP"
+# the database read in by the background preload (--preload 1, the default)
+i=0
+while [ $i -lt 600 ] && ! grep -q '"msg":"preloaded"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+grep '"msg":"preloaded"' "$T/log" | grep -q '"bytes":[1-9][0-9]*,.*"stopped":false'
+ok $? "preloads the database in the background and logs it"
 
 # ---- /v1/hash --------------------------------------------------------------------------
 http POST /v1/hash --data-binary @"$T/a.jpg"
@@ -364,6 +369,10 @@ reload
 http GET /after-rotation
 grep -q '"path":"/after-rotation"' "$T/log" && ! grep -q '"path":"/after-rotation"' "$T/log.1"
 ok $? "SIGHUP reopens the log (rotation)"
+i=0
+while [ $i -lt 600 ] && ! grep -q '"msg":"preloaded"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+grep -q '"msg":"preloaded"' "$T/log"
+ok $? "SIGHUP preloads the database again (after imports by the CLI)"
 
 # ---- SIGTERM drains in-flight requests ----------------------------------------------------------------
 curl -s -o "$T/drain" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \

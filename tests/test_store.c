@@ -682,6 +682,90 @@ static void threads_read_while_importing(void **state)
     rm_db(dir);
 }
 
+static int stop_now(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+typedef struct preload_arg {
+    scrim_store *s;
+    scrim_store_preload_stats st;
+    int rc;
+} preload_arg;
+
+static void *preload_thread(void *arg)
+{
+    preload_arg *p = arg;
+    p->rc = scrim_store_preload(p->s, NULL, NULL, &p->st);
+    return NULL;
+}
+
+/* scrim_store_preload() maps the whole database in (dropping and re-reading
+ * what the page cache holds in small pages, where the kernel gives 2 MB
+ * ones) while other threads query and import: every query still finds what
+ * was imported before it started, and lookups give the same answers after. */
+static void preload_while_reading(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    size_t n = 60000;
+    scrim_pdq *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        pdq_random_hash(&rng, &h[i]);
+    import_pdqs(s, "t", h, 50000, 0, 31);
+    scrim_matches before = {0}, after = {0};
+    char err[256];
+    assert_int_equal(scrim_store_lookup_pdq(s, h, 100, NULL, &before, err, sizeof err), 0);
+
+    scrim_store_preload_stats st;
+    assert_int_equal(scrim_store_preload(s, stop_now, NULL, &st), 0);
+    assert_true(st.stopped);
+
+    volatile int stop = 0;
+    thr t[2];
+    pthread_t id[2], pid;
+    for (int i = 0; i < 2; i++) {
+        t[i] = (thr){s, h, 50000, 0, &stop};
+        pthread_create(&id[i], NULL, reader, &t[i]);
+    }
+    preload_arg pa = {s, {0}, -1};
+    pthread_create(&pid, NULL, preload_thread, &pa);
+    for (size_t i = 50000; i < n; i += 2000)
+        import_pdqs(s, "t", h + i, 2000, 0, 31);
+    pthread_join(pid, NULL);
+    stop = 1;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(id[i], NULL);
+        assert_int_equal(t[i].errors, 0);
+    }
+    assert_int_equal(pa.rc, 0);
+    assert_false(pa.st.stopped);
+    char mdb[4200];
+    snprintf(mdb, sizeof mdb, "%s/data.mdb", dir);
+    struct stat sb;
+    assert_int_equal(stat(mdb, &sb), 0);
+    assert_true(pa.st.bytes > 10u << 20);
+    assert_true(pa.st.bytes <= (uint64_t)sb.st_size);
+    assert_true(pa.st.huge_after <= pa.st.bytes);
+    print_message("preload: %.1f MB, on 2 MB pages %.1f MB before, %.1f MB after%s, %.3f s\n",
+                  pa.st.bytes / 1e6, pa.st.huge_before / 1e6, pa.st.huge_after / 1e6,
+                  pa.st.reread ? " (read again)" : "", pa.st.seconds);
+    assert_int_equal(scrim_store_lookup_pdq(s, h, 100, NULL, &after, err, sizeof err), 0);
+    assert_int_equal(after.n, before.n);
+    for (size_t i = 0; i < after.n; i++) {
+        assert_int_equal(after.v[i].query, before.v[i].query);
+        assert_int_equal(after.v[i].distance, before.v[i].distance);
+        assert_string_equal(after.v[i].id, before.v[i].id);
+    }
+    assert_int_equal(list_count(s, "t"), n);
+    scrim_matches_free(&before);
+    scrim_matches_free(&after);
+    free(h);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
 /* A video id too long for an LMDB key (found fuzzing the vPDQ import):
  * refused as the caller's error naming the limit, the import still usable,
  * not a database failure (which the daemon answers with 500). */
@@ -777,6 +861,7 @@ int main(void)
         cmocka_unit_test(lists_and_video),
         cmocka_unit_test(other_process_sees_commit),
         cmocka_unit_test(threads_read_while_importing),
+        cmocka_unit_test(preload_while_reading),
         cmocka_unit_test(long_video_id_refused),
         cmocka_unit_test(non_utf8_text_refused),
     };

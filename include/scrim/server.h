@@ -73,6 +73,7 @@ typedef struct scrim_settings {
     int min_quality;                         /* PDQ quality needed to match */
     int fast_decode;                         /* JPEG shrink-on-load to 512 */
     int ignore_alpha;                        /* alpha dropped, not flattened */
+    int preload;                             /* read the db in at start/HUP */
 } scrim_settings;
 
 /* Fill every field with its default. */

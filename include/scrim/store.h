@@ -83,6 +83,27 @@ int scrim_store_open(const char *dir, const scrim_store_opts *opts,
                      scrim_store **out, char *err, size_t errlen);
 void scrim_store_close(scrim_store *s);
 
+/* Read the whole database into memory (the page cache), for servers that
+ * want no first-query disk reads, and where the kernel can map the file with
+ * 2 MB pages, make it so: the index's random reads then miss the TLB far
+ * less (index lookups ~1.8x faster at 10M hashes on the 2-core VM).  Pages
+ * the page cache holds in 4 KB folios (e.g. just written by an import) are
+ * dropped and read again, 2 MB at a time, if a first 2 MB shows that this
+ * brings 2 MB pages.  Safe while other threads query and write.  Takes as
+ * long as reading the file from disk when it re-reads; stops early once
+ * stop(arg) returns non-zero (asked every 2 MB; stop may be NULL).  Returns
+ * 0, or SCRIM_EINVAL where the map cannot be found (not Linux). */
+typedef struct scrim_store_preload_stats {
+    uint64_t bytes;          /* database bytes mapped in */
+    uint64_t huge_before;    /* of which on 2 MB pages before ... */
+    uint64_t huge_after;     /* ... and after */
+    int reread;              /* small pages were dropped and read again */
+    int stopped;             /* stop() ended it early */
+    double seconds;
+} scrim_store_preload_stats;
+int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
+                        scrim_store_preload_stats *st);
+
 /* The LMDB environment, for modules keeping their own named databases
  * (see Caveats).  Valid until scrim_store_close(). */
 MDB_env *scrim_store_env(scrim_store *s);
