@@ -865,6 +865,13 @@ static void preload_done(evutil_socket_t fd, short what, void *arg)
                        "found; lookups read it as they go");
         return;
     }
+    if (st->too_big) {
+        scrim__log_json(json_pack("{s:s, s:s, s:I}", "level", "warning", "msg",
+                                  "preload: the database is over half the RAM; "
+                                  "lookups read it as they go",
+                                  "bytes", (json_int_t)st->bytes));
+        return;
+    }
     scrim__log_json(json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:f}", "level", "info", "msg",
         st->stopped ? "preload stopped" : "preloaded", "bytes", (json_int_t)st->bytes,

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
@@ -142,6 +143,15 @@ int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
     if (used > s->map_len)
         used = s->map_len;
     st.bytes = used;
+    /* A database that would crowd out the rest of memory is left to be read
+     * as queries need it. */
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psize > 0 && used > (uint64_t)pages * (uint64_t)psize / 2) {
+        st.too_big = 1;
+        if (out)
+            *out = st;
+        return SCRIM_OK;
+    }
     for (size_t off = 0; off < used && !stopped(stop, arg); off += CHUNK)
         populate(s->map + off, used - off < CHUNK ? used - off : CHUNK);
     st.huge_before = st.huge_after = pmd_mapped(s);

@@ -92,13 +92,15 @@ void scrim_store_close(scrim_store *s);
  * brings 2 MB pages.  Safe while other threads query and write.  Takes as
  * long as reading the file from disk when it re-reads; stops early once
  * stop(arg) returns non-zero (asked every 2 MB; stop may be NULL).  Returns
- * 0, or SCRIM_EINVAL where the map cannot be found (not Linux). */
+ * 0, or SCRIM_EINVAL where the map cannot be found (not Linux).  A database
+ * larger than half the machine's RAM is not preloaded (too_big). */
 typedef struct scrim_store_preload_stats {
     uint64_t bytes;          /* database bytes mapped in */
     uint64_t huge_before;    /* of which on 2 MB pages before ... */
     uint64_t huge_after;     /* ... and after */
     int reread;              /* small pages were dropped and read again */
     int stopped;             /* stop() ended it early */
+    int too_big;             /* over half the RAM: nothing done */
     double seconds;
 } scrim_store_preload_stats;
 int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
