@@ -35,6 +35,18 @@ static int load(const void *buf, size_t len, scrim_image *img, char *err)
     return scrim_image_load_buffer(buf, len, NULL, img, err, 256);
 }
 
+/* im saved as PNG, then loaded as scrim loads uploads. */
+static void load_as_png(VipsImage *im, scrim_image *img)
+{
+    void *buf;
+    size_t len;
+    char err[256];
+    assert_int_equal(vips_pngsave_buffer(im, &buf, &len, NULL), 0);
+    if (load(buf, len, img, err))
+        fail_msg("loading the PNG: %s", err);
+    g_free(buf);
+}
+
 static void formats_decode_to_same_pixels(void **state)
 {
     VipsImage *rgb = pattern(3);
@@ -142,17 +154,12 @@ static void sixteen_bit_rgb_keeps_high_byte(void **state)
                                                 3, VIPS_FORMAT_USHORT);
     assert_non_null(w16);
     w16->Type = VIPS_INTERPRETATION_RGB16;
-    void *buf;
-    size_t len;
-    assert_int_equal(vips_pngsave_buffer(w16, &buf, &len, NULL), 0);
     scrim_image img;
-    char err[256];
-    assert_int_equal(load(buf, len, &img, err), 0);
+    load_as_png(w16, &img);
     assert_int_equal(img.channels, 3);
     assert_int_equal(img.width, W);
     assert_memory_equal(img.pixels, raw, rlen);
     scrim_image_free(&img);
-    g_free(buf);
     g_object_unref(w16);
     free(wide);
     g_free(raw);
@@ -169,19 +176,16 @@ static void sixteen_bit_grey_and_cmyk(void **state)
 
     /* 8-bit grey stays one channel with the same values. */
     assert_int_equal(vips_colourspace(rgb, &grey, VIPS_INTERPRETATION_B_W, NULL), 0);
-    assert_int_equal(vips_pngsave_buffer(grey, &buf, &len, NULL), 0);
-    assert_int_equal(load(buf, len, &img, err), 0);
+    load_as_png(grey, &img);
     assert_int_equal(img.channels, 1);
     size_t glen;
     uint8_t *gpx = vips_image_write_to_memory(grey, &glen);
     assert_memory_equal(img.pixels, gpx, glen);
     scrim_image_free(&img);
-    g_free(buf);
 
     /* 16-bit grey (values * 257) comes back as the same 8-bit values. */
     assert_int_equal(vips_colourspace(grey, &g16, VIPS_INTERPRETATION_GREY16, NULL), 0);
-    assert_int_equal(vips_pngsave_buffer(g16, &buf, &len, NULL), 0);
-    assert_int_equal(load(buf, len, &img, err), 0);
+    load_as_png(g16, &img);
     assert_int_equal(img.channels, 1);
     int maxdiff = 0;
     for (size_t i = 0; i < glen; i++) {
@@ -190,7 +194,6 @@ static void sixteen_bit_grey_and_cmyk(void **state)
     }
     assert_true(maxdiff <= 1);
     scrim_image_free(&img);
-    g_free(buf);
     g_free(gpx);
 
     /* CMYK JPEG: converted to 3-channel sRGB. */

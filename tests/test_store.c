@@ -653,29 +653,53 @@ static void *reader(void *arg)
     return NULL;
 }
 
-static void threads_read_while_importing(void **state)
+/* A new store in *dir with n random hashes in *h, the first `first` of them
+ * imported into list "t". */
+static scrim_store *random_store(char **dir, scrim_pdq **h, size_t n, size_t first)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
-    size_t n = 2000;
-    scrim_pdq *h = malloc(n * sizeof *h);
+    *dir = temp_db();
+    scrim_store *s = open_db(*dir);
+    *h = malloc(n * sizeof **h);
+    assert_non_null(*h);
     for (size_t i = 0; i < n; i++)
-        pdq_random_hash(&rng, &h[i]);
-    import_pdqs(s, "t", h, 100, 0, 31);
-    volatile int stop = 0;
-    thr t[3];
-    pthread_t id[3];
-    for (int i = 0; i < 3; i++) {
-        t[i] = (thr){s, h, n, 0, &stop};
+        pdq_random_hash(&rng, &(*h)[i]);
+    import_pdqs(s, "t", *h, first, 0, 31);
+    return s;
+}
+
+/* k reader threads querying h[0 .. of) until *stop; joined by readers_join(),
+ * which checks that none saw an error. */
+static void readers_start(thr *t, pthread_t *id, int k, scrim_store *s,
+                          const scrim_pdq *h, size_t of, volatile int *stop)
+{
+    for (int i = 0; i < k; i++) {
+        t[i] = (thr){s, h, of, 0, stop};
         pthread_create(&id[i], NULL, reader, &t[i]);
     }
-    for (size_t i = 100; i < n; i += 100)
-        import_pdqs(s, "t", h + i, 100, 0, 31);
-    stop = 1;
-    for (int i = 0; i < 3; i++) {
+}
+
+static void readers_join(thr *t, pthread_t *id, int k)
+{
+    for (int i = 0; i < k; i++) {
         pthread_join(id[i], NULL);
         assert_int_equal(t[i].errors, 0);
     }
+}
+
+static void threads_read_while_importing(void **state)
+{
+    char *dir;
+    scrim_pdq *h;
+    size_t n = 2000;
+    scrim_store *s = random_store(&dir, &h, n, 100);
+    volatile int stop = 0;
+    thr t[3];
+    pthread_t id[3];
+    readers_start(t, id, 3, s, h, n, &stop);
+    for (size_t i = 100; i < n; i += 100)
+        import_pdqs(s, "t", h + i, 100, 0, 31);
+    stop = 1;
+    readers_join(t, id, 3);
     assert_int_equal(list_count(s, "t"), n);
     free(h);
     scrim_store_close(s);
@@ -707,13 +731,10 @@ static void *preload_thread(void *arg)
  * was imported before it started, and lookups give the same answers after. */
 static void preload_while_reading(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir;
+    scrim_pdq *h;
     size_t n = 60000;
-    scrim_pdq *h = malloc(n * sizeof *h);
-    for (size_t i = 0; i < n; i++)
-        pdq_random_hash(&rng, &h[i]);
-    import_pdqs(s, "t", h, 50000, 0, 31);
+    scrim_store *s = random_store(&dir, &h, n, 50000);
     scrim_matches before = {0}, after = {0};
     char err[256];
     assert_int_equal(scrim_store_lookup_pdq(s, h, 100, NULL, &before, err, sizeof err), 0);
@@ -725,20 +746,14 @@ static void preload_while_reading(void **state)
     volatile int stop = 0;
     thr t[2];
     pthread_t id[2], pid;
-    for (int i = 0; i < 2; i++) {
-        t[i] = (thr){s, h, 50000, 0, &stop};
-        pthread_create(&id[i], NULL, reader, &t[i]);
-    }
+    readers_start(t, id, 2, s, h, 50000, &stop);
     preload_arg pa = {s, {0}, -1};
     pthread_create(&pid, NULL, preload_thread, &pa);
     for (size_t i = 50000; i < n; i += 2000)
         import_pdqs(s, "t", h + i, 2000, 0, 31);
     pthread_join(pid, NULL);
     stop = 1;
-    for (int i = 0; i < 2; i++) {
-        pthread_join(id[i], NULL);
-        assert_int_equal(t[i].errors, 0);
-    }
+    readers_join(t, id, 2);
     assert_int_equal(pa.rc, 0);
     assert_false(pa.st.stopped);
     char mdb[4200];
