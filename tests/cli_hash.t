@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_hash.t - `scrim hash`: output formats, errors per file, exit status.
 . tests/tap.sh
-plan 22
+plan 26
 S="$SCRIM_BIN/scrim"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -74,11 +74,34 @@ ok $([ -n "$h_white" ] && [ "$h_white" != "$h_rgb" ] && echo 0 || echo 1) "defau
 "$S" hash --alpha grey "$TMP/rgba.png" >/dev/null 2>"$TMP/err"
 like "$?:$(cat "$TMP/err")" "^2:.*--alpha must be 'white' or 'ignore'" "--alpha with a bad value is a usage error"
 
+# -j: several files at a time, the output (and the errors) in input order.
+files="$FIX/blobs.png $FIX/truncated.jpg $FIX/anim-alpha.webp $FIX/not-an-image.txt $TMP/rgb.png
+       $TMP/missing.png $FIX/blobs.jpg $FIX/cmyk-no-adobe.jpg $TMP/rgba.png $FIX/fps-2e9.mp4"
+# shellcheck disable=SC2086
+"$S" hash -j 1 $files >"$TMP/o1" 2>"$TMP/e1"; st1=$?
+# shellcheck disable=SC2086
+"$S" hash -j 3 $files >"$TMP/o3" 2>"$TMP/e3"; st3=$?
+# shellcheck disable=SC2086
+"$S" hash -j 3 --json $files >"$TMP/j3" 2>/dev/null
+# shellcheck disable=SC2086
+"$S" hash -j 1 --json $files >"$TMP/j1" 2>/dev/null
+ok $([ "$st1" = 1 ] && [ "$st3" = 1 ] && cmp -s "$TMP/o1" "$TMP/o3" && cmp -s "$TMP/e1" "$TMP/e3" &&
+     [ "$(grep -c '^[0-9a-f]\{64\},' "$TMP/o1")" -ge 5 ] && echo 0 || echo 1) \
+   "-j 3 prints what -j 1 prints, in the same order, errors too"
+ok $(cmp -s "$TMP/j1" "$TMP/j3" && [ "$(wc -l < "$TMP/j3")" -ge 6 ] && echo 0 || echo 1) "-j 3 --json: the same objects in order"
+# shellcheck disable=SC2086
+printf '%s\n' $files | "$S" hash -j 2 --files-from - >"$TMP/f2" 2>"$TMP/fe2"
+# shellcheck disable=SC2086
+printf '%s\n' $files | "$S" hash -j 1 --files-from - >"$TMP/f1" 2>"$TMP/fe1"
+ok $(cmp -s "$TMP/f1" "$TMP/f2" && cmp -s "$TMP/fe1" "$TMP/fe2" && echo 0 || echo 1) "--files-from with -j 2: as one at a time"
+"$S" hash -j 0 "$FIX/blobs.png" >/dev/null 2>"$TMP/err"
+like "$?:$(cat "$TMP/err")" "^2:.*--jobs" "-j 0 is a usage error"
+
 if have_shared; then
     tail -n +2 "$SHARED/pdq/exact.csv" | sort -t, -k3 > "$TMP/want"
     (cd "$SHARED/pdq/exact" && "$S" hash $(cut -d, -f3 "$TMP/want")) | sort -t, -k3 > "$TMP/got"
-    bad=$(diff "$TMP/want" "$TMP/got" | grep -c '^>')
-    is "$bad" 0 "CLI reproduces exact.csv"
+    is "$(diff "$TMP/want" "$TMP/got" | grep -c '^[<>]'):$(wc -l < "$TMP/got")" "0:$(wc -l < "$TMP/want")" \
+       "CLI reproduces exact.csv (every row)"
 else
     skip "../shared not found"
 fi

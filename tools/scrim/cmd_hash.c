@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,77 +31,264 @@ static void usage(FILE *f)
             "  --seconds-per-hash S  hash a frame every S seconds (default 1;\n"
             "                  0 = every frame)\n"
             "  --keyframes     hash key frames only, without decoding the others\n"
+            "  -j, --jobs N    hash N files at a time (default: the CPUs this\n"
+            "                  process may run on); output stays in input order\n"
             "A file that cannot be hashed is reported on stderr; the others are\n"
             "still hashed and the exit status is 1.\n",
             (unsigned long long)SCRIM_DEFAULT_MAX_PIXELS);
 }
 
+/* What every file is hashed with. */
+typedef struct hash_cfg {
+    int dihedral, as_json, header;
+    scrim_decode_opts dopts;
+    scrim_video_opts vopts;
+} hash_cfg;
+
 /* One JSON object on a line, with the file's name added; takes o. */
-static void print_json_file(json_t *o, const char *path)
+static void print_json_file(FILE *out, json_t *o, const char *path)
 {
     json_object_set_new(o, "file", json_string(path));
     char *s = json_dumps(o, JSON_COMPACT);
-    puts(s);
+    fprintf(out, "%s\n", s);
     free(s);
     json_decref(o);
 }
 
 /* A video's vPDQ lines or JSON; SCRIM_OK or an error code with err set. */
-static int hash_video(const char *path, const uint8_t *data, size_t len,
-                      int as_json, int header, const scrim_video_opts *vopts,
-                      char *err, size_t errlen)
+static int hash_video(FILE *out, const char *path, const uint8_t *data,
+                      size_t len, const hash_cfg *cfg, char *err, size_t errlen)
 {
     scrim_vpdq v;
-    int rc = scrim_video_hash_buffer(data, len, vopts, &v, err, errlen);
+    int rc = scrim_video_hash_buffer(data, len, &cfg->vopts, &v, err, errlen);
     if (rc == SCRIM_OK) {
-        if (as_json) {
-            print_json_file(scrim_vpdq_json(&v), path);
+        if (cfg->as_json) {
+            print_json_file(out, scrim_vpdq_json(&v), path);
         } else {
-            if (header)
-                printf("# %s\n", path);
-            scrim_vpdq_write(stdout, &v);
+            if (cfg->header)
+                fprintf(out, "# %s\n", path);
+            scrim_vpdq_write(out, &v);
         }
     }
     scrim_vpdq_free(&v);
     return rc;
 }
 
-static int hash_one(const char *path, int dihedral, int as_json,
-                    const scrim_decode_opts *opts,
-                    const scrim_video_opts *vopts, int header)
+/* The lines of one file to out; 0, or 1 with the reason in err. */
+static int hash_to(FILE *out, const char *path, const hash_cfg *cfg, char *err,
+                   size_t errlen)
 {
-    char err[512];
     uint8_t *data;
     size_t len;
     int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err,
-                             sizeof err);
+                             errlen);
     if (rc == SCRIM_OK && scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO) {
-        rc = hash_video(path, data, len, as_json, header, vopts, err,
-                        sizeof err);
+        rc = hash_video(out, path, data, len, cfg, err, errlen);
         free(data);
-        if (rc == SCRIM_OK)
-            return 0;
     } else if (rc == SCRIM_OK) {
         scrim_image_hashes h;
-        scrim_decode_opts o = *opts;
-        o.no_digests = !as_json; /* the CSV lines carry only the PDQ */
-        rc = scrim_hash_image_buffer(data, len, &o, &h, NULL, err, sizeof err);
+        scrim_decode_opts o = cfg->dopts;
+        o.no_digests = !cfg->as_json; /* the CSV lines carry only the PDQ */
+        rc = scrim_hash_image_buffer(data, len, &o, &h, NULL, err, errlen);
         free(data);
         if (rc == SCRIM_OK) {
-            if (as_json) {
-                print_json_file(scrim_image_hashes_json(&h, dihedral), path);
+            if (cfg->as_json) {
+                print_json_file(out, scrim_image_hashes_json(&h, cfg->dihedral), path);
             } else {
                 char hx[SCRIM_PDQ_HEXLEN + 1];
-                for (int v = 0; v < (dihedral ? SCRIM_DIH_COUNT : 1); v++) {
+                for (int v = 0; v < (cfg->dihedral ? SCRIM_DIH_COUNT : 1); v++) {
                     scrim_pdq_to_hex(&h.dihedral[v], hx);
-                    printf("%s,%d,%s\n", hx, h.quality, path);
+                    fprintf(out, "%s,%d,%s\n", hx, h.quality, path);
                 }
             }
-            return 0;
         }
     }
+    return rc != SCRIM_OK;
+}
+
+static void report(const char *path, const char *err)
+{
     fflush(stdout);
     fprintf(stderr, "scrim: %s: %s\n", path, err);
+}
+
+/* ---- several files at a time ----------------------------------------------
+ * The main thread reads the paths and prints; workers hash.  A ring of
+ * 4 x jobs slots keeps the output in input order with bounded memory: a file
+ * is printed once it and every file before it are done. */
+
+typedef struct job {
+    char *path;
+    char *out;       /* its stdout text (open_memstream) */
+    size_t outlen;
+    char err[512];
+    int status;      /* hash_to()'s */
+    int done;
+} job;
+
+typedef struct hasher {
+    const hash_cfg *cfg;
+    pthread_mutex_t mu;
+    pthread_cond_t work, ready;  /* a job to take; a job done / a slot free */
+    job *ring;
+    size_t cap, head, next, tail; /* printed < head <= next (taken) <= tail */
+    int closed;                    /* no more paths */
+} hasher;
+
+static void job_run(const hash_cfg *cfg, job *j)
+{
+    FILE *out = open_memstream(&j->out, &j->outlen);
+    if (!out) {
+        j->status = 1;
+        snprintf(j->err, sizeof j->err, "out of memory");
+        return;
+    }
+    j->status = hash_to(out, j->path, cfg, j->err, sizeof j->err);
+    fclose(out);
+}
+
+static void *worker(void *arg)
+{
+    hasher *hs = arg;
+    pthread_mutex_lock(&hs->mu);
+    for (;;) {
+        while (hs->next == hs->tail && !hs->closed)
+            pthread_cond_wait(&hs->work, &hs->mu);
+        if (hs->next == hs->tail)
+            break;
+        job *j = &hs->ring[hs->next++ % hs->cap];
+        pthread_mutex_unlock(&hs->mu);
+        job_run(hs->cfg, j);
+        pthread_mutex_lock(&hs->mu);
+        j->done = 1;
+        pthread_cond_broadcast(&hs->ready);
+    }
+    pthread_mutex_unlock(&hs->mu);
+    return NULL;
+}
+
+/* Print the done jobs at the head, in order (called and returns locked);
+ * with wait, first wait until the head job is done. */
+static int print_ready(hasher *hs, int wait)
+{
+    int status = 0;
+    while (wait && hs->head < hs->tail && !hs->ring[hs->head % hs->cap].done)
+        pthread_cond_wait(&hs->ready, &hs->mu);
+    while (hs->head < hs->tail && hs->ring[hs->head % hs->cap].done) {
+        job j = hs->ring[hs->head % hs->cap];
+        pthread_mutex_unlock(&hs->mu);
+        fwrite(j.out, 1, j.outlen, stdout);
+        if (j.status)
+            report(j.path, j.err);
+        status |= j.status;
+        free(j.out);
+        free(j.path);
+        pthread_mutex_lock(&hs->mu);
+        hs->head++;
+    }
+    return status;
+}
+
+/* Queue one path (copied); prints what is ready meanwhile. */
+static int hasher_add(hasher *hs, const char *path)
+{
+    int status = 0;
+    char *p = strdup(path);
+    if (!p) {
+        fprintf(stderr, "scrim hash: out of memory\n");
+        exit(1);
+    }
+    pthread_mutex_lock(&hs->mu);
+    status |= print_ready(hs, 0);
+    while (hs->tail - hs->head == hs->cap)
+        status |= print_ready(hs, 1);
+    job *j = &hs->ring[hs->tail % hs->cap];
+    memset(j, 0, sizeof *j);
+    j->path = p;
+    hs->tail++;
+    pthread_cond_signal(&hs->work);
+    pthread_mutex_unlock(&hs->mu);
+    return status;
+}
+
+/* One path at a time with jobs == 1, else through the workers. */
+typedef struct hash_run {
+    hash_cfg cfg;
+    int jobs;
+    hasher hs;
+    pthread_t *threads;
+    int nthreads;
+    int status;
+} hash_run;
+
+static int run_begin(hash_run *r)
+{
+    if (r->jobs <= 1)
+        return 0;
+    hasher *hs = &r->hs;
+    memset(hs, 0, sizeof *hs);
+    hs->cfg = &r->cfg;
+    hs->cap = 4 * (size_t)r->jobs;
+    hs->ring = calloc(hs->cap, sizeof *hs->ring);
+    r->threads = calloc((size_t)r->jobs, sizeof *r->threads);
+    if (!hs->ring || !r->threads) {
+        free(hs->ring);
+        free(r->threads);
+        r->jobs = 1; /* no memory for the workers: one at a time */
+        return 0;
+    }
+    pthread_mutex_init(&hs->mu, NULL);
+    pthread_cond_init(&hs->work, NULL);
+    pthread_cond_init(&hs->ready, NULL);
+    for (r->nthreads = 0; r->nthreads < r->jobs; r->nthreads++)
+        if (pthread_create(&r->threads[r->nthreads], NULL, worker, hs))
+            break;
+    if (r->nthreads == 0) {
+        fprintf(stderr, "scrim hash: cannot start worker threads\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void run_add(hash_run *r, const char *path)
+{
+    if (r->jobs > 1) {
+        r->status |= hasher_add(&r->hs, path);
+        return;
+    }
+    char err[512];
+    if (hash_to(stdout, path, &r->cfg, err, sizeof err)) {
+        report(path, err);
+        r->status = 1;
+    }
+}
+
+static int run_end(hash_run *r)
+{
+    if (r->jobs <= 1)
+        return r->status;
+    hasher *hs = &r->hs;
+    pthread_mutex_lock(&hs->mu);
+    hs->closed = 1;
+    pthread_cond_broadcast(&hs->work);
+    while (hs->head < hs->tail)
+        r->status |= print_ready(hs, 1);
+    pthread_mutex_unlock(&hs->mu);
+    for (int i = 0; i < r->nthreads; i++)
+        pthread_join(r->threads[i], NULL);
+    pthread_mutex_destroy(&hs->mu);
+    pthread_cond_destroy(&hs->work);
+    pthread_cond_destroy(&hs->ready);
+    free(hs->ring);
+    free(r->threads);
+    return r->status;
+}
+
+static int cpus_available(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
     return 1;
 }
 
@@ -107,7 +296,7 @@ int cmd_hash(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"dihedral", no_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'J'},
         {"max-pixels", required_argument, NULL, 'm'},
         {"fast", no_argument, NULL, 'f'},
         {"alpha", required_argument, NULL, 'a'},
@@ -115,25 +304,26 @@ int cmd_hash(int argc, char **argv)
         {"seconds-per-hash", required_argument, NULL, 's'},
         {"keyframes", no_argument, NULL, 'k'},
         {"exact-rgb", no_argument, NULL, 'r'},
+        {"jobs", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int dihedral = 0, as_json = 0, c;
+    int c;
     const char *files_from = NULL;
-    scrim_decode_opts dopts = {0};
-    scrim_video_opts vopts;
-    scrim_video_opts_default(&vopts);
-    while ((c = getopt_long(argc, argv, "djm:fa:F:s:krh", opts, NULL)) != -1) {
+    hash_run r = {.jobs = cpus_available()};
+    hash_cfg *cfg = &r.cfg;
+    scrim_video_opts_default(&cfg->vopts);
+    while ((c = getopt_long(argc, argv, "dJm:fa:F:s:krj:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': dihedral = 1; break;
-        case 'j': as_json = 1; break;
+        case 'd': cfg->dihedral = 1; break;
+        case 'J': cfg->as_json = 1; break;
         case 'm': {
             long long v = cli_parse_int("--max-pixels", optarg, 1, 1LL << 40);
             if (v < 0)
                 return 2;
-            dopts.max_pixels = (uint64_t)v;
+            cfg->dopts.max_pixels = (uint64_t)v;
             break;
         }
-        case 'f': dopts.min_side = SCRIM_FAST_MIN_SIDE; break;
+        case 'f': cfg->dopts.min_side = SCRIM_FAST_MIN_SIDE; break;
         case 'F': files_from = optarg; break;
         case 'a':
             if (strcmp(optarg, "white") && strcmp(optarg, "ignore")) {
@@ -141,15 +331,22 @@ int cmd_hash(int argc, char **argv)
                                 "'ignore', not '%s'\n", optarg);
                 return 2;
             }
-            dopts.ignore_alpha = !strcmp(optarg, "ignore");
+            cfg->dopts.ignore_alpha = !strcmp(optarg, "ignore");
             break;
         case 's':
             if (cli_parse_seconds("--seconds-per-hash", optarg,
-                                  &vopts.seconds_per_hash))
+                                  &cfg->vopts.seconds_per_hash))
                 return 2;
             break;
-        case 'k': vopts.keyframes_only = 1; break;
+        case 'k': cfg->vopts.keyframes_only = 1; break;
         case 'r': break; /* --exact-rgb: what every frame gets now */
+        case 'j': {
+            long long v = cli_parse_int("--jobs", optarg, 1, 256);
+            if (v < 0)
+                return 2;
+            r.jobs = (int)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -168,28 +365,33 @@ int cmd_hash(int argc, char **argv)
                     strerror(errno));
             return 2;
         }
+        cfg->header = 1;
+        if (run_begin(&r))
+            return 1;
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
-        int status = 0;
         while ((n = getline(&line, &cap, in)) >= 0) {
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
                 line[--n] = '\0';
             if (n > 0)
-                status |= hash_one(line, dihedral, as_json, &dopts, &vopts, 1);
+                run_add(&r, line);
         }
         free(line);
         if (in != stdin)
             fclose(in);
-        return status;
+        return run_end(&r);
     }
     if (optind >= argc) {
         usage(stderr);
         return 2;
     }
-    int status = 0;
+    cfg->header = argc - optind > 1;
+    if (argc - optind < r.jobs)
+        r.jobs = argc - optind;
+    if (run_begin(&r))
+        return 1;
     for (int i = optind; i < argc; i++)
-        status |= hash_one(argv[i], dihedral, as_json, &dopts, &vopts,
-                           argc - optind > 1);
-    return status;
+        run_add(&r, argv[i]);
+    return run_end(&r);
 }
