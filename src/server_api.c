@@ -291,11 +291,13 @@ static int api_lookup(scrim_call *c, void *arg)
 static int api_healthz(scrim_call *c, void *arg)
 {
     scrim_server *srv = c->server;
-    c->json = json_pack("{s:s, s:s, s:b, s:i, s:i, s:f}", "status",
+    c->json = json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:f}", "status",
                         srv->draining ? "draining" : "ok", "version",
                         SCRIM_VERSION, "database", srv->store != NULL,
                         "workers", scrim__pool_threads(srv->pool),
                         "queue_depth", scrim__pool_depth(srv->pool),
+                        "video_workers", scrim__pool_threads(srv->vpool),
+                        "video_queue_depth", scrim__pool_depth(srv->vpool),
                         "uptime_seconds", scrim__now() - srv->started);
     return 0;
 }

@@ -568,10 +568,17 @@ static void handle_request(struct evhttp_request *req, void *arg)
         respond(j, &j->call);
         goto done;
     }
-    if (scrim__pool_submit(srv->pool, &j->item)) {
-        respond_error_now(j, 503, "queue_full", "all %d workers are busy and "
+    /* Videos have their own workers (--video-threads): a long one never
+     * holds up the images behind it. */
+    scrim__pool *pool = srv->pool;
+    if (srv->vpool && scrim_media_sniff((const uint8_t *)j->body,
+                                        j->call.body_len) == SCRIM_MEDIA_VIDEO)
+        pool = srv->vpool;
+    if (scrim__pool_submit(pool, &j->item)) {
+        respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
                           "%d requests are waiting; retry later",
-                          scrim__pool_threads(srv->pool), j->set->s.queue);
+                          scrim__pool_threads(pool), pool == srv->vpool ? "video " : "",
+                          scrim__pool_depth(pool));
         goto done;
     }
     j->queued = 1;
@@ -771,7 +778,7 @@ static void drain_finish(evutil_socket_t fd, short what, void *arg)
  * written for a second: a reply to a client that left is never completed. */
 static void drain_check(scrim_server *srv)
 {
-    if (scrim__pool_idle(srv->pool) &&
+    if (scrim__pool_idle(srv->pool) && scrim__pool_idle(srv->vpool) &&
         (srv->flushing <= 0 || scrim__now() - srv->last_reply > 1.0))
         event_base_loopexit(srv->base, NULL);
 }
@@ -798,8 +805,8 @@ static void start_drain(scrim_server *srv)
     srv->draining = 1;
     notify_systemd("STOPPING=1");
     scrim__log_msg("info", "draining: %d requests in flight, %d queued",
-                   scrim__pool_busy(srv->pool),
-                   scrim__pool_depth(srv->pool));
+                   scrim__pool_busy(srv->pool) + scrim__pool_busy(srv->vpool),
+                   scrim__pool_depth(srv->pool) + scrim__pool_depth(srv->vpool));
     struct evhttp_bound_socket *list[8] = {0};
     evhttp_foreach_bound_socket(srv->http, remove_listeners, list);
     for (int i = 0; i < 8 && list[i]; i++)
@@ -919,14 +926,16 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     const scrim_settings *old = &srv->cur->s;
     if (strcmp(s.db, old->db) || strcmp(s.socket, old->socket) ||
         strcmp(s.listen, old->listen) || strcmp(s.user, old->user) ||
-        (s.threads && s.threads != old->threads))
-        scrim__log_msg("warning", "reload: db, socket, listen, user and "
-                       "threads change only on restart");
+        (s.threads && s.threads != old->threads) ||
+        s.video_threads != old->video_threads)
+        scrim__log_msg("warning", "reload: db, socket, listen, user, threads "
+                       "and video-threads change only on restart");
     snprintf(s.db, sizeof s.db, "%s", old->db);
     snprintf(s.socket, sizeof s.socket, "%s", old->socket);
     snprintf(s.listen, sizeof s.listen, "%s", old->listen);
     snprintf(s.user, sizeof s.user, "%s", old->user);
     s.threads = old->threads;
+    s.video_threads = old->video_threads;
     scrim__settings_ref *r = scrim__settings_ref_new(&s, err, sizeof err);
     if (!r)
         goto failed;
@@ -1075,6 +1084,12 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
                       srv->cur->s.threads);
         goto fail;
     }
+    int vt = srv->cur->s.video_threads;
+    if (vt > 0 && scrim__pool_new(vt, 16 * vt, srv->base, job_run, job_done,
+                                  srv, &srv->vpool)) {
+        scrim__seterr(err, errlen, "cannot start %d video worker threads", vt);
+        goto fail;
+    }
     srv->sig_term = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
     srv->sig_int = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
     srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
@@ -1115,6 +1130,7 @@ void scrim_server_free(scrim_server *srv)
     /* Workers first: they may still hold calls whose done() needs the loop
      * objects below. */
     scrim__pool_free(srv->pool);
+    scrim__pool_free(srv->vpool);
     if (srv->http)
         evhttp_free(srv->http);
     if (srv->socket_bound)

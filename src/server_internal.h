@@ -27,6 +27,7 @@ int scrim__pool_new(int threads, int queue_max, struct event_base *base,
                     scrim__pool **out);
 /* Queue an item; SCRIM_ETOOBIG when queue_max items are already waiting. */
 int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it);
+/* The getters take NULL (no such pool): 0, or idle. */
 int scrim__pool_depth(scrim__pool *p);   /* items waiting */
 int scrim__pool_busy(scrim__pool *p);    /* items being run */
 /* Nothing waiting, running, or finished but not yet handed to done(). */
@@ -116,6 +117,7 @@ struct scrim_server {
     struct event *sig_term, *sig_int, *sig_hup, *stop_ev, *drain_timer;
     struct event *drain_tick;
     scrim__pool *pool;
+    scrim__pool *vpool;              /* videos' workers; NULL: they use pool */
     scrim__settings_ref *cur;
     int argc;
     char **argv;

@@ -186,6 +186,15 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
     fprintf(f, "# HELP scrim_workers Worker threads.\n"
             "# TYPE scrim_workers gauge\nscrim_workers %d\n",
             scrim__pool_threads(srv->pool));
+    fprintf(f, "# HELP scrim_video_queue_depth Videos waiting for a video worker.\n"
+            "# TYPE scrim_video_queue_depth gauge\nscrim_video_queue_depth %d\n",
+            scrim__pool_depth(srv->vpool));
+    fprintf(f, "# HELP scrim_video_workers_busy Video workers hashing a video.\n"
+            "# TYPE scrim_video_workers_busy gauge\nscrim_video_workers_busy %d\n",
+            scrim__pool_busy(srv->vpool));
+    fprintf(f, "# HELP scrim_video_workers Worker threads for videos only.\n"
+            "# TYPE scrim_video_workers gauge\nscrim_video_workers %d\n",
+            scrim__pool_threads(srv->vpool));
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);

@@ -125,6 +125,8 @@ int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it)
 
 int scrim__pool_depth(scrim__pool *p)
 {
+    if (!p)
+        return 0;
     pthread_mutex_lock(&p->mu);
     int d = p->depth;
     pthread_mutex_unlock(&p->mu);
@@ -133,6 +135,8 @@ int scrim__pool_depth(scrim__pool *p)
 
 int scrim__pool_busy(scrim__pool *p)
 {
+    if (!p)
+        return 0;
     pthread_mutex_lock(&p->mu);
     int d = p->busy;
     pthread_mutex_unlock(&p->mu);
@@ -141,6 +145,8 @@ int scrim__pool_busy(scrim__pool *p)
 
 int scrim__pool_idle(scrim__pool *p)
 {
+    if (!p)
+        return 1;
     pthread_mutex_lock(&p->mu);
     int idle = !p->depth && !p->busy && !p->done;
     pthread_mutex_unlock(&p->mu);
@@ -149,7 +155,7 @@ int scrim__pool_idle(scrim__pool *p)
 
 int scrim__pool_threads(scrim__pool *p)
 {
-    return p->nthreads;
+    return p ? p->nthreads : 0;
 }
 
 void scrim__pool_set_queue_max(scrim__pool *p, int queue_max)

@@ -20,6 +20,7 @@ void scrim_settings_defaults(scrim_settings *s)
     snprintf(s->log, sizeof s->log, "-");
     s->threads = 0;
     s->queue = 0;
+    s->video_threads = 1;
     s->max_body = 64ULL << 20;
     s->max_pixels = SCRIM_DEFAULT_MAX_PIXELS;
     s->request_timeout = 30;
@@ -48,6 +49,9 @@ static const struct opt {
      "TCP address to serve on ('none' = no TCP; port 0 = any free port)"},
     {"threads", T_INT, F(threads), 0, 256, "N",
      "worker threads (0 = one per core)"},
+    {"video-threads", T_INT, F(video_threads), 0, 64, "N",
+     "workers for videos only, so that long videos never hold up images "
+     "(each queues 16 more; 0 = videos take the image workers)"},
     {"queue", T_INT, F(queue), 0, 1000000, "N",
      "requests waiting for a worker before 503 (0 = 16 per worker)"},
     {"config", T_STR, F(config), 0, 0, "FILE",

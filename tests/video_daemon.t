@@ -7,7 +7,7 @@
 for tool in curl ffmpeg python3; do
     command -v $tool > /dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
 done
-plan 35
+plan 38
 TMP=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
@@ -155,6 +155,44 @@ printf 'not json' > "$TMP/bad.json"
 post /v1/compare "$TMP/bad.json"
 is "$code" 400 "POST /v1/compare: not JSON is a 400"
 
+# Videos run on their own worker (--video-threads, default 1): images are
+# answered while a slow video holds it.  The slow one: a 7 KB GIF of 300
+# one-pixel frames on a 7680x4320 canvas (every frame a 33 MP picture).
+python3 - "$TMP/slow.gif" <<'PY'
+import sys
+b = bytearray(b"GIF89a") + bytes([7680 & 255, 7680 >> 8, 4320 & 255, 4320 >> 8, 0x80, 0, 0, 0, 0, 0, 255, 255, 255])
+for i in range(300):
+    b += bytes([0x21, 0xf9, 4, 0, 100, 0, 0, 0, 0x2c, i & 255, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44 | (i & 1) << 3, 1, 0])
+b += b"\x3b"
+open(sys.argv[1], "wb").write(b)
+PY
+metric() { curl -s --max-time 10 --unix-socket "$SOCK" http://scrimd/metrics | sed -n "s/^$1 //p"; }
+start_daemon() {
+    "$SCRIM_BIN/scrimd" --db "$TMP/db" --socket "$SOCK" --listen none --log "$TMP/log" \
+        --admin-token-file "$TMP/token" "$@" 2>> "$TMP/stderr" &
+    PID=$!
+    for i in $(seq 600); do curl -s --unix-socket "$SOCK" http://scrimd/healthz > /dev/null && break; sleep 0.05; done
+}
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null
+start_daemon --threads 1   # one image worker: shared, the video would block it
+curl -s -o /dev/null --max-time 60 --unix-socket "$SOCK" -X POST --data-binary @"$TMP/slow.gif" \
+    http://scrimd/v1/hash &
+SLOW=$!
+for i in $(seq 200); do [ "$(metric scrim_video_workers_busy)" = 1 ] && break; sleep 0.05; done
+is "$(metric scrim_video_workers):$(metric scrim_video_workers_busy)" "1:1" "a slow video holds the video worker"
+codes=
+for i in 1 2 3 4; do post /v1/match "$TMP/still.png"; codes="$codes$code "; done
+is "$codes:$(metric scrim_video_workers_busy)" "200 200 200 200 :1" \
+   "images are answered meanwhile (the video still running)"
+kill "$SLOW" 2>/dev/null
+wait "$SLOW" 2>/dev/null
+curl -s -o "$TMP/out" --unix-socket "$SOCK" http://scrimd/healthz
+is "$(jq_ 'o["video_workers"]')" 1 "/healthz counts the video workers"
+
+kill -KILL "$PID"   # the slow video would hold a drain for its 30 s timeout
+wait "$PID" 2>/dev/null
+start_daemon
 kill -TERM "$PID"
 wait "$PID"
 is "$?" 0 "scrimd exits 0 on SIGTERM"

@@ -65,6 +65,7 @@ typedef struct scrim_settings {
     char allow_path[SCRIM_SETTINGS_MAX_ALLOW][SCRIM_SETTINGS_PATH_MAX];
     int n_allow_path;                        /* ?path= roots (none default) */
     int threads;                             /* workers; 0 = one per core */
+    int video_threads;                       /* video workers; 0 = shared */
     int queue;                               /* queued jobs; 0 = 16/worker */
     uint64_t max_body;                       /* bytes of a request body */
     uint64_t max_pixels;                     /* pixels of a decoded image */
