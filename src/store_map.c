@@ -156,9 +156,11 @@ int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
         populate(s->map + off, used - off < CHUNK ? used - off : CHUNK);
     st.huge_before = st.huge_after = pmd_mapped(s);
     /* Worth re-reading only if most of the map is in small pages, the
-     * kernel may give 2 MB ones, and a first chunk shows that it does. */
+     * kernel may give 2 MB ones, and a first chunk shows that it does (if
+     * that chunk was on a 2 MB page already, this wrongly says no: then
+     * nothing is re-read, which costs speed, not correctness). */
     size_t whole = used / CHUNK * CHUNK;
-    if (!stopped(stop, arg) && whole && st.huge_before + CHUNK < whole &&
+    if (!stopped(stop, arg) && whole >= CHUNK && st.huge_before < whole / 2 &&
         !thp_never()) {
         reread(s, fd, 0, CHUNK);
         uint64_t now = pmd_mapped(s);

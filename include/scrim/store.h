@@ -86,10 +86,10 @@ void scrim_store_close(scrim_store *s);
 /* Read the whole database into memory (the page cache), for servers that
  * want no first-query disk reads, and where the kernel can map the file with
  * 2 MB pages, make it so: the index's random reads then miss the TLB far
- * less (index lookups ~1.8x faster at 10M hashes on the 2-core VM).  Pages
- * the page cache holds in 4 KB folios (e.g. just written by an import) are
- * dropped and read again, 2 MB at a time, if a first 2 MB shows that this
- * brings 2 MB pages.  Safe while other threads query and write.  Takes as
+ * less (index lookups 1.4-1.8x faster at 10M hashes on the 2-core VM).  If
+ * most of the database is held in 4 KB folios (e.g. just written by an
+ * import), it is dropped and read again, 2 MB at a time, provided a first
+ * 2 MB shows that this brings 2 MB pages.  Safe while other threads query and write.  Takes as
  * long as reading the file from disk when it re-reads; stops early once
  * stop(arg) returns non-zero (asked every 2 MB; stop may be NULL).  Returns
  * 0, or SCRIM_EINVAL where the map cannot be found (not Linux).  A database
