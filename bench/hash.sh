@@ -7,7 +7,7 @@
 #
 # REF=/path/to/pdq-photo-hasher also times Meta's reference CLI itself on
 # the same files against `scrim hash` (whole runs, start-up included, best
-# and median of 3 alternating runs) and checks that both print the same
+# and median of ROUNDS alternating runs, default 5) and checks that both print the same
 # hashes, and hash_bench's decode + hash time per image against the
 # reference's time per image.  Build it from facebook/ThreatExchange pdq/cpp with its Makefile's
 # flags (-O3) and Debian's cimg-dev; it runs `convert` from PATH per image.
@@ -40,13 +40,13 @@ if command -v convert >/dev/null; then
     python3 -c "t=($e-$s)/$n; print(f'ImageMagick decode alone (reference CLI lower bound): {t*1000:.1f} ms/image, {1/t:.1f} images/s')"
 fi
 if [ -n "${REF:-}" ]; then
-    python3 - "$REF" "$cpu" "$per" "${files[@]}" <<'PY'
+    python3 - "$REF" "$cpu" "$per" "${ROUNDS:-5}" "${files[@]}" <<'PY'
 import statistics, subprocess, sys, time
-ref, cpu, per, files = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
+ref, cpu, per, rounds, files = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 cmds = {"reference CLI": [ref], "scrim hash": ["bin/scrim", "hash"]}
 times = {k: [] for k in cmds}
 out = {}
-for _ in range(3):
+for _ in range(rounds):
     for name, cmd in cmds.items():
         t = time.monotonic()
         r = subprocess.run(["taskset", "-c", cpu] + cmd + files,
