@@ -7,6 +7,7 @@
 
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -631,7 +632,7 @@ typedef struct thr {
     const scrim_pdq *h;
     size_t n;
     int errors;
-    volatile int *stop;
+    atomic_int *stop;
 } thr;
 
 static void *reader(void *arg)
@@ -649,7 +650,7 @@ static void *reader(void *arg)
             t->errors++;
         scrim_matches_free(&m);
         i++;
-    } while (!*t->stop || i < 200);
+    } while (!atomic_load(t->stop) || i < 200);
     return NULL;
 }
 
@@ -670,7 +671,7 @@ static scrim_store *random_store(char **dir, scrim_pdq **h, size_t n, size_t fir
 /* k reader threads querying h[0 .. of) until *stop; joined by readers_join(),
  * which checks that none saw an error. */
 static void readers_start(thr *t, pthread_t *id, int k, scrim_store *s,
-                          const scrim_pdq *h, size_t of, volatile int *stop)
+                          const scrim_pdq *h, size_t of, atomic_int *stop)
 {
     for (int i = 0; i < k; i++) {
         t[i] = (thr){s, h, of, 0, stop};
@@ -692,13 +693,13 @@ static void threads_read_while_importing(void **state)
     scrim_pdq *h;
     size_t n = 2000;
     scrim_store *s = random_store(&dir, &h, n, 100);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     thr t[3];
     pthread_t id[3];
     readers_start(t, id, 3, s, h, n, &stop);
     for (size_t i = 100; i < n; i += 100)
         import_pdqs(s, "t", h + i, 100, 0, 31);
-    stop = 1;
+    atomic_store(&stop, 1);
     readers_join(t, id, 3);
     assert_int_equal(list_count(s, "t"), n);
     free(h);
@@ -743,7 +744,7 @@ static void preload_while_reading(void **state)
     assert_int_equal(scrim_store_preload(s, stop_now, NULL, &st), 0);
     assert_true(st.stopped);
 
-    volatile int stop = 0;
+    atomic_int stop = 0;
     thr t[2];
     pthread_t id[2], pid;
     readers_start(t, id, 2, s, h, 50000, &stop);
@@ -752,7 +753,7 @@ static void preload_while_reading(void **state)
     for (size_t i = 50000; i < n; i += 2000)
         import_pdqs(s, "t", h + i, 2000, 0, 31);
     pthread_join(pid, NULL);
-    stop = 1;
+    atomic_store(&stop, 1);
     readers_join(t, id, 2);
     assert_int_equal(pa.rc, 0);
     assert_false(pa.st.stopped);
