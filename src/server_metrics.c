@@ -177,24 +177,23 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
         }
         free(lists);
     }
-    fprintf(f, "# HELP scrim_queue_depth Requests waiting for a worker.\n"
-            "# TYPE scrim_queue_depth gauge\nscrim_queue_depth %d\n",
-            scrim__pool_depth(srv->pool));
-    fprintf(f, "# HELP scrim_workers_busy Workers running a request.\n"
-            "# TYPE scrim_workers_busy gauge\nscrim_workers_busy %d\n",
-            scrim__pool_busy(srv->pool));
-    fprintf(f, "# HELP scrim_workers Worker threads.\n"
-            "# TYPE scrim_workers gauge\nscrim_workers %d\n",
-            scrim__pool_threads(srv->pool));
-    fprintf(f, "# HELP scrim_video_queue_depth Videos waiting for a video worker.\n"
-            "# TYPE scrim_video_queue_depth gauge\nscrim_video_queue_depth %d\n",
-            scrim__pool_depth(srv->vpool));
-    fprintf(f, "# HELP scrim_video_workers_busy Video workers hashing a video.\n"
-            "# TYPE scrim_video_workers_busy gauge\nscrim_video_workers_busy %d\n",
-            scrim__pool_busy(srv->vpool));
-    fprintf(f, "# HELP scrim_video_workers Worker threads for videos only.\n"
-            "# TYPE scrim_video_workers gauge\nscrim_video_workers %d\n",
-            scrim__pool_threads(srv->vpool));
+    /* The worker pools: images, and videos (scrim_video_*; 0 if videos
+     * share the image workers). */
+    static const struct { const char *prefix, *what, *of; } pools[2] = {
+        {"scrim_", "Requests", "requests"}, {"scrim_video_", "Videos", "videos"}};
+    scrim__pool *pp[2] = {srv->pool, srv->vpool};
+    for (int i = 0; i < 2; i++) {
+        const char *p = pools[i].prefix;
+        fprintf(f, "# HELP %squeue_depth %s waiting for a worker.\n"
+                "# TYPE %squeue_depth gauge\n%squeue_depth %d\n", p,
+                pools[i].what, p, p, scrim__pool_depth(pp[i]));
+        fprintf(f, "# HELP %sworkers_busy Workers running %s.\n"
+                "# TYPE %sworkers_busy gauge\n%sworkers_busy %d\n", p,
+                pools[i].of, p, p, scrim__pool_busy(pp[i]));
+        fprintf(f, "# HELP %sworkers Worker threads for %s.\n"
+                "# TYPE %sworkers gauge\n%sworkers %d\n", p, pools[i].of, p,
+                p, scrim__pool_threads(pp[i]));
+    }
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);
