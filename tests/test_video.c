@@ -2,6 +2,7 @@
  * fast frame hasher against scrim_pdq_hash_pixels, the vPDQ text format, the
  * video comparison measure, media sniffing, and limits / damaged input. */
 #include "testutil.h"
+#include "temp_server.h"
 #include "video_frame.h"
 #include "server_internal.h"
 
@@ -440,12 +441,7 @@ static scrim_server *video_server(char *dir, double request_timeout)
     char err[512];
     assert_non_null(mkdtemp(dir));
     scrim_settings s;
-    scrim_settings_defaults(&s);
-    snprintf(s.db, sizeof s.db, "%s/db", dir);
-    snprintf(s.socket, sizeof s.socket, "%s/sock", dir);
-    snprintf(s.log, sizeof s.log, "%s/log", dir);
-    s.listen[0] = '\0';
-    s.threads = 1;
+    temp_server_settings(&s, dir);
     s.request_timeout = request_timeout;
     scrim_server *srv;
     static char *argv[] = {"test_video", NULL};

@@ -1,6 +1,7 @@
 /* fuzz_image.c - libFuzzer: image bytes through both decode paths
  * (scrim_hash_image_buffer without and with the pixels kept). */
 #include "scrim.h"
+#include "fuzz_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,7 @@ static volatile unsigned sink;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
-    if (scrim_init((*argv)[0]))
-        abort();
+    fuzz_init(*argv);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * entry values through scrim_store_remove.  The first byte picks the format
  * and whether the import is committed; the rest is the text. */
 #include "scrim.h"
+#include "fuzz_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,19 +15,16 @@ static char dir[] = "/tmp/scrim-fuzz-import-XXXXXX";
 
 static void cleanup(void)
 {
-    char cmd[128];
     scrim_store_close(store);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "could not remove %s\n", dir);
+    fuzz_rmdir(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char err[512];
     (void)argc;
-    if (scrim_init((*argv)[0]) || !mkdtemp(dir))
-        abort();
+    fuzz_init(*argv);
+    fuzz_tempdir(dir);
     scrim_store_opts so = {.map_size = (uint64_t)1 << 30, .create = 1};
     if (scrim_store_open(dir, &so, &store, err, sizeof err)) {
         fprintf(stderr, "store: %s\n", err);

@@ -4,6 +4,8 @@
  * selector, the path's tail up to the first newline, then the body. */
 #include "scrim.h"
 #include "server_internal.h"
+#include "fuzz_util.h"
+#include "../temp_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,26 +18,18 @@ static char dir[] = "/tmp/scrim-fuzz-routes-XXXXXX";
 
 static void cleanup(void)
 {
-    char cmd[128];
     scrim_server_free(srv);
     scrim_review_server_free(review);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "could not remove %s\n", dir);
+    fuzz_rmdir(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char err[512];
     scrim_settings s;
-    if (scrim_init((*argv)[0]) || !mkdtemp(dir))
-        abort();
-    scrim_settings_defaults(&s);
-    snprintf(s.db, sizeof s.db, "%s/db", dir);
-    snprintf(s.socket, sizeof s.socket, "%s/sock", dir);
-    snprintf(s.log, sizeof s.log, "%s/log", dir);
-    s.listen[0] = '\0';
-    s.threads = 1;
+    fuzz_init(*argv);
+    fuzz_tempdir(dir);
+    temp_server_settings(&s, dir);
     s.max_pixels = 4000000;
     if (scrim_server_new(&s, *argc, *argv, &srv, err, sizeof err)) {
         fprintf(stderr, "server: %s\n", err);

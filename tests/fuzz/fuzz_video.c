@@ -2,6 +2,7 @@
  * scrim_video_hash_buffer, with tight limits (few frames, small frames,
  * short time budget) so that each input is quick. */
 #include "scrim.h"
+#include "fuzz_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
-    if (scrim_init((*argv)[0]))
-        abort();
+    fuzz_init(*argv);
     return 0;
 }
 
