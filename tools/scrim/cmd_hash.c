@@ -221,33 +221,33 @@ typedef struct hash_run {
     int status;
 } hash_run;
 
-static int run_begin(hash_run *r)
+/* Start the workers; without memory or threads for them, files are hashed
+ * one at a time. */
+static void run_begin(hash_run *r)
 {
     if (r->jobs <= 1)
-        return 0;
+        return;
     hasher *hs = &r->hs;
     memset(hs, 0, sizeof *hs);
     hs->cfg = &r->cfg;
     hs->cap = 4 * (size_t)r->jobs;
     hs->ring = calloc(hs->cap, sizeof *hs->ring);
     r->threads = calloc((size_t)r->jobs, sizeof *r->threads);
-    if (!hs->ring || !r->threads) {
-        free(hs->ring);
-        free(r->threads);
-        r->jobs = 1; /* no memory for the workers: one at a time */
-        return 0;
-    }
     pthread_mutex_init(&hs->mu, NULL);
     pthread_cond_init(&hs->work, NULL);
     pthread_cond_init(&hs->ready, NULL);
-    for (r->nthreads = 0; r->nthreads < r->jobs; r->nthreads++)
-        if (pthread_create(&r->threads[r->nthreads], NULL, worker, hs))
-            break;
+    r->nthreads = 0;
+    while (hs->ring && r->threads && r->nthreads < r->jobs &&
+           !pthread_create(&r->threads[r->nthreads], NULL, worker, hs))
+        r->nthreads++;
     if (r->nthreads == 0) {
-        fprintf(stderr, "scrim hash: cannot start worker threads\n");
-        return -1;
+        pthread_mutex_destroy(&hs->mu);
+        pthread_cond_destroy(&hs->work);
+        pthread_cond_destroy(&hs->ready);
+        free(hs->ring);
+        free(r->threads);
+        r->jobs = 1;
     }
-    return 0;
 }
 
 static void run_add(hash_run *r, const char *path)
@@ -366,8 +366,7 @@ int cmd_hash(int argc, char **argv)
             return 2;
         }
         cfg->header = 1;
-        if (run_begin(&r))
-            return 1;
+        run_begin(&r);
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
@@ -389,8 +388,7 @@ int cmd_hash(int argc, char **argv)
     cfg->header = argc - optind > 1;
     if (argc - optind < r.jobs)
         r.jobs = argc - optind;
-    if (run_begin(&r))
-        return 1;
+    run_begin(&r);
     for (int i = optind; i < argc; i++)
         run_add(&r, argv[i]);
     return run_end(&r);
