@@ -221,6 +221,16 @@ typedef struct hash_run {
     int status;
 } hash_run;
 
+/* What run_begin set up, once no worker runs. */
+static void run_free(hash_run *r)
+{
+    pthread_mutex_destroy(&r->hs.mu);
+    pthread_cond_destroy(&r->hs.work);
+    pthread_cond_destroy(&r->hs.ready);
+    free(r->hs.ring);
+    free(r->threads);
+}
+
 /* Start the workers; without memory or threads for them, files are hashed
  * one at a time. */
 static void run_begin(hash_run *r)
@@ -241,11 +251,7 @@ static void run_begin(hash_run *r)
            !pthread_create(&r->threads[r->nthreads], NULL, worker, hs))
         r->nthreads++;
     if (r->nthreads == 0) {
-        pthread_mutex_destroy(&hs->mu);
-        pthread_cond_destroy(&hs->work);
-        pthread_cond_destroy(&hs->ready);
-        free(hs->ring);
-        free(r->threads);
+        run_free(r);
         r->jobs = 1;
     }
 }
@@ -276,11 +282,7 @@ static int run_end(hash_run *r)
     pthread_mutex_unlock(&hs->mu);
     for (int i = 0; i < r->nthreads; i++)
         pthread_join(r->threads[i], NULL);
-    pthread_mutex_destroy(&hs->mu);
-    pthread_cond_destroy(&hs->work);
-    pthread_cond_destroy(&hs->ready);
-    free(hs->ring);
-    free(r->threads);
+    run_free(r);
     return r->status;
 }
 
