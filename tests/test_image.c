@@ -472,6 +472,49 @@ static void jpeg_path_gives_libvips_pixels(void **state)
         g_object_unref(big);
         g_object_unref(p);
     }
+    /* Flat blocks, which skip libjpeg's IDCT (jpeg.c, dc_only): tiles of
+     * one colour, extremes included, among noisy ones, in every layout. */
+    static uint8_t tiles[96][128][3];
+    uint32_t seed = 12345;
+    const uint8_t flat[][3] = {{0, 0, 0}, {255, 255, 255}, {255, 0, 0},
+                               {0, 255, 0}, {0, 0, 255}, {128, 128, 128},
+                               {1, 254, 3}, {90, 200, 30}};
+    for (int y = 0; y < 96; y++)
+        for (int x = 0; x < 128; x++) {
+            int tile = (y / 16) * 8 + x / 16;
+            for (int c = 0; c < 3; c++) {
+                seed = seed * 1103515245u + 12345u;
+                tiles[y][x][c] = tile % 3 == 2 ? (uint8_t)(seed >> 24)
+                                               : flat[tile % 8][c];
+            }
+        }
+    VipsImage *flat_im = vips_image_new_from_memory_copy(tiles, sizeof tiles,
+                                                         128, 96, 3,
+                                                         VIPS_FORMAT_UCHAR);
+    const char *flat_opts[] = {"[Q=100,subsample_mode=off]", "[Q=92]",
+                               "[Q=5]", "[Q=75,interlace]",
+                               "[Q=60,subsample_mode=off,interlace]"};
+    for (int grey = 0; grey < 2; grey++) {
+        VipsImage *im = flat_im;
+        if (grey)
+            assert_int_equal(vips_colourspace(flat_im, &im, VIPS_INTERPRETATION_B_W,
+                                              NULL), 0);
+        for (size_t k = 0; k < sizeof flat_opts / sizeof *flat_opts; k++) {
+            char fmt[64], what[96];
+            void *fb;
+            size_t flen;
+            snprintf(fmt, sizeof fmt, ".jpg%s", flat_opts[k]);
+            assert_int_equal(vips_image_write_to_buffer(im, fmt, &fb, &flen,
+                                                        NULL), 0);
+            snprintf(what, sizeof what, "flat tiles%s %s", grey ? " grey" : "", fmt);
+            bad += !same_as_vips(what, fb, flen, 0);
+            checked++;
+            g_free(fb);
+        }
+        if (grey)
+            g_object_unref(im);
+    }
+    g_object_unref(flat_im);
     /* A 4000x3 strip shrunk on load keeps at least one row (libvips itself
      * aborts on a zero-height shrink). */
     VipsImage *strip = NULL;
@@ -487,10 +530,12 @@ static void jpeg_path_gives_libvips_pixels(void **state)
     scrim_image_free(&img);
     g_free(buf);
     g_object_unref(strip);
-    /* Photos: the published JPEGs, whole and shrunk on load. */
-    if (shared_data()) {
+    /* Photos: the published JPEGs and the eval-dev photos (1024-px 4:4:4),
+     * whole and shrunk on load. */
+    for (int set = 0; shared_data() && set < 2; set++) {
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/pdq/files", shared_data());
+        snprintf(dir, sizeof dir, "%s/%s", shared_data(),
+                 set ? "eval-dev/orig" : "pdq/files");
         GDir *d = g_dir_open(dir, 0, NULL);
         const char *name;
         while (d && (name = g_dir_read_name(d))) {
