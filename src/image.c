@@ -72,6 +72,61 @@ int scrim_image_sniff(const void *buf, size_t len)
     return loader_format(nick) != NULL;
 }
 
+/* CMYK (TIFF, or JPEG through libvips) to 8-bit RGB as the reference CLI's
+ * decoder makes it: ImageMagick 6 (Q16) ignores any ICC profile and computes
+ * R = QR - (C / QR * (QR - K) + K) on 16-bit quanta (QR = 65535; 8-bit
+ * samples scaled by 257), rounded to a quantum, then to 8 bits as its PNM
+ * writer does; G and B likewise from M and Y.  16-bit files keep the high
+ * byte of the result, as scrim does for all 16-bit images (the reference CLI
+ * would take the low byte: see README).  libvips' own conversion goes
+ * through a CMYK profile and moved hashes 6-36 bits from the reference's.
+ * A fifth band (alpha) is kept, as 8 bits. */
+static VipsImage *cmyk_to_rgb(VipsImage *in)
+{
+    int wide = in->BandFmt == VIPS_FORMAT_USHORT, nb = in->Bands >= 5 ? 5 : 4;
+    VipsImage *src = NULL, *out = NULL;
+    size_t size;
+    if (vips_extract_band(in, &src, 0, "n", nb, NULL))
+        return NULL;
+    void *mem = vips_image_write_to_memory(src, &size);
+    g_object_unref(src);
+    size_t n = (size_t)in->Xsize * in->Ysize;
+    if (!mem || size != n * nb * (wide ? 2 : 1)) {
+        g_free(mem);
+        return NULL;
+    }
+    int ob = nb - 1;
+    uint8_t *rgb = g_try_malloc(n * ob);
+    if (!rgb) {
+        g_free(mem);
+        vips_error("scrim", "out of memory");
+        return NULL;
+    }
+    const uint8_t *p8 = mem;
+    const uint16_t *p16 = mem;
+    for (size_t i = 0; i < n; i++) {
+        unsigned q[5];
+        for (int b = 0; b < nb; b++)
+            q[b] = wide ? p16[i * nb + b] : 257u * p8[i * nb + b];
+        double k = q[3];
+        for (int b = 0; b < 3; b++) {
+            double v = 65535.0 - (1.0 / 65535.0 * q[b] * (65535.0 - k) + k);
+            unsigned r = v <= 0 ? 0 : v >= 65535 ? 65535 : (unsigned)(v + 0.5);
+            rgb[i * ob + b] = (uint8_t)(wide ? r >> 8
+                                             : ((r + 128) - ((r + 128) >> 8)) >> 8);
+        }
+        if (nb == 5)
+            rgb[i * ob + 3] = (uint8_t)(wide ? q[4] >> 8 : q[4] / 257);
+    }
+    g_free(mem);
+    out = vips_image_new_from_memory_copy(rgb, n * ob, in->Xsize, in->Ysize, ob,
+                                          VIPS_FORMAT_UCHAR);
+    g_free(rgb);
+    if (out)
+        out->Type = VIPS_INTERPRETATION_sRGB;
+    return out;
+}
+
 /* Convert whatever libvips loaded into 8-bit sRGB or grey with alpha
  * flattened onto white (or dropped); returns a new reference or NULL. */
 static VipsImage *to_8bit(VipsImage *in, int ignore_alpha)
@@ -90,8 +145,12 @@ static VipsImage *to_8bit(VipsImage *in, int ignore_alpha)
         g_object_ref(in);
         return in;
     }
-    if (vips_colourspace(cur, &t[0], grey ? VIPS_INTERPRETATION_B_W
-                                          : VIPS_INTERPRETATION_sRGB, NULL))
+    if (interp == VIPS_INTERPRETATION_CMYK && in->Bands >= 4 &&
+        (in->BandFmt == VIPS_FORMAT_UCHAR || in->BandFmt == VIPS_FORMAT_USHORT)) {
+        if (!(t[0] = cmyk_to_rgb(in)))
+            goto done;
+    } else if (vips_colourspace(cur, &t[0], grey ? VIPS_INTERPRETATION_B_W
+                                                 : VIPS_INTERPRETATION_sRGB, NULL))
         goto done;
     cur = t[0];
     if (vips_image_hasalpha(cur) && !ignore_alpha) {

@@ -26,7 +26,9 @@
     X(vips, vips_image_get_page_height) X(vips, vips_image_get_typeof)        \
     X(vips, vips_image_get_width) X(vips, vips_image_guess_interpretation)    \
     X(vips, vips_image_hasalpha) X(vips, vips_image_new_from_buffer)          \
-    X(vips, vips_image_new_from_memory) X(vips, vips_image_write_to_memory)   \
+    X(vips, vips_image_new_from_memory)                                       \
+    X(vips, vips_image_new_from_memory_copy)                                  \
+    X(vips, vips_image_write_to_memory)                                       \
     X(vips, vips_init) X(vips, vips_jpegsave_buffer) X(vips, vips_shutdown)   \
     X(vips, vips_text) X(vips, vips_thread_shutdown) X(vips, vips_version)
 
@@ -67,6 +69,7 @@ int scrim__vips_load(char *err, size_t errlen);
 #define vips_image_hasalpha (scrim__vipsfn.vips_image_hasalpha)
 #define vips_image_new_from_buffer (scrim__vipsfn.vips_image_new_from_buffer)
 #define vips_image_new_from_memory (scrim__vipsfn.vips_image_new_from_memory)
+#define vips_image_new_from_memory_copy (scrim__vipsfn.vips_image_new_from_memory_copy)
 #define vips_image_write_to_memory (scrim__vipsfn.vips_image_write_to_memory)
 #define vips_init (scrim__vipsfn.vips_init)
 #define vips_jpegsave_buffer (scrim__vipsfn.vips_jpegsave_buffer)

@@ -272,6 +272,50 @@ static void cmyk_jpegs_as_the_reference_decodes_them(void **state)
     }
 }
 
+/* CMYK TIFFs, 8-bit (a quarter of all (C, K) pairs) and 16-bit (random
+ * values), give the RGB ImageMagick 6 gives (the reference CLI's decoder;
+ * its P6 output, `convert F.tif F.imagemagick.ppm`, is in the fixtures):
+ * every sample for 8 bits, the high byte of every 16-bit sample.  libvips'
+ * own conversion, through a CMYK profile, differs (so does ImageMagick's
+ * PNG writer, which is not what the reference reads). */
+static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
+{
+    (void)state;
+    static const char *names[] = {"cmyk8", "cmyk16"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[256];
+        gchar *tif, *ppm;
+        gsize tlen, plen;
+        snprintf(path, sizeof path, "tests/fixtures/%s.tif", names[i]);
+        assert_true(g_file_get_contents(path, &tif, &tlen, NULL));
+        snprintf(path, sizeof path, "tests/fixtures/%s.imagemagick.ppm", names[i]);
+        assert_true(g_file_get_contents(path, &ppm, &plen, NULL));
+        int w, h, max, off = 0;
+        assert_int_equal(sscanf(ppm, "P6 %d %d %d%n", &w, &h, &max, &off), 3);
+        off++;
+        int wide = max > 255;
+        size_t n = (size_t)w * h * 3;
+        assert_int_equal(plen, (gsize)off + n * (wide ? 2 : 1));
+        const uint8_t *want = (const uint8_t *)ppm + off;
+
+        scrim_image img;
+        char err[256];
+        assert_int_equal(load(tif, tlen, &img, err), 0);
+        assert_int_equal(img.width, w);
+        assert_int_equal(img.height, h);
+        assert_int_equal(img.channels, 3);
+        int differ = 0;
+        for (size_t k = 0; k < n; k++) /* 16-bit P6 samples are big-endian */
+            differ += img.pixels[k] != want[wide ? 2 * k : k];
+        print_message("%s.tif: %d of %zu samples differ from ImageMagick's\n",
+                      names[i], differ, n);
+        assert_int_equal(differ, 0);
+        scrim_image_free(&img);
+        g_free(tif);
+        g_free(ppm);
+    }
+}
+
 /* A PNG whose header claims w x h, with one tiny IDAT: only the header is
  * valid, so a loader that decoded pixels would fail or allocate gigabytes. */
 static size_t forged_png(uint8_t *out, uint32_t w, uint32_t h)
@@ -1028,6 +1072,7 @@ int main(void)
         cmocka_unit_test(sixteen_bit_grey_and_cmyk),
         cmocka_unit_test(sixteen_bit_rgb_keeps_high_byte),
         cmocka_unit_test(cmyk_jpegs_as_the_reference_decodes_them),
+        cmocka_unit_test(cmyk_tiffs_as_the_reference_decodes_them),
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
         cmocka_unit_test(jpeg_path_gives_libvips_pixels),
