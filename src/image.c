@@ -81,29 +81,11 @@ int scrim_image_sniff(const void *buf, size_t len)
  * would take the low byte: see README).  libvips' own conversion goes
  * through a CMYK profile and moved hashes 6-36 bits from the reference's.
  * A fifth band (alpha) is kept, as 8 bits. */
-static VipsImage *cmyk_to_rgb(VipsImage *in)
+static void cmyk_rows(const void *mem, int wide, int nb, size_t n, uint8_t *rgb)
 {
-    int wide = in->BandFmt == VIPS_FORMAT_USHORT, nb = in->Bands >= 5 ? 5 : 4;
-    VipsImage *src = NULL, *out = NULL;
-    size_t size;
-    if (vips_extract_band(in, &src, 0, "n", nb, NULL))
-        return NULL;
-    void *mem = vips_image_write_to_memory(src, &size);
-    g_object_unref(src);
-    size_t n = (size_t)in->Xsize * in->Ysize;
-    if (!mem || size != n * nb * (wide ? 2 : 1)) {
-        g_free(mem);
-        return NULL;
-    }
-    int ob = nb - 1;
-    uint8_t *rgb = g_try_malloc(n * ob);
-    if (!rgb) {
-        g_free(mem);
-        vips_error("scrim", "out of memory");
-        return NULL;
-    }
     const uint8_t *p8 = mem;
     const uint16_t *p16 = mem;
+    int ob = nb - 1;
     for (size_t i = 0; i < n; i++) {
         unsigned q[5];
         for (int b = 0; b < nb; b++)
@@ -118,12 +100,48 @@ static VipsImage *cmyk_to_rgb(VipsImage *in)
         if (nb == 5)
             rgb[i * ob + 3] = (uint8_t)(wide ? q[4] >> 8 : q[4] / 257);
     }
-    g_free(mem);
-    out = vips_image_new_from_memory_copy(rgb, n * ob, in->Xsize, in->Ysize, ob,
-                                          VIPS_FORMAT_UCHAR);
-    g_free(rgb);
-    if (out)
+}
+
+typedef struct cmyk_sink {
+    int wide, nb, width;
+    uint8_t *rgb;
+} cmyk_sink;
+
+/* vips_sink_disc's callback: the next rows of the image, top to bottom. */
+static int cmyk_write(VipsRegion *r, VipsRect *area, void *a)
+{
+    const cmyk_sink *cs = a;
+    size_t pel = (size_t)cs->nb * (cs->wide ? 2 : 1);
+    for (int y = area->top; y < area->top + area->height; y++) {
+        const VipsPel *p = r->data + (size_t)(y - r->valid.top) * r->bpl +
+                           (size_t)(area->left - r->valid.left) * pel;
+        cmyk_rows(p, cs->wide, cs->nb, (size_t)area->width,
+                  cs->rgb + ((size_t)y * cs->width + area->left) * (cs->nb - 1));
+    }
+    return 0;
+}
+
+/* The image is converted as libvips produces it, a few rows at a time, so
+ * that only the RGB result is ever whole in memory. */
+static VipsImage *cmyk_to_rgb(VipsImage *in)
+{
+    cmyk_sink cs = {in->BandFmt == VIPS_FORMAT_USHORT, in->Bands >= 5 ? 5 : 4,
+                    in->Xsize, NULL};
+    int ob = cs.nb - 1;
+    size_t bytes = (size_t)in->Xsize * in->Ysize * ob;
+    VipsImage *src = NULL, *out = NULL;
+    if (vips_extract_band(in, &src, 0, "n", cs.nb, NULL))
+        return NULL;
+    if (!(cs.rgb = g_try_malloc(bytes)))
+        vips_error("scrim", "out of memory for a %dx%d image", in->Xsize,
+                   in->Ysize);
+    else if (!vips_sink_disc(src, cmyk_write, &cs) &&
+             (out = vips_image_new_from_memory_copy(cs.rgb, bytes, in->Xsize,
+                                                    in->Ysize, ob,
+                                                    VIPS_FORMAT_UCHAR)))
         out->Type = VIPS_INTERPRETATION_sRGB;
+    g_free(cs.rgb);
+    g_object_unref(src);
     return out;
 }
 

@@ -30,6 +30,7 @@
     X(vips, vips_image_new_from_memory_copy)                                  \
     X(vips, vips_image_write_to_memory)                                       \
     X(vips, vips_init) X(vips, vips_jpegsave_buffer) X(vips, vips_shutdown)   \
+    X(vips, vips_sink_disc)                                                   \
     X(vips, vips_text) X(vips, vips_thread_shutdown) X(vips, vips_version)
 
 struct scrim__vipsfn {
@@ -74,6 +75,7 @@ int scrim__vips_load(char *err, size_t errlen);
 #define vips_init (scrim__vipsfn.vips_init)
 #define vips_jpegsave_buffer (scrim__vipsfn.vips_jpegsave_buffer)
 #define vips_shutdown (scrim__vipsfn.vips_shutdown)
+#define vips_sink_disc (scrim__vipsfn.vips_sink_disc)
 #define vips_text (scrim__vipsfn.vips_text)
 #define vips_thread_shutdown (scrim__vipsfn.vips_thread_shutdown)
 #define vips_version (scrim__vipsfn.vips_version)

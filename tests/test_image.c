@@ -311,6 +311,32 @@ static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
                       names[i], differ, n);
         assert_int_equal(differ, 0);
         scrim_image_free(&img);
+        /* The same tiled 40x10 (over 8 MB: converted in several strips). */
+        VipsImage *t = vips_image_new_from_buffer(tif, tlen, "", NULL), *big = NULL;
+        void *bbuf;
+        size_t blen;
+        assert_non_null(t);
+        assert_int_equal(vips_replicate(t, &big, 40, 10, NULL), 0);
+        assert_int_equal(vips_tiffsave_buffer(big, &bbuf, &blen, "compression",
+                                              VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE,
+                                              NULL), 0);
+        if (load(bbuf, blen, &img, err))
+            fail_msg("%s tiled: %s", names[i], err);
+        assert_int_equal(img.width, 40 * w);
+        assert_int_equal(img.height, 10 * h);
+        differ = 0;
+        for (int y = 0; y < img.height; y++)
+            for (int x = 0; x < img.width; x++)
+                for (int c = 0; c < 3; c++) {
+                    size_t k = ((size_t)(y % h) * w + x % w) * 3 + c;
+                    differ += img.pixels[((size_t)y * img.width + x) * 3 + c] !=
+                              want[wide ? 2 * k : k];
+                }
+        assert_int_equal(differ, 0);
+        scrim_image_free(&img);
+        g_free(bbuf);
+        g_object_unref(big);
+        g_object_unref(t);
         g_free(tif);
         g_free(ppm);
     }
