@@ -44,6 +44,23 @@ static const char *loader_format(const char *name)
     return NULL;
 }
 
+/* An accepted format's signature, for a file its loader did not recognise
+ * (a TIFF cut before its directory, say): then the file is damaged, not of
+ * an unsupported kind.  (Not HEIF: its loader is optional in libvips.) */
+static const char *magic_format(const uint8_t *p, size_t len)
+{
+    if (len >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4) ||
+                     !memcmp(p, "II+\0", 4) || !memcmp(p, "MM\0+", 4)))
+        return "TIFF";
+    if (len >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
+        return "PNG";
+    if (len >= 4 && !memcmp(p, "GIF8", 4))
+        return "GIF";
+    if (len >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
+        return "WebP";
+    return NULL;
+}
+
 /* Copy libvips' process-wide error text into err and clear it. */
 static void vips_err(char *err, size_t errlen, const char *what)
 {
@@ -244,6 +261,12 @@ int scrim__image_load(const void *buf, size_t len,
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
     const char *fmt = loader_format(nick);
+    const char *magic = fmt ? NULL : magic_format(buf, len);
+    if (magic) {
+        scrim__seterr(err, errlen, "truncated or corrupt image data: %s "
+                      "signature, but its loader cannot read the file", magic);
+        return SCRIM_ECORRUPT;
+    }
     if (!fmt) {
         char name[48] = "";
         if (nick) { /* VipsForeignLoadMagickBuffer -> magick */
