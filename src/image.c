@@ -86,7 +86,9 @@ int scrim_image_sniff(const void *buf, size_t len)
         return 0;
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
-    return loader_format(nick) != NULL;
+    /* a damaged file of an accepted format is an image, and its decoder
+     * says what is wrong with it */
+    return loader_format(nick) != NULL || magic_format(buf, len) != NULL;
 }
 
 /* CMYK (TIFF, or JPEG through libvips) to 8-bit RGB as the reference CLI's

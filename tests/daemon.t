@@ -30,6 +30,7 @@ ff -f lavfi -i color=c=gray:s=64x64 -frames:v 1 "$T/flat.png"
 # Slow to decode but small: 100 megapixels of one grey.
 ff -f lavfi -i color=c=gray:s=10000x10000 -frames:v 1 -pix_fmt gray "$T/big.png"
 head -c 9000 "$T/a.jpg" >"$T/trunc.jpg"
+head -c 1000 tests/fixtures/cmyk8.tif >"$T/trunc.tif"   # cut before its directory
 echo "hello, not an image" >"$T/text"
 # A PNG whose header (with a valid CRC) claims 60000x60000 pixels.
 perl -MCompress::Zlib -e '
@@ -140,6 +141,8 @@ http POST /v1/hash --data-binary @"$T/text"
 is "$code:$(jv '$j->{error}{code}')" "415:unsupported" "415 for a body that is not an image"
 http POST /v1/hash --data-binary @"$T/trunc.jpg"
 is "$code:$(jv '$j->{error}{code}')" "415:corrupt" "415 for a truncated JPEG"
+http POST /v1/hash --data-binary @"$T/trunc.tif"
+is "$code:$(jv '$j->{error}{code}')" "415:corrupt" "415 corrupt (not unsupported) for a TIFF cut before its directory"
 http POST /v1/hash --data-binary @"$T/huge.png"
 is "$code:$(jv '$j->{error}{code}')" "413:too_large" "413 for a 60000x60000 PNG (header only)"
 jv '$j->{error}{message}' | grep -q 60000x60000
