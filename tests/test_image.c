@@ -221,6 +221,50 @@ static void sixteen_bit_grey_and_cmyk(void **state)
     g_object_unref(rgb);
 }
 
+/* tests/fixtures/NAME.EXT and what ImageMagick 6 (the reference CLI's
+ * decoder) makes of it, its P6 output NAME.imagemagick.ppm (8 or 16 bits a
+ * sample, 16-bit ones big-endian). */
+typedef struct im_fixture {
+    gchar *file, *ppm;
+    gsize len;
+    int w, h, wide;
+    const uint8_t *px; /* the P6 samples */
+} im_fixture;
+
+static void im_fixture_read(const char *name, const char *ext, im_fixture *f)
+{
+    char path[256];
+    gsize plen;
+    int max, off = 0;
+    snprintf(path, sizeof path, "tests/fixtures/%s.%s", name, ext);
+    assert_true(g_file_get_contents(path, &f->file, &f->len, NULL));
+    snprintf(path, sizeof path, "tests/fixtures/%s.imagemagick.ppm", name);
+    assert_true(g_file_get_contents(path, &f->ppm, &plen, NULL));
+    assert_int_equal(sscanf(f->ppm, "P6 %d %d %d%n", &f->w, &f->h, &max, &off), 3);
+    off++; /* the one white-space byte after the maximum */
+    f->wide = max > 255;
+    assert_int_equal(plen, (gsize)off + (gsize)f->w * f->h * 3 * (f->wide ? 2 : 1));
+    f->px = (const uint8_t *)f->ppm + off;
+}
+
+static void im_fixture_free(im_fixture *f)
+{
+    g_free(f->file);
+    g_free(f->ppm);
+}
+
+/* Samples of img (of f's size, RGB) not as in f's P6 (its high bytes). */
+static int im_fixture_differ(const scrim_image *img, const im_fixture *f)
+{
+    assert_int_equal(img->width, f->w);
+    assert_int_equal(img->height, f->h);
+    assert_int_equal(img->channels, 3);
+    int differ = 0;
+    for (size_t k = 0; k < (size_t)f->w * f->h * 3; k++)
+        differ += img->pixels[k] != f->px[f->wide ? 2 * k : k];
+    return differ;
+}
+
 /* CMYK JPEGs (YCCK with an Adobe marker, as Photoshop and ImageMagick write
  * them; plain CMYK without a marker) give exactly the RGB pixels ImageMagick
  * 6 gives (the reference CLI's decoder; its P6 output is in the fixtures),
@@ -230,45 +274,30 @@ static void cmyk_jpegs_as_the_reference_decodes_them(void **state)
     (void)state;
     static const char *names[] = {"cmyk-ycck-adobe", "cmyk-no-adobe"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char path[256];
-        gchar *jpg, *ppm;
-        gsize jlen, plen;
-        snprintf(path, sizeof path, "tests/fixtures/%s.jpg", names[i]);
-        assert_true(g_file_get_contents(path, &jpg, &jlen, NULL));
-        snprintf(path, sizeof path, "tests/fixtures/%s.imagemagick.ppm", names[i]);
-        assert_true(g_file_get_contents(path, &ppm, &plen, NULL));
-        int w, h, max, off = 0;
-        assert_int_equal(sscanf(ppm, "P6 %d %d %d%n", &w, &h, &max, &off), 3);
-        off++; /* the one white-space byte after the maximum */
-        assert_int_equal(plen, (gsize)off + (gsize)w * h * 3);
-
+        im_fixture f;
+        im_fixture_read(names[i], "jpg", &f);
+        int w = f.w, h = f.h;
         scrim_image img;
         char err[256];
-        assert_int_equal(load(jpg, jlen, &img, err), 0);
-        assert_int_equal(img.width, w);
-        assert_int_equal(img.height, h);
-        assert_int_equal(img.channels, 3);
-        int differ = 0;
-        for (size_t k = 0; k < (size_t)w * h * 3; k++)
-            differ += img.pixels[k] != (uint8_t)ppm[off + k];
+        assert_int_equal(load(f.file, f.len, &img, err), 0);
+        int differ = im_fixture_differ(&img, &f);
         print_message("%s: %d of %d samples differ from ImageMagick's\n",
                       names[i], differ, w * h * 3);
         assert_int_equal(differ, 0);
 
         scrim_pdq want, got;
         int wq, gq;
-        assert_int_equal(scrim_pdq_hash_pixels((const uint8_t *)ppm + off, w, h, 3,
-                                               (size_t)w * 3, &want, &wq, NULL), 0);
+        assert_int_equal(scrim_pdq_hash_pixels(f.px, w, h, 3, (size_t)w * 3,
+                                               &want, &wq, NULL), 0);
         scrim_image_hashes hs;
-        assert_int_equal(scrim_hash_image_buffer(jpg, jlen, NULL, &hs, NULL, err,
-                                                 sizeof err), 0);
+        assert_int_equal(scrim_hash_image_buffer(f.file, f.len, NULL, &hs, NULL,
+                                                 err, sizeof err), 0);
         got = hs.pdq;
         gq = hs.quality;
         assert_int_equal(scrim_pdq_distance(&want, &got), 0);
         assert_int_equal(wq, gq);
         scrim_image_free(&img);
-        g_free(jpg);
-        g_free(ppm);
+        im_fixture_free(&f);
     }
 }
 
@@ -283,30 +312,18 @@ static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
     (void)state;
     static const char *names[] = {"cmyk8", "cmyk16"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char path[256];
-        gchar *tif, *ppm;
-        gsize tlen, plen;
-        snprintf(path, sizeof path, "tests/fixtures/%s.tif", names[i]);
-        assert_true(g_file_get_contents(path, &tif, &tlen, NULL));
-        snprintf(path, sizeof path, "tests/fixtures/%s.imagemagick.ppm", names[i]);
-        assert_true(g_file_get_contents(path, &ppm, &plen, NULL));
-        int w, h, max, off = 0;
-        assert_int_equal(sscanf(ppm, "P6 %d %d %d%n", &w, &h, &max, &off), 3);
-        off++;
-        int wide = max > 255;
+        im_fixture f;
+        im_fixture_read(names[i], "tif", &f);
+        int w = f.w, h = f.h, wide = f.wide;
         size_t n = (size_t)w * h * 3;
-        assert_int_equal(plen, (gsize)off + n * (wide ? 2 : 1));
-        const uint8_t *want = (const uint8_t *)ppm + off;
+        const uint8_t *want = f.px;
+        gchar *tif = f.file;
+        gsize tlen = f.len;
 
         scrim_image img;
         char err[256];
         assert_int_equal(load(tif, tlen, &img, err), 0);
-        assert_int_equal(img.width, w);
-        assert_int_equal(img.height, h);
-        assert_int_equal(img.channels, 3);
-        int differ = 0;
-        for (size_t k = 0; k < n; k++) /* 16-bit P6 samples are big-endian */
-            differ += img.pixels[k] != want[wide ? 2 * k : k];
+        int differ = im_fixture_differ(&img, &f);
         print_message("%s.tif: %d of %zu samples differ from ImageMagick's\n",
                       names[i], differ, n);
         assert_int_equal(differ, 0);
@@ -337,8 +354,7 @@ static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
         g_free(bbuf);
         g_object_unref(big);
         g_object_unref(t);
-        g_free(tif);
-        g_free(ppm);
+        im_fixture_free(&f);
     }
 }
 
