@@ -44,21 +44,14 @@ static const char *loader_format(const char *name)
     return NULL;
 }
 
-/* An accepted format's signature, for a file its loader did not recognise
- * (a TIFF cut before its directory, say): then the file is damaged, not of
- * an unsupported kind.  (Not HEIF: its loader is optional in libvips.) */
-static const char *magic_format(const uint8_t *p, size_t len)
+/* A TIFF its loader does not recognise: libvips knows PNG, GIF and WebP by
+ * their signatures alone, but TIFF only by reading the file's directory,
+ * which a file cut short (the directory is usually written last) lacks.
+ * Such a file is damaged, not of an unsupported kind. */
+static int tiff_signature(const uint8_t *p, size_t len)
 {
-    if (len >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4) ||
-                     !memcmp(p, "II+\0", 4) || !memcmp(p, "MM\0+", 4)))
-        return "TIFF";
-    if (len >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
-        return "PNG";
-    if (len >= 4 && !memcmp(p, "GIF8", 4))
-        return "GIF";
-    if (len >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
-        return "WebP";
-    return NULL;
+    return len >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4) ||
+                        !memcmp(p, "II+\0", 4) || !memcmp(p, "MM\0+", 4));
 }
 
 /* Copy libvips' process-wide error text into err and clear it. */
@@ -88,7 +81,7 @@ int scrim_image_sniff(const void *buf, size_t len)
     vips_error_clear();
     /* a damaged file of an accepted format is an image, and its decoder
      * says what is wrong with it */
-    return loader_format(nick) != NULL || magic_format(buf, len) != NULL;
+    return loader_format(nick) != NULL || tiff_signature(buf, len);
 }
 
 /* CMYK (TIFF, or JPEG through libvips) to 8-bit RGB as the reference CLI's
@@ -263,10 +256,9 @@ int scrim__image_load(const void *buf, size_t len,
     const char *nick = vips_foreign_find_load_buffer(buf, len);
     vips_error_clear();
     const char *fmt = loader_format(nick);
-    const char *magic = fmt ? NULL : magic_format(buf, len);
-    if (magic) {
-        scrim__seterr(err, errlen, "truncated or corrupt image data: %s "
-                      "signature, but its loader cannot read the file", magic);
+    if (!fmt && tiff_signature(buf, len)) {
+        scrim__seterr(err, errlen, "truncated or corrupt image data: a TIFF "
+                      "signature, but no TIFF directory libvips can read");
         return SCRIM_ECORRUPT;
     }
     if (!fmt) {
