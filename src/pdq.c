@@ -216,15 +216,13 @@ WIDE static void box_rows(const float *in, float *out, int rows, int cols,
         float sums[STRIP];
         /* the strip, transposed (cols x STRIP), filtered as columns */
         transpose(in + (size_t)r * cols, cols, t1, STRIP, STRIP, cols);
-        box_vert(t1, t2, cols, STRIP, win, sums, NULL);
-        if (!keep) {
-            transpose(t2, STRIP, out + (size_t)r * ocols, ocols, cols, STRIP);
-            continue;
-        }
-        for (int j = 0; j < cols; j++)
-            if (keep[j])
-                for (int k = 0; k < STRIP; k++)
-                    out[(size_t)(r + k) * ocols + keep[j] - 1] = t2[(size_t)j * STRIP + k];
+        /* with keep, only the kept columns are divided out, packed (two
+         * calls, so that each inlined copy knows whether keep is NULL) */
+        if (keep)
+            box_vert(t1, t2, cols, STRIP, win, sums, keep);
+        else
+            box_vert(t1, t2, cols, STRIP, win, sums, NULL);
+        transpose(t2, STRIP, out + (size_t)r * ocols, ocols, ocols, STRIP);
     }
     for (; r < rows; r++) {
         float *o = out + (size_t)r * ocols;
