@@ -358,6 +358,43 @@ static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
     }
 }
 
+/* HEIF's own rotation (an 'irot' property, which the reference CLI's
+ * decoder applies through libheif) is applied: the fixture is a 96x54 HEIC
+ * with an irot of 90 degrees anticlockwise added to its primary item, so it
+ * hashes as the rotate90 variant of the file without it; and within 2 bits of
+ * Meta's reference CLI on it (its YCbCr conversion is ImageMagick's own). */
+static void heif_rotation_is_applied(void **state)
+{
+    (void)state;
+    gchar *plain, *rot;
+    gsize plen, rlen;
+    assert_true(g_file_get_contents("tests/fixtures/heic-plain.heic", &plain, &plen, NULL));
+    assert_true(g_file_get_contents("tests/fixtures/heic-irot90.heic", &rot, &rlen, NULL));
+    scrim_image_hashes a, b;
+    char err[256];
+    if (scrim_hash_image_buffer(plain, plen, NULL, &a, NULL, err, sizeof err)) {
+        print_message("no HEIF decoding here: %s\n", err);
+        g_free(plain);
+        g_free(rot);
+        skip();
+    }
+    assert_int_equal(scrim_hash_image_buffer(rot, rlen, NULL, &b, NULL, err, sizeof err), 0);
+    scrim_image img;
+    assert_int_equal(load(rot, rlen, &img, err), 0);
+    assert_int_equal(img.width, 54);
+    assert_int_equal(img.height, 96);
+    scrim_image_free(&img);
+    assert_int_equal(scrim_pdq_distance(&b.pdq, &a.dihedral[SCRIM_DIH_ROTATE90]), 0);
+    scrim_pdq ref;
+    assert_int_equal(scrim_pdq_from_hex("01e6d07ee1585d103f340a463c81c961"
+                                        "7efab45c5d23512baff9eb3dea545c68", 64, &ref), 0);
+    print_message("HEIC with irot: %d bits from the reference CLI\n",
+                  scrim_pdq_distance(&b.pdq, &ref));
+    assert_true(scrim_pdq_distance(&b.pdq, &ref) <= 2);
+    g_free(plain);
+    g_free(rot);
+}
+
 /* A PNG whose header claims w x h, with one tiny IDAT: only the header is
  * valid, so a loader that decoded pixels would fail or allocate gigabytes. */
 static size_t forged_png(uint8_t *out, uint32_t w, uint32_t h)
@@ -1124,6 +1161,7 @@ int main(void)
         cmocka_unit_test(sixteen_bit_rgb_keeps_high_byte),
         cmocka_unit_test(cmyk_jpegs_as_the_reference_decodes_them),
         cmocka_unit_test(cmyk_tiffs_as_the_reference_decodes_them),
+        cmocka_unit_test(heif_rotation_is_applied),
         cmocka_unit_test(huge_image_refused_from_header),
         cmocka_unit_test(bad_inputs_get_clear_errors),
         cmocka_unit_test(jpeg_path_gives_libvips_pixels),
