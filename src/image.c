@@ -86,9 +86,9 @@ int scrim_image_sniff(const void *buf, size_t len)
 
 /* CMYK (TIFF, or JPEG through libvips) to 8-bit RGB as the reference CLI's
  * decoder makes it: ImageMagick 6 (Q16) ignores any ICC profile and computes
- * R = QR - (C / QR * (QR - K) + K) on 16-bit quanta (QR = 65535; 8-bit
- * samples scaled by 257), rounded to a quantum, then to 8 bits as its PNM
- * writer does; G and B likewise from M and Y.  16-bit files keep the high
+ * R = QR - (C / QR * (QR - K) + K) on 16-bit quanta (QR = 65535), rounded
+ * to a quantum; G and B likewise from M and Y.  For 8-bit samples that is
+ * scrim__cmyk8 (internal.h), as for CMYK JPEGs.  16-bit files keep the high
  * byte of the result, as scrim does for all 16-bit images (the reference CLI
  * would take the low byte: see README).  libvips' own conversion goes
  * through a CMYK profile and moved hashes 6-36 bits from the reference's.
@@ -99,18 +99,23 @@ static void cmyk_rows(const void *mem, int wide, int nb, size_t n, uint8_t *rgb)
     const uint16_t *p16 = mem;
     int ob = nb - 1;
     for (size_t i = 0; i < n; i++) {
-        unsigned q[5];
-        for (int b = 0; b < nb; b++)
-            q[b] = wide ? p16[i * nb + b] : 257u * p8[i * nb + b];
-        double k = q[3];
+        if (!wide) {
+            const uint8_t *p = p8 + i * nb;
+            for (int b = 0; b < 3; b++)
+                rgb[i * ob + b] = scrim__cmyk8(255u - p[b], 255u - p[3]);
+            if (nb == 5)
+                rgb[i * ob + 3] = p[4];
+            continue;
+        }
+        const uint16_t *p = p16 + i * nb;
+        double k = p[3];
         for (int b = 0; b < 3; b++) {
-            double v = 65535.0 - (1.0 / 65535.0 * q[b] * (65535.0 - k) + k);
+            double v = 65535.0 - (1.0 / 65535.0 * p[b] * (65535.0 - k) + k);
             unsigned r = v <= 0 ? 0 : v >= 65535 ? 65535 : (unsigned)(v + 0.5);
-            rgb[i * ob + b] = (uint8_t)(wide ? r >> 8
-                                             : ((r + 128) - ((r + 128) >> 8)) >> 8);
+            rgb[i * ob + b] = (uint8_t)(r >> 8);
         }
         if (nb == 5)
-            rgb[i * ob + 3] = (uint8_t)(wide ? q[4] >> 8 : q[4] / 257);
+            rgb[i * ob + 3] = (uint8_t)(p[4] >> 8);
     }
 }
 

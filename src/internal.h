@@ -88,6 +88,17 @@ int scrim__image_load(const void *buf, size_t len,
 /* The JPEG fast path (jpeg.c).  scrim__jpeg_load returns SCRIM__JPEG_OTHER,
  * having decoded nothing, for JPEGs it leaves to libvips (CMYK, YCCK). */
 #define SCRIM__JPEG_OTHER 1
+/* One 8-bit CMYK sample to RGB as the reference CLI's decoder (ImageMagick 6,
+ * no colour management) makes it, from the amounts of paper left uncovered
+ * (255 - ink): round(c * k / 255).  For 8-bit samples this is exactly its
+ * formula on 16-bit quanta (image.c, cmyk_rows; checked on all 65,536 pairs).
+ * Shared by CMYK JPEGs (whose Adobe-inverted samples are such amounts) and
+ * CMYK TIFFs. */
+static inline uint8_t scrim__cmyk8(unsigned c_free, unsigned k_free)
+{
+    return (uint8_t)((c_free * k_free + 127) / 255);
+}
+
 int scrim__jpeg_is(const void *buf, size_t len);
 /* JPEG DCT shrink (1, 2, 4 or 8) keeping the longest side >= min_side. */
 int scrim__jpeg_shrink(int w, int h, int min_side);

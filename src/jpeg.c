@@ -146,10 +146,9 @@ static void cmyk_to_rgb(const uint8_t *restrict in, uint8_t *restrict out,
                         int n)
 {
     for (int x = 0; x < n; x++, in += 4, out += 3) {
-        unsigned k = in[3];
-        out[0] = (uint8_t)((in[0] * k + 127) / 255);
-        out[1] = (uint8_t)((in[1] * k + 127) / 255);
-        out[2] = (uint8_t)((in[2] * k + 127) / 255);
+        out[0] = scrim__cmyk8(in[0], in[3]);
+        out[1] = scrim__cmyk8(in[1], in[3]);
+        out[2] = scrim__cmyk8(in[2], in[3]);
     }
 }
 
