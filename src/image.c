@@ -243,7 +243,7 @@ int scrim__image_load(const void *buf, size_t len,
     int min_side;
     scrim__decode_limits(opts, hashing, &max_pixels, &min_side);
     VipsImage *img = NULL, *rgb = NULL;
-    int rc = SCRIM_OK;
+    int rc = SCRIM_OK, fill = 0;
 
     memset(out, 0, sizeof *out);
     if (!buf || len == 0) {
@@ -281,6 +281,9 @@ int scrim__image_load(const void *buf, size_t len,
         return SCRIM_EFORMAT;
     }
     snprintf(out->format, sizeof out->format, "%s", fmt);
+    /* HEIF's decoders may leave parts of a damaged picture unwritten. */
+    if ((fill = !strcmp(fmt, "heif")))
+        scrim__heap_fill(1);
 
     /* Header only: libvips decodes no pixels until they are asked for. */
     img = vips_image_new_from_buffer(buf, len, "", "access",
@@ -337,6 +340,8 @@ done:
         g_object_unref(rgb);
     if (img)
         g_object_unref(img);
+    if (fill)
+        scrim__heap_fill(0);
     return rc;
 }
 

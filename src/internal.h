@@ -16,6 +16,10 @@ int scrim__vips_started(void); /* 1 once scrim__vips has succeeded */
 /* Replaces each byte that is not part of valid UTF-8 with '?', in place
  * (text quoted from requests must go out in JSON). */
 void scrim__utf8_scrub(char *s);
+/* While on (calls nest, from any thread), new heap memory is filled with a
+ * constant: for decoders that may leave parts of a picture unwritten. */
+void scrim__heap_fill(int on);
+
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,29 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* libheif's HEVC decoder (libde265) leaves the parts of a damaged picture
+ * that no slice covers as it found the memory: a different hash on each
+ * decode of the same file, and possibly bytes of an earlier upload in a
+ * preview.  While any HEIF decode runs, glibc fills each new allocation
+ * with a constant (M_PERTURB; glibc also fills what is freed then).  That
+ * costs every thread a memset per allocation, so it is not left on.  Under
+ * AddressSanitizer, mallopt does nothing: ASan's max_malloc_fill_size does
+ * the same (the Makefile's ASAN_OPTIONS). */
+static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
+static int fill_users;
+
+void scrim__heap_fill(int on)
+{
+#ifdef M_PERTURB
+    pthread_mutex_lock(&fill_lock);
+    if (on ? fill_users++ == 0 : --fill_users == 0)
+        mallopt(M_PERTURB, on ? 0xa5 : 0);
+    pthread_mutex_unlock(&fill_lock);
+#else
+    (void)on;
+#endif
 }
 
 /* One table: code, machine name, text. */
