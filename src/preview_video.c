@@ -432,6 +432,9 @@ int scrim_preview_video_sheet(const void *buf, size_t len, const double *times,
         scrim__seterr(err, errlen, "contact sheet: empty input");
         return SCRIM_EFORMAT;
     }
+    /* as when hashing: frames a damaged stream leaves partly undecoded show
+     * a constant there, never bytes of an earlier upload */
+    scrim__heap_fill(1);
     if ((rc = grab_open(&g, buf, len, err, errlen)))
         goto done;
     n = choose(times, times ? ntimes : 0, duration_of(&g), tiles);
@@ -476,6 +479,7 @@ done:
     for (size_t i = 0; i < n; i++)
         free(tiles[i].grey);
     grab_close(&g);
+    scrim__heap_fill(0);
     if (rc) {
         scrim_preview_free(sheet);
         if (lighter)

@@ -24,14 +24,17 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* libheif's HEVC decoder (libde265) leaves the parts of a damaged picture
- * that no slice covers as it found the memory: a different hash on each
- * decode of the same file, and possibly bytes of an earlier upload in a
- * preview.  While any HEIF decode runs, glibc fills each new allocation
- * with a constant (M_PERTURB; glibc also fills what is freed then).  That
- * costs every thread a memset per allocation, so it is not left on.  Under
- * AddressSanitizer, mallopt does nothing: ASan's max_malloc_fill_size does
- * the same (the Makefile's ASAN_OPTIONS). */
+/* Decoders of damaged streams may leave parts of a picture as they found
+ * the memory: libde265 (HEVC, behind libheif) where no slice covers it,
+ * FFmpeg's VP8 decoder in partly decoded frames.  The same file then hashes
+ * differently on each decode, after other data, and a preview could show
+ * bytes of an earlier upload.  While any image or video decode that can do
+ * this runs (HEIF images, videos, contact sheets), glibc fills each new
+ * allocation with a constant (M_PERTURB; and what is freed then).  Small
+ * blocks recycled through glibc's per-thread cache (up to 1 KB) are not
+ * filled.  It costs every thread a memset per allocation, so it is not
+ * left on.  Under AddressSanitizer, mallopt does nothing (the fuzzers set
+ * ASan's own fill, max_malloc_fill_size). */
 static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fill_users;
 

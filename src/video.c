@@ -602,6 +602,9 @@ static int video_run(struct source *src, const scrim_video_opts *opts,
     v.o = opts_resolve(opts);
     v.out = out;
     v.deadline = now_seconds() + v.o.time_budget;
+    /* Decoders (VP8 among them) leave parts of a damaged frame as they
+     * found the memory: fill it with a constant while they run. */
+    scrim__heap_fill(1);
     rc = video_open(&v, src, err, errlen);
     if (rc)
         goto done;
@@ -661,6 +664,7 @@ static int video_run(struct source *src, const scrim_video_opts *opts,
     rc = SCRIM_OK;
 done:
     video_close(&v);
+    scrim__heap_fill(0);
     return rc;
 }
 
@@ -675,7 +679,10 @@ int scrim_video_hash_buffer(const void *buf, size_t len,
     }
     if (scrim__is_webp(buf, len)) {
         scrim_video_opts o = opts_resolve(opts);
-        return scrim__anim_hash_buffer(buf, len, &o, out, err, errlen);
+        scrim__heap_fill(1);
+        int rc = scrim__anim_hash_buffer(buf, len, &o, out, err, errlen);
+        scrim__heap_fill(0);
+        return rc;
     }
     struct source src = {.data = buf, .len = len};
     src.sniffed = scrim_media_sniff(buf, len) == SCRIM_MEDIA_VIDEO;

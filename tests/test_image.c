@@ -416,19 +416,7 @@ static void damaged_heic_hashes_the_same_every_time(void **state)
     uint32_t x = 12345;
     int differ = 0;
     for (int round = 0; round < 8; round++) {
-        /* blocks under glibc's mmap threshold, so that they are reused */
-        void *noise[64];
-        for (int k = 0; k < 64; k++) {
-            size_t n = 1024 + (size_t)(k * 1931 % 60000);
-            uint8_t *p = noise[k] = malloc(n);
-            assert_non_null(p);
-            for (size_t i = 0; i < n; i++) {
-                x = x * 1664525u + 1013904223u;
-                p[i] = (uint8_t)(x >> 24);
-            }
-        }
-        for (int k = 0; k < 64; k++)
-            free(noise[k]);
+        heap_noise(&x);
         assert_int_equal(scrim_hash_image_buffer(buf, len, NULL, &h, NULL, err, sizeof err), 0);
         differ += scrim_pdq_distance(&h.pdq, &first.pdq) != 0;
     }

@@ -572,6 +572,39 @@ static void absurd_frame_rate(void **state)
     }
 }
 
+/* A damaged VP8 WebM (fuzzer-made from a 64x48 testsrc2 clip, 3.4 KB) whose
+ * frames FFmpeg leaves partly undecoded, as it found the memory: after the
+ * heap has held noise, every decode gives the same frames
+ * (scrim__heap_fill). */
+static void damaged_vp8_hashes_the_same_every_time(void **state)
+{
+    (void)state;
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    o.seconds_per_hash = 0;
+    char err[256];
+    scrim_vpdq first, v;
+    assert_int_equal(scrim_video_hash_file("tests/fixtures/vp8-damaged.webm", &o,
+                                           &first, err, sizeof err), 0);
+    assert_true(first.count > 0);
+    uint32_t x = 777;
+    int differ = 0;
+    for (int round = 0; round < 8; round++) {
+        heap_noise(&x);
+        assert_int_equal(scrim_video_hash_file("tests/fixtures/vp8-damaged.webm",
+                                               &o, &v, err, sizeof err), 0);
+        int same = v.count == first.count;
+        for (size_t i = 0; same && i < v.count; i++)
+            same = scrim_pdq_distance(&v.frames[i].pdq, &first.frames[i].pdq) == 0;
+        differ += !same;
+        scrim_vpdq_free(&v);
+    }
+    print_message("damaged VP8: %d of 8 decodes after noise differ (%zu frames)\n",
+                  differ, first.count);
+    assert_int_equal(differ, 0);
+    scrim_vpdq_free(&first);
+}
+
 /* An animated WebP with alpha (tests/fixtures/anim-alpha.webp: 5 frames of
  * 32x32 at 5 fps) goes through the flatten onto white, whose background
  * array was leaked on every call (96 bytes; libvips' allocations are
@@ -610,6 +643,7 @@ int main(void)
         cmocka_unit_test(video_decode_stops_at_request_timeout),
         cmocka_unit_test(absurd_frame_rate),
         cmocka_unit_test(animated_webp_with_alpha),
+        cmocka_unit_test(damaged_vp8_hashes_the_same_every_time),
     };
     return RUN_TESTS("test_video", tests);
 }

@@ -31,6 +31,25 @@ static inline const char *shared_data(void)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : NULL;
 }
 
+/* Blocks of noise allocated and freed, under glibc's mmap threshold so that
+ * the next allocations reuse that memory: a decoder that leaves parts of a
+ * damaged picture unwritten would show it (scrim__heap_fill). */
+static inline void heap_noise(uint32_t *x)
+{
+    void *noise[64];
+    for (int k = 0; k < 64; k++) {
+        size_t n = 1024 + (size_t)(k * 1931 % 60000);
+        uint8_t *p = noise[k] = malloc(n);
+        assert_non_null(p);
+        for (size_t i = 0; i < n; i++) {
+            *x = *x * 1664525u + 1013904223u;
+            p[i] = (uint8_t)(*x >> 24);
+        }
+    }
+    for (int k = 0; k < 64; k++)
+        free(noise[k]);
+}
+
 #define SHARED_OR_SKIP()                                                      \
     do {                                                                      \
         if (!shared_data()) {                                                 \
