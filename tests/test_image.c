@@ -386,15 +386,6 @@ static void heif_rotation_is_applied(void **state)
     g_free(rot);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-/* ASan fills only the first 4 KB of each allocation unless told more. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "max_malloc_fill_size=1073741824";
-}
-#endif
-
 /* A damaged HEIC (fuzzer-made from heic-plain.heic) whose HEVC stream leaves
  * parts of the picture undecoded: libde265 leaves them as it found the
  * memory.  Decoded after the heap has held noise, it must hash the same each
