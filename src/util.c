@@ -33,8 +33,8 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
  * allocation with a constant (M_PERTURB; and what is freed then).  Small
  * blocks recycled through glibc's per-thread cache (up to 1 KB) are not
  * filled.  It costs every thread a memset per allocation, so it is not
- * left on.  Under AddressSanitizer, mallopt does nothing (the fuzzers set
- * ASan's own fill, max_malloc_fill_size). */
+ * left on.  Under AddressSanitizer, mallopt does nothing: the tests and
+ * fuzz_video set ASan's own fill instead (max_malloc_fill_size). */
 static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fill_users;
 
