@@ -390,7 +390,7 @@ static void heif_rotation_is_applied(void **state)
  * parts of the picture undecoded: libde265 leaves them as it found the
  * memory.  Decoded after the heap has held noise, it must hash the same each
  * time (scrim__heap_fill; under AddressSanitizer, whose allocator ignores
- * mallopt, its own fill, below). */
+ * mallopt, its own fill: testutil.h). */
 static void damaged_heic_hashes_the_same_every_time(void **state)
 {
     (void)state;
