@@ -349,6 +349,22 @@ static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
     }
 }
 
+/* A HEIC fixture, read and hashed; the test is skipped where this build of
+ * libvips decodes no HEIF. */
+static gchar *heic_fixture(const char *name, gsize *len, scrim_image_hashes *h)
+{
+    char path[256], err[256];
+    gchar *buf;
+    snprintf(path, sizeof path, "tests/fixtures/%s", name);
+    assert_true(g_file_get_contents(path, &buf, len, NULL));
+    if (scrim_hash_image_buffer(buf, *len, NULL, h, NULL, err, sizeof err)) {
+        print_message("no HEIF decoding here: %s\n", err);
+        g_free(buf);
+        skip();
+    }
+    return buf;
+}
+
 /* HEIF's own rotation (an 'irot' property, which the reference CLI's
  * decoder applies through libheif) is applied: the fixture is a 96x54 HEIC
  * with an irot of 90 degrees anticlockwise added to its primary item, so it
@@ -357,18 +373,12 @@ static void cmyk_tiffs_as_the_reference_decodes_them(void **state)
 static void heif_rotation_is_applied(void **state)
 {
     (void)state;
-    gchar *plain, *rot;
+    gchar *rot;
     gsize plen, rlen;
-    assert_true(g_file_get_contents("tests/fixtures/heic-plain.heic", &plain, &plen, NULL));
-    assert_true(g_file_get_contents("tests/fixtures/heic-irot90.heic", &rot, &rlen, NULL));
     scrim_image_hashes a, b;
     char err[256];
-    if (scrim_hash_image_buffer(plain, plen, NULL, &a, NULL, err, sizeof err)) {
-        print_message("no HEIF decoding here: %s\n", err);
-        g_free(plain);
-        g_free(rot);
-        skip();
-    }
+    gchar *plain = heic_fixture("heic-plain.heic", &plen, &a);
+    assert_true(g_file_get_contents("tests/fixtures/heic-irot90.heic", &rot, &rlen, NULL));
     assert_int_equal(scrim_hash_image_buffer(rot, rlen, NULL, &b, NULL, err, sizeof err), 0);
     scrim_image img;
     assert_int_equal(load(rot, rlen, &img, err), 0);
@@ -394,16 +404,10 @@ static void heif_rotation_is_applied(void **state)
 static void damaged_heic_hashes_the_same_every_time(void **state)
 {
     (void)state;
-    gchar *buf;
     gsize len;
-    assert_true(g_file_get_contents("tests/fixtures/heic-damaged.heic", &buf, &len, NULL));
     scrim_image_hashes first, h;
     char err[256];
-    if (scrim_hash_image_buffer(buf, len, NULL, &first, NULL, err, sizeof err)) {
-        print_message("no HEIF decoding here: %s\n", err);
-        g_free(buf);
-        skip();
-    }
+    gchar *buf = heic_fixture("heic-damaged.heic", &len, &first);
     uint32_t x = 12345;
     int differ = 0;
     for (int round = 0; round < 8; round++) {
