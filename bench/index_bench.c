@@ -7,6 +7,8 @@
  *                    [-f FLUSH] (records per index merge) [-k] (keep the
  *                    database) [-s] (skip the import: reuse -d, which
  *                    must have been built with the same -n and -q)
+ *                    [-C] (scrim_store_cache_hashes before the lookups,
+ *                    as scrimd does: candidates checked from RAM)
  *                    [-p] (scrim_store_preload before the lookups, as
  *                    scrimd does: 2 MB pages where the kernel can)
  */
@@ -94,9 +96,9 @@ static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *w)
 int main(int argc, char **argv)
 {
     size_t n = 1000000, nq = 20000, nchecked = 300, flush = 4u << 20; /* as the CLI */
-    int radius = 31, keep = 0, skip_import = 0, preload = 0, c;
+    int radius = 31, keep = 0, skip_import = 0, preload = 0, cache = 0, c;
     char dir[4096] = "";
-    while ((c = getopt(argc, argv, "n:q:r:c:d:f:ksp")) != -1) {
+    while ((c = getopt(argc, argv, "n:q:r:c:d:f:kspC")) != -1) {
         switch (c) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'q': nq = strtoull(optarg, NULL, 10); break;
@@ -107,8 +109,9 @@ int main(int argc, char **argv)
         case 'k': keep = 1; break;
         case 's': skip_import = keep = 1; break;
         case 'p': preload = 1; break;
+        case 'C': cache = 1; break;
         default:
-            fprintf(stderr, "usage: %s [-n N] [-q Q] [-r R] [-c CHECKED] [-d DIR] [-f FLUSH] [-k] [-s]\n",
+            fprintf(stderr, "usage: %s [-n N] [-q Q] [-r R] [-c CHECKED] [-d DIR] [-f FLUSH] [-k] [-s] [-p] [-C]\n",
                     argv[0]);
             return 2;
         }
@@ -238,6 +241,15 @@ int main(int argc, char **argv)
             printf("preload (-p): %.2f GB in %.2f s, on 2 MB pages %.2f GB before, "
                    "%.2f GB after%s\n", ps.bytes / 1e9, ps.seconds, ps.huge_before / 1e9,
                    ps.huge_after / 1e9, ps.reread ? " (read again)" : "");
+    }
+    if (cache) {
+        scrim_store_cache_stats cs;
+        if (scrim_store_cache_hashes(s, NULL, NULL, &cs))
+            printf("hash cache (-C): failed\n");
+        else
+            printf("hash cache (-C): %llu hashes, %.0f MB, in %.2f s%s\n",
+                   (unsigned long long)cs.hashes, cs.bytes / 1e6, cs.seconds,
+                   cs.too_big ? " (too big: not made)" : "");
     }
 
     /* throughput and latency, one thread */

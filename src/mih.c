@@ -382,6 +382,7 @@ typedef struct query {
     MDB_txn *txn;
     MDB_dbi refs;
     const mih_dir *dir;
+    const hash_cache *hc;
     const scrim_pdq *q;
     int radius, t;
     mih_emit_fn emit;
@@ -392,6 +393,18 @@ typedef struct query {
     uint32_t seen_ref[512];   /* ref + 1, 0 = empty */
     int8_t seen_first[512];   /* -1: out of radius */
 } query;
+
+/* A ref's record: 0, -1 if there is none (cannot happen in a consistent
+ * store: the candidate is skipped), or SCRIM_EDB. */
+static int read_ref(query *qy, MDB_val *key, MDB_val *val)
+{
+    int rc = mdb_get(qy->txn, qy->refs, key, val);
+    if (rc == MDB_NOTFOUND)
+        return -1;
+    if (rc || val->mv_size < REF_BASE)
+        return SCRIM_EDB;
+    return 0;
+}
 
 /* Check a candidate of word position i against its full hash. */
 static inline __attribute__((always_inline)) int verify(query *qy,
@@ -404,16 +417,18 @@ static inline __attribute__((always_inline)) int verify(query *qy,
     }
     if (qy->seen_ref[slot] == ref + 1 && qy->seen_first[slot] != pos)
         return 0;
-    MDB_val key = {sizeof ref, &ref}, val;
-    int rc = mdb_get(qy->txn, qy->refs, &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return 0; /* cannot happen in a consistent store: skip */
-    if (rc)
-        return SCRIM_EDB;
-    if (val.mv_size < REF_BASE)
-        return SCRIM_EDB;
+    /* the candidate's hash: from the hash cache, else its record */
+    MDB_val key = {sizeof ref, &ref}, val = {0, NULL};
     scrim_pdq h;
-    memcpy(&h, (const uint8_t *)val.mv_data + REF_HASH, sizeof h);
+    const scrim_pdq *cached = store__hc_get(qy->hc, ref);
+    if (cached) {
+        memcpy(&h, cached, sizeof h);
+    } else {
+        int rc = read_ref(qy, &key, &val);
+        if (rc)
+            return rc < 0 ? 0 : rc;
+        memcpy(&h, (const uint8_t *)val.mv_data + REF_HASH, sizeof h);
+    }
     uint64_t x[4], y[4];
     memcpy(x, h.w, sizeof x);
     memcpy(y, qy->q->w, sizeof y);
@@ -431,6 +446,11 @@ static inline __attribute__((always_inline)) int verify(query *qy,
     }
     if (first != pos || d > qy->radius)
         return 0;
+    if (!val.mv_data) {
+        int rc = read_ref(qy, &key, &val);
+        if (rc)
+            return rc < 0 ? 0 : rc;
+    }
     return qy->emit(qy->ud, ref, val.mv_data, val.mv_size, d);
 }
 
@@ -470,6 +490,12 @@ scan_probe(query *qy, const probe *pr, uint64_t qa, uint64_t qb)
                 __builtin_prefetch(pr->p + from);
         }
         uint32_t nc = scan_fn(pr->p + k0 * pw, m, np, qa, qb, pr->limit, cand);
+        if (qy->hc && nc > 1)
+            for (uint32_t c = 0; c < nc; c++) {
+                uint32_t ref;
+                memcpy(&ref, refs + 4 * (size_t)(k0 + cand[c]), 4);
+                store__hc_prefetch(qy->hc, ref);
+            }
         for (uint32_t c = 0; c < nc; c++) {
             uint32_t ref;
             memcpy(&ref, refs + 4 * (size_t)(k0 + cand[c]), 4);
@@ -638,8 +664,8 @@ done:
 }
 
 int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
-               const mih_dir *dir, const scrim_pdq *q, int radius,
-               mih_emit_fn emit, void *ud)
+               const mih_dir *dir, const hash_cache *hc, const scrim_pdq *q,
+               int radius, mih_emit_fn emit, void *ud)
 {
     pthread_once(&init_once, mih_init);
     if (radius < 0 || radius > SCRIM_MAX_RADIUS)
@@ -648,6 +674,7 @@ int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
     qy.txn = txn;
     qy.refs = refs;
     qy.dir = dir;
+    qy.hc = hc;
     qy.q = q;
     qy.radius = radius;
     qy.t = radius / 16;
@@ -661,7 +688,7 @@ int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
                     const scrim_pdq *q, mih_emit_fn emit, void *ud)
 {
     /* radius 0: only position 0 is probed, one value, exact words */
-    return mih__query(txn, index, refs, NULL, q, 0, emit, ud);
+    return mih__query(txn, index, refs, NULL, NULL, q, 0, emit, ud);
 }
 
 /* ---- the directory ----------------------------------------------------------

@@ -852,20 +852,19 @@ static int preload_should_stop(void *arg)
 static void *preload_main(void *arg)
 {
     scrim_server *srv = arg;
-    srv->preload_rc = scrim_store_preload(srv->store, preload_should_stop, srv,
-                                          &srv->preload_stats);
+    if (srv->preload_ran)
+        srv->preload_rc = scrim_store_preload(srv->store, preload_should_stop, srv,
+                                              &srv->preload_stats);
+    if (srv->cache_ran && !preload_should_stop(srv))
+        srv->cache_rc = scrim_store_cache_hashes(srv->store, preload_should_stop,
+                                                 srv, &srv->cache_stats);
     /* Thread-safe since evthread_use_pthreads(): the loop logs it. */
     event_active(srv->preload_ev, EV_READ, 0);
     return NULL;
 }
 
-static void preload_done(evutil_socket_t fd, short what, void *arg)
+static void preload_log(const scrim_server *srv)
 {
-    (void)fd;
-    (void)what;
-    scrim_server *srv = arg;
-    pthread_join(srv->preload_thread, NULL);
-    srv->preload_running = 0;
     const scrim_store_preload_stats *st = &srv->preload_stats;
     if (srv->preload_rc) {
         scrim__log_msg("warning", "preload: the database's memory map was not "
@@ -887,12 +886,50 @@ static void preload_done(evutil_socket_t fd, short what, void *arg)
         "seconds", st->seconds));
 }
 
+static void cache_log(const scrim_server *srv)
+{
+    const scrim_store_cache_stats *st = &srv->cache_stats;
+    if (srv->cache_rc) {
+        scrim__log_msg("warning", "hash cache: %s; lookups read candidates from "
+                       "the database", srv->cache_rc == SCRIM_ENOMEM
+                       ? "out of memory" : "the database could not be read");
+        return;
+    }
+    if (st->too_big) {
+        scrim__log_msg("warning", "hash cache: it would take over a quarter of "
+                       "the RAM; not made");
+        return;
+    }
+    scrim__log_json(json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:b, s:f}", "level", "info", "msg",
+        st->stopped ? "hash cache stopped" : "hashes cached", "hashes",
+        (json_int_t)st->hashes, "added", (json_int_t)st->added, "bytes",
+        (json_int_t)st->bytes, "stopped", st->stopped, "seconds", st->seconds));
+}
+
+static void preload_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    scrim_server *srv = arg;
+    pthread_join(srv->preload_thread, NULL);
+    srv->preload_running = 0;
+    if (srv->preload_ran)
+        preload_log(srv);
+    if (srv->cache_ran && !(srv->preload_ran && srv->preload_stats.stopped))
+        cache_log(srv);
+}
+
 /* Start a preload unless one runs or the settings say not to. */
 static void preload_start(scrim_server *srv)
 {
-    if (!srv->cur->s.preload || srv->preload_running || !srv->preload_ev)
+    if (!(srv->cur->s.preload || srv->cur->s.cache_hashes) ||
+        srv->preload_running || !srv->preload_ev)
         return;
     atomic_store(&srv->preload_stop, 0);
+    /* what to do, read here: the settings may be replaced while it runs */
+    srv->preload_ran = srv->cur->s.preload;
+    srv->cache_ran = srv->cur->s.cache_hashes;
     if (pthread_create(&srv->preload_thread, NULL, preload_main, srv)) {
         scrim__log_msg("warning", "preload: cannot start its thread");
         return;

@@ -137,13 +137,16 @@ struct scrim_server {
     double last_reply;
     int draining;
     double started;
-    /* the background scrim_store_preload() (server_http.c) */
+    /* the background scrim_store_preload() and scrim_store_cache_hashes()
+     * (server_http.c) */
     pthread_t preload_thread;
     int preload_running;
     atomic_int preload_stop;
     struct event *preload_ev;
     scrim_store_preload_stats preload_stats;
-    int preload_rc;
+    int preload_rc, preload_ran;
+    scrim_store_cache_stats cache_stats;
+    int cache_rc, cache_ran;
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,

@@ -27,6 +27,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->idle_timeout = 30;
     s->min_quality = 50;
     s->preload = 1;
+    s->cache_hashes = 1;
     s->review_retention = 7 * 24 * 3600;
 }
 
@@ -81,6 +82,9 @@ static const struct opt {
     {"preload", T_INT, F(preload), 0, 1, "0|1",
      "1: read the database into memory at start-up and on SIGHUP, in the "
      "background, on 2 MB pages where the kernel can (faster lookups)"},
+    {"cache-hashes", T_INT, F(cache_hashes), 0, 1, "0|1",
+     "1: keep every PDQ in memory (32 bytes per hash), filled in the background "
+     "at start-up and on SIGHUP: lookups check candidates without LMDB reads"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},

@@ -486,7 +486,9 @@ int scrim_import_commit(scrim_import *imp, scrim_import_stats *stats,
     }
     if (stats)
         *stats = imp->st;
+    scrim_store *s = imp->s;
     scrim_import_abort(imp);
+    store__hc_extend(s); /* the new hashes into the cache, if there is one */
     return 0;
 fail:
     if (stats)

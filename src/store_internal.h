@@ -8,6 +8,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* Bumped whenever a record layout below changes. */
 #define STORE_FORMAT 2
@@ -33,6 +34,10 @@ struct scrim_store {
     /* the index directory of the newest snapshot seen (store_lookup.c) */
     pthread_mutex_t dlock;
     struct mih_dir *dir;
+    /* every committed PDQ by ref, once scrim_store_cache_hashes() has run
+     * (store_cache.c); NULL until then */
+    struct hash_cache *_Atomic hc;
+    pthread_mutex_t clock;
     /* where LMDB mapped data.mdb (store_map.c); NULL if not found */
     uint8_t *map;
     size_t map_len;
@@ -122,6 +127,51 @@ void store__key_list(uint8_t *key, uint32_t list);
  * bytes), NULL when out of memory. */
 uint8_t *store__video_key(uint32_t list, const char *id, size_t idlen);
 
+/* ---- the hash cache (store_cache.c) ------------------------------------------
+ * Chunks of HC_CHUNK refs: their hashes, then a bitmap of the slots that are
+ * known.  Slots below `filled` never change once published. */
+#define HC_CHUNK_BITS 16
+#define HC_CHUNK ((uint32_t)1 << HC_CHUNK_BITS)
+#define HC_NCHUNK ((uint32_t)1 << (32 - HC_CHUNK_BITS))
+typedef struct hash_cache {
+    _Atomic uint32_t filled;                  /* refs [0, filled) read */
+    uint8_t *_Atomic chunk[HC_NCHUNK];
+    pthread_mutex_t fill;                     /* one filler at a time */
+    uint64_t count, bytes;                    /* under fill */
+} hash_cache;
+
+/* The cached hash of ref, or NULL (not cached: read scrim.refs). */
+static inline const scrim_pdq *store__hc_get(const hash_cache *c, uint32_t ref)
+{
+    if (!c || ref >= atomic_load_explicit(&c->filled, memory_order_acquire))
+        return NULL;
+    const uint8_t *ch = atomic_load_explicit(&c->chunk[ref >> HC_CHUNK_BITS],
+                                             memory_order_relaxed);
+    if (!ch)
+        return NULL;
+    uint32_t i = ref & (HC_CHUNK - 1);
+    const _Atomic uint64_t *known =
+        (const _Atomic uint64_t *)(ch + (size_t)HC_CHUNK * sizeof(scrim_pdq));
+    if (!(atomic_load_explicit(&known[i >> 6], memory_order_relaxed) >> (i & 63) & 1))
+        return NULL;
+    return (const scrim_pdq *)ch + i;
+}
+
+static inline void store__hc_prefetch(const hash_cache *c, uint32_t ref)
+{
+    if (!c || ref >= atomic_load_explicit(&c->filled, memory_order_relaxed))
+        return;
+    const uint8_t *ch = atomic_load_explicit(&c->chunk[ref >> HC_CHUNK_BITS],
+                                             memory_order_relaxed);
+    if (ch)
+        __builtin_prefetch((const scrim_pdq *)ch + (ref & (HC_CHUNK - 1)));
+}
+
+/* Extend the cache by the refs committed since its last fill, if it exists
+ * (after an import in this process). */
+void store__hc_extend(scrim_store *s);
+void store__hc_free(scrim_store *s);
+
 /* ---- the PDQ index (mih.c) -------------------------------------------------- */
 
 typedef struct mih_item {
@@ -157,9 +207,11 @@ typedef struct mih_dir {
 int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out);
 
 /* All refs within `radius` of q (each once), via the index; dir (may be
- * NULL) must belong to txn's snapshot. */
+ * NULL) must belong to txn's snapshot; hc (may be NULL) gives candidates'
+ * hashes without reading their ref records. */
 int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const mih_dir *dir,
-               const scrim_pdq *q, int radius, mih_emit_fn emit, void *ud);
+               const hash_cache *hc, const scrim_pdq *q, int radius,
+               mih_emit_fn emit, void *ud);
 /* The same by scanning every ref record. */
 int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
               mih_emit_fn emit, void *ud);

@@ -116,6 +116,12 @@ i=0
 while [ $i -lt 600 ] && ! grep -q '"msg":"preloaded"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
 grep '"msg":"preloaded"' "$T/log" | grep -q '"bytes":[1-9][0-9]*,.*"stopped":false'
 ok $? "preloads the database in the background and logs it"
+# then keeps every PDQ in memory (--cache-hashes 1, the default); admin
+# imports below extend it as they commit
+i=0
+while [ $i -lt 600 ] && ! grep -q '"msg":"hashes cached"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+grep '"msg":"hashes cached"' "$T/log" | grep -q '"hashes":[0-9]*,.*"stopped":false'
+ok $? "caches the database's hashes in the background and logs it"
 
 # ---- /v1/hash --------------------------------------------------------------------------
 http POST /v1/hash --data-binary @"$T/a.jpg"

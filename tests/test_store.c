@@ -4,6 +4,7 @@
  * their errors; atomicity; video entries; other processes and threads. */
 #include "testutil.h"
 #include "pdq_random.h"
+#include "store_internal.h" /* the hash cache test reads an old snapshot */
 
 #include <ftw.h>
 #include <pthread.h>
@@ -717,19 +718,25 @@ typedef struct preload_arg {
     scrim_store *s;
     scrim_store_preload_stats st;
     int rc;
+    scrim_store_cache_stats cs;
+    int crc;
 } preload_arg;
 
+/* As scrimd's background thread: the preload, then the hash cache. */
 static void *preload_thread(void *arg)
 {
     preload_arg *p = arg;
     p->rc = scrim_store_preload(p->s, NULL, NULL, &p->st);
+    p->crc = scrim_store_cache_hashes(p->s, NULL, NULL, &p->cs);
     return NULL;
 }
 
 /* scrim_store_preload() maps the whole database in (dropping and re-reading
  * what the page cache holds in small pages, where the kernel gives 2 MB
- * ones) while other threads query and import: every query still finds what
- * was imported before it started, and lookups give the same answers after. */
+ * ones), and scrim_store_cache_hashes() fills the hash cache, while other
+ * threads query and import: every query still finds what was imported
+ * before it started, lookups give the same answers after, and the cache
+ * holds every hash (imports that commit during the fill extend it). */
 static void preload_while_reading(void **state)
 {
     char *dir;
@@ -748,7 +755,7 @@ static void preload_while_reading(void **state)
     thr t[2];
     pthread_t id[2], pid;
     readers_start(t, id, 2, s, h, 50000, &stop);
-    preload_arg pa = {s, {0}, -1};
+    preload_arg pa = {s, {0}, -1, {0}, -1};
     pthread_create(&pid, NULL, preload_thread, &pa);
     for (size_t i = 50000; i < n; i += 2000)
         import_pdqs(s, "t", h + i, 2000, 0, 31);
@@ -757,6 +764,10 @@ static void preload_while_reading(void **state)
     readers_join(t, id, 2);
     assert_int_equal(pa.rc, 0);
     assert_false(pa.st.stopped);
+    assert_int_equal(pa.crc, 0);
+    scrim_store_cache_stats cs;
+    assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
+    assert_int_equal(cs.hashes, n);
     char mdb[4200];
     snprintf(mdb, sizeof mdb, "%s/data.mdb", dir);
     struct stat sb;
@@ -778,6 +789,153 @@ static void preload_while_reading(void **state)
     scrim_matches_free(&before);
     scrim_matches_free(&after);
     free(h);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+/* The hash cache (scrim_store_cache_hashes): lookups that check candidates
+ * from it equal brute force, for hashes cached by a fill, added after it (by
+ * an import through the same handle, which extends it), removed or dropped
+ * after it. */
+static void hash_cache_equals_brute_force(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    model m;
+    scrim_pdq centers[NCENTER], q[2 * NCENTER];
+    build_model(&m, centers);
+    import_pdqs(s, "a", m.a, m.na / 2, 4096, 31);
+    scrim_store_cache_stats cs;
+    assert_int_equal(scrim_store_cache_hashes(s, stop_now, NULL, &cs), 0);
+    assert_true(cs.stopped);
+    assert_true(cs.added < m.na / 2);
+    assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
+    assert_false(cs.stopped);
+    assert_int_equal(cs.hashes, list_count(s, "a"));
+    assert_true(cs.bytes >= cs.hashes * sizeof(scrim_pdq));
+    /* imports through this handle extend the cache as they commit */
+    import_pdqs(s, "a", m.a + m.na / 2, m.na - m.na / 2, 0, 31);
+    import_pdqs(s, "b", m.b, m.nb, 0, 12);
+    assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
+    assert_int_equal(cs.added, 0);
+    assert_int_equal(cs.hashes, list_count(s, "a") + list_count(s, "b"));
+    size_t nq = 0;
+    for (size_t c = 0; c < NCENTER; c++) {
+        q[nq] = centers[c];
+        pdq_random_flip(&rng, &q[nq++], (int)(pdq_random_next(&rng) % 12));
+    }
+    for (size_t c = 0; c < 40; c++)
+        pdq_random_hash(&rng, &q[nq++]);
+    static const int radii[] = {0, 10, 31, 40, -1};
+    size_t total = 0;
+    check_exact(s, &m, q, nq, radii, sizeof radii / sizeof *radii, &total);
+    assert_true(total > (size_t)NCENTER * 16);
+
+    /* removals after the fill: the cache keeps their hashes, the index no
+     * longer lists them */
+    m.dead_a = calloc(m.na, 1);
+    const char **vals = malloc(m.na * sizeof *vals);
+    char (*hex)[65] = malloc(m.na * sizeof *hex);
+    size_t nv = 0;
+    for (size_t i = NRAND; i < m.na; i += 3) {
+        scrim_pdq_to_hex(&m.a[i], hex[nv]);
+        vals[nv] = hex[nv];
+        nv++;
+        m.dead_a[i] = 1;
+    }
+    uint64_t removed, missing, dropped;
+    char err[256];
+    assert_int_equal(scrim_store_remove(s, "a", vals, nv, &removed, &missing,
+                                        err, sizeof err), 0);
+    assert_int_equal(removed, nv);
+    static const int radii2[] = {0, 31};
+    check_exact(s, &m, q, nq, radii2, 2, &total);
+    assert_int_equal(scrim_store_list_drop(s, "b", &dropped, err, sizeof err), 0);
+    m.nb = 0;
+    check_exact(s, &m, q, nq, radii2, 2, &total);
+    free(vals);
+    free(hex);
+    free(m.dead_a);
+    free(m.a);
+    free(m.b);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+typedef struct ref_hits {
+    uint32_t ref[4096];
+    int d[4096];
+    size_t n;
+} ref_hits;
+
+static int collect(void *ud, uint32_t ref, const void *rec, size_t reclen,
+                   int distance)
+{
+    ref_hits *h = ud;
+    if (h->n < 4096) {
+        h->ref[h->n] = ref;
+        h->d[h->n] = distance;
+    }
+    h->n++;
+    return 0;
+}
+
+/* A lookup in a snapshot older than the cache's first fill may list refs
+ * removed before that fill: the cache does not know them, and they are
+ * still checked (from their records in that snapshot), so the old snapshot
+ * gives the same hits with the cache as without. */
+static void hash_cache_old_snapshot(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    scrim_pdq center, h[64];
+    pdq_random_hash(&rng, &center);
+    for (int i = 0; i < 64; i++) {
+        h[i] = center;
+        pdq_random_flip(&rng, &h[i], 1 + i % 30);
+    }
+    import_pdqs(s, "a", h, 64, 0, 31);
+    uint64_t n = list_count(s, "a"); /* 64 unless two flips coincided */
+    assert_true(n >= 60);
+    MDB_txn *old;
+    assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, MDB_RDONLY, &old), 0);
+    /* remove half of them, then fill the cache from the newer snapshot */
+    char hex[32][65];
+    const char *vals[32];
+    for (int i = 0; i < 32; i++) {
+        scrim_pdq_to_hex(&h[2 * i], hex[i]);
+        vals[i] = hex[i];
+    }
+    uint64_t removed, missing;
+    char err[256];
+    assert_int_equal(scrim_store_remove(s, "a", vals, 32, &removed, &missing,
+                                        err, sizeof err), 0);
+    assert_true(removed >= 28);
+    scrim_store_cache_stats cs;
+    assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
+    assert_int_equal(cs.hashes, n - removed);
+    static ref_hits with, without;
+    with.n = without.n = 0;
+    assert_int_equal(mih__query(old, s->index, s->refs, NULL, s->hc, &center, 31,
+                                collect, &with), 0);
+    assert_int_equal(mih__query(old, s->index, s->refs, NULL, NULL, &center, 31,
+                                collect, &without), 0);
+    /* every entry of the old snapshot, removed ones included */
+    assert_int_equal(without.n, n);
+    assert_int_equal(with.n, without.n);
+    for (size_t i = 0; i < with.n; i++) {
+        size_t j = 0;
+        while (j < without.n && without.ref[j] != with.ref[i])
+            j++;
+        assert_true(j < without.n);
+        assert_int_equal(with.d[i], without.d[j]);
+    }
+    mdb_txn_abort(old);
+    /* a new snapshot sees only the survivors */
+    scrim_matches mm = {0};
+    assert_int_equal(scrim_store_lookup_pdq(s, &center, 1, NULL, &mm, err, sizeof err), 0);
+    assert_int_equal(mm.n, n - removed);
+    scrim_matches_free(&mm);
     scrim_store_close(s);
     rm_db(dir);
 }
@@ -878,6 +1036,8 @@ int main(void)
         cmocka_unit_test(other_process_sees_commit),
         cmocka_unit_test(threads_read_while_importing),
         cmocka_unit_test(preload_while_reading),
+        cmocka_unit_test(hash_cache_equals_brute_force),
+        cmocka_unit_test(hash_cache_old_snapshot),
         cmocka_unit_test(long_video_id_refused),
         cmocka_unit_test(non_utf8_text_refused),
     };

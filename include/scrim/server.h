@@ -75,6 +75,7 @@ typedef struct scrim_settings {
     int fast_decode;                         /* JPEG shrink-on-load to 512 */
     int ignore_alpha;                        /* alpha dropped, not flattened */
     int preload;                             /* read the db in at start/HUP */
+    int cache_hashes;                        /* every PDQ in RAM (start/HUP) */
 } scrim_settings;
 
 /* Fill every field with its default. */

@@ -1,0 +1,197 @@
+/* store_cache.c - the hash cache: the 32 bytes of every committed PDQ in
+ * RAM, by ref, so that checking an index candidate (mih.c's verify) costs
+ * one cache line instead of a descent of scrim.refs' B-tree.  At 10M
+ * hashes a lookup has ~34 candidates, and their descents were about a
+ * quarter of its time.
+ *
+ * No snapshot is attached to it, because a slot can only be right:
+ *  - a ref number is handed out once: scrim.meta's next_ref only grows, and
+ *    an aborted import commits neither its refs nor the counter;
+ *  - a ref record is written once (MDB_APPEND) and never rewritten, only
+ *    deleted.
+ * So a cached hash is that ref's hash in every snapshot that has the ref.
+ * A slot is marked known only if its ref existed in the snapshot the fill
+ * read.  An older snapshot may still list a ref deleted before that fill:
+ * its slot is unknown, and such a candidate is read from scrim.refs as
+ * before.  Refs committed after the last fill are at or above `filled`, and
+ * are read from scrim.refs too.
+ *
+ * Memory: 32 bytes and a bit per ref up to next_ref (10M hashes: 321 MB),
+ * in chunks of HC_CHUNK refs (2 MB of hashes, advised MADV_HUGEPAGE, then an
+ * 8 KB bitmap) allocated as a fill reaches them.  A fill writes slots at or
+ * above `filled` only, and publishes a chunk's pointer and then `filled`
+ * with release stores after the slots they cover; readers take no lock.
+ * One filler at a time (hash_cache.fill).  Freed by scrim_store_close. */
+#include "store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HC_HASH_BYTES ((size_t)HC_CHUNK * sizeof(scrim_pdq))
+#define HC_BITMAP_BYTES ((size_t)HC_CHUNK / 8)
+/* Refs per publication of `filled` and per stop() question. */
+#define HC_STEP 65536
+
+static hash_cache *cache_of(scrim_store *s, int create)
+{
+    hash_cache *c = atomic_load_explicit(&s->hc, memory_order_acquire);
+    if (c || !create)
+        return c;
+    pthread_mutex_lock(&s->clock);
+    c = atomic_load_explicit(&s->hc, memory_order_relaxed);
+    if (!c && (c = calloc(1, sizeof *c))) {
+        pthread_mutex_init(&c->fill, NULL);
+        atomic_store_explicit(&s->hc, c, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->clock);
+    return c;
+}
+
+static uint8_t *chunk_new(void)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, (size_t)2 << 20, HC_HASH_BYTES + HC_BITMAP_BYTES))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, HC_HASH_BYTES, MADV_HUGEPAGE); /* advice: failure is harmless */
+#endif
+    memset((uint8_t *)p + HC_HASH_BYTES, 0, HC_BITMAP_BYTES);
+    return p;
+}
+
+/* Read refs [from, end of scrim.refs) of txn's snapshot into the cache;
+ * next is the snapshot's next_ref.  Called under c->fill. */
+static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
+                int (*stop)(void *arg), void *arg, uint64_t *added,
+                int *stopped)
+{
+    uint32_t from = atomic_load_explicit(&c->filled, memory_order_relaxed);
+    if (stop && stop(arg)) {
+        *stopped = 1;
+        return 0;
+    }
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->refs, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {sizeof from, &from}, v;
+    uint32_t done = from, end = from; /* refs below done are final */
+    uint64_t n = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t ref;
+        if (k.mv_size != sizeof ref || v.mv_size < REF_BASE)
+            continue; /* not a ref record: left to scrim.refs */
+        memcpy(&ref, k.mv_data, sizeof ref);
+        if (++n % HC_STEP == 0) {
+            /* every ref below this one is written: publish them */
+            done = ref;
+            atomic_store_explicit(&c->filled, done, memory_order_release);
+            if (stop && stop(arg)) {
+                *stopped = 1;
+                break;
+            }
+        }
+        _Atomic(uint8_t *) *slot = &c->chunk[ref >> HC_CHUNK_BITS];
+        uint8_t *ch = atomic_load_explicit(slot, memory_order_relaxed);
+        if (!ch) {
+            if (!(ch = chunk_new())) {
+                done = ref;
+                rc = SCRIM_ENOMEM;
+                break;
+            }
+            c->bytes += HC_HASH_BYTES + HC_BITMAP_BYTES;
+            atomic_store_explicit(slot, ch, memory_order_release);
+        }
+        uint32_t i = ref & (HC_CHUNK - 1);
+        memcpy(ch + (size_t)i * sizeof(scrim_pdq),
+               (const uint8_t *)v.mv_data + REF_HASH, sizeof(scrim_pdq));
+        _Atomic uint64_t *known = (_Atomic uint64_t *)(ch + HC_HASH_BYTES);
+        uint64_t bit = (uint64_t)1 << (i & 63);
+        if (!(atomic_fetch_or_explicit(&known[i >> 6], bit, memory_order_relaxed) & bit)) {
+            c->count++;
+            (*added)++;
+        }
+        end = ref + 1;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        /* the whole table read: refs up to next_ref that it lacks were
+         * deleted, and their numbers are never given out again */
+        rc = 0;
+        done = next > end ? next : end;
+    }
+    if (!rc || rc == SCRIM_ENOMEM || *stopped)
+        atomic_store_explicit(&c->filled, done, memory_order_release);
+    return rc;
+}
+
+int scrim_store_cache_hashes(scrim_store *s, int (*stop)(void *arg), void *arg,
+                             scrim_store_cache_stats *out)
+{
+    scrim_store_cache_stats st = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) {
+        rc = SCRIM_EDB;
+        goto out;
+    }
+    uint64_t next = 1;
+    if (store__meta_get(s, txn, "next_ref", &next) || next > UINT32_MAX) {
+        mdb_txn_abort(txn);
+        rc = SCRIM_EDB;
+        goto out;
+    }
+    /* a cache that would take more than a quarter of the RAM is not made */
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    uint64_t need = (next / HC_CHUNK + 1) * (HC_HASH_BYTES + HC_BITMAP_BYTES);
+    hash_cache *c = cache_of(s, 0);
+    if (!c && pages > 0 && psize > 0 &&
+        need > (uint64_t)pages * (uint64_t)psize / 4) {
+        st.too_big = 1;
+        mdb_txn_abort(txn);
+        goto out;
+    }
+    if (!(c = cache_of(s, 1))) {
+        mdb_txn_abort(txn);
+        rc = SCRIM_ENOMEM;
+        goto out;
+    }
+    pthread_mutex_lock(&c->fill);
+    rc = fill(s, c, txn, (uint32_t)next, stop, arg, &st.added, &st.stopped);
+    st.hashes = c->count;
+    st.bytes = c->bytes;
+    pthread_mutex_unlock(&c->fill);
+    mdb_txn_abort(txn);
+    if (rc && rc != SCRIM_ENOMEM)
+        rc = SCRIM_EDB;
+out:
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st.seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (out)
+        *out = st;
+    return rc;
+}
+
+void store__hc_extend(scrim_store *s)
+{
+    if (cache_of(s, 0))
+        scrim_store_cache_hashes(s, NULL, NULL, NULL);
+}
+
+void store__hc_free(scrim_store *s)
+{
+    hash_cache *c = cache_of(s, 0);
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < HC_NCHUNK; i++)
+        free(atomic_load_explicit(&c->chunk[i], memory_order_relaxed));
+    pthread_mutex_destroy(&c->fill);
+    free(c);
+    s->hc = NULL;
+}
