@@ -382,7 +382,7 @@ typedef struct query {
     MDB_txn *txn;
     MDB_dbi refs;
     const mih_dir *dir;
-    const hash_cache *hc;
+    hc_view hc;
     const scrim_pdq *q;
     int radius, t;
     mih_emit_fn emit;
@@ -490,7 +490,7 @@ scan_probe(query *qy, const probe *pr, uint64_t qa, uint64_t qb)
                 __builtin_prefetch(pr->p + from);
         }
         uint32_t nc = scan_fn(pr->p + k0 * pw, m, np, qa, qb, pr->limit, cand);
-        if (qy->hc && nc > 1)
+        if (qy->hc.limit && nc > 1)
             for (uint32_t c = 0; c < nc; c++) {
                 uint32_t ref;
                 memcpy(&ref, refs + 4 * (size_t)(k0 + cand[c]), 4);
@@ -664,7 +664,7 @@ done:
 }
 
 int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
-               const mih_dir *dir, const hash_cache *hc, const scrim_pdq *q,
+               const mih_dir *dir, hc_view hc, const scrim_pdq *q,
                int radius, mih_emit_fn emit, void *ud)
 {
     pthread_once(&init_once, mih_init);
@@ -688,7 +688,7 @@ int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
                     const scrim_pdq *q, mih_emit_fn emit, void *ud)
 {
     /* radius 0: only position 0 is probed, one value, exact words */
-    return mih__query(txn, index, refs, NULL, NULL, q, 0, emit, ud);
+    return mih__query(txn, index, refs, NULL, (hc_view){NULL, 0}, q, 0, emit, ud);
 }
 
 /* ---- the directory ----------------------------------------------------------

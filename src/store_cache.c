@@ -4,23 +4,25 @@
  * hashes a lookup has ~34 candidates, and their descents were about a
  * quarter of its time.
  *
- * No snapshot is attached to it, because a slot can only be right:
+ * Why a slot can be trusted:
  *  - a ref number is handed out once: scrim.meta's next_ref only grows, and
  *    an aborted import commits neither its refs nor the counter;
  *  - a ref record is written once (MDB_APPEND) and never rewritten, only
  *    deleted.
  * So a cached hash is that ref's hash in every snapshot that has the ref.
- * A slot is marked known only if its ref existed in the snapshot the fill
- * read.  An older snapshot may still list a ref deleted before that fill:
- * its slot is unknown, and such a candidate is read from scrim.refs as
- * before.  Refs committed after the last fill are at or above `filled`, and
- * are read from scrim.refs too.
+ * A fill reads the refs at and above `filled` in one snapshot S and writes
+ * the slots of those that exist there.  A snapshot at or after S cannot
+ * list a ref below the new `filled` that S lacks (removed refs never come
+ * back), so every slot it can ask for is written.  An older snapshot could
+ * (a ref removed before S): lookups in snapshots older than the latest
+ * fill's do not use the cache (store__hc_view), and refs committed after
+ * the latest fill are at or above `filled` and read from LMDB.
  *
- * Memory: 32 bytes and a bit per ref up to next_ref (10M hashes: 321 MB),
- * in chunks of HC_CHUNK refs (2 MB of hashes, advised MADV_HUGEPAGE, then an
- * 8 KB bitmap) allocated as a fill reaches them.  A fill writes slots at or
- * above `filled` only, and publishes a chunk's pointer and then `filled`
- * with release stores after the slots they cover; readers take no lock.
+ * Memory: 32 bytes per ref up to next_ref (10M hashes: 322 MB), in 2 MB
+ * chunks of HC_CHUNK refs, advised MADV_HUGEPAGE, allocated as a fill
+ * reaches them.  A fill writes slots at or above `filled` only; it stores
+ * its snapshot's id in `txnid`, then publishes chunk pointers and `filled`
+ * with release stores after the slots they cover.  Readers take no lock.
  * One filler at a time (hash_cache.fill).  Freed by scrim_store_close. */
 #include "store_internal.h"
 
@@ -31,7 +33,6 @@
 #include <unistd.h>
 
 #define HC_HASH_BYTES ((size_t)HC_CHUNK * sizeof(scrim_pdq))
-#define HC_BITMAP_BYTES ((size_t)HC_CHUNK / 8)
 /* Refs per publication of `filled` and per stop() question. */
 #define HC_STEP 65536
 
@@ -50,19 +51,31 @@ static hash_cache *cache_of(scrim_store *s, int create)
     return c;
 }
 
-static uint8_t *chunk_new(void)
+static scrim_pdq *chunk_new(void)
 {
     void *p = NULL;
-    if (posix_memalign(&p, (size_t)2 << 20, HC_HASH_BYTES + HC_BITMAP_BYTES))
+    if (posix_memalign(&p, HC_HASH_BYTES, HC_HASH_BYTES))
         return NULL;
 #ifdef MADV_HUGEPAGE
     madvise(p, HC_HASH_BYTES, MADV_HUGEPAGE); /* advice: failure is harmless */
 #endif
-    memset((uint8_t *)p + HC_HASH_BYTES, 0, HC_BITMAP_BYTES);
     return p;
 }
 
-/* Read refs [from, end of scrim.refs) of txn's snapshot into the cache;
+hc_view store__hc_view(scrim_store *s, MDB_txn *txn)
+{
+    hc_view v = {atomic_load_explicit(&s->hc, memory_order_acquire), 0};
+    if (v.c) {
+        /* filled first: the txnid read after it is at least that of every
+         * fill whose slots lie below it */
+        uint32_t limit = atomic_load_explicit(&v.c->filled, memory_order_acquire);
+        if (mdb_txn_id(txn) >= atomic_load_explicit(&v.c->txnid, memory_order_acquire))
+            v.limit = limit;
+    }
+    return v;
+}
+
+/* Read the refs at and above `filled` in txn's snapshot into the cache;
  * next is the snapshot's next_ref.  Called under c->fill. */
 static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
                 int (*stop)(void *arg), void *arg, uint64_t *added,
@@ -77,8 +90,10 @@ static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
     int rc = mdb_cursor_open(txn, s->refs, &cur);
     if (rc)
         return rc;
+    /* before any slot of this fill is published */
+    atomic_store_explicit(&c->txnid, mdb_txn_id(txn), memory_order_release);
     MDB_val k = {sizeof from, &from}, v;
-    uint32_t done = from, end = from; /* refs below done are final */
+    uint32_t end = from; /* every ref below end that exists is written */
     uint64_t n = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -87,45 +102,38 @@ static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
             continue; /* not a ref record: left to scrim.refs */
         memcpy(&ref, k.mv_data, sizeof ref);
         if (++n % HC_STEP == 0) {
-            /* every ref below this one is written: publish them */
-            done = ref;
-            atomic_store_explicit(&c->filled, done, memory_order_release);
+            atomic_store_explicit(&c->filled, ref, memory_order_release);
             if (stop && stop(arg)) {
                 *stopped = 1;
                 break;
             }
         }
-        _Atomic(uint8_t *) *slot = &c->chunk[ref >> HC_CHUNK_BITS];
-        uint8_t *ch = atomic_load_explicit(slot, memory_order_relaxed);
+        scrim_pdq *_Atomic *slot = &c->chunk[ref >> HC_CHUNK_BITS];
+        scrim_pdq *ch = atomic_load_explicit(slot, memory_order_relaxed);
         if (!ch) {
             if (!(ch = chunk_new())) {
-                done = ref;
                 rc = SCRIM_ENOMEM;
                 break;
             }
-            c->bytes += HC_HASH_BYTES + HC_BITMAP_BYTES;
+            c->bytes += HC_HASH_BYTES;
             atomic_store_explicit(slot, ch, memory_order_release);
         }
-        uint32_t i = ref & (HC_CHUNK - 1);
-        memcpy(ch + (size_t)i * sizeof(scrim_pdq),
-               (const uint8_t *)v.mv_data + REF_HASH, sizeof(scrim_pdq));
-        _Atomic uint64_t *known = (_Atomic uint64_t *)(ch + HC_HASH_BYTES);
-        uint64_t bit = (uint64_t)1 << (i & 63);
-        if (!(atomic_fetch_or_explicit(&known[i >> 6], bit, memory_order_relaxed) & bit)) {
-            c->count++;
-            (*added)++;
-        }
+        memcpy(&ch[ref & (HC_CHUNK - 1)], (const uint8_t *)v.mv_data + REF_HASH,
+               sizeof(scrim_pdq));
+        (*added)++;
         end = ref + 1;
     }
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) {
-        /* the whole table read: refs up to next_ref that it lacks were
-         * deleted, and their numbers are never given out again */
+        /* the whole table read: refs below next_ref that it lacks were
+         * removed, and their numbers are never given out again */
         rc = 0;
-        done = next > end ? next : end;
+        if (next > end)
+            end = next;
     }
-    if (!rc || rc == SCRIM_ENOMEM || *stopped)
-        atomic_store_explicit(&c->filled, done, memory_order_release);
+    /* a fill that stopped or failed keeps what it read: it read in order */
+    atomic_store_explicit(&c->filled, end, memory_order_release);
+    c->count += *added;
     return rc;
 }
 
@@ -149,7 +157,7 @@ int scrim_store_cache_hashes(scrim_store *s, int (*stop)(void *arg), void *arg,
     }
     /* a cache that would take more than a quarter of the RAM is not made */
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    uint64_t need = (next / HC_CHUNK + 1) * (HC_HASH_BYTES + HC_BITMAP_BYTES);
+    uint64_t need = (next / HC_CHUNK + 1) * HC_HASH_BYTES;
     hash_cache *c = cache_of(s, 0);
     if (!c && pages > 0 && psize > 0 &&
         need > (uint64_t)pages * (uint64_t)psize / 4) {

@@ -128,43 +128,46 @@ void store__key_list(uint8_t *key, uint32_t list);
 uint8_t *store__video_key(uint32_t list, const char *id, size_t idlen);
 
 /* ---- the hash cache (store_cache.c) ------------------------------------------
- * Chunks of HC_CHUNK refs: their hashes, then a bitmap of the slots that are
- * known.  Slots below `filled` never change once published. */
+ * Chunks of HC_CHUNK refs' hashes.  Slots below `filled` never change once
+ * published; they hold every ref that existed in snapshot `txnid` (that of
+ * the latest fill) or earlier fills' snapshots. */
 #define HC_CHUNK_BITS 16
 #define HC_CHUNK ((uint32_t)1 << HC_CHUNK_BITS)
 #define HC_NCHUNK ((uint32_t)1 << (32 - HC_CHUNK_BITS))
 typedef struct hash_cache {
     _Atomic uint32_t filled;                  /* refs [0, filled) read */
-    uint8_t *_Atomic chunk[HC_NCHUNK];
+    _Atomic uint64_t txnid;                   /* the latest fill's snapshot */
+    scrim_pdq *_Atomic chunk[HC_NCHUNK];
     pthread_mutex_t fill;                     /* one filler at a time */
     uint64_t count, bytes;                    /* under fill */
 } hash_cache;
 
+/* What one lookup may take from the cache: refs below `limit`. */
+typedef struct hc_view {
+    const hash_cache *c;
+    uint32_t limit;
+} hc_view;
+
+/* The view for a lookup in txn's snapshot: empty if there is no cache, or
+ * if the snapshot is older than the latest fill (it may list refs removed
+ * before that fill, whose slots were never written). */
+hc_view store__hc_view(scrim_store *s, MDB_txn *txn);
+
 /* The cached hash of ref, or NULL (not cached: read scrim.refs). */
-static inline const scrim_pdq *store__hc_get(const hash_cache *c, uint32_t ref)
+static inline const scrim_pdq *store__hc_get(hc_view v, uint32_t ref)
 {
-    if (!c || ref >= atomic_load_explicit(&c->filled, memory_order_acquire))
+    if (ref >= v.limit)
         return NULL;
-    const uint8_t *ch = atomic_load_explicit(&c->chunk[ref >> HC_CHUNK_BITS],
-                                             memory_order_relaxed);
-    if (!ch)
-        return NULL;
-    uint32_t i = ref & (HC_CHUNK - 1);
-    const _Atomic uint64_t *known =
-        (const _Atomic uint64_t *)(ch + (size_t)HC_CHUNK * sizeof(scrim_pdq));
-    if (!(atomic_load_explicit(&known[i >> 6], memory_order_relaxed) >> (i & 63) & 1))
-        return NULL;
-    return (const scrim_pdq *)ch + i;
+    const scrim_pdq *ch = atomic_load_explicit(&v.c->chunk[ref >> HC_CHUNK_BITS],
+                                               memory_order_relaxed);
+    return ch ? ch + (ref & (HC_CHUNK - 1)) : NULL;
 }
 
-static inline void store__hc_prefetch(const hash_cache *c, uint32_t ref)
+static inline void store__hc_prefetch(hc_view v, uint32_t ref)
 {
-    if (!c || ref >= atomic_load_explicit(&c->filled, memory_order_relaxed))
-        return;
-    const uint8_t *ch = atomic_load_explicit(&c->chunk[ref >> HC_CHUNK_BITS],
-                                             memory_order_relaxed);
-    if (ch)
-        __builtin_prefetch((const scrim_pdq *)ch + (ref & (HC_CHUNK - 1)));
+    const scrim_pdq *h = store__hc_get(v, ref);
+    if (h)
+        __builtin_prefetch(h);
 }
 
 /* Extend the cache by the refs committed since its last fill, if it exists
@@ -207,10 +210,10 @@ typedef struct mih_dir {
 int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out);
 
 /* All refs within `radius` of q (each once), via the index; dir (may be
- * NULL) must belong to txn's snapshot; hc (may be NULL) gives candidates'
- * hashes without reading their ref records. */
+ * NULL) must belong to txn's snapshot; hc (from store__hc_view for txn;
+ * may be empty) gives candidates' hashes without reading their records. */
 int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const mih_dir *dir,
-               const hash_cache *hc, const scrim_pdq *q, int radius,
+               hc_view hc, const scrim_pdq *q, int radius,
                mih_emit_fn emit, void *ud);
 /* The same by scanning every ref record. */
 int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,

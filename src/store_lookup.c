@@ -319,7 +319,7 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
     int scan = o.method == SCRIM_LOOKUP_SCAN ||
                (o.method == SCRIM_LOOKUP_AUTO && R >= 48);
     mih_dir *dir = scan ? NULL : dir_get(s, lk.txn);
-    const hash_cache *hc = atomic_load_explicit(&s->hc, memory_order_acquire);
+    hc_view hc = store__hc_view(s, lk.txn);
     for (size_t i = 0; i < nq && !rc; i++) {
         lk.query = i;
         rc = scan ? mih__scan(lk.txn, s->refs, &q[i], R, emit_hit, &lk)
