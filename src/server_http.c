@@ -855,7 +855,11 @@ static void *preload_main(void *arg)
     if (srv->preload_ran)
         srv->preload_rc = scrim_store_preload(srv->store, preload_should_stop, srv,
                                               &srv->preload_stats);
-    if (srv->cache_ran && !preload_should_stop(srv))
+    srv->cache_rc = 0;
+    memset(&srv->cache_stats, 0, sizeof srv->cache_stats);
+    if (srv->cache_ran && preload_should_stop(srv))
+        srv->cache_stats.stopped = 1;
+    else if (srv->cache_ran)
         srv->cache_rc = scrim_store_cache_hashes(srv->store, preload_should_stop,
                                                  srv, &srv->cache_stats);
     /* Thread-safe since evthread_use_pthreads(): the loop logs it. */
@@ -916,7 +920,7 @@ static void preload_done(evutil_socket_t fd, short what, void *arg)
     srv->preload_running = 0;
     if (srv->preload_ran)
         preload_log(srv);
-    if (srv->cache_ran && !(srv->preload_ran && srv->preload_stats.stopped))
+    if (srv->cache_ran)
         cache_log(srv);
 }
 
