@@ -382,6 +382,27 @@ i=0
 while [ $i -lt 600 ] && ! grep -q '"msg":"preloaded"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
 grep -q '"msg":"preloaded"' "$T/log"
 ok $? "SIGHUP preloads the database again (after imports by the CLI)"
+# A hash imported by the CLI while scrimd runs: found at once (read from the
+# database, as the hash cache does not have it), and after SIGHUP, which
+# extends the cache by it, found through the cache.
+CLI_PDQ=5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a
+echo "$CLI_PDQ" | "$BIN/scrim" import --db "$T/db" --list cli --create - >/dev/null 2>&1
+ok $? "the CLI imports into the database scrimd has open"
+http GET "/v1/lookup?pdq=$CLI_PDQ"
+is "$code:$(jv '$j->{matches}[0]{list}'):$(jv '$j->{matches}[0]{distance}')" "200:cli:0" \
+    "... and scrimd finds the hash at once"
+before=$(grep -c '"msg":"hashes cached"' "$T/log")
+reload
+i=0
+while [ $i -lt 600 ] && [ "$(grep -c '"msg":"hashes cached"' "$T/log")" = "$before" ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+grep '"msg":"hashes cached"' "$T/log" | tail -n 1 | grep -q '"added":1,'
+ok $? "SIGHUP adds that hash to the hash cache"
+http GET "/v1/lookup?pdq=$CLI_PDQ"
+is "$code:$(jv '$j->{matches}[0]{list}'):$(jv '$j->{matches}[0]{distance}')" "200:cli:0" \
+    "... and finds it through the cache"
 
 # ---- SIGTERM drains in-flight requests ----------------------------------------------------------------
 curl -s -o "$T/drain" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \
