@@ -73,6 +73,15 @@ static void import_pdqs(scrim_store *s, const char *list, const scrim_pdq *h,
         fail_msg("import commit: %s", err);
 }
 
+static uint64_t list_count(scrim_store *s, const char *list)
+{
+    scrim_list_info li;
+    char err[256];
+    if (scrim_store_list_get(s, list, &li, err, sizeof err))
+        return (uint64_t)-1;
+    return li.count;
+}
+
 /* A result key for set comparison: list id letter + hash + distance. */
 typedef struct hit {
     char list;
@@ -211,44 +220,19 @@ static void build_model(model *m, scrim_pdq *centers)
     m->dead_a = NULL;
 }
 
-static void index_equals_brute_force(void **state)
+/* Remove every third planted neighbour of list a (marked dead in m), as
+ * hex values through scrim_store_remove; returns how many. */
+static size_t remove_third(scrim_store *s, model *m)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
-    model m;
-    scrim_pdq centers[NCENTER], q[2 * NCENTER];
-    build_model(&m, centers);
-    /* several flushes in one import, and a second import into the list */
-    import_pdqs(s, "a", m.a, m.na / 2, 4096, 31);
-    import_pdqs(s, "a", m.a + m.na / 2, m.na - m.na / 2, 0, 31);
-    import_pdqs(s, "b", m.b, m.nb, 0, 12);
-    /* queries: the centers (neighbours at 0..31), near-centers, random */
-    size_t nq = 0;
-    for (size_t c = 0; c < NCENTER / 2; c++)
-        q[nq++] = centers[c];
-    for (size_t c = NCENTER / 2; c < NCENTER; c++) {
-        q[nq] = centers[c];
-        pdq_random_flip(&rng, &q[nq++], (int)(pdq_random_next(&rng) % 12));
-    }
-    for (size_t c = 0; c < 40; c++)
-        pdq_random_hash(&rng, &q[nq++]);
-    static const int radii[] = {0, 10, 31, 40, 48, 64, -1};
-    size_t total = 0;
-    check_exact(s, &m, q, nq, radii, sizeof radii / sizeof *radii, &total);
-    print_message("%zu queries x %zu radii: %zu hits, all equal to brute force\n",
-                  nq, sizeof radii / sizeof *radii, total);
-    assert_true(total > (size_t)NCENTER * 32);
-
-    /* remove a third of list a's planted neighbours, check again */
-    m.dead_a = calloc(m.na, 1);
-    const char **vals = malloc(m.na * sizeof *vals);
-    char (*hex)[65] = malloc(m.na * sizeof *hex);
+    m->dead_a = calloc(m->na, 1);
+    const char **vals = malloc(m->na * sizeof *vals);
+    char (*hex)[65] = malloc(m->na * sizeof *hex);
     size_t nv = 0;
-    for (size_t i = NRAND; i < m.na; i += 3) {
-        scrim_pdq_to_hex(&m.a[i], hex[nv]);
+    for (size_t i = NRAND; i < m->na; i += 3) {
+        scrim_pdq_to_hex(&m->a[i], hex[nv]);
         vals[nv] = hex[nv];
         nv++;
-        m.dead_a[i] = 1;
+        m->dead_a[i] = 1;
     }
     /* the same value may have been planted twice (distance 0 of a center
      * equals nothing else in practice); count what the store removed */
@@ -258,6 +242,81 @@ static void index_equals_brute_force(void **state)
                                         err, sizeof err), 0);
     assert_int_equal(removed, nv);
     assert_int_equal(missing, 0);
+    free(vals);
+    free(hex);
+    return nv;
+}
+
+static void model_free(model *m)
+{
+    free(m->dead_a);
+    free(m->a);
+    free(m->b);
+}
+
+/* The queries: the centers (neighbours at 0..31), near-centers, random;
+ * returns how many (at most 2 * NCENTER). */
+static size_t build_queries(const scrim_pdq *centers, scrim_pdq *q)
+{
+    size_t nq = 0;
+    for (size_t c = 0; c < NCENTER / 2; c++)
+        q[nq++] = centers[c];
+    for (size_t c = NCENTER / 2; c < NCENTER; c++) {
+        q[nq] = centers[c];
+        pdq_random_flip(&rng, &q[nq++], (int)(pdq_random_next(&rng) % 12));
+    }
+    for (size_t c = 0; c < 40; c++)
+        pdq_random_hash(&rng, &q[nq++]);
+    return nq;
+}
+
+static int stop_now(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* Lookups equal brute force; with `cache`, through the hash cache
+ * (scrim_store_cache_hashes), filled after the first import: for hashes
+ * cached by that fill, added after it (imports through the same handle
+ * extend it), removed or dropped after it. */
+static void exactness(int cache)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    model m;
+    scrim_pdq centers[NCENTER], q[2 * NCENTER];
+    build_model(&m, centers);
+    /* several flushes in one import, and a second import into the list */
+    import_pdqs(s, "a", m.a, m.na / 2, 4096, 31);
+    scrim_store_cache_stats cs;
+    if (cache) {
+        assert_int_equal(scrim_store_cache_hashes(s, stop_now, NULL, &cs), 0);
+        assert_true(cs.stopped);
+        assert_int_equal(cs.added, 0);
+        assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
+        assert_false(cs.stopped);
+        assert_int_equal(cs.hashes, list_count(s, "a"));
+        assert_true(cs.bytes >= cs.hashes * sizeof(scrim_pdq));
+    }
+    import_pdqs(s, "a", m.a + m.na / 2, m.na - m.na / 2, 0, 31);
+    import_pdqs(s, "b", m.b, m.nb, 0, 12);
+    if (cache) {
+        assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
+        assert_int_equal(cs.added, 0);
+        assert_int_equal(cs.hashes, list_count(s, "a") + list_count(s, "b"));
+    }
+    size_t nq = build_queries(centers, q);
+    static const int radii[] = {0, 10, 31, 40, 48, 64, -1};
+    size_t total = 0;
+    check_exact(s, &m, q, nq, radii, sizeof radii / sizeof *radii, &total);
+    print_message("%zu queries x %zu radii: %zu hits, all equal to brute force\n",
+                  nq, sizeof radii / sizeof *radii, total);
+    assert_true(total > (size_t)NCENTER * 32);
+
+    /* remove a third of list a's planted neighbours, check again */
+    size_t nv = remove_third(s, &m);
+    char err[256];
     total = 0;
     static const int radii2[] = {0, 31, 48};
     check_exact(s, &m, q, nq, radii2, 3, &total);
@@ -272,13 +331,19 @@ static void index_equals_brute_force(void **state)
     m.nb = 0;
     check_exact(s, &m, q, 40, radii2, 3, &total);
 
-    free(vals);
-    free(hex);
-    free(m.dead_a);
-    free(m.a);
-    free(m.b);
+    model_free(&m);
     scrim_store_close(s);
     rm_db(dir);
+}
+
+static void index_equals_brute_force(void **state)
+{
+    exactness(0);
+}
+
+static void hash_cache_equals_brute_force(void **state)
+{
+    exactness(1);
 }
 
 /* ---- import formats ----------------------------------------------------------------- */
@@ -300,15 +365,6 @@ static int import_text(scrim_store *s, const char *list, int format,
     o.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
     return scrim_store_import_buffer(s, list, &o, format, text, strlen(text),
                                      st, err, errlen);
-}
-
-static uint64_t list_count(scrim_store *s, const char *list)
-{
-    scrim_list_info li;
-    char err[256];
-    if (scrim_store_list_get(s, list, &li, err, sizeof err))
-        return (uint64_t)-1;
-    return li.count;
 }
 
 static void formats_parse(void **state)
@@ -708,12 +764,6 @@ static void threads_read_while_importing(void **state)
     rm_db(dir);
 }
 
-static int stop_now(void *arg)
-{
-    (void)arg;
-    return 1;
-}
-
 typedef struct preload_arg {
     scrim_store *s;
     scrim_store_preload_stats st;
@@ -789,75 +839,6 @@ static void preload_while_reading(void **state)
     scrim_matches_free(&before);
     scrim_matches_free(&after);
     free(h);
-    scrim_store_close(s);
-    rm_db(dir);
-}
-
-/* The hash cache (scrim_store_cache_hashes): lookups that check candidates
- * from it equal brute force, for hashes cached by a fill, added after it (by
- * an import through the same handle, which extends it), removed or dropped
- * after it. */
-static void hash_cache_equals_brute_force(void **state)
-{
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
-    model m;
-    scrim_pdq centers[NCENTER], q[2 * NCENTER];
-    build_model(&m, centers);
-    import_pdqs(s, "a", m.a, m.na / 2, 4096, 31);
-    scrim_store_cache_stats cs;
-    assert_int_equal(scrim_store_cache_hashes(s, stop_now, NULL, &cs), 0);
-    assert_true(cs.stopped);
-    assert_true(cs.added < m.na / 2);
-    assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
-    assert_false(cs.stopped);
-    assert_int_equal(cs.hashes, list_count(s, "a"));
-    assert_true(cs.bytes >= cs.hashes * sizeof(scrim_pdq));
-    /* imports through this handle extend the cache as they commit */
-    import_pdqs(s, "a", m.a + m.na / 2, m.na - m.na / 2, 0, 31);
-    import_pdqs(s, "b", m.b, m.nb, 0, 12);
-    assert_int_equal(scrim_store_cache_hashes(s, NULL, NULL, &cs), 0);
-    assert_int_equal(cs.added, 0);
-    assert_int_equal(cs.hashes, list_count(s, "a") + list_count(s, "b"));
-    size_t nq = 0;
-    for (size_t c = 0; c < NCENTER; c++) {
-        q[nq] = centers[c];
-        pdq_random_flip(&rng, &q[nq++], (int)(pdq_random_next(&rng) % 12));
-    }
-    for (size_t c = 0; c < 40; c++)
-        pdq_random_hash(&rng, &q[nq++]);
-    static const int radii[] = {0, 10, 31, 40, -1};
-    size_t total = 0;
-    check_exact(s, &m, q, nq, radii, sizeof radii / sizeof *radii, &total);
-    assert_true(total > (size_t)NCENTER * 16);
-
-    /* removals after the fill: the cache keeps their hashes, the index no
-     * longer lists them */
-    m.dead_a = calloc(m.na, 1);
-    const char **vals = malloc(m.na * sizeof *vals);
-    char (*hex)[65] = malloc(m.na * sizeof *hex);
-    size_t nv = 0;
-    for (size_t i = NRAND; i < m.na; i += 3) {
-        scrim_pdq_to_hex(&m.a[i], hex[nv]);
-        vals[nv] = hex[nv];
-        nv++;
-        m.dead_a[i] = 1;
-    }
-    uint64_t removed, missing, dropped;
-    char err[256];
-    assert_int_equal(scrim_store_remove(s, "a", vals, nv, &removed, &missing,
-                                        err, sizeof err), 0);
-    assert_int_equal(removed, nv);
-    static const int radii2[] = {0, 31};
-    check_exact(s, &m, q, nq, radii2, 2, &total);
-    assert_int_equal(scrim_store_list_drop(s, "b", &dropped, err, sizeof err), 0);
-    m.nb = 0;
-    check_exact(s, &m, q, nq, radii2, 2, &total);
-    free(vals);
-    free(hex);
-    free(m.dead_a);
-    free(m.a);
-    free(m.b);
     scrim_store_close(s);
     rm_db(dir);
 }
