@@ -1,7 +1,9 @@
 /* fuzz_import.c - libFuzzer: hash-list text through every import format
  * (auto, hex, pytx, csv, md5, sha256, vPDQ) into a temporary store, and
  * entry values through scrim_store_remove.  The first byte picks the format
- * and whether the import is committed; the rest is the text. */
+ * and whether the import is committed; the rest is the text.  The store has
+ * a hash cache (as in scrimd), which every commit extends: each committed
+ * PDQ must be found again through the index at distance 0. */
 #include "scrim.h"
 #include "fuzz_util.h"
 
@@ -31,6 +33,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     atexit(cleanup);
+    scrim_store_cache_stats cs;
+    if (scrim_store_cache_hashes(store, NULL, NULL, &cs)) {
+        fprintf(stderr, "hash cache: failed\n");
+        abort();
+    }
     return 0;
 }
 
@@ -126,6 +133,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         json_decref(j);
+        /* the index (through the hash cache) finds what the scan found */
+        scrim_pdq h;
+        scrim_matches e = {0};
+        scrim_lookup_opts eo = {0, lists, 1, SCRIM_LOOKUP_INDEX, 1};
+        if (i >= 16)
+            continue;
+        if (scrim_pdq_from_hex(m.v[i].hash, 64, &h) ||
+            scrim_store_lookup_pdq(store, &h, 1, &eo, &e, err, sizeof err) ||
+            e.n == 0 || e.v[0].distance != 0) {
+            fprintf(stderr, "the index lost %s\n", m.v[i].hash);
+            abort();
+        }
+        scrim_matches_free(&e);
     }
     scrim_matches_free(&m);
     scrim_list_info info;
