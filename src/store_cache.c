@@ -23,7 +23,8 @@
  * reaches them.  A fill writes slots at or above `filled` only; it stores
  * its snapshot's id in `txnid`, then publishes chunk pointers and `filled`
  * with release stores after the slots they cover.  Readers take no lock.
- * One filler at a time (hash_cache.fill).  Freed by scrim_store_close. */
+ * One filler at a time (hash_cache.fill), each reading a snapshot taken
+ * under that lock, so that `txnid` only grows.  Freed by scrim_store_close. */
 #include "store_internal.h"
 
 #include <stdlib.h>
@@ -76,7 +77,8 @@ hc_view store__hc_view(scrim_store *s, MDB_txn *txn)
 }
 
 /* Read the refs at and above `filled` in txn's snapshot into the cache;
- * next is the snapshot's next_ref.  Called under c->fill. */
+ * next is the snapshot's next_ref.  Called under c->fill, with txn begun
+ * under it. */
 static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
                 int (*stop)(void *arg), void *arg, uint64_t *added,
                 int *stopped)
@@ -86,6 +88,8 @@ static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
         *stopped = 1;
         return 0;
     }
+    if (mdb_txn_id(txn) < atomic_load_explicit(&c->txnid, memory_order_relaxed))
+        return 0; /* cannot happen (snapshots are taken under the lock) */
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->refs, &cur);
     if (rc)
@@ -137,48 +141,57 @@ static int fill(scrim_store *s, hash_cache *c, MDB_txn *txn, uint32_t next,
     return rc;
 }
 
+/* The snapshot's next_ref; non-zero when it cannot be read. */
+static int next_ref(MDB_txn *txn, scrim_store *s, uint64_t *next)
+{
+    *next = 1;
+    return store__meta_get(s, txn, "next_ref", next) || *next > UINT32_MAX;
+}
+
 int scrim_store_cache_hashes(scrim_store *s, int (*stop)(void *arg), void *arg,
                              scrim_store_cache_stats *out)
 {
     scrim_store_cache_stats st = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc) {
-        rc = SCRIM_EDB;
-        goto out;
-    }
-    uint64_t next = 1;
-    if (store__meta_get(s, txn, "next_ref", &next) || next > UINT32_MAX) {
-        mdb_txn_abort(txn);
-        rc = SCRIM_EDB;
-        goto out;
-    }
-    /* a cache that would take more than a quarter of the RAM is not made */
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    uint64_t need = (next / HC_CHUNK + 1) * HC_HASH_BYTES;
+    MDB_txn *txn = NULL;
+    uint64_t next;
+    int rc = 0;
     hash_cache *c = cache_of(s, 0);
-    if (!c && pages > 0 && psize > 0 &&
-        need > (uint64_t)pages * (uint64_t)psize / 4) {
-        st.too_big = 1;
+    if (!c) {
+        /* a cache that would take more than a quarter of the RAM is not made */
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) || next_ref(txn, s, &next)) {
+            rc = SCRIM_EDB;
+            goto out;
+        }
         mdb_txn_abort(txn);
-        goto out;
+        txn = NULL;
+        if (pages > 0 && psize > 0 && (next / HC_CHUNK + 1) * HC_HASH_BYTES >
+                                          (uint64_t)pages * (uint64_t)psize / 4) {
+            st.too_big = 1;
+            goto out;
+        }
+        if (!(c = cache_of(s, 1))) {
+            rc = SCRIM_ENOMEM;
+            goto out;
+        }
     }
-    if (!(c = cache_of(s, 1))) {
-        mdb_txn_abort(txn);
-        rc = SCRIM_ENOMEM;
-        goto out;
-    }
+    /* The snapshot is taken under the lock, so that fills read ever newer
+     * snapshots and `txnid` only grows (see store__hc_view). */
     pthread_mutex_lock(&c->fill);
-    rc = fill(s, c, txn, (uint32_t)next, stop, arg, &st.added, &st.stopped);
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) || next_ref(txn, s, &next))
+        rc = SCRIM_EDB;
+    else
+        rc = fill(s, c, txn, (uint32_t)next, stop, arg, &st.added, &st.stopped);
     st.hashes = c->count;
     st.bytes = c->bytes;
     pthread_mutex_unlock(&c->fill);
-    mdb_txn_abort(txn);
     if (rc && rc != SCRIM_ENOMEM)
         rc = SCRIM_EDB;
 out:
+    if (txn)
+        mdb_txn_abort(txn);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     st.seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (out)
