@@ -855,11 +855,7 @@ static void *preload_main(void *arg)
     if (srv->preload_ran)
         srv->preload_rc = scrim_store_preload(srv->store, preload_should_stop, srv,
                                               &srv->preload_stats);
-    srv->cache_rc = 0;
-    memset(&srv->cache_stats, 0, sizeof srv->cache_stats);
-    if (srv->cache_ran && preload_should_stop(srv))
-        srv->cache_stats.stopped = 1;
-    else if (srv->cache_ran)
+    if (srv->cache_ran) /* reports a stop asked for during the preload */
         srv->cache_rc = scrim_store_cache_hashes(srv->store, preload_should_stop,
                                                  srv, &srv->cache_stats);
     /* Thread-safe since evthread_use_pthreads(): the loop logs it. */

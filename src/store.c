@@ -245,7 +245,7 @@ int scrim_store_open(const char *dir, const scrim_store_opts *opts,
     snprintf(s->path, sizeof s->path, "%s", dir);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->dlock, NULL);
-    pthread_mutex_init(&s->clock, NULL);
+    pthread_mutex_init(&s->hc_lock, NULL);
     int rc = mdb_env_create(&s->env);
     MDB_txn *txn = NULL;
     if (rc)
@@ -337,7 +337,7 @@ void scrim_store_close(scrim_store *s)
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->dlock);
-    pthread_mutex_destroy(&s->clock);
+    pthread_mutex_destroy(&s->hc_lock);
     free(s);
 }
 

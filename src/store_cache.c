@@ -42,13 +42,13 @@ static hash_cache *cache_of(scrim_store *s, int create)
     hash_cache *c = atomic_load_explicit(&s->hc, memory_order_acquire);
     if (c || !create)
         return c;
-    pthread_mutex_lock(&s->clock);
+    pthread_mutex_lock(&s->hc_lock);
     c = atomic_load_explicit(&s->hc, memory_order_relaxed);
     if (!c && (c = calloc(1, sizeof *c))) {
         pthread_mutex_init(&c->fill, NULL);
         atomic_store_explicit(&s->hc, c, memory_order_release);
     }
-    pthread_mutex_unlock(&s->clock);
+    pthread_mutex_unlock(&s->hc_lock);
     return c;
 }
 

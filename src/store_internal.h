@@ -37,7 +37,7 @@ struct scrim_store {
     /* every committed PDQ by ref, once scrim_store_cache_hashes() has run
      * (store_cache.c); NULL until then */
     struct hash_cache *_Atomic hc;
-    pthread_mutex_t clock;
+    pthread_mutex_t hc_lock; /* creates hc */
     /* where LMDB mapped data.mdb (store_map.c); NULL if not found */
     uint8_t *map;
     size_t map_len;

@@ -106,7 +106,7 @@ typedef struct scrim_store_preload_stats {
 int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
                         scrim_store_preload_stats *st);
 
-/* Keep every PDQ of the database in RAM (32 bytes per hash: 321 MB at 10M),
+/* Keep every PDQ of the database in RAM (32 bytes per hash: 322 MB at 10M),
  * so that an index lookup checks its candidates without reading their
  * records from LMDB (radius-31 lookups at 10M hashes ~1.3-1.5x faster on
  * the 2-core VM).  For servers: the first call reads every ref record
