@@ -1,5 +1,6 @@
 /* test_store.c - the hash-list store: index results equal a brute-force
  * scan (planted neighbours at distances 0-31, radii 0/10/31/40/48/64),
+ * with and without the hash cache,
  * after imports in several batches and after removals; import formats and
  * their errors; atomicity; video entries; other processes and threads. */
 #include "testutil.h"
