@@ -31,16 +31,7 @@ static inline const char *shared_data(void)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : NULL;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-/* ASan's allocator ignores the mallopt of scrim__heap_fill, and fills only
- * the first 4 KB of each allocation: all of it, as glibc does for scrim
- * while it decodes HEIF images and videos. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "max_malloc_fill_size=1073741824";
-}
-#endif
+#include "asan_fill.h"
 
 /* Blocks of noise allocated and freed, under glibc's mmap threshold so that
  * the next allocations reuse that memory: a decoder that leaves parts of a

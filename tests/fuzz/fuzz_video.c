@@ -3,19 +3,12 @@
  * short time budget) so that each input is quick. */
 #include "scrim.h"
 #include "fuzz_util.h"
+#include "../asan_fill.h" /* ASan stands in for scrim__heap_fill */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* scrim has glibc fill new memory while videos decode (scrim__heap_fill),
- * which ASan's allocator ignores: its own fill, for whole allocations
- * instead of their first 4 KB, stands in for it. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "max_malloc_fill_size=1073741824";
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
