@@ -92,6 +92,22 @@ int scrim__image_load(const void *buf, size_t len,
 /* The JPEG fast path (jpeg.c).  scrim__jpeg_load returns SCRIM__JPEG_OTHER,
  * having decoded nothing, for JPEGs it leaves to libvips (CMYK, YCCK). */
 #define SCRIM__JPEG_OTHER 1
+/* Internal to jpeg.c: its own Huffman decoder gave up on a file (damaged or
+ * unusual data), which is then decoded again with libjpeg's. */
+#define SCRIM__JPEG_SLOW 2
+/* jpeg_huff.c: scrim's Huffman decoder for single-scan baseline JPEGs, put
+ * in place of libjpeg's by scrim__jhuff_attach (after jpeg_start_decompress;
+ * NULL: left to libjpeg).  fail is called, and must not return, on data it
+ * leaves to libjpeg.  The result is freed with free() after the decode.
+ * scrim__jpeg_fast_huff = 0 turns it off (tests compare both ways). */
+struct jpeg_decompress_struct;
+typedef struct scrim__jhuff scrim__jhuff;
+scrim__jhuff *scrim__jhuff_attach(struct jpeg_decompress_struct *c,
+                                  const void *buf, size_t len,
+                                  void (*fail)(struct jpeg_decompress_struct *));
+extern int scrim__jpeg_fast_huff;
+/* Decodes it was attached to, and of those, the ones it gave up (tests). */
+extern unsigned long scrim__jhuff_counts[2];
 /* One 8-bit CMYK sample to RGB as the reference CLI's decoder (ImageMagick 6,
  * no colour management) makes it, from the amounts of paper left uncovered
  * (255 - ink): round(c * k / 255).  For 8-bit samples this is exactly its

@@ -53,6 +53,7 @@ typedef struct jerr {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     int truncated;
+    volatile int slow; /* jpeg_huff.c gave up: decode again without it */
     char msg[JMSG_LENGTH_MAX];
 } jerr;
 
@@ -60,6 +61,14 @@ static void on_error(j_common_ptr c)
 {
     jerr *e = (jerr *)c->err;
     c->err->format_message(c, e->msg);
+    longjmp(e->jump, 1);
+}
+
+/* jpeg_huff.c met something it leaves to libjpeg's own decoder. */
+static void huff_fail(j_decompress_ptr c)
+{
+    jerr *e = (jerr *)c->err;
+    e->slow = 1;
     longjmp(e->jump, 1);
 }
 
@@ -152,10 +161,13 @@ static void cmyk_to_rgb(const uint8_t *restrict in, uint8_t *restrict out,
     }
 }
 
+/* fast_huff: let jpeg_huff.c decode the entropy-coded data where it can;
+ * SCRIM__JPEG_SLOW if it gave up (nothing is kept: decode again without). */
 static int decode(const void *buf, size_t len, uint64_t max_pixels,
-                  int min_side, sink *sk, int *fw, int *fh, char *err,
-                  size_t errlen)
+                  int min_side, int fast_huff, sink *sk, int *fw, int *fh,
+                  char *err, size_t errlen)
 {
+    scrim__jhuff *volatile huff = NULL;
     struct jpeg_decompress_struct c;
     uint8_t *volatile cmyk_rows = NULL; /* CMYK rows before conversion */
     struct jpeg_progress_mgr progress = {.progress_monitor = on_progress};
@@ -163,11 +175,17 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
     volatile int rc = SCRIM_ECORRUPT; /* read after longjmp */
 
     c.err = jpeg_std_error(&e.pub);
+    c.client_data = NULL; /* jpeg_create_decompress keeps it: jpeg_huff.c's */
     e.pub.error_exit = on_error;
     e.pub.emit_message = on_message;
     if (setjmp(e.jump)) {
-        scrim__seterr(err, errlen, "truncated or corrupt image data: JPEG: %s",
-                      e.msg);
+        if (e.slow) {
+            rc = SCRIM__JPEG_SLOW;
+            __atomic_fetch_add(&scrim__jhuff_counts[1], 1, __ATOMIC_RELAXED);
+        }
+        else
+            scrim__seterr(err, errlen,
+                          "truncated or corrupt image data: JPEG: %s", e.msg);
         goto done;
     }
     jpeg_create_decompress(&c);
@@ -201,6 +219,8 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
     int raw = sk->raw && raw_layout(&c);
     c.raw_data_out = (boolean)raw;
     jpeg_start_decompress(&c);
+    if (fast_huff && scrim__jpeg_fast_huff)
+        huff = scrim__jhuff_attach(&c, buf, len, huff_fail);
     /* libvips rounds a shrunk size down where libjpeg rounds up: keep its
      * size (the pixels are the same), ignoring the last partial row and
      * column; a shrink never empties a side (scrim__jpeg_shrink). */
@@ -258,6 +278,7 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
     rc = SCRIM_OK;
 done:
     jpeg_destroy_decompress(&c);
+    free(huff);
     free(cmyk_rows);
     return rc;
 }
@@ -304,10 +325,14 @@ int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
                      int min_side, scrim_image *out, char *err, size_t errlen)
 {
     image_sink is = {{image_begin, image_row, image_rows_done, NULL}, out, 0};
+    int fw, fh, rc = SCRIM__JPEG_SLOW;
     memset(out, 0, sizeof *out);
-    int fw, fh;
-    int rc = decode(buf, len, max_pixels, min_side, &is.base, &fw, &fh, err,
-                    errlen);
+    for (int fast = 1; rc == SCRIM__JPEG_SLOW && fast >= 0; fast--) {
+        scrim_image_free(out);
+        memset(out, 0, sizeof *out);
+        rc = decode(buf, len, max_pixels, min_side, fast, &is.base, &fw, &fh,
+                    err, errlen);
+    }
     if (rc) {
         scrim_image_free(out);
         return rc;
@@ -467,19 +492,34 @@ static int hash_raw(sink *s, j_decompress_ptr c, const int *truncated)
     return SCRIM_OK;
 }
 
+static void hash_sink_free(hash_sink *hs)
+{
+    scrim__pdq_scratch_free(&hs->ps);
+    free(hs->ring);
+    free(hs->planes);
+    free(hs->rows);
+    free(hs->sums);
+    free(hs);
+}
+
 /* Decodes into PDQ's samples; then hashes them, or hands them over. */
 static int jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
                      int min_side, scrim_image_hashes *out, float **luma,
                      char *err, size_t errlen)
 {
-    hash_sink *hs = calloc(1, sizeof *hs);
-    if (!hs) {
-        scrim__seterr(err, errlen, "out of memory");
-        return SCRIM_ENOMEM;
+    hash_sink *hs = NULL;
+    int rc = SCRIM__JPEG_SLOW;
+    for (int fast = 1; rc == SCRIM__JPEG_SLOW && fast >= 0; fast--) {
+        if (hs)
+            hash_sink_free(hs);
+        if (!(hs = calloc(1, sizeof *hs))) {
+            scrim__seterr(err, errlen, "out of memory");
+            return SCRIM_ENOMEM;
+        }
+        hs->base = (sink){hash_begin, hash_row, hash_rows_done, hash_raw};
+        rc = decode(buf, len, max_pixels, min_side, fast, &hs->base,
+                    &out->width, &out->height, err, errlen);
     }
-    hs->base = (sink){hash_begin, hash_row, hash_rows_done, hash_raw};
-    int rc = decode(buf, len, max_pixels, min_side, &hs->base, &out->width,
-                    &out->height, err, errlen);
     if (!rc && hs->next != hs->ny) {
         scrim__seterr(err, errlen, "internal error: %d of %d sampled rows",
                       hs->next, hs->ny);
@@ -500,12 +540,7 @@ static int jpeg_hash(const void *buf, size_t len, uint64_t max_pixels,
                                    &out->quality, out->dihedral);
     if (!rc)
         snprintf(out->format, sizeof out->format, "jpeg");
-    scrim__pdq_scratch_free(&hs->ps);
-    free(hs->ring);
-    free(hs->planes);
-    free(hs->rows);
-    free(hs->sums);
-    free(hs);
+    hash_sink_free(hs);
     return rc;
 }
 

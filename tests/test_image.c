@@ -965,6 +965,129 @@ static void damaged_jpegs_fail_cleanly(void **state)
     assert_true(refused > 0 && hashed > 0);
 }
 
+/* jpeg_huff.c's Huffman decoder against libjpeg's own on one file: the same
+ * result from both JPEG paths (pixels byte for byte, or the same error). */
+static void huffman_both_ways(const void *buf, size_t n, const char *what)
+{
+    scrim_image img[2];
+    scrim_image_hashes h[2];
+    char err[2][256];
+    int rl[2], rh[2];
+    for (int fast = 0; fast < 2; fast++) {
+        scrim__jpeg_fast_huff = fast;
+        err[fast][0] = '\0';
+        rl[fast] = scrim_image_load_buffer(buf, n, NULL, &img[fast], err[fast],
+                                           sizeof err[fast]);
+        rh[fast] = scrim_hash_image_buffer(buf, n, NULL, &h[fast], NULL, NULL, 0);
+    }
+    scrim__jpeg_fast_huff = 1;
+    if (rl[0] != rl[1] || rh[0] != rh[1])
+        fail_msg("%s: load %d / %d, hash %d / %d (libjpeg / scrim)", what,
+                 rl[0], rl[1], rh[0], rh[1]);
+    if (rl[0])
+        assert_string_equal(err[0], err[1]);
+    else {
+        assert_int_equal(img[0].width, img[1].width);
+        assert_int_equal(img[0].height, img[1].height);
+        assert_int_equal(img[0].channels, img[1].channels);
+        if (memcmp(img[0].pixels, img[1].pixels,
+                   (size_t)img[0].width * img[0].height * img[0].channels))
+            fail_msg("%s: the pixels differ", what);
+        scrim_image_free(&img[0]);
+        scrim_image_free(&img[1]);
+    }
+    if (!rh[0]) {
+        assert_memory_equal(&h[0].pdq, &h[1].pdq, sizeof h[0].pdq);
+        assert_int_equal(h[0].quality, h[1].quality);
+        assert_memory_equal(h[0].dihedral, h[1].dihedral, sizeof h[0].dihedral);
+    }
+}
+
+/* scrim's Huffman decoder gives libjpeg's pixels and errors: on clean files
+ * of every layout it handles (restart markers, grey, 4:4:4, odd sizes,
+ * optimised tables) without giving up, on damaged ones (bits flipped, cut
+ * short) by giving up where libjpeg has its own rules; and on the photos in
+ * ../shared when present. */
+static void own_huffman_decoder_matches_libjpeg(void **state)
+{
+    VipsImage *rgb = pattern(3), *grey = pattern(1), *odd = NULL;
+    assert_int_equal(vips_crop(rgb, &odd, 3, 5, 97, 61, NULL), 0);
+    struct { VipsImage *im; const char *fmt; } kinds[] = {
+        {rgb, ".jpg[Q=90]"},
+        {rgb, ".jpg[Q=95,subsample_mode=off]"},
+        {rgb, ".jpg[Q=75,optimize_coding]"},
+        {rgb, ".jpg[Q=70,restart_interval=1,subsample_mode=off]"},
+        {rgb, ".jpg[Q=85,restart_interval=7]"},
+        {grey, ".jpg[Q=90]"},
+        {grey, ".jpg[Q=60,restart_interval=3]"},
+        {odd, ".jpg[Q=88]"},
+        {odd, ".jpg[Q=100,subsample_mode=off]"},
+    };
+    unsigned long used0 = scrim__jhuff_counts[0], gave0 = scrim__jhuff_counts[1];
+    uint32_t seed = 777;
+    int files = 0, damaged = 0;
+    for (size_t f = 0; f < sizeof kinds / sizeof *kinds; f++) {
+        void *orig;
+        size_t len;
+        assert_int_equal(vips_image_write_to_buffer(kinds[f].im, kinds[f].fmt,
+                                                    &orig, &len, NULL), 0);
+        unsigned long gave = scrim__jhuff_counts[1];
+        huffman_both_ways(orig, len, kinds[f].fmt);
+        if (scrim__jhuff_counts[1] != gave)
+            fail_msg("%s: a clean file was left to libjpeg", kinds[f].fmt);
+        files++;
+        uint8_t *buf = malloc(len);
+        assert_non_null(buf);
+        for (int it = 0; it < 120; it++, damaged++) {
+            memcpy(buf, orig, len);
+            size_t n = len;
+            for (int k = 0; k < 1 + it % 4; k++) {
+                seed = seed * 1103515245u + 12345u;
+                size_t at = len / 4 + (seed >> 8) % (len - len / 4); /* data */
+                buf[at] ^= (uint8_t)(1u << (seed >> 28 & 7));
+            }
+            if (it % 3 == 0) {
+                seed = seed * 1103515245u + 12345u;
+                n = len / 2 + (seed >> 8) % (len - len / 2);
+            }
+            huffman_both_ways(buf, n, kinds[f].fmt);
+        }
+        free(buf);
+        g_free(orig);
+    }
+    if (shared_data()) {
+        static const char *dirs[] = {"pdq/files", "eval-dev/orig"};
+        for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", shared_data(), dirs[i]);
+            GDir *dir = g_dir_open(path, 0, NULL);
+            assert_non_null(dir);
+            const char *name;
+            while ((name = g_dir_read_name(dir))) {
+                if (!g_str_has_suffix(name, ".jpg"))
+                    continue;
+                snprintf(path, sizeof path, "%s/%s/%s", shared_data(), dirs[i], name);
+                gchar *buf;
+                gsize len;
+                assert_true(g_file_get_contents(path, &buf, &len, NULL));
+                huffman_both_ways(buf, len, name);
+                g_free(buf);
+                files++;
+            }
+            g_dir_close(dir);
+        }
+    }
+    unsigned long used = scrim__jhuff_counts[0] - used0;
+    unsigned long gave = scrim__jhuff_counts[1] - gave0;
+    print_message("own Huffman decoder: %d files and %d damaged copies, the same "
+                  "as libjpeg's; %lu decodes, %lu left to libjpeg\n",
+                  files, damaged, used, gave);
+    assert_true(used > 0 && gave > 0 && gave < used);
+    g_object_unref(odd);
+    g_object_unref(grey);
+    g_object_unref(rgb);
+}
+
 static void exif_orientation_is_not_applied(void **state)
 {
     VipsImage *rgb = pattern(3), *copy = NULL;
@@ -1195,6 +1318,7 @@ int main(void)
         cmocka_unit_test(jpeg_planes_give_luma_of_rgb_pixels),
         cmocka_unit_test(photos_planes_give_luma_of_rgb_pixels),
         cmocka_unit_test(damaged_jpegs_fail_cleanly),
+        cmocka_unit_test(own_huffman_decoder_matches_libjpeg),
         cmocka_unit_test(exif_orientation_is_not_applied),
         cmocka_unit_test(published_files_within_10_bits),
         cmocka_unit_test(eval_photos_within_10_bits),
