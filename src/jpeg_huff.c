@@ -93,7 +93,7 @@ static void natural_init(void)
         natural[k] = k < 64 ? zigzag[k] : 63;
 }
 
-static inline int extend(int x, int s)
+static inline __attribute__((always_inline)) int extend(int x, int s)
 {
     /* x < 2^(s-1): x - (2^s - 1); else x (s >= 1) */
     return x - ((((x >> (s - 1)) & 1) - 1) & ((1 << s) - 1));
@@ -144,11 +144,12 @@ static int build(htab *t, const JHUFF_TBL *h, int dc)
     return 1;
 }
 
-/* Reads bytes until more than 56 bits are in; stops at a marker or the end
+/* Reads bytes until 56 to 63 bits are in (never 64:
+ * REFILL needs n < 64); stops at a marker or the end
  * and pads with zeros from there. */
 static void fill_slow(bitreader *b)
 {
-    while (b->n <= 56) {
+    while (b->n < 56) {
         if (!b->marker) {
             if (b->p < b->end) {
                 unsigned c = *b->p;
@@ -204,7 +205,8 @@ static void fill_slow(bitreader *b)
             fend = NULL;                                                      \
     } while (0)
 
-static inline unsigned getbits(uint64_t *buf, int *n, int s)
+static inline __attribute__((always_inline)) unsigned
+getbits(uint64_t *buf, int *n, int s)
 {
     unsigned x = (unsigned)(*buf >> (64 - s));
     *buf <<= s;
@@ -213,7 +215,8 @@ static inline unsigned getbits(uint64_t *buf, int *n, int s)
 }
 
 /* The next symbol (the buffer holding at least 16 bits), -1 for none. */
-static inline int symbol(uint64_t *buf, int *n, const htab *t)
+static inline __attribute__((always_inline)) int
+symbol(uint64_t *buf, int *n, const htab *t)
 {
     int e = t->look[*buf >> (64 - LB)];
     if (e) {
@@ -235,7 +238,7 @@ static inline int symbol(uint64_t *buf, int *n, const htab *t)
 static void restart(j_decompress_ptr c, scrim__jhuff *h)
 {
     bitreader *b = &h->br;
-    if (!b->marker && b->n <= 56)
+    if (!b->marker && b->n < 56)
         fill_slow(b);
     /* what is left of the last byte, then RSTn at once */
     if (!b->marker || b->n - b->pad >= 8 || b->n < b->pad ||
@@ -250,7 +253,9 @@ static void restart(j_decompress_ptr c, scrim__jhuff *h)
     h->togo = h->restart_interval;
 }
 
-static boolean decode_mcu(j_decompress_ptr c, JBLOCKROW *mcu)
+/* One MCU (the body of both builds below). */
+static inline __attribute__((always_inline)) boolean
+decode_mcu_body(j_decompress_ptr c, JBLOCKROW *mcu)
 {
     scrim__jhuff *h = c->client_data;
     if (h->restart_interval) {
@@ -281,18 +286,30 @@ static boolean decode_mcu(j_decompress_ptr c, JBLOCKROW *mcu)
         /* libjpeg's sum, unsigned: damaged files can make it wrap */
         h->last_dc[ci] = (int)((unsigned)h->last_dc[ci] + (unsigned)v);
         out[0] = (JCOEF)h->last_dc[ci];
-        for (int k = 1; k < 64; k++) {
-            /* at least 25 bits are in (no symbol takes more than 31 of the
-             * 56 a refill leaves), so the look-up needs no refill first */
-            f = ac->fast[buf >> (64 - LB)];
+        /* A refill leaves at least 56 bits; a symbol from the fast table
+         * takes at most LB = 10, any other at most 31 (16 + 15).  So after
+         * each refill three fast ones can go (>= 26 bits left), and a slow
+         * one refills first. */
+        int k = 1;
+        for (;;) {
             REFILL(br);
-            if (f) {
-                buf <<= f & 0xff;
-                n -= f & 0xff;
-                k += (f >> 8) & 0xff;
-                out[natural[k]] = (JCOEF)(f >> 16);
-                continue;
-            }
+#define FAST_STEP                                                             \
+    f = ac->fast[buf >> (64 - LB)];                                           \
+    if (!f)                                                                   \
+        goto slow;                                                            \
+    buf <<= f & 0xff;                                                         \
+    n -= f & 0xff;                                                            \
+    k += (f >> 8) & 0xff;                                                     \
+    out[natural[k]] = (JCOEF)(f >> 16);                                       \
+    if (++k >= 64)                                                            \
+        break
+            FAST_STEP;
+            FAST_STEP;
+            FAST_STEP;
+            continue;
+#undef FAST_STEP
+        slow:
+            REFILL(br);
             int rs = symbol(&buf, &n, ac);
             if (rs < 0)
                 goto bad;
@@ -304,6 +321,8 @@ static boolean decode_mcu(j_decompress_ptr c, JBLOCKROW *mcu)
             } else if (r == 15)
                 k += 15;
             else
+                break;
+            if (++k >= 64)
                 break;
         }
     }
@@ -322,6 +341,19 @@ static boolean decode_mcu(j_decompress_ptr c, JBLOCKROW *mcu)
 bad:
     h->fail(c);
     return FALSE;
+}
+
+/* Variable shifts are most of the decoder's critical path: with BMI2 they
+ * are one instruction each (shlx / shrx) instead of three. */
+static boolean decode_mcu(j_decompress_ptr c, JBLOCKROW *mcu)
+{
+    return decode_mcu_body(c, mcu);
+}
+
+__attribute__((target("bmi2"))) static boolean
+decode_mcu_bmi2(j_decompress_ptr c, JBLOCKROW *mcu)
+{
+    return decode_mcu_body(c, mcu);
 }
 
 scrim__jhuff *scrim__jhuff_attach(j_decompress_ptr c, const void *buf,
@@ -376,7 +408,8 @@ scrim__jhuff *scrim__jhuff_attach(j_decompress_ptr c, const void *buf,
     h->mcus = 0;
     h->total = (uint64_t)c->MCUs_per_row * c->MCU_rows_in_scan;
     c->client_data = h;
-    c->entropy->decode_mcu = decode_mcu;
+    c->entropy->decode_mcu =
+        __builtin_cpu_supports("bmi2") ? decode_mcu_bmi2 : decode_mcu;
     __atomic_fetch_add(&scrim__jhuff_counts[0], 1, __ATOMIC_RELAXED);
     return h;
 no:

@@ -1,6 +1,9 @@
 /* fuzz_image.c - libFuzzer: image bytes through both decode paths
- * (scrim_hash_image_buffer without and with the pixels kept). */
+ * (scrim_hash_image_buffer without and with the pixels kept); JPEGs also
+ * through libjpeg's own Huffman decoder instead of scrim's (jpeg_huff.c),
+ * which must give the same result. */
 #include "scrim.h"
+#include "internal.h" /* scrim__jpeg_fast_huff */
 #include "fuzz_util.h"
 
 #include <stdio.h>
@@ -63,6 +66,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "paths disagree: %d (%s) vs %d (%s)\n", ra, err, rb,
                 err2);
         abort();
+    }
+    if (scrim__jpeg_is(data, size)) {
+        scrim_image_hashes c;
+        scrim__jpeg_fast_huff = 0;
+        int rc = scrim_hash_image_buffer(data, size, &o, &c, NULL, err2, sizeof err2);
+        scrim__jpeg_fast_huff = 1;
+        if (rc != ra || (!ra && (memcmp(&a.pdq, &c.pdq, sizeof a.pdq) ||
+                                 a.quality != c.quality ||
+                                 memcmp(a.dihedral, c.dihedral, sizeof a.dihedral)))) {
+            fprintf(stderr, "Huffman decoders disagree: scrim's %d (%s), "
+                    "libjpeg's %d (%s)\n", ra, err, rc, err2);
+            abort();
+        }
     }
     return 0;
 }
