@@ -12,6 +12,10 @@
  * RGB, with libjpeg's own formulas (pdq.c, scrim__pdq_luma_ycc): the same
  * values, a sixth less time per photo.
  *
+ * The entropy-coded data of single-scan baseline files is decoded by
+ * jpeg_huff.c in place of libjpeg's own Huffman decoder; when it gives up
+ * (damaged or unusual data) the file is decoded again without it.
+ *
  * CMYK and YCCK JPEGs become RGB as the reference CLI's decoder (ImageMagick,
  * no colour management) makes them: libjpeg's CMYK values are Adobe-style
  * inverted, and R = round(C * K / 255) (G, B likewise), with or without an

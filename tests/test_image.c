@@ -876,13 +876,14 @@ static void jpeg_planes_give_luma_of_rgb_pixels(void **state)
                   n, total);
 }
 
-/* The same on the published and eval-dev photos. */
-static void photos_planes_give_luma_of_rgb_pixels(void **state)
+/* Calls fn on every JPEG photo in ../shared (published and eval-dev);
+ * returns how many. */
+static int each_shared_jpeg(void (*fn)(const void *buf, size_t len,
+                                       const char *name, void *ctx),
+                            void *ctx)
 {
-    SHARED_OR_SKIP();
     static const char *dirs[] = {"pdq/files", "eval-dev/orig"};
     int n = 0;
-    size_t total = 0;
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", shared_data(), dirs[i]);
@@ -896,14 +897,29 @@ static void photos_planes_give_luma_of_rgb_pixels(void **state)
             gchar *buf;
             gsize len;
             assert_true(g_file_get_contents(path, &buf, &len, NULL));
-            int d = planes_vs_pixels(buf, len, &total);
-            if (d)
-                fail_msg("%s: %d samples differ", name, d);
+            fn(buf, len, name, ctx);
             g_free(buf);
             n++;
         }
         g_dir_close(dir);
     }
+    return n;
+}
+
+static void photo_planes(const void *buf, size_t len, const char *name,
+                         void *total)
+{
+    int d = planes_vs_pixels(buf, len, total);
+    if (d)
+        fail_msg("%s: %d samples differ", name, d);
+}
+
+/* The same on the published and eval-dev photos. */
+static void photos_planes_give_luma_of_rgb_pixels(void **state)
+{
+    SHARED_OR_SKIP();
+    size_t total = 0;
+    int n = each_shared_jpeg(photo_planes, &total);
     print_message("%d photos, %zu samples: the luma of libjpeg's RGB, exactly\n",
                   n, total);
     assert_true(n >= 100);
@@ -1003,6 +1019,13 @@ static void huffman_both_ways(const void *buf, size_t n, const char *what)
     }
 }
 
+static void huffman_photo(const void *buf, size_t len, const char *name,
+                          void *ctx)
+{
+    (void)ctx;
+    huffman_both_ways(buf, len, name);
+}
+
 /* scrim's Huffman decoder gives libjpeg's pixels and errors: on clean files
  * of every layout it handles (restart markers, grey, 4:4:4, odd sizes,
  * optimised tables) without giving up, on damaged ones (bits flipped, cut
@@ -1055,28 +1078,8 @@ static void own_huffman_decoder_matches_libjpeg(void **state)
         free(buf);
         g_free(orig);
     }
-    if (shared_data()) {
-        static const char *dirs[] = {"pdq/files", "eval-dev/orig"};
-        for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", shared_data(), dirs[i]);
-            GDir *dir = g_dir_open(path, 0, NULL);
-            assert_non_null(dir);
-            const char *name;
-            while ((name = g_dir_read_name(dir))) {
-                if (!g_str_has_suffix(name, ".jpg"))
-                    continue;
-                snprintf(path, sizeof path, "%s/%s/%s", shared_data(), dirs[i], name);
-                gchar *buf;
-                gsize len;
-                assert_true(g_file_get_contents(path, &buf, &len, NULL));
-                huffman_both_ways(buf, len, name);
-                g_free(buf);
-                files++;
-            }
-            g_dir_close(dir);
-        }
-    }
+    if (shared_data())
+        files += each_shared_jpeg(huffman_photo, NULL);
     unsigned long used = scrim__jhuff_counts[0] - used0;
     unsigned long gave = scrim__jhuff_counts[1] - gave0;
     print_message("own Huffman decoder: %d files and %d damaged copies, the same "
