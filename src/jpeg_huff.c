@@ -287,12 +287,12 @@ decode_mcu_body(j_decompress_ptr c, JBLOCKROW *mcu)
         h->last_dc[ci] = (int)((unsigned)h->last_dc[ci] + (unsigned)v);
         out[0] = (JCOEF)h->last_dc[ci];
         /* A refill leaves at least 56 bits; a symbol from the fast table
-         * takes at most LB = 10, any other at most 31 (16 + 15).  So after
-         * each refill three fast ones can go (>= 26 bits left), and a slow
-         * one refills first. */
+         * takes at most LB = 10, any other at most 31 (16 + 15).  So at the
+         * top of this loop at least 25 bits are in (after the DC, or after a
+         * slow symbol): two fast symbols can go, then a refill, then three
+         * more (>= 26 bits left).  A slow one refills first. */
         int k = 1;
         for (;;) {
-            REFILL(br);
 #define FAST_STEP                                                             \
     f = ac->fast[buf >> (64 - LB)];                                           \
     if (!f)                                                                   \
@@ -303,6 +303,9 @@ decode_mcu_body(j_decompress_ptr c, JBLOCKROW *mcu)
     out[natural[k]] = (JCOEF)(f >> 16);                                       \
     if (++k >= 64)                                                            \
         break
+            FAST_STEP;
+            FAST_STEP;
+            REFILL(br);
             FAST_STEP;
             FAST_STEP;
             FAST_STEP;
