@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
@@ -482,9 +483,181 @@ static int authorise(call_job *j)
     return 0;
 }
 
+/* ==== slow clients: a whole request within --receive-timeout ============= */
+
+/* evhttp's timeout (--idle-timeout) starts again with every byte, so a client
+ * that sends a byte a second would hold its connection for ever.  Every
+ * connection's input buffer reports what arrives: the first byte of a request
+ * starts its clock, and once less than --idle-timeout is left of
+ * --receive-timeout the bufferevent's read timeout is cut to what is left, so
+ * that evhttp itself closes the connection (as for silence) when time is up.
+ * handle_request() stops the clock.  A connection closed with a request part
+ * received gets a log line and counts under scrim_errors_total.
+ *
+ * The bufferevent is ours (evhttp_set_bevcb); its evhttp_connection, for the
+ * close callback, is the callback argument evhttp gives the bufferevent
+ * (libevent 2.1 has no hook for new server connections).  Until conn_setup()
+ * has run, one loop turn after the accept, a reference of ours keeps the
+ * bufferevent alive in case evhttp frees the connection first. */
+typedef struct {
+    scrim_server *srv;
+    struct bufferevent *bev;
+    struct evbuffer_cb_entry *watch;   /* conn_input() on the input buffer */
+    int tracked;                       /* conn_setup() done: closed by conn_closed() */
+    int cut;                           /* read timeout shortened */
+    double start, last;                /* first and latest byte of the request; 0: none */
+    uint64_t bytes;                    /* of it so far */
+} scrim__conn;
+
+static struct timeval tv_of(double s)
+{
+    if (s < 0.001)
+        s = 0.001;
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - (time_t)s) * 1e6)};
+    return tv;
+}
+
+static void conn_forget(scrim__conn *c)
+{
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+    g_hash_table_remove(c->srv->conns, c->bev);
+    free(c);
+}
+
+static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                       void *arg)
+{
+    scrim__conn *c = arg;
+    if (!info->n_added)
+        return;
+    const scrim_settings *s = &c->srv->cur->s;
+    double now = scrim__now();
+    if (!c->start) {
+        c->start = now;
+        c->bytes = 0;
+    }
+    c->last = now;
+    c->bytes += info->n_added;
+    double left = c->start + s->receive_timeout - now;
+    if (left < s->idle_timeout) {
+        struct timeval r = tv_of(left), w = tv_of(s->idle_timeout);
+        bufferevent_set_timeouts(c->bev, &r, &w);
+        c->cut = 1;
+    }
+}
+
+/* A request arrived whole: its clock stops, the idle timeout is back. */
+static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    scrim__conn *c = bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+    if (!c)
+        return;
+    c->start = 0;
+    if (c->cut) {
+        struct timeval tv = tv_of(srv->cur->s.idle_timeout);
+        bufferevent_set_timeouts(bev, &tv, &tv);
+        c->cut = 0;
+    }
+}
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    scrim__conn *c = arg;
+    scrim_server *srv = c->srv;
+    if (c->start) {
+        const scrim_settings *s = &srv->cur->s;
+        double now = scrim__now();
+        const char *kind = "incomplete", *why = "the client closed it or sent "
+                                                "what evhttp refused";
+        if (now - c->start >= s->receive_timeout - 0.01) {
+            kind = "receive_timeout";
+            why = "not received whole within --receive-timeout";
+        } else if (now - c->last >= s->idle_timeout - 0.01) {
+            kind = "idle_timeout";
+            why = "silent for --idle-timeout mid-request";
+        }
+        char *host = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(evcon, &host, &port);
+        scrim__log_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:f}", "level",
+                                  "warn", "msg", "connection closed mid-request",
+                                  "error", kind, "why", why, "peer",
+                                  host ? host : "", "bytes_in", (json_int_t)c->bytes,
+                                  "seconds", now - c->start));
+        scrim__metrics_error(&srv->metrics, kind);
+    }
+    conn_forget(c);
+}
+
+static void conn_setup(evutil_socket_t fd, short what, void *arg)
+{
+    scrim__conn *c = arg;
+    struct bufferevent *bev = c->bev;
+    void *evcon = NULL;
+    bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+    if (evcon) {   /* bufferevent_free() clears it */
+        c->tracked = 1;
+        evhttp_connection_set_closecb(evcon, conn_closed, c);
+    } else {
+        conn_forget(c);
+    }
+    bufferevent_decref(bev);
+}
+
+static struct bufferevent *conn_new(struct event_base *base, void *arg)
+{
+    scrim_server *srv = arg;
+    /* as evhttp makes them itself */
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    scrim__conn *c = bev ? calloc(1, sizeof *c) : NULL;
+    if (!c)
+        return bev;   /* not watched: only --idle-timeout applies */
+    c->srv = srv;
+    c->bev = bev;
+    struct timeval now = {0, 0};
+    if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), conn_input, c)) ||
+        event_base_once(base, -1, EV_TIMEOUT, conn_setup, c, &now)) {
+        if (c->watch)
+            evbuffer_remove_cb_entry(bufferevent_get_input(bev), c->watch);
+        free(c);
+        return bev;
+    }
+    bufferevent_incref(bev);
+    g_hash_table_insert(srv->conns, bev, c);
+    return bev;
+}
+
+/* At exit, after evhttp_free(): connections accepted in the loop's last turn,
+ * never set up, hold our reference still. */
+static void conns_free(scrim_server *srv)
+{
+    if (!srv->conns)
+        return;
+    GHashTableIter it;
+    gpointer k, v;
+    GPtrArray *left = g_ptr_array_new();
+    g_hash_table_iter_init(&it, srv->conns);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_ptr_array_add(left, v);
+    for (guint i = 0; i < left->len; i++) {
+        scrim__conn *c = left->pdata[i];
+        struct bufferevent *bev = c->bev;
+        int ours = !c->tracked;
+        conn_forget(c);
+        if (ours)
+            bufferevent_decref(bev);
+    }
+    g_ptr_array_free(left, TRUE);
+    g_hash_table_destroy(srv->conns);
+    srv->conns = NULL;
+}
+
 static void handle_request(struct evhttp_request *req, void *arg)
 {
     scrim_server *srv = arg;
+    conn_request_done(srv, req);
     call_job *j = calloc(1, sizeof *j);
     if (!j) {
         evhttp_send_error(req, 500, "out of memory");
@@ -583,10 +756,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
     }
     j->queued = 1;
     double left = j->set->s.request_timeout - (scrim__now() - j->t0);
-    if (left < 0.001)
-        left = 0.001;
-    struct timeval tv = {(time_t)left,
-                         (suseconds_t)((left - (time_t)left) * 1e6)};
+    struct timeval tv = tv_of(left);
     j->timer = evtimer_new(srv->base, job_timeout, j);
     if (j->timer)
         evtimer_add(j->timer, &tv);
@@ -834,8 +1004,7 @@ static void apply_settings(scrim_server *srv, scrim__settings_ref *r)
     const scrim_settings *s = &r->s;
     evhttp_set_max_body_size(srv->http, (ev_ssize_t)s->max_body);
     evhttp_set_max_headers_size(srv->http, 64 * 1024);
-    struct timeval tv = {(time_t)s->idle_timeout,
-                         (suseconds_t)((s->idle_timeout - (time_t)s->idle_timeout) * 1e6)};
+    struct timeval tv = tv_of(s->idle_timeout);
     evhttp_set_timeout_tv(srv->http, &tv);
     if (srv->pool)
         scrim__pool_set_queue_max(srv->pool, s->queue);
@@ -1085,6 +1254,8 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_HEAD);
     evhttp_set_gencb(srv->http, handle_request, srv);
+    srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    evhttp_set_bevcb(srv->http, conn_new, srv);
     apply_settings(srv, srv->cur);
 
     if (s->socket[0]) {
@@ -1170,6 +1341,7 @@ void scrim_server_free(scrim_server *srv)
     scrim__pool_free(srv->vpool);
     if (srv->http)
         evhttp_free(srv->http);
+    conns_free(srv);
     if (srv->socket_bound)
         unlink(srv->socket_path);
     struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <glib.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -137,6 +138,9 @@ struct scrim_server {
     double last_reply;
     int draining;
     double started;
+    /* connections, by their bufferevent: the clock of the request each is
+     * receiving (--receive-timeout; server_http.c) */
+    GHashTable *conns;
     /* the background scrim_store_preload() and scrim_store_cache_hashes()
      * (server_http.c) */
     pthread_t preload_thread;

@@ -25,6 +25,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->max_pixels = SCRIM_DEFAULT_MAX_PIXELS;
     s->request_timeout = 30;
     s->idle_timeout = 30;
+    s->receive_timeout = 60;
     s->min_quality = 50;
     s->preload = 1;
     s->cache_hashes = 1;
@@ -73,6 +74,9 @@ static const struct opt {
      "time from a request's arrival to its reply (504 after)"},
     {"idle-timeout", T_SECS, F(idle_timeout), 0.1, 3600, "SECONDS",
      "silence allowed on a connection mid-request (slow clients are cut)"},
+    {"receive-timeout", T_SECS, F(receive_timeout), 0.1, 3600, "SECONDS",
+     "time a client has to send a whole request, headers and body, from its "
+     "first byte (clients that trickle are cut)"},
     {"min-quality", T_INT, F(min_quality), 0, 100, "N",
      "PDQ quality a hash needs to match (per request: ?min_quality=)"},
     {"fast-decode", T_INT, F(fast_decode), 0, 1, "0|1",

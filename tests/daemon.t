@@ -50,6 +50,7 @@ threads = 2
 queue = 64
 max-body = 4M
 idle-timeout = 2   # cuts the slowloris client below
+receive-timeout = 3   # cuts the client that trickles, below
 admin-token-file = $T/token
 allow-path = $T/allowed
 EOF
@@ -213,6 +214,27 @@ is "$code" 200 "... nor hashing"
 wait $SLOW
 grep -q '^closed' "$T/slow"
 ok $? "the slowloris connection is closed after --idle-timeout ($(cat "$T/slow"))"
+# A client that trickles its request, one byte every 0.4 s, is never silent
+# for --idle-timeout; --receive-timeout cuts it.
+perl -MIO::Socket::UNIX -MTime::HiRes=time,sleep -e '
+    my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die; $SIG{PIPE} = "IGNORE";
+    $s->blocking(0); my $t = time;
+    for my $c (split //, "POST /v1/hash HTTP/1.1\r\nHost: x\r\nX-Slow: " . ("a" x 40)) {
+        last unless defined syswrite($s, $c);
+        sleep 0.4;
+        my $n = sysread($s, my $b, 100);
+        if (defined $n && $n == 0) { printf "closed %.1f\n", time - $t; exit }
+    }
+    print "still open\n"' "$SOCK" >"$T/trickle" &
+TRICKLE=$!
+sleep 0.5
+http POST /v1/hash --data-binary @"$T/a.jpg"
+is "$code" 200 "a client that trickles does not hold up others"
+wait $TRICKLE
+awk '$1 == "closed" && $2 >= 2.5 && $2 < 5 { f = 1 } END { exit !f }' "$T/trickle"
+ok $? "a client that trickles is cut after --receive-timeout ($(cat "$T/trickle"))"
+grep -q '"msg":"connection closed mid-request","error":"receive_timeout"' "$T/log"
+ok $? "... and logged as a receive_timeout"
 
 # ---- concurrency -----------------------------------------------------------------------------
 i=0

@@ -71,6 +71,7 @@ typedef struct scrim_settings {
     uint64_t max_pixels;                     /* pixels of a decoded image */
     double request_timeout;                  /* seconds from queue to reply */
     double idle_timeout;                     /* seconds of connection silence */
+    double receive_timeout;                  /* seconds to receive a request */
     int min_quality;                         /* PDQ quality needed to match */
     int fast_decode;                         /* JPEG shrink-on-load to 512 */
     int ignore_alpha;                        /* alpha dropped, not flattened */
