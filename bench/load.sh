@@ -6,19 +6,26 @@
 #
 # usage: bench/load.sh [-n HASHES] [-D DB_DIR] [-d SECONDS] [-c CLIENTS]
 #                      [-t WORKERS] [-p PATH] [-I JPEG_DIR]
-#                      [-x 'EXTRA SCRIMD OPTIONS']
+#                      [-x 'EXTRA SCRIMD OPTIONS'] [-a]
 # Defaults: 10M hashes in ./var/bench10m.db (kept between runs), 20 s per
 # transport, 16 clients, one worker per core, /v1/match, the 60-160 KB JPEGs
 # of ../shared/data/eval-dev/orig (-I: every *.jpg of a directory instead).
-# SCRIMD=path runs another scrimd build (e.g. an older commit's, for A/B).
+# -a: while the Unix-socket clients run, bench/badclients.sh sends the
+# misbehaving clients of the daemon issue (cut uploads, huge sizes, not an
+# image, a slowloris) and an admin import that must match at once; its
+# report follows the Unix-socket figures (the slowloris lasts until
+# --receive-timeout: -x '--receive-timeout 10' for short runs).
+# SCRIMD=path runs another scrimd build (e.g. an older commit's, for A/B);
+# SCRIMD_LOG=file keeps the daemon's log (one line per request).
 set -eu
 cd "$(dirname "$0")/.."
-N=10000000 DB= SECS=20 CLIENTS=16 WORKERS=0 URLPATH=/v1/match EXTRA= IMGDIR=
-while getopts n:D:d:c:t:p:x:I: o; do
+N=10000000 DB= SECS=20 CLIENTS=16 WORKERS=0 URLPATH=/v1/match EXTRA= IMGDIR= BAD=
+while getopts n:D:d:c:t:p:x:I:a o; do
     case $o in
     n) N=$OPTARG ;; D) DB=$OPTARG ;; d) SECS=$OPTARG ;; c) CLIENTS=$OPTARG ;;
     t) WORKERS=$OPTARG ;; p) URLPATH=$OPTARG ;; x) EXTRA=$OPTARG ;; I) IMGDIR=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    a) BAD=1 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
     esac
 done
 DB=${DB:-./var/bench$((N / 1000000))m.db}
@@ -56,9 +63,10 @@ if [ -z "$IMGS" ]; then
 fi
 echo "== $(echo $IMGS | wc -w) JPEGs, $(cat $IMGS | wc -c | awk '{printf "%.0f", $1/1024}') KB in all"
 
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
 # shellcheck disable=SC2086
 ${SCRIMD:-$B/bin/scrimd} --db "$DB" --socket "$T/sock" --listen 127.0.0.1:0 --log "$T/log" \
-    --threads "$WORKERS" --queue 4096 $EXTRA &
+    --threads "$WORKERS" --queue 4096 --admin-token-file "$T/token" $EXTRA &
 PID=$!
 i=0
 while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
@@ -71,8 +79,21 @@ echo "== warm-up"
 # shellcheck disable=SC2086
 $B/bench/load -c "$CLIENTS" -d 3 -i 3 -u "$T/sock" -p "$URLPATH" $IMGS | tail -n 1
 echo "== Unix socket"
+BADPID=
+if [ -n "$BAD" ]; then
+    # shellcheck disable=SC2086
+    (sleep 2; rc=0; bench/badclients.sh "$T/sock" "$T/token" $(echo $IMGS | cut -d' ' -f1) \
+        >"$T/bad" 2>&1 || rc=$?; echo "exit $rc" >>"$T/bad") &
+    BADPID=$!
+fi
 # shellcheck disable=SC2086
 $B/bench/load -c "$CLIENTS" -d "$SECS" -i 2 -u "$T/sock" -p "$URLPATH" -P $PID $IMGS
+if [ -n "$BADPID" ]; then
+    wait $BADPID
+    echo "== bad clients (bench/badclients.sh), sent 2 s into the Unix-socket run"
+    cat "$T/bad"
+    grep -q '^exit 0$' "$T/bad" || BADFAIL=1
+fi
 echo "== TCP 127.0.0.1:$PORT"
 # shellcheck disable=SC2086
 $B/bench/load -c "$CLIENTS" -d "$SECS" -i 2 -t "127.0.0.1:$PORT" -p "$URLPATH" -P $PID $IMGS
@@ -80,3 +101,5 @@ curl -s --unix-socket "$T/sock" http://x/metrics | grep -E '^scrim_(errors_total
 kill -TERM $PID
 wait $PID && echo "== scrimd drained and exited 0"
 PID=
+[ -z "${SCRIMD_LOG:-}" ] || cp "$T/log" "$SCRIMD_LOG"
+[ -z "${BADFAIL:-}" ]

@@ -40,7 +40,9 @@ static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *sto
         scrim__seterr(err, errlen, "scrimd has no database open");
         return NULL;
     }
-    MDB_env *env = scrim_store_env(store);
+    MDB_env *env;
+    if (scrim_store_side_env(store, &env, err, errlen))
+        return NULL;
     pthread_mutex_lock(&rs->lock);
     if (!rs->rv || rs->env != env) {
         if (rs->rv)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -246,6 +247,8 @@ int scrim_store_open(const char *dir, const scrim_store_opts *opts,
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->dlock, NULL);
     pthread_mutex_init(&s->hc_lock, NULL);
+    pthread_mutex_init(&s->side_lock, NULL);
+    s->opts = o;
     int rc = mdb_env_create(&s->env);
     MDB_txn *txn = NULL;
     if (rc)
@@ -335,15 +338,136 @@ void scrim_store_close(scrim_store *s)
     free(s->dir);
     store__hc_free(s);
     mdb_env_close(s->env);
+    if (s->side)
+        mdb_env_close(s->side);
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->dlock);
     pthread_mutex_destroy(&s->hc_lock);
+    pthread_mutex_destroy(&s->side_lock);
     free(s);
 }
 
 MDB_env *scrim_store_env(scrim_store *s)
 {
     return s->env;
+}
+
+/* Move the named databases of other modules that an older layout kept in
+ * data.mdb into the new side environment: copied in one transaction of the
+ * side's, then dropped in one of the store's, so that a crash between the
+ * two leaves them in both (and the next creation of side.mdb copies them
+ * again) rather than in neither. */
+static int side_adopt(scrim_store *s, MDB_env *side)
+{
+    MDB_txn *from = NULL, *to = NULL;
+    MDB_cursor *names = NULL;
+    MDB_dbi main_dbi;
+    MDB_val k, v;
+    char moved[SCRIM_STORE_SPARE_DBS][512];
+    int n = 0;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &from);
+    if (!rc)
+        rc = mdb_txn_begin(side, NULL, 0, &to);
+    if (!rc)
+        rc = mdb_dbi_open(from, NULL, 0, &main_dbi);
+    if (!rc)
+        rc = mdb_cursor_open(from, main_dbi, &names);
+    for (rc = rc ? rc : mdb_cursor_get(names, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(names, &k, &v, MDB_NEXT)) {
+        if (k.mv_size >= sizeof moved[0] || (k.mv_size >= 6 && !memcmp(k.mv_data, "scrim.", 6)))
+            continue;
+        if (n == SCRIM_STORE_SPARE_DBS) {
+            rc = MDB_DBS_FULL;
+            break;
+        }
+        memcpy(moved[n], k.mv_data, k.mv_size);
+        moved[n][k.mv_size] = '\0';
+        MDB_dbi a, b;
+        MDB_cursor *c;
+        unsigned flags;
+        /* a plain key in the main database is no named database */
+        if (mdb_dbi_open(from, moved[n], 0, &a))
+            continue;
+        if ((rc = mdb_dbi_flags(from, a, &flags)) ||
+            (rc = mdb_dbi_open(to, moved[n], MDB_CREATE | flags, &b)) ||
+            (rc = mdb_cursor_open(from, a, &c)))
+            break;
+        MDB_val ck, cv;
+        for (rc = mdb_cursor_get(c, &ck, &cv, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT))
+            if ((rc = mdb_put(to, b, &ck, &cv, 0)))
+                break;
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND)
+            break;
+        n++;
+    }
+    if (names)
+        mdb_cursor_close(names);
+    if (from)
+        mdb_txn_abort(from);
+    if (rc != MDB_NOTFOUND) {
+        if (to)
+            mdb_txn_abort(to);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(to)) || !n)
+        return rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &from)))
+        return rc;
+    for (int i = 0; i < n && !rc; i++) {
+        MDB_dbi a;
+        if (!(rc = mdb_dbi_open(from, moved[i], 0, &a)))
+            rc = mdb_drop(from, a, 1);
+    }
+    if (rc) {
+        mdb_txn_abort(from);
+        return rc;
+    }
+    return mdb_txn_commit(from);
+}
+
+int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen)
+{
+    char path[sizeof s->path + 16];
+    snprintf(path, sizeof path, "%s/side.mdb", s->path);
+    pthread_mutex_lock(&s->side_lock);
+    int rc = 0, created = 0;
+    MDB_env *e = s->side;
+    if (!e) {
+        struct stat st;
+        created = !s->opts.readonly && stat(path, &st) && errno == ENOENT;
+        if (s->opts.readonly && stat(path, &st)) {
+            rc = ENOENT;
+        } else if (!(rc = mdb_env_create(&e))) {
+            mdb_env_set_maxdbs(e, SCRIM_STORE_SPARE_DBS);
+            mdb_env_set_mapsize(e, s->opts.map_size ? s->opts.map_size
+                                                    : SCRIM_STORE_DEFAULT_MAP);
+            mdb_env_set_maxreaders(e, s->opts.max_readers ? s->opts.max_readers : 1024);
+            rc = mdb_env_open(e, path, MDB_NOSUBDIR | MDB_NOTLS |
+                                           (s->opts.readonly ? MDB_RDONLY : 0), 0664);
+            if (!rc && created)
+                rc = side_adopt(s, e);
+            if (rc) {
+                mdb_env_close(e);
+                e = NULL;
+                if (created) {   /* the next call creates it again */
+                    char lock[sizeof path + 8];
+                    snprintf(lock, sizeof lock, "%s-lock", path);
+                    unlink(path);
+                    unlink(lock);
+                }
+            }
+        }
+        s->side = e;
+    }
+    pthread_mutex_unlock(&s->side_lock);
+    *out = e;
+    if (rc)
+        scrim__seterr(err, errlen, "%s: %s", path,
+                      rc == ENOENT ? "no such file (nothing was ever written there)"
+                                   : mdb_strerror(rc));
+    return rc ? SCRIM_EDB : 0;
 }
 
 /* ---- meta counters and the audit table ---------------------------------------------- */

@@ -41,6 +41,10 @@ struct scrim_store {
     /* where LMDB mapped data.mdb (store_map.c); NULL if not found */
     uint8_t *map;
     size_t map_len;
+    /* the other modules' environment, side.mdb, opened on first use */
+    pthread_mutex_t side_lock;
+    MDB_env *side;
+    scrim_store_opts opts;
 };
 
 /* A list as stored (followed by the NUL-terminated description). */

@@ -32,7 +32,7 @@ rc=$?
 sed 's/^/# /' "$T/scan" | grep -v '^# # image' | tail -5
 check "no upload bytes or unblurred rendering under the data dir or /tmp" [ $rc = 0 ]
 check "the scan decoded the previews inside the database and both fetched" \
-    sh -c "grep -q '^# image .* of $T/db/data.mdb' '$T/scan' && grep -q '^# image .* of $T/p.jpg' '$T/scan' &&
+    sh -c "grep -q '^# image .* of $T/db/side.mdb' '$T/scan' && grep -q '^# image .* of $T/p.jpg' '$T/scan' &&
            grep -q '^# image .* of $T/pl.jpg' '$T/scan'"
 
 # Positive controls: the same scan finds a copy and a thumbnail.

@@ -1020,6 +1020,137 @@ static void non_utf8_text_refused(void **state)
     rm_db(dir);
 }
 
+/* ---- side.mdb: other modules' databases, with their own write lock ---------- */
+
+typedef struct {
+    MDB_env *env;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+} side_writer;
+
+static void *side_write(void *arg)
+{
+    side_writer *w = arg;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {3, "key"}, v = {5, "value"};
+    int rc = mdb_txn_begin(w->env, NULL, 0, &txn);
+    if (!rc && !(rc = mdb_dbi_open(txn, "mod.test", MDB_CREATE, &dbi)) &&
+        !(rc = mdb_put(txn, dbi, &k, &v, 0)))
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    w->rc = rc;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* A module's write goes through while a list write (here: a write
+ * transaction held open on the store's environment) is under way. */
+static void side_writes_do_not_wait_for_the_store(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    char err[256];
+    side_writer w = {.done = 0};
+    assert_int_equal(scrim_store_side_env(s, &w.env, err, sizeof err), 0);
+    assert_non_null(w.env);
+    MDB_env *again;
+    assert_int_equal(scrim_store_side_env(s, &again, err, sizeof err), 0);
+    assert_ptr_equal(again, w.env);
+    assert_ptr_not_equal(w.env, scrim_store_env(s));
+
+    MDB_txn *held;
+    assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, 0, &held), 0);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, side_write, &w), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&w.mu);
+    while (!w.done && pthread_cond_timedwait(&w.cv, &w.mu, &until) == 0)
+        ;
+    int done = w.done;
+    pthread_mutex_unlock(&w.mu);
+    mdb_txn_abort(held);   /* lets a waiting writer finish, so join returns */
+    pthread_join(t, NULL);
+    assert_true(done);
+    assert_int_equal(w.rc, 0);
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
+/* A database of the older layout, whose modules kept their named databases
+ * in data.mdb: they move to side.mdb when it is created; the store's own
+ * stay. */
+static void side_env_adopts_the_older_layout(void **state)
+{
+    char *dir = temp_db();
+    scrim_store *s = open_db(dir);
+    static const scrim_pdq one = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
+    import_pdqs(s, "kept", &one, 1, 0, 31);
+    MDB_txn *txn;
+    MDB_dbi a, b;
+    assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", MDB_CREATE, &a), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.lists", MDB_CREATE, &b), 0);
+    char key[16], val[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "k%05d", i);
+        snprintf(val, sizeof val, "record %d", i);
+        MDB_val k = {strlen(key), key}, v = {strlen(val) + 1, val};
+        assert_int_equal(mdb_put(txn, a, &k, &v, 0), 0);
+    }
+    MDB_val k = {4, "bad1"}, v = {6, "light"};
+    assert_int_equal(mdb_put(txn, b, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    scrim_store_close(s);
+
+    s = open_db(dir);
+    MDB_env *side;
+    char err[256];
+    assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), 0);
+    assert_int_equal(mdb_txn_begin(side, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.lists", 0, &b), 0);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, a, &st), 0);
+    assert_int_equal(st.ms_entries, 1000);
+    snprintf(key, sizeof key, "k%05d", 777);
+    MDB_val kk = {strlen(key), key}, vv;
+    assert_int_equal(mdb_get(txn, a, &kk, &vv), 0);
+    assert_string_equal(vv.mv_data, "record 777");
+    assert_int_equal(mdb_get(txn, b, &k, &vv), 0);
+    assert_string_equal(vv.mv_data, "light");
+    mdb_txn_abort(txn);
+    /* gone from data.mdb; the lists still there */
+    assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    assert_int_equal(list_count(s, "kept"), 1);
+    scrim_store_close(s);
+
+    /* read-only, with side.mdb present: opens; without: a clear error */
+    scrim_store_opts ro = {.readonly = 1, .map_size = (uint64_t)1 << 32};
+    assert_int_equal(scrim_store_open(dir, &ro, &s, err, sizeof err), 0);
+    assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), 0);
+    scrim_store_close(s);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/side.mdb", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(scrim_store_open(dir, &ro, &s, err, sizeof err), 0);
+    assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), SCRIM_EDB);
+    assert_non_null(strstr(err, "side.mdb"));
+    scrim_store_close(s);
+    rm_db(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1034,6 +1165,8 @@ int main(void)
         cmocka_unit_test(hash_cache_old_snapshot),
         cmocka_unit_test(long_video_id_refused),
         cmocka_unit_test(non_utf8_text_refused),
+        cmocka_unit_test(side_writes_do_not_wait_for_the_store),
+        cmocka_unit_test(side_env_adopts_the_older_layout),
     };
     return RUN_TESTS("test_store", tests);
 }

@@ -20,9 +20,12 @@
  * scan.  Radii of 48 and above scan all hashes (still exact).
  *
  * Caveats
- *  - Other modules may keep their own named databases in the same
- *    environment (scrim_store_env()); SCRIM_STORE_SPARE_DBS are reserved for
- *    them.  Their names must not start with "scrim.".
+ *  - Other modules keep their own named databases (up to
+ *    SCRIM_STORE_SPARE_DBS; names not starting with "scrim.") in an
+ *    environment beside the store's, side.mdb in the same directory
+ *    (scrim_store_side_env()).  It has its own write lock, so their small
+ *    writes (a review record per match) never wait for a list import or drop,
+ *    which hold the store's for as long as they take.
  *  - Strings in results are owned by the result set and live until it is
  *    freed.
  */
@@ -128,9 +131,17 @@ typedef struct scrim_store_cache_stats {
 int scrim_store_cache_hashes(scrim_store *s, int (*stop)(void *arg), void *arg,
                              scrim_store_cache_stats *st);
 
-/* The LMDB environment, for modules keeping their own named databases
- * (see Caveats).  Valid until scrim_store_close(). */
+/* The store's own LMDB environment (data.mdb).  Valid until
+ * scrim_store_close(). */
 MDB_env *scrim_store_env(scrim_store *s);
+
+/* The environment for other modules' named databases (see Caveats): side.mdb
+ * in the store's directory, opened (and, unless the store is read-only,
+ * created) on first call, with the store's options, MDB_NOTLS.  Named
+ * databases that an older layout kept in data.mdb (any not starting with
+ * "scrim.") are moved into it when it is created, in one transaction each
+ * side.  Valid until scrim_store_close(). */
+int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen);
 
 /* ---- lists ---------------------------------------------------------------- */
 

@@ -86,6 +86,7 @@ int cmd_preview_level(int argc, char **argv)
     int as_json = 0, c, status = 1;
     char err[512];
     scrim_store *s = NULL;
+    MDB_env *env = NULL;
     scrim_review *rv = NULL;
     scrim_list_info *lists = NULL;
     json_t *levels = NULL;
@@ -112,7 +113,8 @@ int cmd_preview_level(int argc, char **argv)
     scrim_store_opts so = {0};
     scrim_review_opts ro = {.retention = CLI_REVIEW_KEEP};
     if (scrim_store_open(db, &so, &s, err, sizeof err) ||
-        scrim_review_open(scrim_store_env(s), &ro, &rv, err, sizeof err) ||
+        scrim_store_side_env(s, &env, err, sizeof err) ||
+        scrim_review_open(env, &ro, &rv, err, sizeof err) ||
         scrim_review_list_levels(rv, &levels, err, sizeof err)) {
         fail(err);
         goto done;
