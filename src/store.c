@@ -353,10 +353,10 @@ MDB_env *scrim_store_env(scrim_store *s)
 }
 
 /* Move the named databases of other modules that an older layout kept in
- * data.mdb into the new side environment: copied in one transaction of the
+ * data.mdb into the side environment: copied in one transaction of the
  * side's, then dropped in one of the store's, so that a crash between the
- * two leaves them in both (and the next creation of side.mdb copies them
- * again) rather than in neither. */
+ * two leaves them in both rather than in neither; the next open copies them
+ * again, keeping what side.mdb has (written since) over the old copy. */
 static int side_adopt(scrim_store *s, MDB_env *side)
 {
     MDB_txn *from = NULL, *to = NULL;
@@ -393,9 +393,10 @@ static int side_adopt(scrim_store *s, MDB_env *side)
             (rc = mdb_cursor_open(from, a, &c)))
             break;
         MDB_val ck, cv;
+        unsigned keep = flags & MDB_DUPSORT ? MDB_NODUPDATA : MDB_NOOVERWRITE;
         for (rc = mdb_cursor_get(c, &ck, &cv, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT))
-            if ((rc = mdb_put(to, b, &ck, &cv, 0)))
+            if ((rc = mdb_put(to, b, &ck, &cv, keep)) && rc != MDB_KEYEXIST)
                 break;
         mdb_cursor_close(c);
         if (rc != MDB_NOTFOUND)
@@ -446,7 +447,7 @@ int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen
             mdb_env_set_maxreaders(e, s->opts.max_readers ? s->opts.max_readers : 1024);
             rc = mdb_env_open(e, path, MDB_NOSUBDIR | MDB_NOTLS |
                                            (s->opts.readonly ? MDB_RDONLY : 0), 0664);
-            if (!rc && created)
+            if (!rc && !s->opts.readonly)
                 rc = side_adopt(s, e);
             if (rc) {
                 mdb_env_close(e);

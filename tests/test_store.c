@@ -1134,6 +1134,39 @@ static void side_env_adopts_the_older_layout(void **state)
     assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), MDB_NOTFOUND);
     mdb_txn_abort(txn);
     assert_int_equal(list_count(s, "kept"), 1);
+    /* side.mdb now has a newer k00001 */
+    assert_int_equal(mdb_txn_begin(side, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), 0);
+    MDB_val k1 = {6, "k00001"}, newer = {6, "newer"};
+    assert_int_equal(mdb_put(txn, a, &k1, &newer, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    scrim_store_close(s);
+
+    /* As after a crash between the copy and the drop: the old copy is in
+     * data.mdb again.  The next open takes what side.mdb lacks, keeps what
+     * it has, and empties data.mdb of it. */
+    s = open_db(dir);
+    assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", MDB_CREATE, &a), 0);
+    MDB_val old1 = {4, "old"}, k2 = {6, "k99999"}, only = {5, "only"};
+    assert_int_equal(mdb_put(txn, a, &k1, &old1, 0), 0);
+    assert_int_equal(mdb_put(txn, a, &k2, &only, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    scrim_store_close(s);
+    s = open_db(dir);
+    assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), 0);
+    assert_int_equal(mdb_txn_begin(side, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), 0);
+    assert_int_equal(mdb_get(txn, a, &k1, &vv), 0);
+    assert_string_equal(vv.mv_data, "newer");
+    assert_int_equal(mdb_get(txn, a, &k2, &vv), 0);
+    assert_string_equal(vv.mv_data, "only");
+    assert_int_equal(mdb_stat(txn, a, &st), 0);
+    assert_int_equal(st.ms_entries, 1001);
+    mdb_txn_abort(txn);
+    assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
     scrim_store_close(s);
 
     /* read-only, with side.mdb present: opens; without: a clear error */

@@ -139,8 +139,9 @@ MDB_env *scrim_store_env(scrim_store *s);
  * in the store's directory, opened (and, unless the store is read-only,
  * created) on first call, with the store's options, MDB_NOTLS.  Named
  * databases that an older layout kept in data.mdb (any not starting with
- * "scrim.") are moved into it when it is created, in one transaction each
- * side.  Valid until scrim_store_close(). */
+ * "scrim.") are moved into it then, in one transaction each side; what
+ * side.mdb already holds under the same key is kept.  Valid until
+ * scrim_store_close(). */
 int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen);
 
 /* ---- lists ---------------------------------------------------------------- */
