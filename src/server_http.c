@@ -744,13 +744,16 @@ static void handle_request(struct evhttp_request *req, void *arg)
     /* Videos have their own workers (--video-threads): a long one never
      * holds up the images behind it. */
     scrim__pool *pool = srv->pool;
-    if (srv->vpool && scrim_media_sniff((const uint8_t *)j->body,
-                                        j->call.body_len) == SCRIM_MEDIA_VIDEO)
+    if (j->route->flags & SCRIM_ROUTE_ADMIN)
+        pool = srv->apool;
+    else if (srv->vpool && scrim_media_sniff((const uint8_t *)j->body,
+                                             j->call.body_len) == SCRIM_MEDIA_VIDEO)
         pool = srv->vpool;
     if (scrim__pool_submit(pool, &j->item)) {
         respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
                           "%d requests are waiting; retry later",
-                          scrim__pool_threads(pool), pool == srv->vpool ? "video " : "",
+                          scrim__pool_threads(pool),
+                          pool == srv->vpool ? "video " : pool == srv->apool ? "admin " : "",
                           scrim__pool_depth(pool));
         goto done;
     }
@@ -949,6 +952,7 @@ static void drain_finish(evutil_socket_t fd, short what, void *arg)
 static void drain_check(scrim_server *srv)
 {
     if (scrim__pool_idle(srv->pool) && scrim__pool_idle(srv->vpool) &&
+        scrim__pool_idle(srv->apool) &&
         (srv->flushing <= 0 || scrim__now() - srv->last_reply > 1.0))
         event_base_loopexit(srv->base, NULL);
 }
@@ -975,8 +979,10 @@ static void start_drain(scrim_server *srv)
     srv->draining = 1;
     notify_systemd("STOPPING=1");
     scrim__log_msg("info", "draining: %d requests in flight, %d queued",
-                   scrim__pool_busy(srv->pool) + scrim__pool_busy(srv->vpool),
-                   scrim__pool_depth(srv->pool) + scrim__pool_depth(srv->vpool));
+                   scrim__pool_busy(srv->pool) + scrim__pool_busy(srv->vpool) +
+                       scrim__pool_busy(srv->apool),
+                   scrim__pool_depth(srv->pool) + scrim__pool_depth(srv->vpool) +
+                       scrim__pool_depth(srv->apool));
     struct evhttp_bound_socket *list[8] = {0};
     evhttp_foreach_bound_socket(srv->http, remove_listeners, list);
     for (int i = 0; i < 8 && list[i]; i++)
@@ -1298,6 +1304,10 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         scrim__seterr(err, errlen, "cannot start %d video worker threads", vt);
         goto fail;
     }
+    if (scrim__pool_new(1, 64, srv->base, job_run, job_done, srv, &srv->apool)) {
+        scrim__seterr(err, errlen, "cannot start the admin thread");
+        goto fail;
+    }
     srv->sig_term = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
     srv->sig_int = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
     srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
@@ -1339,6 +1349,7 @@ void scrim_server_free(scrim_server *srv)
      * objects below. */
     scrim__pool_free(srv->pool);
     scrim__pool_free(srv->vpool);
+    scrim__pool_free(srv->apool);
     if (srv->http)
         evhttp_free(srv->http);
     conns_free(srv);

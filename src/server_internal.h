@@ -119,6 +119,9 @@ struct scrim_server {
     struct event *drain_tick;
     scrim__pool *pool;
     scrim__pool *vpool;              /* videos' workers; NULL: they use pool */
+    scrim__pool *apool;              /* admin work (one thread): imports and
+                                      * drops, and their wait for LMDB's one
+                                      * writer, never take an image worker */
     scrim__settings_ref *cur;
     int argc;
     char **argv;

@@ -177,12 +177,13 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
         }
         free(lists);
     }
-    /* The worker pools: images, and videos (scrim_video_*; 0 if videos
-     * share the image workers). */
-    static const struct { const char *prefix, *what, *of; } pools[2] = {
-        {"scrim_", "Requests", "requests"}, {"scrim_video_", "Videos", "videos"}};
-    scrim__pool *pp[2] = {srv->pool, srv->vpool};
-    for (int i = 0; i < 2; i++) {
+    /* The worker pools: images, videos (scrim_video_*; 0 if videos share
+     * the image workers), and admin requests (scrim_admin_*). */
+    static const struct { const char *prefix, *what, *of; } pools[3] = {
+        {"scrim_", "Requests", "requests"}, {"scrim_video_", "Videos", "videos"},
+        {"scrim_admin_", "Admin requests", "admin requests"}};
+    scrim__pool *pp[3] = {srv->pool, srv->vpool, srv->apool};
+    for (int i = 0; i < 3; i++) {
         const char *p = pools[i].prefix;
         fprintf(f, "# HELP %squeue_depth %s waiting for a worker.\n"
                 "# TYPE %squeue_depth gauge\n%squeue_depth %d\n", p,
