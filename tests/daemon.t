@@ -335,6 +335,36 @@ http GET /v1/audit -H "$(auth)"
 [ "$code" = 200 ] && [ "$(jv '$j->{audit}')" -ge 5 ]
 ok $? "GET /v1/audit records the changes"
 
+# While another writer holds the database (a CLI import reading from a pipe
+# that stays open), an admin import waits for it on the admin thread, and
+# matches, whose review records go to side.mdb, are answered meanwhile.
+http PUT /v1/lists/late -H "$(auth)" --data '{}'
+mkfifo "$T/fifo"
+(exec 3>"$T/fifo"; sleep 6) &
+HOLD=$!
+"$BIN/scrim" import --db "$T/db" --list held --create - <"$T/fifo" >/dev/null 2>&1 &
+CLI=$!
+sleep 0.5
+(http POST /v1/lists/late/import -H "$(auth)" --data-binary "pdq $PDQ_B"
+ echo "$code" >"$T/admin_code") &
+ADMIN=$!
+sleep 0.5
+t0=$(date +%s.%N)
+http POST /v1/match --data-binary @"$T/a.jpg"
+c1="$code:$(jv '$j->{matched}'):$(jv '$j->{review}{id}' | wc -c)"
+http POST /v1/match --data-binary @"$T/a.jpg"
+c2="$code:$(jv '$j->{matched}')"
+http POST /v1/hash --data-binary @"$T/b.jpg"
+c3=$code
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+is "$c1 $c2 $c3" "200:true:32 200:true 200" "matches (with their review records) while a writer holds the database"
+awk -v s="$secs" 'BEGIN { exit !(s < 3) }'
+ok $? "... answered at once (${secs} s; the writer holds on for 5 s more)"
+[ ! -s "$T/admin_code" ]
+ok $? "... while the admin import still waits for the writer"
+wait $HOLD $CLI $ADMIN
+is "$(cat "$T/admin_code")" 200 "... and is done once the writer has finished"
+
 # ---- ?path= confinement ------------------------------------------------------------------------
 pathreq() { http POST /v1/match -G --data-urlencode "path=$1"; }
 pathreq "$T/allowed/sub/a.jpg"
