@@ -517,11 +517,18 @@ static struct timeval tv_of(double s)
     return tv;
 }
 
+/* Stop watching the input buffer and free the state (not the bufferevent). */
+static void conn_release(scrim__conn *c)
+{
+    if (c->watch)
+        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+    free(c);
+}
+
 static void conn_forget(scrim__conn *c)
 {
-    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
     g_hash_table_remove(c->srv->conns, c->bev);
-    free(c);
+    conn_release(c);
 }
 
 static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -619,14 +626,21 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     struct timeval now = {0, 0};
     if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), conn_input, c)) ||
         event_base_once(base, -1, EV_TIMEOUT, conn_setup, c, &now)) {
-        if (c->watch)
-            evbuffer_remove_cb_entry(bufferevent_get_input(bev), c->watch);
-        free(c);
+        conn_release(c);
         return bev;
     }
     bufferevent_incref(bev);
     g_hash_table_insert(srv->conns, bev, c);
     return bev;
+}
+
+static gboolean conn_drop(gpointer bev, gpointer c, gpointer unused)
+{
+    int ours = !((scrim__conn *)c)->tracked;
+    conn_release(c);
+    if (ours)
+        bufferevent_decref(bev);
+    return TRUE;
 }
 
 /* At exit, after evhttp_free(): connections accepted in the loop's last turn,
@@ -635,21 +649,7 @@ static void conns_free(scrim_server *srv)
 {
     if (!srv->conns)
         return;
-    GHashTableIter it;
-    gpointer k, v;
-    GPtrArray *left = g_ptr_array_new();
-    g_hash_table_iter_init(&it, srv->conns);
-    while (g_hash_table_iter_next(&it, &k, &v))
-        g_ptr_array_add(left, v);
-    for (guint i = 0; i < left->len; i++) {
-        scrim__conn *c = left->pdata[i];
-        struct bufferevent *bev = c->bev;
-        int ours = !c->tracked;
-        conn_forget(c);
-        if (ours)
-            bufferevent_decref(bev);
-    }
-    g_ptr_array_free(left, TRUE);
+    g_hash_table_foreach_remove(srv->conns, conn_drop, NULL);
     g_hash_table_destroy(srv->conns);
     srv->conns = NULL;
 }
@@ -742,7 +742,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
         goto done;
     }
     /* Videos have their own workers (--video-threads): a long one never
-     * holds up the images behind it. */
+     * holds up the images behind it.  Admin requests have their own thread:
+     * an import or drop, and its wait for LMDB's one writer, never takes an
+     * image worker. */
     scrim__pool *pool = srv->pool;
     if (j->route->flags & SCRIM_ROUTE_ADMIN)
         pool = srv->apool;

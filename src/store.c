@@ -437,8 +437,9 @@ int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen
     MDB_env *e = s->side;
     if (!e) {
         struct stat st;
-        created = !s->opts.readonly && stat(path, &st) && errno == ENOENT;
-        if (s->opts.readonly && stat(path, &st)) {
+        int missing = stat(path, &st) && errno == ENOENT;
+        created = missing && !s->opts.readonly;
+        if (missing && s->opts.readonly) {
             rc = ENOENT;
         } else if (!(rc = mdb_env_create(&e))) {
             mdb_env_set_maxdbs(e, SCRIM_STORE_SPARE_DBS);
