@@ -1,6 +1,16 @@
 # scrim - build, test, run.  `make` builds bin/scrim, bin/scrimd and
 # lib/libscrim.a; `make test` runs every test; `make run` sets everything up.
 
+# A quiet build: one line per step (`CC src/hash/pdq.c`); `make V=1` prints
+# the whole commands.  Warnings and errors are shown in full either way.
+ifeq ($(V),1)
+Q        :=
+say      :=
+else
+Q        := @
+say       = @printf '  %-5s %s\n' $(1) $(2);
+endif
+
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
             libevent_pthreads jansson libcrypto libjpeg
 CC       ?= cc
@@ -20,7 +30,7 @@ else
 BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# FFmpeg and libvips are not linked: src/lazy.c opens them on first use
+# FFmpeg and libvips are not linked: src/base/lazy.c opens them on first use
 # (the tests, which call libvips themselves, link it).
 LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips
 PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
@@ -28,7 +38,7 @@ PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
 TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)
 LDLIBS     = $(PKG_LIBS) -lm -pthread $(LDSAN)
 
-LIB_SRC  := $(wildcard src/*.c)
+LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 LIB      := $(BUILD)/libscrim.a
 # Each folder under tools/ is one program: tools/scrim/*.c -> bin/scrim.
@@ -51,19 +61,21 @@ all: $(TOOLS) $(PUBLIC_LIB)
 
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The PDQ filters need -O3 to be vectorised (same results: no fast-math).
-$(BUILD)/src/pdq.o: OPT := -O3
+$(BUILD)/src/hash/pdq.o: OPT := -O3
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
-# The review page is embedded with .incbin (src/review_page.c).
-$(BUILD)/src/review_page.o: src/review_page.html
+# The review page is embedded with .incbin (src/review/page.c).
+$(BUILD)/src/review/page.o: src/review/page.html
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 # Copied whenever they differ (not by date: an older tree may have left
 # another build's copy there, newer than this one).
@@ -78,7 +90,8 @@ FORCE:
 define tool_rule
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(XCFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(LDLIBS)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) $$(XCFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(LDLIBS)
 bin/$(1): $(BUILD)/bin/$(1) FORCE
 	@mkdir -p bin
 	@cmp -s $$< $$@ || cp $$< $$@
@@ -87,11 +100,13 @@ $(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(t))))
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) $(TEST_LIBS) -lcmocka -lz
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -Itests -Wno-format-truncation -o $@ $< $(LIB) $(LDLIBS) $(TEST_LIBS) -lcmocka -lz
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 bench: $(BENCHES) $(TOOLS)
 
@@ -156,7 +171,7 @@ build/fuzz/obj/%.o: src/%.c | check-deps
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (FUZZ_CC=$(FUZZ_CC))"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
-build/fuzz/obj/review_page.o: src/review_page.html
+build/fuzz/obj/review/page.o: src/review/page.html
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm -pthread

@@ -11,7 +11,8 @@
  * process (thread CPU time), so that the machine's drift falls on both.
  */
 #include "scrim.h"
-#include "internal.h" /* scrim__jpeg_fast_huff */
+#include "base/base.h"
+#include "decode/decode.h" /* scrim__jpeg_fast_huff */
 
 #include <malloc.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /* test_image.c - decoding untrusted images: formats, conversions, limits and
  * errors; and agreement with the reference CLI on published photos. */
 #include "testutil.h"
-#include "internal.h"
+#include "base/base.h"
+#include "decode/decode.h"
 
 #include <vips/vips.h>
 #include <limits.h>
@@ -818,11 +819,14 @@ static int planes_vs_pixels(const void *jpg, size_t len, size_t *total)
     scrim_decode_opts full = {.min_side = -1};
     if (scrim_image_load_buffer(jpg, len, &full, &px, err, sizeof err))
         fail_msg("load: %s", err);
-    float *luma = NULL;
-    int nx, ny, xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], mx, my;
-    if (scrim__jpeg_samples(jpg, len, &luma, &nx, &ny, err, sizeof err))
+    scrim__luma l;
+    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], mx, my;
+    if (scrim__jpeg_luma(jpg, len, SCRIM_DEFAULT_MAX_PIXELS, -1, &l, err,
+                         sizeof err))
         fail_msg("samples: %s", err);
-    scrim__pdq_samples(px.width, px.height, px.width, px.height, xs, &mx, ys, &my);
+    float *luma = l.plane;
+    int nx = l.width, ny = l.height;
+    scrim__luma_samples(px.width, px.height, px.width, px.height, xs, &mx, ys, &my);
     assert_int_equal(nx, mx);
     assert_int_equal(ny, my);
     int differ = 0, ch = px.channels;

@@ -6,7 +6,7 @@
  * blocks) as well as short (their tails). */
 #include "testutil.h"
 #include "pdq_random.h"
-#include "mih_scan.h"
+#include "index/mih_scan.h"
 
 #include <ftw.h>
 

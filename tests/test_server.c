@@ -3,8 +3,9 @@
  * token comparison, the worker pool's back-pressure and hand-back, the
  * Prometheus histogram bookkeeping, and the SCRIM_E* -> HTTP error table. */
 #include "testutil.h"
-#include "server_internal.h"
-#include "internal.h"
+#include "server/server.h"
+#include "base/base.h"
+#include "decode/decode.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>

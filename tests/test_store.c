@@ -5,7 +5,7 @@
  * their errors; atomicity; video entries; other processes and threads. */
 #include "testutil.h"
 #include "pdq_random.h"
-#include "store_internal.h" /* the hash cache test reads an old snapshot */
+#include "index/index.h" /* the hash cache test reads an old snapshot */
 
 #include <ftw.h>
 #include <pthread.h>

@@ -3,8 +3,8 @@
  * video comparison measure, media sniffing, and limits / damaged input. */
 #include "testutil.h"
 #include "temp_server.h"
-#include "video_frame.h"
-#include "server_internal.h"
+#include "video/video.h"
+#include "server/server.h"
 
 #include <math.h>
 #include <time.h>

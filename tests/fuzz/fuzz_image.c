@@ -3,7 +3,8 @@
  * through libjpeg's own Huffman decoder instead of scrim's (jpeg_huff.c),
  * which must give the same result. */
 #include "scrim.h"
-#include "internal.h" /* scrim__jpeg_fast_huff */
+#include "base/base.h"
+#include "decode/decode.h" /* scrim__jpeg_fast_huff */
 #include "fuzz_util.h"
 
 #include <stdio.h>

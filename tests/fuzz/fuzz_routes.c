@@ -3,7 +3,7 @@
  * server with a temporary database.  Input: route selector, method
  * selector, the path's tail up to the first newline, then the body. */
 #include "scrim.h"
-#include "server_internal.h"
+#include "server/server.h"
 #include "fuzz_util.h"
 #include "../temp_server.h"
 

@@ -1,0 +1,32 @@
+/* base.h - the base layer's helpers shared by every other folder: error
+ * text, hex, UTF-8 scrubbing, starting libvips.  Not public API. */
+#ifndef SCRIM_BASE_H
+#define SCRIM_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scrim.h"
+
+/* Starts libvips if it is not yet (see scrim_init_lazy); every path that
+ * calls libvips goes through it first.  0 or SCRIM_EINVAL (err set). */
+int scrim__vips(char *err, size_t errlen);
+int scrim__vips_started(void); /* 1 once scrim__vips has succeeded */
+/* Replaces each byte that is not part of valid UTF-8 with '?', in place
+ * (text quoted from requests must go out in JSON). */
+void scrim__utf8_scrub(char *s);
+/* While on (calls nest, from any thread), new heap memory is filled with a
+ * constant: for decoders that may leave parts of a picture unwritten. */
+void scrim__heap_fill(int on);
+
+/* snprintf into an optional error buffer (err may be NULL). */
+void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Lower-case hex of n bytes into out (2n + 1 chars, NUL-terminated). */
+void scrim__hex_encode(const uint8_t *in, size_t n, char *out);
+/* len hex digits (either case) into len / 2 bytes; -1 if len is odd or a
+ * character is not a hex digit, else 0. */
+int scrim__hex_decode(const char *hex, size_t len, uint8_t *out);
+
+#endif

@@ -1,0 +1,29 @@
+/* hash.h - the PDQ hasher's internals shared with the upload hasher
+ * (hashes.c) and the video frame hasher (video/).  Not public API. */
+#ifndef SCRIM_HASH_H
+#define SCRIM_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scrim.h"
+
+/* Scratch planes for PDQ, kept between calls where many images of one size
+ * are hashed (video frames). */
+typedef struct scrim__pdq_scratch {
+    float *a, *b;   /* two planes of at least width * height floats */
+    float *sums;    /* filter buffers: 16 floats per row or column */
+    int *keep;      /* two ints per row or column */
+    size_t cap, side;
+} scrim__pdq_scratch;
+
+int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height);
+void scrim__pdq_scratch_free(scrim__pdq_scratch *s);
+
+/* PDQ of the luma plane in s->a (height rows of width).  Both planes are
+ * overwritten. */
+int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
+                          scrim_pdq *hash, int *quality,
+                          scrim_pdq dihedral[SCRIM_DIH_COUNT]);
+
+#endif

@@ -1,0 +1,235 @@
+/* store_internal.h - the store's on-disk records and the pieces its files
+ * (store.c, store_import.c, store_lookup.c, mih.c, import.c) share. */
+#ifndef SCRIM_STORE_INTERNAL_H
+#define SCRIM_STORE_INTERNAL_H
+
+#include "scrim.h"
+#include "base/base.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Bumped whenever a record layout below changes. */
+#define STORE_FORMAT 2
+
+/* ---- databases -------------------------------------------------------------
+ * scrim.meta     string key -> uint64 counters (next ref, list, audit seq)
+ * scrim.lists    list name -> list_rec (+ description)
+ * scrim.refs     uint32 ref -> ref record: one per PDQ of an image entry and
+ *                per frame of a video entry (the index points here)
+ * scrim.index    uint32 word value v -> bucket value (see mih.c)
+ * scrim.digests  list id (BE) . type . digest bytes -> digest record
+ * scrim.videos   list id (BE) . content id -> video record
+ * scrim.audit    uint64 seq -> scrim_audit_rec
+ */
+struct scrim_store {
+    MDB_env *env;
+    MDB_dbi meta, lists, refs, index, digests, videos, audit;
+    char path[4096];
+    /* read transactions kept reset between lookups (store_lookup.c) */
+    pthread_mutex_t rlock;
+    MDB_txn *rfree[64];
+    size_t nrfree;
+    /* the index directory of the newest snapshot seen (store_lookup.c) */
+    pthread_mutex_t dlock;
+    struct mih_dir *dir;
+    /* every committed PDQ by ref, once scrim_store_cache_hashes() has run
+     * (store_cache.c); NULL until then */
+    struct hash_cache *_Atomic hc;
+    pthread_mutex_t hc_lock; /* creates hc */
+    /* where LMDB mapped data.mdb (store_map.c); NULL if not found */
+    uint8_t *map;
+    size_t map_len;
+    /* the other modules' environment, side.mdb, opened on first use */
+    pthread_mutex_t side_lock;
+    MDB_env *side;
+    scrim_store_opts opts;
+};
+
+/* A list as stored (followed by the NUL-terminated description). */
+struct list_rec {
+    uint32_t id;
+    uint8_t kind, enabled, radius, pad;
+    int64_t created, modified;
+    uint64_t pdq, md5, sha256, video, frames;
+};
+
+/* A ref record: bytes at fixed offsets (memcpy in and out; values in LMDB are
+ * only 2-byte aligned). */
+#define REF_HASH     0   /* scrim_pdq, 32 bytes, native words */
+#define REF_LIST    32   /* uint32 list id */
+#define REF_IMPORT  36   /* uint32 audit seq of the import that added it */
+#define REF_TYPE    40   /* uint8 SCRIM_HASH_PDQ or SCRIM_HASH_VIDEO */
+#define REF_QUALITY 41   /* uint8, 255 = unknown */
+#define REF_FLAGS   42   /* uint8 */
+#define REF_BASE    43
+/* video frames then carry: uint32 entry (first ref), frame, frames, float
+ * seconds; then id and label as uint16 length + bytes when flagged. */
+#define REF_VIDEO_LEN 16
+#define REF_F_ID     1
+#define REF_F_LABEL  2
+
+/* A decoded ref record (pointers into the map: valid for the txn). */
+typedef struct ref_view {
+    scrim_pdq hash;
+    uint32_t list, import;
+    int type, quality;
+    uint32_t entry, frame, frames;
+    float seconds;
+    const char *id, *label;
+    size_t idlen, labellen;
+} ref_view;
+
+int store__ref_decode(const void *data, size_t len, ref_view *out);
+/* Encode into buf (at least REF_BASE + REF_VIDEO_LEN + 4 + idlen + labellen
+ * bytes); returns the length. */
+size_t store__ref_encode(uint8_t *buf, const ref_view *r);
+
+/* Digest record: uint32 import, uint8 quality, uint8 flags, then id/label as
+ * in ref records.  Video record: uint32 first ref, uint32 frames, uint32
+ * import, uint8 flags, then label. */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int store__mdb_err(int rc, const char *what, char *err, size_t errlen);
+int store__meta_next(scrim_store *s, MDB_txn *txn, const char *key,
+                     uint64_t *out);
+int store__list_load(scrim_store *s, MDB_txn *txn, const char *name,
+                     struct list_rec *rec, char *desc, char *err,
+                     size_t errlen);
+int store__meta_get(scrim_store *s, MDB_txn *txn, const char *key,
+                    uint64_t *out);
+int store__meta_set(scrim_store *s, MDB_txn *txn, const char *key,
+                    uint64_t n);
+int store__params_check(const scrim_list_params *p, char *err, size_t errlen);
+void store__params_apply(struct list_rec *rec, char *desc,
+                         const scrim_list_params *p);
+/* Create list `name` (must not exist) with params p applied. */
+int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
+                    const scrim_list_params *p, struct list_rec *rec,
+                    char *desc, char *err, size_t errlen);
+/* A read transaction from the store's cache (renewed), and back. */
+int store__rtxn_get(scrim_store *s, MDB_txn **txn);
+void store__rtxn_put(scrim_store *s, MDB_txn *txn);
+void store__rtxn_cache_free(scrim_store *s);
+/* Find the data file's map and advise it MADV_HUGEPAGE (store_map.c). */
+void store__map_advise(scrim_store *s);
+int store__list_save(scrim_store *s, MDB_txn *txn, const char *name,
+                     const struct list_rec *rec, const char *desc);
+int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,
+                     const char *action, const char *list, uint64_t count,
+                     const char *detail);
+int64_t store__now(void);
+/* The first 4 bytes of every key of a list's digests and videos: the list's
+ * id, big-endian, so one list's keys are adjacent (export and drop walk
+ * them as a range). */
+void store__key_list(uint8_t *key, uint32_t list);
+/* A videos key: the list's 4 bytes, then the video's id; malloc'd (4 + idlen
+ * bytes), NULL when out of memory. */
+uint8_t *store__video_key(uint32_t list, const char *id, size_t idlen);
+
+/* ---- the hash cache (store_cache.c) ------------------------------------------
+ * Chunks of HC_CHUNK refs' hashes.  Slots below `filled` never change once
+ * published; they hold every ref that existed in snapshot `txnid` (that of
+ * the latest fill) or earlier fills' snapshots. */
+#define HC_CHUNK_BITS 16
+#define HC_CHUNK ((uint32_t)1 << HC_CHUNK_BITS)
+#define HC_NCHUNK ((uint32_t)1 << (32 - HC_CHUNK_BITS))
+typedef struct hash_cache {
+    _Atomic uint32_t filled;                  /* refs [0, filled) read */
+    _Atomic uint64_t txnid;                   /* the latest fill's snapshot */
+    scrim_pdq *_Atomic chunk[HC_NCHUNK];
+    pthread_mutex_t fill;                     /* one filler at a time */
+    uint64_t count, bytes;                    /* under fill */
+} hash_cache;
+
+/* What one lookup may take from the cache: refs below `limit`. */
+typedef struct hc_view {
+    const hash_cache *c;
+    uint32_t limit;
+} hc_view;
+
+/* The view for a lookup in txn's snapshot: empty if there is no cache, or
+ * if the snapshot is older than the latest fill (it may list refs removed
+ * before that fill, whose slots were never written). */
+hc_view store__hc_view(scrim_store *s, MDB_txn *txn);
+
+/* The cached hash of ref, or NULL (not cached: read scrim.refs). */
+static inline const scrim_pdq *store__hc_get(hc_view v, uint32_t ref)
+{
+    if (ref >= v.limit)
+        return NULL;
+    const scrim_pdq *ch = atomic_load_explicit(&v.c->chunk[ref >> HC_CHUNK_BITS],
+                                               memory_order_relaxed);
+    return ch ? ch + (ref & (HC_CHUNK - 1)) : NULL;
+}
+
+static inline void store__hc_prefetch(hc_view v, uint32_t ref)
+{
+    const scrim_pdq *h = store__hc_get(v, ref);
+    if (h)
+        __builtin_prefetch(h);
+}
+
+/* Extend the cache by the refs committed since its last fill, if it exists
+ * (after an import in this process). */
+void store__hc_extend(scrim_store *s);
+void store__hc_free(scrim_store *s);
+
+/* ---- the PDQ index (mih.c) -------------------------------------------------- */
+
+typedef struct mih_item {
+    scrim_pdq hash;
+    uint32_t ref;
+    uint32_t video;   /* a video frame (imports: not de-duplicated) */
+} mih_item;
+
+/* Merge additions and removals into the index in one pass over the touched
+ * buckets (each bucket is rewritten once).  dels must name records that
+ * exist (same hash and ref). */
+int mih__update(MDB_txn *txn, MDB_dbi dbi, const mih_item *adds, size_t nadd,
+                const mih_item *dels, size_t ndel, char *err, size_t errlen);
+/* Remove every record whose ref has its bit set in `bitmap` (bit r of word
+ * r/64, nbits bits): rewrites every bucket. */
+int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
+                       uint64_t nbits, char *err, size_t errlen);
+
+/* A verified hit: the ref, its record and its distance. */
+typedef int (*mih_emit_fn)(void *ud, uint32_t ref, const void *rec,
+                           size_t reclen, int distance);
+/* Where the index values of one snapshot are (see mih.c): for each value,
+ * its address and the byte offsets of its 16 runs (off[16] = its size). */
+typedef struct mih_dir_ent {
+    const uint8_t *p;
+    uint32_t off[17];
+} mih_dir_ent;
+typedef struct mih_dir {
+    uint64_t txnid;
+    int refs;                      /* users, under scrim_store.dlock */
+    mih_dir_ent e[65536];
+} mih_dir;
+int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out);
+
+/* All refs within `radius` of q (each once), via the index; dir (may be
+ * NULL) must belong to txn's snapshot; hc (from store__hc_view for txn;
+ * may be empty) gives candidates' hashes without reading their records. */
+int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const mih_dir *dir,
+               hc_view hc, const scrim_pdq *q, int radius,
+               mih_emit_fn emit, void *ud);
+/* The same by scanning every ref record. */
+int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
+              mih_emit_fn emit, void *ud);
+/* Refs with exactly this hash (distance 0), for de-duplication and removal. */
+int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+                    const scrim_pdq *q, mih_emit_fn emit, void *ud);
+
+/* ---- text formats (import.c) ------------------------------------------------ */
+
+/* Parse a stream (f) or a buffer (buf,len) and feed scrim_import_add. */
+int import__text(scrim_import *imp, FILE *f, const void *buf, size_t len,
+                 const char *name, int format,
+                 void (*progress)(void *ud, uint64_t bytes), void *ud,
+                 scrim_import_stats *st, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,451 @@
+/* review_http.c - the review feature inside scrimd: a post-match hook that
+ * stores a review record (with previews rendered from the upload, decoded
+ * again only here, where a match needs them) for every match in a block list, the /v1/review endpoints, and the
+ * /review page.  Reviewers authenticate with the admin token or the reviewer
+ * token (--reviewer-token-file). */
+#include "scrim.h"
+#include "base/base.h"
+#include "server/server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct scrim_review_server {
+    pthread_mutex_t lock;
+    scrim_review *rv;          /* opened on first use (the store's env) */
+    scrim_review_opts opts;
+    MDB_env *env;              /* of the store rv was opened in */
+    time_t last_purge;         /* expired records: purged at least this often */
+};
+
+#define PURGE_EVERY 60         /* seconds */
+
+/* The page, embedded by src/review_page.c (.incbin of review_page.html). */
+extern const char scrim__review_page[];
+extern const unsigned scrim__review_page_len;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* The review handle for a store, opened on first use; NULL + message. */
+static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *store,
+                                char *err, size_t errlen)
+{
+    scrim_review *rv;
+    if (!store) {
+        scrim__seterr(err, errlen, "scrimd has no database open");
+        return NULL;
+    }
+    MDB_env *env;
+    if (scrim_store_side_env(store, &env, err, errlen))
+        return NULL;
+    pthread_mutex_lock(&rs->lock);
+    if (!rs->rv || rs->env != env) {
+        if (rs->rv)
+            scrim_review_close(rs->rv);
+        rs->rv = NULL;
+        if (scrim_review_open(env, &rs->opts, &rs->rv, err, errlen) == 0)
+            rs->env = env;
+    }
+    rv = rs->rv;
+    /* Records are purged at every write; this catches the expired ones when
+     * nothing new is written (reviewers still read), so no preview outlives
+     * its retention by more than a minute of review traffic. */
+    int purge = rv && time(NULL) - rs->last_purge >= PURGE_EVERY;
+    if (purge)
+        rs->last_purge = time(NULL);
+    pthread_mutex_unlock(&rs->lock);
+    if (purge) {
+        char perr[256];
+        scrim_review_purge(rv, NULL, perr, sizeof perr);
+    }
+    return rv;
+}
+
+/* The same for an endpoint: answers 503 when there is none. */
+static scrim_review *review_of(scrim_call *c, scrim_review_server *rs)
+{
+    char err[256];
+    scrim_review *rv = review_get(rs, c->store, err, sizeof err);
+    if (!rv)
+        scrim_call_error(c, 503, "review_unavailable", "review records: %s", err);
+    return rv;
+}
+
+static int fail(scrim_call *c, int rc, const char *err)
+{
+    return scrim__call_fail(c, rc, "%s", err);
+}
+
+/* Read a token file: one line of 16+ printable characters.  "" if none. */
+static void read_token(const char *path, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t got = fread(out, 1, n - 1, f);
+    fclose(f);
+    out[got] = '\0';
+    while (got && strchr("\r\n \t", out[got - 1]))
+        out[--got] = '\0';
+    if (got < 16 || strpbrk(out, " \t\r\n"))
+        out[0] = '\0';
+}
+
+/* Allowed with the admin token or the reviewer token; sets *who.  Token files
+ * are read per call (review traffic is light), so a rotated token takes
+ * effect at once.  Returns 0, or answers 401/403/404 and returns < 0. */
+static int authorise(scrim_call *c, const char **who)
+{
+    char admin[256], reviewer[256];
+    read_token(c->settings->admin_token_file, admin, sizeof admin);
+    read_token(c->settings->reviewer_token_file, reviewer, sizeof reviewer);
+    if (!admin[0] && !reviewer[0])
+        return scrim_call_error(c, 404, "review_disabled",
+                                "the review API is off (start scrimd with "
+                                "--reviewer-token-file or --admin-token-file)");
+    const char *h = scrim_call_header(c, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return scrim_call_error(c, 401, "unauthorized",
+                                "this endpoint needs 'Authorization: Bearer "
+                                "<reviewer or admin token>'");
+    h += 7;
+    while (*h == ' ')
+        h++;
+    /* Compare with both so the time taken does not tell which one is set. */
+    int is_admin = admin[0] && scrim__token_equal(h, strlen(h), admin);
+    int is_reviewer = reviewer[0] && scrim__token_equal(h, strlen(h), reviewer);
+    if (!is_admin && !is_reviewer)
+        return scrim_call_error(c, 403, "forbidden", "wrong token");
+    if (who)
+        *who = is_admin ? "admin" : "reviewer";
+    return 0;
+}
+
+static int reply_json(scrim_call *c, json_t *j)
+{
+    c->status = 200;
+    c->json = j;
+    return 0;
+}
+
+/* ---- endpoints -------------------------------------------------------------- */
+
+/* GET /v1/review?since=&limit= : pending records, oldest first. */
+static int route_list(scrim_call *c, void *arg)
+{
+    char err[256];
+    json_t *out;
+    if (authorise(c, NULL))
+        return -1;
+    scrim_review *rv = review_of(c, arg);
+    if (!rv)
+        return -1;
+    const char *ls = scrim_call_arg(c, "limit");
+    long limit = 50;
+    if (ls) {
+        char *end;
+        errno = 0;
+        limit = strtol(ls, &end, 10);
+        if (!*ls || *end || errno || limit < 1 || limit > SCRIM_REVIEW_LIST_MAX)
+            return scrim_call_error(c, 400, "bad_request",
+                                    "?limit= must be an integer from 1 to %d, "
+                                    "got '%s'", SCRIM_REVIEW_LIST_MAX, ls);
+    }
+    int rc = scrim_review_list(rv, scrim_call_arg(c, "since"), (size_t)limit,
+                               &out, err, sizeof err);
+    return rc ? fail(c, rc, err) : reply_json(c, out);
+}
+
+/* GET /v1/review/lists: per-list levels; PUT /v1/review/lists/NAME with
+ * {"level": "strong" | "none" | "default" | ...}: admin only. */
+static int route_lists(scrim_call *c, scrim_review *rv, const char *name,
+                       const char *who)
+{
+    char err[512];
+    json_t *out;
+    int rc;
+    if (c->method == SCRIM_GET && !*name) {
+        rc = scrim_review_list_levels(rv, &out, err, sizeof err);
+        return rc ? fail(c, rc, err) : reply_json(c, out);
+    }
+    if (c->method != SCRIM_PUT || !*name)
+        return scrim_call_error(c, 405, "method_not_allowed",
+                                "use GET /v1/review/lists or PUT "
+                                "/v1/review/lists/NAME");
+    if (strcmp(who, "admin"))
+        return scrim_call_error(c, 403, "forbidden",
+                                "setting a list's preview level needs the admin token");
+    json_error_t je;
+    json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
+    const char *level = json_string_value(json_object_get(body, "level"));
+    if (!level) {
+        json_decref(body);
+        return scrim_call_error(c, 400, "bad_request",
+                                "expected a JSON body {\"level\": \"light\" | "
+                                "\"standard\" | \"strong\" | \"none\" | "
+                                "\"default\" | \"detail=N,...\"}");
+    }
+    rc = scrim_review_list_level_set(rv, name, level, err, sizeof err);
+    json_decref(body);
+    if (rc)
+        return fail(c, rc, err);
+    rc = scrim_review_list_levels(rv, &out, err, sizeof err);
+    return rc ? fail(c, rc, err) : reply_json(c, out);
+}
+
+/* POST /v1/review/ID/decision {"decision": "confirm"|"reject", "note"}. */
+static int route_decision(scrim_call *c, scrim_review *rv, const char *id,
+                          const char *who)
+{
+    char err[512];
+    json_t *out = NULL;
+    json_error_t je;
+    json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
+    const char *decision = json_string_value(json_object_get(body, "decision"));
+    json_t *note = json_object_get(body, "note");
+    if (!json_is_object(body) || !decision || (note && !json_is_string(note))) {
+        json_decref(body);
+        return scrim_call_error(c, 400, "bad_request",
+                                "expected a JSON body {\"decision\": \"confirm\" "
+                                "| \"reject\", \"note\": \"...\" (optional)}");
+    }
+    int rc = scrim_review_decide(rv, id, decision, json_string_value(note), who,
+                                 &out, err, sizeof err);
+    json_decref(body);
+    return rc ? fail(c, rc, err) : reply_json(c, out);
+}
+
+/* Everything under /v1/review/: ID, ID/preview.jpg, ID/decision, lists. */
+static int route_record(scrim_call *c, void *arg)
+{
+    char err[256], id[SCRIM_REVIEW_ID_LEN + 1];
+    const char *who = NULL;
+    if (authorise(c, &who))
+        return -1;
+    scrim_review *rv = review_of(c, arg);
+    if (!rv)
+        return -1;
+    const char *t = c->tail;
+    if (!strcmp(t, "lists") || !strncmp(t, "lists/", 6))
+        return route_lists(c, rv, t[5] ? t + 6 : "", who);
+    size_t n = strcspn(t, "/");
+    const char *rest = t[n] ? t + n + 1 : "";
+    if (n != SCRIM_REVIEW_ID_LEN)
+        return scrim_call_error(c, 404, "not_found",
+                                "no such review endpoint (expected "
+                                "/v1/review/ID with a %d-hex-digit id)",
+                                SCRIM_REVIEW_ID_LEN);
+    memcpy(id, t, n);
+    id[n] = '\0';
+    if (!strcmp(rest, "decision")) {
+        if (c->method != SCRIM_POST)
+            return scrim_call_error(c, 405, "method_not_allowed",
+                                    "use POST /v1/review/ID/decision");
+        return route_decision(c, rv, id, who);
+    }
+    if (c->method != SCRIM_GET)
+        return scrim_call_error(c, 405, "method_not_allowed", "use GET");
+    if (!*rest) {
+        json_t *out;
+        int rc = scrim_review_get(rv, id, &out, err, sizeof err);
+        return rc ? fail(c, rc, err) : reply_json(c, out);
+    }
+    if (!strcmp(rest, "preview.jpg")) {
+        const char *lv = scrim_call_arg(c, "level");
+        int lighter = 0;
+        if (lv && !strcmp(lv, "light"))
+            lighter = 1;
+        else if (lv && strcmp(lv, "default"))
+            return scrim_call_error(c, 400, "bad_request",
+                                    "?level= must be 'default' or 'light', got '%s'",
+                                    lv);
+        uint8_t *data;
+        size_t len;
+        int rc = scrim_review_preview(rv, id, lighter, &data, &len, err, sizeof err);
+        if (rc)
+            return fail(c, rc, err);
+        c->status = 200;
+        c->raw = data;
+        c->raw_len = len;
+        snprintf(c->content_type, sizeof c->content_type, "image/jpeg");
+        return 0;
+    }
+    return scrim_call_error(c, 404, "not_found", "no such review endpoint");
+}
+
+/* GET /review: the page (static; everything it shows is fetched with the
+ * token the reviewer enters). */
+static int route_page(scrim_call *c, void *arg)
+{
+    size_t n = scrim__review_page_len;
+    if (!(c->raw = malloc(n)))
+        return scrim_call_error(c, 500, "no_memory", "out of memory");
+    memcpy(c->raw, scrim__review_page, n);
+    c->raw_len = n;
+    c->status = 200;
+    snprintf(c->content_type, sizeof c->content_type, "text/html; charset=utf-8");
+    return 0;
+}
+
+/* ---- the post-match hook -------------------------------------------------------- */
+
+/* The query times a video matched at: "timestamps" of image matches found
+ * in frames, and the start and middle of each of "ranges" of video matches. */
+static size_t matched_times(json_t *matches, double *t, size_t max)
+{
+    size_t n = 0, i, j;
+    json_t *m, *v;
+    json_array_foreach(matches, i, m) {
+        json_array_foreach(json_object_get(m, "timestamps"), j, v)
+            if (n < max && json_is_number(v))
+                t[n++] = json_number_value(v);
+        json_array_foreach(json_object_get(m, "ranges"), j, v) {
+            double a = json_number_value(json_array_get(v, 0));
+            double b = json_number_value(json_array_get(v, 1));
+            if (n < max)
+                t[n++] = a;
+            if (n < max && b > a)
+                t[n++] = (a + b) / 2;
+        }
+    }
+    return n;
+}
+
+static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
+                void *arg, char *err, size_t errlen)
+{
+    scrim_review_server *rs = arg;
+    scrim_preview pv = {0}, pl = {0};
+    scrim_image img = {0};
+    scrim_preview_opts o, lo;
+    scrim_preview_sheet_info sheet, *sheetp = NULL;
+    const char **lists = NULL;
+    json_t *hashes = NULL;
+    char id[SCRIM_REVIEW_ID_LEN + 1], level[128];
+    int rc = 0;
+
+    if (!res->matched || !json_array_size(res->matches) || !c->store)
+        return 0;
+    scrim_review *rv = review_get(rs, c->store, err, errlen);
+    if (!rv)
+        return SCRIM_EDB;
+    size_t n = json_array_size(res->matches);
+    if (!(lists = calloc(n, sizeof *lists))) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        lists[i] = json_string_value(json_object_get(json_array_get(res->matches, i),
+                                                     "list"));
+    int lv = scrim_review_level_for(rv, lists, n, &o, err, errlen);
+    if (lv < 0) {
+        rc = lv;
+        goto done;
+    }
+    if (lv != SCRIM_PREVIEW_NONE && up->kind == SCRIM_MEDIA_IMAGE) {
+        /* Hashing kept no pixels (most uploads match nothing): decode the
+         * image again, within the size it was already accepted at. */
+        scrim_decode_opts d = {
+            .max_pixels = (uint64_t)up->image.width * (uint64_t)up->image.height};
+        if ((rc = scrim_image_load_buffer(up->bytes, up->len, &d, &img, err,
+                                          errlen)))
+            goto done;
+        scrim_preview_opts_lighter(&o, &lo);
+        if ((rc = scrim_preview_render(&img, &o, &pv, err, errlen)) ||
+            (rc = scrim_preview_render(&img, &lo, &pl, err, errlen)))
+            goto done;
+        scrim_preview_opts_format(&o, level, sizeof level);
+    } else if (lv != SCRIM_PREVIEW_NONE && up->kind == SCRIM_MEDIA_VIDEO) {
+        /* A contact sheet of the matched times (the video is decoded again,
+         * from memory, only at those frames). */
+        double times[64];
+        size_t nt = matched_times(res->matches, times, 64);
+        if ((rc = scrim_preview_video_sheet(up->bytes, up->len, times, nt, &o, &pv,
+                                            &pl, &sheet, err, errlen)))
+            goto done;
+        sheetp = &sheet;
+        scrim_preview_opts_format(&o, level, sizeof level);
+    } else {
+        snprintf(level, sizeof level, "none");
+    }
+    if (up->kind == SCRIM_MEDIA_IMAGE)
+        hashes = scrim_image_hashes_json(&up->image, 0);
+    else
+        hashes = json_pack("{s:s, s:s, s:s}", "kind", up->handler && up->handler->kind
+                                                      ? up->handler->kind : "video",
+                           "md5", up->md5, "sha256", up->sha256);
+    scrim_review_input in = {
+        .kind = up->kind == SCRIM_MEDIA_IMAGE ? "image" : "video",
+        .size = up->len,
+        .width = up->kind == SCRIM_MEDIA_IMAGE ? up->image.width : 0,
+        .height = up->kind == SCRIM_MEDIA_IMAGE ? up->image.height : 0,
+        .hashes = hashes, .matches = res->matches, .level = level,
+        .preview = pv.data ? &pv : NULL, .lighter = pl.data ? &pl : NULL,
+        .sheet = sheetp};
+    if ((rc = scrim_review_add(rv, &in, id, err, errlen)))
+        goto done;
+    char url[128];
+    snprintf(url, sizeof url, "/v1/review/%s/preview.jpg", id);
+    if (!res->extra)
+        res->extra = json_object();
+    json_object_set_new(res->extra, "review",
+                        json_pack("{s:s, s:o}", "id", id, "preview",
+                                  pv.data ? json_string(url) : json_null()));
+done:
+    json_decref(hashes);
+    scrim_image_free(&img);
+    scrim_preview_free(&pv);
+    scrim_preview_free(&pl);
+    free(lists);
+    return rc;
+}
+
+/* ---- attaching ------------------------------------------------------------------ */
+
+int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
+                               scrim_review_server **out, char *err,
+                               size_t errlen)
+{
+    scrim_review_server *rs = calloc(1, sizeof *rs);
+    *out = NULL;
+    if (!rs) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    pthread_mutex_init(&rs->lock, NULL);
+    if (o)
+        rs->opts = *o;
+    if (scrim_server_route(srv, "review", SCRIM_GET, "/v1/review",
+                           SCRIM_ROUTE_WORKER, route_list, rs) ||
+        scrim_server_route(srv, "review", SCRIM_GET | SCRIM_POST | SCRIM_PUT,
+                           "/v1/review/", SCRIM_ROUTE_PREFIX | SCRIM_ROUTE_WORKER,
+                           route_record, rs) ||
+        scrim_server_route(srv, "review_page", SCRIM_GET, "/review", 0,
+                           route_page, rs) ||
+        scrim_server_match_hook(srv, hook, rs)) {
+        scrim__seterr(err, errlen, "cannot register the review endpoints");
+        pthread_mutex_destroy(&rs->lock);
+        free(rs);
+        return SCRIM_EINVAL;
+    }
+    *out = rs;
+    return SCRIM_OK;
+}
+
+void scrim_review_server_free(scrim_review_server *rs)
+{
+    if (!rs)
+        return;
+    if (rs->rv)
+        scrim_review_close(rs->rv);
+    pthread_mutex_destroy(&rs->lock);
+    free(rs);
+}

@@ -1,0 +1,706 @@
+/* review.c - review records of matched uploads in LMDB: the previews (never
+ * the original), the matches and hashes, reviewers' decisions, retention,
+ * the pending queue, and the per-list preview level. */
+#include "scrim.h"
+#include "base/base.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+struct scrim_review {
+    MDB_env *env;
+    MDB_dbi records, pending, previews, lists;
+    int64_t retention_us;
+    int64_t (*clock)(void *);
+    void *clock_arg;
+};
+
+#define ID_BYTES 16
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static int64_t now_us(const scrim_review *r)
+{
+    if (r->clock)
+        return r->clock(r->clock_arg);
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static int db_fail(char *err, size_t errlen, const char *what, int mrc)
+{
+    scrim__seterr(err, errlen, "review database: %s: %s", what,
+                  mdb_strerror(mrc));
+    return SCRIM_EDB;
+}
+
+/* Commits *txn, which is gone afterwards (committed or not: *txn = NULL);
+ * SCRIM_OK or SCRIM_EDB with err set. */
+static int txn_commit(MDB_txn **txn, char *err, size_t errlen)
+{
+    int mrc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    return mrc ? db_fail(err, errlen, "commit", mrc) : SCRIM_OK;
+}
+
+/* Parse a 32-hex id; SCRIM_EINVAL with a message if malformed. */
+static int id_parse(const char *hex, uint8_t id[ID_BYTES], char *err,
+                    size_t errlen)
+{
+    if (!hex || strlen(hex) != SCRIM_REVIEW_ID_LEN)
+        goto bad;
+    if (scrim__hex_decode(hex, SCRIM_REVIEW_ID_LEN, id))
+        goto bad;
+    return SCRIM_OK;
+bad:
+    scrim__seterr(err, errlen, "bad review id '%.40s%s': expected %d hex digits",
+                  hex ? hex : "", hex && strlen(hex) > 40 ? "..." : "",
+                  SCRIM_REVIEW_ID_LEN);
+    return SCRIM_EINVAL;
+}
+
+static int64_t id_time_us(const uint8_t id[ID_BYTES])
+{
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t = t << 8 | id[i];
+    return (int64_t)t;
+}
+
+static int expired(const scrim_review *r, const uint8_t id[ID_BYTES], int64_t now)
+{
+    return id_time_us(id) + r->retention_us <= now;
+}
+
+/* Delete one record and everything kept with it, inside txn. */
+static int delete_record(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES])
+{
+    uint8_t pk[ID_BYTES + 1];
+    MDB_val k = {ID_BYTES, (void *)id};
+    int mrc = mdb_del(txn, r->records, &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return mrc;
+    mrc = mdb_del(txn, r->pending, &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return mrc;
+    memcpy(pk, id, ID_BYTES);
+    for (int i = 0; i < 2; i++) {
+        pk[ID_BYTES] = i ? 'l' : 'd';
+        MDB_val p = {sizeof pk, pk};
+        mrc = mdb_del(txn, r->previews, &p, NULL);
+        if (mrc && mrc != MDB_NOTFOUND)
+            return mrc;
+    }
+    return 0;
+}
+
+/* Delete up to `max` expired records (oldest first; 0 = all) in txn. */
+static int purge_txn(scrim_review *r, MDB_txn *txn, int64_t now, size_t max,
+                     uint64_t *count)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int mrc = mdb_cursor_open(txn, r->records, &cur);
+    if (mrc)
+        return mrc;
+    size_t n = 0;
+    /* Keys are in creation order: stop at the first one still kept. */
+    while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        if (k.mv_size != ID_BYTES || !expired(r, k.mv_data, now) ||
+            (max && n >= max))
+            break;
+        uint8_t id[ID_BYTES];
+        memcpy(id, k.mv_data, ID_BYTES);
+        if ((mrc = delete_record(r, txn, id)))
+            break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (count)
+        *count += n;
+    return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : mrc;
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+int scrim_review_open(MDB_env *env, const scrim_review_opts *opts,
+                      scrim_review **out, char *err, size_t errlen)
+{
+    scrim_review *r;
+    MDB_txn *txn = NULL;
+    int mrc, rc = SCRIM_OK;
+    *out = NULL;
+    if (!env) {
+        scrim__seterr(err, errlen, "review: no database environment");
+        return SCRIM_EINVAL;
+    }
+    if (opts && opts->retention < 0) {
+        scrim__seterr(err, errlen, "review retention must be positive, not %lld s",
+                      (long long)opts->retention);
+        return SCRIM_EINVAL;
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    r->env = env;
+    r->retention_us = (opts && opts->retention ? opts->retention
+                                               : SCRIM_REVIEW_DEFAULT_RETENTION) *
+                      (int64_t)1000000;
+    if (opts) {
+        r->clock = opts->clock;
+        r->clock_arg = opts->clock_arg;
+    }
+    if ((mrc = mdb_txn_begin(env, NULL, 0, &txn))) {
+        rc = db_fail(err, errlen, "cannot begin a write transaction", mrc);
+        goto fail;
+    }
+    if ((mrc = mdb_dbi_open(txn, "review.records", MDB_CREATE, &r->records)) ||
+        (mrc = mdb_dbi_open(txn, "review.pending", MDB_CREATE, &r->pending)) ||
+        (mrc = mdb_dbi_open(txn, "review.previews", MDB_CREATE, &r->previews)) ||
+        (mrc = mdb_dbi_open(txn, "review.lists", MDB_CREATE, &r->lists))) {
+        rc = db_fail(err, errlen, "cannot open the review databases", mrc);
+        goto fail;
+    }
+    if ((mrc = purge_txn(r, txn, now_us(r), 0, NULL))) {
+        rc = db_fail(err, errlen, "purging expired records", mrc);
+        goto fail;
+    }
+    if ((rc = txn_commit(&txn, err, errlen)))
+        goto fail;
+    *out = r;
+    return SCRIM_OK;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    free(r);
+    return rc;
+}
+
+void scrim_review_close(scrim_review *r)
+{
+    free(r);   /* the dbi handles belong to the environment */
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+static json_t *preview_json(const char *hexid, const scrim_preview *p, int lighter,
+                            const scrim_preview_sheet_info *sheet)
+{
+    char url[128];
+    if (!p)
+        return json_null();
+    snprintf(url, sizeof url, "/v1/review/%s/preview.jpg%s", hexid,
+             lighter ? "?level=light" : "");
+    json_t *j = json_pack("{s:s, s:i, s:i, s:I, s:i}", "url", url, "width",
+                          p->width, "height", p->height, "bytes",
+                          (json_int_t)p->len, "detail", p->detail);
+    if (j && sheet) {
+        json_t *f = json_array();
+        for (int i = 0; i < sheet->tiles && i < SCRIM_SHEET_MAX_TILES; i++)
+            json_array_append_new(f, json_pack("{s:f, s:b}", "seconds",
+                                               sheet->seconds[i], "matched",
+                                               sheet->matched[i]));
+        json_object_set_new(j, "frames", f);
+    }
+    return j;
+}
+
+static int put_preview(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES],
+                       int which, const scrim_preview *p)
+{
+    uint8_t pk[ID_BYTES + 1];
+    memcpy(pk, id, ID_BYTES);
+    pk[ID_BYTES] = (uint8_t)which;
+    MDB_val k = {sizeof pk, pk}, v = {p->len, p->data};
+    return mdb_put(txn, r->previews, &k, &v, 0);
+}
+
+int scrim_review_add(scrim_review *r, const scrim_review_input *in,
+                     char hexid[SCRIM_REVIEW_ID_LEN + 1], char *err,
+                     size_t errlen)
+{
+    uint8_t id[ID_BYTES];
+    json_t *rec = NULL;
+    char *text = NULL;
+    MDB_txn *txn = NULL;
+    int mrc, rc = SCRIM_OK;
+
+    if (!in || !in->kind || !in->level || !json_is_array(in->matches) ||
+        (in->hashes && !json_is_object(in->hashes)) ||
+        (!in->preview != !in->lighter) ||
+        (in->preview && (!in->preview->data || !in->lighter->data))) {
+        scrim__seterr(err, errlen, "review record: missing or malformed fields");
+        return SCRIM_EINVAL;
+    }
+    int64_t now = now_us(r);
+    for (int i = 0; i < 8; i++)
+        id[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    if (getrandom(id + 8, 8, 0) != 8) {
+        scrim__seterr(err, errlen, "cannot get random bytes: %s", strerror(errno));
+        return SCRIM_EIO;
+    }
+    scrim__hex_encode(id, ID_BYTES, hexid);
+
+    /* Stored without "expires" and "status": derived when read. */
+    rec = json_pack("{s:s, s:I, s:s, s:I, s:i, s:i, s:O, s:O, s:s, s:o, s:o, "
+                    "s:n, s:[]}",
+                    "id", hexid, "time_us", (json_int_t)now, "kind", in->kind,
+                    "size", (json_int_t)in->size, "width", in->width, "height",
+                    in->height, "hashes", in->hashes ? in->hashes : json_null(),
+                    "matches", in->matches, "level", in->level, "preview",
+                    preview_json(hexid, in->preview, 0, in->sheet), "lighter",
+                    preview_json(hexid, in->lighter, 1, in->sheet), "decision", "history");
+    if (!rec || !(text = json_dumps(rec, JSON_COMPACT))) {
+        rc = SCRIM_ENOMEM;
+        scrim__seterr(err, errlen, "out of memory");
+        goto done;
+    }
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn))) {
+        rc = db_fail(err, errlen, "begin", mrc);
+        goto done;
+    }
+    MDB_val k = {ID_BYTES, id}, v = {strlen(text), text}, empty = {0, ""};
+    if ((mrc = purge_txn(r, txn, now, 64, NULL)) ||
+        (mrc = mdb_put(txn, r->records, &k, &v, MDB_NOOVERWRITE)) ||
+        (mrc = mdb_put(txn, r->pending, &k, &empty, 0)) ||
+        (in->preview && (mrc = put_preview(r, txn, id, 'd', in->preview))) ||
+        (in->lighter && (mrc = put_preview(r, txn, id, 'l', in->lighter)))) {
+        rc = db_fail(err, errlen, "storing the record", mrc);
+        goto done;
+    }
+    rc = txn_commit(&txn, err, errlen);
+done:
+    if (txn)
+        mdb_txn_abort(txn);
+    free(text);
+    json_decref(rec);
+    return rc;
+}
+
+/* Parse a stored record and add the derived fields. */
+static json_t *record_json(const scrim_review *r, const MDB_val *v)
+{
+    json_error_t je;
+    json_t *rec = json_loadb(v->mv_data, v->mv_size, 0, &je);
+    if (!rec)
+        return NULL;
+    json_int_t t = json_integer_value(json_object_get(rec, "time_us"));
+    json_object_set_new(rec, "time", json_real((double)t / 1e6));
+    json_object_set_new(rec, "expires",
+                        json_real((double)(t + r->retention_us) / 1e6));
+    json_object_del(rec, "time_us");
+    json_t *d = json_object_get(rec, "decision");
+    const char *dec = json_string_value(json_object_get(d, "decision"));
+    json_object_set_new(rec, "status",
+                        json_string(!dec ? "pending"
+                                    : !strcmp(dec, "confirm") ? "confirmed"
+                                                              : "rejected"));
+    return rec;
+}
+
+/* Read a record's raw value in txn; SCRIM_ENOTFOUND if missing/expired. */
+static int get_raw(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES],
+                   const char *hexid, MDB_val *v, char *err, size_t errlen)
+{
+    MDB_val k = {ID_BYTES, (void *)id};
+    int mrc = mdb_get(txn, r->records, &k, v);
+    if (mrc == MDB_NOTFOUND || (!mrc && expired(r, id, now_us(r)))) {
+        scrim__seterr(err, errlen, "no review record %s", hexid);
+        return SCRIM_ENOTFOUND;
+    }
+    if (mrc)
+        return db_fail(err, errlen, "read", mrc);
+    return SCRIM_OK;
+}
+
+/* Begin a transaction (flags: 0 or MDB_RDONLY) and read record id in it
+ * into *v.  On error nothing is left open (*txn = NULL). */
+static int record_begin(scrim_review *r, unsigned flags,
+                        const uint8_t id[ID_BYTES], const char *hexid,
+                        MDB_txn **txn, MDB_val *v, char *err, size_t errlen)
+{
+    int rc, mrc;
+    *txn = NULL;
+    if ((mrc = mdb_txn_begin(r->env, NULL, flags, txn))) {
+        *txn = NULL;
+        return db_fail(err, errlen, "begin", mrc);
+    }
+    if ((rc = get_raw(r, *txn, id, hexid, v, err, errlen))) {
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+    }
+    return rc;
+}
+
+int scrim_review_get(scrim_review *r, const char *hexid, json_t **out,
+                     char *err, size_t errlen)
+{
+    uint8_t id[ID_BYTES];
+    MDB_txn *txn;
+    MDB_val v;
+    int rc;
+    *out = NULL;
+    if ((rc = id_parse(hexid, id, err, errlen)) ||
+        (rc = record_begin(r, MDB_RDONLY, id, hexid, &txn, &v, err, errlen)))
+        return rc;
+    if (!(*out = record_json(r, &v))) {
+        scrim__seterr(err, errlen, "review record %s is corrupt", hexid);
+        rc = SCRIM_EDB;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int scrim_review_preview(scrim_review *r, const char *hexid, int lighter,
+                         uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+    uint8_t id[ID_BYTES], pk[ID_BYTES + 1];
+    MDB_txn *txn;
+    MDB_val v;
+    int rc, mrc;
+    *data = NULL;
+    *len = 0;
+    if ((rc = id_parse(hexid, id, err, errlen)) ||
+        (rc = record_begin(r, MDB_RDONLY, id, hexid, &txn, &v, err, errlen)))
+        return rc;
+    memcpy(pk, id, ID_BYTES);
+    pk[ID_BYTES] = lighter ? 'l' : 'd';
+    MDB_val k = {sizeof pk, pk};
+    mrc = mdb_get(txn, r->previews, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        scrim__seterr(err, errlen,
+                      "review record %s has no preview (its list's level is none)",
+                      hexid);
+        rc = SCRIM_ENOTFOUND;
+    } else if (mrc) {
+        rc = db_fail(err, errlen, "read", mrc);
+    } else if (!(*data = malloc(v.mv_size ? v.mv_size : 1))) {
+        scrim__seterr(err, errlen, "out of memory");
+        rc = SCRIM_ENOMEM;
+    } else {
+        memcpy(*data, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int scrim_review_list(scrim_review *r, const char *since, size_t limit,
+                      json_t **out, char *err, size_t errlen)
+{
+    uint8_t start[ID_BYTES] = {0};
+    int after = 0, rc = SCRIM_OK, mrc;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    json_t *arr = json_array();
+    char next[SCRIM_REVIEW_ID_LEN + 1] = "";
+    *out = NULL;
+
+    if (limit < 1 || limit > SCRIM_REVIEW_LIST_MAX) {
+        scrim__seterr(err, errlen, "limit must be 1 to %d, not %zu",
+                      SCRIM_REVIEW_LIST_MAX, limit);
+        rc = SCRIM_EINVAL;
+        goto done;
+    }
+    if (since && *since) {
+        if (strlen(since) == SCRIM_REVIEW_ID_LEN) {
+            if ((rc = id_parse(since, start, err, errlen)))
+                goto done;
+            after = 1;
+        } else {
+            char *end;
+            errno = 0;
+            double s = strtod(since, &end);
+            if (*end || errno || !(s >= 0 && s < 1e11)) {
+                scrim__seterr(err, errlen,
+                              "bad since '%.40s': expected unix seconds or a "
+                              "record id", since);
+                rc = SCRIM_EINVAL;
+                goto done;
+            }
+            uint64_t us = (uint64_t)(s * 1e6);
+            for (int i = 0; i < 8; i++)
+                start[i] = (uint8_t)(us >> (56 - 8 * i));
+        }
+    }
+    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)) ||
+        (mrc = mdb_cursor_open(txn, r->pending, &cur))) {
+        rc = db_fail(err, errlen, "begin", mrc);
+        goto done;
+    }
+    int64_t now = now_us(r);
+    k.mv_size = ID_BYTES;
+    k.mv_data = start;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (!mrc && after && k.mv_size == ID_BYTES && !memcmp(k.mv_data, start, ID_BYTES))
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    for (; !mrc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != ID_BYTES || expired(r, k.mv_data, now))
+            continue;
+        if (json_array_size(arr) == limit) {
+            /* There is more: the cursor is the last record returned. */
+            json_t *last = json_array_get(arr, limit - 1);
+            snprintf(next, sizeof next, "%s",
+                     json_string_value(json_object_get(last, "id")));
+            break;
+        }
+        MDB_val rv;
+        if (mdb_get(txn, r->records, &k, &rv))
+            continue;   /* cannot happen: both change in one transaction */
+        json_t *rec = record_json(r, &rv);
+        if (rec)
+            json_array_append_new(arr, rec);
+    }
+    if (mrc && mrc != MDB_NOTFOUND) {
+        rc = db_fail(err, errlen, "listing", mrc);
+        goto done;
+    }
+    *out = json_pack("{s:O, s:o}", "records", arr,
+                     "next", *next ? json_string(next) : json_null());
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    json_decref(arr);
+    return rc;
+}
+
+int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision,
+                        const char *note, const char *by, json_t **out,
+                        char *err, size_t errlen)
+{
+    uint8_t id[ID_BYTES];
+    MDB_txn *txn = NULL;
+    MDB_val k = {ID_BYTES, id}, v;
+    json_t *rec = NULL;
+    char *text = NULL;
+    int rc, mrc;
+    json_error_t je;
+    if (out)
+        *out = NULL;
+    if ((rc = id_parse(hexid, id, err, errlen)))
+        return rc;
+    if (!decision || (strcmp(decision, "confirm") && strcmp(decision, "reject"))) {
+        scrim__seterr(err, errlen,
+                      "decision must be \"confirm\" or \"reject\", not \"%.40s\"",
+                      decision ? decision : "");
+        return SCRIM_EINVAL;
+    }
+    if (note && strlen(note) > SCRIM_REVIEW_NOTE_MAX) {
+        scrim__seterr(err, errlen, "note is %zu bytes, over the limit of %d",
+                      strlen(note), SCRIM_REVIEW_NOTE_MAX);
+        return SCRIM_EINVAL;
+    }
+    if ((rc = record_begin(r, 0, id, hexid, &txn, &v, err, errlen)))
+        return rc;
+    if (!(rec = json_loadb(v.mv_data, v.mv_size, 0, &je))) {
+        scrim__seterr(err, errlen, "review record %s is corrupt", hexid);
+        rc = SCRIM_EDB;
+        goto done;
+    }
+    json_t *prev = json_object_get(rec, "decision");
+    json_t *hist = json_object_get(rec, "history");
+    if (!json_is_array(hist)) {
+        hist = json_array();
+        json_object_set_new(rec, "history", hist);
+    }
+    if (json_is_object(prev))
+        json_array_append(hist, prev);
+    json_t *d = json_pack("{s:s, s:s, s:f, s:s}", "decision", decision, "note",
+                          note ? note : "", "time", (double)now_us(r) / 1e6,
+                          "by", by ? by : "");
+    if (!d) {
+        /* json_pack refuses invalid UTF-8. */
+        scrim__seterr(err, errlen, "note is not valid UTF-8");
+        rc = SCRIM_EINVAL;
+        goto done;
+    }
+    json_object_set_new(rec, "decision", d);
+    if (!(text = json_dumps(rec, JSON_COMPACT))) {
+        scrim__seterr(err, errlen, "out of memory");
+        rc = SCRIM_ENOMEM;
+        goto done;
+    }
+    MDB_val nv = {strlen(text), text};
+    if ((mrc = mdb_put(txn, r->records, &k, &nv, 0)) ||
+        ((mrc = mdb_del(txn, r->pending, &k, NULL)) && mrc != MDB_NOTFOUND)) {
+        rc = db_fail(err, errlen, "storing the decision", mrc);
+        goto done;
+    }
+    if ((rc = txn_commit(&txn, err, errlen)))
+        goto done;
+    if (out) {
+        MDB_val tv = {strlen(text), text};
+        *out = record_json(r, &tv);
+    }
+done:
+    if (txn)
+        mdb_txn_abort(txn);
+    free(text);
+    json_decref(rec);
+    return rc;
+}
+
+int scrim_review_purge(scrim_review *r, uint64_t *purged, char *err,
+                       size_t errlen)
+{
+    MDB_txn *txn;
+    uint64_t n = 0;
+    int mrc, rc;
+    if (purged)
+        *purged = 0;
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    if ((mrc = purge_txn(r, txn, now_us(r), 0, &n))) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "purge", mrc);
+    }
+    if ((rc = txn_commit(&txn, err, errlen)))
+        return rc;
+    if (purged)
+        *purged = n;
+    return SCRIM_OK;
+}
+
+/* ---- per-list preview level ------------------------------------------------------ */
+
+static int list_name_ok(const char *list, char *err, size_t errlen)
+{
+    size_t n = list ? strlen(list) : 0;
+    int ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)list[i]) || list[i] == '.' || list[i] == '_' ||
+             list[i] == '-';
+    if (!ok)
+        scrim__seterr(err, errlen,
+                      "bad list name '%.70s': 1-64 of A-Z a-z 0-9 . _ -",
+                      list ? list : "");
+    return ok ? SCRIM_OK : SCRIM_EINVAL;
+}
+
+int scrim_review_list_level_set(scrim_review *r, const char *list,
+                                const char *level, char *err, size_t errlen)
+{
+    scrim_preview_opts o;
+    char canon[128];
+    MDB_txn *txn;
+    int rc, mrc;
+    if ((rc = list_name_ok(list, err, errlen)))
+        return rc;
+    int remove = !level || !strcmp(level, "default");
+    if (!remove) {
+        int lv = scrim_preview_level_parse(level, &o, err, errlen);
+        if (lv < 0)
+            return lv;
+        if (lv == SCRIM_PREVIEW_NONE)
+            snprintf(canon, sizeof canon, "none");
+        else
+            scrim_preview_opts_format(&o, canon, sizeof canon);
+    }
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    MDB_val k = {strlen(list), (void *)list}, v = {remove ? 0 : strlen(canon), canon};
+    mrc = remove ? mdb_del(txn, r->lists, &k, NULL) : mdb_put(txn, r->lists, &k, &v, 0);
+    if (mrc && !(remove && mrc == MDB_NOTFOUND)) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "storing the list's level", mrc);
+    }
+    return txn_commit(&txn, err, errlen);
+}
+
+/* The level of one list inside txn. */
+static int level_txn(scrim_review *r, MDB_txn *txn, const char *list,
+                     scrim_preview_opts *o, char *err, size_t errlen)
+{
+    char text[128];
+    MDB_val k = {strlen(list), (void *)list}, v;
+    int mrc = mdb_get(txn, r->lists, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        scrim_preview_opts_default(o);
+        return SCRIM_PREVIEW_STANDARD;
+    }
+    if (mrc)
+        return db_fail(err, errlen, "read", mrc);
+    snprintf(text, sizeof text, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+    return scrim_preview_level_parse(text, o, err, errlen);
+}
+
+int scrim_review_list_level(scrim_review *r, const char *list,
+                            scrim_preview_opts *o, char *err, size_t errlen)
+{
+    return scrim_review_level_for(r, &list, 1, o, err, errlen);
+}
+
+int scrim_review_level_for(scrim_review *r, const char *const *lists, size_t n,
+                           scrim_preview_opts *o, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int mrc, best = -1;
+    scrim_preview_opts cur;
+    scrim_preview_opts_default(o);
+    if (n == 0)
+        return SCRIM_PREVIEW_STANDARD;
+    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    for (size_t i = 0; i < n; i++) {
+        if (!lists[i] || !*lists[i])
+            continue;
+        int lv = level_txn(r, txn, lists[i], &cur, err, errlen);
+        if (lv < 0) {
+            mdb_txn_abort(txn);
+            return lv;
+        }
+        if (lv == SCRIM_PREVIEW_NONE) {
+            best = SCRIM_PREVIEW_NONE;
+            break;
+        }
+        /* Most protective: fewest blocks, then the stronger blur. */
+        if (best < 0 || cur.detail < o->detail ||
+            (cur.detail == o->detail && cur.blur > o->blur)) {
+            *o = cur;
+            best = lv;
+        }
+    }
+    mdb_txn_abort(txn);
+    return best < 0 ? SCRIM_PREVIEW_STANDARD : best;
+}
+
+int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
+                             size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int mrc;
+    *out = NULL;
+    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    if ((mrc = mdb_cursor_open(txn, r->lists, &cur))) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "cursor", mrc);
+    }
+    json_t *o = json_object();
+    while (!(mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+        json_object_set_new(o, name, json_stringn(v.mv_data, v.mv_size));
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (mrc != MDB_NOTFOUND) {
+        json_decref(o);
+        return db_fail(err, errlen, "listing", mrc);
+    }
+    *out = o;
+    return SCRIM_OK;
+}

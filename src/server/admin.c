@@ -1,0 +1,315 @@
+/* server_admin.c - scrimd's admin endpoints (Bearer token, checked by the
+ * transport before these run): lists, atomic imports, audit, settings. */
+#include "scrim.h"
+#include "base/base.h"
+#include "server/server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A store call failed: the status and code every endpoint gives rc. */
+static int store_error(scrim_call *c, int rc, const char *err)
+{
+    return scrim__call_fail(c, rc, "%s", err);
+}
+
+static int need_store(scrim_call *c)
+{
+    if (c->store)
+        return 0;
+    scrim_call_error(c, 503, "no_database", "no database is open");
+    return -1;
+}
+
+/* GET /v1/lists */
+static int admin_lists(scrim_call *c, void *arg)
+{
+    scrim_list_info *v = NULL;
+    size_t n = 0;
+    char err[512] = "";
+    int rc;
+    if (need_store(c))
+        return -1;
+    if ((rc = scrim_store_lists(c->store, &v, &n, err, sizeof err)))
+        return store_error(c, rc, err);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, scrim_list_json(&v[i]));
+    free(v);
+    c->json = json_pack("{s:o}", "lists", a);
+    return 0;
+}
+
+/* PUT /v1/lists/NAME with {"kind", "radius", "enabled", "description"}:
+ * creates the list (201) or changes the fields given (200). */
+static int list_put(scrim_call *c, const char *name)
+{
+    scrim_list_params p = SCRIM_LIST_PARAMS_KEEP;
+    json_error_t jerr;
+    char err[512] = "";
+    int rc, created = 0;
+    json_t *body = c->body_len ? json_loadb((const char *)c->body, c->body_len,
+                                            0, &jerr)
+                               : json_object();
+    if (!body)
+        return scrim_call_error(c, 400, "bad_request", "body is not JSON: %s "
+                                "(line %d)", jerr.text, jerr.line);
+    if (!json_is_object(body)) {
+        rc = scrim_call_error(c, 400, "bad_request", "body must be a JSON "
+                              "object");
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (!strcmp(key, "kind")) {
+            if (!json_is_string(v) ||
+                (p.kind = scrim_list_kind_parse(json_string_value(v))) < 0) {
+                rc = scrim_call_error(c, 400, "bad_request", "\"kind\" must "
+                                      "be \"block\" or \"allow\"");
+                goto out;
+            }
+        } else if (!strcmp(key, "radius")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > SCRIM_MAX_RADIUS) {
+                rc = scrim_call_error(c, 400, "bad_request", "\"radius\" must "
+                                      "be an integer from 0 to %d",
+                                      SCRIM_MAX_RADIUS);
+                goto out;
+            }
+            p.radius = (int)json_integer_value(v);
+        } else if (!strcmp(key, "enabled")) {
+            if (!json_is_boolean(v)) {
+                rc = scrim_call_error(c, 400, "bad_request", "\"enabled\" must "
+                                      "be true or false");
+                goto out;
+            }
+            p.enabled = json_is_true(v);
+        } else if (!strcmp(key, "description")) {
+            if (!json_is_string(v) ||
+                strlen(json_string_value(v)) > SCRIM_LIST_DESC_MAX) {
+                rc = scrim_call_error(c, 400, "bad_request", "\"description\" "
+                                      "must be a string of at most %d bytes",
+                                      SCRIM_LIST_DESC_MAX);
+                goto out;
+            }
+            p.description = json_string_value(v);
+        } else {
+            rc = scrim_call_error(c, 400, "bad_request", "unknown field \"%s\" "
+                                  "(kind, radius, enabled, description)", key);
+            goto out;
+        }
+    }
+    rc = scrim_store_list_set(c->store, name, &p, err, sizeof err);
+    if (rc == SCRIM_ENOTFOUND) {
+        rc = scrim_store_list_create(c->store, name, &p, err, sizeof err);
+        created = rc == 0;
+    }
+    if (rc) {
+        store_error(c, rc, err);
+        goto out;
+    }
+    scrim_list_info info;
+    if ((rc = scrim_store_list_get(c->store, name, &info, err, sizeof err))) {
+        store_error(c, rc, err);
+        goto out;
+    }
+    c->json = scrim_list_json(&info);
+    c->status = created ? 201 : 200;
+out:
+    json_decref(body);
+    return rc;
+}
+
+/* ?format=vpdq: the body is one vPDQ hash file, added as one video entry
+ * with id ?id= (and ?label=), or the "# video: ID" sections of an export, one
+ * entry each - as `scrim import --format vpdq` does, in one transaction and
+ * with the same messages.  The frames go into the PDQ index, so the video
+ * matches from the next request on. */
+static int list_import_vpdq(scrim_call *c, const char *name,
+                            const scrim_import_opts *io)
+{
+    const char *id = scrim_call_arg(c, "id"), *label = scrim_call_arg(c, "label");
+    scrim_import *imp;
+    scrim_import_stats st;
+    char err[512] = "";
+    int rc;
+
+    if (id && !*id)
+        id = NULL;
+    if (scrim_media_sniff(c->body, c->body_len) == SCRIM_MEDIA_VIDEO)
+        return scrim_call_error(c, 415, "unsupported", "?format=vpdq takes a "
+                                "vPDQ hash file (FRAME,QUALITY,HASH,SECONDS "
+                                "lines, as 'scrim hash VIDEO' prints), not the "
+                                "video itself");
+    if ((rc = scrim_import_begin(c->store, name, io, &imp, err, sizeof err)))
+        return store_error(c, rc, err);
+    rc = scrim_vpdq_import(imp, c->body, c->body_len, id, label, NULL, err,
+                           sizeof err);
+    if (rc) {
+        scrim_import_abort(imp);
+        if (rc == SCRIM_EINVAL && !id)
+            return scrim_call_error(c, 400, "bad_request", "%s; give the "
+                                    "entry's id as ?id=ID", err);
+        return store_error(c, rc, err);
+    }
+    if ((rc = scrim_import_commit(imp, &st, err, sizeof err)))
+        return store_error(c, rc, err);
+    c->json = json_pack("{s:s, s:I, s:I, s:I}", "list", name, "added",
+                        (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates",
+                        (json_int_t)st.duplicates[SCRIM_HASH_VIDEO], "frames",
+                        (json_int_t)st.frames);
+    return 0;
+}
+
+/* POST /v1/lists/NAME/import[?format=auto|hex|pytx|csv|md5|sha256|vpdq]
+ * [&create=1]: the body is one transaction, all or nothing. */
+static int list_import(scrim_call *c, const char *name)
+{
+    scrim_import_opts io = {.list = SCRIM_LIST_PARAMS_KEEP};
+    scrim_import_stats st;
+    char err[512] = "", src[96];
+    const char *fmt = scrim_call_arg(c, "format");
+    const char *create = scrim_call_arg(c, "create");
+    int format = SCRIM_FORMAT_AUTO, rc;
+
+    int vpdq = fmt && !strcmp(fmt, "vpdq");
+
+    if (fmt && !vpdq && (format = scrim_import_format_parse(fmt)) < 0)
+        return scrim_call_error(c, 400, "bad_request", "?format= must be auto, "
+                                "hex, pytx, csv, md5, sha256 or vpdq, got "
+                                "'%s'", fmt);
+    if (create && strcmp(create, "0") && strcmp(create, "1"))
+        return scrim_call_error(c, 400, "bad_request", "?create= must be 0 or "
+                                "1");
+    io.create = create && !strcmp(create, "1");
+    snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
+    io.source = src;
+    if (vpdq)
+        return list_import_vpdq(c, name, &io);
+    memset(&st, 0, sizeof st);
+    rc = scrim_store_import_buffer(c->store, name, &io, format, c->body,
+                                   c->body_len, &st, err, sizeof err);
+    if (rc)
+        return store_error(c, rc, err);
+    json_t *added = json_object(), *dups = json_object();
+    for (int t = SCRIM_HASH_PDQ; t <= SCRIM_HASH_VIDEO; t++) {
+        json_object_set_new(added, scrim_hash_type_name(t),
+                            json_integer((json_int_t)st.added[t]));
+        json_object_set_new(dups, scrim_hash_type_name(t),
+                            json_integer((json_int_t)st.duplicates[t]));
+    }
+    c->json = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "list", name,
+                        "lines", (json_int_t)st.lines, "added",
+                        (json_int_t)st.added[0], "duplicates",
+                        (json_int_t)st.duplicates[0], "added_by_type", added,
+                        "duplicates_by_type", dups);
+    return 0;
+}
+
+/* /v1/lists/NAME and /v1/lists/NAME/import */
+static int admin_list(scrim_call *c, void *arg)
+{
+    char name[SCRIM_LIST_NAME_MAX + 1];
+    char err[512] = "";
+    const char *slash = strchr(c->tail, '/');
+    size_t n = slash ? (size_t)(slash - c->tail) : strlen(c->tail);
+    int rc;
+
+    if (need_store(c))
+        return -1;
+    if (n > SCRIM_LIST_NAME_MAX)
+        return scrim_call_error(c, 400, "bad_request", "list names are at "
+                                "most %d bytes", SCRIM_LIST_NAME_MAX);
+    memcpy(name, c->tail, n);
+    name[n] = '\0';
+    if (!scrim_list_name_valid(name))
+        return scrim_call_error(c, 400, "bad_request", "invalid list name "
+                                "'%s' (1-%d of A-Z a-z 0-9 . _ -)", name,
+                                SCRIM_LIST_NAME_MAX);
+    if (slash) {
+        if (strcmp(slash, "/import"))
+            return scrim_call_error(c, 404, "not_found", "no endpoint %s",
+                                    c->path);
+        if (c->method != SCRIM_POST)
+            return scrim_call_error(c, 405, "method_not_allowed", "import "
+                                    "takes POST");
+        return list_import(c, name);
+    }
+    switch (c->method) {
+    case SCRIM_PUT:
+        return list_put(c, name);
+    case SCRIM_GET: {
+        scrim_list_info info;
+        if ((rc = scrim_store_list_get(c->store, name, &info, err, sizeof err)))
+            return store_error(c, rc, err);
+        c->json = scrim_list_json(&info);
+        return 0;
+    }
+    case SCRIM_DELETE: {
+        uint64_t removed = 0;
+        if ((rc = scrim_store_list_drop(c->store, name, &removed, err,
+                                        sizeof err)))
+            return store_error(c, rc, err);
+        c->json = json_pack("{s:s, s:I}", "dropped", name, "removed",
+                            (json_int_t)removed);
+        return 0;
+    }
+    default:
+        return scrim_call_error(c, 405, "method_not_allowed", "use GET, PUT "
+                                "or DELETE on a list, POST on its /import");
+    }
+}
+
+/* GET /v1/audit[?limit=N] */
+static int admin_audit(scrim_call *c, void *arg)
+{
+    scrim_audit_rec *v = NULL;
+    size_t n = 0;
+    char err[512] = "", *end;
+    const char *lim = scrim_call_arg(c, "limit");
+    long limit = 100;
+    int rc;
+    if (need_store(c))
+        return -1;
+    if (lim) {
+        errno = 0;
+        limit = strtol(lim, &end, 10);
+        if (!*lim || *end || errno || limit < 0 || limit > 1000000)
+            return scrim_call_error(c, 400, "bad_request", "?limit= must be "
+                                    "an integer from 0 (all) to 1000000");
+    }
+    if ((rc = scrim_store_audit(c->store, (size_t)limit, &v, &n, err,
+                                sizeof err)))
+        return store_error(c, rc, err);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, scrim_audit_json(&v[i]));
+    free(v);
+    c->json = json_pack("{s:o}", "audit", a);
+    return 0;
+}
+
+/* GET /v1/settings: the effective settings (the token itself never). */
+static int admin_settings(scrim_call *c, void *arg)
+{
+    c->json = scrim_settings_json(c->settings);
+    return 0;
+}
+
+int scrim__admin_register(scrim_server *srv)
+{
+    int rc, w = SCRIM_ROUTE_WORKER | SCRIM_ROUTE_ADMIN;
+    if ((rc = scrim_server_route(srv, "lists", SCRIM_GET, "/v1/lists", w,
+                                 admin_lists, NULL)) ||
+        (rc = scrim_server_route(srv, "list", SCRIM_GET | SCRIM_PUT |
+                                 SCRIM_POST | SCRIM_DELETE, "/v1/lists/",
+                                 w | SCRIM_ROUTE_PREFIX, admin_list, NULL)) ||
+        (rc = scrim_server_route(srv, "audit", SCRIM_GET, "/v1/audit", w,
+                                 admin_audit, NULL)) ||
+        (rc = scrim_server_route(srv, "settings", SCRIM_GET, "/v1/settings",
+                                 SCRIM_ROUTE_ADMIN, admin_settings, NULL)))
+        return rc;
+    return SCRIM_OK;
+}

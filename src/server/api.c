@@ -1,0 +1,333 @@
+/* server_api.c - scrimd's public endpoints: POST /v1/hash, POST /v1/match
+ * (body or ?path=), GET /v1/lookup, GET /healthz, GET /metrics. */
+#include "scrim.h"
+#include "base/base.h"
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ==== query options ======================================================= */
+
+static int arg_int(scrim_call *c, const char *name, int lo, int hi, int dflt,
+                   int *out)
+{
+    const char *v = scrim_call_arg(c, name);
+    char *end;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno || n < lo || n > hi) {
+        scrim_call_error(c, 400, "bad_request", "?%s= must be an integer from "
+                         "%d to %d, got '%s'", name, lo, hi, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->call = c;
+    o->max_pixels = c->settings->max_pixels;
+    o->min_side = c->settings->fast_decode ? SCRIM_FAST_MIN_SIDE : 0;
+    o->ignore_alpha = c->settings->ignore_alpha;
+    /* Dihedral variants: off for /v1/hash (output size), on for matching
+     * (a rotated or mirrored copy must still match). */
+    if (arg_int(c, "dihedral", 0, 1, match, &o->dihedral) ||
+        arg_int(c, "min_quality", 0, 100, c->settings->min_quality,
+                &o->min_quality) ||
+        arg_int(c, "radius", -1, SCRIM_MAX_RADIUS, -1, &o->radius))
+        return -1;
+    return 0;
+}
+
+/* ==== ?path= confinement ==================================================== */
+
+/* Read the file a /v1/match?path= names, only if it lies under one of the
+ * --allow-path directories once every symlink is resolved. */
+static int read_confined(scrim_call *c, const char *path, uint8_t **data,
+                         size_t *len)
+{
+    const scrim__settings_ref *set =
+        (const scrim__settings_ref *)((const char *)c->settings -
+                                      offsetof(scrim__settings_ref, s));
+    char real[PATH_MAX];
+    int fd = -1, rc = -1;
+    struct stat st;
+
+    *data = NULL;
+    if (!set->n_allow_real)
+        return scrim_call_error(c, 403, "forbidden", "?path= is off: scrimd "
+                                "was started without --allow-path");
+    if (path[0] != '/')
+        return scrim_call_error(c, 403, "forbidden", "?path= must be absolute");
+    /* '..' is refused outright, even where it would stay inside. */
+    for (const char *p = path; (p = strstr(p, "..")); p += 2)
+        if ((p == path || p[-1] == '/') && (p[2] == '/' || !p[2]))
+            return scrim_call_error(c, 403, "forbidden", "?path= must not "
+                                    "contain '..'");
+    if (!realpath(path, real)) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return scrim_call_error(c, 404, "not_found", "no file %s", path);
+        return scrim_call_error(c, 403, "forbidden", "cannot resolve %s: %s",
+                                path, strerror(errno));
+    }
+    int inside = 0;
+    for (int i = 0; i < set->n_allow_real && !inside; i++) {
+        size_t n = strlen(set->allow_real[i]);
+        inside = !strncmp(real, set->allow_real[i], n) &&
+                 (real[n] == '/' || (n == 1 && real[0] == '/'));
+    }
+    if (!inside)
+        return scrim_call_error(c, 403, "forbidden", "%s is outside the "
+                                "allowed directories (after resolving "
+                                "symlinks)", path);
+    /* O_NOFOLLOW: the resolved path must not have become a symlink since. */
+    fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        scrim_call_error(c, 403, "forbidden", "%s is not a readable regular "
+                         "file", path);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > c->settings->max_body) {
+        scrim_call_error(c, 413, "too_large", "%s is %lld bytes, over "
+                         "--max-body %llu", path, (long long)st.st_size,
+                         (unsigned long long)c->settings->max_body);
+        goto out;
+    }
+    *data = malloc((size_t)st.st_size + 1);
+    if (!*data) {
+        scrim_call_error(c, 500, "no_memory", "out of memory");
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, *data + got, (size_t)st.st_size - got);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+    *len = got;
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
+/* ==== hash and match ======================================================== */
+
+static int hash_or_match(scrim_call *c, int match)
+{
+    scrim_server *srv = c->server;
+    scrim_query_opts o;
+    scrim_upload up = {0};
+    scrim_match_result res = {0};
+    const scrim_media_handler *h = NULL;
+    uint8_t *file = NULL;
+    char err[512] = "";
+    int rc = -1;
+
+    if (query_opts(c, match, &o))
+        return -1;
+    const char *path = scrim_call_arg(c, "path");
+    if (path) {
+        if (c->body_len)
+            return scrim_call_error(c, 400, "bad_request", "send either a "
+                                    "body or ?path=, not both");
+        if (read_confined(c, path, &file, &up.len))
+            return -1;
+        up.bytes = file;
+    } else {
+        up.bytes = c->body;
+        up.len = c->body_len;
+    }
+    if (!up.len) {
+        rc = scrim_call_error(c, 400, "bad_request", "empty body: POST the "
+                              "media's bytes");
+        goto out;
+    }
+    for (int i = 0; i < srv->n_media && !h; i++)
+        if (srv->media[i]->sniff(up.bytes, up.len))
+            h = srv->media[i];
+    if (!h) {
+        rc = scrim_call_error(c, 415, "unsupported", "not an image or video "
+                              "scrim decodes (the type is sniffed from the "
+                              "bytes)");
+        goto out;
+    }
+    up.handler = h;
+    if ((rc = h->hash(&up, &o, err, sizeof err))) {
+        up.handler = NULL;   /* the handler freed what it had made */
+        if (h->free)
+            h->free(&up);
+        scrim__call_fail(c, rc, "%s", err);
+        goto out;
+    }
+    c->json = h->to_json(&up, &o);
+    if (!c->json) {
+        rc = scrim_call_error(c, 500, "no_memory", "out of memory");
+        goto out;
+    }
+    if (!match) {
+        rc = 0;
+        goto out;
+    }
+    if (!c->store) {
+        rc = scrim_call_error(c, 503, "no_database", "no database is open");
+        goto out;
+    }
+    res.matches = json_array();
+    res.allowed = json_array();
+    res.extra = json_object();
+    if (h->match &&
+        (rc = h->match(&up, &o, c->store, &res, err, sizeof err))) {
+        scrim__call_fail(c, rc, "lookup failed: %s", err);
+        goto out;
+    }
+    for (int i = 0; i < srv->n_hooks; i++) {
+        err[0] = '\0';
+        if (srv->hooks[i].fn(c, &up, &res, srv->hooks[i].arg, err,
+                             sizeof err)) {
+            /* Logged by the loop with the request's line: workers never
+             * write the log (its descriptor changes on SIGHUP). */
+            if (!c->hook_failures++)
+                snprintf(c->hook_error, sizeof c->hook_error, "%s", err);
+        }
+    }
+    json_object_set_new(c->json, "matched", json_boolean(res.matched));
+    json_object_set(c->json, "matches", res.matches);
+    json_object_set(c->json, "allowed", res.allowed);
+    json_object_update(c->json, res.extra);
+    c->match_count = (int)json_array_size(res.matches);
+    rc = 0;
+out:
+    if (up.handler && up.handler->free)
+        up.handler->free(&up);
+    json_decref(res.matches);
+    json_decref(res.allowed);
+    json_decref(res.extra);
+    free(file);
+    return rc;
+}
+
+static int api_hash(scrim_call *c, void *arg)
+{
+    return hash_or_match(c, 0);
+}
+
+static int api_match(scrim_call *c, void *arg)
+{
+    return hash_or_match(c, 1);
+}
+
+/* GET /v1/lookup?pdq=HEX[&radius=N] | ?md5=HEX | ?sha256=HEX */
+static int api_lookup(scrim_call *c, void *arg)
+{
+    const char *pdq = scrim_call_arg(c, "pdq"), *md5 = scrim_call_arg(c, "md5"),
+               *sha = scrim_call_arg(c, "sha256");
+    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
+    scrim_matches m = {0};
+    char err[512] = "";
+    int rc;
+
+    if (!!pdq + !!md5 + !!sha != 1)
+        return scrim_call_error(c, 400, "bad_request", "give exactly one of "
+                                "?pdq=, ?md5=, ?sha256=");
+    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius))
+        return -1;
+    if (!c->store)
+        return scrim_call_error(c, 503, "no_database", "no database is open");
+    const char *q = pdq ? pdq : md5 ? md5 : sha;
+    size_t want = md5 ? 32 : 64;
+    if (strlen(q) != want || strspn(q, "0123456789abcdefABCDEF") != want)
+        return scrim_call_error(c, 400, "bad_request", "?%s= must be %zu hex "
+                                "digits", pdq ? "pdq" : md5 ? "md5" : "sha256",
+                                want);
+    char hex[65];
+    for (size_t i = 0; i <= want; i++)
+        hex[i] = (char)(q[i] >= 'A' && q[i] <= 'F' ? q[i] + 32 : q[i]);
+    if (pdq) {
+        scrim_pdq h;
+        scrim_pdq_from_hex(hex, 64, &h);
+        rc = scrim_store_lookup_pdq(c->store, &h, 1, &lo, &m, err, sizeof err);
+    } else {
+        rc = scrim_store_lookup_digest(c->store, md5 ? SCRIM_HASH_MD5
+                                                     : SCRIM_HASH_SHA256,
+                                       hex, &lo, &m, err, sizeof err);
+    }
+    if (rc) {
+        scrim_matches_free(&m);
+        return scrim__call_fail(c, rc, "lookup failed: %s", err);
+    }
+    c->json = scrim_matches_json(&m, 0, hex);
+    scrim_matches_free(&m);
+    if (!c->json)
+        return scrim_call_error(c, 500, "no_memory", "out of memory");
+    c->match_count = (int)json_array_size(json_object_get(c->json, "matches"));
+    json_object_set_new(c->json, "matched", json_boolean(c->match_count > 0));
+    return 0;
+}
+
+/* ==== health and metrics (on the loop: cheap, never queued) ================ */
+
+static int api_healthz(scrim_call *c, void *arg)
+{
+    scrim_server *srv = c->server;
+    c->json = json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:f}", "status",
+                        srv->draining ? "draining" : "ok", "version",
+                        SCRIM_VERSION, "database", srv->store != NULL,
+                        "workers", scrim__pool_threads(srv->pool),
+                        "queue_depth", scrim__pool_depth(srv->pool),
+                        "video_workers", scrim__pool_threads(srv->vpool),
+                        "video_queue_depth", scrim__pool_depth(srv->vpool),
+                        "uptime_seconds", scrim__now() - srv->started);
+    return 0;
+}
+
+static int api_metrics(scrim_call *c, void *arg)
+{
+    size_t len = 0;
+    c->raw = scrim__metrics_render(c->server, &len);
+    if (!c->raw)
+        return scrim_call_error(c, 500, "no_memory", "out of memory");
+    c->raw_len = len;
+    snprintf(c->content_type, sizeof c->content_type,
+             "text/plain; version=0.0.4; charset=utf-8");
+    return 0;
+}
+
+int scrim__api_register(scrim_server *srv)
+{
+    int rc;
+    if ((rc = scrim_server_media(srv, &scrim__image_handler)) ||
+        (rc = scrim_server_route(srv, "hash", SCRIM_POST, "/v1/hash",
+                                 SCRIM_ROUTE_WORKER, api_hash, NULL)) ||
+        (rc = scrim_server_route(srv, "match", SCRIM_POST, "/v1/match",
+                                 SCRIM_ROUTE_WORKER, api_match, NULL)) ||
+        (rc = scrim_server_route(srv, "lookup", SCRIM_GET, "/v1/lookup",
+                                 SCRIM_ROUTE_WORKER, api_lookup, NULL)) ||
+        (rc = scrim_server_route(srv, "healthz", SCRIM_GET, "/healthz", 0,
+                                 api_healthz, NULL)) ||
+        (rc = scrim_server_route(srv, "metrics", SCRIM_GET, "/metrics", 0,
+                                 api_metrics, NULL)))
+        return rc;
+    return SCRIM_OK;
+}

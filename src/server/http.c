@@ -1,0 +1,1373 @@
+/* server_http.c - scrimd's transport: listeners (Unix socket, TCP), the
+ * request life cycle (route, authorise, queue to a worker, time out, reply,
+ * log, count), signals (drain, reload) and the server object. */
+#include "scrim.h"
+#include "base/base.h"
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+double scrim__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ==== settings snapshots ==================================================== */
+
+static int read_token(const char *path, char *out, size_t n, char *err,
+                      size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        scrim__seterr(err, errlen, "--admin-token-file %s: %s", path,
+                      strerror(errno));
+        return SCRIM_EIO;
+    }
+    size_t got = fread(out, 1, n - 1, f);
+    int big = got == n - 1 && fgetc(f) != EOF;
+    fclose(f);
+    out[got] = '\0';
+    while (got && (out[got - 1] == '\n' || out[got - 1] == '\r' ||
+                   out[got - 1] == ' ' || out[got - 1] == '\t'))
+        out[--got] = '\0';
+    if (big || got < 16 || strpbrk(out, " \t\r\n")) {
+        scrim__seterr(err, errlen, "--admin-token-file %s: the token must be "
+                      "one line of 16 to %zu printable characters", path, n - 1);
+        out[0] = '\0';
+        return SCRIM_EINVAL;
+    }
+    return SCRIM_OK;
+}
+
+scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
+                                             char *err, size_t errlen)
+{
+    scrim__settings_ref *r = calloc(1, sizeof *r);
+    if (!r) {
+        scrim__seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    atomic_init(&r->refs, 1);
+    r->s = *s;
+    if (r->s.threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        r->s.threads = n > 0 ? (n > 256 ? 256 : (int)n) : 1;
+    }
+    if (r->s.queue <= 0)
+        r->s.queue = 16 * r->s.threads;
+    if (s->admin_token_file[0] &&
+        read_token(s->admin_token_file, r->admin_token, sizeof r->admin_token,
+                   err, errlen))
+        goto fail;
+    for (int i = 0; i < s->n_allow_path; i++) {
+        char real[PATH_MAX];
+        struct stat st;
+        if (!realpath(s->allow_path[i], real) || stat(real, &st) ||
+            !S_ISDIR(st.st_mode)) {
+            scrim__seterr(err, errlen, "--allow-path %s: not an existing "
+                          "directory", s->allow_path[i]);
+            goto fail;
+        }
+        if (strlen(real) >= SCRIM_SETTINGS_PATH_MAX) {
+            scrim__seterr(err, errlen, "--allow-path %s: resolved path too "
+                          "long", s->allow_path[i]);
+            goto fail;
+        }
+        memcpy(r->allow_real[r->n_allow_real++], real, strlen(real) + 1);
+    }
+    return r;
+fail:
+    free(r);
+    return NULL;
+}
+
+void scrim__settings_ref_put(scrim__settings_ref *r)
+{
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1)
+        free(r);
+}
+
+int scrim__token_equal(const char *given, size_t given_len, const char *want)
+{
+    size_t wl = strlen(want);
+    unsigned char diff = (unsigned char)(given_len != wl);
+    /* Always walk the expected token's length: time does not depend on
+     * where the first difference is. */
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(want[i] ^ (i < given_len ? given[i] : 0));
+    return diff == 0;
+}
+
+/* ==== calls ================================================================= */
+
+typedef struct call_job {
+    scrim__pool_item item;        /* first: the pool links through it */
+    scrim_call call;
+    scrim_server *srv;
+    struct evhttp_request *req;   /* NULL once answered */
+    scrim__route *route;
+    scrim__settings_ref *set;
+    struct evkeyvalq query;
+    int query_ok;
+    char *path;
+    uint8_t *body;
+    struct event *timer;
+    atomic_int cancelled;         /* timed out before a worker took it */
+    int queued;                   /* with the pool: only done() frees it */
+    double t0;
+    char method_name[8];
+    char *authorization;          /* the header, for scrim_call_header */
+} call_job;
+
+const char *scrim_call_header(const scrim_call *c, const char *name)
+{
+    call_job *j = c->priv_;
+    return j && name && !strcasecmp(name, "Authorization") ? j->authorization
+                                                           : NULL;
+}
+
+const char *scrim_call_arg(const scrim_call *c, const char *name)
+{
+    call_job *j = c->priv_;
+    return j && j->query_ok ? evhttp_find_header(&j->query, name) : NULL;
+}
+
+/* scrim_call_error with the message's arguments in a va_list. */
+static int call_verror(scrim_call *c, int status, const char *code,
+                       const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int call_verror(scrim_call *c, int status, const char *code,
+                       const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    c->status = status;
+    snprintf(c->error_code, sizeof c->error_code, "%s", code);
+    json_decref(c->json);
+    /* The message may quote the request (a path, a name), and JSON holds
+     * only UTF-8: without this the client got an empty {}. */
+    scrim__utf8_scrub(msg);
+    c->json = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    free(c->raw);
+    c->raw = NULL;
+    switch (status) {
+    case 400: return SCRIM_EINVAL;
+    case 404: return SCRIM_ENOTFOUND;
+    case 413: return SCRIM_ETOOBIG;
+    case 415: return SCRIM_EFORMAT;
+    case 504: return SCRIM_ETIMEOUT;
+    default: return SCRIM_EINVAL;
+    }
+}
+
+int scrim_call_error(scrim_call *c, int status, const char *code,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = call_verror(c, status, code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* SCRIM_E* -> HTTP, for every endpoint.  400 is "bad_request" (the code the
+ * README's clients and the tests know), not the library's "invalid". */
+static const scrim__http_error http_errors[] = {
+    {SCRIM_OK, 200, "ok"},
+    {SCRIM_EINVAL, 400, "bad_request"},
+    {SCRIM_ENOMEM, 500, "no_memory"},
+    {SCRIM_EIO, 500, "io"},
+    {SCRIM_EFORMAT, 415, "unsupported"},
+    {SCRIM_ETOOBIG, 413, "too_large"},
+    {SCRIM_ECORRUPT, 415, "corrupt"},
+    {SCRIM_EDB, 500, "database"},
+    {SCRIM_ENOTFOUND, 404, "not_found"},
+    {SCRIM_EEXIST, 409, "exists"},
+    {SCRIM_ETIMEOUT, 504, "timeout"},
+};
+
+const scrim__http_error *scrim__http_error_of(int rc)
+{
+    static const scrim__http_error unknown = {0, 500, "internal"};
+    for (size_t i = 0; i < sizeof http_errors / sizeof http_errors[0]; i++)
+        if (http_errors[i].rc == rc)
+            return &http_errors[i];
+    return &unknown;
+}
+
+int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
+{
+    const scrim__http_error *e = scrim__http_error_of(rc);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return scrim_call_error(c, e->status, e->code, "%s",
+                            msg[0] ? msg : scrim_strerror(rc));
+}
+
+int scrim_http_status_of(int e)
+{
+    return scrim__http_error_of(e)->status;
+}
+
+static const char *method_name(int m)
+{
+    switch (m) {
+    case SCRIM_GET: return "GET";
+    case SCRIM_POST: return "POST";
+    case SCRIM_PUT: return "PUT";
+    case SCRIM_DELETE: return "DELETE";
+    case SCRIM_HEAD: return "HEAD";
+    default: return "OTHER";
+    }
+}
+
+static void job_free(call_job *j)
+{
+    if (!j)
+        return;
+    if (j->timer)
+        event_free(j->timer);
+    if (j->query_ok)
+        evhttp_clear_headers(&j->query);
+    json_decref(j->call.json);
+    free(j->call.raw);
+    free(j->path);
+    free(j->body);
+    free(j->authorization);
+    scrim__settings_ref_put(j->set);
+    free(j);
+}
+
+static void drain_check(scrim_server *srv);
+
+static void reply_done(struct evhttp_request *req, void *arg)
+{
+    scrim_server *srv = arg;
+    srv->flushing--;
+    if (srv->draining)
+        drain_check(srv);
+}
+
+/* Write the call's answer, its log line and its metrics.  Loop thread. */
+static void respond(call_job *j, scrim_call *c)
+{
+    scrim_server *srv = j->srv;
+    struct evhttp_request *req = j->req;
+    int status = c->status ? c->status : 200;
+    struct evbuffer *out = evbuffer_new();
+    size_t out_len = 0;
+    char idbuf[32];
+
+    if (c->raw) {
+        evbuffer_add(out, c->raw, c->raw_len);
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Type", c->content_type[0] ? c->content_type
+                                                             : "application/octet-stream");
+    } else {
+        if (!c->json)
+            c->json = json_object();
+        char *text = json_dumps(c->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (text) {
+            evbuffer_add(out, text, strlen(text));
+            evbuffer_add(out, "\n", 1);
+            free(text);
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Type", "application/json");
+    }
+    out_len = evbuffer_get_length(out);
+    snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)c->id);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id",
+                      idbuf);
+    if (status == 401)
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "WWW-Authenticate", "Bearer");
+    if (status == 503)
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", "1");
+    /* Counted until the reply is written (reply_done), so a drain waits
+     * for it.  libevent gives no callback when the client is gone by the
+     * time the reply is written, so drain_check() bounds that wait. */
+    if (evhttp_request_get_connection(req)) {
+        srv->flushing++;
+        evhttp_request_set_on_complete_cb(req, reply_done, srv);
+    }
+    evhttp_send_reply(req, status, NULL, out);
+    srv->last_reply = scrim__now();
+    evbuffer_free(out);
+    j->req = NULL;
+
+    double ms = (scrim__now() - j->t0) * 1000;
+    scrim__metrics_request(j->route ? &j->route->stats : &srv->unrouted,
+                           status, ms);
+    srv->metrics.bytes_received_total += c->body_len;
+    srv->metrics.bytes_sent_total += out_len;
+    if (c->error_code[0])
+        scrim__metrics_error(&srv->metrics, c->error_code);
+    if (status == 503)
+        srv->metrics.queue_rejected_total++;
+    if (status == 504)
+        srv->metrics.timeouts_total++;
+    if (c->hook_failures) {
+        srv->metrics.hook_failures_total += (uint64_t)c->hook_failures;
+        scrim__metrics_error(&srv->metrics, "hook");
+    }
+    json_t *matches = c->json ? json_object_get(c->json, "matches") : NULL;
+    for (size_t i = 0; matches && i < json_array_size(matches); i++) {
+        const char *list = json_string_value(
+            json_object_get(json_array_get(matches, i), "list"));
+        scrim__metrics_match(&srv->metrics, list ? list : "?");
+    }
+
+    /* the path as sent may not be UTF-8: without this the line was lost */
+    char *path = strdup(c->path ? c->path : "");
+    if (path)
+        scrim__utf8_scrub(path);
+    json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:I, s:f}",
+                             "id", (json_int_t)c->id, "method", j->method_name,
+                             "endpoint", j->route ? j->route->name : "unrouted",
+                             "path", path ? path : "?", "status", status,
+                             "bytes_in", (json_int_t)c->body_len, "bytes_out",
+                             (json_int_t)out_len, "ms", ms);
+    free(path);
+    if (c->json && (json_object_get(c->json, "matches") ||
+                    c->match_count))
+        json_object_set_new(line, "matches", json_integer(c->match_count));
+    if (c->hook_failures)
+        json_object_set_new(line, "hook_error", json_string(c->hook_error));
+    if (c->error_code[0]) {
+        json_t *e = json_object_get(json_object_get(c->json, "error"), "message");
+        json_object_set_new(line, "error", json_string(c->error_code));
+        if (e)
+            json_object_set(line, "message", e);
+    }
+    scrim__log_json(line);
+}
+
+/* A request the loop answers at once (errors before any work). */
+static void respond_error_now(call_job *j, int status, const char *code,
+                              const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void respond_error_now(call_job *j, int status, const char *code,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    call_verror(&j->call, status, code, fmt, ap);
+    va_end(ap);
+    respond(j, &j->call);
+}
+
+/* Worker side: run the route's handler unless the call already timed out. */
+static void job_run(scrim__pool_item *it)
+{
+    call_job *j = (call_job *)it;
+    if (atomic_load(&j->cancelled))
+        return;
+    int rc = j->route->fn(&j->call, j->route->arg);
+    if (rc && !j->call.error_code[0])
+        scrim__call_fail(&j->call, rc, "%s", scrim_strerror(rc));
+}
+
+/* Loop side: a worker finished (or skipped) the call. */
+static void job_done(scrim__pool_item *it, void *arg)
+{
+    call_job *j = (call_job *)it;
+    if (j->req)
+        respond(j, &j->call);
+    job_free(j);
+    scrim_server *srv = arg;
+    if (srv->draining)
+        drain_check(srv);
+}
+
+static void job_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    call_job *j = arg;
+    atomic_store(&j->cancelled, 1);
+    if (!j->req)
+        return;
+    /* The worker may still be running and writing j->call's output: the
+     * 504 is built on a call of its own; job_done() drops the late result. */
+    scrim_call t = {.id = j->call.id, .path = j->call.path,
+                    .body_len = j->call.body_len};
+    scrim_call_error(&t, 504, "timeout", "no answer within the request "
+                     "timeout of %g s", j->set->s.request_timeout);
+    respond(j, &t);
+    json_decref(t.json);
+}
+
+static int method_of(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET: return SCRIM_GET;
+    case EVHTTP_REQ_POST: return SCRIM_POST;
+    case EVHTTP_REQ_PUT: return SCRIM_PUT;
+    case EVHTTP_REQ_DELETE: return SCRIM_DELETE;
+    case EVHTTP_REQ_HEAD: return SCRIM_HEAD;
+    default: return 0;
+    }
+}
+
+static scrim__route *route_find(scrim_server *srv, const char *path,
+                                int method, const char **tail, int *wrong_method)
+{
+    *wrong_method = 0;
+    for (int i = 0; i < srv->n_routes; i++) {
+        scrim__route *r = &srv->routes[i];
+        size_t n = strlen(r->path);
+        int hit = (r->flags & SCRIM_ROUTE_PREFIX)
+                      ? !strncmp(path, r->path, n) && path[n]
+                      : !strcmp(path, r->path);
+        if (!hit)
+            continue;
+        if (!(r->methods & method)) {
+            *wrong_method = 1;
+            continue;
+        }
+        *tail = path + ((r->flags & SCRIM_ROUTE_PREFIX) ? n : strlen(path));
+        return r;
+    }
+    return NULL;
+}
+
+/* Admin authorisation; returns 0 when allowed, else answers and returns -1. */
+static int authorise(call_job *j)
+{
+    const char *tok = j->set->admin_token;
+    if (!tok[0]) {
+        respond_error_now(j, 404, "admin_disabled", "the admin API is off "
+                          "(start scrimd with --admin-token-file)");
+        return -1;
+    }
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(j->req),
+                                       "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7)) {
+        respond_error_now(j, 401, "unauthorized", "this endpoint needs "
+                          "'Authorization: Bearer <admin token>'");
+        return -1;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    if (!scrim__token_equal(h, strlen(h), tok)) {
+        respond_error_now(j, 403, "forbidden", "wrong admin token");
+        return -1;
+    }
+    return 0;
+}
+
+/* ==== slow clients: a whole request within --receive-timeout ============= */
+
+/* evhttp's timeout (--idle-timeout) starts again with every byte, so a client
+ * that sends a byte a second would hold its connection for ever.  Every
+ * connection's input buffer reports what arrives: the first byte of a request
+ * starts its clock, and once less than --idle-timeout is left of
+ * --receive-timeout the bufferevent's read timeout is cut to what is left, so
+ * that evhttp itself closes the connection (as for silence) when time is up.
+ * handle_request() stops the clock.  A connection closed with a request part
+ * received gets a log line and counts under scrim_errors_total.
+ *
+ * The bufferevent is ours (evhttp_set_bevcb); its evhttp_connection, for the
+ * close callback, is the callback argument evhttp gives the bufferevent
+ * (libevent 2.1 has no hook for new server connections).  Until conn_setup()
+ * has run, one loop turn after the accept, a reference of ours keeps the
+ * bufferevent alive in case evhttp frees the connection first. */
+typedef struct {
+    scrim_server *srv;
+    struct bufferevent *bev;
+    struct evbuffer_cb_entry *watch;   /* conn_input() on the input buffer */
+    int tracked;                       /* conn_setup() done: closed by conn_closed() */
+    int cut;                           /* read timeout shortened */
+    double start, last;                /* first and latest byte of the request; 0: none */
+    uint64_t bytes;                    /* of it so far */
+} scrim__conn;
+
+static struct timeval tv_of(double s)
+{
+    if (s < 0.001)
+        s = 0.001;
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - (time_t)s) * 1e6)};
+    return tv;
+}
+
+/* Stop watching the input buffer and free the state (not the bufferevent). */
+static void conn_release(scrim__conn *c)
+{
+    if (c->watch)
+        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+    free(c);
+}
+
+static void conn_forget(scrim__conn *c)
+{
+    g_hash_table_remove(c->srv->conns, c->bev);
+    conn_release(c);
+}
+
+static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                       void *arg)
+{
+    scrim__conn *c = arg;
+    if (!info->n_added)
+        return;
+    const scrim_settings *s = &c->srv->cur->s;
+    double now = scrim__now();
+    if (!c->start) {
+        c->start = now;
+        c->bytes = 0;
+    }
+    c->last = now;
+    c->bytes += info->n_added;
+    double left = c->start + s->receive_timeout - now;
+    if (left < s->idle_timeout) {
+        struct timeval r = tv_of(left), w = tv_of(s->idle_timeout);
+        bufferevent_set_timeouts(c->bev, &r, &w);
+        c->cut = 1;
+    }
+}
+
+/* A request arrived whole: its clock stops, the idle timeout is back. */
+static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    scrim__conn *c = bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+    if (!c)
+        return;
+    c->start = 0;
+    if (c->cut) {
+        struct timeval tv = tv_of(srv->cur->s.idle_timeout);
+        bufferevent_set_timeouts(bev, &tv, &tv);
+        c->cut = 0;
+    }
+}
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    scrim__conn *c = arg;
+    scrim_server *srv = c->srv;
+    if (c->start) {
+        const scrim_settings *s = &srv->cur->s;
+        double now = scrim__now();
+        const char *kind = "incomplete", *why = "the client closed it or sent "
+                                                "what evhttp refused";
+        if (now - c->start >= s->receive_timeout - 0.01) {
+            kind = "receive_timeout";
+            why = "not received whole within --receive-timeout";
+        } else if (now - c->last >= s->idle_timeout - 0.01) {
+            kind = "idle_timeout";
+            why = "silent for --idle-timeout mid-request";
+        }
+        char *host = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(evcon, &host, &port);
+        scrim__log_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:f}", "level",
+                                  "warn", "msg", "connection closed mid-request",
+                                  "error", kind, "why", why, "peer",
+                                  host ? host : "", "bytes_in", (json_int_t)c->bytes,
+                                  "seconds", now - c->start));
+        scrim__metrics_error(&srv->metrics, kind);
+    }
+    conn_forget(c);
+}
+
+static void conn_setup(evutil_socket_t fd, short what, void *arg)
+{
+    scrim__conn *c = arg;
+    struct bufferevent *bev = c->bev;
+    void *evcon = NULL;
+    bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+    if (evcon) {   /* bufferevent_free() clears it */
+        c->tracked = 1;
+        evhttp_connection_set_closecb(evcon, conn_closed, c);
+    } else {
+        conn_forget(c);
+    }
+    bufferevent_decref(bev);
+}
+
+static struct bufferevent *conn_new(struct event_base *base, void *arg)
+{
+    scrim_server *srv = arg;
+    /* as evhttp makes them itself */
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    scrim__conn *c = bev ? calloc(1, sizeof *c) : NULL;
+    if (!c)
+        return bev;   /* not watched: only --idle-timeout applies */
+    c->srv = srv;
+    c->bev = bev;
+    struct timeval now = {0, 0};
+    if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), conn_input, c)) ||
+        event_base_once(base, -1, EV_TIMEOUT, conn_setup, c, &now)) {
+        conn_release(c);
+        return bev;
+    }
+    bufferevent_incref(bev);
+    g_hash_table_insert(srv->conns, bev, c);
+    return bev;
+}
+
+static gboolean conn_drop(gpointer bev, gpointer c, gpointer unused)
+{
+    int ours = !((scrim__conn *)c)->tracked;
+    conn_release(c);
+    if (ours)
+        bufferevent_decref(bev);
+    return TRUE;
+}
+
+/* At exit, after evhttp_free(): connections accepted in the loop's last turn,
+ * never set up, hold our reference still. */
+static void conns_free(scrim_server *srv)
+{
+    if (!srv->conns)
+        return;
+    g_hash_table_foreach_remove(srv->conns, conn_drop, NULL);
+    g_hash_table_destroy(srv->conns);
+    srv->conns = NULL;
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+    scrim_server *srv = arg;
+    conn_request_done(srv, req);
+    call_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    j->t0 = scrim__now();
+    j->srv = srv;
+    j->req = req;
+    j->set = srv->cur;
+    atomic_fetch_add(&j->set->refs, 1);
+    j->call.id = ++srv->next_id;
+    j->call.priv_ = j;
+    j->call.server = srv;
+    j->call.store = srv->store;
+    j->call.settings = &j->set->s;
+    j->call.method = method_of(evhttp_request_get_command(req));
+    snprintf(j->method_name, sizeof j->method_name, "%s",
+             method_name(j->call.method));
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t plen = 0;
+    j->path = evhttp_uridecode(raw_path && *raw_path ? raw_path : "/", 0, &plen);
+    j->call.path = j->path;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    j->call.body_len = evbuffer_get_length(in);
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                          "Authorization");
+    j->authorization = auth ? strdup(auth) : NULL;
+
+    if (!j->path || strlen(j->path) != plen || strcspn(j->path, "\r\n") != plen) {
+        respond_error_now(j, 400, "bad_request", "malformed request path");
+        goto done;
+    }
+    j->query.tqh_first = NULL;   /* TAILQ_INIT, without <sys/queue.h> */
+    j->query.tqh_last = &j->query.tqh_first;
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (evhttp_parse_query_str(q ? q : "", &j->query)) {
+        j->query_ok = 1;
+        respond_error_now(j, 400, "bad_request", "malformed query string");
+        goto done;
+    }
+    j->query_ok = 1;
+    if (!j->call.method) {
+        respond_error_now(j, 405, "method_not_allowed", "method not supported");
+        goto done;
+    }
+    int wrong_method;
+    const char *tail = "";
+    j->route = route_find(srv, j->path, j->call.method, &tail, &wrong_method);
+    j->call.tail = tail;
+    if (!j->route) {
+        if (wrong_method)
+            respond_error_now(j, 405, "method_not_allowed", "%s is not allowed "
+                              "on %s", j->method_name, j->path);
+        else
+            respond_error_now(j, 404, "not_found", "no endpoint %s", j->path);
+        goto done;
+    }
+    if ((j->route->flags & SCRIM_ROUTE_ADMIN) && authorise(j))
+        goto done;
+    if (srv->draining) {
+        respond_error_now(j, 503, "shutting_down", "scrimd is shutting down");
+        goto done;
+    }
+
+    /* The body is copied out of libevent's buffer: the worker must never
+     * touch libevent objects, and the connection may go away meanwhile. */
+    j->body = malloc(j->call.body_len + 1);
+    if (!j->body) {
+        respond_error_now(j, 500, "no_memory", "out of memory");
+        goto done;
+    }
+    evbuffer_copyout(in, j->body, j->call.body_len);
+    j->body[j->call.body_len] = '\0';   /* lets handlers parse JSON text */
+    j->call.body = j->body;
+    evbuffer_drain(in, j->call.body_len);
+
+    if (!(j->route->flags & SCRIM_ROUTE_WORKER)) {
+        job_run(&j->item);
+        respond(j, &j->call);
+        goto done;
+    }
+    /* Videos have their own workers (--video-threads): a long one never
+     * holds up the images behind it.  Admin requests have their own thread:
+     * an import or drop, and its wait for LMDB's one writer, never takes an
+     * image worker. */
+    scrim__pool *pool = srv->pool;
+    if (j->route->flags & SCRIM_ROUTE_ADMIN)
+        pool = srv->apool;
+    else if (srv->vpool && scrim_media_sniff((const uint8_t *)j->body,
+                                             j->call.body_len) == SCRIM_MEDIA_VIDEO)
+        pool = srv->vpool;
+    if (scrim__pool_submit(pool, &j->item)) {
+        respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
+                          "%d requests are waiting; retry later",
+                          scrim__pool_threads(pool),
+                          pool == srv->vpool ? "video " : pool == srv->apool ? "admin " : "",
+                          scrim__pool_depth(pool));
+        goto done;
+    }
+    j->queued = 1;
+    double left = j->set->s.request_timeout - (scrim__now() - j->t0);
+    struct timeval tv = tv_of(left);
+    j->timer = evtimer_new(srv->base, job_timeout, j);
+    if (j->timer)
+        evtimer_add(j->timer, &tv);
+    return;   /* job_done() answers and frees */
+done:
+    job_free(j);
+}
+
+/* ==== routes, media kinds, hooks ============================================ */
+
+int scrim_server_route(scrim_server *srv, const char *name, int methods,
+                       const char *path, int flags, scrim_route_fn fn,
+                       void *arg)
+{
+    if (srv->n_routes == SCRIM__MAX_ROUTES || strlen(name) >= 32 ||
+        strlen(path) >= 128 || !fn)
+        return SCRIM_EINVAL;
+    scrim__route *r = &srv->routes[srv->n_routes++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->methods = methods;
+    r->flags = flags;
+    r->fn = fn;
+    r->arg = arg;
+    return SCRIM_OK;
+}
+
+int scrim_server_media(scrim_server *srv, const scrim_media_handler *h)
+{
+    if (srv->n_media == SCRIM__MAX_MEDIA || !h || !h->sniff || !h->hash ||
+        !h->to_json)
+        return SCRIM_EINVAL;
+    /* Newest first: a specific kind (video) is tried before images, so an
+     * animated GIF can be claimed as video. */
+    memmove(&srv->media[1], &srv->media[0], srv->n_media * sizeof *srv->media);
+    srv->media[0] = h;
+    srv->n_media++;
+    return SCRIM_OK;
+}
+
+int scrim_server_match_hook(scrim_server *srv, scrim_match_hook_fn fn,
+                            void *arg)
+{
+    if (srv->n_hooks == SCRIM__MAX_HOOKS || !fn)
+        return SCRIM_EINVAL;
+    srv->hooks[srv->n_hooks].fn = fn;
+    srv->hooks[srv->n_hooks].arg = arg;
+    srv->n_hooks++;
+    return SCRIM_OK;
+}
+
+/* ==== listeners ============================================================= */
+
+static int mkdir_parents(const char *path)
+{
+    char tmp[SCRIM_SETTINGS_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (!slash || slash == tmp)
+        return 0;
+    *slash = '\0';
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int bind_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        scrim__seterr(err, errlen, "--socket %s: path longer than %zu bytes",
+                      path, sizeof sa.sun_path - 1);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (mkdir_parents(path)) {
+        scrim__seterr(err, errlen, "--socket %s: cannot create its directory: "
+                      "%s", path, strerror(errno));
+        return -1;
+    }
+    if (!lstat(path, &st)) {
+        if (!S_ISSOCK(st.st_mode)) {
+            scrim__seterr(err, errlen, "--socket %s: exists and is not a socket",
+                          path);
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof sa)) {
+            close(probe);
+            scrim__seterr(err, errlen, "--socket %s: another server is "
+                          "listening there", path);
+            return -1;
+        }
+        if (probe >= 0)
+            close(probe);
+        unlink(path);   /* stale: left by a process that died */
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
+        chmod(path, 0660) || listen(fd, 1024)) {
+        scrim__seterr(err, errlen, "--socket %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bind_tcp(scrim_server *srv, const char *listen_on, char *err,
+                    size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(listen_on, ':');
+    size_t hl = (size_t)(colon - listen_on);
+    if (hl >= sizeof host)
+        hl = sizeof host - 1;
+    memcpy(host, listen_on, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    int port = atoi(colon + 1);
+    struct evhttp_bound_socket *b =
+        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (!b) {
+        scrim__seterr(err, errlen, "--listen %s: cannot listen there: %s",
+                      listen_on, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char addr[INET6_ADDRSTRLEN] = "?";
+    if (!getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&ss,
+                     &sl)) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
+            port = ntohs(s4->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+            port = ntohs(s6->sin6_port);
+        }
+    }
+    /* Tests bind port 0 and read the real port from this line. */
+    scrim__log_json(json_pack("{s:s, s:s, s:s, s:i}", "level", "info", "msg",
+                              "listening", "tcp", addr, "port", port));
+    return 0;
+}
+
+/* ==== systemd readiness (the sd_notify protocol, without libsystemd) ====== */
+
+static void notify_systemd(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (!path || (path[0] != '/' && path[0] != '@') ||
+        strlen(path) >= sizeof sa.sun_path)
+        return;
+    memcpy(sa.sun_path, path, strlen(path));
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';   /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+    close(fd);
+}
+
+/* ==== signals: drain and reload ============================================ */
+
+static void drain_finish(evutil_socket_t fd, short what, void *arg)
+{
+    scrim_server *srv = arg;
+    event_base_loopexit(srv->base, NULL);
+}
+
+/* Stop once every call has been answered (nothing queued, running, or
+ * finished but not yet delivered to the loop) and every reply written, or
+ * written for a second: a reply to a client that left is never completed. */
+static void drain_check(scrim_server *srv)
+{
+    if (scrim__pool_idle(srv->pool) && scrim__pool_idle(srv->vpool) &&
+        scrim__pool_idle(srv->apool) &&
+        (srv->flushing <= 0 || scrim__now() - srv->last_reply > 1.0))
+        event_base_loopexit(srv->base, NULL);
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    drain_check(arg);
+}
+
+static void remove_listeners(struct evhttp_bound_socket *b, void *arg)
+{
+    struct evhttp_bound_socket **list = arg;
+    for (int i = 0; i < 8; i++)
+        if (!list[i]) {
+            list[i] = b;
+            return;
+        }
+}
+
+static void start_drain(scrim_server *srv)
+{
+    if (srv->draining)
+        return;
+    srv->draining = 1;
+    notify_systemd("STOPPING=1");
+    scrim__log_msg("info", "draining: %d requests in flight, %d queued",
+                   scrim__pool_busy(srv->pool) + scrim__pool_busy(srv->vpool) +
+                       scrim__pool_busy(srv->apool),
+                   scrim__pool_depth(srv->pool) + scrim__pool_depth(srv->vpool) +
+                       scrim__pool_depth(srv->apool));
+    struct evhttp_bound_socket *list[8] = {0};
+    evhttp_foreach_bound_socket(srv->http, remove_listeners, list);
+    for (int i = 0; i < 8 && list[i]; i++)
+        evhttp_del_accept_socket(srv->http, list[i]);
+    /* A client that never reads its reply cannot hold shutdown forever. */
+    double limit = srv->cur->s.request_timeout + 5;
+    struct timeval tv = {(time_t)limit, 0};
+    srv->drain_timer = evtimer_new(srv->base, drain_finish, srv);
+    if (srv->drain_timer)
+        evtimer_add(srv->drain_timer, &tv);
+    struct timeval tick = {0, 50000};
+    srv->drain_tick = event_new(srv->base, -1, EV_PERSIST, drain_tick, srv);
+    if (srv->drain_tick)
+        evtimer_add(srv->drain_tick, &tick);
+    drain_check(srv);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    start_drain(arg);
+}
+
+static void apply_settings(scrim_server *srv, scrim__settings_ref *r)
+{
+    const scrim_settings *s = &r->s;
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)s->max_body);
+    evhttp_set_max_headers_size(srv->http, 64 * 1024);
+    struct timeval tv = tv_of(s->idle_timeout);
+    evhttp_set_timeout_tv(srv->http, &tv);
+    if (srv->pool)
+        scrim__pool_set_queue_max(srv->pool, s->queue);
+}
+
+/* ==== preload: the database read in, in the background =================== */
+
+static int preload_should_stop(void *arg)
+{
+    scrim_server *srv = arg;
+    return atomic_load(&srv->preload_stop);
+}
+
+static void *preload_main(void *arg)
+{
+    scrim_server *srv = arg;
+    if (srv->preload_ran)
+        srv->preload_rc = scrim_store_preload(srv->store, preload_should_stop, srv,
+                                              &srv->preload_stats);
+    if (srv->cache_ran) /* reports a stop asked for during the preload */
+        srv->cache_rc = scrim_store_cache_hashes(srv->store, preload_should_stop,
+                                                 srv, &srv->cache_stats);
+    /* Thread-safe since evthread_use_pthreads(): the loop logs it. */
+    event_active(srv->preload_ev, EV_READ, 0);
+    return NULL;
+}
+
+static void preload_log(const scrim_server *srv)
+{
+    const scrim_store_preload_stats *st = &srv->preload_stats;
+    if (srv->preload_rc) {
+        scrim__log_msg("warning", "preload: the database's memory map was not "
+                       "found; lookups read it as they go");
+        return;
+    }
+    if (st->too_big) {
+        scrim__log_json(json_pack("{s:s, s:s, s:I}", "level", "warning", "msg",
+                                  "preload: the database is over half the RAM; "
+                                  "lookups read it as they go",
+                                  "bytes", (json_int_t)st->bytes));
+        return;
+    }
+    scrim__log_json(json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:f}", "level", "info", "msg",
+        st->stopped ? "preload stopped" : "preloaded", "bytes", (json_int_t)st->bytes,
+        "hugepage_bytes_before", (json_int_t)st->huge_before, "hugepage_bytes",
+        (json_int_t)st->huge_after, "reread", st->reread, "stopped", st->stopped,
+        "seconds", st->seconds));
+}
+
+static void cache_log(const scrim_server *srv)
+{
+    const scrim_store_cache_stats *st = &srv->cache_stats;
+    if (srv->cache_rc) {
+        scrim__log_msg("warning", "hash cache: %s; lookups read candidates from "
+                       "the database", srv->cache_rc == SCRIM_ENOMEM
+                       ? "out of memory" : "the database could not be read");
+        return;
+    }
+    if (st->too_big) {
+        scrim__log_msg("warning", "hash cache: it would take over a quarter of "
+                       "the RAM; not made");
+        return;
+    }
+    scrim__log_json(json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:b, s:f}", "level", "info", "msg",
+        st->stopped ? "hash cache stopped" : "hashes cached", "hashes",
+        (json_int_t)st->hashes, "added", (json_int_t)st->added, "bytes",
+        (json_int_t)st->bytes, "stopped", st->stopped, "seconds", st->seconds));
+}
+
+static void preload_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    scrim_server *srv = arg;
+    pthread_join(srv->preload_thread, NULL);
+    srv->preload_running = 0;
+    if (srv->preload_ran)
+        preload_log(srv);
+    if (srv->cache_ran)
+        cache_log(srv);
+}
+
+/* Start a preload unless one runs or the settings say not to. */
+static void preload_start(scrim_server *srv)
+{
+    if (!(srv->cur->s.preload || srv->cur->s.cache_hashes) ||
+        srv->preload_running || !srv->preload_ev)
+        return;
+    atomic_store(&srv->preload_stop, 0);
+    /* what to do, read here: the settings may be replaced while it runs */
+    srv->preload_ran = srv->cur->s.preload;
+    srv->cache_ran = srv->cur->s.cache_hashes;
+    if (pthread_create(&srv->preload_thread, NULL, preload_main, srv)) {
+        scrim__log_msg("warning", "preload: cannot start its thread");
+        return;
+    }
+    srv->preload_running = 1;
+}
+
+static void preload_stop(scrim_server *srv)
+{
+    if (!srv->preload_running)
+        return;
+    atomic_store(&srv->preload_stop, 1);
+    pthread_join(srv->preload_thread, NULL);
+    srv->preload_running = 0;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    scrim_server *srv = arg;
+    scrim_settings s;
+    char err[600];
+    int help, print;
+    notify_systemd("RELOADING=1");
+    srv->metrics.reloads_total++;
+    if (scrim__log_reopen(srv->cur->s.log, err, sizeof err))
+        scrim__log_msg("error", "reload: %s", err);
+    if (scrim_settings_resolve(&s, srv->argc, srv->argv, &help, &print, err,
+                               sizeof err))
+        goto failed;
+    /* What is bound or opened at start keeps its start-up value. */
+    const scrim_settings *old = &srv->cur->s;
+    if (strcmp(s.db, old->db) || strcmp(s.socket, old->socket) ||
+        strcmp(s.listen, old->listen) || strcmp(s.user, old->user) ||
+        (s.threads && s.threads != old->threads) ||
+        s.video_threads != old->video_threads)
+        scrim__log_msg("warning", "reload: db, socket, listen, user, threads "
+                       "and video-threads change only on restart");
+    snprintf(s.db, sizeof s.db, "%s", old->db);
+    snprintf(s.socket, sizeof s.socket, "%s", old->socket);
+    snprintf(s.listen, sizeof s.listen, "%s", old->listen);
+    snprintf(s.user, sizeof s.user, "%s", old->user);
+    s.threads = old->threads;
+    s.video_threads = old->video_threads;
+    scrim__settings_ref *r = scrim__settings_ref_new(&s, err, sizeof err);
+    if (!r)
+        goto failed;
+    if (strcmp(r->s.log, old->log) &&
+        scrim__log_open(r->s.log, err, sizeof err))
+        scrim__log_msg("error", "reload: %s", err);
+    apply_settings(srv, r);
+    scrim__settings_ref_put(srv->cur);
+    srv->cur = r;
+    scrim__log_msg("info", "settings reloaded%s%s", r->s.config[0] ? " from " : "",
+                   r->s.config);
+    preload_start(srv); /* e.g. after a big import by the CLI */
+    notify_systemd("READY=1");
+    return;
+failed:
+    scrim__log_msg("error", "reload failed, keeping the old settings: %s", err);
+    notify_systemd("READY=1");
+}
+
+static void on_stop_request(evutil_socket_t fd, short what, void *arg)
+{
+    start_drain(arg);
+}
+
+void scrim_server_stop(scrim_server *srv)
+{
+    event_active(srv->stop_ev, EV_READ, 0);
+}
+
+/* ==== life cycle ============================================================ */
+
+static int drop_privileges(const char *user, const char *socket_path,
+                           const char *log_path, char *err, size_t errlen)
+{
+    if (!user[0])
+        return 0;
+    if (geteuid() != 0) {
+        scrim__log_msg("info", "--user %s ignored: not running as root", user);
+        return 0;
+    }
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        scrim__seterr(err, errlen, "--user %s: no such user", user);
+        return -1;
+    }
+    if (socket_path[0] && chown(socket_path, pw->pw_uid, pw->pw_gid))
+        scrim__log_msg("warning", "cannot chown %s: %s", socket_path,
+                       strerror(errno));
+    if (strcmp(log_path, "-") && chown(log_path, pw->pw_uid, pw->pw_gid))
+        scrim__log_msg("warning", "cannot chown %s: %s", log_path,
+                       strerror(errno));
+    if (initgroups(pw->pw_name, pw->pw_gid) || setgid(pw->pw_gid) ||
+        setuid(pw->pw_uid)) {
+        scrim__seterr(err, errlen, "--user %s: cannot switch user: %s", user,
+                      strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) {   /* must not be able to regain root */
+        scrim__seterr(err, errlen, "--user %s: root could be regained", user);
+        return -1;
+    }
+    scrim__log_msg("info", "running as %s (uid %d)", user, (int)pw->pw_uid);
+    return 0;
+}
+
+int scrim_server_new(const scrim_settings *s, int argc, char **argv,
+                     scrim_server **out, char *err, size_t errlen)
+{
+    scrim_server *srv = calloc(1, sizeof *srv);
+    int rc = SCRIM_EINVAL;
+    *out = NULL;
+    if (!srv) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    srv->argc = argc;
+    srv->argv = argv;
+    srv->started = scrim__now();
+    signal(SIGPIPE, SIG_IGN);
+    /* Many idle keep-alive clients must not exhaust descriptors early. */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (scrim__log_open(s->log, err, errlen)) {
+        rc = SCRIM_EIO;
+        goto fail;
+    }
+    if (!(srv->cur = scrim__settings_ref_new(s, err, errlen)))
+        goto fail;
+    if (!s->socket[0] && !s->listen[0]) {
+        scrim__seterr(err, errlen, "nothing to serve on: both --socket and "
+                      "--listen are 'none'");
+        goto fail;
+    }
+    static int threads_on;
+    if (!threads_on && evthread_use_pthreads()) {
+        scrim__seterr(err, errlen, "libevent has no thread support");
+        goto fail;
+    }
+    threads_on = 1;
+    srv->base = event_base_new();
+    srv->http = srv->base ? evhttp_new(srv->base) : NULL;
+    if (!srv->http) {
+        scrim__seterr(err, errlen, "cannot create the event loop");
+        goto fail;
+    }
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(srv->http, handle_request, srv);
+    srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    evhttp_set_bevcb(srv->http, conn_new, srv);
+    apply_settings(srv, srv->cur);
+
+    if (s->socket[0]) {
+        int fd = bind_unix(s->socket, err, errlen);
+        if (fd < 0)
+            goto fail;
+        if (!evhttp_accept_socket_with_handle(srv->http, fd)) {
+            close(fd);
+            scrim__seterr(err, errlen, "--socket %s: cannot accept", s->socket);
+            goto fail;
+        }
+        snprintf(srv->socket_path, sizeof srv->socket_path, "%s", s->socket);
+        srv->socket_bound = 1;
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "info", "msg",
+                                  "listening", "socket", s->socket));
+    }
+    if (s->listen[0] && bind_tcp(srv, s->listen, err, errlen))
+        goto fail;
+    if (drop_privileges(s->user, s->socket, s->log, err, errlen))
+        goto fail;
+
+    scrim_store_opts so = {.create = 1};
+    if ((rc = scrim_store_open(s->db, &so, &srv->store, err, errlen)))
+        goto fail;
+    if ((rc = scrim__api_register(srv)) || (rc = scrim__admin_register(srv))) {
+        scrim__seterr(err, errlen, "cannot set up the endpoints: %s",
+                      scrim_strerror(rc));
+        goto fail;
+    }
+    rc = SCRIM_ENOMEM;
+    if (scrim__pool_new(srv->cur->s.threads, srv->cur->s.queue, srv->base,
+                        job_run, job_done, srv, &srv->pool)) {
+        scrim__seterr(err, errlen, "cannot start %d worker threads",
+                      srv->cur->s.threads);
+        goto fail;
+    }
+    int vt = srv->cur->s.video_threads;
+    if (vt > 0 && scrim__pool_new(vt, 16 * vt, srv->base, job_run, job_done,
+                                  srv, &srv->vpool)) {
+        scrim__seterr(err, errlen, "cannot start %d video worker threads", vt);
+        goto fail;
+    }
+    if (scrim__pool_new(1, 64, srv->base, job_run, job_done, srv, &srv->apool)) {
+        scrim__seterr(err, errlen, "cannot start the admin thread");
+        goto fail;
+    }
+    srv->sig_term = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
+    srv->sig_int = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
+    srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
+    srv->stop_ev = event_new(srv->base, -1, 0, on_stop_request, srv);
+    srv->preload_ev = event_new(srv->base, -1, 0, preload_done, srv);
+    if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->stop_ev ||
+        !srv->preload_ev ||
+        evsignal_add(srv->sig_term, NULL) || evsignal_add(srv->sig_int, NULL) ||
+        evsignal_add(srv->sig_hup, NULL)) {
+        scrim__seterr(err, errlen, "cannot install signal handlers");
+        goto fail;
+    }
+    preload_start(srv);
+    *out = srv;
+    return SCRIM_OK;
+fail:
+    scrim_server_free(srv);
+    return rc;
+}
+
+int scrim_server_run(scrim_server *srv)
+{
+    json_t *eff = scrim_settings_json(&srv->cur->s);
+    scrim__log_json(json_pack("{s:s, s:s, s:s, s:o}", "level", "info", "msg",
+                              "ready", "version", SCRIM_VERSION, "settings",
+                              eff));
+    notify_systemd("READY=1");
+    int rc = event_base_dispatch(srv->base);
+    scrim__log_msg("info", "stopped");
+    return rc < 0 ? SCRIM_EIO : SCRIM_OK;
+}
+
+void scrim_server_free(scrim_server *srv)
+{
+    if (!srv)
+        return;
+    preload_stop(srv);
+    /* Workers first: they may still hold calls whose done() needs the loop
+     * objects below. */
+    scrim__pool_free(srv->pool);
+    scrim__pool_free(srv->vpool);
+    scrim__pool_free(srv->apool);
+    if (srv->http)
+        evhttp_free(srv->http);
+    conns_free(srv);
+    if (srv->socket_bound)
+        unlink(srv->socket_path);
+    struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
+                           srv->stop_ev, srv->drain_timer, srv->drain_tick,
+                           srv->preload_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (srv->base)
+        event_base_free(srv->base);
+    if (srv->store)
+        scrim_store_close(srv->store);
+    scrim__settings_ref_put(srv->cur);
+    scrim__log_close();
+    free(srv);
+}

@@ -1,0 +1,51 @@
+/* server_media.c - the built-in image media kind of scrimd's request path:
+ * sniff, hash (a JPEG's rows become luma as they are decoded: no pixels are
+ * kept; a hook that needs them decodes the upload again), JSON.
+ * Other kinds (video, issue 5) register a scrim_media_handler of their own
+ * with scrim_server_media(); matching lives in server_match.c. */
+#include "scrim.h"
+#include "base/base.h"
+#include "server/server.h"
+
+#include <string.h>
+
+static int image_sniff(const void *buf, size_t len)
+{
+    return scrim_image_sniff(buf, len);
+}
+
+static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
+                      size_t errlen)
+{
+    scrim_decode_opts d = {.max_pixels = o->max_pixels,
+                           .min_side = o->min_side,
+                           .ignore_alpha = o->ignore_alpha};
+    int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image, NULL,
+                                     err, errlen);
+    if (rc)
+        return rc;
+    up->kind = SCRIM_MEDIA_IMAGE;
+    memcpy(up->md5, up->image.md5, sizeof up->md5);
+    memcpy(up->sha256, up->image.sha256, sizeof up->sha256);
+    return SCRIM_OK;
+}
+
+static json_t *image_json(const scrim_upload *up, const scrim_query_opts *o)
+{
+    return scrim_image_hashes_json(&up->image, o->dihedral);
+}
+
+
+/* Defined in server_match.c: PDQ (with dihedral variants) and digests. */
+int scrim__image_match(const scrim_upload *up, const scrim_query_opts *o,
+                       struct scrim_store *store, scrim_match_result *res,
+                       char *err, size_t errlen);
+
+const scrim_media_handler scrim__image_handler = {
+    .kind = "image",
+    .sniff = image_sniff,
+    .hash = image_hash,
+    .to_json = image_json,
+    .match = scrim__image_match,
+    .free = NULL, /* an image upload holds nothing of its own */
+};

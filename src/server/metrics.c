@@ -1,0 +1,218 @@
+/* server_metrics.c - scrimd's statistics and their Prometheus text form.
+ * Every update happens on the event loop thread (workers hand their results
+ * back to it), so plain counters suffice: no locks, no atomics. */
+#include "scrim.h"
+#include "server/server.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int statuses[SCRIM__STATUSES] = {
+    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503, 504,
+    0 /* other */, -1};
+static const double bucket_ms[SCRIM__HIST_BUCKETS] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
+    -1 /* +Inf */};
+
+int scrim__metrics_status_index(int status)
+{
+    int i;
+    for (i = 0; statuses[i] > 0; i++)
+        if (statuses[i] == status)
+            return i;
+    return i;   /* "other" */
+}
+
+void scrim__metrics_request(scrim__route_stats *rs, int status, double ms)
+{
+    rs->by_status[scrim__metrics_status_index(status)]++;
+    int b = 0;
+    while (bucket_ms[b] >= 0 && ms > bucket_ms[b])
+        b++;
+    rs->hist[b]++;
+    rs->sum_ms += ms;
+    rs->count++;
+}
+
+void scrim__metrics_error(scrim__metrics *m, const char *code)
+{
+    int i;
+    for (i = 0; i < m->n_errors; i++)
+        if (!strcmp(m->errors[i].code, code))
+            break;
+    if (i == m->n_errors) {
+        if (m->n_errors == (int)(sizeof m->errors / sizeof *m->errors))
+            code = "other", i = m->n_errors - 1;
+        else
+            snprintf(m->errors[m->n_errors++].code, sizeof m->errors[0].code,
+                     "%s", code);
+    }
+    m->errors[i].n++;
+}
+
+void scrim__metrics_match(scrim__metrics *m, const char *list)
+{
+    int i;
+    for (i = 0; i < m->n_matches; i++)
+        if (!strcmp(m->matches[i].list, list))
+            break;
+    if (i == m->n_matches) {
+        if (m->n_matches == (int)(sizeof m->matches / sizeof *m->matches))
+            i = m->n_matches - 1;   /* the last slot absorbs the overflow */
+        else
+            snprintf(m->matches[m->n_matches++].list,
+                     sizeof m->matches[0].list, "%s", list);
+    }
+    m->matches[i].n++;
+}
+
+/* Label values are list names etc.: escape what Prometheus requires. */
+static void label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f), fputc(*v, f);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+static void route_stats(FILE *f, const char *name, const scrim__route_stats *rs,
+                        int pass)
+{
+    if (pass == 0) {
+        for (int i = 0; i < SCRIM__STATUSES - 1; i++) {
+            if (!rs->by_status[i])
+                continue;
+            fprintf(f, "scrim_requests_total{endpoint=\"%s\",status=\"", name);
+            if (statuses[i])
+                fprintf(f, "%d", statuses[i]);
+            else
+                fputs("other", f);
+            fprintf(f, "\"} %llu\n", (unsigned long long)rs->by_status[i]);
+        }
+        return;
+    }
+    if (!rs->count)
+        return;
+    uint64_t cum = 0;
+    for (int b = 0; b < SCRIM__HIST_BUCKETS; b++) {
+        cum += rs->hist[b];
+        fprintf(f, "scrim_request_duration_seconds_bucket{endpoint=\"%s\","
+                "le=\"", name);
+        if (bucket_ms[b] < 0)
+            fputs("+Inf", f);
+        else
+            fprintf(f, "%g", bucket_ms[b] / 1000);
+        fprintf(f, "\"} %llu\n", (unsigned long long)cum);
+    }
+    fprintf(f, "scrim_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+            name, rs->sum_ms / 1000);
+    fprintf(f, "scrim_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+            name, (unsigned long long)rs->count);
+}
+
+char *scrim__metrics_render(scrim_server *srv, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    const scrim__metrics *m = &srv->metrics;
+    if (!f)
+        return NULL;
+
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            fputs("# HELP scrim_requests_total Requests answered, by endpoint "
+                  "and HTTP status.\n# TYPE scrim_requests_total counter\n", f);
+        else
+            fputs("# HELP scrim_request_duration_seconds Time from a request's "
+                  "arrival to its reply.\n# TYPE scrim_request_duration_seconds "
+                  "histogram\n", f);
+        for (int r = 0; r < srv->n_routes; r++)
+            route_stats(f, srv->routes[r].name, &srv->routes[r].stats, pass);
+        route_stats(f, "unrouted", &srv->unrouted, pass);
+    }
+
+#define X(name, help)                                                         \
+    fprintf(f, "# HELP scrim_" #name " " help ".\n# TYPE scrim_" #name         \
+            " counter\nscrim_" #name " %llu\n", (unsigned long long)m->name);
+    SCRIM__COUNTERS(X)
+#undef X
+
+    fputs("# HELP scrim_errors_total Error replies, by kind.\n"
+          "# TYPE scrim_errors_total counter\n", f);
+    for (int i = 0; i < m->n_errors; i++) {
+        fputs("scrim_errors_total{kind=\"", f);
+        label(f, m->errors[i].code);
+        fprintf(f, "\"} %llu\n", (unsigned long long)m->errors[i].n);
+    }
+    fputs("# HELP scrim_matches_total Matches reported, by list.\n"
+          "# TYPE scrim_matches_total counter\n", f);
+    for (int i = 0; i < m->n_matches; i++) {
+        fputs("scrim_matches_total{list=\"", f);
+        label(f, m->matches[i].list);
+        fprintf(f, "\"} %llu\n", (unsigned long long)m->matches[i].n);
+    }
+
+    scrim_list_info *lists = NULL;
+    size_t nl = 0;
+    if (srv->store && !scrim_store_lists(srv->store, &lists, &nl, NULL, 0)) {
+        fputs("# HELP scrim_list_hashes Entries in each list, by type.\n"
+              "# TYPE scrim_list_hashes gauge\n", f);
+        for (size_t i = 0; i < nl; i++) {
+            static const char *tn[] = {"pdq", "md5", "sha256", "video"};
+            uint64_t v[] = {lists[i].pdq, lists[i].md5, lists[i].sha256,
+                            lists[i].video};
+            for (int t = 0; t < 4; t++) {
+                fputs("scrim_list_hashes{list=\"", f);
+                label(f, lists[i].name);
+                fprintf(f, "\",type=\"%s\"} %llu\n", tn[t],
+                        (unsigned long long)v[t]);
+            }
+        }
+        free(lists);
+    }
+    /* The worker pools: images, videos (scrim_video_*; 0 if videos share
+     * the image workers), and admin requests (scrim_admin_*). */
+    static const struct { const char *prefix, *what, *of; } pools[3] = {
+        {"scrim_", "Requests", "requests"}, {"scrim_video_", "Videos", "videos"},
+        {"scrim_admin_", "Admin requests", "admin requests"}};
+    scrim__pool *pp[3] = {srv->pool, srv->vpool, srv->apool};
+    for (int i = 0; i < 3; i++) {
+        const char *p = pools[i].prefix;
+        fprintf(f, "# HELP %squeue_depth %s waiting for a worker.\n"
+                "# TYPE %squeue_depth gauge\n%squeue_depth %d\n", p,
+                pools[i].what, p, p, scrim__pool_depth(pp[i]));
+        fprintf(f, "# HELP %sworkers_busy Workers running %s.\n"
+                "# TYPE %sworkers_busy gauge\n%sworkers_busy %d\n", p,
+                pools[i].of, p, p, scrim__pool_busy(pp[i]));
+        fprintf(f, "# HELP %sworkers Worker threads for %s.\n"
+                "# TYPE %sworkers gauge\n%sworkers %d\n", p, pools[i].of, p,
+                p, scrim__pool_threads(pp[i]));
+    }
+    fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
+            "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
+            srv->cur->s.queue);
+    /* In use vs held: a leak grows the first, fragmentation the second. */
+    struct mallinfo2 mi = mallinfo2();
+    fprintf(f, "# HELP scrim_heap_in_use_bytes Bytes allocated by malloc and "
+            "not freed.\n# TYPE scrim_heap_in_use_bytes gauge\n"
+            "scrim_heap_in_use_bytes %zu\n", mi.uordblks + mi.hblkhd);
+    fprintf(f, "# HELP scrim_heap_held_bytes Bytes malloc holds from the "
+            "system.\n# TYPE scrim_heap_held_bytes gauge\n"
+            "scrim_heap_held_bytes %zu\n", mi.arena + mi.hblkhd);
+    fprintf(f, "# HELP scrim_uptime_seconds Seconds since start.\n"
+            "# TYPE scrim_uptime_seconds gauge\nscrim_uptime_seconds %.3f\n",
+            scrim__now() - srv->started);
+    if (fclose(f)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
