@@ -102,7 +102,7 @@ void scrim_pdq_from_bytes(const uint8_t in[32], scrim_pdq *h);
 int scrim_init(const char *argv0);
 /* The same, but libvips is started only when a decode first needs it (most
  * JPEGs never do): for short single-threaded runs such as the CLI, where
- * starting libvips is half the start-up.  Multi-threaded programs should
+ * starting libvips is most of the start-up.  Multi-threaded programs should
  * call scrim_init (libvips wants to be started before other threads). */
 int scrim_init_lazy(const char *argv0);
 void scrim_shutdown(void);
@@ -128,8 +128,8 @@ typedef struct scrim_decode_opts {
 
 /* Hashing decodes full-size pixels: the reference hashes a nearest-neighbour
  * 512x512 sample of them, and shrink-on-load (which averages neighbours)
- * moves hashes: 2-6 bits for 5-48 MP photos at SCRIM_DEFAULT_MIN_SIDE, up to
- * ~24 bits at SCRIM_FAST_MIN_SIDE (scrim hash --fast, several times faster).
+ * moves hashes (a few bits at SCRIM_DEFAULT_MIN_SIDE, more at
+ * SCRIM_FAST_MIN_SIDE, as `scrim hash --fast` uses).
  * Loading without hashing (previews) shrinks JPEGs of 4096 px and more. */
 #define SCRIM_DEFAULT_MIN_SIDE 2048
 #define SCRIM_FAST_MIN_SIDE 512
@@ -208,8 +208,10 @@ json_t *scrim_image_hashes_json(const scrim_image_hashes *h, int dihedral);
 
 /* The other modules of the library, each with its own header. */
 #include "scrim/store.h"   /* LMDB hash lists and the PDQ index */
-#include "scrim/video.h"   /* vPDQ frame sampling and video matching */
-#include "scrim/preview.h" /* blurred previews and review records */
-#include "scrim/server.h"  /* the HTTP daemon's pieces */
+#include "scrim/video.h"   /* vPDQ frame sampling */
+#include "scrim/match.h"   /* what an image or video matches */
+#include "scrim/preview.h" /* blurred previews */
+/* The daemon's pieces are in scrim/server.h and the review records in
+ * scrim/review.h, included by the programs that serve them. */
 
 #endif

@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 #include "scrim.h"
+#include "scrim/server.h"
+#include "scrim/review.h"
 
 static inline void temp_server_settings(scrim_settings *s, const char *dir)
 {

@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include "scrim.h"
+#include "scrim/server.h"
+#include "scrim/review.h"
 
 /* Directory of ../shared/data, or NULL when it is not there. The location
  * can be overridden with SCRIM_SHARED (tests run from the project root). */

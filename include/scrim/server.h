@@ -10,14 +10,14 @@
  *
  * The request path of POST /v1/hash and POST /v1/match, on a worker:
  *   1. media sniff: the first registered scrim_media_handler whose sniff()
- *      accepts the bytes owns the upload (images built in; video: issue 5);
+ *      accepts the bytes owns the upload (images built in; video: scrim_video_server_attach);
  *   2. handler->hash() fills a scrim_upload (hashes; no decoded pixels are
  *      kept: most uploads match nothing, so a hook that needs pixels decodes
  *      the bytes again);
  *   3. (match only) handler->match() fills a scrim_match_result;
  *   4. (match only) every registered post-match hook runs with the upload
  *      (its bytes) and the result, and may attach keys to
- *      result->extra (e.g. "review": {...}, issue 6);
+ *      result->extra (e.g. "review": {...}, scrim_review_server_attach);
  *   5. the response is hashes JSON + matched/matches/allowed + extra.
  * Extra endpoints (e.g. /v1/review/...) are added with scrim_server_route().
  *

@@ -89,7 +89,7 @@ void scrim_store_close(scrim_store *s);
 /* Read the whole database into memory (the page cache), for servers that
  * want no first-query disk reads, and where the kernel can map the file with
  * 2 MB pages, make it so: the index's random reads then miss the TLB far
- * less (index lookups 1.4-1.8x faster at 10M hashes on the 2-core VM).  If
+ * less (doc/design.md).  If
  * most of the database is held in 4 KB folios (e.g. just written by an
  * import), it is dropped and read again, 2 MB at a time, provided a first
  * 2 MB shows that this brings 2 MB pages.  Safe while other threads query and write.  Takes as
@@ -111,9 +111,8 @@ int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
 
 /* Keep every PDQ of the database in RAM (32 bytes per hash: 322 MB at 10M),
  * so that an index lookup checks its candidates without reading their
- * records from LMDB (radius-31 lookups at 10M hashes ~1.3-1.5x faster on
- * the 2-core VM).  For servers: the first call reads every ref record
- * (~0.5 s at 10M), later calls only those committed since, and imports
+ * records from LMDB.  For servers: the first call reads every ref record,
+ * later calls only those committed since, and imports
  * through this handle extend it as they commit.  Hashes committed by other
  * processes are found as before (read from LMDB) until the next call.
  * Safe while other threads query and write; stops early once stop(arg)

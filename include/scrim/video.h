@@ -133,7 +133,7 @@ int scrim_vpdq_compare(const scrim_vpdq *query, const scrim_vpdq *compared,
                         int min_quality, int max_distance,
                         double *query_percent, double *compared_percent);
 
-/* ---- video lists: import, export, matching (src/vmatch.c) ------------------ */
+/* ---- video lists: import, export (src/index/vpdq_list.c) -------------------- */
 
 /* Add the videos of a vPDQ text to an import: one video entry per file, with
  * id `id` (required), or, when the text holds "# video: ID" section lines
@@ -149,36 +149,7 @@ int scrim_vpdq_import(scrim_import *imp, const void *buf, size_t len,
 int scrim_vpdq_export_entry(FILE *out, const char *id, const char *label,
                             const scrim_store_frame *frames, size_t n);
 
-typedef struct scrim_vmatch_opts {
-    int min_quality;          /* frames/images below are not looked up (50) */
-    int radius;               /* -1: each list's own radius */
-    double query_percent;     /* video match thresholds (80, 0) */
-    double compared_percent;
-    int dihedral;             /* images: also the 7 other dihedral variants (1) */
-} scrim_vmatch_opts;
-void scrim_vmatch_opts_default(scrim_vmatch_opts *o);
-
-/* Match a video's sampled frames against the enabled lists.  *out gets
- * {"matched": bool, "matches": [...], "allowed": [...]} (allow lists apart):
- *  - a video entry, when query/compared percentages (vPDQ's measure, frames
- *    within the radius) reach the thresholds: {"list", "type": "video",
- *    "id", "label", "query_match_percent", "compared_match_percent",
- *    "ranges": [[start, end], ...]} (matched seconds of the query);
- *  - an image entry within the radius of frames: scrim_match_json()'s
- *    object plus "timestamps": [seconds of those frames].
- * Thread-safe (the store is shared).  Caller owns *out. */
-int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
-                      const scrim_vmatch_opts *o, json_t **out, char *err,
-                      size_t errlen);
-/* The same shape for an image's hashes: its PDQ (and dihedral variants)
- * within each list's radius, MD5/SHA-256 exactly; one entry once, nearest
- * first.  A video entry one of whose frames matches is reported with
- * "type": "video", its "id", and the nearest "frame" and its "seconds". */
-int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
-                      const scrim_vmatch_opts *o, json_t **out, char *err,
-                      size_t errlen);
-
-/* ---- the daemon (src/video_server.c) ----------------------------------------- */
+/* ---- the daemon (src/server/video.c) ----------------------------------------- */
 
 struct scrim_server;
 /* Register the "video" media kind with scrimd (POST /v1/hash and /v1/match

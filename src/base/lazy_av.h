@@ -1,4 +1,4 @@
-/* av_lazy.h - FFmpeg, opened on first use (src/lazy.c).
+/* lazy_av.h - FFmpeg, opened on first use (src/lazy.c).
  *
  * Linking FFmpeg pulled in some 60 more shared libraries (codecs, JPEG XL's
  * Highway, ...) whose loading and start-up code cost ~25 ms of every run of

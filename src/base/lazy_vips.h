@@ -1,4 +1,4 @@
-/* vips_lazy.h - libvips, opened on first use (src/lazy.c).
+/* lazy_vips.h - libvips, opened on first use (src/lazy.c).
  *
  * libvips brings about 90 shared libraries (every format's codec, Pango,
  * Cairo, ...): loading them took ~28 ms of every run of bin/scrim, while a

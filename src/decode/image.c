@@ -89,7 +89,7 @@ int scrim_image_sniff(const void *buf, size_t len)
  * decoder makes it: ImageMagick 6 (Q16) ignores any ICC profile and computes
  * R = QR - (C / QR * (QR - K) + K) on 16-bit quanta (QR = 65535), rounded
  * to a quantum; G and B likewise from M and Y.  For 8-bit samples that is
- * scrim__cmyk8 (internal.h), as for CMYK JPEGs.  16-bit files keep the high
+ * scrim__cmyk8 (decode.h), as for CMYK JPEGs.  16-bit files keep the high
  * byte of the result, as scrim does for all 16-bit images (the reference CLI
  * would take the low byte: see README).  libvips' own conversion goes
  * through a CMYK profile and moved hashes 6-36 bits from the reference's.

@@ -1,5 +1,5 @@
-/* store_internal.h - the store's on-disk records and the pieces its files
- * (store.c, store_import.c, store_lookup.c, mih.c, import.c) share. */
+/* index.h - the store's on-disk records and the pieces its files (store*.c,
+ * mih.c, text.c, vpdq_list.c) share.  Not public API. */
 #ifndef SCRIM_STORE_INTERNAL_H
 #define SCRIM_STORE_INTERNAL_H
 
@@ -81,6 +81,7 @@ typedef struct ref_view {
     size_t idlen, labellen;
 } ref_view;
 
+/* SCRIM_EDB for a record too short for what its flags say. */
 int store__ref_decode(const void *data, size_t len, ref_view *out);
 /* Encode into buf (at least REF_BASE + REF_VIDEO_LEN + 4 + idlen + labellen
  * bytes); returns the length. */
@@ -90,33 +91,45 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r);
  * in ref records.  Video record: uint32 first ref, uint32 frames, uint32
  * import, uint8 flags, then label. */
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------
+ * Each says what its non-zero return is: an LMDB code (MDB_* or an errno
+ * value, as mdb_* return them), or a SCRIM_E* code with err set. */
 
-int store__mdb_err(int rc, const char *what, char *err, size_t errlen);
+/* LMDB code rc -> "WHAT: message" in err (a full map says so and what to
+ * do); returns SCRIM_ENOMEM or SCRIM_EDB.  Also used by review/. */
+int scrim__mdb_err(int rc, const char *what, char *err, size_t errlen);
+/* The next value of counter `key` (LMDB code). */
 int store__meta_next(scrim_store *s, MDB_txn *txn, const char *key,
                      uint64_t *out);
+/* SCRIM_ENOTFOUND if there is no such list; SCRIM_E* codes. */
 int store__list_load(scrim_store *s, MDB_txn *txn, const char *name,
                      struct list_rec *rec, char *desc, char *err,
                      size_t errlen);
+/* LMDB codes; a missing key is 0 with *out unchanged. */
 int store__meta_get(scrim_store *s, MDB_txn *txn, const char *key,
                     uint64_t *out);
+/* LMDB codes. */
 int store__meta_set(scrim_store *s, MDB_txn *txn, const char *key,
                     uint64_t n);
+/* SCRIM_EINVAL with err set for an out-of-range parameter. */
 int store__params_check(const scrim_list_params *p, char *err, size_t errlen);
 void store__params_apply(struct list_rec *rec, char *desc,
                          const scrim_list_params *p);
-/* Create list `name` (must not exist) with params p applied. */
+/* Create list `name` (must not exist) with params p applied (SCRIM_E*). */
 int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
                     const scrim_list_params *p, struct list_rec *rec,
                     char *desc, char *err, size_t errlen);
-/* A read transaction from the store's cache (renewed), and back. */
+/* A read transaction from the store's cache (renewed), and back (LMDB
+ * codes). */
 int store__rtxn_get(scrim_store *s, MDB_txn **txn);
 void store__rtxn_put(scrim_store *s, MDB_txn *txn);
 void store__rtxn_cache_free(scrim_store *s);
 /* Find the data file's map and advise it MADV_HUGEPAGE (store_map.c). */
 void store__map_advise(scrim_store *s);
+/* LMDB codes. */
 int store__list_save(scrim_store *s, MDB_txn *txn, const char *name,
                      const struct list_rec *rec, const char *desc);
+/* LMDB codes. */
 int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,
                      const char *action, const char *list, uint64_t count,
                      const char *detail);
@@ -187,11 +200,11 @@ typedef struct mih_item {
 
 /* Merge additions and removals into the index in one pass over the touched
  * buckets (each bucket is rewritten once).  dels must name records that
- * exist (same hash and ref). */
+ * exist (same hash and ref).  SCRIM_E* codes with err set. */
 int mih__update(MDB_txn *txn, MDB_dbi dbi, const mih_item *adds, size_t nadd,
                 const mih_item *dels, size_t ndel, char *err, size_t errlen);
 /* Remove every record whose ref has its bit set in `bitmap` (bit r of word
- * r/64, nbits bits): rewrites every bucket. */
+ * r/64, nbits bits): rewrites every bucket.  SCRIM_E* codes with err set. */
 int mih__remove_bitmap(MDB_txn *txn, MDB_dbi dbi, const uint64_t *bitmap,
                        uint64_t nbits, char *err, size_t errlen);
 
@@ -209,24 +222,27 @@ typedef struct mih_dir {
     int refs;                      /* users, under scrim_store.dlock */
     mih_dir_ent e[65536];
 } mih_dir;
+/* SCRIM_E* codes. */
 int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out);
 
 /* All refs within `radius` of q (each once), via the index; dir (may be
  * NULL) must belong to txn's snapshot; hc (from store__hc_view for txn;
- * may be empty) gives candidates' hashes without reading their records. */
+ * may be empty) gives candidates' hashes without reading their records.
+ * SCRIM_E* codes, or the first non-zero value emit returned. */
 int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const mih_dir *dir,
                hc_view hc, const scrim_pdq *q, int radius,
                mih_emit_fn emit, void *ud);
-/* The same by scanning every ref record. */
+/* The same by scanning every ref record (the same codes). */
 int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
               mih_emit_fn emit, void *ud);
 /* Refs with exactly this hash (distance 0), for de-duplication and removal. */
 int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
                     const scrim_pdq *q, mih_emit_fn emit, void *ud);
 
-/* ---- text formats (import.c) ------------------------------------------------ */
+/* ---- text formats (text.c) ------------------------------------------------ */
 
-/* Parse a stream (f) or a buffer (buf,len) and feed scrim_import_add. */
+/* Parse a stream (f) or a buffer (buf,len) and feed scrim_import_add
+ * (SCRIM_E* codes with err set, naming the line). */
 int import__text(scrim_import *imp, FILE *f, const void *buf, size_t len,
                  const char *name, int format,
                  void (*progress)(void *ud, uint64_t bytes), void *ud,

@@ -262,7 +262,7 @@ static int value_put(rewrite *w, uint32_t v, const uint32_t n[NPOS],
         MDB_val val = {len, w->buf};
         rc = mdb_put(w->txn, w->dbi, &key, &val, 0);
     }
-    return rc ? store__mdb_err(rc, "index update", err, errlen) : 0;
+    return rc ? scrim__mdb_err(rc, "index update", err, errlen) : 0;
 }
 
 static int get_value(MDB_txn *txn, MDB_dbi dbi, uint32_t v, MDB_val *val,
@@ -277,7 +277,7 @@ static int get_value(MDB_txn *txn, MDB_dbi dbi, uint32_t v, MDB_val *val,
         return 0;
     }
     if (rc)
-        return store__mdb_err(rc, "index read", err, errlen);
+        return scrim__mdb_err(rc, "index read", err, errlen);
     if (val->mv_size < HDR)
         goto corrupt;
     memcpy(n, val->mv_data, HDR);

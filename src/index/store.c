@@ -61,7 +61,7 @@ int64_t store__now(void)
     return (int64_t)time(NULL);
 }
 
-int store__mdb_err(int rc, const char *what, char *err, size_t errlen)
+int scrim__mdb_err(int rc, const char *what, char *err, size_t errlen)
 {
     if (rc == MDB_MAP_FULL)
         scrim__seterr(err, errlen, "%s: the database is full (raise the map size)",
@@ -503,7 +503,7 @@ int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
     *n = 0;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
-        return store__mdb_err(rc, "audit", err, errlen);
+        return scrim__mdb_err(rc, "audit", err, errlen);
     rc = mdb_cursor_open(txn, s->audit, &c);
     /* walk backwards from the newest, then reverse */
     for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_LAST);
@@ -527,7 +527,7 @@ int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
     mdb_txn_abort(txn);
     if (rc && rc != MDB_NOTFOUND) {
         free(arr);
-        return store__mdb_err(rc, "audit", err, errlen);
+        return scrim__mdb_err(rc, "audit", err, errlen);
     }
     for (size_t i = 0; i < len / 2; i++) {
         scrim_audit_rec t = arr[i];
@@ -558,7 +558,7 @@ int store__list_load(scrim_store *s, MDB_txn *txn, const char *name,
         return SCRIM_ENOTFOUND;
     }
     if (rc)
-        return store__mdb_err(rc, "list", err, errlen);
+        return scrim__mdb_err(rc, "list", err, errlen);
     if (v.mv_size < sizeof *rec) {
         scrim__seterr(err, errlen, "list '%s': corrupt record", name);
         return SCRIM_EDB;
@@ -650,7 +650,7 @@ int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
     uint64_t id;
     int rc = store__meta_next(s, txn, "next_list", &id);
     if (rc)
-        return store__mdb_err(rc, "create list", err, errlen);
+        return scrim__mdb_err(rc, "create list", err, errlen);
     memset(rec, 0, sizeof *rec);
     rec->id = (uint32_t)id;
     rec->kind = SCRIM_LIST_BLOCK;
@@ -660,7 +660,7 @@ int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
     desc[0] = '\0';
     store__params_apply(rec, desc, p);
     rc = store__list_save(s, txn, name, rec, desc);
-    return rc ? store__mdb_err(rc, "create list", err, errlen) : 0;
+    return rc ? scrim__mdb_err(rc, "create list", err, errlen) : 0;
 }
 
 void store__params_apply(struct list_rec *rec, char *desc,
@@ -714,7 +714,7 @@ int scrim_store_list_create(scrim_store *s, const char *name,
     MDB_txn *txn;
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
-        return store__mdb_err(rc, "create list", err, errlen);
+        return scrim__mdb_err(rc, "create list", err, errlen);
     MDB_val k = {strlen(name), (void *)name}, v;
     struct list_rec rec;
     char desc[SCRIM_LIST_DESC_MAX + 1], detail[256];
@@ -730,7 +730,7 @@ int scrim_store_list_create(scrim_store *s, const char *name,
     if ((rc = store__meta_next(s, txn, "next_audit", &seq)) ||
         (rc = store__audit_add(s, txn, seq, "create", name, 0, detail)) ||
         (rc = mdb_txn_commit(txn)))
-        return store__mdb_err(rc, "create list", err, errlen);
+        return scrim__mdb_err(rc, "create list", err, errlen);
     return 0;
 fail:
     mdb_txn_abort(txn);
@@ -746,7 +746,7 @@ int scrim_store_list_set(scrim_store *s, const char *name,
     MDB_txn *txn;
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
-        return store__mdb_err(rc, "list", err, errlen);
+        return scrim__mdb_err(rc, "list", err, errlen);
     struct list_rec rec;
     char desc[SCRIM_LIST_DESC_MAX + 1], detail[256];
     uint64_t seq;
@@ -761,10 +761,10 @@ int scrim_store_list_set(scrim_store *s, const char *name,
         (rc = store__meta_next(s, txn, "next_audit", &seq)) ||
         (rc = store__audit_add(s, txn, seq, "set", name, 0, detail))) {
         mdb_txn_abort(txn);
-        return store__mdb_err(rc, "list", err, errlen);
+        return scrim__mdb_err(rc, "list", err, errlen);
     }
     if ((rc = mdb_txn_commit(txn)))
-        return store__mdb_err(rc, "list", err, errlen);
+        return scrim__mdb_err(rc, "list", err, errlen);
     return 0;
 }
 
@@ -774,7 +774,7 @@ int scrim_store_list_get(scrim_store *s, const char *name,
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
-        return store__mdb_err(rc, "list", err, errlen);
+        return scrim__mdb_err(rc, "list", err, errlen);
     struct list_rec rec;
     char desc[SCRIM_LIST_DESC_MAX + 1];
     rc = store__list_load(s, txn, name, &rec, desc, err, errlen);
@@ -796,7 +796,7 @@ int scrim_store_lists(scrim_store *s, scrim_list_info **out, size_t *n,
     *n = 0;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
-        return store__mdb_err(rc, "lists", err, errlen);
+        return scrim__mdb_err(rc, "lists", err, errlen);
     rc = mdb_cursor_open(txn, s->lists, &c);
     for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -822,7 +822,7 @@ int scrim_store_lists(scrim_store *s, scrim_list_info **out, size_t *n,
     mdb_txn_abort(txn);
     if (rc != MDB_NOTFOUND) {
         free(arr);
-        return store__mdb_err(rc, "lists", err, errlen);
+        return scrim__mdb_err(rc, "lists", err, errlen);
     }
     *out = arr;
     *n = len;
@@ -860,7 +860,7 @@ int scrim_store_list_drop(scrim_store *s, const char *name, uint64_t *removed,
     char detail[256];
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
-        return store__mdb_err(rc, "drop", err, errlen);
+        return scrim__mdb_err(rc, "drop", err, errlen);
     if ((rc = store__list_load(s, txn, name, &rec, NULL, err, errlen)))
         goto fail;
     count = rec.pdq + rec.md5 + rec.sha256 + rec.video;
@@ -920,7 +920,7 @@ int scrim_store_list_drop(scrim_store *s, const char *name, uint64_t *removed,
         *removed = count;
     return 0;
 mdbfail:
-    rc = store__mdb_err(rc, "drop", err, errlen);
+    rc = scrim__mdb_err(rc, "drop", err, errlen);
 fail:
     if (txn)
         mdb_txn_abort(txn);

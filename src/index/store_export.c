@@ -111,7 +111,7 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
     uint64_t nw = 0, ns = 0;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
-        return store__mdb_err(rc, "export", err, errlen);
+        return scrim__mdb_err(rc, "export", err, errlen);
     if ((rc = store__list_load(s, txn, list, &rec, NULL, err, errlen)))
         goto done;
     if (format == SCRIM_FORMAT_AUTO)
@@ -235,7 +235,7 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
 mdbfail:
     if (c)
         mdb_cursor_close(c);
-    rc = store__mdb_err(rc, "export", err, errlen);
+    rc = scrim__mdb_err(rc, "export", err, errlen);
 done:
     mdb_txn_abort(txn);
     if (written)
@@ -257,7 +257,7 @@ int scrim_store_video_frames(scrim_store *s, const char *list, const char *id,
         *label = NULL;
     int rc = store__rtxn_get(s, &txn);
     if (rc)
-        return store__mdb_err(rc, "video", err, errlen);
+        return scrim__mdb_err(rc, "video", err, errlen);
     if ((rc = store__list_load(s, txn, list, &rec, NULL, err, errlen)))
         goto done;
     size_t il = strlen(id);

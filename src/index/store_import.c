@@ -35,7 +35,7 @@ struct scrim_import {
 static int mdb_fail(scrim_import *imp, int rc, char *err, size_t errlen)
 {
     (void)imp;
-    return store__mdb_err(rc, "import", err, errlen);
+    return scrim__mdb_err(rc, "import", err, errlen);
 }
 
 /* An import rewrites each touched index value once per batch; LMDB reuses
@@ -587,7 +587,7 @@ int scrim_store_remove(scrim_store *s, const char *list,
     uint8_t *key = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
-        return store__mdb_err(rc, "remove", err, errlen);
+        return scrim__mdb_err(rc, "remove", err, errlen);
     if ((rc = store__list_load(s, txn, list, &rec, desc, err, errlen)))
         goto fail;
     for (size_t i = 0; i < n; i++) {
@@ -720,7 +720,7 @@ int scrim_store_remove(scrim_store *s, const char *list,
         *missing = nmiss;
     return 0;
 mdbfail:
-    rc = store__mdb_err(rc, "remove", err, errlen);
+    rc = scrim__mdb_err(rc, "remove", err, errlen);
 fail:
     if (txn)
         mdb_txn_abort(txn);

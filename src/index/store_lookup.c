@@ -199,7 +199,7 @@ static int lookup_lists(lookup *lk, const scrim_lookup_opts *o, char *err,
     }
     int rc = mdb_cursor_open(lk->txn, lk->s->lists, &c);
     if (rc)
-        return store__mdb_err(rc, "lookup", err, errlen);
+        return scrim__mdb_err(rc, "lookup", err, errlen);
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         struct list_rec r;
@@ -239,7 +239,7 @@ static int lookup_lists(lookup *lk, const scrim_lookup_opts *o, char *err,
     }
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND)
-        return store__mdb_err(rc, "lookup", err, errlen);
+        return scrim__mdb_err(rc, "lookup", err, errlen);
     return 0;
 }
 
@@ -305,7 +305,7 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
     lookup lk = {s, NULL, NULL, 0, o.radius, 0, out, 0};
     int rc = store__rtxn_get(s, &lk.txn);
     if (rc)
-        return store__mdb_err(rc, "lookup", err, errlen);
+        return scrim__mdb_err(rc, "lookup", err, errlen);
     size_t first = out->n;
     if ((rc = lookup_lists(&lk, &o, err, errlen)))
         goto done;
@@ -355,7 +355,7 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
     lookup lk = {s, NULL, NULL, 0, -1, 0, out, 0};
     int rc = store__rtxn_get(s, &lk.txn);
     if (rc)
-        return store__mdb_err(rc, "lookup", err, errlen);
+        return scrim__mdb_err(rc, "lookup", err, errlen);
     if ((rc = lookup_lists(&lk, opts, err, errlen)))
         goto done;
     for (size_t i = 0; i < lk.nlists; i++) {

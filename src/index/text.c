@@ -1,4 +1,4 @@
-/* import.c - the text formats of hash lists (hex, pytx, csv, md5, sha256,
+/* text.c - the text formats of hash lists (hex, pytx, csv, md5, sha256,
  * auto-detected), parsed line by line from a stream or a buffer, so that
  * memory stays constant however long the input is. */
 #include "index/index.h"

@@ -1,149 +1,19 @@
-/* vmatch.c - video lists: vPDQ import/export through the store, and matching
- * of a video's frames (or an image's hashes) against the lists, shared by
- * `scrim match` and the daemon's /v1/match. */
+/* match.c - the one matcher: what an upload's hashes match in the lists.
+ * `scrim match` and scrimd's /v1/match both call it, so the two answer the
+ * same JSON for the same upload.
+ *
+ * An image is looked up by its PDQ (and the 7 other dihedral variants) within
+ * each list's radius and by its MD5 and SHA-256 exactly; a video by the PDQ
+ * of its sampled frames and its file digests.  Hits are grouped by list
+ * entry, so an entry reached by several variants or frames is reported once,
+ * at its nearest distance; a video entry is reported when vPDQ's measure
+ * reaches the thresholds.  Hits in allow lists go to "allowed". */
 #include "scrim.h"
 #include "base/base.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- import / export ------------------------------------------------------------ */
-
-/* "# video: ID" (or "#video ID") section line?  Copies the ID. */
-static int section_id(const char *s, size_t n, char *id, size_t idcap)
-{
-    size_t i = 1;
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
-    if (n - i < 5 || strncmp(s + i, "video", 5))
-        return 0;
-    i += 5;
-    if (i < n && s[i] == ':')
-        i++;
-    else if (i < n && s[i] != ' ' && s[i] != '\t')
-        return 0;
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
-    size_t e = n;
-    while (e > i && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r'))
-        e--;
-    if (e == i || e - i >= idcap)
-        return 0;
-    memcpy(id, s + i, e - i);
-    id[e - i] = '\0';
-    return 1;
-}
-
-/* Parse text[from, to) as one video and add it with `id`. */
-static int add_section(scrim_import *imp, const char *text, size_t from,
-                       size_t to, size_t first_line, const char *id,
-                       const char *label, char *err, size_t errlen)
-{
-    scrim_vpdq v;
-    char why[256];
-    int rc = scrim_vpdq_parse(text + from, to - from, &v, why, sizeof why);
-    if (rc) {
-        /* "line N" of the section -> line of the whole text */
-        unsigned long n;
-        const char *rest = why;
-        if (sscanf(why, "line %lu:", &n) == 1 && (rest = strchr(why, ':')))
-            scrim__seterr(err, errlen, "video '%s': line %lu%s", id,
-                          (unsigned long)(n + first_line - 1), rest);
-        else
-            scrim__seterr(err, errlen, "video '%s': %s", id, why);
-        return rc;
-    }
-    scrim_store_frame *f = malloc(v.count * sizeof *f);
-    if (!f) {
-        scrim_vpdq_free(&v);
-        return SCRIM_ENOMEM;
-    }
-    for (size_t i = 0; i < v.count; i++) {
-        f[i].hash = v.frames[i].pdq;
-        f[i].quality = v.frames[i].quality;
-        f[i].seconds = v.frames[i].seconds;
-    }
-    rc = scrim_import_add_video(imp, id, label, f, v.count, err, errlen);
-    free(f);
-    scrim_vpdq_free(&v);
-    return rc;
-}
-
-int scrim_vpdq_import(scrim_import *imp, const void *buf, size_t len,
-                      const char *id, const char *label, size_t *videos,
-                      char *err, size_t errlen)
-{
-    const char *text = buf;
-    char sid[SCRIM_ENTRY_TEXT_MAX + 1], next[SCRIM_ENTRY_TEXT_MAX + 1];
-    size_t pos = 0, line = 0, start = 0, start_line = 1, count = 0;
-    int have = 0, rc = SCRIM_OK;
-    if (videos)
-        *videos = 0;
-    for (;;) {
-        const char *nl = pos < len ? memchr(text + pos, '\n', len - pos) : NULL;
-        size_t end = nl ? (size_t)(nl - text) : len;
-        size_t b = pos;
-        line++;
-        while (b < end && (text[b] == ' ' || text[b] == '\t'))
-            b++;
-        int sec = b < end && text[b] == '#' &&
-                  section_id(text + b, end - b, next, sizeof next);
-        if (sec || !nl) {
-            size_t upto = sec ? pos : len;
-            if (have) {
-                rc = add_section(imp, text, start, upto, start_line, sid, label,
-                                 err, errlen);
-                count++;
-            } else if (!sec) {
-                if (!id || !*id) {
-                    scrim__seterr(err, errlen, "a video needs an id (and the file has no '# video: ID' line)");
-                    return SCRIM_EINVAL;
-                }
-                rc = add_section(imp, text, 0, len, 1, id, label, err, errlen);
-                count++;
-            } else {
-                /* Before the first section: comments and blank lines only. */
-                scrim_vpdq v;
-                if (scrim_vpdq_parse(text, upto, &v, NULL, 0) == SCRIM_OK) {
-                    scrim_vpdq_free(&v);
-                    scrim__seterr(err, errlen, "line %zu: frames before the first '# video: ID' line",
-                                  line);
-                    return SCRIM_EINVAL;
-                }
-            }
-            if (rc)
-                return rc;
-            if (sec) {
-                memcpy(sid, next, sizeof sid);
-                have = 1;
-                start = nl ? end + 1 : len;
-                start_line = line + 1;
-            }
-        }
-        if (!nl)
-            break;
-        pos = end + 1;
-    }
-    if (videos)
-        *videos = count;
-    return SCRIM_OK;
-}
-
-int scrim_vpdq_export_entry(FILE *out, const char *id, const char *label,
-                            const scrim_store_frame *frames, size_t n)
-{
-    char hx[SCRIM_PDQ_HEXLEN + 1];
-    fprintf(out, "# video: %s\n", id);
-    for (size_t i = 0; i < n; i++) {
-        scrim_pdq_to_hex(&frames[i].hash, hx);
-        fprintf(out, "%zu,%d,%s,%.3f\n", i, frames[i].quality < 0 ? 0 : frames[i].quality,
-                hx, frames[i].seconds);
-    }
-    return ferror(out) ? SCRIM_EIO : SCRIM_OK;
-}
-
-/* ---- matching ------------------------------------------------------------------ */
 
 void scrim_vmatch_opts_default(scrim_vmatch_opts *o)
 {
@@ -158,6 +28,7 @@ void scrim_vmatch_opts_default(scrim_vmatch_opts *o)
  * or a video entry that is a candidate for the vPDQ measure. */
 typedef struct group {
     const scrim_match *m;   /* nearest hit (its strings live in the matches) */
+    int by_pdq;             /* m came from the PDQ lookup (not a digest) */
     json_t *times;          /* seconds of the query frames that hit it */
     double last;
 } group;
@@ -179,9 +50,11 @@ static double round3(double x)
     return round(x * 1000.0) / 1000.0;
 }
 
-/* Hits grouped by entry; `secs` maps a query index to seconds (NULL: no
+/* Hits grouped by entry; the first n_pdq hits come from the PDQ lookup, the
+ * rest from digests.  `secs` maps a PDQ query index to seconds (NULL: no
  * timestamps, for images).  Returns a malloc'd array of *n groups. */
-static group *group_hits(const scrim_matches *m, const double *secs, size_t *n)
+static group *group_hits(const scrim_matches *m, size_t n_pdq,
+                         const double *secs, size_t *n)
 {
     group *g = calloc(m->n ? m->n : 1, sizeof *g);
     *n = 0;
@@ -190,15 +63,18 @@ static group *group_hits(const scrim_matches *m, const double *secs, size_t *n)
     for (size_t i = 0; i < m->n; i++) {
         const scrim_match *h = &m->v[i];
         int k = group_find(g, *n, h);
+        int pdq = i < n_pdq;
         if (k < 0) {
             k = (int)(*n)++;
             g[k].m = h;
+            g[k].by_pdq = pdq;
             g[k].times = secs ? json_array() : NULL;
             g[k].last = -1;
         } else if (h->distance < g[k].m->distance) {
             g[k].m = h;
+            g[k].by_pdq = pdq;
         }
-        if (secs && secs[h->query] != g[k].last) {
+        if (secs && pdq && secs[h->query] != g[k].last) {
             /* queries come in frame order, so times stay sorted */
             json_array_append_new(g[k].times, json_real(round3(secs[h->query])));
             g[k].last = secs[h->query];
@@ -293,9 +169,50 @@ static int pct_cmp(const void *a, const void *b)
     return x > y ? -1 : x < y;
 }
 
-int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
-                      const scrim_vmatch_opts *opts, json_t **out, char *err,
-                      size_t errlen)
+/* The exact file: its MD5 and SHA-256 (either may be NULL or empty),
+ * appended to m. */
+static int lookup_digests(scrim_store *s, const char *md5, const char *sha256,
+                          scrim_matches *m, char *err, size_t errlen)
+{
+    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
+    int rc = SCRIM_OK;
+    lo.radius = -1;
+    if (md5 && *md5)
+        rc = scrim_store_lookup_digest(s, SCRIM_HASH_MD5, md5, &lo, m, err,
+                                       errlen);
+    if (!rc && sha256 && *sha256)
+        rc = scrim_store_lookup_digest(s, SCRIM_HASH_SHA256, sha256, &lo, m,
+                                       err, errlen);
+    return rc;
+}
+
+/* The JSON of an entry reached by hashes (not by vPDQ's measure): the
+ * nearest hit, the dihedral variant that reached it when it is not the
+ * upload as it is, and (video queries) the times of the frames. */
+static json_t *group_json(const group *g, int dihedral_queries)
+{
+    json_t *j = scrim_match_json(g->m);
+    if (!j)
+        return NULL;
+    if (g->m->type == SCRIM_HASH_VIDEO && !g->m->id)
+        json_object_set_new(j, "id", json_string(""));
+    if (dihedral_queries && g->by_pdq && g->m->query > 0)
+        json_object_set_new(j, "variant",
+                            json_string(scrim_dihedral_name((int)g->m->query)));
+    if (g->times)
+        json_object_set(j, "timestamps", g->times);
+    return j;
+}
+
+static json_t *result_json(json_t *matches, json_t *allowed)
+{
+    return json_pack("{s:b, s:O, s:O}", "matched", json_array_size(matches) > 0,
+                     "matches", matches, "allowed", allowed);
+}
+
+int scrim_video_match(scrim_store *s, const scrim_vpdq *query, const char *md5,
+                      const char *sha256, const scrim_vmatch_opts *opts,
+                      json_t **out, char *err, size_t errlen)
 {
     scrim_vmatch_opts o;
     scrim_matches m = {0};
@@ -303,7 +220,7 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
     scrim_pdq *qh = malloc((query->count ? query->count : 1) * sizeof *qh);
     double *secs = malloc((query->count ? query->count : 1) * sizeof *secs);
     group *g = NULL;
-    size_t nq = 0, ng = 0, nv = 0;
+    size_t nq = 0, ng = 0, nv = 0, n_pdq;
     json_t *matches = json_array(), *allowed = json_array();
     json_t **videos = NULL;
     int rc = SCRIM_OK;
@@ -326,7 +243,10 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
     lo.radius = o.radius;
     if (nq && (rc = scrim_store_lookup_pdq(s, qh, nq, &lo, &m, err, errlen)))
         goto done;
-    if (!(g = group_hits(&m, secs, &ng))) {
+    n_pdq = m.n;
+    if ((rc = lookup_digests(s, md5, sha256, &m, err, errlen)))
+        goto done;
+    if (!(g = group_hits(&m, n_pdq, secs, &ng))) {
         rc = SCRIM_ENOMEM;
         goto done;
     }
@@ -350,12 +270,11 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
             }
             continue;
         }
-        json_t *j = scrim_match_json(g[i].m);
+        json_t *j = group_json(&g[i], 0);
         if (!j) {
             rc = SCRIM_ENOMEM;
             goto done;
         }
-        json_object_set(j, "timestamps", g[i].times);
         json_array_append_new(arr, j);
     }
     /* Video matches first, best query match first. */
@@ -367,9 +286,7 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query,
         json_array_insert_new(arr, 0, videos[i]);
         videos[i] = NULL;
     }
-    *out = json_pack("{s:b, s:O, s:O}", "matched", json_array_size(matches) > 0,
-                     "matches", matches, "allowed", allowed);
-    if (!*out)
+    if (!(*out = result_json(matches, allowed)))
         rc = SCRIM_ENOMEM;
 done:
     if (rc == SCRIM_ENOMEM)
@@ -397,7 +314,7 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
     json_t *matches = json_array(), *allowed = json_array();
     group *g = NULL;
-    size_t ng = 0;
+    size_t ng = 0, n_pdq;
     int rc = SCRIM_OK;
 
     if (opts)
@@ -406,34 +323,29 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
         scrim_vmatch_opts_default(&o);
     *out = NULL;
     lo.radius = o.radius;
+    /* A low-quality hash (flat or tiny image) is near too many others to
+     * be evidence; it is still reported by the caller, just not matched. */
     if (h->quality >= o.min_quality &&
         (rc = scrim_store_lookup_pdq(s, h->dihedral, o.dihedral ? SCRIM_DIH_COUNT : 1,
                                      &lo, &m, err, errlen)))
         goto done;
-    lo.radius = -1;
-    if ((rc = scrim_store_lookup_digest(s, SCRIM_HASH_MD5, h->md5, &lo, &m, err, errlen)) ||
-        (rc = scrim_store_lookup_digest(s, SCRIM_HASH_SHA256, h->sha256, &lo, &m, err, errlen)))
+    n_pdq = m.n;
+    if ((rc = lookup_digests(s, h->md5, h->sha256, &m, err, errlen)))
         goto done;
-    if (!(g = group_hits(&m, NULL, &ng)) || !matches || !allowed) {
+    if (!(g = group_hits(&m, n_pdq, NULL, &ng)) || !matches || !allowed) {
         rc = SCRIM_ENOMEM;
         goto done;
     }
     qsort(g, ng, sizeof *g, group_cmp);
     for (size_t i = 0; i < ng; i++) {
-        json_t *j = scrim_match_json(g[i].m);
+        json_t *j = group_json(&g[i], o.dihedral);
         if (!j) {
             rc = SCRIM_ENOMEM;
             goto done;
         }
-        if (g[i].m->type == SCRIM_HASH_VIDEO) {
-            /* an image seen as a frame of a known video */
-            json_object_set_new(j, "id", json_string(g[i].m->id ? g[i].m->id : ""));
-        }
         json_array_append_new(g[i].m->kind == SCRIM_LIST_ALLOW ? allowed : matches, j);
     }
-    *out = json_pack("{s:b, s:O, s:O}", "matched", json_array_size(matches) > 0,
-                     "matches", matches, "allowed", allowed);
-    if (!*out)
+    if (!(*out = result_json(matches, allowed)))
         rc = SCRIM_ENOMEM;
 done:
     if (rc == SCRIM_ENOMEM)

@@ -1,7 +1,7 @@
-/* preview_internal.h - the renderer's steps, for the video contact sheet
- * (private to src/preview*.c). */
-#ifndef SCRIM_PREVIEW_INTERNAL_H
-#define SCRIM_PREVIEW_INTERNAL_H
+/* preview.h - the renderer's steps, for the video contact sheet.  Not
+ * public API. */
+#ifndef SCRIM_PREVIEW_H_PRIVATE
+#define SCRIM_PREVIEW_H_PRIVATE
 
 #include "scrim.h"
 

@@ -1,4 +1,4 @@
-/* preview_video.c - the contact sheet of a matched video: frames at the
+/* video.c - the contact sheet of a matched video: frames at the
  * matched times (and evenly spaced ones when fewer than 4 matched), each tile
  * rendered like an image preview, its timestamp written under it.  Only the
  * video stream is decoded (audio is discarded unread), from memory, and only

@@ -1,11 +1,13 @@
-/* review_http.c - the review feature inside scrimd: a post-match hook that
+/* http.c - the review feature inside scrimd: a post-match hook that
  * stores a review record (with previews rendered from the upload, decoded
  * again only here, where a match needs them) for every match in a block list, the /v1/review endpoints, and the
  * /review page.  Reviewers authenticate with the admin token or the reviewer
  * token (--reviewer-token-file). */
 #include "scrim.h"
+#include "scrim/review.h"
 #include "base/base.h"
 #include "server/server.h"
+#include "review/review.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,9 +27,7 @@ struct scrim_review_server {
 
 #define PURGE_EVERY 60         /* seconds */
 
-/* The page, embedded by src/review_page.c (.incbin of review_page.html). */
-extern const char scrim__review_page[];
-extern const unsigned scrim__review_page_len;
+
 
 /* ---- helpers -------------------------------------------------------------- */
 

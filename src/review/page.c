@@ -1,4 +1,4 @@
-/* review_page.c - embeds src/review/page.html into the library at build time
+/* page.c - embeds src/review/page.html into the library at build time
  * (.incbin; the Makefile makes this object depend on the HTML file). */
 
 /* The page's bytes, NUL-terminated, and its length without the NUL. */

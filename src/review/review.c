@@ -2,7 +2,9 @@
  * the original), the matches and hashes, reviewers' decisions, retention,
  * the pending queue, and the per-list preview level. */
 #include "scrim.h"
+#include "scrim/review.h"
 #include "base/base.h"
+#include "index/index.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,9 +38,9 @@ static int64_t now_us(const scrim_review *r)
 
 static int db_fail(char *err, size_t errlen, const char *what, int mrc)
 {
-    scrim__seterr(err, errlen, "review database: %s: %s", what,
-                  mdb_strerror(mrc));
-    return SCRIM_EDB;
+    char w[128];
+    snprintf(w, sizeof w, "review database: %s", what);
+    return scrim__mdb_err(mrc, w, err, errlen);
 }
 
 /* Commits *txn, which is gone afterwards (committed or not: *txn = NULL);

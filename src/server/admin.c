@@ -1,4 +1,4 @@
-/* server_admin.c - scrimd's admin endpoints (Bearer token, checked by the
+/* admin.c - scrimd's admin endpoints (Bearer token, checked by the
  * transport before these run): lists, atomic imports, audit, settings. */
 #include "scrim.h"
 #include "base/base.h"

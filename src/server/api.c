@@ -1,4 +1,4 @@
-/* server_api.c - scrimd's public endpoints: POST /v1/hash, POST /v1/match
+/* api.c - scrimd's public endpoints: POST /v1/hash, POST /v1/match
  * (body or ?path=), GET /v1/lookup, GET /healthz, GET /metrics. */
 #include "scrim.h"
 #include "base/base.h"

@@ -1,4 +1,4 @@
-/* server_http.c - scrimd's transport: listeners (Unix socket, TCP), the
+/* http.c - scrimd's transport: listeners (Unix socket, TCP), the
  * request life cycle (route, authorise, queue to a worker, time out, reply,
  * log, count), signals (drain, reload) and the server object. */
 #include "scrim.h"

@@ -1,4 +1,4 @@
-/* server_log.c - scrimd's log: one JSON object per line (a request or a
+/* log.c - scrimd's log: one JSON object per line (a request or a
  * daemon event), written with a single write() so lines never interleave;
  * reopened on SIGHUP for log rotation. */
 #include "scrim.h"

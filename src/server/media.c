@@ -1,8 +1,8 @@
-/* server_media.c - the built-in image media kind of scrimd's request path:
+/* media.c - the built-in image media kind of scrimd's request path:
  * sniff, hash (a JPEG's rows become luma as they are decoded: no pixels are
  * kept; a hook that needs them decodes the upload again), JSON.
- * Other kinds (video, issue 5) register a scrim_media_handler of their own
- * with scrim_server_media(); matching lives in server_match.c. */
+ * Other kinds (video) register a scrim_media_handler of their own
+ * with scrim_server_media(); matching is the one matcher's (match/). */
 #include "scrim.h"
 #include "base/base.h"
 #include "server/server.h"
@@ -35,17 +35,44 @@ static json_t *image_json(const scrim_upload *up, const scrim_query_opts *o)
     return scrim_image_hashes_json(&up->image, o->dihedral);
 }
 
+/* The request's options for the matcher. */
+void scrim__match_opts_of(const scrim_query_opts *o, scrim_vmatch_opts *mo)
+{
+    scrim_vmatch_opts_default(mo);
+    mo->min_quality = o->min_quality;
+    mo->radius = o->radius;
+    mo->dihedral = o->dihedral;
+}
 
-/* Defined in server_match.c: PDQ (with dihedral variants) and digests. */
-int scrim__image_match(const scrim_upload *up, const scrim_query_opts *o,
+/* The matcher's answer {"matched", "matches", "allowed"} into res. */
+void scrim__match_result_take(scrim_match_result *res, json_t *j)
+{
+    json_array_extend(res->matches, json_object_get(j, "matches"));
+    json_array_extend(res->allowed, json_object_get(j, "allowed"));
+    res->matched = json_array_size(res->matches) > 0;
+    json_decref(j);
+}
+
+static int image_match(const scrim_upload *up, const scrim_query_opts *o,
                        struct scrim_store *store, scrim_match_result *res,
-                       char *err, size_t errlen);
+                       char *err, size_t errlen)
+{
+    scrim_vmatch_opts mo;
+    json_t *j;
+    if (!store)
+        return SCRIM_OK;
+    scrim__match_opts_of(o, &mo);
+    int rc = scrim_image_match(store, &up->image, &mo, &j, err, errlen);
+    if (!rc)
+        scrim__match_result_take(res, j);
+    return rc;
+}
 
 const scrim_media_handler scrim__image_handler = {
     .kind = "image",
     .sniff = image_sniff,
     .hash = image_hash,
     .to_json = image_json,
-    .match = scrim__image_match,
+    .match = image_match,
     .free = NULL, /* an image upload holds nothing of its own */
 };

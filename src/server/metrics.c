@@ -1,4 +1,4 @@
-/* server_metrics.c - scrimd's statistics and their Prometheus text form.
+/* metrics.c - scrimd's statistics and their Prometheus text form.
  * Every update happens on the event loop thread (workers hand their results
  * back to it), so plain counters suffice: no locks, no atomics. */
 #include "scrim.h"

@@ -1,4 +1,4 @@
-/* server_pool.c - scrimd's worker threads: a bounded FIFO of jobs in, a list
+/* pool.c - scrimd's worker threads: a bounded FIFO of jobs in, a list
  * of finished jobs handed back to the event loop through event_active(). */
 #include "scrim.h"
 #include "server/server.h"

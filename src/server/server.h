@@ -1,8 +1,9 @@
-/* server_internal.h - what scrimd's pieces (server_*.c) share; not public. */
-#ifndef SCRIM_SERVER_INTERNAL_H
-#define SCRIM_SERVER_INTERNAL_H
+/* server.h - what the files of scrimd's server/ share.  Not public API. */
+#ifndef SCRIM_SERVER_H_PRIVATE
+#define SCRIM_SERVER_H_PRIVATE
 
 #include "scrim.h"
+#include "scrim/server.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +12,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-/* ---- worker pool (server_pool.c) ------------------------------------------ */
+/* ---- worker pool (pool.c) ------------------------------------------ */
 
 /* Jobs embed this as their first member. */
 typedef struct scrim__pool_item {
@@ -38,7 +39,7 @@ void scrim__pool_set_queue_max(scrim__pool *p, int queue_max);
 /* Finish what is queued, join the workers, deliver the last done()s. */
 void scrim__pool_free(scrim__pool *p);
 
-/* ---- metrics (server_metrics.c): touched on the loop thread only -------- */
+/* ---- metrics (metrics.c): touched on the loop thread only -------- */
 
 #define SCRIM__HIST_BUCKETS 14
 #define SCRIM__STATUSES 16
@@ -75,7 +76,7 @@ void scrim__metrics_match(scrim__metrics *m, const char *list);
 /* The HTTP status index used for by_status (same order as the render). */
 int scrim__metrics_status_index(int status);
 
-/* ---- request log (server_log.c) ---------------------------------------- */
+/* ---- request log (log.c) ---------------------------------------- */
 
 int scrim__log_open(const char *path, char *err, size_t errlen);
 int scrim__log_reopen(const char *path, char *err, size_t errlen);
@@ -86,7 +87,7 @@ void scrim__log_json(json_t *o);
 void scrim__log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- the server (server_http.c) --------------------------------------- */
+/* ---- the server (http.c) --------------------------------------- */
 
 #define SCRIM__MAX_ROUTES 48
 #define SCRIM__MAX_MEDIA 8
@@ -142,10 +143,10 @@ struct scrim_server {
     int draining;
     double started;
     /* connections, by their bufferevent: the clock of the request each is
-     * receiving (--receive-timeout; server_http.c) */
+     * receiving (--receive-timeout; http.c) */
     GHashTable *conns;
     /* the background scrim_store_preload() and scrim_store_cache_hashes()
-     * (server_http.c) */
+     * (http.c) */
     pthread_t preload_thread;
     int preload_running;
     atomic_int preload_stop;
@@ -163,7 +164,7 @@ void scrim__settings_ref_put(scrim__settings_ref *r);
 /* Wall-clock seconds (monotonic). */
 double scrim__now(void);
 
-/* ---- errors (server_http.c) --------------------------------------------- */
+/* ---- errors (http.c) --------------------------------------------- */
 
 /* How every endpoint answers a SCRIM_E* code: one table, so the public, admin,
  * review and media endpoints give the same status and "code" for it. */
@@ -180,10 +181,14 @@ const scrim__http_error *scrim__http_error_of(int rc);
 int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- endpoints (server_api.c, server_admin.c) ----------------------------- */
+/* ---- endpoints (api.c, admin.c) ----------------------------- */
 
 /* Register the built-in endpoints and the image media handler. */
 int scrim__api_register(scrim_server *srv);
+/* The matcher's options from a request's (media.c), and its answer
+ * {"matched", "matches", "allowed"} moved into res (j is released). */
+void scrim__match_opts_of(const scrim_query_opts *o, scrim_vmatch_opts *mo);
+void scrim__match_result_take(scrim_match_result *res, json_t *j);
 int scrim__admin_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 

@@ -1,7 +1,8 @@
-/* server_settings.c - scrimd's settings: one struct, defaults in one place,
+/* settings.c - scrimd's settings: one struct, defaults in one place,
  * one table of options shared by the command line, the config file, --help
  * and the effective-settings report. */
 #include "scrim.h"
+#include "scrim/server.h"
 #include "base/base.h"
 
 #include <errno.h>

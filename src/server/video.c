@@ -1,9 +1,10 @@
-/* video_server.c - video in scrimd: the "video" media kind for POST /v1/hash
+/* video.c - video in scrimd: the "video" media kind for POST /v1/hash
  * and /v1/match (frames sampled at one a second unless the request says
  * ?seconds_per_hash= or ?keyframes=1, matched with scrim_video_match()),
  * and POST /v1/compare (vPDQ's measure between two vPDQ hash texts).  Attached by scrim_video_server_attach(). */
 #include "scrim.h"
 #include "base/base.h"
+#include "server/server.h"
 
 #include <errno.h>
 #include <math.h>
@@ -98,33 +99,15 @@ static int video_match(const scrim_upload *up, const scrim_query_opts *o,
                        char *err, size_t errlen)
 {
     scrim_vmatch_opts mo;
-    scrim_matches m = {0};
-    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
-    json_t *j = NULL;
+    json_t *j;
     if (!store)
         return SCRIM_OK;
-    scrim_vmatch_opts_default(&mo);
-    mo.min_quality = o->min_quality;
-    mo.radius = o->radius;
-    int rc = scrim_video_match(store, up->state, &mo, &j, err, errlen);
-    if (rc)
-        return rc;
-    json_array_extend(res->matches, json_object_get(j, "matches"));
-    json_array_extend(res->allowed, json_object_get(j, "allowed"));
-    json_decref(j);
-    /* The exact file too, as for images. */
-    if ((rc = scrim_store_lookup_digest(store, SCRIM_HASH_MD5, up->md5, &lo, &m, err, errlen)) ||
-        (rc = scrim_store_lookup_digest(store, SCRIM_HASH_SHA256, up->sha256, &lo, &m,
-                                        err, errlen))) {
-        scrim_matches_free(&m);
-        return rc;
-    }
-    for (size_t i = 0; i < m.n; i++)
-        json_array_append_new(m.v[i].kind == SCRIM_LIST_ALLOW ? res->allowed : res->matches,
-                              scrim_match_json(&m.v[i]));
-    scrim_matches_free(&m);
-    res->matched = json_array_size(res->matches) > 0;
-    return SCRIM_OK;
+    scrim__match_opts_of(o, &mo);
+    int rc = scrim_video_match(store, up->state, up->md5, up->sha256, &mo, &j,
+                               err, errlen);
+    if (!rc)
+        scrim__match_result_take(res, j);
+    return rc;
 }
 
 static void video_free(scrim_upload *up)

@@ -1,4 +1,4 @@
-/* video_anim.c - animated WebP as video: this FFmpeg has no animated-WebP
+/* anim.c - animated WebP as video: this FFmpeg has no animated-WebP
  * decoder, so libvips decodes the frames and they are sampled by vPDQ's rule
  * with a frame rate taken from the frames' delays. */
 #include "scrim.h"

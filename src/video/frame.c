@@ -1,4 +1,4 @@
-/* video_frame.c - PDQ of decoded video frames: the same hash as
+/* frame.c - PDQ of decoded video frames: the same hash as
  * scrim_pdq_hash_pixels(), with scratch planes kept from frame to frame, and
  * straight from the Y plane of YUV frames (no RGB round trip).  The filter
  * itself is pdq.c's (scrim__pdq_hash_plane). */

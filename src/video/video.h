@@ -1,6 +1,7 @@
-/* video_frame.h - PDQ of one decoded video frame (private to video*.c). */
-#ifndef SCRIM_VIDEO_FRAME_H
-#define SCRIM_VIDEO_FRAME_H
+/* video.h - PDQ of one decoded video frame, and the FFmpeg set-up shared by
+ * video/ and preview/.  Not public API. */
+#ifndef SCRIM_VIDEO_H_PRIVATE
+#define SCRIM_VIDEO_H_PRIVATE
 
 #include "scrim.h"
 
@@ -30,7 +31,7 @@ int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
                           int *quality);
 
 
-/* Animated WebP (src/video_anim.c): frames from libvips, sampled and hashed
+/* Animated WebP (anim.c): frames from libvips, sampled and hashed
  * as video frames.  o has every limit resolved. */
 int scrim__is_webp(const void *buf, size_t len);
 int scrim__anim_hash_buffer(const void *buf, size_t len,

@@ -3,6 +3,8 @@
  * server with a temporary database.  Input: route selector, method
  * selector, the path's tail up to the first newline, then the body. */
 #include "scrim.h"
+#include "scrim/server.h"
+#include "scrim/review.h"
 #include "server/server.h"
 #include "fuzz_util.h"
 #include "../temp_server.h"

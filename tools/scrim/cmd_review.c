@@ -1,6 +1,7 @@
 /* cmd_review.c - `scrim preview-level`: read and set the per-list preview
  * level in the database directly (what GET/PUT /v1/review/lists does). */
 #include "cli.h"
+#include "scrim/review.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -201,9 +201,11 @@ static int match_one(scrim_store *s, const char *path,
         goto fail;
     if (scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO) {
         scrim_vpdq v;
+        char md5[33], sha256[65];
         rc = scrim_video_hash_buffer(data, len, vo, &v, err, sizeof err);
+        scrim_digest(data, len, md5, sha256);
         if (rc == SCRIM_OK)
-            rc = scrim_video_match(s, &v, mo, &res, err, sizeof err);
+            rc = scrim_video_match(s, &v, md5, sha256, mo, &res, err, sizeof err);
         if (rc == SCRIM_OK) {
             o = json_pack("{s:s, s:s, s:f, s:i, s:i}", "file", path, "kind", "video",
                           "duration", round(v.duration * 1000) / 1000, "frames_hashed",

@@ -1,6 +1,8 @@
 /* main.c - bin/scrimd: settings from the command line and config file, then
  * the server from the library (src/server_*.c) until SIGTERM. */
 #include "scrim.h"
+#include "scrim/review.h"
+#include "scrim/server.h"
 
 #include <malloc.h>
 #include <stdio.h>
