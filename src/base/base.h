@@ -23,6 +23,11 @@ void scrim__heap_fill(int on);
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Room for one more element in a growable array *arr of *cap elements of
+ * `size` bytes, n of them used: doubles it (first: the first capacity) when
+ * full.  0, or -1 when out of memory (the array is left as it was). */
+int scrim__grow(void *arr, size_t *cap, size_t n, size_t size, size_t first);
+
 /* Lower-case hex of n bytes into out (2n + 1 chars, NUL-terminated). */
 void scrim__hex_encode(const uint8_t *in, size_t n, char *out);
 /* len hex digits (either case) into len / 2 bytes; -1 if len is odd or a

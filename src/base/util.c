@@ -38,6 +38,20 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
 static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fill_users;
 
+int scrim__grow(void *arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+    void **p = arr;
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *q = realloc(*p, nc * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
 void scrim__heap_fill(int on)
 {
 #ifdef M_PERTURB

@@ -20,14 +20,8 @@ void scrim_vpdq_free(scrim_vpdq *v)
 
 int scrim_vpdq_append(scrim_vpdq *v, const scrim_vframe *f)
 {
-    if (v->count == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        scrim_vframe *n = realloc(v->frames, cap * sizeof *n);
-        if (!n)
-            return SCRIM_ENOMEM;
-        v->frames = n;
-        v->cap = cap;
-    }
+    if (scrim__grow(&v->frames, &v->cap, v->count, sizeof *v->frames, 64))
+        return SCRIM_ENOMEM;
     v->frames[v->count++] = *f;
     return SCRIM_OK;
 }

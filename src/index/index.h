@@ -115,6 +115,9 @@ int store__meta_set(scrim_store *s, MDB_txn *txn, const char *key,
 int store__params_check(const scrim_list_params *p, char *err, size_t errlen);
 void store__params_apply(struct list_rec *rec, char *desc,
                          const scrim_list_params *p);
+/* SCRIM_EINVAL, with a message naming the rule, if name is not a valid list
+ * name. */
+int store__name_check(const char *name, char *err, size_t errlen);
 /* Create list `name` (must not exist) with params p applied (SCRIM_E*). */
 int store__list_new(scrim_store *s, MDB_txn *txn, const char *name,
                     const scrim_list_params *p, struct list_rec *rec,

@@ -511,14 +511,9 @@ int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
          rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
         if (v.mv_size != sizeof *arr)
             continue;
-        if (len == cap) {
-            cap = cap ? cap * 2 : 64;
-            scrim_audit_rec *na = realloc(arr, cap * sizeof *arr);
-            if (!na) {
-                rc = ENOMEM;
-                break;
-            }
-            arr = na;
+        if (scrim__grow(&arr, &cap, len, sizeof *arr, 64)) {
+            rc = ENOMEM;
+            break;
         }
         memcpy(&arr[len++], v.mv_data, sizeof *arr);
     }
@@ -541,16 +536,21 @@ int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
 
 /* ---- lists ------------------------------------------------------------------------- */
 
+int store__name_check(const char *name, char *err, size_t errlen)
+{
+    if (scrim_list_name_valid(name))
+        return 0;
+    scrim__seterr(err, errlen, "invalid list name '%s' (1-%d of A-Z a-z 0-9 . _ -)",
+                  name ? name : "", SCRIM_LIST_NAME_MAX);
+    return SCRIM_EINVAL;
+}
+
 int store__list_load(scrim_store *s, MDB_txn *txn, const char *name,
                      struct list_rec *rec, char *desc, char *err,
                      size_t errlen)
 {
-    if (!scrim_list_name_valid(name)) {
-        scrim__seterr(err, errlen,
-                      "invalid list name '%s' (1-%d of A-Z a-z 0-9 . _ -)",
-                      name ? name : "", SCRIM_LIST_NAME_MAX);
+    if (store__name_check(name, err, errlen))
         return SCRIM_EINVAL;
-    }
     MDB_val k = {strlen(name), (void *)name}, v;
     int rc = mdb_get(txn, s->lists, &k, &v);
     if (rc == MDB_NOTFOUND) {
@@ -702,12 +702,8 @@ int scrim_store_list_create(scrim_store *s, const char *name,
                             const scrim_list_params *p, char *err,
                             size_t errlen)
 {
-    if (!scrim_list_name_valid(name)) {
-        scrim__seterr(err, errlen,
-                      "invalid list name '%s' (1-%d of A-Z a-z 0-9 . _ -)",
-                      name ? name : "", SCRIM_LIST_NAME_MAX);
+    if (store__name_check(name, err, errlen))
         return SCRIM_EINVAL;
-    }
     int rc = store__params_check(p, err, errlen);
     if (rc)
         return rc;
@@ -804,14 +800,9 @@ int scrim_store_lists(scrim_store *s, scrim_list_info **out, size_t *n,
         if (v.mv_size < sizeof rec)
             continue;
         memcpy(&rec, v.mv_data, sizeof rec);
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            scrim_list_info *na = realloc(arr, cap * sizeof *arr);
-            if (!na) {
-                rc = ENOMEM;
-                break;
-            }
-            arr = na;
+        if (scrim__grow(&arr, &cap, len, sizeof *arr, 16)) {
+            rc = ENOMEM;
+            break;
         }
         info_from_rec(&arr[len++], k.mv_data, k.mv_size, &rec,
                       (const char *)v.mv_data + sizeof rec,

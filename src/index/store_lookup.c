@@ -131,14 +131,8 @@ void scrim_matches_free(scrim_matches *m)
 
 static scrim_match *matches_push(scrim_matches *m)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        scrim_match *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        m->v = v;
-        m->cap = cap;
-    }
+    if (scrim__grow(&m->v, &m->cap, m->n, sizeof *m->v, 16))
+        return NULL;
     scrim_match *r = &m->v[m->n++];
     memset(r, 0, sizeof *r);
     r->quality = -1;
@@ -217,14 +211,9 @@ static int lookup_lists(lookup *lk, const scrim_lookup_opts *o, char *err,
             if (i == o->nlists)
                 continue;
         }
-        if (lk->nlists == cap) {
-            cap = cap ? cap * 2 : 8;
-            lk_list *nl = realloc(lk->lists, cap * sizeof *nl);
-            if (!nl) {
-                rc = ENOMEM;
-                break;
-            }
-            lk->lists = nl;
+        if (scrim__grow(&lk->lists, &cap, lk->nlists, sizeof *lk->lists, 8)) {
+            rc = ENOMEM;
+            break;
         }
         lk_list *l = &lk->lists[lk->nlists];
         l->id = r.id;

@@ -35,37 +35,31 @@ static json_t *image_json(const scrim_upload *up, const scrim_query_opts *o)
     return scrim_image_hashes_json(&up->image, o->dihedral);
 }
 
-/* The request's options for the matcher. */
-void scrim__match_opts_of(const scrim_query_opts *o, scrim_vmatch_opts *mo)
-{
-    scrim_vmatch_opts_default(mo);
-    mo->min_quality = o->min_quality;
-    mo->radius = o->radius;
-    mo->dihedral = o->dihedral;
-}
-
-/* The matcher's answer {"matched", "matches", "allowed"} into res. */
-void scrim__match_result_take(scrim_match_result *res, json_t *j)
-{
-    json_array_extend(res->matches, json_object_get(j, "matches"));
-    json_array_extend(res->allowed, json_object_get(j, "allowed"));
-    res->matched = json_array_size(res->matches) > 0;
-    json_decref(j);
-}
-
-static int image_match(const scrim_upload *up, const scrim_query_opts *o,
+int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
                        struct scrim_store *store, scrim_match_result *res,
                        char *err, size_t errlen)
 {
     scrim_vmatch_opts mo;
     json_t *j;
+    int rc;
     if (!store)
         return SCRIM_OK;
-    scrim__match_opts_of(o, &mo);
-    int rc = scrim_image_match(store, &up->image, &mo, &j, err, errlen);
-    if (!rc)
-        scrim__match_result_take(res, j);
-    return rc;
+    scrim_vmatch_opts_default(&mo);
+    mo.min_quality = o->min_quality;
+    mo.radius = o->radius;
+    mo.dihedral = o->dihedral;
+    if (up->kind == SCRIM_MEDIA_VIDEO)
+        rc = scrim_video_match(store, up->state, up->md5, up->sha256, &mo, &j,
+                               err, errlen);
+    else
+        rc = scrim_image_match(store, &up->image, &mo, &j, err, errlen);
+    if (rc)
+        return rc;
+    json_array_extend(res->matches, json_object_get(j, "matches"));
+    json_array_extend(res->allowed, json_object_get(j, "allowed"));
+    res->matched = json_array_size(res->matches) > 0;
+    json_decref(j);
+    return SCRIM_OK;
 }
 
 const scrim_media_handler scrim__image_handler = {
@@ -73,6 +67,6 @@ const scrim_media_handler scrim__image_handler = {
     .sniff = image_sniff,
     .hash = image_hash,
     .to_json = image_json,
-    .match = image_match,
+    .match = scrim__media_match,
     .free = NULL, /* an image upload holds nothing of its own */
 };

@@ -185,10 +185,12 @@ int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
 
 /* Register the built-in endpoints and the image media handler. */
 int scrim__api_register(scrim_server *srv);
-/* The matcher's options from a request's (media.c), and its answer
- * {"matched", "matches", "allowed"} moved into res (j is released). */
-void scrim__match_opts_of(const scrim_query_opts *o, scrim_vmatch_opts *mo);
-void scrim__match_result_take(scrim_match_result *res, json_t *j);
+/* The match step of every media kind (media.c): the one matcher
+ * (scrim_image_match / scrim_video_match, src/match/) with the request's
+ * options, its answer moved into res. */
+int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
+                       struct scrim_store *store, scrim_match_result *res,
+                       char *err, size_t errlen);
 int scrim__admin_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 

@@ -94,22 +94,6 @@ static json_t *video_json(const scrim_upload *up, const scrim_query_opts *o)
     return j;
 }
 
-static int video_match(const scrim_upload *up, const scrim_query_opts *o,
-                       struct scrim_store *store, scrim_match_result *res,
-                       char *err, size_t errlen)
-{
-    scrim_vmatch_opts mo;
-    json_t *j;
-    if (!store)
-        return SCRIM_OK;
-    scrim__match_opts_of(o, &mo);
-    int rc = scrim_video_match(store, up->state, up->md5, up->sha256, &mo, &j,
-                               err, errlen);
-    if (!rc)
-        scrim__match_result_take(res, j);
-    return rc;
-}
-
 static void video_free(scrim_upload *up)
 {
     if (up->state) {
@@ -124,7 +108,7 @@ static const scrim_media_handler video_handler = {
     .sniff = video_sniff,
     .hash = video_hash,
     .to_json = video_json,
-    .match = video_match,
+    .match = scrim__media_match,
     .free = video_free,
 };
 
