@@ -64,8 +64,9 @@ $(BUILD)/%.o: %.c | check-deps
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-# The PDQ filters need -O3 to be vectorised (same results: no fast-math).
-$(BUILD)/src/hash/pdq.o: OPT := -O3
+# The PDQ filters and the luma of sampled pixels need -O3 to be vectorised
+# (same results: no fast-math).
+$(BUILD)/src/hash/pdq.o $(BUILD)/src/decode/luma.o: OPT := -O3
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
