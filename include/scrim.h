@@ -124,6 +124,11 @@ typedef struct scrim_decode_opts {
                              stored, as Meta's reference CLI does (its
                              ImageMagick decode drops alpha); default 0:
                              flattened onto white, as they are seen */
+    int regions;          /* scrim_hash_image_buffer: also find the picture
+                             inside the upload (borders or bars of any
+                             colour, a page or frame around it, a blurred
+                             copy of itself behind it) and hash it
+                             (scrim_image_hashes.region) */
 } scrim_decode_opts;
 
 /* Hashing decodes full-size pixels: the reference hashes a nearest-neighbour
@@ -173,6 +178,19 @@ int scrim_read_file(const char *path, size_t max_bytes, uint8_t **data,
 /* Lowercase hex MD5 (33 bytes with NUL) and SHA-256 (65) of a buffer. */
 void scrim_digest(const void *buf, size_t len, char md5[33], char sha256[65]);
 
+/* A picture found inside an upload (scrim_decode_opts.regions): where it is,
+ * in the file's pixels, what found it ("trim": borders or bars taken off;
+ * "block": the picture between the bands of a page or post; "sharp": the
+ * picture on a blurred background), and its PDQ with the dihedral variants.
+ * Only regions whose PDQ quality is at least 50 are kept. */
+#define SCRIM_REGIONS_MAX 3
+typedef struct scrim_region {
+    int x, y, w, h;
+    const char *kind;
+    int quality;
+    scrim_pdq dihedral[SCRIM_DIH_COUNT];
+} scrim_region;
+
 /* Everything scrim computes for one image upload. */
 typedef struct scrim_image_hashes {
     scrim_pdq pdq;
@@ -181,6 +199,8 @@ typedef struct scrim_image_hashes {
     char md5[33], sha256[65];            /* of the bytes as uploaded */
     int width, height;                   /* of the file */
     char format[16];
+    int nregions;                        /* regions found, when asked */
+    scrim_region region[SCRIM_REGIONS_MAX];
 } scrim_image_hashes;
 
 /* PDQ of a decoded image as the reference CLI computes it: an image with a
@@ -197,10 +217,35 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
                             scrim_image_hashes *out, scrim_image *keep,
                             char *err, size_t errlen);
 
+/* Index-side variants: for a platform's own removed image, the hashes of the
+ * copies an evader is likely to make that PDQ does not match (crops,
+ * small rotations).  `set` is a comma list of names (NULL = the default,
+ * SCRIM_VARIANTS_DEFAULT):
+ *   crop-P   P% cut off each side (e.g. crop-5, crop-10)
+ *   rot+D    turned D degrees clockwise (rot-D: anticlockwise) about the
+ *            centre, same size, black corners
+ *   rotz+D   the same, zoomed in until no corner is left
+ * Unknown names are skipped.  out gets the image's own hashes (as
+ * scrim_hash_image_buffer); v[0..*n) the variants whose PDQ quality is at
+ * least 50 (at most max, at most SCRIM_VARIANTS_MAX). */
+#define SCRIM_VARIANTS_MAX 16
+#define SCRIM_VARIANTS_DEFAULT "crop-5,crop-10,rot+4,rot-4"
+typedef struct scrim_variant {
+    char name[16];
+    scrim_pdq pdq;
+    int quality;
+} scrim_variant;
+int scrim_hash_variants(const void *buf, size_t len, const char *set,
+                        scrim_image_hashes *out, scrim_variant *v, int max,
+                        int *n, char *err, size_t errlen);
+
 /* The JSON form shared by the CLI and the daemon:
  * {"kind": "image", "pdq": [{"hash", "quality"}], "md5", "sha256", "width",
- *  "height"} plus "dihedral": [{"variant", "hash", "quality"}] when asked. */
+ *  "height"} plus "dihedral": [{"variant", "hash", "quality"}] when asked,
+ *  and "regions": [{"hash", "quality", "region": {...}}] when found. */
 json_t *scrim_image_hashes_json(const scrim_image_hashes *h, int dihedral);
+/* {"x", "y", "w", "h", "kind"} of a region. */
+json_t *scrim_region_json(const scrim_region *r);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@ typedef struct scrim_vmatch_opts {
     double query_percent;     /* video match thresholds (80, 0) */
     double compared_percent;
     int dihedral;             /* images: also the 7 other dihedral variants (1) */
+    int regions;              /* images: also the pictures found inside (1;
+                                 hash with scrim_decode_opts.regions) */
 } scrim_vmatch_opts;
 void scrim_vmatch_opts_default(scrim_vmatch_opts *o);
 
@@ -41,6 +43,32 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query, const char *md5,
 int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
                       const scrim_vmatch_opts *o, json_t **out, char *err,
                       size_t errlen);
+
+/* ---- a platform's own removed media (src/match/add.c) ----------------------- */
+
+/* What scrim_media_add stored. */
+typedef struct scrim_media_added {
+    const char *kind;           /* "image" / "video" */
+    int quality;                /* image: its PDQ quality */
+    size_t frames;              /* video: frame hashes */
+    int nvariants;              /* image: index-side variants stored */
+    char variant[SCRIM_VARIANTS_MAX][16];
+    scrim_import_stats stats;   /* counts of the import */
+} scrim_media_added;
+
+/* Hash an image or video (recognised by content) and add it to `list` in one
+ * import (opts as for scrim_import_begin, e.g. create) under `id`
+ * (required) and `label` (may be NULL): an image's PDQ, and the index-side
+ * variants `variants` names (scrim_hash_variants; NULL = the default set,
+ * "" = none), marked as variants so that scrim_store_export leaves them out;
+ * a video's vPDQ frames (one a second) as a video entry; the file's MD5 and
+ * SHA-256 either way.  Entries already in the list count as duplicates.
+ * SCRIM_EFORMAT for anything else; nothing is written on failure. */
+int scrim_media_add(scrim_store *s, const char *list,
+                    const scrim_import_opts *opts, const void *buf,
+                    size_t len, const char *id, const char *label,
+                    const char *variants, scrim_media_added *added,
+                    char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -207,6 +207,9 @@ typedef struct scrim_query_opts {
     int min_side;       /* decode: scrim_decode_opts.min_side */
     int ignore_alpha;   /* decode: scrim_decode_opts.ignore_alpha */
     int radius;         /* -1: each list's own radius */
+    int regions;        /* images: also hash the picture found inside the
+                           upload (scrim_decode_opts.regions); on for
+                           matching, ?regions=0 turns it off */
     /* The call itself, so a media kind can read options of its own with
      * scrim_call_arg() (video: ?seconds_per_hash=, ?keyframes=) without the
      * server core knowing them; a bad value is the handler's SCRIM_EINVAL

@@ -230,6 +230,10 @@ typedef struct scrim_entry {
     const void *hash;
     const char *id, *label;     /* may be NULL */
     int quality;
+    /* PDQ only: NULL for the media itself, else the name of an index-side
+     * variant stored with it ("crop-5", "rot+4": scrim_media_add), which
+     * scrim_store_export leaves out unless asked. */
+    const char *variant;
 } scrim_entry;
 
 /* One frame of a video entry. */
@@ -288,7 +292,12 @@ int scrim_store_import_buffer(scrim_store *s, const char *list,
 /* Write a list's entries in `format` (HEX: PDQs only; PYTX: pdq/md5/sha256
  * lines; CSV: type,hash,id,label,quality).  Video entries are written by
  * the video hook if set (scrim_store_set_video_export), else skipped and
- * counted in *skipped.  Runs in one read transaction (a consistent copy). */
+ * counted in *skipped.  Index-side variants (scrim_entry.variant) are left
+ * out, so a shared list carries only the media's own hashes, unless format
+ * is SCRIM_FORMAT_CSV | SCRIM_EXPORT_VARIANTS (a "variant" column is added;
+ * scrim import reads it back).  Runs in one read transaction (a consistent
+ * copy). */
+#define SCRIM_EXPORT_VARIANTS 0x100
 int scrim_store_export(scrim_store *s, const char *list, int format, FILE *out,
                        uint64_t *written, uint64_t *skipped, char *err,
                        size_t errlen);
@@ -331,6 +340,7 @@ typedef struct scrim_match {
     int distance;            /* Hamming distance (0 for digests) */
     char hash[65];           /* hex of the matched hash (a frame's for video) */
     const char *id, *label;  /* NULL when absent (video: id = content id) */
+    const char *variant;     /* the stored index-side variant, or NULL */
     int quality;             /* -1 unknown */
     uint32_t ref;            /* the index record (unique per list+hash/frame) */
     uint32_t entry;          /* video: the entry's first frame's ref */

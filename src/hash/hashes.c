@@ -5,6 +5,7 @@
 #include "base/base.h"
 #include "decode/decode.h"
 #include "hash/hash.h"
+#include "hash/regions.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,25 +26,96 @@ int scrim_pdq_hash_image(const scrim_image *img, scrim_pdq *hash, int *quality,
                                   quality, dihedral);
 }
 
+/* The luma plane PDQ takes from a decoded image (all pixels up to 512 px a
+ * side, else the 512x512 sample), as scrim_pdq_hash_image makes it. */
+static int image_luma(const scrim_image *img, scrim__luma *l)
+{
+    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH];
+    l->file_width = img->file_width ? img->file_width : img->width;
+    l->file_height = img->file_height ? img->file_height : img->height;
+    scrim__luma_samples(l->file_width, l->file_height, img->width, img->height,
+                        xs, &l->width, ys, &l->height);
+    l->plane = malloc((size_t)l->width * l->height * sizeof *l->plane);
+    if (!l->plane)
+        return SCRIM_ENOMEM;
+    return scrim__luma_sampled(img->pixels, img->channels,
+                               (size_t)img->width * img->channels, xs, l->width,
+                               ys, l->height, l->plane);
+}
+
+static const char *region_kind(int kind)
+{
+    switch (kind) {
+    case SCRIM__REG_BLOCK: return "block";
+    case SCRIM__REG_SHARP: return "sharp";
+    default: return "trim";
+    }
+}
+
+/* The pictures found inside the plane, hashed, into out->region (their
+ * rectangles in the file's pixels).  Reads the plane only. */
+static int hash_regions(const scrim__luma *l, scrim_image_hashes *out)
+{
+    scrim__region r[SCRIM__REGIONS_MAX];
+    int n = scrim__regions_find(l->plane, l->width, l->height, r,
+                                SCRIM__REGIONS_MAX);
+    if (n <= 0)
+        return SCRIM_OK;
+    float *s = malloc((size_t)l->width * l->height * sizeof *s);
+    if (!s)
+        return SCRIM_ENOMEM;
+    int rc = SCRIM_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        scrim_region *o = &out->region[out->nregions];
+        rc = scrim__region_hash(l->plane, l->width, l->height, &r[i], s,
+                                &o->dihedral[0], &o->quality, o->dihedral);
+        if (rc || o->quality < SCRIM__REGION_MIN_QUALITY)
+            continue; /* a flat region is no evidence */
+        /* sample i of the plane is pixel floor(i * file / plane) */
+        int x1 = (int)((int64_t)(r[i].x + r[i].w) * l->file_width / l->width);
+        int y1 = (int)((int64_t)(r[i].y + r[i].h) * l->file_height / l->height);
+        o->x = (int)((int64_t)r[i].x * l->file_width / l->width);
+        o->y = (int)((int64_t)r[i].y * l->file_height / l->height);
+        o->w = x1 - o->x;
+        o->h = y1 - o->y;
+        o->kind = region_kind(r[i].kind);
+        out->nregions++;
+    }
+    free(s);
+    return rc;
+}
+
+/* PDQ of the plane (which it overwrites), after its regions when asked. */
+static int hash_plane(scrim__luma *l, const scrim_decode_opts *opts,
+                      scrim_image_hashes *out)
+{
+    int rc = SCRIM_OK;
+    if (opts && opts->regions)
+        rc = hash_regions(l, out);
+    if (!rc)
+        rc = scrim_pdq_hash_luma(l->plane, l->width, l->height, &out->pdq,
+                                 &out->quality, out->dihedral);
+    return rc;
+}
+
 int scrim_hash_image_buffer(const void *buf, size_t len,
                             const scrim_decode_opts *opts,
                             scrim_image_hashes *out, scrim_image *keep,
                             char *err, size_t errlen)
 {
     scrim_image img;
+    scrim__luma l = {0};
     memset(out, 0, sizeof *out);
     if (!keep && scrim__jpeg_is(buf, len)) {
         /* nothing to keep: the JPEG's rows become luma as they are decoded */
         uint64_t max_pixels;
         int min_side;
         scrim__decode_limits(opts, 1, &max_pixels, &min_side);
-        scrim__luma l;
         int rc = scrim__jpeg_luma(buf, len, max_pixels, min_side, &l, err,
                                   errlen);
         if (rc != SCRIM__JPEG_OTHER) {
             if (!rc)
-                rc = scrim_pdq_hash_luma(l.plane, l.width, l.height, &out->pdq,
-                                         &out->quality, out->dihedral);
+                rc = hash_plane(&l, opts, out);
             free(l.plane);
             if (rc)
                 return rc;
@@ -59,7 +131,14 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
     int rc = scrim__image_load(buf, len, opts, 1, &img, err, errlen);
     if (rc)
         return rc;
-    rc = scrim_pdq_hash_image(&img, &out->pdq, &out->quality, out->dihedral);
+    if (opts && opts->regions) {
+        rc = image_luma(&img, &l);
+        if (!rc)
+            rc = hash_plane(&l, opts, out);
+        free(l.plane);
+    } else {
+        rc = scrim_pdq_hash_image(&img, &out->pdq, &out->quality, out->dihedral);
+    }
     if (rc) {
         scrim__seterr(err, errlen, "hashing failed: %s", scrim_strerror(rc));
         scrim_image_free(&img);
@@ -77,6 +156,45 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
     return SCRIM_OK;
 }
 
+int scrim_hash_variants(const void *buf, size_t len, const char *set,
+                        scrim_image_hashes *out, scrim_variant *v, int max,
+                        int *n, char *err, size_t errlen)
+{
+    scrim_image img;
+    scrim__luma l = {0};
+    scrim_decode_opts d = {0};
+    scrim__variant iv[SCRIM_VARIANTS_MAX];
+    int rc;
+    *n = 0;
+    if (max > SCRIM_VARIANTS_MAX)
+        max = SCRIM_VARIANTS_MAX;
+    /* the image's PDQ, digests and size, as scrim_hash_image_buffer */
+    if ((rc = scrim_hash_image_buffer(buf, len, &d, out, &img, err, errlen)))
+        return rc;
+    rc = image_luma(&img, &l);
+    scrim_image_free(&img);
+    if (!rc) {
+        int k = scrim__index_variants(l.plane, l.width, l.height, l.file_width,
+                                      l.file_height, set, iv, max);
+        if (k < 0)
+            rc = k;
+        for (int i = 0; i < k; i++) {
+            if (iv[i].quality < SCRIM__REGION_MIN_QUALITY)
+                continue; /* a flat crop is no evidence */
+            memcpy(v[*n].name, iv[i].name, sizeof v[*n].name);
+            v[*n].name[sizeof v[*n].name - 1] = '\0';
+            v[*n].pdq = iv[i].hash;
+            v[*n].quality = iv[i].quality;
+            ++*n;
+        }
+    }
+    free(l.plane);
+    if (rc)
+        scrim__seterr(err, errlen, "hashing the variants failed: %s",
+                      scrim_strerror(rc));
+    return rc;
+}
+
 static json_t *pdq_json(const scrim_pdq *h, int quality, const char *variant)
 {
     char hx[SCRIM_PDQ_HEXLEN + 1];
@@ -85,6 +203,12 @@ static json_t *pdq_json(const scrim_pdq *h, int quality, const char *variant)
     if (variant)
         json_object_set_new(o, "variant", json_string(variant));
     return o;
+}
+
+json_t *scrim_region_json(const scrim_region *r)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:s}", "x", r->x, "y", r->y, "w",
+                     r->w, "h", r->h, "kind", r->kind);
 }
 
 json_t *scrim_image_hashes_json(const scrim_image_hashes *h, int dihedral)
@@ -101,6 +225,16 @@ json_t *scrim_image_hashes_json(const scrim_image_hashes *h, int dihedral)
             json_array_append_new(d, pdq_json(&h->dihedral[v], h->quality,
                                               scrim_dihedral_name(v)));
         json_object_set_new(o, "dihedral", d);
+    }
+    if (h->nregions) {
+        json_t *rs = json_array();
+        for (int i = 0; i < h->nregions; i++) {
+            const scrim_region *r = &h->region[i];
+            json_t *rj = pdq_json(&r->dihedral[0], r->quality, NULL);
+            json_object_set_new(rj, "region", scrim_region_json(r));
+            json_array_append_new(rs, rj);
+        }
+        json_object_set_new(o, "regions", rs);
     }
     return o;
 }

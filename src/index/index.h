@@ -69,6 +69,7 @@ struct list_rec {
 #define REF_VIDEO_LEN 16
 #define REF_F_ID     1
 #define REF_F_LABEL  2
+#define REF_F_VARIANT 4  /* an index-side variant (scrim add): its name */
 
 /* A decoded ref record (pointers into the map: valid for the txn). */
 typedef struct ref_view {
@@ -77,13 +78,14 @@ typedef struct ref_view {
     int type, quality;
     uint32_t entry, frame, frames;
     float seconds;
-    const char *id, *label;
-    size_t idlen, labellen;
+    const char *id, *label, *variant;
+    size_t idlen, labellen, variantlen;
 } ref_view;
 
 /* SCRIM_EDB for a record too short for what its flags say. */
 int store__ref_decode(const void *data, size_t len, ref_view *out);
-/* Encode into buf (at least REF_BASE + REF_VIDEO_LEN + 4 + idlen + labellen
+/* Encode into buf (at least REF_BASE + REF_VIDEO_LEN + 6 + idlen + labellen +
+ * variantlen
  * bytes); returns the length. */
 size_t store__ref_encode(uint8_t *buf, const ref_view *r);
 

@@ -113,7 +113,7 @@ int store__ref_decode(const void *data, size_t len, ref_view *r)
         memcpy(&r->seconds, p + 12, 4);
         p += REF_VIDEO_LEN;
     }
-    for (int f = REF_F_ID; f <= REF_F_LABEL; f <<= 1) {
+    for (int f = REF_F_ID; f <= REF_F_VARIANT; f <<= 1) {
         if (!(flags & f))
             continue;
         uint16_t n;
@@ -125,9 +125,12 @@ int store__ref_decode(const void *data, size_t len, ref_view *r)
         if (f == REF_F_ID) {
             r->id = (const char *)p + 2;
             r->idlen = n;
-        } else {
+        } else if (f == REF_F_LABEL) {
             r->label = (const char *)p + 2;
             r->labellen = n;
+        } else {
+            r->variant = (const char *)p + 2;
+            r->variantlen = n;
         }
         p += 2 + n;
     }
@@ -144,7 +147,8 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
     p[REF_QUALITY] = r->quality < 0 || r->quality > 254 ? 255
                                                          : (uint8_t)r->quality;
     p[REF_FLAGS] = (uint8_t)((r->id ? REF_F_ID : 0) |
-                             (r->label ? REF_F_LABEL : 0));
+                             (r->label ? REF_F_LABEL : 0) |
+                             (r->variant ? REF_F_VARIANT : 0));
     p += REF_BASE;
     if (r->type == SCRIM_HASH_VIDEO) {
         memcpy(p, &r->entry, 4);
@@ -153,16 +157,14 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
         memcpy(p + 12, &r->seconds, 4);
         p += REF_VIDEO_LEN;
     }
-    if (r->id) {
-        uint16_t n = (uint16_t)r->idlen;
+    const char *strs[3] = {r->id, r->label, r->variant};
+    size_t lens[3] = {r->idlen, r->labellen, r->variantlen};
+    for (int i = 0; i < 3; i++) {
+        if (!strs[i])
+            continue;
+        uint16_t n = (uint16_t)lens[i];
         memcpy(p, &n, 2);
-        memcpy(p + 2, r->id, n);
-        p += 2 + n;
-    }
-    if (r->label) {
-        uint16_t n = (uint16_t)r->labellen;
-        memcpy(p, &n, 2);
-        memcpy(p + 2, r->label, n);
+        memcpy(p + 2, strs[i], n);
         p += 2 + n;
     }
     return (size_t)(p - buf);

@@ -34,7 +34,8 @@ static void csv_field(FILE *out, const char *s, size_t n)
 
 static void write_entry(FILE *out, int format, int type, const char *hex,
                         const char *id, size_t idlen, const char *label,
-                        size_t labellen, int quality)
+                        size_t labellen, int quality, int variants,
+                        const char *variant, size_t variantlen)
 {
     if (format == SCRIM_FORMAT_HEX || format == SCRIM_FORMAT_MD5 ||
         format == SCRIM_FORMAT_SHA256) {
@@ -51,6 +52,11 @@ static void write_entry(FILE *out, int format, int type, const char *hex,
         fputc(',', out);
         if (quality >= 0)
             fprintf(out, "%d", quality);
+        if (variants) {
+            fputc(',', out);
+            if (variant)
+                csv_field(out, variant, variantlen);
+        }
         fputc('\n', out);
     }
 }
@@ -114,10 +120,18 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
         return scrim__mdb_err(rc, "export", err, errlen);
     if ((rc = store__list_load(s, txn, list, &rec, NULL, err, errlen)))
         goto done;
+    int variants = format & SCRIM_EXPORT_VARIANTS;
+    format &= ~SCRIM_EXPORT_VARIANTS;
     if (format == SCRIM_FORMAT_AUTO)
         format = SCRIM_FORMAT_CSV;
+    if (variants && format != SCRIM_FORMAT_CSV) {
+        scrim__seterr(err, errlen, "variants are exported in the csv format only");
+        rc = SCRIM_EINVAL;
+        goto done;
+    }
     if (format == SCRIM_FORMAT_CSV)
-        fprintf(out, "type,hash,id,label,quality\n");
+        fprintf(out, variants ? "type,hash,id,label,quality,variant\n"
+                              : "type,hash,id,label,quality\n");
     char hex[65];
     /* image PDQs: every ref of the list (refs are in import order) */
     if (rec.pdq) {
@@ -132,13 +146,16 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
             }
             if (r.list != rec.id || r.type != SCRIM_HASH_PDQ)
                 continue;
+            if (r.variant && !variants)
+                continue; /* the platform's own index-side hashes */
             if (!format_takes(format, SCRIM_HASH_PDQ)) {
                 ns++;
                 continue;
             }
             scrim_pdq_to_hex(&r.hash, hex);
             write_entry(out, format, SCRIM_HASH_PDQ, hex, r.id, r.idlen,
-                        r.label, r.labellen, r.quality);
+                        r.label, r.labellen, r.quality, variants, r.variant,
+                        r.variantlen);
             nw++;
         }
         mdb_cursor_close(c);
@@ -191,7 +208,7 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
                 }
                 scrim__hex_encode(key + 5, dl, hex);
                 write_entry(out, format, type, hex, id, idl, label, lal,
-                            p[4] == 255 ? -1 : p[4]);
+                            p[4] == 255 ? -1 : p[4], variants, NULL, 0);
                 nw++;
             } else {
                 if (!video_export || v.mv_size < 13) {

@@ -99,7 +99,7 @@ int scrim_import_begin(scrim_store *s, const char *list,
     imp->nslots = 2 * imp->pcap;
     imp->pend = malloc(imp->pcap * sizeof *imp->pend);
     imp->slots = calloc(imp->nslots, sizeof *imp->slots);
-    imp->buf = malloc(REF_BASE + REF_VIDEO_LEN + 8 + 2 * 65535);
+    imp->buf = malloc(REF_BASE + REF_VIDEO_LEN + 12 + 3 * 65535);
     if (!imp->pend || !imp->slots || !imp->buf) {
         rc = SCRIM_ENOMEM;
         scrim__seterr(err, errlen, "out of memory");
@@ -268,8 +268,13 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
 {
     int rc;
     if (!text_ok(e->id, "id", err, errlen) ||
-        !text_ok(e->label, "label", err, errlen))
+        !text_ok(e->label, "label", err, errlen) ||
+        !text_ok(e->variant, "variant", err, errlen))
         return SCRIM_EINVAL;
+    if (e->variant && e->type != SCRIM_HASH_PDQ) {
+        scrim__seterr(err, errlen, "only a PDQ entry can be a variant");
+        return SCRIM_EINVAL;
+    }
     if (e->quality < -1 || e->quality > 100) {
         scrim__seterr(err, errlen, "quality %d out of range 0-100", e->quality);
         return SCRIM_EINVAL;
@@ -304,6 +309,8 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
         r.idlen = e->id ? strlen(e->id) : 0;
         r.label = e->label;
         r.labellen = e->label ? strlen(e->label) : 0;
+        r.variant = e->variant;
+        r.variantlen = e->variant ? strlen(e->variant) : 0;
         if ((rc = add_ref(imp, &r, err, errlen)))
             return rc;
         sl = slot_of(imp, h); /* the table may have grown */

@@ -270,6 +270,9 @@ static int emit_hit(void *ud, uint32_t ref, const void *rec, size_t reclen,
         return SCRIM_ENOMEM;
     if (r.label && !(m->label = pool_strndup(lk->out, r.label, r.labellen)))
         return SCRIM_ENOMEM;
+    if (r.variant &&
+        !(m->variant = pool_strndup(lk->out, r.variant, r.variantlen)))
+        return SCRIM_ENOMEM;
     if (r.type == SCRIM_HASH_VIDEO) {
         m->entry = r.entry;
         m->frame = r.frame;
@@ -402,6 +405,8 @@ json_t *scrim_match_json(const scrim_match *m)
         return NULL;
     if (m->quality >= 0)
         json_object_set_new(o, "quality", json_integer(m->quality));
+    if (m->variant)
+        json_object_set_new(o, "stored_variant", json_string(m->variant));
     if (m->type == SCRIM_HASH_VIDEO) {
         json_object_set_new(o, "frame", json_integer(m->frame));
         json_object_set_new(o, "frames", json_integer(m->frames));

@@ -158,9 +158,9 @@ static int csv_split(char *line, char **fields, int max)
 
 /* ---- the formats ----------------------------------------------------------- */
 
-enum { COL_HASH, COL_TYPE, COL_ID, COL_LABEL, COL_QUALITY, NCOLS };
+enum { COL_HASH, COL_TYPE, COL_ID, COL_LABEL, COL_QUALITY, COL_VARIANT, NCOLS };
 static const char *const col_names[NCOLS] = {"hash", "type", "id", "label",
-                                             "quality"};
+                                             "quality", "variant"};
 #define CSV_MAX_FIELDS 256
 
 typedef struct parser {
@@ -294,6 +294,8 @@ static int parse_line(parser *ps, char *line, scrim_entry *e, uint8_t *hbuf)
             e->id = v[COL_ID];
         if (v[COL_LABEL] && *v[COL_LABEL])
             e->label = v[COL_LABEL];
+        if (v[COL_VARIANT] && *v[COL_VARIANT])
+            e->variant = v[COL_VARIANT];
         line = (char *)v[COL_HASH];
         break;
     }

@@ -22,6 +22,7 @@ void scrim_vmatch_opts_default(scrim_vmatch_opts *o)
     o->query_percent = SCRIM_VPDQ_QUERY_PERCENT;
     o->compared_percent = SCRIM_VPDQ_COMPARED_PERCENT;
     o->dihedral = 1;
+    o->regions = 1;
 }
 
 /* A reported entry: an image (or digest) hit with the query frames' times,
@@ -33,15 +34,24 @@ typedef struct group {
     double last;
 } group;
 
+/* One entry of one list: a video's frames, the same hash, or a platform's
+ * own image and the index-side variants stored with it (same id). */
+static int same_entry(const scrim_match *x, const scrim_match *m)
+{
+    if (x->type != m->type || strcmp(x->list, m->list))
+        return 0;
+    if (m->type == SCRIM_HASH_VIDEO)
+        return x->entry == m->entry;
+    if ((x->variant || m->variant) && x->id && m->id && !strcmp(x->id, m->id))
+        return 1;
+    return !strcmp(x->hash, m->hash);
+}
+
 static int group_find(group *g, size_t n, const scrim_match *m)
 {
-    for (size_t i = 0; i < n; i++) {
-        const scrim_match *x = g[i].m;
-        if (x->type != m->type || strcmp(x->list, m->list))
-            continue;
-        if (m->type == SCRIM_HASH_VIDEO ? x->entry == m->entry : !strcmp(x->hash, m->hash))
+    for (size_t i = 0; i < n; i++)
+        if (same_entry(g[i].m, m))
             return (int)i;
-    }
     return -1;
 }
 
@@ -187,18 +197,28 @@ static int lookup_digests(scrim_store *s, const char *md5, const char *sha256,
 }
 
 /* The JSON of an entry reached by hashes (not by vPDQ's measure): the
- * nearest hit, the dihedral variant that reached it when it is not the
- * upload as it is, and (video queries) the times of the frames. */
-static json_t *group_json(const group *g, int dihedral_queries)
+ * nearest hit; for an image, the dihedral variant that reached it when it
+ * is not the upload as it is, and the region (a picture found inside the
+ * upload) when not the whole; for a video, the times of the frames.
+ * which[q] tells an image's PDQ query q: region (-1 for the whole upload)
+ * * SCRIM_DIH_COUNT + variant. */
+static json_t *group_json(const group *g, const scrim_image_hashes *h,
+                          const int *which)
 {
     json_t *j = scrim_match_json(g->m);
     if (!j)
         return NULL;
     if (g->m->type == SCRIM_HASH_VIDEO && !g->m->id)
         json_object_set_new(j, "id", json_string(""));
-    if (dihedral_queries && g->by_pdq && g->m->query > 0)
-        json_object_set_new(j, "variant",
-                            json_string(scrim_dihedral_name((int)g->m->query)));
+    if (h && g->by_pdq) {
+        int w = which[g->m->query] + SCRIM_DIH_COUNT;
+        int r = w / SCRIM_DIH_COUNT - 1, v = w % SCRIM_DIH_COUNT;
+        if (v > 0)
+            json_object_set_new(j, "variant",
+                                json_string(scrim_dihedral_name(v)));
+        if (r >= 0)
+            json_object_set_new(j, "region", scrim_region_json(&h->region[r]));
+    }
     if (g->times)
         json_object_set(j, "timestamps", g->times);
     return j;
@@ -270,7 +290,7 @@ int scrim_video_match(scrim_store *s, const scrim_vpdq *query, const char *md5,
             }
             continue;
         }
-        json_t *j = group_json(&g[i], 0);
+        json_t *j = group_json(&g[i], NULL, NULL);
         if (!j) {
             rc = SCRIM_ENOMEM;
             goto done;
@@ -314,8 +334,10 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
     json_t *matches = json_array(), *allowed = json_array();
     group *g = NULL;
-    size_t ng = 0, n_pdq;
-    int rc = SCRIM_OK;
+    size_t ng = 0, n_pdq, nq = 0;
+    int rc = SCRIM_OK, stride;
+    scrim_pdq q[(1 + SCRIM_REGIONS_MAX) * SCRIM_DIH_COUNT];
+    int which[(1 + SCRIM_REGIONS_MAX) * SCRIM_DIH_COUNT];
 
     if (opts)
         o = *opts;
@@ -323,11 +345,21 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
         scrim_vmatch_opts_default(&o);
     *out = NULL;
     lo.radius = o.radius;
+    stride = o.dihedral ? SCRIM_DIH_COUNT : 1;
     /* A low-quality hash (flat or tiny image) is near too many others to
-     * be evidence; it is still reported by the caller, just not matched. */
-    if (h->quality >= o.min_quality &&
-        (rc = scrim_store_lookup_pdq(s, h->dihedral, o.dihedral ? SCRIM_DIH_COUNT : 1,
-                                     &lo, &m, err, errlen)))
+     * be evidence; it is still reported by the caller, just not matched.
+     * The same holds for each region. */
+    int nregions = o.regions ? h->nregions : 0;
+    for (int r = -1; r < nregions && r < SCRIM_REGIONS_MAX; r++) {
+        const scrim_pdq *d = r < 0 ? h->dihedral : h->region[r].dihedral;
+        if ((r < 0 ? h->quality : h->region[r].quality) < o.min_quality)
+            continue;
+        for (int v = 0; v < stride; v++) {
+            q[nq] = d[v];
+            which[nq++] = r * SCRIM_DIH_COUNT + v;
+        }
+    }
+    if (nq && (rc = scrim_store_lookup_pdq(s, q, nq, &lo, &m, err, errlen)))
         goto done;
     n_pdq = m.n;
     if ((rc = lookup_digests(s, h->md5, h->sha256, &m, err, errlen)))
@@ -338,7 +370,7 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     }
     qsort(g, ng, sizeof *g, group_cmp);
     for (size_t i = 0; i < ng; i++) {
-        json_t *j = group_json(&g[i], o.dihedral);
+        json_t *j = group_json(&g[i], h, which);
         if (!j) {
             rc = SCRIM_ENOMEM;
             goto done;

@@ -208,7 +208,49 @@ static int list_import(scrim_call *c, const char *name)
     return 0;
 }
 
-/* /v1/lists/NAME and /v1/lists/NAME/import */
+/* POST /v1/lists/NAME/media?id=ID[&label=TEXT][&variants=SET|none]
+ * [&create=1]: the platform's own removed image or video, hashed here, with
+ * an image's index-side variants (scrim_media_add). */
+static int list_media(scrim_call *c, const char *name)
+{
+    scrim_import_opts io = {.list = SCRIM_LIST_PARAMS_KEEP};
+    scrim_media_added st;
+    char err[512] = "", src[96];
+    const char *id = scrim_call_arg(c, "id"), *label = scrim_call_arg(c, "label");
+    const char *variants = scrim_call_arg(c, "variants");
+    const char *create = scrim_call_arg(c, "create");
+
+    if (!id || !*id)
+        return scrim_call_error(c, 400, "bad_request", "?id= names the media "
+                                "(the entry's id)");
+    if (create && strcmp(create, "0") && strcmp(create, "1"))
+        return scrim_call_error(c, 400, "bad_request", "?create= must be 0 or "
+                                "1");
+    if (!c->body_len)
+        return scrim_call_error(c, 400, "bad_request", "empty body: POST the "
+                                "media's bytes");
+    if (variants && !strcmp(variants, "none"))
+        variants = "";
+    io.create = create && !strcmp(create, "1");
+    snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
+    io.source = src;
+    int rc = scrim_media_add(c->store, name, &io, c->body, c->body_len, id,
+                             label, variants, &st, err, sizeof err);
+    if (rc == SCRIM_EFORMAT)
+        return scrim_call_error(c, 415, "unsupported", "%s", err);
+    if (rc)
+        return store_error(c, rc, err);
+    json_t *names = json_array();
+    for (int i = 0; i < st.nvariants; i++)
+        json_array_append_new(names, json_string(st.variant[i]));
+    c->json = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "list", name, "id",
+                        id, "kind", st.kind, "added",
+                        (json_int_t)st.stats.added[0], "duplicates",
+                        (json_int_t)st.stats.duplicates[0], "variants", names);
+    return 0;
+}
+
+/* /v1/lists/NAME, /v1/lists/NAME/import and /v1/lists/NAME/media */
 static int admin_list(scrim_call *c, void *arg)
 {
     char name[SCRIM_LIST_NAME_MAX + 1];
@@ -229,13 +271,14 @@ static int admin_list(scrim_call *c, void *arg)
                                 "'%s' (1-%d of A-Z a-z 0-9 . _ -)", name,
                                 SCRIM_LIST_NAME_MAX);
     if (slash) {
-        if (strcmp(slash, "/import"))
+        if (strcmp(slash, "/import") && strcmp(slash, "/media"))
             return scrim_call_error(c, 404, "not_found", "no endpoint %s",
                                     c->path);
         if (c->method != SCRIM_POST)
-            return scrim_call_error(c, 405, "method_not_allowed", "import "
-                                    "takes POST");
-        return list_import(c, name);
+            return scrim_call_error(c, 405, "method_not_allowed", "%s "
+                                    "takes POST", slash + 1);
+        return strcmp(slash, "/media") ? list_import(c, name)
+                                       : list_media(c, name);
     }
     switch (c->method) {
     case SCRIM_PUT:

@@ -46,7 +46,8 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
     if (arg_int(c, "dihedral", 0, 1, match, &o->dihedral) ||
         arg_int(c, "min_quality", 0, 100, c->settings->min_quality,
                 &o->min_quality) ||
-        arg_int(c, "radius", -1, SCRIM_MAX_RADIUS, -1, &o->radius))
+        arg_int(c, "radius", -1, SCRIM_MAX_RADIUS, -1, &o->radius) ||
+        arg_int(c, "regions", 0, 1, match, &o->regions))
         return -1;
     return 0;
 }

@@ -19,7 +19,8 @@ static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
 {
     scrim_decode_opts d = {.max_pixels = o->max_pixels,
                            .min_side = o->min_side,
-                           .ignore_alpha = o->ignore_alpha};
+                           .ignore_alpha = o->ignore_alpha,
+                           .regions = o->regions};
     int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image, NULL,
                                      err, errlen);
     if (rc)
@@ -48,6 +49,7 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
     mo.min_quality = o->min_quality;
     mo.radius = o->radius;
     mo.dihedral = o->dihedral;
+    mo.regions = o->regions;
     if (up->kind == SCRIM_MEDIA_VIDEO)
         rc = scrim_video_match(store, up->state, up->md5, up->sha256, &mo, &j,
                                err, errlen);

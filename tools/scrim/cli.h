@@ -21,6 +21,7 @@ int cmd_preview_level(int argc, char **argv);   /* cmd_review.c */
 /* cmd_video.c: video comparison and matching */
 int cmd_compare(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_add(int argc, char **argv);   /* cmd_add.c */
 /* `scrim import/export --format vpdq` (called from cmd_store.c when
  * cli_format_is_vpdq() says the arguments ask for that format). */
 int cli_format_is_vpdq(int argc, char **argv);

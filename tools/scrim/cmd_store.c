@@ -13,7 +13,7 @@
 /* Options every store command takes. */
 enum { OPT_DB = 1000, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC, OPT_RADIUS,
        OPT_KIND, OPT_ENABLE, OPT_DISABLE, OPT_JSON, OPT_SCAN, OPT_LIMIT,
-       OPT_MAPSIZE, OPT_QUIET, OPT_BATCH, OPT_HELP };
+       OPT_MAPSIZE, OPT_QUIET, OPT_BATCH, OPT_VARIANTS, OPT_HELP };
 
 /* PDQs merged into the index per batch by the CLI: fewer, larger merges
  * make big imports faster; memory is about 110 bytes per PDQ of a batch. */
@@ -293,14 +293,19 @@ int cmd_export(int argc, char **argv)
         {"db", required_argument, NULL, OPT_DB},
         {"list", required_argument, NULL, OPT_LIST},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"variants", no_argument, NULL, OPT_VARIANTS},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL;
-    int format = SCRIM_FORMAT_CSV, c;
+    int format = SCRIM_FORMAT_CSV, c, variants = 0;
     const char *usage =
         "usage: scrim export [--db DIR] --list NAME [--format hex|pytx|csv]\n"
+        "                    [--variants]\n"
         "Writes the list to stdout (default csv: type,hash,id,label,quality);\n"
-        "the output imports back with scrim import.  hex holds PDQs only.\n";
+        "the output imports back with scrim import.  hex holds PDQs only.\n"
+        "The index-side variants 'scrim add' stores are left out, so that a\n"
+        "shared list carries only the media's own hashes; --variants (csv\n"
+        "only) writes them too, named in a 'variant' column.\n";
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -316,19 +321,24 @@ int cmd_export(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_VARIANTS: variants = 1; break;
         case OPT_HELP: return usage_status(usage, 1);
         default: return usage_status(usage, 0);
         }
     }
     if (!list || optind < argc)
         return usage_status(usage, 0);
+    if (variants && format != SCRIM_FORMAT_CSV) {
+        fprintf(stderr, "scrim: --variants: the variants are written in the csv format only\n");
+        return 2;
+    }
     scrim_store *s;
     if (open_store(db, 0, 0, &s))
         return 1;
     char err[512];
     uint64_t written, skipped;
-    int rc = scrim_store_export(s, list, format, stdout, &written, &skipped,
-                                err, sizeof err);
+    int rc = scrim_store_export(s, list, format | (variants ? SCRIM_EXPORT_VARIANTS : 0),
+                                stdout, &written, &skipped, err, sizeof err);
     scrim_store_close(s);
     if (fflush(stdout) && !rc) {
         snprintf(err, sizeof err, "write error on stdout");

@@ -169,6 +169,8 @@ static void match_usage(FILE *f)
             "  --query-percent P     video match threshold (default %.0f)\n"
             "  --compared-percent P  video match threshold (default %.0f)\n"
             "  --no-dihedral         images: the hash as it is, no rotations/flips\n"
+            "  --no-regions          images: only the whole upload, not the picture\n"
+            "                        found inside it (borders, bars, a page around it)\n"
             "Exit status: 0 no match, 3 some file matched, 1 some file failed.\n",
             SCRIM_STORE_DEFAULT_DIR, SCRIM_VPDQ_MIN_QUALITY,
             SCRIM_VPDQ_QUERY_PERCENT, SCRIM_VPDQ_COMPARED_PERCENT);
@@ -214,7 +216,8 @@ static int match_one(scrim_store *s, const char *path,
         scrim_vpdq_free(&v);
     } else {
         scrim_image_hashes h;
-        rc = scrim_hash_image_buffer(data, len, NULL, &h, NULL, err, sizeof err);
+        scrim_decode_opts d = {.regions = mo->regions};
+        rc = scrim_hash_image_buffer(data, len, &d, &h, NULL, err, sizeof err);
         if (rc == SCRIM_OK)
             rc = scrim_image_match(s, &h, mo, &res, err, sizeof err);
         if (rc == SCRIM_OK) {
@@ -253,6 +256,7 @@ int cmd_match(int argc, char **argv)
         {"query-percent", required_argument, NULL, 'Q'},
         {"compared-percent", required_argument, NULL, 'C'},
         {"no-dihedral", no_argument, NULL, 'n'},
+        {"no-regions", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *db = SCRIM_STORE_DEFAULT_DIR;
@@ -289,6 +293,7 @@ int cmd_match(int argc, char **argv)
                 return 2;
             break;
         case 'n': mo.dihedral = 0; break;
+        case 'R': mo.regions = 0; break;
         case 'h': match_usage(stdout); return 0;
         default: match_usage(stderr); return 2;
         }

@@ -13,6 +13,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"hash", cmd_hash, "hash images: HASH,QUALITY,FILE lines (or JSON)"},
+    {"add", cmd_add, "hash removed media into a list, with index-side variants"},
     {"import", cmd_import, "add hashes to a list (hex, pytx, csv, md5, sha256)"},
     {"export", cmd_export, "write a list's hashes (hex, pytx, csv)"},
     {"lookup", cmd_lookup, "look hashes up in the lists (JSON per query)"},

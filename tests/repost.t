@@ -1,0 +1,95 @@
+#!/bin/bash
+# repost.t - the copies people re-post: a picture padded, letterboxed, set on
+# a page, framed by a border of any colour is found by the picture inside
+# it (query-side regions); a platform's own removed media added with
+# `scrim add` also carries index-side variants (crops, small rotations),
+# which exports leave out unless asked.  With ../shared, the same on some
+# of the eval-dev photos, with zero matches between distinct photos.
+. tests/tap.sh
+
+for tool in vips python3 curl; do
+    command -v $tool >/dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
+done
+W=$(mktemp -d)
+PID=
+trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; rm -rf "$W"' EXIT
+S="$SCRIM_BIN/scrim"
+DB=$W/db
+cp "$FIX/blobs.jpg" "$W/orig.jpg"
+
+# field FILE EXPR: EXPR (python, over j = the match's JSON) for one file
+field() {
+    "$S" match --db "$DB" "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"
+}
+
+"$S" hash "$W/orig.jpg" | cut -d, -f1 >"$W/list.txt"
+"$S" import --quiet --db "$DB" --list partner --create "$W/list.txt" >/dev/null
+
+plan 23
+
+# 320x240 picture: pad it, letterbox it, set it on a white page, frame it.
+vips embed "$W/orig.jpg" "$W/pad.png" 32 24 384 288 --extend black
+vips embed "$W/orig.jpg" "$W/letterbox.png" 0 80 320 400 --extend black
+vips embed "$W/orig.jpg" "$W/page.png" 140 90 600 500 --extend white
+vips embed "$W/orig.jpg" "$W/border.png" 20 20 360 280 --extend background --background "40 120 200"
+for f in pad letterbox page border; do
+    got=$(field "$W/$f.png" 'j["matched"], j["matches"][0]["region"]["kind"] if j["matches"] else None')
+    is "$got" "True trim" "$f: matched through the picture found inside"
+done
+is "$(field "$W/pad.png" 'j["matches"][0]["region"]["x"], j["matches"][0]["region"]["y"], j["matches"][0]["region"]["w"], j["matches"][0]["region"]["h"]')" \
+    "32 24 320 240" "pad: the region is the picture's rectangle in the upload"
+is "$(field "$W/page.png" 'j["matches"][0]["region"]["x"], j["matches"][0]["region"]["y"]')" \
+    "140 90" "page: the region starts where the picture was set"
+got=$("$S" match --db "$DB" --no-regions "$W/pad.png" | python3 -c 'import json,sys; print(json.load(sys.stdin)["matched"])')
+is "$got" "False" "--no-regions: the padded copy is not matched (plain PDQ misses it)"
+is "$(field "$W/orig.jpg" 'j["matches"][0]["distance"], "region" in j["matches"][0]')" \
+    "0 False" "the original matches as a whole, with no region"
+
+# A flat page with a small flat patch never becomes a query.
+vips black "$W/flat.v" 400 300 --bands 3
+vips linear "$W/flat.v" "$W/flat.png" 1 200
+got=$("$S" match --db "$DB" "$W/flat.png" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["matched"], len(j.get("regions", [])))')
+is "$got" "False 0" "a flat image: no region, no match"
+
+# scrim add: the media with its variants, under one id.
+vips crop "$W/orig.jpg" "$W/crop10.png" 32 24 256 192
+is "$(field "$W/crop10.png" 'j["matched"]')" "False" "a 10% crop is missed by the partner list's plain hash"
+"$S" add --db "$DB" --list own --create --label "removed 2026-12-07" "$W/orig.jpg" >"$W/add.out"
+ok $? "scrim add adds the image"
+like "$(cat "$W/add.out")" "image 'orig' in own: 7 hashes added.*crop-5 crop-10 rot\+4 rot-4" \
+    "the id defaults to the file name; four variants are stored"
+got=$(field "$W/crop10.png" '[(m["list"], m["id"], m.get("stored_variant"), m["label"]) for m in j["matches"]]')
+is "$got" "[('own', 'orig', 'crop-10', 'removed 2026-12-07')]" "the crop matches the stored crop-10 variant, reported once"
+got=$(field "$W/orig.jpg" '[(m["list"], m.get("stored_variant")) for m in j["matches"] if m["type"] == "pdq"]')
+is "$got" "[('own', None), ('partner', None)]" "the original matches its own entry once (not each variant)"
+"$S" export --db "$DB" --list own >"$W/plain.csv"
+is "$(grep -c '^pdq,' "$W/plain.csv")" "1" "export writes the plain PDQ only"
+"$S" export --db "$DB" --list own --variants >"$W/all.csv"
+is "$(grep -c '^pdq,' "$W/all.csv")" "5" "export --variants writes the variants too"
+"$S" import --quiet --db "$W/db2" --list own --create "$W/all.csv" >/dev/null
+"$S" export --db "$W/db2" --list own --variants | cmp -s - "$W/all.csv"
+ok $? "an export with variants re-imports identically"
+"$S" export --db "$DB" --list own --format hex --variants >/dev/null 2>"$W/err"
+is "$?" "2" "--variants with a format other than csv is refused"
+"$S" add --db "$DB" --list own "$FIX/not-an-image.txt" 2>"$W/err"
+is "$?" "1" "scrim add of a text file fails"
+like "$(cat "$W/err")" "not an image or video" "... and says why"
+
+# The same over HTTP, on the admin API.
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"
+"$SCRIM_BIN/scrimd" --db "$DB" --socket "$W/s" --threads 1 --log "$W/log" \
+    --admin-token-file "$W/token" 2>"$W/stderr" &
+PID=$!
+for i in $(seq 600); do grep -q '"msg":"ready"' "$W/log" 2>/dev/null && break; sleep 0.05; done
+code=$(curl -s -o "$W/out" -w '%{http_code}' --unix-socket "$W/s" \
+    -H "Authorization: Bearer $(cat "$W/token")" --data-binary @"$FIX/blobs.png" \
+    'http://scrimd/v1/lists/web/media?id=upload-17&create=1&variants=crop-10')
+is "$code" "200" "POST /v1/lists/web/media adds an image"
+like "$(cat "$W/out")" '"variants":\["crop-10"\]' "... with the variants asked for"
+got=$(curl -s --unix-socket "$W/s" --data-binary @"$W/pad.png" http://scrimd/v1/match |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print(sorted({m["list"] for m in j["matches"]}), j["matches"][0]["region"]["w"])')
+is "$got" "['own', 'partner', 'web'] 320" "/v1/match finds the padded copy in every list, with its region"
+kill -TERM $PID
+wait $PID
+PID=
+done_testing
