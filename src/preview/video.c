@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <vips/vips.h>
 #include "base/lazy_vips.h"
 
@@ -30,60 +29,6 @@
 #define PROBE_SIZE (5 << 20)
 #define TIME_BUDGET 20.0   /* seconds of wall clock for the whole sheet */
 
-/* ---- input from memory ------------------------------------------------------ */
-
-struct mem {
-    const uint8_t *data;
-    size_t len, pos;
-};
-
-static int mem_read(void *opaque, uint8_t *buf, int n)
-{
-    struct mem *m = opaque;
-    if (m->pos >= m->len)
-        return AVERROR_EOF;
-    size_t k = m->len - m->pos < (size_t)n ? m->len - m->pos : (size_t)n;
-    memcpy(buf, m->data + m->pos, k);
-    m->pos += k;
-    return (int)k;
-}
-
-static int64_t mem_seek(void *opaque, int64_t off, int whence)
-{
-    struct mem *m = opaque;
-    int64_t to;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return (int64_t)m->len;
-    case SEEK_SET: to = off; break;
-    case SEEK_CUR: to = (int64_t)m->pos + off; break;
-    case SEEK_END: to = (int64_t)m->len + off; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (to < 0 || to > (int64_t)m->len)
-        return AVERROR(EINVAL);
-    m->pos = (size_t)to;
-    return to;
-}
-
-/* Demuxers must not open other files (playlists, references). */
-static int no_io_open(struct AVFormatContext *s, AVIOContext **pb,
-                      const char *url, int flags, AVDictionary **options)
-{
-    return AVERROR(EPERM);
-}
-
-static double mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int over_budget(void *opaque)
-{
-    return mono_now() > *(const double *)opaque;
-}
-
 /* ---- grabbing frames ------------------------------------------------------------- */
 
 struct tile {
@@ -94,27 +39,15 @@ struct tile {
 };
 
 struct grab {
-    struct mem mem;
-    AVIOContext *avio;
-    AVFormatContext *fmt;
-    AVCodecContext *dec;
-    AVPacket *pkt;
-    AVFrame *frame;
+    struct scrim__input in;   /* the container, its packet, frame, decoder */
     struct SwsContext *sws;
     int si;                   /* video stream index */
-    double tb, fps, deadline;
+    double tb, fps;
 };
 
 static void grab_close(struct grab *g)
 {
-    av_frame_free(&g->frame);
-    av_packet_free(&g->pkt);
-    avcodec_free_context(&g->dec);
-    avformat_close_input(&g->fmt);
-    if (g->avio) {
-        av_freep(&g->avio->buffer);
-        avio_context_free(&g->avio);
-    }
+    scrim__input_close(&g->in);
     sws_freeContext(g->sws);
 }
 
@@ -124,42 +57,32 @@ static int grab_open(struct grab *g, const void *buf, size_t len, char *err,
     int rc = scrim__av_load(err, errlen); /* quiet: errors come back in err */
     if (rc)
         return rc;
-    uint8_t *iobuf = av_malloc(1 << 16);
-    g->mem = (struct mem){buf, len, 0};
-    g->deadline = mono_now() + TIME_BUDGET;
-    if (!iobuf || !(g->avio = avio_alloc_context(iobuf, 1 << 16, 0, &g->mem,
-                                                 mem_read, NULL, mem_seek)) ||
-        !(g->fmt = avformat_alloc_context())) {
-        if (!g->avio)
-            av_free(iobuf);
+    g->in = (struct scrim__input){.data = buf, .len = len,
+                                  .deadline = scrim__mono_now() + TIME_BUDGET};
+    const struct scrim__input_opts io = {.probe_size = PROBE_SIZE};
+    rc = scrim__input_open(&g->in, &io, NULL);
+    if (rc == SCRIM_ENOMEM) {
         scrim__seterr(err, errlen, "out of memory");
         return SCRIM_ENOMEM;
     }
-    g->fmt->pb = g->avio;
-    g->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    g->fmt->probesize = PROBE_SIZE;
-    g->fmt->io_open = no_io_open;
-    g->fmt->interrupt_callback.callback = over_budget;
-    g->fmt->interrupt_callback.opaque = &g->deadline;
-    if (avformat_open_input(&g->fmt, NULL, NULL, NULL) < 0) {
-        g->fmt = NULL;   /* freed by the failed open */
+    if (rc) {
         scrim__seterr(err, errlen, "contact sheet: not a video we can open");
         return SCRIM_EFORMAT;
     }
-    if (g->fmt->nb_streams > MAX_STREAMS) {
+    if (g->in.fmt->nb_streams > MAX_STREAMS) {
         scrim__seterr(err, errlen, "contact sheet: %u streams (limit %d)",
-                      g->fmt->nb_streams, MAX_STREAMS);
+                      g->in.fmt->nb_streams, MAX_STREAMS);
         return SCRIM_ETOOBIG;
     }
-    if (avformat_find_stream_info(g->fmt, NULL) < 0 ||
-        (g->si = av_find_best_stream(g->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+    if (avformat_find_stream_info(g->in.fmt, NULL) < 0 ||
+        (g->si = av_find_best_stream(g->in.fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
         scrim__seterr(err, errlen, "contact sheet: no video stream");
         return SCRIM_EFORMAT;
     }
     /* Only the video stream is read: audio is never decoded or kept. */
-    for (unsigned i = 0; i < g->fmt->nb_streams; i++)
-        g->fmt->streams[i]->discard = (int)i == g->si ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    AVStream *st = g->fmt->streams[g->si];
+    for (unsigned i = 0; i < g->in.fmt->nb_streams; i++)
+        g->in.fmt->streams[i]->discard = (int)i == g->si ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    AVStream *st = g->in.fmt->streams[g->si];
     AVCodecParameters *par = st->codecpar;
     if (par->width < 1 || par->height < 1 || par->width > MAX_SIDE ||
         par->height > MAX_SIDE) {
@@ -168,14 +91,14 @@ static int grab_open(struct grab *g, const void *buf, size_t len, char *err,
         return SCRIM_ETOOBIG;
     }
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
-    if (!codec || !(g->dec = avcodec_alloc_context3(codec)) ||
-        avcodec_parameters_to_context(g->dec, par) < 0) {
+    if (!codec || !(g->in.dec = avcodec_alloc_context3(codec)) ||
+        avcodec_parameters_to_context(g->in.dec, par) < 0) {
         scrim__seterr(err, errlen, "contact sheet: no decoder for the video");
         return SCRIM_EFORMAT;
     }
-    g->dec->thread_count = 1;
-    if (scrim__avcodec_open(g->dec, codec) < 0 || !(g->pkt = av_packet_alloc()) ||
-        !(g->frame = av_frame_alloc())) {
+    g->in.dec->thread_count = 1;
+    if (scrim__avcodec_open(g->in.dec, codec) < 0 || !(g->in.pkt = av_packet_alloc()) ||
+        !(g->in.frame = av_frame_alloc())) {
         scrim__seterr(err, errlen, "contact sheet: cannot open the decoder");
         return SCRIM_EFORMAT;
     }
@@ -187,18 +110,18 @@ static int grab_open(struct grab *g, const void *buf, size_t len, char *err,
 
 static double duration_of(const struct grab *g)
 {
-    AVStream *st = g->fmt->streams[g->si];
+    AVStream *st = g->in.fmt->streams[g->si];
     if (st->duration > 0)
         return st->duration * g->tb;
-    if (g->fmt->duration > 0)
-        return g->fmt->duration / (double)AV_TIME_BASE;
+    if (g->in.fmt->duration > 0)
+        return g->in.fmt->duration / (double)AV_TIME_BASE;
     return 0;
 }
 
 /* Keep the decoded frame as grey pixels in t (replacing what was there). */
 static int keep_frame(struct grab *g, struct tile *t, double seconds)
 {
-    AVFrame *f = g->frame;
+    AVFrame *f = g->in.frame;
     int w = f->width, h = f->height;
     double s = (double)GRAB_SIDE / (w > h ? w : h);
     if (s > 1)
@@ -229,31 +152,31 @@ static int keep_frame(struct grab *g, struct tile *t, double seconds)
 static int grab_at(struct grab *g, struct tile *t)
 {
     int64_t ts = (int64_t)floor(t->target / g->tb);
-    AVStream *st = g->fmt->streams[g->si];
+    AVStream *st = g->in.fmt->streams[g->si];
     if (st->start_time != AV_NOPTS_VALUE)
         ts += st->start_time;
-    if (av_seek_frame(g->fmt, g->si, ts, AVSEEK_FLAG_BACKWARD) >= 0)
-        avcodec_flush_buffers(g->dec);
+    if (av_seek_frame(g->in.fmt, g->si, ts, AVSEEK_FLAG_BACKWARD) >= 0)
+        avcodec_flush_buffers(g->in.dec);
     double half = 0.5 / g->fps, start = st->start_time != AV_NOPTS_VALUE
                                             ? st->start_time * g->tb : 0;
     int eof = 0, have = 0, rc;
-    while (!over_budget(&g->deadline)) {
+    while (!scrim__past_deadline(&g->in.deadline)) {
         if (!eof) {
-            rc = av_read_frame(g->fmt, g->pkt);
+            rc = av_read_frame(g->in.fmt, g->in.pkt);
             if (rc < 0) {
                 eof = 1;
-                avcodec_send_packet(g->dec, NULL);
+                avcodec_send_packet(g->in.dec, NULL);
             } else {
-                if (g->pkt->stream_index == g->si)
-                    avcodec_send_packet(g->dec, g->pkt);   /* bad packets skipped */
-                av_packet_unref(g->pkt);
+                if (g->in.pkt->stream_index == g->si)
+                    avcodec_send_packet(g->in.dec, g->in.pkt);   /* bad packets skipped */
+                av_packet_unref(g->in.pkt);
             }
         }
-        while ((rc = avcodec_receive_frame(g->dec, g->frame)) == 0) {
-            int64_t pts = g->frame->best_effort_timestamp;
+        while ((rc = avcodec_receive_frame(g->in.dec, g->in.frame)) == 0) {
+            int64_t pts = g->in.frame->best_effort_timestamp;
             double sec = pts != AV_NOPTS_VALUE ? pts * g->tb - start : t->target;
             int err = keep_frame(g, t, sec < 0 ? 0 : sec);
-            av_frame_unref(g->frame);
+            av_frame_unref(g->in.frame);
             if (err)
                 return err;
             have = 1;
@@ -264,7 +187,7 @@ static int grab_at(struct grab *g, struct tile *t)
             break;
     }
     if (!have)
-        return over_budget(&g->deadline) ? SCRIM_ETIMEOUT : SCRIM_ECORRUPT;
+        return scrim__past_deadline(&g->in.deadline) ? SCRIM_ETIMEOUT : SCRIM_ECORRUPT;
     return SCRIM_OK;
 }
 

@@ -1,5 +1,5 @@
 /* video.c - vPDQ frame sampling: demux and decode untrusted video with
- * FFmpeg (from memory through a custom AVIOContext, or from a file), pick
+ * FFmpeg (from memory or from a file, through input.c), pick
  * frames by vPDQ's rule, convert them to RGB at native size and PDQ-hash them;
  * and sniffing of the media kind (image or video) from the bytes. */
 #include "scrim.h"
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -181,93 +180,18 @@ static scrim_video_opts opts_resolve(const scrim_video_opts *in)
     return o;
 }
 
-/* ---- input: memory or file, behind an AVIOContext ------------------------------- */
-
-struct source {
-    const uint8_t *data; /* memory input, or NULL */
-    size_t len, pos;
-    FILE *f;             /* file input */
-    int64_t fsize;
-    int sniffed;         /* the first bytes are a video container's */
-};
-
-static int source_read(void *opaque, uint8_t *buf, int n)
-{
-    struct source *s = opaque;
-    if (s->f) {
-        size_t got = fread(buf, 1, (size_t)n, s->f);
-        if (got == 0)
-            return ferror(s->f) ? AVERROR(EIO) : AVERROR_EOF;
-        return (int)got;
-    }
-    if (s->pos >= s->len)
-        return AVERROR_EOF;
-    size_t k = s->len - s->pos < (size_t)n ? s->len - s->pos : (size_t)n;
-    memcpy(buf, s->data + s->pos, k);
-    s->pos += k;
-    return (int)k;
-}
-
-static int64_t source_seek(void *opaque, int64_t off, int whence)
-{
-    struct source *s = opaque;
-    int64_t size = s->f ? s->fsize : (int64_t)s->len;
-    int64_t cur = s->f ? (int64_t)ftello(s->f) : (int64_t)s->pos, to;
-    whence &= ~AVSEEK_FORCE;
-    switch (whence) {
-    case AVSEEK_SIZE: return size;
-    case SEEK_SET: to = off; break;
-    case SEEK_CUR: to = cur + off; break;
-    case SEEK_END: to = size + off; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (to < 0 || to > size)
-        return AVERROR(EINVAL);
-    if (s->f) {
-        if (fseeko(s->f, (off_t)to, SEEK_SET))
-            return AVERROR(errno);
-    } else {
-        s->pos = (size_t)to;
-    }
-    return to;
-}
-
-/* Demuxers may try to open other files (references, playlists): refuse. */
-static int refuse_io_open(struct AVFormatContext *s, AVIOContext **pb,
-                          const char *url, int flags, AVDictionary **options)
-{
-    return AVERROR(EPERM);
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int past_deadline(void *opaque)
-{
-    return now_seconds() > *(const double *)opaque;
-}
-
 /* ---- decoding and sampling ---------------------------------------------------------- */
 
 /* Everything one decode owns; released in one place (video_close). */
 struct video {
     scrim_video_opts o;
-    AVIOContext *avio;
-    AVFormatContext *fmt;
-    AVCodecContext *dec;
+    struct scrim__input in;       /* the container, its packet, frame, decoder */
     AVStream *st;
-    AVPacket *pkt;
-    AVFrame *frame;
     struct SwsContext *sws;
     int sws_key[3];               /* w, h, pixel format sws was made for */
     struct scrim__frame_hasher *hasher;
     uint8_t *rgb;
     size_t rgb_size;
-    double deadline;
     int mod;            /* hash frame n when n % mod == 0 */
     long next_frame;    /* presentation index of the next decoded frame */
     scrim_vpdq *out;
@@ -275,14 +199,7 @@ struct video {
 
 static void video_close(struct video *v)
 {
-    av_frame_free(&v->frame);
-    av_packet_free(&v->pkt);
-    avcodec_free_context(&v->dec);
-    avformat_close_input(&v->fmt);
-    if (v->avio) {
-        av_freep(&v->avio->buffer);
-        avio_context_free(&v->avio);
-    }
+    scrim__input_close(&v->in);
     sws_freeContext(v->sws);
     scrim__frame_hasher_free(v->hasher);
     av_free(v->rgb);
@@ -380,7 +297,7 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
 static int drain(struct video *v, char *err, size_t errlen)
 {
     for (;;) {
-        int r = avcodec_receive_frame(v->dec, v->frame);
+        int r = avcodec_receive_frame(v->in.dec, v->in.frame);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF)
             return SCRIM_OK;
         if (r == AVERROR(ENOMEM))
@@ -390,13 +307,13 @@ static int drain(struct video *v, char *err, size_t errlen)
             v->out->corrupt_packets++;
             return SCRIM_OK;
         }
-        if (v->frame->decode_error_flags || (v->frame->flags & AV_FRAME_FLAG_CORRUPT))
+        if (v->in.frame->decode_error_flags || (v->in.frame->flags & AV_FRAME_FLAG_CORRUPT))
             v->out->corrupt_packets++;
         long n;
         int take;
         if (v->o.keyframes_only) {
             /* Frames were skipped unseen: place this one by its timestamp. */
-            int64_t ts = v->frame->best_effort_timestamp;
+            int64_t ts = v->in.frame->best_effort_timestamp;
             int64_t t0 = v->st->start_time != AV_NOPTS_VALUE ? v->st->start_time : 0;
             n = ts == AV_NOPTS_VALUE ? v->next_frame
                 : llround(((double)ts - (double)t0) * av_q2d(v->st->time_base) *
@@ -413,14 +330,14 @@ static int drain(struct video *v, char *err, size_t errlen)
         if (v->out->fps > 0 && (double)n / v->out->fps > v->o.max_duration) {
             scrim__seterr(err, errlen, "video is longer than the limit of %.0f s",
                           v->o.max_duration);
-            av_frame_unref(v->frame);
+            av_frame_unref(v->in.frame);
             return SCRIM_ETOOBIG;
         }
-        int rc = take ? hash_frame(v, v->frame, n, err, errlen) : SCRIM_OK;
-        av_frame_unref(v->frame);
+        int rc = take ? hash_frame(v, v->in.frame, n, err, errlen) : SCRIM_OK;
+        av_frame_unref(v->in.frame);
         if (rc)
             return rc;
-        if (now_seconds() > v->deadline) {
+        if (scrim__mono_now() > v->in.deadline) {
             scrim__seterr(err, errlen, "decoding took longer than the budget of %.0f s",
                           v->o.time_budget);
             return SCRIM_ETIMEOUT;
@@ -430,39 +347,22 @@ static int drain(struct video *v, char *err, size_t errlen)
 
 /* Open the container and the decoder of its video stream, checking limits
  * from the headers before any frame is decoded. */
-static int video_open(struct video *v, struct source *src, char *err,
-                      size_t errlen)
+static int video_open(struct video *v, int sniffed, char *err, size_t errlen)
 {
     char eb[128];
-    unsigned char *iobuf = av_malloc(1 << 16);
-    v->fmt = avformat_alloc_context();
-    v->pkt = av_packet_alloc();
-    v->frame = av_frame_alloc();
-    if (!iobuf || !v->fmt || !v->pkt || !v->frame) {
-        av_free(iobuf);
+    v->in.pkt = av_packet_alloc();
+    v->in.frame = av_frame_alloc();
+    if (!v->in.pkt || !v->in.frame)
         return SCRIM_ENOMEM;
-    }
-    v->avio = avio_alloc_context(iobuf, 1 << 16, 0, src, source_read, NULL,
-                                 source_seek);
-    if (!v->avio) {
-        av_free(iobuf);
-        return SCRIM_ENOMEM;
-    }
-    v->fmt->pb = v->avio;
-    v->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    v->fmt->probesize = v->o.probe_size;
-    v->fmt->max_analyze_duration = 5 * AV_TIME_BASE;
-    v->fmt->max_streams = v->o.max_streams;
-    v->fmt->io_open = refuse_io_open;
-    v->fmt->interrupt_callback.callback = past_deadline;
-    v->fmt->interrupt_callback.opaque = &v->deadline;
-    v->fmt->format_whitelist = av_strdup(VIDEO_DEMUXERS);
-    if (!v->fmt->format_whitelist)
-        return SCRIM_ENOMEM;
-
-    int r = avformat_open_input(&v->fmt, NULL, NULL, NULL);
-    if (r < 0) { /* fmt was freed by avformat_open_input */
-        if (src->sniffed && r == AVERROR_INVALIDDATA) {
+    const struct scrim__input_opts io = {
+        .probe_size = v->o.probe_size,
+        .max_analyze_duration = 5 * AV_TIME_BASE,
+        .max_streams = v->o.max_streams,
+        .formats = VIDEO_DEMUXERS,
+    };
+    int r, rc = scrim__input_open(&v->in, &io, &r);
+    if (rc == SCRIM_EFORMAT) {
+        if (sniffed && r == AVERROR_INVALIDDATA) {
             /* The bytes start like a video container but do not hold one:
              * typically an MP4 cut off before its index (moov) box. */
             scrim__seterr(err, errlen, "truncated or corrupt video: the container cannot be read (%s)",
@@ -479,29 +379,31 @@ static int video_open(struct video *v, struct source *src, char *err,
                       averr(r, eb, sizeof eb));
         return SCRIM_ECORRUPT;
     }
-    snprintf(v->out->format, sizeof v->out->format, "%s", v->fmt->iformat->name);
+    if (rc)
+        return rc;
+    snprintf(v->out->format, sizeof v->out->format, "%s", v->in.fmt->iformat->name);
     char *comma = strchr(v->out->format, ',');
     if (comma)
         *comma = '\0';
-    if (v->fmt->nb_streams > (unsigned)v->o.max_streams) {
+    if (v->in.fmt->nb_streams > (unsigned)v->o.max_streams) {
         scrim__seterr(err, errlen, "%u streams, over the limit of %d",
-                      v->fmt->nb_streams, v->o.max_streams);
+                      v->in.fmt->nb_streams, v->o.max_streams);
         return SCRIM_ETOOBIG;
     }
-    r = avformat_find_stream_info(v->fmt, NULL);
+    r = avformat_find_stream_info(v->in.fmt, NULL);
     if (r < 0) {
         scrim__seterr(err, errlen, "cannot read the video's stream information: %s",
                       averr(r, eb, sizeof eb));
-        return now_seconds() > v->deadline ? SCRIM_ETIMEOUT : SCRIM_ECORRUPT;
+        return scrim__mono_now() > v->in.deadline ? SCRIM_ETIMEOUT : SCRIM_ECORRUPT;
     }
-    if (v->fmt->nb_streams > (unsigned)v->o.max_streams) {
+    if (v->in.fmt->nb_streams > (unsigned)v->o.max_streams) {
         scrim__seterr(err, errlen, "%u streams, over the limit of %d",
-                      v->fmt->nb_streams, v->o.max_streams);
+                      v->in.fmt->nb_streams, v->o.max_streams);
         return SCRIM_ETOOBIG;
     }
     /* The first video stream that is not cover art. */
-    for (unsigned i = 0; i < v->fmt->nb_streams; i++) {
-        AVStream *s = v->fmt->streams[i];
+    for (unsigned i = 0; i < v->in.fmt->nb_streams; i++) {
+        AVStream *s = v->in.fmt->streams[i];
         if (!v->st && s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
             !(s->disposition & AV_DISPOSITION_ATTACHED_PIC))
             v->st = s;
@@ -544,8 +446,8 @@ static int video_open(struct video *v, struct source *src, char *err,
     double dur = 0;
     if (v->st->duration > 0)
         dur = (double)v->st->duration * av_q2d(v->st->time_base);
-    else if (v->fmt->duration > 0)
-        dur = (double)v->fmt->duration / AV_TIME_BASE;
+    else if (v->in.fmt->duration > 0)
+        dur = (double)v->in.fmt->duration / AV_TIME_BASE;
     v->out->duration = dur;
     if (dur > v->o.max_duration) {
         scrim__seterr(err, errlen, "video is %.0f s long, over the limit of %.0f s",
@@ -566,21 +468,21 @@ static int video_open(struct video *v, struct source *src, char *err,
         return SCRIM_ETOOBIG;
     }
 
-    v->dec = avcodec_alloc_context3(codec);
-    if (!v->dec)
+    v->in.dec = avcodec_alloc_context3(codec);
+    if (!v->in.dec)
         return SCRIM_ENOMEM;
-    r = avcodec_parameters_to_context(v->dec, par);
+    r = avcodec_parameters_to_context(v->in.dec, par);
     if (r < 0) {
         scrim__seterr(err, errlen, "bad codec parameters: %s", averr(r, eb, sizeof eb));
         return SCRIM_EFORMAT;
     }
-    v->dec->pkt_timebase = v->st->time_base;
-    v->dec->thread_count = v->o.threads;
+    v->in.dec->pkt_timebase = v->st->time_base;
+    v->in.dec->thread_count = v->o.threads;
     if (v->o.threads != 1)
-        v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+        v->in.dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if (v->o.keyframes_only)
-        v->dec->skip_frame = AVDISCARD_NONKEY;
-    r = scrim__avcodec_open(v->dec, codec);
+        v->in.dec->skip_frame = AVDISCARD_NONKEY;
+    r = scrim__avcodec_open(v->in.dec, codec);
     if (r < 0) {
         scrim__seterr(err, errlen, "cannot open the %s decoder: %s", v->out->codec,
                       averr(r, eb, sizeof eb));
@@ -590,10 +492,13 @@ static int video_open(struct video *v, struct source *src, char *err,
     return v->hasher ? SCRIM_OK : SCRIM_ENOMEM;
 }
 
-static int video_run(struct source *src, const scrim_video_opts *opts,
-                     scrim_vpdq *out, char *err, size_t errlen)
+/* Hash the video src (its source set, not open); sniffed: its first bytes
+ * are a video container's. */
+static int video_run(const struct scrim__input *src, int sniffed,
+                     const scrim_video_opts *opts, scrim_vpdq *out, char *err,
+                     size_t errlen)
 {
-    struct video v = {0};
+    struct video v = {.in = *src};
     int rc, r, truncated = 0;
     long packets = 0;
 
@@ -603,28 +508,28 @@ static int video_run(struct source *src, const scrim_video_opts *opts,
         return rc;
     v.o = opts_resolve(opts);
     v.out = out;
-    v.deadline = now_seconds() + v.o.time_budget;
+    v.in.deadline = scrim__mono_now() + v.o.time_budget;
     /* Decoders (VP8 among them) leave parts of a damaged frame as they
      * found the memory: fill it with a constant while they run. */
     scrim__heap_fill(1);
-    rc = video_open(&v, src, err, errlen);
+    rc = video_open(&v, sniffed, err, errlen);
     if (rc)
         goto done;
 
-    while ((r = av_read_frame(v.fmt, v.pkt)) >= 0 || r == AVERROR(EAGAIN)) {
+    while ((r = av_read_frame(v.in.fmt, v.in.pkt)) >= 0 || r == AVERROR(EAGAIN)) {
         if (r < 0)
             continue;
-        if (v.pkt->stream_index != v.st->index ||
-            (v.o.keyframes_only && !(v.pkt->flags & AV_PKT_FLAG_KEY))) {
+        if (v.in.pkt->stream_index != v.st->index ||
+            (v.o.keyframes_only && !(v.in.pkt->flags & AV_PKT_FLAG_KEY))) {
             /* Non-key packets are never handed to the decoder at all. */
-            if (v.pkt->stream_index == v.st->index)
+            if (v.in.pkt->stream_index == v.st->index)
                 packets++;
-            av_packet_unref(v.pkt);
+            av_packet_unref(v.in.pkt);
             continue;
         }
         packets++;
-        r = avcodec_send_packet(v.dec, v.pkt);
-        av_packet_unref(v.pkt);
+        r = avcodec_send_packet(v.in.dec, v.in.pkt);
+        av_packet_unref(v.in.pkt);
         if (r == AVERROR(ENOMEM)) {
             rc = SCRIM_ENOMEM;
             goto done;
@@ -637,7 +542,7 @@ static int video_run(struct source *src, const scrim_video_opts *opts,
             goto done;
     }
     if (r != AVERROR_EOF) {
-        if (now_seconds() > v.deadline) {
+        if (scrim__mono_now() > v.in.deadline) {
             scrim__seterr(err, errlen, "decoding took longer than the budget of %.0f s",
                           v.o.time_budget);
             rc = SCRIM_ETIMEOUT;
@@ -648,7 +553,7 @@ static int video_run(struct source *src, const scrim_video_opts *opts,
     /* The container announced more frames than it delivered: cut short. */
     if (v.st->nb_frames > 0 && packets < v.st->nb_frames)
         truncated = 1;
-    avcodec_send_packet(v.dec, NULL);
+    avcodec_send_packet(v.in.dec, NULL);
     if ((rc = drain(&v, err, errlen)))
         goto done;
     if (v.out->frames_decoded == 0) {
@@ -686,16 +591,16 @@ int scrim_video_hash_buffer(const void *buf, size_t len,
         scrim__heap_fill(0);
         return rc;
     }
-    struct source src = {.data = buf, .len = len};
-    src.sniffed = scrim_media_sniff(buf, len) == SCRIM_MEDIA_VIDEO;
-    return video_run(&src, opts, out, err, errlen);
+    struct scrim__input src = {.data = buf, .len = len};
+    return video_run(&src, scrim_media_sniff(buf, len) == SCRIM_MEDIA_VIDEO,
+                     opts, out, err, errlen);
 }
 
 int scrim_video_hash_file(const char *path, const scrim_video_opts *opts,
                           scrim_vpdq *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    struct source src = {0};
+    struct scrim__input src = {0};
     struct stat st;
     src.f = fopen(path, "rb");
     if (!src.f || fstat(fileno(src.f), &st) || !S_ISREG(st.st_mode)) {
@@ -708,7 +613,7 @@ int scrim_video_hash_file(const char *path, const scrim_video_opts *opts,
     src.fsize = st.st_size;
     uint8_t head[4096];
     size_t got = fread(head, 1, sizeof head, src.f);
-    src.sniffed = scrim_media_sniff(head, got) == SCRIM_MEDIA_VIDEO;
+    int sniffed = scrim_media_sniff(head, got) == SCRIM_MEDIA_VIDEO;
     rewind(src.f);
     if (scrim__is_webp(head, got)) {
         /* libvips decodes WebP from memory */
@@ -722,7 +627,7 @@ int scrim_video_hash_file(const char *path, const scrim_video_opts *opts,
         }
         return rc;
     }
-    int rc = video_run(&src, opts, out, err, errlen);
+    int rc = video_run(&src, sniffed, opts, out, err, errlen);
     fclose(src.f);
     return rc;
 }

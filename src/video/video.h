@@ -5,7 +5,9 @@
 
 #include "scrim.h"
 
+#include <stdio.h>
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
 
 /* The YUV -> RGB24 (or RGBA) conversion at native size of the reference:
@@ -30,6 +32,56 @@ int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
                           int width, int height, size_t stride, scrim_pdq *pdq,
                           int *quality);
 
+/* Untrusted media opened by FFmpeg (input.c): an AVFormatContext reading
+ * from memory or from a FILE through its own AVIOContext, so that FFmpeg
+ * opens nothing by name.  Demuxers are refused every other file they try to
+ * open (playlists, references: AVERROR(EPERM)), and every blocking FFmpeg
+ * call on fmt is interrupted once the monotonic clock passes deadline.
+ *
+ * Set the source (data and len, or f and fsize: a regular file of fsize
+ * bytes, read and seeked with stdio) and deadline, then call
+ * scrim__input_open after scrim__av_load; scrim__input_close releases it
+ * whatever open returned (a zeroed struct too, but not before
+ * scrim__av_load has succeeded).  The struct must not move
+ * while open: FFmpeg holds pointers into it. */
+struct scrim__input {
+    const uint8_t *data;  /* memory input, or NULL */
+    size_t len;
+    FILE *f;              /* file input (not closed here) */
+    int64_t fsize;
+    double deadline;      /* scrim__mono_now() seconds */
+    AVFormatContext *fmt; /* after a successful open */
+    /* what the caller reads and decodes it with, allocated by the caller
+     * (each may stay NULL) and freed with it by scrim__input_close */
+    AVPacket *pkt;
+    AVFrame *frame;
+    AVCodecContext *dec;
+    /* private */
+    size_t pos;
+    AVIOContext *avio;
+};
+
+/* Limits set on the context before avformat_open_input; 0 (NULL) leaves
+ * FFmpeg's default. */
+struct scrim__input_opts {
+    int64_t probe_size;           /* bytes read to find the format */
+    int64_t max_analyze_duration; /* AV_TIME_BASE units of stream probing */
+    int max_streams;              /* streams a demuxer may create */
+    const char *formats;          /* the demuxers allowed (format_whitelist) */
+};
+
+/* SCRIM_OK with in->fmt open; SCRIM_ENOMEM (no message); or SCRIM_EFORMAT
+ * when avformat_open_input fails, *averror (unless NULL) getting its code
+ * (in->fmt is then NULL).  No message is written: callers word their own. */
+int scrim__input_open(struct scrim__input *in, const struct scrim__input_opts *o,
+                      int *averror);
+void scrim__input_close(struct scrim__input *in);
+
+/* Seconds of the monotonic clock, the time base of deadlines. */
+double scrim__mono_now(void);
+/* Non-zero once the monotonic clock has passed *(const double *)deadline
+ * (FFmpeg's interrupt callback). */
+int scrim__past_deadline(void *deadline);
 
 /* Animated WebP (anim.c): frames from libvips, sampled and hashed
  * as video frames.  o has every limit resolved. */
