@@ -25,7 +25,7 @@ field() {
 "$S" hash "$W/orig.jpg" | cut -d, -f1 >"$W/list.txt"
 "$S" import --quiet --db "$DB" --list partner --create "$W/list.txt" >/dev/null
 
-plan 23
+plan 26
 
 # 320x240 picture: pad it, letterbox it, set it on a white page, frame it.
 vips embed "$W/orig.jpg" "$W/pad.png" 32 24 384 288 --extend black
@@ -74,6 +74,25 @@ is "$?" "2" "--variants with a format other than csv is refused"
 "$S" add --db "$DB" --list own "$FIX/not-an-image.txt" 2>"$W/err"
 is "$?" "1" "scrim add of a text file fails"
 like "$(cat "$W/err")" "not an image or video" "... and says why"
+
+# Videos: letterbox and pillarbox bars are found once per video and the
+# frames inside them matched too.
+if command -v ffmpeg >/dev/null; then
+    ff() { ffmpeg -loglevel error -y "$@" </dev/null; }
+    ff -f lavfi -i testsrc2=size=320x240:rate=10 -t 6 -pix_fmt yuv420p "$W/clip.mp4"
+    ff -i "$W/clip.mp4" -vf pad=320:400:0:80:black -pix_fmt yuv420p "$W/clip-lb.mp4"
+    ff -i "$W/clip.mp4" -vf pad=480:240:80:0:0x303030 -pix_fmt yuv420p "$W/clip-pb.mp4"
+    "$S" hash "$W/clip.mp4" >"$W/clip.vpdq"
+    "$S" import --db "$DB" --list vids --create --format vpdq --id clip "$W/clip.vpdq" >/dev/null
+    for v in lb pb; do
+        got=$(field "$W/clip-$v.mp4" '[(m["id"], m["query_match_percent"] >= 80, m["framing"]["w"], m["framing"]["h"]) for m in j["matches"] if m["type"] == "video"]')
+        is "$got" "[('clip', True, 320, 240)]" "video $v: matched inside its bars (framing 320x240)"
+    done
+    got=$("$S" match --db "$DB" --no-regions "$W/clip-lb.mp4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["matched"])')
+    is "$got" "False" "video: --no-regions, the letterboxed copy is not matched"
+else
+    skip "ffmpeg not installed"; skip "ffmpeg not installed"; skip "ffmpeg not installed"
+fi
 
 # The same over HTTP, on the admin API.
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"

@@ -66,7 +66,7 @@ static void import_pdqs(scrim_store *s, const char *list, const scrim_pdq *h,
     for (size_t i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "id%zu", i);
-        scrim_entry e = {SCRIM_HASH_PDQ, &h[i], id, NULL, -1};
+        scrim_entry e = {SCRIM_HASH_PDQ, &h[i], id, NULL, -1, NULL};
         if ((rc = scrim_import_add(imp, &e, err, sizeof err)))
             fail_msg("import add: %s", err);
     }
@@ -558,7 +558,7 @@ static void lists_and_video(void **state)
     pdq_random_flip(&rng, &near, 3);
     scrim_pdq q[2] = {near, fr[20].hash};
     assert_int_equal(scrim_import_begin(s, "ok", NULL, &imp, err, sizeof err), 0);
-    scrim_entry e = {SCRIM_HASH_PDQ, &near, NULL, NULL, -1};
+    scrim_entry e = {SCRIM_HASH_PDQ, &near, NULL, NULL, -1, NULL};
     assert_int_equal(scrim_import_add(imp, &e, err, sizeof err), 0);
     assert_int_equal(scrim_import_commit(imp, NULL, err, sizeof err), 0);
 

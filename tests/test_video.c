@@ -97,7 +97,7 @@ static void frame_hasher_bit_exact(void **state)
         scrim_pdq a, b;
         int qa, qb;
         assert_int_equal(scrim_pdq_hash_pixels(px, w, ht, 3, stride, &a, &qa, NULL), 0);
-        assert_int_equal(scrim__frame_hash_rgb(h, px, w, ht, stride, &b, &qb), 0);
+        assert_int_equal(scrim__frame_hash_rgb(h, px, w, ht, stride, &b, &qb, NULL), 0);
         if (scrim_pdq_distance(&a, &b) || qa != qb)
             fail_msg("%dx%d: fast hasher differs by %d bits", w, ht,
                      scrim_pdq_distance(&a, &b));

@@ -49,6 +49,13 @@ typedef struct scrim_vpdq {
     long corrupt_packets;    /* packets/frames the decoder rejected */
     char format[32];         /* demuxer: "mov", "matroska", "avi", ... */
     char codec[32];          /* "h264", "vp9", ... */
+    /* With scrim_video_opts.framing, when letterbox or pillarbox bars were
+     * found: the frames as they look inside the bars (a frame hashed before
+     * the bars were known, or without them, as it is), one per frame,
+     * and the picture's rectangle in the last frame; else inner_count 0. */
+    scrim_vframe *inner;
+    size_t inner_count;
+    int inner_x, inner_y, inner_w, inner_h;
 } scrim_vpdq;
 
 void scrim_vpdq_free(scrim_vpdq *v);
@@ -79,6 +86,8 @@ typedef struct scrim_video_opts {
     int64_t probe_size;
     int max_streams;
     double time_budget;
+    int framing;             /* also hash the picture inside letterbox or
+                                pillarbox bars (scrim_vpdq.inner) */
 } scrim_video_opts;
 
 /* Fill *o with the defaults (s = 1, every limit at its default). */

@@ -28,7 +28,7 @@
  * any region whose PDQ quality is under 50, so a flat area never becomes a
  * query.
  */
-#include "regions.h"
+#include "hash/regions.h"
 
 #include <math.h>
 #include <stdlib.h>

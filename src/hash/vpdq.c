@@ -15,6 +15,7 @@ void scrim_vpdq_free(scrim_vpdq *v)
     if (!v)
         return;
     free(v->frames);
+    free(v->inner);
     memset(v, 0, sizeof *v);
 }
 

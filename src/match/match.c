@@ -230,9 +230,10 @@ static json_t *result_json(json_t *matches, json_t *allowed)
                      "matches", matches, "allowed", allowed);
 }
 
-int scrim_video_match(scrim_store *s, const scrim_vpdq *query, const char *md5,
-                      const char *sha256, const scrim_vmatch_opts *opts,
-                      json_t **out, char *err, size_t errlen)
+static int match_frames(scrim_store *s, const scrim_vpdq *query,
+                        const char *md5, const char *sha256,
+                        const scrim_vmatch_opts *opts, json_t **out, char *err,
+                        size_t errlen)
 {
     scrim_vmatch_opts o;
     scrim_matches m = {0};
@@ -323,6 +324,84 @@ done:
     free(qh);
     free(secs);
     return rc;
+}
+
+/* The key of a match for merging two answers: list, type, id or hash. */
+static void match_key(json_t *m, char *key, size_t n)
+{
+    const char *type = json_string_value(json_object_get(m, "type"));
+    const char *id = json_string_value(json_object_get(m, "id"));
+    const char *hash = json_string_value(json_object_get(m, "hash"));
+    snprintf(key, n, "%s/%s/%s",
+             json_string_value(json_object_get(m, "list")), type ? type : "",
+             type && !strcmp(type, "video") ? (id ? id : "")
+                                             : (hash ? hash : ""));
+}
+
+static double match_score(json_t *m)
+{
+    json_t *p = json_object_get(m, "query_match_percent");
+    return p ? json_real_value(p) : 100.0 - json_integer_value(json_object_get(m, "distance"));
+}
+
+/* Merge the answer for the frames inside the bars into the whole frames'
+ * answer: an entry found only there, or better there, comes with "framing"
+ * (the picture's rectangle). */
+static void merge_inner(json_t *whole, json_t *inner, json_t *framing)
+{
+    const char *arrays[2] = {"matches", "allowed"};
+    for (int a = 0; a < 2; a++) {
+        json_t *dst = json_object_get(whole, arrays[a]);
+        json_t *src = json_object_get(inner, arrays[a]);
+        size_t i;
+        json_t *m;
+        json_array_foreach(src, i, m) {
+            char key[256], k2[256];
+            match_key(m, key, sizeof key);
+            size_t j, at = (size_t)-1;
+            json_t *x;
+            json_array_foreach(dst, j, x) {
+                match_key(x, k2, sizeof k2);
+                if (!strcmp(key, k2))
+                    at = j;
+            }
+            if (at != (size_t)-1 &&
+                match_score(json_array_get(dst, at)) >= match_score(m))
+                continue;
+            json_object_set(m, "framing", framing);
+            if (at != (size_t)-1)
+                json_array_set(dst, at, m);
+            else
+                json_array_append(dst, m);
+        }
+    }
+    json_object_set_new(whole, "matched",
+                        json_boolean(json_array_size(json_object_get(whole, "matches"))));
+}
+
+int scrim_video_match(scrim_store *s, const scrim_vpdq *query, const char *md5,
+                      const char *sha256, const scrim_vmatch_opts *opts,
+                      json_t **out, char *err, size_t errlen)
+{
+    int rc = match_frames(s, query, md5, sha256, opts, out, err, errlen);
+    if (rc || !query->inner_count)
+        return rc;
+    scrim_vpdq in = *query;
+    json_t *j;
+    in.frames = query->inner;
+    in.count = query->inner_count;
+    if ((rc = match_frames(s, &in, NULL, NULL, opts, &j, err, errlen))) {
+        json_decref(*out);
+        *out = NULL;
+        return rc;
+    }
+    json_t *framing = json_pack("{s:i, s:i, s:i, s:i}", "x", query->inner_x,
+                                "y", query->inner_y, "w", query->inner_w, "h",
+                                query->inner_h);
+    merge_inner(*out, j, framing);
+    json_decref(framing);
+    json_decref(j);
+    return SCRIM_OK;
 }
 
 int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,

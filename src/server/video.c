@@ -57,6 +57,7 @@ static int video_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
     /* Parallelism comes from the worker pool (one upload per worker), not
      * from splitting one decode across threads. */
     vo.threads = 1;
+    vo.framing = o->regions; /* matching: the picture inside letterbox bars */
     /* The daemon's pixel limit also bounds each frame. */
     if (o->max_pixels && o->max_pixels < SCRIM_VIDEO_DEFAULT_MAX_PIXELS)
         vo.max_pixels = o->max_pixels;

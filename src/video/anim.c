@@ -124,7 +124,7 @@ int scrim__anim_hash_buffer(const void *buf, size_t len,
             goto vfail;
         scrim_vframe vf = {.frame_number = n, .seconds = n / out->fps};
         rc = scrim__frame_hash_rgb(fh, px, w, ph, (size_t)w * 3, &vf.pdq,
-                                   &vf.quality);
+                                   &vf.quality, NULL);
         g_free(px);
         px = NULL;
         g_object_unref(page);

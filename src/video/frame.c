@@ -10,7 +10,9 @@
 
 #include <libavutil/cpu.h>
 #include "base/lazy_av.h"
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,11 +40,17 @@ int scrim__avcodec_open(AVCodecContext *dec, const AVCodec *codec)
 
 struct scrim__frame_hasher {
     scrim__pdq_scratch s;
+    float *inner;          /* the picture inside the bars, copied out */
+    size_t inner_cap;
+    int bar[4];            /* framing: top, bottom, left, right; -1 unknown */
 };
 
 struct scrim__frame_hasher *scrim__frame_hasher_new(void)
 {
-    return calloc(1, sizeof(struct scrim__frame_hasher));
+    struct scrim__frame_hasher *h = calloc(1, sizeof *h);
+    if (h)
+        h->bar[0] = h->bar[1] = h->bar[2] = h->bar[3] = -1;
+    return h;
 }
 
 void scrim__frame_hasher_free(struct scrim__frame_hasher *h)
@@ -50,12 +58,73 @@ void scrim__frame_hasher_free(struct scrim__frame_hasher *h)
     if (!h)
         return;
     scrim__pdq_scratch_free(&h->s);
+    free(h->inner);
     free(h);
+}
+
+/* ---- framing: letterbox and pillarbox bars -----------------------------------
+ * A bar is a run of lines at an edge that are near-uniform (most samples
+ * within a few levels of the line's median) and of one level from the edge
+ * in (as cropdetect's black bars, but of any level: some bars are grey or
+ * coloured).  Measured per frame, every fourth sample; the video's framing
+ * is the narrowest bar each edge has shown in a frame with a picture, so
+ * that a dark scene, whose edges look like bars, does not widen it. */
+enum { BAR_SPREAD = 12, BAR_SHARE = 94 };
+
+/* Is line (n samples, `step` floats apart) near-uniform around `level`
+ * (or its own median when level < 0)?  *med gets the level used. */
+static int flat_line(const float *p, int n, size_t step, float level,
+                     float *med)
+{
+    float lo = 255, hi = 0, sum = 0;
+    int k = 0;
+    for (int i = 0; i < n; i += 4, k++) {
+        float v = p[(size_t)i * step];
+        sum += v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    float m = level >= 0 ? level : sum / (float)k;
+    if (level < 0 && hi - lo > 4 * BAR_SPREAD)
+        return 0;
+    int near = 0;
+    for (int i = 0; i < n; i += 4)
+        near += fabsf(p[(size_t)i * step] - m) <= BAR_SPREAD;
+    *med = m;
+    return near * 100 >= BAR_SHARE * k;
+}
+
+/* How many lines from an edge are bar: lines `count` of n samples; line j
+ * starts at first + j * next, its samples `step` apart. */
+static int bar_depth(const float *first, ptrdiff_t next, int count, int n,
+                     size_t step)
+{
+    float level;
+    if (!flat_line(first, n, step, -1, &level))
+        return 0;
+    int d = 1;
+    while (d < count && flat_line(first + d * next, n, step, level, &level))
+        d++;
+    return d;
+}
+
+static void framing_update(struct scrim__frame_hasher *h, const float *l, int w,
+                           int ht)
+{
+    int d[4] = {bar_depth(l, w, ht, w, 1),
+                bar_depth(l + (size_t)(ht - 1) * w, -w, ht, w, 1),
+                bar_depth(l, 1, w, ht, (size_t)w),
+                bar_depth(l + w - 1, -1, w, ht, (size_t)w)};
+    /* a frame of one colour, or nearly, says nothing of the framing */
+    if (d[0] + d[1] >= ht * 9 / 10 || d[2] + d[3] >= w * 9 / 10)
+        return;
+    for (int k = 0; k < 4; k++)
+        h->bar[k] = h->bar[k] < 0 || d[k] < h->bar[k] ? d[k] : h->bar[k];
 }
 
 int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
                           int width, int height, size_t stride, scrim_pdq *pdq,
-                          int *quality)
+                          int *quality, scrim__frame_inner *inner)
 {
     if (width <= 0 || height <= 0)
         return SCRIM_EINVAL;
@@ -63,5 +132,35 @@ int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
         return SCRIM_ENOMEM;
     if (scrim__luma_plane(rgb, width, height, 3, stride, h->s.a))
         return SCRIM_ENOMEM;
-    return scrim__pdq_hash_plane(&h->s, width, height, pdq, quality, NULL);
+    if (inner) {
+        inner->found = 0;
+        framing_update(h, h->s.a, width, height);
+        /* bars of at least 2% of the side on one edge or the other */
+        int t = h->bar[0], b = h->bar[1], l = h->bar[2], r = h->bar[3];
+        if (t >= 0 && (t + b >= height / 50 || l + r >= width / 50) &&
+            height - t - b >= 16 && width - l - r >= 16) {
+            int iw = width - l - r, ih = height - t - b;
+            size_t need = (size_t)iw * ih;
+            if (need > h->inner_cap) {
+                float *p = realloc(h->inner, need * sizeof *p);
+                if (!p)
+                    return SCRIM_ENOMEM;
+                h->inner = p;
+                h->inner_cap = need;
+            }
+            for (int y = 0; y < ih; y++)
+                memcpy(h->inner + (size_t)y * iw,
+                       h->s.a + (size_t)(t + y) * width + l, iw * sizeof(float));
+            inner->found = 1;
+            inner->x = l, inner->y = t, inner->w = iw, inner->h = ih;
+        }
+    }
+    int rc = scrim__pdq_hash_plane(&h->s, width, height, pdq, quality, NULL);
+    if (rc || !inner || !inner->found)
+        return rc;
+    if (scrim__pdq_reserve(&h->s, inner->w, inner->h))
+        return SCRIM_ENOMEM;
+    memcpy(h->s.a, h->inner, (size_t)inner->w * inner->h * sizeof(float));
+    return scrim__pdq_hash_plane(&h->s, inner->w, inner->h, &inner->pdq,
+                                 &inner->quality, NULL);
 }

@@ -195,6 +195,8 @@ struct video {
     int mod;            /* hash frame n when n % mod == 0 */
     long next_frame;    /* presentation index of the next decoded frame */
     scrim_vpdq *out;
+    size_t inner_cap;   /* framing: out->inner's room */
+    int inner_found;    /* framing: bars seen in some frame */
 };
 
 static void video_close(struct video *v)
@@ -281,10 +283,27 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
               dst, dst_stride);
     if (alpha)
         flatten_rgba_on_white(v->rgb, (size_t)w * (size_t)h);
+    scrim__frame_inner in;
     rc = scrim__frame_hash_rgb(v->hasher, v->rgb, w, h, stride, &vf.pdq,
-                               &vf.quality);
+                               &vf.quality, v->o.framing ? &in : NULL);
     if (rc == SCRIM_OK)
         rc = scrim_vpdq_append(v->out, &vf);
+    if (rc == SCRIM_OK && v->o.framing) {
+        /* the frame inside the bars, or as it is before bars are known */
+        scrim_vpdq *o = v->out;
+        if (scrim__grow(&o->inner, &v->inner_cap, o->inner_count,
+                        sizeof *o->inner, 64))
+            return SCRIM_ENOMEM;
+        o->inner[o->inner_count] = vf;
+        if (in.found) {
+            o->inner[o->inner_count].pdq = in.pdq;
+            o->inner[o->inner_count].quality = in.quality;
+            o->inner_x = in.x, o->inner_y = in.y;
+            o->inner_w = in.w, o->inner_h = in.h;
+            v->inner_found = 1;
+        }
+        o->inner_count++;
+    }
     if (rc == SCRIM_OK && v->out->count > (size_t)v->o.max_frames) {
         scrim__seterr(err, errlen, "more than %d frames to hash: use a longer seconds-per-hash",
                       v->o.max_frames);
@@ -570,6 +589,11 @@ static int video_run(const struct scrim__input *src, int sniffed,
     }
     rc = SCRIM_OK;
 done:
+    if (!v.inner_found) {
+        free(v.out->inner);
+        v.out->inner = NULL;
+        v.out->inner_count = 0;
+    }
     video_close(&v);
     scrim__heap_fill(0);
     return rc;

@@ -26,11 +26,22 @@ struct scrim__frame_hasher;
 struct scrim__frame_hasher *scrim__frame_hasher_new(void);
 void scrim__frame_hasher_free(struct scrim__frame_hasher *h);
 
+/* The picture inside a video's letterbox or pillarbox bars, in one frame. */
+typedef struct scrim__frame_inner {
+    int found;              /* bars were found: the rest is set */
+    int x, y, w, h;         /* the picture's rectangle in the frame */
+    scrim_pdq pdq;
+    int quality;
+} scrim__frame_inner;
+
 /* PDQ of packed RGB24 pixels: the same hash and quality as
- * scrim_pdq_hash_pixels() on the same pixels. */
+ * scrim_pdq_hash_pixels() on the same pixels.  With inner non-NULL, the
+ * frame also updates the video's framing (the bars every frame with a
+ * picture has shown so far), and when there is one, inner gets the PDQ of
+ * the picture inside it. */
 int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
                           int width, int height, size_t stride, scrim_pdq *pdq,
-                          int *quality);
+                          int *quality, scrim__frame_inner *inner);
 
 /* Untrusted media opened by FFmpeg (input.c): an AVFormatContext reading
  * from memory or from a FILE through its own AVIOContext, so that FFmpeg

@@ -169,8 +169,9 @@ static void match_usage(FILE *f)
             "  --query-percent P     video match threshold (default %.0f)\n"
             "  --compared-percent P  video match threshold (default %.0f)\n"
             "  --no-dihedral         images: the hash as it is, no rotations/flips\n"
-            "  --no-regions          images: only the whole upload, not the picture\n"
-            "                        found inside it (borders, bars, a page around it)\n"
+            "  --no-regions          only the whole upload, not the picture found\n"
+            "                        inside it (borders, bars, a page around it; a\n"
+            "                        video's letterbox or pillarbox bars)\n"
             "Exit status: 0 no match, 3 some file matched, 1 some file failed.\n",
             SCRIM_STORE_DEFAULT_DIR, SCRIM_VPDQ_MIN_QUALITY,
             SCRIM_VPDQ_QUERY_PERCENT, SCRIM_VPDQ_COMPARED_PERCENT);
@@ -302,6 +303,7 @@ int cmd_match(int argc, char **argv)
         match_usage(stderr);
         return 2;
     }
+    vo.framing = mo.regions; /* videos: the picture inside letterbox bars */
     scrim_store *s;
     if (open_db(db, 0, &s))
         return 1;
