@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # cli_hash.t - `scrim hash`: output formats, errors per file, exit status.
-. tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 plan 26
-S="$SCRIM_BIN/scrim"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+S="$BIN/scrim"
+temp_dir TMP cli-hash
 
 out=$("$S" hash "$FIX/blobs.png")
 like "$out" '^[0-9a-f]{64},100,.*/blobs\.png$' "HASH,QUALITY,FILE line"
@@ -103,6 +102,6 @@ if have_shared; then
     is "$(diff "$TMP/want" "$TMP/got" | grep -c '^[<>]'):$(wc -l < "$TMP/got")" "0:$(wc -l < "$TMP/want")" \
        "CLI reproduces exact.csv (every row)"
 else
-    skip "../shared not found"
+    skip "$SHARED not found"
 fi
 done_testing

@@ -3,11 +3,11 @@
 # socket, a temp database and a free TCP port, and checks every endpoint and
 # error status over HTTP (curl; perl for raw, misbehaving clients).
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-t.XXXXXX")
-SOCK=$T/run/scrimd.sock
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl perl ffmpeg
+temp_dir T daemon
+SOCK=$T/run/scrimd.sock
 
 # jv EXPR: a value of the last JSON body ($j); arrays give their length.
 jv() {
@@ -18,10 +18,8 @@ jv() {
         elsif (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
         else { print defined $v ? $v : "null" }' "$1" <"$T/out"
 }
-auth() { echo "Authorization: Bearer $TOKEN"; }
 
 # ---- fixtures (generated, small) -----------------------------------------------
-ff() { ffmpeg -loglevel error -y "$@" </dev/null; }
 ff -f lavfi -i testsrc=size=640x480 -frames:v 1 "$T/a.jpg"
 ff -i "$T/a.jpg" -vf transpose=1 "$T/rot.jpg"
 ff -f lavfi -i mandelbrot=size=640x480 -frames:v 1 "$T/b.jpg"
@@ -30,13 +28,9 @@ ff -f lavfi -i color=c=gray:s=64x64 -frames:v 1 "$T/flat.png"
 # Slow to decode but small: 100 megapixels of one grey.
 ff -f lavfi -i color=c=gray:s=10000x10000 -frames:v 1 -pix_fmt gray "$T/big.png"
 head -c 9000 "$T/a.jpg" >"$T/trunc.jpg"
-head -c 1000 tests/fixtures/cmyk8.tif >"$T/trunc.tif"   # cut before its directory
+head -c 1000 "$FIX/cmyk8.tif" >"$T/trunc.tif"   # cut before its directory
 echo "hello, not an image" >"$T/text"
-# A PNG whose header (with a valid CRC) claims 60000x60000 pixels.
-perl -MCompress::Zlib -e '
-    sub chunk { my ($t, $d) = @_; pack("N", length $d) . $t . $d . pack("N", crc32($t . $d)) }
-    print "\x89PNG\r\n\x1a\n", chunk("IHDR", pack("NNCCCCC", 60000, 60000, 8, 2, 0, 0, 0)),
-          chunk("IDAT", compress("\0" x 64)), chunk("IEND", "")' >"$T/huge.png"
+huge_png "$T/huge.png"
 mkdir -p "$T/allowed/sub" "$T/outside"
 cp "$T/a.jpg" "$T/allowed/sub/a.jpg"
 cp "$T/a.jpg" "$T/outside/a.jpg"
@@ -56,21 +50,15 @@ allow-path = $T/allowed
 EOF
 
 start() {
-    : >"$T/log"
-    "$BIN/scrimd" --config "$T/conf" --db "$T/db" --socket "$SOCK" \
-        --listen 127.0.0.1:0 --log "$T/log" "$@" 2>>"$T/stderr" &
-    PID=$!
-    wait_ready "$T/log"
+    scrimd_start --config "$T/conf" --db "$T/db" --listen 127.0.0.1:0
     PORT=$(sed -n 's/.*"tcp":"[^"]*","port":\([0-9]*\).*/\1/p' "$T/log" | head -n 1)
 }
+# logged N PATTERN: the count of lines of $T/log matching PATTERN is not N.
+logged() { [ "$(grep -c "$2" "$T/log")" != "$1" ]; }
 reload() {   # wait for the reload to be logged
     before=$(grep -c 'settings reloaded\|reload failed' "$T/log")
     kill -HUP "$PID"
-    i=0
-    while [ $i -lt 600 ] && [ "$(grep -c 'settings reloaded\|reload failed' "$T/log")" = "$before" ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    poll 600 logged "$before" 'settings reloaded\|reload failed'
 }
 
 # ---- command line ------------------------------------------------------------------
@@ -92,17 +80,14 @@ ok $? "--print-settings: config file, then command line"
 start
 [ -S "$SOCK" ] && [ -n "$PORT" ]
 ok $? "listens on the Unix socket and a free TCP port"
-kill -KILL "$PID"
-wait "$PID" 2>/dev/null
-PID=
+scrimd_stop KILL 2>/dev/null
 # systemd readiness: READY=1 on $NOTIFY_SOCKET once serving.
 perl -MIO::Socket::UNIX -MSocket -e '
     my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0]) or die;
     local $SIG{ALRM} = sub { exit }; alarm 10;
     $s->recv(my $m, 256); print $m' "$T/notify" >"$T/notify.out" &
 NOTIFY=$!
-i=0
-while [ $i -lt 600 ] && [ ! -S "$T/notify" ]; do sleep 0.05; i=$((i + 1)); done
+poll 600 test -S "$T/notify"
 export NOTIFY_SOCKET="$T/notify"
 start
 unset NOTIFY_SOCKET
@@ -113,14 +98,12 @@ is "$code:$(jv '$j->{status}')" "200:ok" "restarts over a stale socket; /healthz
 code=$(curl -s -o "$T/out" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
 is "$code" 200 "/healthz over TCP"
 # the database read in by the background preload (--preload 1, the default)
-i=0
-while [ $i -lt 600 ] && ! grep -q '"msg":"preloaded"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+wait_log '"msg":"preloaded"'
 grep '"msg":"preloaded"' "$T/log" | grep -q '"bytes":[1-9][0-9]*,.*"stopped":false'
 ok $? "preloads the database in the background and logs it"
 # then keeps every PDQ in memory (--cache-hashes 1, the default); admin
 # imports below extend it as they commit
-i=0
-while [ $i -lt 600 ] && ! grep -q '"msg":"hashes cached"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+wait_log '"msg":"hashes cached"'
 grep '"msg":"hashes cached"' "$T/log" | grep -q '"hashes":[0-9]*,.*"stopped":false'
 ok $? "caches the database's hashes in the background and logs it"
 
@@ -186,17 +169,12 @@ http POST /v1/hash --data-binary @"$T/a.jpg"
 is "$code:$(jv '$j->{pdq}[0]{hash}')" "200:$PDQ_A" "a truncated upload does not disturb the next client"
 
 # A client that leaves while its image is being decoded.
-curl -s -o /dev/null --max-time 0.05 --unix-socket "$SOCK" --data-binary @"$T/big.png" \
-    http://scrimd/v1/hash
-i=0
-while [ $i -lt 100 ]; do   # the worker finishes the decode, then drops it
+scrimd_curl -o /dev/null --max-time 0.05 --data-binary @"$T/big.png" http://scrimd/v1/hash
+idle() {
     http GET /metrics
-    grep -q '^scrim_queue_depth 0$' "$T/out" &&
-        grep -q '^scrim_workers_busy 0$' "$T/out" && break
-    sleep 0.1
-    i=$((i + 1))
-done
-[ $i -lt 100 ]
+    grep -q '^scrim_queue_depth 0$' "$T/out" && grep -q '^scrim_workers_busy 0$' "$T/out"
+}
+poll 200 idle   # the worker finishes the decode, then drops it
 ok $? "a client leaving before its answer: its work is finished and dropped"
 
 # ---- slowloris: others are served, the slow client is cut -------------------------------
@@ -241,8 +219,7 @@ i=0
 pids=
 while [ $i -lt 8 ]; do
     if [ $((i % 2)) = 0 ]; then
-        curl -s --max-time 20 --unix-socket "$SOCK" --data-binary @"$T/a.jpg" \
-            http://scrimd/v1/hash >"$T/conc.$i" &
+        scrimd_curl --data-binary @"$T/a.jpg" http://scrimd/v1/hash >"$T/conc.$i" &
     else
         curl -s --max-time 20 --data-binary @"$T/a.jpg" \
             "http://127.0.0.1:$PORT/v1/hash" >"$T/conc.$i" &
@@ -398,7 +375,7 @@ reload
 i=0
 pids=
 while [ $i -lt 10 ]; do
-    curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 --unix-socket "$SOCK" \
+    scrimd_curl -o /dev/null -w '%{http_code}\n' --max-time 30 \
         --data-binary @"$T/big.png" http://scrimd/v1/hash >"$T/q.$i" &
     pids="$pids $!"
     i=$((i + 1))
@@ -430,8 +407,7 @@ reload
 http GET /after-rotation
 grep -q '"path":"/after-rotation"' "$T/log" && ! grep -q '"path":"/after-rotation"' "$T/log.1"
 ok $? "SIGHUP reopens the log (rotation)"
-i=0
-while [ $i -lt 600 ] && ! grep -q '"msg":"preloaded"' "$T/log"; do sleep 0.05; i=$((i + 1)); done
+wait_log '"msg":"preloaded"'
 grep -q '"msg":"preloaded"' "$T/log"
 ok $? "SIGHUP preloads the database again (after imports by the CLI)"
 # A hash imported by the CLI while scrimd runs: found at once (read from the
@@ -443,13 +419,9 @@ ok $? "the CLI imports into the database scrimd has open"
 http GET "/v1/lookup?pdq=$CLI_PDQ"
 is "$code:$(jv '$j->{matches}[0]{list}'):$(jv '$j->{matches}[0]{distance}')" "200:cli:0" \
     "... and scrimd finds the hash at once"
-before=$(grep -c '"msg":"hashes cached"' "$T/log")
+cached=$(grep -c '"msg":"hashes cached"' "$T/log")
 reload
-i=0
-while [ $i -lt 600 ] && [ "$(grep -c '"msg":"hashes cached"' "$T/log")" = "$before" ]; do
-    sleep 0.05
-    i=$((i + 1))
-done
+poll 600 logged "$cached" '"msg":"hashes cached"'
 grep '"msg":"hashes cached"' "$T/log" | tail -n 1 | grep -q '"added":1,'
 ok $? "SIGHUP adds that hash to the hash cache"
 http GET "/v1/lookup?pdq=$CLI_PDQ"
@@ -457,14 +429,12 @@ is "$code:$(jv '$j->{matches}[0]{list}'):$(jv '$j->{matches}[0]{distance}')" "20
     "... and finds it through the cache"
 
 # ---- SIGTERM drains in-flight requests ----------------------------------------------------------------
-curl -s -o "$T/drain" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \
+scrimd_curl -o "$T/drain" -w '%{http_code}' --max-time 30 \
     --data-binary @"$T/big.png" http://scrimd/v1/hash >"$T/drain.code" &
 CURL=$!
 sleep 0.1
-kill -TERM "$PID"
-wait "$PID"
+scrimd_stop
 rc=$?
-PID=
 wait $CURL
 is "$rc:$(cat "$T/drain.code")" "0:200" "SIGTERM: the request in flight is answered, then exit 0"
 [ ! -e "$SOCK" ]
@@ -475,25 +445,16 @@ no_sanitizer_reports "$T/stderr"
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     chmod 0711 "$T"   # nobody must reach its directory
     mkdir -m 0777 "$T/pub"
-    : >"$T/log"
-    "$BIN/scrimd" --db "$T/pub/db" --socket "$T/pub/sock" --listen none \
-        --log "$T/log" --user nobody 2>>"$T/stderr" &
-    PID=$!
-    wait_ready "$T/log"
+    SOCK=$T/pub/sock
+    scrimd_start --db "$T/pub/db" --listen none --user nobody
     uid=$(awk '/^Uid:/ {print $2 "," $3 "," $4}' "/proc/$PID/status")
     want=$(id -u nobody)
     is "$uid" "$want,$want,$want" "--user: runs as that user after binding"
-    code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$T/pub/sock" \
-        --data-binary @"$T/a.jpg" http://scrimd/v1/match)
+    http POST /v1/match --data-binary @"$T/a.jpg"
     is "$code" 200 "--user: serves and opens the database as that user"
-    kill -TERM "$PID"
-    wait "$PID"
+    scrimd_stop
     is "$?" 0 "--user: drains and exits 0"
-    PID=
 else
-    n=$((n + 1)); echo "ok $n # skip --user needs root and a 'nobody' user"
-    n=$((n + 1)); echo "ok $n # skip --user needs root"
-    n=$((n + 1)); echo "ok $n # skip --user needs root"
+    skip "--user needs root and a 'nobody' user" 3
 fi
-
-echo "1..$n"
+done_testing

@@ -1,57 +1,76 @@
-# daemon_lib.sh - shared by the shell tests that start bin/scrimd themselves
-# (daemon.t, http_errors.t); sourced after T (a temp dir) and SOCK are set.
-# TAP: ok/is number the checks in $n; the caller prints the plan at the end.
-# On exit the daemon (PID, once started) is killed and T removed.
-n=0
+# daemon_lib.sh - bin/scrimd run by the shell tests themselves (daemon.t,
+# http_errors.t, video_daemon.t, and the review tests through review_lib.sh);
+# sourced after tap.sh.  scrimd listens on $SOCK (default $T/sock, T being
+# the test's temp directory), logs to $T/log and writes its stderr to
+# $T/stderr; one still running at exit is killed.
 PID=
-cleanup() {
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+HTTP_MAX_TIME=${HTTP_MAX_TIME:-20}
 
-need_tools() {   # TOOL...: skip the whole file when one is missing
-    for tool in "$@"; do
-        if ! command -v "$tool" >/dev/null; then
-            echo "1..0 # skip $tool not installed"
-            exit 0
+# scrimd_start [OPTIONS...]: scrimd with OPTIONS in the background, its pid in
+# $PID ($T/log emptied first); returns once it logs that it is ready, false
+# (with its stderr) if it exits first or is not ready within 30 s.
+scrimd_start() {
+    : "${SOCK:=$T/sock}"
+    : >"$T/log"
+    "$BIN/scrimd" --socket "$SOCK" --log "$T/log" "$@" 2>>"$T/stderr" &
+    PID=$!
+    _d_i=0
+    until grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
+        if [ $_d_i -ge 600 ] || ! kill -0 "$PID" 2>/dev/null; then
+            diag "scrimd did not start: $(tail -c 400 "$T/stderr" 2>/dev/null)"
+            return 1
         fi
-    done
-}
-ok() {   # STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-is() {   # GOT WANT DESCRIPTION
-    if [ "$1" = "$2" ]; then ok 0 "$3"; else
-        ok 1 "$3"
-        echo "#   got '$1', want '$2'"
-        [ -f "$T/out" ] && echo "#   body: $(head -c 400 "$T/out")"
-    fi
-}
-# http METHOD PATH [curl args]: status in $code, body in $T/out.
-http() {
-    m=$1 p=$2
-    shift 2
-    code=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
-        --unix-socket "$SOCK" -X "$m" "$@" "http://scrimd$p")
-}
-# wait_ready LOG: until scrimd logs that it is ready (30 s at most);
-# false if it never does.
-wait_ready() {
-    i=0
-    while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$1" 2>/dev/null; do
         sleep 0.05
-        i=$((i + 1))
+        _d_i=$((_d_i + 1))
     done
-    grep -q '"msg":"ready"' "$1" 2>/dev/null
 }
-# no_sanitizer_reports STDERR: a check that the daemon's stderr holds none.
-no_sanitizer_reports() {
-    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$1"; then
-        ok 1 "no sanitizer reports"
-        head -n 40 "$1" | sed 's/^/#   /'
-    else
-        ok 0 "no sanitizer reports"
+
+# scrimd_stop [SIGNAL]: sends SIGNAL (TERM) and waits; returns scrimd's exit
+# status.
+scrimd_stop() {
+    kill -"${1:-TERM}" "$PID"
+    wait "$PID"
+    _d_st=$?
+    PID=
+    return $_d_st
+}
+
+scrimd_kill() { [ -z "$PID" ] || scrimd_stop KILL 2>/dev/null; }
+at_exit scrimd_kill
+
+# wait_log PATTERN: until $T/log has a line matching (30 s at most).
+wait_log() { poll 600 grep -q -- "$1" "$T/log"; }
+
+# scrimd_curl CURL-ARGS...: curl over $SOCK, silent, $HTTP_MAX_TIME s at most.
+scrimd_curl() { curl -s --max-time "$HTTP_MAX_TIME" --unix-socket "$SOCK" "$@"; }
+
+# http METHOD PATH [CURL-ARGS...]: status in $code, body in $T/out (shown
+# when a check fails).
+http() {
+    _d_m=$1 _d_p=$2
+    shift 2
+    code=$(scrimd_curl -o "$T/out" -w '%{http_code}' -X "$_d_m" "$@" "http://scrimd$_d_p")
+}
+tap_on_failure() {
+    if [ -n "${code:-}" ] && [ -f "$T/out" ]; then
+        diag "  body: $(head -c 400 "$T/out")"
     fi
+}
+
+# auth: the Authorization header with the admin token $TOKEN.
+auth() { echo "Authorization: Bearer $TOKEN"; }
+
+# no_sanitizer_reports STDERR: a check that scrimd's stderr holds none.
+no_sanitizer_reports() {
+    ! grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$1"
+    ok $? "no sanitizer reports" "$(head -n 40 "$1")"
+}
+
+# huge_png FILE: a PNG whose header (with a valid CRC) claims 60000x60000
+# pixels.
+huge_png() {
+    perl -MCompress::Zlib -e '
+        sub chunk { my ($t, $d) = @_; pack("N", length $d) . $t . $d . pack("N", crc32($t . $d)) }
+        print "\x89PNG\r\n\x1a\n", chunk("IHDR", pack("NNCCCCC", 60000, 60000, 8, 2, 0, 0, 0)),
+              chunk("IDAT", compress("\0" x 64)), chunk("IEND", "")' >"$1"
 }

@@ -3,12 +3,11 @@
 # the same kind of error with the same status and JSON "code": starts the real
 # scrimd on a temp socket and database, as daemon.t does, and compares them.
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
-FIX=$(pwd)/tests/fixtures
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-err-t.XXXXXX")
-SOCK=$T/scrimd.sock
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl perl
+temp_dir T http-errors
+SOCK=$T/scrimd.sock
 
 # err: "STATUS:CODE" of the last answer, CODE from its JSON error.
 err() {
@@ -17,30 +16,19 @@ err() {
         my $c = $j && ref $j eq "HASH" && $j->{error} ? $j->{error}{code} : undef;
         print defined $c ? $c : "(no JSON error)"' <"$T/out"
 }
-auth() { echo "Authorization: Bearer $TOKEN"; }
 
 # ---- fixtures and the daemon ---------------------------------------------------
 JPG=$FIX/blobs.jpg
-# A PNG whose header (with a valid CRC) claims 60000x60000 pixels.
-perl -MCompress::Zlib -e '
-    sub chunk { my ($t, $d) = @_; pack("N", length $d) . $t . $d . pack("N", crc32($t . $d)) }
-    print "\x89PNG\r\n\x1a\n", chunk("IHDR", pack("NNCCCCC", 60000, 60000, 8, 2, 0, 0, 0)),
-          chunk("IDAT", compress("\0" x 64)), chunk("IEND", "")' >"$T/huge.png"
+huge_png "$T/huge.png"
 mkdir -p "$T/allowed"
 head -c 300000 /dev/zero >"$T/allowed/300k"   # over --max-body below
 head -c 300000 /dev/zero >"$T/300k"
 TOKEN=errors-token-0123456789abcdef
 echo "$TOKEN" >"$T/token"
 
-: >"$T/log"
-"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
-    --max-body 200000 --admin-token-file "$T/token" --allow-path "$T/allowed" \
-    --log "$T/log" 2>>"$T/stderr" &
-PID=$!
-if ! wait_ready "$T/log"; then
-    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-    exit 1
-fi
+scrimd_start --db "$T/db" --listen none --threads 1 --max-body 200000 \
+    --admin-token-file "$T/token" --allow-path "$T/allowed" ||
+    bail_out "scrimd did not start"
 http PUT /v1/lists/blk -H "$(auth)" --data '{"kind":"block"}'
 is "$code" 201 "set-up: a list to work on"
 http POST /v1/match --data-binary @"$JPG"
@@ -84,9 +72,7 @@ is "$code" 413 "admin: an import body over --max-body"
 # ---- the daemon is unharmed --------------------------------------------------------------
 http POST /v1/hash --data-binary @"$JPG"
 is "$code" 200 "served normally after the errors"
-kill -TERM "$PID"
-wait "$PID"
+scrimd_stop
 is "$?" 0 "SIGTERM: exit 0"
-PID=
 no_sanitizer_reports "$T/stderr"
-echo "1..$n"
+done_testing

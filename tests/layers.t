@@ -60,8 +60,7 @@ want=$(printf '%s\n' $LAYERS | sort | tr '\n' ' ')
 is "$folders" "$want" "src/ holds exactly the layer folders"
 
 # The check itself must fail on a back edge: plant one in a copy.
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+temp_dir tmp
 cp -r src "$tmp/src"
 printf '#include "server/server.h"\n' >>"$tmp/src/hash/pdq.c"
 out=$(check_tree "$tmp/src")

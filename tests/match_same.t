@@ -10,17 +10,14 @@
 # taken from inside that video (an image hitting a video entry's frames).
 . tests/tap.sh
 
-for tool in curl ffmpeg python3 vips; do
-    command -v $tool >/dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
-done
+need_tools curl ffmpeg python3 vips
 
-W=$(mktemp -d)
+temp_dir W
 SOCK=$W/scrimd.sock
 PID=
-trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; rm -rf "$W"' EXIT
+at_exit '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null'
 DB=$W/db
-S="$SCRIM_BIN/scrim"
-ff() { ffmpeg -loglevel error -y "$@" </dev/null; }
+S="$BIN/scrim"
 
 # The media.
 ff -f lavfi -i testsrc=size=320x240:rate=10 -t 6 -pix_fmt yuv420p "$W/clip.mp4"
@@ -45,7 +42,7 @@ status=$?
 plan 13
 ok $status "the four lists are imported"
 
-"$SCRIM_BIN/scrimd" --db "$DB" --socket "$SOCK" --threads 1 --log "$W/log" \
+"$BIN/scrimd" --db "$DB" --socket "$SOCK" --threads 1 --log "$W/log" \
     2>"$W/stderr" &
 PID=$!
 i=0

@@ -7,13 +7,11 @@
 # of the eval-dev photos, with zero matches between distinct photos.
 . tests/tap.sh
 
-for tool in vips python3 curl; do
-    command -v $tool >/dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
-done
-W=$(mktemp -d)
+need_tools vips python3 curl
+temp_dir W
 PID=
-trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; rm -rf "$W"' EXIT
-S="$SCRIM_BIN/scrim"
+at_exit '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null'
+S="$BIN/scrim"
 DB=$W/db
 cp "$FIX/blobs.jpg" "$W/orig.jpg"
 
@@ -78,8 +76,7 @@ like "$(cat "$W/err")" "not an image or video" "... and says why"
 # Videos: letterbox and pillarbox bars are found once per video and the
 # frames inside them matched too.
 if command -v ffmpeg >/dev/null; then
-    ff() { ffmpeg -loglevel error -y "$@" </dev/null; }
-    ff -f lavfi -i testsrc2=size=320x240:rate=10 -t 6 -pix_fmt yuv420p "$W/clip.mp4"
+        ff -f lavfi -i testsrc2=size=320x240:rate=10 -t 6 -pix_fmt yuv420p "$W/clip.mp4"
     ff -i "$W/clip.mp4" -vf pad=320:400:0:80:black -pix_fmt yuv420p "$W/clip-lb.mp4"
     ff -i "$W/clip.mp4" -vf pad=480:240:80:0:0x303030 -pix_fmt yuv420p "$W/clip-pb.mp4"
     "$S" hash "$W/clip.mp4" >"$W/clip.vpdq"
@@ -96,7 +93,7 @@ fi
 
 # The same over HTTP, on the admin API.
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"
-"$SCRIM_BIN/scrimd" --db "$DB" --socket "$W/s" --threads 1 --log "$W/log" \
+"$BIN/scrimd" --db "$DB" --socket "$W/s" --threads 1 --log "$W/log" \
     --admin-token-file "$W/token" 2>"$W/stderr" &
 PID=$!
 for i in $(seq 600); do grep -q '"msg":"ready"' "$W/log" 2>/dev/null && break; sleep 0.05; done

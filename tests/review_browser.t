@@ -3,20 +3,21 @@
 # tests/browser/review_page.py over the DevTools protocol): only default
 # previews in the default view (screenshot check), reveal while held or for
 # a few seconds, keyboard decisions, login.  Skipped without chromium.
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
-command -v chromium >/dev/null 2>&1 || skip_all "chromium is not installed"
+need_tools chromium
 # The page is the same in every build flavour: one run (release) is enough.
 case ${SCRIM_BUILD:-} in *san*) skip_all "the page is tested in the release build" ;; esac
-command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
+need_tools python3
 review_setup
 
-make_upload a && make_upload b || { echo "Bail out! cannot make uploads"; exit 1; }
+make_upload a && make_upload b || bail_out "cannot make uploads"
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null &&
 "$BIN/scrim" import --db "$T/db" --list hidden --create "$U/b.pdq" >/dev/null ||
-    { echo "Bail out! import failed"; exit 1; }
+    bail_out "import failed"
 # A free TCP port for the browser (it cannot use the Unix socket).
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_daemon --listen "127.0.0.1:$PORT" || { echo "Bail out! scrimd did not start"; exit 1; }
+start_daemon --listen "127.0.0.1:$PORT" || bail_out "scrimd did not start"
 req -X PUT -H "Authorization: Bearer $ADMIN" -d '{"level":"none"}' /v1/review/lists/hidden >/dev/null
 for f in a a a b; do req --data-binary "@$U/$f.jpg" /v1/match >/dev/null; done
 python3 "$(dirname "$0")/browser/review_page.py" "http://127.0.0.1:$PORT" "$REVIEWER" \

@@ -1,19 +1,12 @@
 #!/bin/sh
 # review_cli.t - `scrim preview`: the daemon's renderer from the command line
 # (levels, explicit numbers, the lighter level, stdout) and its errors.
-BIN=${SCRIM_BIN:-$PWD/bin}
-HELPER=$PWD/${SCRIM_BUILD:-build/rel}/tests/test_preview
-[ -x "$HELPER" ] || { echo "1..0 # SKIP $HELPER not built"; exit 0; }
-T=$(mktemp -d /tmp/scrim-preview-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT INT TERM
-IN=tests/fixtures/blobs.png
-n=0 failed=0
-check() {
-    name=$1; shift
-    n=$((n + 1))
-    if "$@" > "$T/out" 2>&1; then echo "ok $n - $name"; else failed=1; echo "not ok $n - $name"; sed 's/^/# /' "$T/out"; fi
-}
-echo "1..10"
+. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/review_lib.sh"
+need_helper
+temp_dir T preview-cli
+IN=$FIX/blobs.png
+plan 10
 check "default level: grey, <= 256 px, no detail finer than 24 blocks" \
     sh -c "'$BIN/scrim' preview '$IN' '$T/d.jpg' && '$HELPER' --measure 24 '$T/d.jpg'"
 check "strong: 12 blocks" sh -c "'$BIN/scrim' preview --level strong '$IN' '$T/s.jpg' && '$HELPER' --measure 12 '$T/s.jpg'"
@@ -28,6 +21,6 @@ check "a bad level is a usage error naming it" \
     sh -c "'$BIN/scrim' preview --level fuzzy '$IN' '$T/b.jpg'; [ \$? = 2 ] && '$BIN/scrim' preview --level fuzzy '$IN' '$T/b.jpg' 2>&1 | grep -q fuzzy"
 check "level none makes no preview" sh -c "'$BIN/scrim' preview --level none '$IN' '$T/n.jpg'; [ \$? = 2 ] && [ ! -e '$T/n.jpg' ]"
 check "not an image: exit 1 with the reason" \
-    sh -c "'$BIN/scrim' preview tests/fixtures/not-an-image.txt '$T/t.jpg'; [ \$? = 1 ] && '$BIN/scrim' preview tests/fixtures/not-an-image.txt '$T/t.jpg' 2>&1 | grep -q 'not an image'"
+    sh -c "'$BIN/scrim' preview '$FIX/not-an-image.txt' '$T/t.jpg'; [ \$? = 1 ] && '$BIN/scrim' preview '$FIX/not-an-image.txt' '$T/t.jpg' 2>&1 | grep -q 'not an image'"
 check "--detail out of range is refused" sh -c "'$BIN/scrim' preview --detail 1 '$IN' '$T/r.jpg'; [ \$? = 2 ]"
-exit $failed
+done_testing

@@ -2,16 +2,17 @@
 # review_daemon.t - review records through scrimd: a match in a block list
 # stores a record with blurred previews; /v1/review endpoints, tokens, paging,
 # decisions, per-list levels (none = no preview), the /review page.
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
 review_setup
-echo "1..34"
+plan 34
 
-make_upload a && make_upload b && make_upload c || { echo "Bail out! cannot make uploads"; exit 1; }
+make_upload a && make_upload b && make_upload c || bail_out "cannot make uploads"
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null &&
 "$BIN/scrim" import --db "$T/db" --list hidden --create "$U/b.pdq" >/dev/null &&
 "$BIN/scrim" import --db "$T/db" --list benign --create --kind allow "$U/c.pdq" >/dev/null ||
-    { echo "Bail out! import failed"; exit 1; }
-start_daemon || { echo "Bail out! scrimd did not start"; cat "$T/log"; exit 1; }
+    bail_out "import failed"
+start_daemon || bail_out "scrimd did not start"
 AUTH="Authorization: Bearer $REVIEWER"
 
 # 1-6: a match stores a record and says where its preview is.
@@ -23,10 +24,10 @@ check "response has review.id" [ ${#ID} = 32 ]
 check "response has the preview URL" [ "$(json review.preview < "$T/m1")" = "/v1/review/$ID/preview.jpg" ]
 req -H "$AUTH" "/v1/review/$ID" > "$T/r1"
 check "GET /v1/review/ID" eval '[ "$(status)" = 200 ] && [ "$(json status < "$T/r1")" = pending ]'
-check "record holds matches, hashes, kind, size, level" \
+check "record holds matches, hashes, kind, size, level" eval '
     [ "$(json matches.0.list < "$T/r1")" = bad ] && [ "$(json hashes.pdq.0.hash < "$T/r1")" = "$(cat "$U/a.pdq")" ] &&
     [ "$(json kind < "$T/r1")" = image ] && [ "$(json size < "$T/r1")" = "$(wc -c < "$U/a.jpg")" ] &&
-    [ "$(json level < "$T/r1")" = standard ]
+    [ "$(json level < "$T/r1")" = standard ]'
 
 # 7-11: the previews: JPEG, grey, <= 256 px, no detail finer than the level.
 req -H "$AUTH" "/v1/review/$ID/preview.jpg" > "$T/p.jpg"
@@ -124,10 +125,10 @@ for m in "$T"/m*; do
         [ "$d" = null ] && continue
         q=; [ $lv = lighter ] && q="?level=light"
         req -H "$AUTH" "/v1/review/$id/preview.jpg$q" > "$T/each.jpg"
-        "$HELPER" --measure "$d" "$T/each.jpg" >/dev/null || { bad=$((bad + 1)); echo "# $id $lv fails"; }
+        "$HELPER" --measure "$d" "$T/each.jpg" >/dev/null || { bad=$((bad + 1)); diag "$id $lv fails"; }
         seen=$((seen + 1))
     done
 done
-echo "# $seen stored previews measured"
+diag "$seen stored previews measured"
 check "every stored preview passes (both levels of each record)" eval '[ $bad = 0 ] && [ $seen -ge 12 ]'
-exit $failed
+done_testing

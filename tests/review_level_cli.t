@@ -3,14 +3,15 @@
 # set on the database directly (show, set, canonical numbers, reset, bad
 # level, unknown list), and a running scrimd seeing a level the CLI set (its
 # GET /v1/review/lists and its next match) and the CLI seeing one set over HTTP.
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
 review_setup
-echo "1..21"
+plan 21
 
-make_upload a || { echo "Bail out! cannot make an upload"; exit 1; }
+make_upload a || bail_out "cannot make an upload"
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null &&
 "$BIN/scrim" list-set --db "$T/db" --create hidden ||
-    { echo "Bail out! import failed"; exit 1; }
+    bail_out "import failed"
 DB="$T/db"
 # pl ARGS...: scrim preview-level on the test db; stdout to $T/out, stderr to
 # $T/err, exit status to $T/rc.
@@ -20,9 +21,7 @@ out() { cat "$T/out"; }
 json_levels() { "$BIN/scrim" preview-level --db "$DB" --json; }
 # result NAME: ok if the last command (list) succeeded, else not ok with the
 # command's output.
-result() {
-    if [ $? = 0 ]; then ok "$1"; else nok "$1"; sed 's/^/# /' "$T/out" "$T/err" 2>/dev/null; fi
-}
+result() { ok $? "$1" "$(cat "$T/out" "$T/err" 2>/dev/null)"; }
 
 # 1-2: help and a fresh database.
 "$BIN/scrim" preview-level --help > "$T/help" && grep -q 'usage: scrim preview-level' "$T/help"
@@ -81,7 +80,7 @@ DB="$T/db"
 result "no database: exit 1, names it"
 
 # 15-20: with scrimd running on the same database.
-start_daemon || { echo "Bail out! scrimd did not start"; cat "$T/log"; exit 1; }
+start_daemon || bail_out "scrimd did not start"
 AUTH="Authorization: Bearer $ADMIN"
 req -H "$AUTH" /v1/review/lists > "$T/l0"
 [ "$(status)" = 200 ] && [ "$(json bad < "$T/l0")" = strong ]
@@ -107,4 +106,4 @@ pl later light
 req -H "$AUTH" /v1/review/lists > "$T/l3"
 [ "$(rc)" = 0 ] && [ "$(json later < "$T/l3")" = light ]
 result "and can be changed by the CLI"
-exit $failed
+done_testing

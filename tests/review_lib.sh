@@ -1,40 +1,29 @@
-# review_lib.sh - shared set-up of the review tests (sourced by tests/review_*.t):
-# a temp directory, a database with a block list holding a unique image's
-# hash, tokens, scrimd on a Unix socket, TAP helpers.  Everything is removed
-# on exit and the daemon is stopped.
+# review_lib.sh - what the review tests share (sourced by tests/review_*.t
+# after tap.sh): the preview helper, a temp directory with tokens and one for
+# uploads made by the test, scrimd started with those tokens on $T/db,
+# requests, and a tiny JSON query.
+. "$(dirname "$0")/daemon_lib.sh"
 
-BIN=${SCRIM_BIN:-$PWD/bin}
 BUILD=${SCRIM_BUILD:-build/rel}
 HELPER=$PWD/$BUILD/tests/test_preview   # --make-image, --measure, --privacy
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
-check() { # check NAME COMMAND...  (several conditions: check NAME eval '[ a ] && [ b ]')
-    name=$1; shift
-    if "$@"; then ok "$name"; else nok "$name"; fi
-}
-skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+
+need_helper() { [ -x "$HELPER" ] || skip_all "$HELPER not built"; }
 
 review_setup() {
     [ -x "$BIN/scrimd" ] || skip_all "no scrimd"
     "$BIN/scrimd" --help 2>&1 | grep -q reviewer-token-file || skip_all "scrimd without review support"
-    [ -x "$HELPER" ] || skip_all "$HELPER not built"
-    T=$(mktemp -d /tmp/scrim-review-test.XXXXXX)
+    need_helper
+    # In /tmp, which review_privacy.t scans (the previews written here too).
+    temp_dir T review /tmp
     # Uploads live outside /tmp so that the privacy search never finds the
     # test's own copy.
-    U=$(mktemp -d "$PWD/build/review-upload.XXXXXX")
-    PID=
-    trap review_cleanup EXIT INT TERM
+    mkdir -p "$PWD/build"
+    temp_dir U review-upload "$PWD/build"
+    SOCK=$T/sock
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/admin"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/reviewer"
     ADMIN=$(cat "$T/admin")
     REVIEWER=$(cat "$T/reviewer")
-}
-
-review_cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$T" "$U"
 }
 
 # make_upload NAME: a unique image and its PDQ in $U/NAME.jpg / $U/NAME.pdq
@@ -43,30 +32,22 @@ make_upload() {
         "$BIN/scrim" hash "$U/$1.jpg" | cut -d, -f1 > "$U/$1.pdq"
 }
 
-# start_daemon [OPTIONS...]: scrimd on $T/sock with the tokens.
+# start_daemon [OPTIONS...]: scrimd on $T/db with the tokens, no TCP.
 start_daemon() {
-    "$BIN/scrimd" --db "$T/db" --socket "$T/sock" --listen none \
-        --admin-token-file "$T/admin" --reviewer-token-file "$T/reviewer" \
-        --log "$T/log" "$@" &
-    PID=$!
-    for _ in $(seq 600); do
-        [ -S "$T/sock" ] && curl -s --unix-socket "$T/sock" http://x/healthz >/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-stop_daemon() {
-    kill "$PID" && wait "$PID"
-    PID=
+    scrimd_start --db "$T/db" --listen none \
+        --admin-token-file "$T/admin" --reviewer-token-file "$T/reviewer" "$@"
 }
 
 # req [CURL ARGS...] URL-PATH: body to stdout, status to $T/status
 req() {
-    path=$(eval echo "\${$#}")
-    args=""
-    while [ $# -gt 1 ]; do args="$args '$1'"; shift; done
-    eval curl -s --unix-socket "'$T/sock'" -o "'$T/body'" -w '%{http_code}' $args "'http://x$path'" > "$T/status"
+    _r_n=$# _r_i=0
+    for _r_a; do   # "$@" becomes every argument but the last, _r_p the last
+        _r_i=$((_r_i + 1))
+        [ $_r_i -lt $_r_n ] && set -- "$@" "$_r_a"
+        _r_p=$_r_a
+    done
+    shift $_r_n
+    scrimd_curl -o "$T/body" -w '%{http_code}' "$@" "http://x$_r_p" > "$T/status"
     cat "$T/body"
 }
 status() { cat "$T/status"; }

@@ -4,15 +4,16 @@
 # 64-byte chunks of it) or an unblurred rendering of it (any embedded JPEG or
 # PNG whose fine detail correlates with the upload's).  The scan itself is
 # checked to catch both.
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
 review_setup
-echo "1..6"
+plan 6
 
 touch "$T/marker"
-make_upload a && make_upload b || { echo "Bail out! cannot make uploads"; exit 1; }
+make_upload a && make_upload b || bail_out "cannot make uploads"
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null ||
-    { echo "Bail out! import failed"; exit 1; }
-start_daemon || { echo "Bail out! scrimd did not start"; exit 1; }
+    bail_out "import failed"
+start_daemon || bail_out "scrimd did not start"
 AUTH="Authorization: Bearer $REVIEWER"
 req --data-binary "@$U/a.jpg" /v1/match > "$T/m"
 ID=$(json review.id < "$T/m")
@@ -25,7 +26,7 @@ for i in 1 2; do req --data-binary "@$U/a.jpg" /v1/match >/dev/null; done
 req --data-binary "@$U/b.jpg" /v1/match > /dev/null   # no match
 req --data-binary "@$U/a.jpg" "/v1/hash" > /dev/null
 check "previews were served" eval '[ -s "$T/p.jpg" ] && [ -s "$T/pl.jpg" ]'
-stop_daemon
+scrimd_stop
 
 "$HELPER" --privacy "$U/a.jpg" "$T/marker" "$T/db" /tmp > "$T/scan" 2>&1
 rc=$?
@@ -43,4 +44,4 @@ rm "$T/copy.bin"
 "$HELPER" --thumbnail "$U/a.jpg" "$T/thumb.png"
 "$HELPER" --privacy "$U/a.jpg" "$T/marker" "$T" > "$T/scan3" 2>&1
 check "the scan finds an unblurred thumbnail" grep -q "unblurred rendering .* of $T/thumb.png" "$T/scan3"
-exit $failed
+done_testing

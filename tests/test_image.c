@@ -1148,9 +1148,7 @@ static void published_files_within_10_bits(void **state)
     char path[4096];
     size_t n, checked = 0, exact = 0;
     int worst = 0, worst_fast = 0;
-    snprintf(path, sizeof path, "%s/pdq/files.csv", shared_data());
-    char **lines = read_lines(path, &n);
-    assert_non_null(lines);
+    char **lines = shared_lines("pdq/files.csv", &n);
     for (size_t i = 1; i < n; i++) {
         char ref[65], file[512], got[65];
         int q;
@@ -1183,9 +1181,7 @@ static void eval_photos_within_10_bits(void **state)
     char path[4096];
     size_t n, checked = 0, exact = 0;
     int worst = 0;
-    snprintf(path, sizeof path, "%s/eval-dev/ref_hashes.csv", shared_data());
-    char **lines = read_lines(path, &n);
-    assert_non_null(lines);
+    char **lines = shared_lines("eval-dev/ref_hashes.csv", &n);
     for (size_t i = 1; i < n; i++) {
         char id[64], variant[64], ref[65], got[65];
         int q;

@@ -24,11 +24,8 @@ static int hash_file(const char *file, scrim_pdq dih[8], int *quality)
 static void exact_csv_bit_for_bit(void **state)
 {
     SHARED_OR_SKIP();
-    char path[4096];
     size_t n, bad = 0, done = 0;
-    snprintf(path, sizeof path, "%s/pdq/exact.csv", shared_data());
-    char **lines = read_lines(path, &n);
-    assert_non_null(lines);
+    char **lines = shared_lines("pdq/exact.csv", &n);
     for (size_t i = 1; i < n; i++) {
         char hex[65], file[512];
         int q, gotq;
@@ -53,13 +50,11 @@ static void exact_csv_bit_for_bit(void **state)
 static void exact_dihedral_bit_for_bit(void **state)
 {
     SHARED_OR_SKIP();
-    char path[4096], last[512] = "";
+    char last[512] = "";
     size_t n, bad = 0, done = 0;
     scrim_pdq dih[8];
     int q = 0;
-    snprintf(path, sizeof path, "%s/pdq/exact_dihedral.csv", shared_data());
-    char **lines = read_lines(path, &n);
-    assert_non_null(lines);
+    char **lines = shared_lines("pdq/exact_dihedral.csv", &n);
     for (size_t i = 1; i < n; i++) {
         char file[512], variant[32], hex[65];
         int wantq;

@@ -90,6 +90,16 @@ static inline char **read_lines(const char *path, size_t *n)
     return v;
 }
 
+/* The lines of ../shared/data/REL (the test fails without them). */
+static inline char **shared_lines(const char *rel, size_t *n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", shared_data(), rel);
+    char **lines = read_lines(path, n);
+    assert_non_null(lines);
+    return lines;
+}
+
 static inline void free_lines(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)

@@ -3,15 +3,11 @@
 # video lists (import/export --format vpdq) and scrim match on re-encodings,
 # unrelated videos, a still image inside a video, and damaged files.
 # Small videos are made here with the ffmpeg CLI.
-. tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 plan 41
-S="$SCRIM_BIN/scrim"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+S="$BIN/scrim"
+temp_dir TMP video
 DB="$TMP/db"
-ff() { ffmpeg -nostdin -v error -y "$@"; }
-# json FILE-or-text EXPR: evaluate a python expression over the JSON in o.
-json() { python3 -c "import json,sys; o=json.loads(sys.stdin.read()); print($1)"; }
 
 # A zooming Mandelbrot (8 s) is the known video; an unrelated one is Life.
 ff -f lavfi -i "mandelbrot=size=240x180:rate=30" -t 8 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$TMP/base.mp4"
@@ -35,7 +31,7 @@ is "$("$S" hash --seconds-per-hash 0 "$TMP/base.mp4" | wc -l)" 240 "--seconds-pe
 is "$("$S" hash --seconds-per-hash 0.5 "$TMP/base.mp4" | cut -d, -f1 | head -3 | tr '\n' ' ')" "0 15 30 " "--seconds-per-hash 0.5: every 15th frame"
 k=$("$S" hash --keyframes "$TMP/mpeg4.avi" | wc -l)
 ok $([ "$k" -ge 1 ] && [ "$k" -lt 240 ] && echo 0 || echo 1) "--keyframes hashes key frames only ($k)"
-is "$("$S" hash --json "$TMP/h264.mkv" | json 'o["kind"], o["format"], o["codec"], o["width"], len(o["frames"])')" \
+is "$("$S" hash --json "$TMP/h264.mkv" | pyjson 'o["kind"], o["format"], o["codec"], o["width"], len(o["frames"])')" \
    "video matroska h264 240 8" "--json object for an MKV"
 is "$("$S" hash "$TMP/mpeg2.ts" | wc -l)" 8 "MPEG-TS recognised by content"
 cp "$TMP/vp8.webm" "$TMP/noext"
@@ -71,12 +67,12 @@ like "$(cat "$TMP/out")" 'known: added 1 videos \(240 frames\)' "import a video 
 for f in small lowrate vp8.webm mpeg4.avi mpeg2.ts h264.mkv fps24 clip anim.webp; do
     case $f in *.*) file="$TMP/$f" ;; *) file="$TMP/$f.mp4" ;; esac
     r=$("$S" match --db "$DB" "$file")
-    got=$(printf '%s' "$r" | json '"%s %s %.0f" % (o["matched"], o["matches"][0]["id"] if o["matches"] else "-", o["matches"][0]["query_match_percent"] if o["matches"] else 0)')
+    got=$(printf '%s' "$r" | pyjson '"%s %s %.0f" % (o["matched"], o["matches"][0]["id"] if o["matches"] else "-", o["matches"][0]["query_match_percent"] if o["matches"] else 0)')
     ok $(printf '%s' "$got" | awk '{exit !($1 == "True" && $2 == "base" && $3 >= 80)}'; echo $?) "re-encoding $f matches the known video ($got)"
 done
 r=$("$S" match --db "$DB" "$TMP/clip.mp4")
-is "$(printf '%s' "$r" | json 'o["matches"][0]["ranges"]')" "[[0.0, 2.0]]" "the clip's matched range"
-is "$(printf '%s' "$r" | json 'o["matches"][0]["label"]')" "base clip" "a video match carries the entry's label"
+is "$(printf '%s' "$r" | pyjson 'o["matches"][0]["ranges"]')" "[[0.0, 2.0]]" "the clip's matched range"
+is "$(printf '%s' "$r" | pyjson 'o["matches"][0]["label"]')" "base clip" "a video match carries the entry's label"
 "$S" match --db "$DB" "$TMP/life.mp4" "$TMP/testsrc.avi" > "$TMP/out"
 st=$?
 is "$st:$(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["matched"]) for l in open(sys.argv[1])))' "$TMP/out")" \
@@ -100,14 +96,14 @@ ff -t 2 -f lavfi -i "life=size=320x240:rate=30:mold=10:ratio=0.3" -t 2 -f lavfi 
 h=$("$S" hash "$TMP/still.png" | cut -d, -f1)
 printf '%s\n' "$h" | "$S" import --db "$DB" --list images --create --format hex - > /dev/null
 r=$("$S" match --db "$DB" "$TMP/withstill.mp4")
-is "$(printf '%s' "$r" | json '[(m["list"], m["hash"] == "'$h'", min(m["timestamps"]) >= 1.9, max(m["timestamps"]) <= 4.1) for m in o["matches"]]')" \
+is "$(printf '%s' "$r" | pyjson '[(m["list"], m["hash"] == "'$h'", min(m["timestamps"]) >= 1.9, max(m["timestamps"]) <= 4.1) for m in o["matches"]]')" \
    "[('images', True, True, True)]" "the image is found in the video's frames, with timestamps"
 r=$("$S" match --db "$DB" "$TMP/still.png")
-is "$(printf '%s' "$r" | json 'o["kind"], o["matched"], o["matches"][0]["list"], o["matches"][0]["distance"]')" \
+is "$(printf '%s' "$r" | pyjson 'o["kind"], o["matched"], o["matches"][0]["list"], o["matches"][0]["distance"]')" \
    "image True images 0" "scrim match on an image"
 
 # ---- scrim compare -------------------------------------------------------------------------
-is "$("$S" compare "$TMP/clip.mp4" "$TMP/known.vpdq" | json 'o["query_match_percent"]')" "100.0" "compare a video with a vPDQ file"
+is "$("$S" compare "$TMP/clip.mp4" "$TMP/known.vpdq" | pyjson 'o["query_match_percent"]')" "100.0" "compare a video with a vPDQ file"
 "$S" compare "$TMP/still.png" "$TMP/base.mp4" > /dev/null 2> "$TMP/err"
 like "$?:$(cat "$TMP/err")" '^1:.*still\.png: neither a video nor a vPDQ' "compare refuses an image"
 # ---- transparency: frames flattened onto white, as images are -------------------
@@ -137,10 +133,9 @@ if have_shared; then
     is "$("$S" compare "$H/chair-orig-22-sd-bar.txt" "$H/chair-22-sd-sepia-bar.txt")" \
        '{"query_match_percent":100.0,"compared_match_percent":100.0}' "compare reference hash files: chair vs sepia 100/100"
     # (every-frame comparisons of the sample videos: bench/video_agreement)
-    is "$("$S" compare "$V/pattern-sd-with-small-logo-bar.mp4" "$H/pattern-sd-grey-bar.txt" | json '"%.0f/%.0f" % (o["query_match_percent"], o["compared_match_percent"])')" \
+    is "$("$S" compare "$V/pattern-sd-with-small-logo-bar.mp4" "$H/pattern-sd-grey-bar.txt" | pyjson '"%.0f/%.0f" % (o["query_match_percent"], o["compared_match_percent"])')" \
        "100/15" "compare a sample video (1 s a hash) with a reference hash file"
 else
-    skip "../shared not found"
-    skip "../shared not found"
+    skip "$SHARED not found" 2
 fi
 done_testing

@@ -1,6 +1,9 @@
-/* cli.h - the subcommands of bin/scrim, one file each (cmd_*.c). */
+/* cli.h - the subcommands of bin/scrim, one file each (cmd_*.c), and what
+ * they share (cli.c). */
 #ifndef SCRIM_CLI_H
 #define SCRIM_CLI_H
+
+#include <stdio.h>
 
 #include "scrim.h"
 
@@ -27,15 +30,99 @@ int cmd_add(int argc, char **argv);   /* cmd_add.c */
 int cli_format_is_vpdq(int argc, char **argv);
 int cmd_import_vpdq(int argc, char **argv);
 int cmd_export_vpdq(int argc, char **argv);
-/* Parse seconds (0..3600) into *out; on error print and return -1. */
-int cli_parse_seconds(const char *opt, const char *val, double *out);
 /* A video file (hashed with vopts) or a vPDQ hash file, by content. */
 int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
                   scrim_vpdq *out, char *err, size_t errlen);
 
-/* Parse a non-negative integer option value within [lo, hi]; on error print
- * "scrim: OPTION: ..." and return -1. */
+/* ---- cli.c: what the commands share ------------------------------------- */
+
+/* The long options of the commands that take no short ones (the store
+ * commands, preview-level, import/export --format vpdq), as cli_getopt()
+ * returns them; and one more answer of cli_getopt(). */
+enum { OPT_DB = 1000, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC, OPT_RADIUS,
+       OPT_KIND, OPT_ENABLE, OPT_DISABLE, OPT_JSON, OPT_SCAN, OPT_LIMIT,
+       OPT_MAPSIZE, OPT_QUIET, OPT_BATCH, OPT_ID, OPT_LABEL, OPT_SECONDS,
+       OPT_VARIANTS, OPT_HELP,
+       OPT_BAD };   /* a bad option value, reported */
+
+/* The values of the options cli_getopt() takes care of. */
+typedef struct cli_args {
+    const char *db;           /* --db DIR */
+    const char *list;         /* --list NAME (the last one) */
+    const char **lists;       /* not NULL: every --list NAME goes there too */
+    size_t nlists;            /* (room for argc of them) */
+    const char *id, *label;   /* --id, --label */
+    int create, json, quiet;  /* --create, --json, --quiet */
+    scrim_list_params params; /* --radius, --kind, --description */
+} cli_args;
+#define CLI_ARGS_INIT \
+    { .db = SCRIM_STORE_DEFAULT_DIR, .params = SCRIM_LIST_PARAMS_KEEP }
+
+/* getopt_long() over the long options listed in take (0 at the end) and
+ * --help.  The options of cli_args go there (--radius, --kind and
+ * --description checked); the others are returned, as are OPT_HELP, '?'
+ * (an unknown option, reported by getopt_long) and OPT_BAD; -1 at the end. */
+int cli_getopt(int argc, char **argv, const int *take, cli_args *a);
+
+/* The exit status for what, the usage (printf FMT) printed as it says:
+ * OPT_HELP: on stdout, 0; OPT_BAD: not printed (the value was reported), 2;
+ * anything else (0: a usage error found by the command) on stderr, 2. */
+int cli_usage(int what, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "scrim: WHAT: ERR" on stderr, after what stdout holds so far; returns
+ * exit status 1.  WHAT names the command or the file. */
+int cli_fail(const char *what, const char *err);
+
+/* Option values; on error each prints "scrim: OPTION: expected ..., got
+ * 'VAL'" and returns -1. */
+/* An integer within [lo, hi] (the value, or -1). */
 long long cli_parse_int(const char *opt, const char *val, long long lo,
                         long long hi);
+/* A number within [lo, hi] into *out. */
+int cli_parse_number(const char *opt, const char *val, double lo, double hi,
+                     double *out);
+/* A percentage (0..100) into *out. */
+int cli_parse_percent(const char *opt, const char *val, double *out);
+/* Seconds (0..3600) into *out. */
+int cli_parse_seconds(const char *opt, const char *val, double *out);
+/* The list settings import and list-set take (option code OPT_RADIUS,
+ * OPT_KIND or OPT_DESC) into *p. */
+int cli_list_param(int opt, const char *val, scrim_list_params *p);
+
+/* Opens the database DB (creating it with create; map_size 0: the default);
+ * on error prints "scrim: ERR" and returns the error code. */
+int cli_open_store(const char *db, int create, uint64_t map_size,
+                   scrim_store **s);
+
+/* After the options (c: what cli_getopt() returned last) and a check of
+ * the operands (ok): the database a->db opened (created with --create),
+ * -1 with *s; else the exit status, with the usage (printf FMT "%s") or the
+ * error printed as cli_usage() and cli_open_store() do. */
+int cli_begin(int c, int ok, const char *usage, const cli_args *a,
+              scrim_store **s);
+
+/* An import into LIST of DB (created if missing), as io says: 0, 1 after
+ * "scrim: import: ERR", or 2 when LIST is not a valid name. */
+int cli_import_begin(const char *db, uint64_t map_size, const char *list,
+                     const scrim_import_opts *io, scrim_store **s,
+                     scrim_import **imp);
+/* Ends it: aborted after an error rc (err says which), else committed (its
+ * counts in *st); the database closed.  0, or 1 after "scrim: import: ERR"
+ * and "nothing was imported". */
+int cli_import_end(scrim_store *s, scrim_import *imp, int rc, char *err,
+                   size_t errlen, scrim_import_stats *st);
+
+/* After a command wrote its output to stdout: rc, or a write error on
+ * stdout, printed as "scrim: CMD: ERR" (status 1); else 0. */
+int cli_stdout_done(const char *cmd, int rc, char *err, size_t errlen);
+
+/* One JSON object on a line of f (json_dumps flags), then released;
+ * 0, or -1 when there was no memory for its text. */
+int cli_print_json(FILE *f, json_t *o, size_t flags);
+
+/* A file ('-' = stdin) whole, up to SCRIM_MAX_INPUT_BYTES. */
+int cli_read_file(const char *path, uint8_t **data, size_t *len, char *err,
+                  size_t errlen);
 
 #endif

@@ -75,7 +75,7 @@ int cmd_add(int argc, char **argv)
         }
     }
     if (!list || optind >= argc || (id && argc - optind != 1)) {
-        fprintf(stderr, "scrim add: %s\n",
+        fprintf(stderr, "scrim: add: %s\n",
                 !list ? "--list is required"
                 : optind >= argc ? "no media file"
                                  : "--id needs exactly one MEDIA");
@@ -84,12 +84,8 @@ int cmd_add(int argc, char **argv)
     }
     scrim_store *s;
     char err[512];
-    scrim_store_opts so = {0};
-    so.create = 1;
-    if (scrim_store_open(db, &so, &s, err, sizeof err)) {
-        fprintf(stderr, "scrim: %s\n", err);
+    if (cli_open_store(db, 1, 0, &s))
         return 1;
-    }
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
         char fid[SCRIM_ENTRY_TEXT_MAX + 1];
@@ -101,15 +97,13 @@ int cmd_add(int argc, char **argv)
         else
             default_id(path, fid, sizeof fid);
         io.source = path;
-        int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err,
-                                 sizeof err);
+        int rc = cli_read_file(path, &data, &len, err, sizeof err);
         if (!rc)
             rc = scrim_media_add(s, list, &io, data, len, fid, label, variants,
                                  &st, err, sizeof err);
         free(data);
         if (rc) {
-            fprintf(stderr, "scrim: %s: %s\n", path, err);
-            status = 1;
+            status = cli_fail(path, err);
             continue;
         }
         json_t *names = json_array();
@@ -126,11 +120,7 @@ int cmd_add(int argc, char **argv)
                 json_object_set_new(o, "quality", json_integer(st.quality));
             else
                 json_object_set_new(o, "frames", json_integer((json_int_t)st.frames));
-            char *t = json_dumps(o, JSON_COMPACT);
-            if (t)
-                puts(t);
-            free(t);
-            json_decref(o);
+            cli_print_json(stdout, o, JSON_COMPACT);
         } else {
             printf("%s: %s '%s' in %s: %llu hashes added, %llu already there",
                    path, st.kind, fid, list,

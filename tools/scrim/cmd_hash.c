@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
+static int usage(int what)
 {
-    fprintf(f,
+    return cli_usage(what,
             "usage: scrim hash [--dihedral] [--json] [--max-pixels N] FILE... | -\n"
             "       scrim hash [OPTIONS] --files-from LIST   (LIST: one path a line; - = stdin)\n"
             "\n"
@@ -49,10 +49,7 @@ typedef struct hash_cfg {
 static void print_json_file(FILE *out, json_t *o, const char *path)
 {
     json_object_set_new(o, "file", json_string(path));
-    char *s = json_dumps(o, JSON_COMPACT);
-    fprintf(out, "%s\n", s);
-    free(s);
-    json_decref(o);
+    cli_print_json(out, o, JSON_COMPACT);
 }
 
 /* A video's vPDQ lines or JSON; SCRIM_OK or an error code with err set. */
@@ -80,8 +77,7 @@ static int hash_to(FILE *out, const char *path, const hash_cfg *cfg, char *err,
 {
     uint8_t *data;
     size_t len;
-    int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err,
-                             errlen);
+    int rc = cli_read_file(path, &data, &len, err, errlen);
     if (rc == SCRIM_OK && scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO) {
         rc = hash_video(out, path, data, len, cfg, err, errlen);
         free(data);
@@ -104,12 +100,6 @@ static int hash_to(FILE *out, const char *path, const hash_cfg *cfg, char *err,
         }
     }
     return rc != SCRIM_OK;
-}
-
-static void report(const char *path, const char *err)
-{
-    fflush(stdout);
-    fprintf(stderr, "scrim: %s: %s\n", path, err);
 }
 
 /* ---- several files at a time ----------------------------------------------
@@ -179,7 +169,7 @@ static int print_ready(hasher *hs, int wait)
         pthread_mutex_unlock(&hs->mu);
         fwrite(j.out, 1, j.outlen, stdout);
         if (j.status)
-            report(j.path, j.err);
+            cli_fail(j.path, j.err);
         status |= j.status;
         free(j.out);
         free(j.path);
@@ -263,10 +253,8 @@ static void run_add(hash_run *r, const char *path)
         return;
     }
     char err[512];
-    if (hash_to(stdout, path, &r->cfg, err, sizeof err)) {
-        report(path, err);
-        r->status = 1;
-    }
+    if (hash_to(stdout, path, &r->cfg, err, sizeof err))
+        r->status = cli_fail(path, err);
 }
 
 static int run_end(hash_run *r)
@@ -349,8 +337,8 @@ int cmd_hash(int argc, char **argv)
             r.jobs = (int)v;
             break;
         }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': return usage(OPT_HELP);
+        default: return usage(0);
         }
     }
     if (files_from) {
@@ -383,10 +371,8 @@ int cmd_hash(int argc, char **argv)
             fclose(in);
         return run_end(&r);
     }
-    if (optind >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (optind >= argc)
+        return usage(0);
     cfg->header = argc - optind > 1;
     if (argc - optind < r.jobs)
         r.jobs = argc - optind;

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
+static int usage(int what)
 {
-    fprintf(f,
+    return cli_usage(what,
             "usage: scrim preview [--level L] [--lighter] [--size N] [--detail N]\n"
             "                     [--blur X] [--quality N] IN OUT\n"
             "\n"
@@ -62,24 +62,17 @@ int cmd_preview(int argc, char **argv)
             if ((quality = cli_parse_int("--quality", optarg, 1, 100)) < 0)
                 return 2;
             break;
-        case 'b': {
-            char *end;
-            blur = strtod(optarg, &end);
-            if (!*optarg || *end || !(blur >= 0.25 && blur <= 4)) {
-                fprintf(stderr, "scrim: --blur: expected a number from 0.25 to 4, got '%s'\n",
-                        optarg);
+        case 'b':
+            if (cli_parse_number("--blur", optarg, 0.25, 4, &blur))
                 return 2;
-            }
             break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': return usage(OPT_HELP);
+        default: return usage(0);
         }
     }
     if (argc - optind != 2) {
         fprintf(stderr, "scrim preview: expected IN and OUT\n");
-        usage(stderr);
-        return 2;
+        return usage(0);
     }
     int lv = scrim_preview_level_parse(level, &po, err, sizeof err);
     if (lv < 0) {
@@ -107,10 +100,10 @@ int cmd_preview(int argc, char **argv)
     scrim_image img = {0};
     scrim_preview pv = {0};
     int status = 1;
-    if (scrim_read_file(in, SCRIM_MAX_INPUT_BYTES, &data, &len, err, sizeof err) ||
+    if (cli_read_file(in, &data, &len, err, sizeof err) ||
         scrim_image_load_buffer(data, len, NULL, &img, err, sizeof err) ||
         scrim_preview_render(&img, &po, &pv, err, sizeof err)) {
-        fprintf(stderr, "scrim: %s: %s\n", in, err);
+        cli_fail(in, err);
         goto done;
     }
     FILE *f = strcmp(outp, "-") ? fopen(outp, "wb") : stdout;

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_DB = 1000, OPT_JSON, OPT_HELP };
-
 /* Opening the review databases purges records older than the retention it
  * is given, and scrimd may keep them up to a year (--review-retention).
  * Changing a level must never delete a record, so the CLI opens with a
@@ -31,17 +29,10 @@ static const char usage_text[] =
     "       default (removes the list's own level).  NAME must be a list of\n"
     "       the database, or one with a level of its own.\n";
 
-static int usage_status(int help)
-{
-    fputs(usage_text, help ? stdout : stderr);
-    return help ? 0 : 2;
-}
-
 /* "scrim: preview-level: ERR" on stderr; returns exit status 1. */
 static int fail(const char *err)
 {
-    fprintf(stderr, "scrim: preview-level: %s\n", err);
-    return 1;
+    return cli_fail("preview-level", err);
 }
 
 /* Prints 'NAME LEVEL' for every list of the store and every list with a
@@ -78,13 +69,9 @@ static int print_levels(const scrim_list_info *l, size_t n, json_t *levels)
 
 int cmd_preview_level(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR;
-    int as_json = 0, c, status = 1;
+    static const int take[] = {OPT_DB, OPT_JSON, 0};
+    cli_args a = CLI_ARGS_INIT;
+    int status = 1;
     char err[512];
     scrim_store *s = NULL;
     MDB_env *env = NULL;
@@ -93,18 +80,12 @@ int cmd_preview_level(int argc, char **argv)
     json_t *levels = NULL;
     size_t n = 0;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_JSON: as_json = 1; break;
-        case OPT_HELP: return usage_status(1);
-        default: return usage_status(0);
-        }
-    }
+    int c = cli_getopt(argc, argv, take, &a);
     int set = argc - optind == 2;
-    if (!set && optind != argc)
-        return usage_status(0);
+    if (c != -1 || (!set && optind != argc))
+        return cli_usage(c, "%s", usage_text);
+    const char *db = a.db;
+    int as_json = a.json;
     if (set && as_json) {
         fprintf(stderr, "scrim: preview-level: --json is for showing the levels, "
                         "not for setting one\n");
@@ -155,13 +136,12 @@ int cmd_preview_level(int argc, char **argv)
 
     if (as_json) {
         /* As scrimd writes its answers. */
-        char *text = json_dumps(levels, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (!text) {
+        int r = cli_print_json(stdout, levels, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        levels = NULL;
+        if (r) {
             fail("out of memory");
             goto done;
         }
-        puts(text);
-        free(text);
         status = 0;
         goto done;
     }

@@ -10,75 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Options every store command takes. */
-enum { OPT_DB = 1000, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC, OPT_RADIUS,
-       OPT_KIND, OPT_ENABLE, OPT_DISABLE, OPT_JSON, OPT_SCAN, OPT_LIMIT,
-       OPT_MAPSIZE, OPT_QUIET, OPT_BATCH, OPT_VARIANTS, OPT_HELP };
-
 /* PDQs merged into the index per batch by the CLI: fewer, larger merges
  * make big imports faster; memory is about 110 bytes per PDQ of a batch. */
 #define CLI_IMPORT_BATCH (4u << 20)
-
-static int open_store(const char *db, int create, uint64_t map_size,
-                      scrim_store **s)
-{
-    char err[512];
-    scrim_store_opts o = {0};
-    o.create = create;
-    o.map_size = map_size;
-    int rc = scrim_store_open(db, &o, s, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "scrim: %s\n", err);
-    return rc;
-}
-
-static void print_json_line(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(o);
-}
-
-/* --help prints the usage on stdout (status 0); a usage error prints it on
- * stderr (status 2).  Returns the exit status. */
-static int usage_status(const char *usage, int help)
-{
-    fputs(usage, help ? stdout : stderr);
-    return help ? 0 : 2;
-}
-
-/* "scrim: CMD: ERR" on stderr; returns exit status 1. */
-static int fail(const char *cmd, const char *err)
-{
-    fprintf(stderr, "scrim: %s: %s\n", cmd, err);
-    return 1;
-}
-
-/* The list settings import and list-set both take (--radius, --kind,
- * --description) into *p; 0, or -1 after printing what is wrong. */
-static int list_param_opt(int c, const char *arg, scrim_list_params *p)
-{
-    long long v;
-    switch (c) {
-    case OPT_RADIUS:
-        if ((v = cli_parse_int("--radius", arg, 0, SCRIM_MAX_RADIUS)) < 0)
-            return -1;
-        p->radius = (int)v;
-        return 0;
-    case OPT_KIND:
-        if ((p->kind = scrim_list_kind_parse(arg)) < 0) {
-            fprintf(stderr, "scrim: --kind: expected block or allow, got '%s'\n",
-                    arg);
-            return -1;
-        }
-        return 0;
-    default: /* OPT_DESC */
-        p->description = arg;
-        return 0;
-    }
-}
 
 /* ---- import -------------------------------------------------------------------- */
 
@@ -114,9 +48,9 @@ static void show_progress(void *ud, uint64_t bytes)
     fflush(stderr);
 }
 
-static void usage_import(FILE *f)
+static int usage_import(int what)
 {
-    fprintf(f,
+    return cli_usage(what,
             "usage: scrim import [--db DIR] --list NAME [--format FORMAT] [--create]\n"
             "                    [--description TEXT] [--radius N] [--kind block|allow]\n"
             "                    FILE... | -\n"
@@ -135,37 +69,21 @@ static void usage_import(FILE *f)
             SCRIM_STORE_DEFAULT_DIR, CLI_IMPORT_BATCH);
 }
 
-static const struct option import_opts[] = {
-    {"db", required_argument, NULL, OPT_DB},
-    {"list", required_argument, NULL, OPT_LIST},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"create", no_argument, NULL, OPT_CREATE},
-    {"description", required_argument, NULL, OPT_DESC},
-    {"radius", required_argument, NULL, OPT_RADIUS},
-    {"kind", required_argument, NULL, OPT_KIND},
-    {"map-size", required_argument, NULL, OPT_MAPSIZE},
-    {"quiet", no_argument, NULL, OPT_QUIET},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0}};
-
 int cmd_import(int argc, char **argv)
 {
     if (cli_format_is_vpdq(argc, argv)) /* video lists: cmd_video.c */
         return cmd_import_vpdq(argc, argv);
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL;
-    int format = SCRIM_FORMAT_AUTO, quiet = 0, as_json = 0, c;
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC,
+                               OPT_RADIUS, OPT_KIND, OPT_MAPSIZE, OPT_QUIET,
+                               OPT_JSON, OPT_BATCH, 0};
+    cli_args a = CLI_ARGS_INIT;
+    int format = SCRIM_FORMAT_AUTO, c;
     uint64_t map_size = 0;
     scrim_import_opts io = {0};
-    io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
     io.flush_every = CLI_IMPORT_BATCH;
     long long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", import_opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, take, &a)) != -1) {
         switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_LIST: list = optarg; break;
         case OPT_FORMAT:
             format = scrim_import_format_parse(optarg);
             if (format < 0) {
@@ -174,52 +92,36 @@ int cmd_import(int argc, char **argv)
                 return 2;
             }
             break;
-        case OPT_CREATE: io.create = 1; break;
-        case OPT_DESC:
-        case OPT_RADIUS:
-        case OPT_KIND:
-            if (list_param_opt(c, optarg, &io.list))
-                return 2;
-            break;
         case OPT_MAPSIZE:
             if ((v = cli_parse_int("--map-size", optarg, 1 << 20, 1LL << 50)) < 0)
                 return 2;
             map_size = (uint64_t)v;
             break;
-        case OPT_QUIET: quiet = 1; break;
-        case OPT_JSON: as_json = 1; break;
         case OPT_BATCH:
             if ((v = cli_parse_int("--batch", optarg, 1, 1LL << 28)) < 0)
                 return 2;
             io.flush_every = (size_t)v;
             break;
-        case OPT_HELP: usage_import(stdout); return 0;
-        default: usage_import(stderr); return 2;
+        default: return usage_import(c);
         }
     }
-    if (!list || optind >= argc) {
+    if (!a.list || optind >= argc) {
         fprintf(stderr, "scrim: import: %s\n",
-                !list ? "--list NAME is required" : "no input file (use - for stdin)");
-        usage_import(stderr);
-        return 2;
+                !a.list ? "--list NAME is required" : "no input file (use - for stdin)");
+        return usage_import(0);
     }
-    if (!scrim_list_name_valid(list)) {
-        fprintf(stderr, "scrim: import: invalid list name '%s'\n", list);
-        return 2;
-    }
+    const char *list = a.list;
+    io.create = a.create;
+    io.list = a.params;
     io.source = !strcmp(argv[optind], "-") ? "<stdin>" : argv[optind];
     scrim_store *s;
-    if (open_store(db, 1, map_size, &s))
-        return 1;
-    char err[1024];
     scrim_import *imp;
-    int rc = scrim_import_begin(s, list, &io, &imp, err, sizeof err);
-    if (rc) {
-        scrim_store_close(s);
-        return fail("import", err);
-    }
+    int rc = cli_import_begin(a.db, map_size, list, &io, &s, &imp);
+    if (rc)
+        return rc;
+    char err[1024];
     progress pg = {0};
-    int tty = !quiet && isatty(2);
+    int tty = !a.quiet && isatty(2);
     for (int i = optind; i < argc && !rc; i++) {
         const char *path = argv[i];
         int is_stdin = !strcmp(path, "-");
@@ -240,22 +142,13 @@ int cmd_import(int argc, char **argv)
     }
     if (pg.shown)
         fprintf(stderr, "\n");
+    if (!rc && tty)
+        fprintf(stderr, "committing...\n");
     scrim_import_stats st;
-    if (rc) {
-        scrim_import_abort(imp);
-    } else {
-        if (tty)
-            fprintf(stderr, "committing...\n");
-        rc = scrim_import_commit(imp, &st, err, sizeof err);
-    }
-    scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: import: %s\nscrim: import: nothing was imported\n",
-                err);
+    if (cli_import_end(s, imp, rc, err, sizeof err, &st))
         return 1;
-    }
-    if (as_json) {
-        print_json_line(json_pack(
+    if (a.json) {
+        cli_print_json(stdout, json_pack(
             "{s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}",
             "list", list, "added", (json_int_t)st.added[0], "duplicates",
             (json_int_t)st.duplicates[0], "added_by_type", "pdq",
@@ -266,7 +159,7 @@ int cmd_import(int argc, char **argv)
             (json_int_t)st.duplicates[SCRIM_HASH_PDQ], "md5",
             (json_int_t)st.duplicates[SCRIM_HASH_MD5], "sha256",
             (json_int_t)st.duplicates[SCRIM_HASH_SHA256], "video",
-            (json_int_t)st.duplicates[SCRIM_HASH_VIDEO]));
+            (json_int_t)st.duplicates[SCRIM_HASH_VIDEO]), JSON_COMPACT);
     } else {
         printf("%s: added %llu (pdq %llu, md5 %llu, sha256 %llu), duplicates %llu "
                "(pdq %llu, md5 %llu, sha256 %llu), %llu lines\n",
@@ -289,14 +182,8 @@ int cmd_export(int argc, char **argv)
 {
     if (cli_format_is_vpdq(argc, argv)) /* video lists: cmd_video.c */
         return cmd_export_vpdq(argc, argv);
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"list", required_argument, NULL, OPT_LIST},
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {"variants", no_argument, NULL, OPT_VARIANTS},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL;
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_VARIANTS, 0};
+    cli_args a = CLI_ARGS_INIT;
     int format = SCRIM_FORMAT_CSV, c, variants = 0;
     const char *usage =
         "usage: scrim export [--db DIR] --list NAME [--format hex|pytx|csv]\n"
@@ -306,11 +193,8 @@ int cmd_export(int argc, char **argv)
         "The index-side variants 'scrim add' stores are left out, so that a\n"
         "shared list carries only the media's own hashes; --variants (csv\n"
         "only) writes them too, named in a 'variant' column.\n";
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, take, &a)) != -1) {
         switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_LIST: list = optarg; break;
         case OPT_FORMAT:
             format = scrim_import_format_parse(optarg);
             if (format != SCRIM_FORMAT_HEX && format != SCRIM_FORMAT_PYTX &&
@@ -322,30 +206,24 @@ int cmd_export(int argc, char **argv)
             }
             break;
         case OPT_VARIANTS: variants = 1; break;
-        case OPT_HELP: return usage_status(usage, 1);
-        default: return usage_status(usage, 0);
+        default: return cli_usage(c, "%s", usage);
         }
     }
-    if (!list || optind < argc)
-        return usage_status(usage, 0);
     if (variants && format != SCRIM_FORMAT_CSV) {
         fprintf(stderr, "scrim: --variants: the variants are written in the csv format only\n");
         return 2;
     }
     scrim_store *s;
-    if (open_store(db, 0, 0, &s))
-        return 1;
+    int st = cli_begin(c, a.list && optind == argc, usage, &a, &s);
+    if (st >= 0)
+        return st;
     char err[512];
     uint64_t written, skipped;
-    int rc = scrim_store_export(s, list, format | (variants ? SCRIM_EXPORT_VARIANTS : 0),
+    int rc = scrim_store_export(s, a.list, format | (variants ? SCRIM_EXPORT_VARIANTS : 0),
                                 stdout, &written, &skipped, err, sizeof err);
     scrim_store_close(s);
-    if (fflush(stdout) && !rc) {
-        snprintf(err, sizeof err, "write error on stdout");
-        rc = SCRIM_EIO;
-    }
-    if (rc)
-        return fail("export", err);
+    if (cli_stdout_done("export", rc, err, sizeof err))
+        return 1;
     if (skipped)
         fprintf(stderr, "scrim: export: %llu entries not representable in %s were skipped\n",
                 (unsigned long long)skipped, scrim_import_format_name(format));
@@ -390,25 +268,19 @@ static int lookup_one(scrim_store *s, const char *q,
         return 1;
     }
     if (rc) {
-        fail("lookup", err);
+        cli_fail("lookup", err);
         scrim_matches_free(&m);
         return rc == SCRIM_ENOTFOUND ? 2 : 1;
     }
-    print_json_line(scrim_matches_json(&m, 0, hex));
+    cli_print_json(stdout, scrim_matches_json(&m, 0, hex), JSON_COMPACT);
     scrim_matches_free(&m);
     return 0;
 }
 
 int cmd_lookup(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"list", required_argument, NULL, OPT_LIST},
-        {"radius", required_argument, NULL, OPT_RADIUS},
-        {"scan", no_argument, NULL, OPT_SCAN},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR;
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_RADIUS, OPT_SCAN, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim lookup [--db DIR] [--radius N] [--list NAME]... [--scan] HASH... | -\n"
         "One JSON object per query: {\"query\", \"matches\": [...], \"allowed\": [...]},\n"
@@ -416,48 +288,22 @@ int cmd_lookup(int argc, char **argv)
         "- reads one query per line from stdin.  Without --radius each list's own\n"
         "radius applies; --list restricts to the named lists (repeatable); --scan\n"
         "checks every hash instead of using the index (same results, slower).\n";
-    const char **lists = NULL;
-    size_t nl = 0;
     scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
     int c, status = 0;
-    long long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_LIST: {
-            const char **nls = realloc(lists, (nl + 1) * sizeof *lists);
-            if (!nls) {
-                free(lists);
-                return 1;
-            }
-            lists = nls;
-            lists[nl++] = optarg;
-            break;
-        }
-        case OPT_RADIUS:
-            if ((v = cli_parse_int("--radius", optarg, 0, SCRIM_MAX_RADIUS)) < 0) {
-                free(lists);
-                return 2;
-            }
-            lo.radius = (int)v;
-            break;
-        case OPT_SCAN: lo.method = SCRIM_LOOKUP_SCAN; break;
-        case OPT_HELP: free(lists); return usage_status(usage, 1);
-        default: free(lists); return usage_status(usage, 0);
-        }
-    }
-    if (optind >= argc) {
-        free(lists);
-        return usage_status(usage, 0);
-    }
-    lo.lists = lists;
-    lo.nlists = nl;
-    scrim_store *s;
-    if (open_store(db, 0, 0, &s)) {
-        free(lists);
+    /* --list restricts to the lists named: room for every argument */
+    if (!(a.lists = malloc((size_t)argc * sizeof *a.lists)))
         return 1;
+    while ((c = cli_getopt(argc, argv, take, &a)) == OPT_SCAN)
+        lo.method = SCRIM_LOOKUP_SCAN;
+    scrim_store *s;
+    int st = cli_begin(c, optind < argc, usage, &a, &s);
+    if (st >= 0) {
+        free(a.lists);
+        return st;
     }
+    lo.radius = a.params.radius;
+    lo.lists = a.nlists ? a.lists : NULL;
+    lo.nlists = a.nlists;
     for (int i = optind; i < argc && status != 2; i++) {
         if (strcmp(argv[i], "-")) {
             int r = lookup_one(s, argv[i], &lo);
@@ -482,7 +328,7 @@ int cmd_lookup(int argc, char **argv)
         free(line);
     }
     scrim_store_close(s);
-    free(lists);
+    free(a.lists);
     return status;
 }
 
@@ -490,42 +336,28 @@ int cmd_lookup(int argc, char **argv)
 
 int cmd_lists(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR;
+    static const int take[] = {OPT_DB, OPT_JSON, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage = "usage: scrim lists [--db DIR] [--json]\n";
-    int as_json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_JSON: as_json = 1; break;
-        case OPT_HELP: return usage_status(usage, 1);
-        default: return usage_status(usage, 0);
-        }
-    }
-    if (optind < argc)
-        return usage_status(usage, 0);
+    int c = cli_getopt(argc, argv, take, &a);
     scrim_store *s;
-    if (open_store(db, 0, 0, &s))
-        return 1;
+    int st = cli_begin(c, optind == argc, usage, &a, &s);
+    if (st >= 0)
+        return st;
     scrim_list_info *l;
     size_t n;
     char err[512];
     int rc = scrim_store_lists(s, &l, &n, err, sizeof err);
     scrim_store_close(s);
     if (rc)
-        return fail("lists", err);
-    if (!as_json)
+        return cli_fail("lists", err);
+    if (!a.json)
         printf("%-24s %-5s %-8s %6s %10s %10s %8s %8s %6s  %s\n", "NAME", "KIND",
                "ENABLED", "RADIUS", "COUNT", "PDQ", "MD5", "SHA256", "VIDEO",
                "DESCRIPTION");
     for (size_t i = 0; i < n; i++) {
-        if (as_json) {
-            print_json_line(scrim_list_json(&l[i]));
+        if (a.json) {
+            cli_print_json(stdout, scrim_list_json(&l[i]), JSON_COMPACT);
             continue;
         }
         printf("%-24s %-5s %-8s %6d %10llu %10llu %8llu %8llu %6llu  %s\n",
@@ -541,116 +373,66 @@ int cmd_lists(int argc, char **argv)
 
 int cmd_list_set(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"enable", no_argument, NULL, OPT_ENABLE},
-        {"disable", no_argument, NULL, OPT_DISABLE},
-        {"radius", required_argument, NULL, OPT_RADIUS},
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"description", required_argument, NULL, OPT_DESC},
-        {"create", no_argument, NULL, OPT_CREATE},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR;
+    static const int take[] = {OPT_DB, OPT_ENABLE, OPT_DISABLE, OPT_RADIUS,
+                               OPT_KIND, OPT_DESC, OPT_CREATE, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim list-set [--db DIR] NAME [--enable|--disable] [--radius N]\n"
         "                      [--kind block|allow] [--description TEXT] [--create]\n"
         "Changes a list's settings (--create: make a new, empty list).\n";
-    scrim_list_params p = SCRIM_LIST_PARAMS_KEEP;
-    int create = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_ENABLE: p.enabled = 1; break;
-        case OPT_DISABLE: p.enabled = 0; break;
-        case OPT_RADIUS:
-        case OPT_KIND:
-        case OPT_DESC:
-            if (list_param_opt(c, optarg, &p))
-                return 2;
-            break;
-        case OPT_CREATE: create = 1; break;
-        case OPT_HELP: return usage_status(usage, 1);
-        default: return usage_status(usage, 0);
-        }
-    }
-    if (optind != argc - 1)
-        return usage_status(usage, 0);
+    int c;
+    while ((c = cli_getopt(argc, argv, take, &a)) == OPT_ENABLE || c == OPT_DISABLE)
+        a.params.enabled = c == OPT_ENABLE;
     scrim_store *s;
-    if (open_store(db, create, 0, &s))
-        return 1;
+    int st = cli_begin(c, optind == argc - 1, usage, &a, &s);
+    if (st >= 0)
+        return st;
     char err[512];
-    int rc = create ? scrim_store_list_create(s, argv[optind], &p, err, sizeof err)
-                    : scrim_store_list_set(s, argv[optind], &p, err, sizeof err);
+    const scrim_list_params *p = &a.params;
+    int rc = a.create ? scrim_store_list_create(s, argv[optind], p, err, sizeof err)
+                      : scrim_store_list_set(s, argv[optind], p, err, sizeof err);
     scrim_store_close(s);
     if (rc)
-        return fail("list-set", err);
+        return cli_fail("list-set", err);
     return 0;
 }
 
 int cmd_drop(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"list", required_argument, NULL, OPT_LIST},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL;
+    static const int take[] = {OPT_DB, OPT_LIST, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage = "usage: scrim drop [--db DIR] --list NAME\n"
                         "Deletes the list and all its entries.\n";
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_LIST: list = optarg; break;
-        case OPT_HELP: return usage_status(usage, 1);
-        default: return usage_status(usage, 0);
-        }
-    }
-    if (!list || optind < argc)
-        return usage_status(usage, 0);
+    int c = cli_getopt(argc, argv, take, &a);
     scrim_store *s;
-    if (open_store(db, 0, 0, &s))
-        return 1;
+    int st = cli_begin(c, a.list && optind == argc, usage, &a, &s);
+    if (st >= 0)
+        return st;
+    const char *list = a.list;
     char err[512];
     uint64_t n;
     int rc = scrim_store_list_drop(s, list, &n, err, sizeof err);
     scrim_store_close(s);
     if (rc)
-        return fail("drop", err);
+        return cli_fail("drop", err);
     printf("%s: dropped, %llu entries removed\n", list, (unsigned long long)n);
     return 0;
 }
 
 int cmd_remove(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"list", required_argument, NULL, OPT_LIST},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL;
+    static const int take[] = {OPT_DB, OPT_LIST, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim remove [--db DIR] --list NAME HASH...\n"
         "HASH: 64 hex = PDQ, 32 hex = MD5, sha256:HEX, video:ID.  All in one\n"
         "transaction; hashes not in the list are counted and reported.\n";
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_LIST: list = optarg; break;
-        case OPT_HELP: return usage_status(usage, 1);
-        default: return usage_status(usage, 0);
-        }
-    }
-    if (!list || optind >= argc)
-        return usage_status(usage, 0);
+    int c = cli_getopt(argc, argv, take, &a);
     scrim_store *s;
-    if (open_store(db, 0, 0, &s))
-        return 1;
+    int st = cli_begin(c, a.list && optind < argc, usage, &a, &s);
+    if (st >= 0)
+        return st;
+    const char *list = a.list;
     char err[512];
     uint64_t removed, missing;
     int rc = scrim_store_remove(s, list, (const char *const *)argv + optind,
@@ -658,7 +440,7 @@ int cmd_remove(int argc, char **argv)
                                 sizeof err);
     scrim_store_close(s);
     if (rc)
-        return fail("remove", err);
+        return cli_fail("remove", err);
     printf("%s: removed %llu, not found %llu\n", list,
            (unsigned long long)removed, (unsigned long long)missing);
     return 0;
@@ -666,55 +448,39 @@ int cmd_remove(int argc, char **argv)
 
 int cmd_audit(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"limit", required_argument, NULL, OPT_LIMIT},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR;
+    static const int take[] = {OPT_DB, OPT_JSON, OPT_LIMIT, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage = "usage: scrim audit [--db DIR] [--json] [--limit N]\n"
                         "Every change to the lists, oldest first (--limit: the last N).\n";
-    int as_json = 0, c;
+    int c;
     long long limit = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: db = optarg; break;
-        case OPT_JSON: as_json = 1; break;
-        case OPT_LIMIT:
-            if ((limit = cli_parse_int("--limit", optarg, 1, 1LL << 40)) < 0)
-                return 2;
-            break;
-        case OPT_HELP: return usage_status(usage, 1);
-        default: return usage_status(usage, 0);
-        }
-    }
-    if (optind < argc)
-        return usage_status(usage, 0);
+    while ((c = cli_getopt(argc, argv, take, &a)) == OPT_LIMIT)
+        if ((limit = cli_parse_int("--limit", optarg, 1, 1LL << 40)) < 0)
+            return 2;
     scrim_store *s;
-    if (open_store(db, 0, 0, &s))
-        return 1;
-    scrim_audit_rec *a;
+    int st = cli_begin(c, optind == argc, usage, &a, &s);
+    if (st >= 0)
+        return st;
+    scrim_audit_rec *rec;
     size_t n;
     char err[512];
-    int rc = scrim_store_audit(s, (size_t)limit, &a, &n, err, sizeof err);
+    int rc = scrim_store_audit(s, (size_t)limit, &rec, &n, err, sizeof err);
     scrim_store_close(s);
     if (rc)
-        return fail("audit", err);
+        return cli_fail("audit", err);
     for (size_t i = 0; i < n; i++) {
-        if (as_json) {
-            print_json_line(scrim_audit_json(&a[i]));
+        if (a.json) {
+            cli_print_json(stdout, scrim_audit_json(&rec[i]), JSON_COMPACT);
             continue;
         }
         char when[32];
-        time_t t = (time_t)a[i].time;
+        time_t t = (time_t)rec[i].time;
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%s %-7s %-24s %10llu  %s\n", when, a[i].action, a[i].list,
-               (unsigned long long)a[i].count, a[i].detail);
+        printf("%s %-7s %-24s %10llu  %s\n", when, rec[i].action, rec[i].list,
+               (unsigned long long)rec[i].count, rec[i].detail);
     }
-    free(a);
+    free(rec);
     return 0;
 }

@@ -2,26 +2,11 @@
  * video-to-video measure) and `scrim match` (files against the lists). */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cli_parse_seconds(const char *opt, const char *val, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = val ? strtod(val, &end) : 0;
-    if (!val || !*val || *end || errno || !isfinite(v) || v < 0 || v > 3600) {
-        fprintf(stderr, "scrim: %s: expected seconds from 0 to 3600, got '%s'\n",
-                opt, val ? val : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
                   scrim_vpdq *out, char *err, size_t errlen)
@@ -29,7 +14,7 @@ int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
     uint8_t *data;
     size_t len;
     memset(out, 0, sizeof *out);
-    int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err, errlen);
+    int rc = cli_read_file(path, &data, &len, err, errlen);
     if (rc)
         return rc;
     if (scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO)
@@ -46,9 +31,9 @@ int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
 
 /* ---- scrim compare ----------------------------------------------------------- */
 
-static void compare_usage(FILE *f)
+static int compare_usage(int what)
 {
-    fprintf(f,
+    return cli_usage(what,
             "usage: scrim compare [OPTIONS] A B\n"
             "\n"
             "Compares video A (the query) with video B by vPDQ's measure and prints\n"
@@ -93,66 +78,43 @@ int cmd_compare(int argc, char **argv)
             if ((dist = cli_parse_int("--distance", optarg, 0, 256)) < 0)
                 return 2;
             break;
-        case 'h': compare_usage(stdout); return 0;
-        default: compare_usage(stderr); return 2;
+        case 'h': return compare_usage(OPT_HELP);
+        default: return compare_usage(0);
         }
     }
-    if (argc - optind != 2) {
-        compare_usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 2)
+        return compare_usage(0);
     scrim_vpdq v[2];
     char err[512];
     for (int i = 0; i < 2; i++) {
         if (cli_load_vpdq(argv[optind + i], &vopts, &v[i], err, sizeof err)) {
-            fprintf(stderr, "scrim: %s: %s\n", argv[optind + i], err);
             scrim_vpdq_free(&v[0]);
             if (i)
                 scrim_vpdq_free(&v[1]);
-            return 1;
+            return cli_fail(argv[optind + i], err);
         }
     }
     double q, cp;
     int rc = scrim_vpdq_compare(&v[0], &v[1], (int)minq, (int)dist, &q, &cp);
     scrim_vpdq_free(&v[0]);
     scrim_vpdq_free(&v[1]);
-    if (rc) {
-        fprintf(stderr, "scrim: compare: %s\n", scrim_strerror(rc));
-        return 1;
-    }
-    json_t *o = json_pack("{s:f, s:f}", "query_match_percent", round(q * 1000) / 1000,
-                          "compared_match_percent", round(cp * 1000) / 1000);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    puts(s);
-    free(s);
-    json_decref(o);
+    if (rc)
+        return cli_fail("compare", scrim_strerror(rc));
+    cli_print_json(stdout,
+                   json_pack("{s:f, s:f}", "query_match_percent", round(q * 1000) / 1000,
+                             "compared_match_percent", round(cp * 1000) / 1000),
+                   JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     return 0;
 }
 
-static void print_json(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    if (s)
-        puts(s);
-    free(s);
-}
-
-static int open_db(const char *db, int create, scrim_store **s)
-{
-    char err[512];
-    scrim_store_opts o = {0};
-    o.create = create;
-    int rc = scrim_store_open(db, &o, s, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "scrim: %s\n", err);
-    return rc;
-}
+/* How scrim match and import --format vpdq --json print. */
+#define VIDEO_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 
 /* ---- scrim match --------------------------------------------------------------- */
 
-static void match_usage(FILE *f)
+static int match_usage(int what)
 {
-    fprintf(f,
+    return cli_usage(what,
             "usage: scrim match [--db DIR] [OPTIONS] FILE...\n"
             "\n"
             "Hashes each image or video (recognised by content) and looks it up in the\n"
@@ -177,19 +139,6 @@ static void match_usage(FILE *f)
             SCRIM_VPDQ_QUERY_PERCENT, SCRIM_VPDQ_COMPARED_PERCENT);
 }
 
-static int parse_percent(const char *opt, const char *val, double *out)
-{
-    char *end;
-    double v = strtod(val, &end);
-    if (!*val || *end || !(v >= 0 && v <= 100)) {
-        fprintf(stderr, "scrim: %s: expected a percentage from 0 to 100, got '%s'\n",
-                opt, val);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Hash and match one file; prints its JSON line.  0 no match, 3 matched,
  * 1 failed. */
 static int match_one(scrim_store *s, const char *path,
@@ -199,7 +148,7 @@ static int match_one(scrim_store *s, const char *path,
     uint8_t *data = NULL;
     size_t len;
     json_t *res = NULL, *o = NULL;
-    int rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err, sizeof err);
+    int rc = cli_read_file(path, &data, &len, err, sizeof err);
     if (rc)
         goto fail;
     if (scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO) {
@@ -231,9 +180,8 @@ static int match_one(scrim_store *s, const char *path,
     if (rc)
         goto fail;
     json_object_update(o, res);
-    print_json(o);
+    cli_print_json(stdout, o, VIDEO_JSON);
     int matched = json_is_true(json_object_get(res, "matched"));
-    json_decref(o);
     json_decref(res);
     free(data);
     return matched ? 3 : 0;
@@ -241,9 +189,7 @@ fail:
     json_decref(o);
     json_decref(res);
     free(data);
-    fflush(stdout);
-    fprintf(stderr, "scrim: %s: %s\n", path, err);
-    return 1;
+    return cli_fail(path, err);
 }
 
 int cmd_match(int argc, char **argv)
@@ -286,26 +232,24 @@ int cmd_match(int argc, char **argv)
             mo.radius = (int)v;
             break;
         case 'Q':
-            if (parse_percent("--query-percent", optarg, &mo.query_percent))
+            if (cli_parse_percent("--query-percent", optarg, &mo.query_percent))
                 return 2;
             break;
         case 'C':
-            if (parse_percent("--compared-percent", optarg, &mo.compared_percent))
+            if (cli_parse_percent("--compared-percent", optarg, &mo.compared_percent))
                 return 2;
             break;
         case 'n': mo.dihedral = 0; break;
         case 'R': mo.regions = 0; break;
-        case 'h': match_usage(stdout); return 0;
-        default: match_usage(stderr); return 2;
+        case 'h': return match_usage(OPT_HELP);
+        default: return match_usage(0);
         }
     }
-    if (optind >= argc) {
-        match_usage(stderr);
-        return 2;
-    }
+    if (optind >= argc)
+        return match_usage(0);
     vo.framing = mo.regions; /* videos: the picture inside letterbox bars */
     scrim_store *s;
-    if (open_db(db, 0, &s))
+    if (cli_open_store(db, 0, 0, &s))
         return 1;
     int failed = 0, matched = 0;
     for (int i = optind; i < argc; i++) {
@@ -341,9 +285,9 @@ int cli_format_is_vpdq(int argc, char **argv)
     return 0;
 }
 
-static void import_usage(FILE *f)
+static int import_usage(int what)
 {
-    fprintf(f,
+    return cli_usage(what,
             "usage: scrim import --format vpdq [--db DIR] --list NAME [--create]\n"
             "                    [--description TEXT] [--radius N] [--kind block|allow]\n"
             "                    [--id ID] [--label TEXT] [--json] FILE...\n"
@@ -358,89 +302,47 @@ static void import_usage(FILE *f)
 
 int cmd_import_vpdq(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'D'},
-        {"list", required_argument, NULL, 'l'},
-        {"format", required_argument, NULL, 'f'},
-        {"create", no_argument, NULL, 'c'},
-        {"description", required_argument, NULL, 'd'},
-        {"radius", required_argument, NULL, 'r'},
-        {"kind", required_argument, NULL, 'K'},
-        {"id", required_argument, NULL, 'i'},
-        {"label", required_argument, NULL, 'L'},
-        {"seconds-per-hash", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL, *id = NULL, *label = NULL;
-    scrim_import_opts io = {0};
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC,
+                               OPT_RADIUS, OPT_KIND, OPT_ID, OPT_LABEL, OPT_SECONDS,
+                               OPT_JSON, OPT_QUIET, 0};
+    cli_args a = CLI_ARGS_INIT;
     scrim_video_opts vo;
     scrim_video_opts_default(&vo);
-    io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
-    int as_json = 0, c;
-    long long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    int c;
+    while ((c = cli_getopt(argc, argv, take, &a)) != -1) {
         switch (c) {
-        case 'D': db = optarg; break;
-        case 'l': list = optarg; break;
-        case 'f': break; /* vpdq: how we got here */
-        case 'c': io.create = 1; break;
-        case 'd': io.list.description = optarg; break;
-        case 'r':
-            if ((v = cli_parse_int("--radius", optarg, 0, SCRIM_MAX_RADIUS)) < 0)
-                return 2;
-            io.list.radius = (int)v;
-            break;
-        case 'K':
-            if ((io.list.kind = scrim_list_kind_parse(optarg)) < 0) {
-                fprintf(stderr, "scrim: --kind: expected block or allow, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'i': id = optarg; break;
-        case 'L': label = optarg; break;
-        case 's':
+        case OPT_FORMAT: break; /* vpdq: how we got here */
+        case OPT_SECONDS:
             if (cli_parse_seconds("--seconds-per-hash", optarg, &vo.seconds_per_hash))
                 return 2;
             break;
-        case 'j': as_json = 1; break;
-        case 'q': break;
-        case 'h': import_usage(stdout); return 0;
-        default: import_usage(stderr); return 2;
+        default: return import_usage(c);
         }
     }
+    const char *list = a.list, *id = a.id, *label = a.label;
     if (!list || optind >= argc || (id && argc - optind > 1)) {
         fprintf(stderr, "scrim: import: %s\n",
                 !list ? "--list NAME is required"
                 : optind >= argc ? "no input file" : "--id needs exactly one FILE");
-        import_usage(stderr);
-        return 2;
+        return import_usage(0);
     }
-    if (!scrim_list_name_valid(list)) {
-        fprintf(stderr, "scrim: import: invalid list name '%s'\n", list);
-        return 2;
-    }
-    scrim_store *s;
-    if (open_db(db, 1, &s))
-        return 1;
-    char err[1024], msg[1200];
-    scrim_import *imp;
+    scrim_import_opts io = {0};
+    io.create = a.create;
+    io.list = a.params;
     io.source = argc - optind == 1 ? argv[optind] : "vpdq files";
-    int rc = scrim_import_begin(s, list, &io, &imp, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "scrim: import: %s\n", err);
-        scrim_store_close(s);
-        return 1;
-    }
+    scrim_store *s;
+    scrim_import *imp;
+    int rc = cli_import_begin(a.db, 0, list, &io, &s, &imp);
+    if (rc)
+        return rc;
+    char err[1024], msg[1200];
     for (int i = optind; i < argc && !rc; i++) {
         const char *path = argv[i];
         char fid[SCRIM_ENTRY_TEXT_MAX + 1];
         uint8_t *data = NULL;
         size_t len;
         base_id(path, fid, sizeof fid);
-        rc = scrim_read_file(path, SCRIM_MAX_INPUT_BYTES, &data, &len, err, sizeof err);
+        rc = cli_read_file(path, &data, &len, err, sizeof err);
         if (rc == SCRIM_OK && scrim_media_sniff(data, len) == SCRIM_MEDIA_VIDEO) {
             scrim_vpdq vp;
             rc = scrim_video_hash_buffer(data, len, &vo, &vp, err, sizeof err);
@@ -467,25 +369,15 @@ int cmd_import_vpdq(int argc, char **argv)
         free(data);
     }
     scrim_import_stats st;
-    if (rc) {
-        scrim_import_abort(imp);
-        scrim_store_close(s);
-        fprintf(stderr, "scrim: import: %s\nscrim: import: nothing was imported\n", err);
+    if (cli_import_end(s, imp, rc, err, sizeof err, &st))
         return 1;
-    }
-    rc = scrim_import_commit(imp, &st, err, sizeof err);
-    scrim_store_close(s);
-    if (rc) {
-        fprintf(stderr, "scrim: import: %s\nscrim: import: nothing was imported\n", err);
-        return 1;
-    }
-    if (as_json) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "list", list, "added",
-                              (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates",
-                              (json_int_t)st.duplicates[SCRIM_HASH_VIDEO], "frames",
-                              (json_int_t)st.frames);
-        print_json(o);
-        json_decref(o);
+    if (a.json) {
+        cli_print_json(stdout,
+                       json_pack("{s:s, s:I, s:I, s:I}", "list", list, "added",
+                                 (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates",
+                                 (json_int_t)st.duplicates[SCRIM_HASH_VIDEO], "frames",
+                                 (json_int_t)st.frames),
+                       VIDEO_JSON);
     } else {
         printf("%s: added %llu videos (%llu frames), duplicates %llu\n", list,
                (unsigned long long)st.added[SCRIM_HASH_VIDEO],
@@ -506,38 +398,21 @@ static int export_hook(FILE *out, const char *id, const char *label,
 
 int cmd_export_vpdq(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'D'},
-        {"list", required_argument, NULL, 'l'},
-        {"format", required_argument, NULL, 'f'},
-        {"id", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL, *id = NULL;
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_ID, 0};
+    cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim export --format vpdq [--db DIR] --list NAME [--id ID]\n"
         "Writes the list's videos as vPDQ lines, each after a '# video: ID' line\n"
         "(the form 'scrim import --format vpdq' reads back); with --id, only that\n"
         "video's lines.  Image and digest entries are not written.\n";
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D': db = optarg; break;
-        case 'l': list = optarg; break;
-        case 'f': break;
-        case 'i': id = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
-        }
-    }
-    if (!list || optind < argc) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    while ((c = cli_getopt(argc, argv, take, &a)) == OPT_FORMAT)
+        ; /* vpdq: how we got here */
     scrim_store *s;
-    if (open_db(db, 0, &s))
-        return 1;
+    int st = cli_begin(c, a.list && optind == argc, usage, &a, &s);
+    if (st >= 0)
+        return st;
+    const char *list = a.list, *id = a.id;
     char err[512];
     int rc;
     if (id) {
@@ -566,13 +441,5 @@ int cmd_export_vpdq(int argc, char **argv)
             fclose(null);
     }
     scrim_store_close(s);
-    if (fflush(stdout) && !rc) {
-        snprintf(err, sizeof err, "write error on stdout");
-        rc = SCRIM_EIO;
-    }
-    if (rc) {
-        fprintf(stderr, "scrim: export: %s\n", err);
-        return 1;
-    }
-    return 0;
+    return cli_stdout_done("export", rc, err, sizeof err);
 }

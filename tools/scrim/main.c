@@ -1,10 +1,8 @@
 /* main.c - bin/scrim: dispatches to the subcommands. */
 #include "cli.h"
 
-#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const struct command {
@@ -27,20 +25,6 @@ static const struct command {
     {"compare", cmd_compare, "compare two videos by vPDQ (query/compared match %)"},
     {"match", cmd_match, "match images and videos against the lists (JSON per file)"},
 };
-
-long long cli_parse_int(const char *opt, const char *val, long long lo,
-                        long long hi)
-{
-    char *end;
-    errno = 0;
-    long long v = val ? strtoll(val, &end, 10) : 0;
-    if (!val || !*val || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "scrim: %s: expected an integer from %lld to %lld, got '%s'\n",
-                opt, lo, hi, val ? val : "");
-        return -1;
-    }
-    return v;
-}
 
 static void usage(FILE *f)
 {
