@@ -181,7 +181,8 @@ void scrim_digest(const void *buf, size_t len, char md5[33], char sha256[65]);
 /* A picture found inside an upload (scrim_decode_opts.regions): where it is,
  * in the file's pixels, what found it ("trim": borders or bars taken off;
  * "block": the picture between the bands of a page or post; "sharp": the
- * picture on a blurred background), and its PDQ with the dihedral variants.
+ * picture on a blurred background; "watermark": a semi-transparent box
+ * undone), and its PDQ with the dihedral variants.
  * Only regions whose PDQ quality is at least 50 are kept. */
 #define SCRIM_REGIONS_MAX 3
 typedef struct scrim_region {

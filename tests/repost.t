@@ -31,8 +31,8 @@ vips embed "$W/orig.jpg" "$W/letterbox.png" 0 80 320 400 --extend black
 vips embed "$W/orig.jpg" "$W/page.png" 140 90 600 500 --extend white
 vips embed "$W/orig.jpg" "$W/border.png" 20 20 360 280 --extend background --background "40 120 200"
 for f in pad letterbox page border; do
-    got=$(field "$W/$f.png" 'j["matched"], j["matches"][0]["region"]["kind"] if j["matches"] else None')
-    is "$got" "True trim" "$f: matched through the picture found inside"
+    got=$(field "$W/$f.png" 'j["matched"], j["matches"][0]["region"]["w"] if j["matches"] else None')
+    is "$got" "True 320" "$f: matched through the picture found inside"
 done
 is "$(field "$W/pad.png" 'j["matches"][0]["region"]["x"], j["matches"][0]["region"]["y"], j["matches"][0]["region"]["w"], j["matches"][0]["region"]["h"]')" \
     "32 24 320 240" "pad: the region is the picture's rectangle in the upload"

@@ -48,6 +48,7 @@ static const char *region_kind(int kind)
     switch (kind) {
     case SCRIM__REG_BLOCK: return "block";
     case SCRIM__REG_SHARP: return "sharp";
+    case SCRIM__REG_OVERLAY: return "watermark";
     default: return "trim";
     }
 }

@@ -36,6 +36,7 @@
 
 /* ---- parameters (reasons in bench/REPOST.md) ---------------------------- */
 #define FLAT_SHARE 0.92f    /* share of a line in one 24-level window */
+#define STRICT_SHARE 0.98f  /* exact page: share in one 9-level window */
 #define SAME_COLOUR 12.0f   /* a side's lines keep its outer line's colour */
 #define PAGE_COLOUR 6.0f    /* page gaps: one background colour */
 #define GAP_SHARE 0.97f     /* page gaps: share in one 9-level window */
@@ -50,6 +51,15 @@
 #define SHARP_MAX_FRAC 0.92f
 #define SHARP_SIDE 0.05f    /* each soft side >= 5% of the extent */
 #define SHARP_EDGE 3.0f     /* frame edge: >= 3x the median edge outside */
+#define SHARP_WIN 25        /* and looked for up to 1/25 inside the run */
+#define OV_SUB 4            /* overlay runs: every 4th line */
+#define OV_STEP 6.0f        /* overlay border: a step of > 6 levels */
+#define OV_MIN_SIDE 0.08f   /* overlay box sides >= 8% of the picture's */
+#define OV_MAX_AREA 0.5     /* and at most half its area */
+#define OV_MIN_STEP 8.0f    /* mean step across its border */
+#define OV_AGREE 0.8f       /* share of the border stepping one way */
+#define OV_RES 0.5f         /* affine fit's RMS residual / mean step */
+#define OV_SLACK 12.0f      /* undone samples this far out of range: text */
 
 typedef struct box {
     int x0, y0, x1, y1; /* half-open */
@@ -145,7 +155,7 @@ static int line_blank(const float *L, int w, box b, int dir, int i, float *c)
 /* Peel near-uniform lines off each side of b.  Returns 0 if what is left is
  * too small to be a picture (a blank or nearly blank plane). */
 static int trim(const float *L, int w, box *b, int minw, int minh,
-                float border[4], int *nborder)
+                float border[4], int *nborder, int strict)
 {
     /* ref[s]: the colour of side s's border (top, bottom, left, right),
      * fixed by its outermost line in the first round.  Later rounds go on
@@ -153,6 +163,16 @@ static int trim(const float *L, int w, box *b, int minw, int minh,
      * other sides are peeled). */
     float ref[4];
     int has[4] = {0, 0, 0, 0};
+    /* Which sides have a border is decided on the untouched box: a
+     * letterbox's left column runs through both bars and the picture, so it
+     * is not flat unless the picture's edge has the bars' colour (judged
+     * after the bars were peeled, a white picture edge looked like a white
+     * border). */
+    for (int s = 0; s < 4; s++) {
+        int dir = s >> 1;
+        int i = s == 0 ? b->y0 : s == 1 ? b->y1 - 1 : s == 2 ? b->x0 : b->x1 - 1;
+        has[s] = line_flat(L, w, *b, dir, i, &ref[s]);
+    }
     for (int round = 0; round < 4; round++) {
         int changed = 0;
         for (int s = 0; s < 4; s++) {
@@ -164,21 +184,12 @@ static int trim(const float *L, int w, box *b, int minw, int minh,
                     return 0;
                 int i = s == 0 ? b->y0 : s == 1 ? b->y1 - 1 : s == 2 ? b->x0 : b->x1 - 1;
                 float c;
-                if (!line_flat(L, w, *b, dir, i, &c))
+                if (!(strict ? line_flat_bw(L, w, *b, dir, i, 3, STRICT_SHARE, &c)
+                             : line_flat(L, w, *b, dir, i, &c)))
                     break;
-                if (has[s]) {
-                    if (fabsf(c - ref[s]) > SAME_COLOUR)
-                        break;
-                } else {
-                    /* only a side whose outermost line is flat has a border:
-                     * the other sides' lines cross the picture at first
-                     * (letterbox: left and right), and what flat lines they
-                     * show later are the picture's own edge */
-                    if (round > 0)
-                        break;
-                    has[s] = 1;
-                    ref[s] = c;
-                }
+                /* only a side whose outermost line is flat has a border */
+                if (!has[s] || fabsf(c - ref[s]) > SAME_COLOUR)
+                    break;
                 if (s == 0)
                     b->y0++;
                 else if (s == 1)
@@ -337,18 +348,21 @@ static int sharp_run(const float *a, const float *e, int n, float *tmp,
             tmp[m++] = e[i];
     float med = quantile(tmp, m, 0.5f, tmp + n);
     float floor_ = SHARP_EDGE * (med > 0.5f ? med : 0.5f);
+    /* the busy threshold puts an end a few lines off the frame's edge
+     * either way: look a little inside the run too */
+    int win = n / SHARP_WIN > 2 ? n / SHARP_WIN : 2;
     int bi = -1;
     float bv = floor_;
-    for (int i = 1; i <= bs + 1 && i < n; i++)
+    for (int i = 1; i <= bs + win && i < n; i++)
         if (e[i] > bv)
             bv = e[i], bi = i;
-    if (bi >= 0 && bi < bs)
+    if (bi >= 0)
         bs = bi;
     bi = -1, bv = floor_;
-    for (int i = be - 1; i < n; i++)
-        if (i > 0 && e[i] > bv)
+    for (int i = be - win > 1 ? be - win : 1; i < n; i++)
+        if (e[i] > bv)
             bv = e[i], bi = i;
-    if (bi > be)
+    if (bi > bs)
         be = bi;
     *r0 = bs;
     *r1 = be;
@@ -356,7 +370,7 @@ static int sharp_run(const float *a, const float *e, int n, float *tmp,
 }
 
 /* The sharp part of b, if b is a picture on a soft (blurred) background. */
-static int sharp(const float *L, int w, box b, box *out)
+static int sharp(const float *L, int w, box b, box *out, box *alt)
 {
     int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
     int n = bw > bh ? bw : bh;
@@ -401,11 +415,334 @@ static int sharp(const float *L, int w, box b, box *out)
      * (shallow depth of field) usually narrows in both or in none. */
     int gr = sharp_run(ra, er, bh, tmp, &r0, &r1);
     int gc = sharp_run(ca, ec, bw, tmp, &c0, &c1);
-    free(buf);
-    if (gr + gc != 1)
+    if (gr + gc != 1) {
+        free(buf);
         return 0;
+    }
     *out = (box){b.x0 + c0, b.y0 + r0, b.x0 + c1, b.y0 + r1};
+    /* The apps centre the picture: when a soft stretch of the picture put
+     * one end off, the end on the stronger edge, mirrored, gives the other
+     * (*alt; same as *out when the run is already centred). */
+    *alt = *out;
+    {
+        int m = gr ? bh : bw, a0 = gr ? r0 : c0, a1 = gr ? r1 : c1;
+        const float *e = gr ? er : ec;
+        float s0 = a0 > 0 ? e[a0] : 0, s1 = a1 < m ? e[a1] : 0;
+        if (s0 >= s1)
+            a1 = m - a0;
+        else
+            a0 = m - a1;
+        if (a1 - a0 >= 8) {
+            if (gr)
+                alt->y0 = b.y0 + a0, alt->y1 = b.y0 + a1;
+            else
+                alt->x0 = b.x0 + a0, alt->x1 = b.x0 + a1;
+        }
+    }
+    free(buf);
     return 1;
+}
+
+/* ---- 4. overlay -------------------------------------------------------------- */
+
+/* A watermark box: a rectangle blended over the picture, out = (1 - a) in +
+ * a c, for one colour c and opacity a.  Its border is a straight step of
+ * one sign all along (inside lighter for a white box, darker for a black
+ * one) whatever the picture does there, which a picture's own edges rarely
+ * are over a long run.  edge_runs() finds, for every column (and every
+ * row), the longest run of samples where the step across it is a local
+ * maximum of the right sign; boxes are then built from two such runs that
+ * meet at a corner, and kept if the inside is an affine function of the
+ * outside all along their border (overlay_fit). */
+
+typedef struct run {
+    int len, a, b; /* longest run [a, b) */
+    int cur, last; /* the run being followed */
+} run;
+
+static void run_step(run *r, int i, int hit, int gap)
+{
+    if (!hit)
+        return;
+    if (r->cur < 0 || i - r->last > gap)
+        r->cur = i;
+    r->last = i;
+    if (i + 1 - r->cur > r->len)
+        r->len = i + 1 - r->cur, r->a = r->cur, r->b = i + 1;
+}
+
+/* vr[pol][x]: runs down column x of steps L[x] - L[x-1] of sign pol (0: +,
+ * 1: -); hr[pol][y]: runs along row y of steps L[y] - L[y-1].  Every
+ * OV_SUB-th row (column) only, so run ends are OV_SUB samples coarse; the
+ * line itself is exact. */
+static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
+{
+    int gap = OV_SUB;
+    for (int p = 0; p < 2; p++) {
+        for (int x = 0; x < w; x++)
+            vr[p][x] = (run){0, 0, 0, -1, -1};
+    }
+    for (int y = b.y0; y < b.y1; y += OV_SUB) {
+        const float *r = L + (size_t)y * w;
+        for (int x = b.x0 + 2; x < b.x1 - 1; x++) {
+            float e = r[x] - r[x - 1];
+            float ae = fabsf(e);
+            if (ae <= OV_STEP)
+                continue;
+            if (ae >= fabsf(r[x + 1] - r[x]) && ae >= fabsf(r[x - 1] - r[x - 2]))
+                run_step(&vr[e < 0][x], y, 1, gap);
+        }
+    }
+    for (int y = b.y0 + 2; y < b.y1 - 1; y++) {
+        const float *r = L + (size_t)y * w, *u = r - w, *uu = u - w, *d = r + w;
+        run *h0 = &hr[0][y], *h1 = &hr[1][y];
+        *h0 = (run){0, 0, 0, -1, -1};
+        *h1 = (run){0, 0, 0, -1, -1};
+        for (int x = b.x0; x < b.x1; x += OV_SUB) {
+            float e = r[x] - u[x];
+            float ae = fabsf(e);
+            if (ae <= OV_STEP)
+                continue;
+            if (ae >= fabsf(d[x] - r[x]) && ae >= fabsf(u[x] - uu[x]))
+                run_step(e < 0 ? h1 : h0, x, 1, gap);
+        }
+    }
+}
+
+/* The far sides of a box come from run ends, OV_SUB samples coarse: move
+ * each to the strongest straight step within OV_SUB + 1 of it. */
+static void overlay_refine(const float *L, int w, int h, box *o)
+{
+    int r = OV_SUB + 1;
+    for (int side = 0; side < 4; side++) {
+        int vert = side >= 2;
+        int *at = side == 0 ? &o->y0 : side == 1 ? &o->y1 : side == 2 ? &o->x0 : &o->x1;
+        int lim = vert ? w : h, lo = vert ? o->y0 : o->x0, hi = vert ? o->y1 : o->x1;
+        int best = *at;
+        float bv = -1;
+        for (int p = *at - r; p <= *at + r; p++) {
+            if (p < 1 || p >= lim)
+                continue;
+            float sum = 0;
+            for (int k = lo; k < hi; k += 2)
+                sum += vert ? fabsf(L[(size_t)k * w + p] - L[(size_t)k * w + p - 1])
+                            : fabsf(L[(size_t)p * w + k] - L[(size_t)(p - 1) * w + k]);
+            if (sum > bv)
+                bv = sum, best = p;
+        }
+        *at = best;
+    }
+}
+
+/* Least-squares fit inside = s * outside + c0 over pairs two samples across
+ * o's border (sides at the plane's edge skipped).  Returns the number of
+ * pairs; *s, *c0, and *res (RMS residual) / *step (mean |inside - outside|). */
+static int overlay_fit(const float *L, int w, int h, box o, float *s, float *c0,
+                       float *res, float *step, float *agree)
+{
+    double so = 0, si = 0, soo = 0, soi = 0, sii = 0, sd = 0;
+    int n = 0, pos = 0;
+    for (int side = 0; side < 4; side++) {
+        int vert = side >= 2;
+        int at = side == 0 ? o.y0 : side == 1 ? o.y1 : side == 2 ? o.x0 : o.x1;
+        int out = side == 0 || side == 2 ? at - 2 : at + 1;
+        int in = side == 0 || side == 2 ? at + 1 : at - 2;
+        int lim = vert ? w : h;
+        if (out < 0 || out >= lim || in < 0 || in >= lim)
+            continue;
+        int lo = vert ? o.y0 : o.x0, hi = vert ? o.y1 : o.x1;
+        for (int k = lo + 2; k < hi - 2; k++) {
+            float vo = vert ? L[(size_t)k * w + out] : L[(size_t)out * w + k];
+            float vi = vert ? L[(size_t)k * w + in] : L[(size_t)in * w + k];
+            so += vo, si += vi, soo += vo * vo, soi += vo * vi, sii += vi * vi;
+            sd += fabsf(vi - vo);
+            n++;
+            pos += vi > vo;
+        }
+    }
+    if (n < 16)
+        return 0;
+    double mo = so / n, mi = si / n;
+    double voo = soo / n - mo * mo, voi = soi / n - mo * mi, vii = sii / n - mi * mi;
+    if (voo < 1)
+        return 0;
+    double sl = voi / voo;
+    double r2 = vii - sl * voi;
+    *s = (float)sl;
+    *c0 = (float)(mi - sl * mo);
+    *res = (float)sqrt(r2 > 0 ? r2 : 0);
+    *step = (float)(sd / n);
+    *agree = (float)(pos > n - pos ? pos : n - pos) / n;
+    return n;
+}
+
+static int overlay_ok(const float *L, int w, int h, box o, float *s, float *c0)
+{
+    float res, step, agree;
+    if (!overlay_fit(L, w, h, o, s, c0, &res, &step, &agree))
+        return 0;
+    /* a real blend: opacity 10..90%, a colour in range, a clear step of one
+     * sign, and the inside explained by the outside */
+    if (*s < 0.1f || *s > 0.9f || step < OV_MIN_STEP || agree < OV_AGREE ||
+        res > OV_RES * step)
+        return 0;
+    float c = *c0 / (1 - *s);
+    return c > -16 && c < 272;
+}
+
+static int cmp_run_len(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    return y[0] - x[0];
+}
+
+/* The best overlay box inside b, if any. */
+static int overlay(const float *L, int w, int h, box b, box *out)
+{
+    int n = w > h ? w : h;
+    run *buf = malloc((size_t)4 * n * sizeof *buf);
+    if (!buf)
+        return 0;
+    run *vr[2] = {buf, buf + n}, *hr[2] = {buf + 2 * n, buf + 3 * n};
+    for (int p = 0; p < 2; p++)
+        for (int y = 0; y < h; y++)
+            hr[p][y] = (run){0, 0, 0, -1, -1};
+    edge_runs(L, w, b, vr, hr);
+    int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
+    int minv = (int)(OV_MIN_SIDE * bh), minh = (int)(OV_MIN_SIDE * bw);
+    minv = minv < 12 ? 12 : minv;
+    minh = minh < 12 ? 12 : minh;
+    /* the longest runs of each kind: [len, index] */
+    enum { K = 6 };
+    int top[2][2][K][2]; /* [vertical?][pol][k][len, index] */
+    memset(top, 0, sizeof top);
+    for (int v = 0; v < 2; v++)
+        for (int p = 0; p < 2; p++) {
+            int cnt = v ? bw : bh, base = v ? b.x0 : b.y0;
+            int mn = v ? minv : minh;
+            for (int i = 0; i < cnt; i++) {
+                run *r = v ? &vr[p][base + i] : &hr[p][base + i];
+                if (r->len < mn || r->len <= top[v][p][K - 1][0])
+                    continue;
+                top[v][p][K - 1][0] = r->len;
+                top[v][p][K - 1][1] = base + i;
+                qsort(top[v][p], K, sizeof top[v][p][0], cmp_run_len);
+            }
+        }
+    int tolx = 3 + bw / 50, toly = 3 + bh / 50;
+    int found = 0;
+    float best = 0;
+    for (int pol = 0; pol < 2; pol++) {
+        /* lighter box (pol 0): left edge +, right edge -, top +, bottom - */
+        for (int vs = 0; vs < 2; vs++)         /* vertical edge: 0 left, 1 right */
+            for (int hs = 0; hs < 2; hs++)     /* horizontal: 0 top, 1 bottom */
+                for (int i = 0; i < K; i++) {
+                    int vp = pol ^ vs, hp = pol ^ hs;
+                    if (!top[1][vp][i][0])
+                        break;
+                    int x = top[1][vp][i][1];
+                    run *rv = &vr[vp][x];
+                    for (int j = 0; j < K; j++) {
+                        if (!top[0][hp][j][0])
+                            break;
+                        int y = top[0][hp][j][1];
+                        run *rh = &hr[hp][y];
+                        /* the runs meet at the corner (x, y) */
+                        int vy = hs ? rv->b : rv->a, hx = vs ? rh->b : rh->a;
+                        if (abs(vy - y) > toly || abs(hx - x) > tolx)
+                            continue;
+                        box o;
+                        o.x0 = vs ? rh->a : x;
+                        o.x1 = vs ? x : rh->b;
+                        o.y0 = hs ? rv->a : y;
+                        o.y1 = hs ? y : rv->b;
+                        int ow = o.x1 - o.x0, oh = o.y1 - o.y0;
+                        if (ow < minh || oh < minv ||
+                            (double)ow * oh > OV_MAX_AREA * bw * bh)
+                            continue;
+                        overlay_refine(L, w, h, &o);
+                        float s, c0;
+                        if (!overlay_ok(L, w, h, o, &s, &c0))
+                            continue;
+                        float score = (float)(rv->len + rh->len);
+                        if (score > best)
+                            best = score, *out = o, found = 1;
+                    }
+                }
+    }
+    free(buf);
+    return found;
+}
+
+/* Undo an overlay in the sub-plane s (rw x rh, the box at ox, oy in it):
+ * in = (out - c0) / s; samples that come out of range (the watermark's own
+ * text or logo, opaque) and their neighbours are filled from the nearest
+ * good samples of their row and column. */
+static void overlay_undo(float *p, int rw, int rh, box o)
+{
+    float s, c0;
+    float res, step, agree;
+    if (!overlay_fit(p, rw, rh, o, &s, &c0, &res, &step, &agree) || s < 0.05f)
+        return;
+    int ow = o.x1 - o.x0, oh = o.y1 - o.y0;
+    unsigned char *bad = calloc((size_t)ow * oh, 1);
+    if (!bad)
+        return;
+    float inv = 1 / s;
+    for (int y = 0; y < oh; y++) {
+        float *r = p + (size_t)(o.y0 + y) * rw + o.x0;
+        for (int x = 0; x < ow; x++) {
+            float v = (r[x] - c0) * inv;
+            if (v < -OV_SLACK || v > 255 + OV_SLACK)
+                bad[(size_t)y * ow + x] = 1;
+            r[x] = v < 0 ? 0 : v > 255 ? 255 : v;
+        }
+    }
+    /* grow the bad mask by one sample (anti-aliased glyph edges) */
+    unsigned char *g = calloc((size_t)ow * oh, 1);
+    if (!g) {
+        free(bad);
+        return;
+    }
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+            int v = 0;
+            for (int dy = -1; dy <= 1 && !v; dy++)
+                for (int dx = -1; dx <= 1 && !v; dx++) {
+                    int yy = y + dy, xx = x + dx;
+                    v = yy >= 0 && yy < oh && xx >= 0 && xx < ow &&
+                        bad[(size_t)yy * ow + xx];
+                }
+            g[(size_t)y * ow + x] = v;
+        }
+    /* fill: inverse-distance mean of the nearest good sample left, right,
+     * up and down */
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+            if (!g[(size_t)y * ow + x])
+                continue;
+            double sw = 0, sv = 0;
+            static const int dd[4][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+            for (int k = 0; k < 4; k++) {
+                int xx = x, yy = y, d = 0;
+                for (;;) {
+                    xx += dd[k][0], yy += dd[k][1], d++;
+                    if (xx < 0 || yy < 0 || xx >= ow || yy >= oh)
+                        break;
+                    if (!g[(size_t)yy * ow + xx])
+                        break;
+                }
+                int ax = o.x0 + xx, ay = o.y0 + yy;
+                if (ax < 0 || ay < 0 || ax >= rw || ay >= rh)
+                    continue;
+                sw += 1.0 / d;
+                sv += p[(size_t)ay * rw + ax] / d;
+            }
+            if (sw > 0)
+                p[(size_t)(o.y0 + y) * rw + o.x0 + x] = (float)(sv / sw);
+        }
+    free(g);
+    free(bad);
 }
 
 /* ---- candidates -------------------------------------------------------------- */
@@ -457,7 +794,7 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
     box t = full;
     float border[8];
     int nborder = 0;
-    if (!trim(luma, w, &t, minw, minh, border, &nborder))
+    if (!trim(luma, w, &t, minw, minh, border, &nborder, 0))
         return 0; /* blank: nothing worth hashing */
     /* block: bands of rows, then of columns inside the tallest band */
     box bl = t, band;
@@ -468,24 +805,81 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
         bl = band;
     if (split(luma, w, bl, 1, gx, border, nborder, &band) > 1 && big_enough(band, w, h))
         bl = band;
-    if (differs(bl, t, w, h) && !trim(luma, w, &bl, minw, minh, NULL, NULL))
+    if (differs(bl, t, w, h) && !trim(luma, w, &bl, minw, minh, NULL, NULL, 0))
         bl = t;
     /* sharp: inside the block */
     box sh = bl;
-    int has_sharp = sharp(luma, w, bl, &sh);
+    /* on the whole plane first: a blurred background is soft, and the
+     * trim may have peeled part of it as a "border" */
+    box sh2;
+    box st = full;
+    int exact = trim(luma, w, &st, minw, minh, NULL, NULL, 1);
+    int has_sharp = sharp(luma, w, full, &sh, &sh2);
+    if (!has_sharp && differs(bl, full, w, h))
+        has_sharp = sharp(luma, w, bl, &sh, &sh2);
 
     /* most specific first */
     int k = 0;
-    if (has_sharp)
+    if (has_sharp) {
         k = add(tmp, k, 8, sh, SCRIM__REG_SHARP, seen, nseen, w, h);
-    if (k)
-        seen[nseen++] = sh;
+        if (k)
+            seen[nseen++] = sh;
+        int ks = k;
+        k = add(tmp, k, 8, sh2, SCRIM__REG_SHARP, seen, nseen, w, h);
+        if (k > ks)
+            seen[nseen++] = sh2;
+    }
     int k0 = k;
     k = add(tmp, k, 8, bl, differs(bl, t, w, h) ? SCRIM__REG_BLOCK : SCRIM__REG_TRIM,
             seen, nseen, w, h);
     if (k > k0)
         seen[nseen++] = bl;
+    int k1 = k;
     k = add(tmp, k, 8, t, SCRIM__REG_TRIM, seen, nseen, w, h);
+    if (k > k1)
+        seen[nseen++] = t;
+    /* A pad, a letterbox, a picture on a page is usually centred: when the
+     * trim went deeper on one side of an axis than on the other, the
+     * picture's own edge had the bar's colour there.  The symmetric
+     * rectangle (the smaller of the two on both sides) is a second guess. */
+    box sy = t;
+    int mx = t.x0 < w - t.x1 ? t.x0 : w - t.x1;
+    int my = t.y0 < h - t.y1 ? t.y0 : h - t.y1;
+    sy.x0 = mx, sy.x1 = w - mx, sy.y0 = my, sy.y1 = h - my;
+    k = add(tmp, k, 8, sy, SCRIM__REG_TRIM, seen, nseen, w, h);
+    /* A synthetic page or bar is one exact colour; a picture's own white
+     * background or dark edge, which the tolerant trim eats, is rarely
+     * quite so flat.  Where peeling exactly flat lines stops well short of
+     * the tolerant trim, the picture starts there. */
+    if (exact || st.x0 || st.y0 || st.x1 != w || st.y1 != h) {
+        box pr = t;
+        int sl[4] = {st.y0, h - st.y1, st.x0, w - st.x1};
+        int tl[4] = {t.y0, h - t.y1, t.x0, w - t.x1};
+        int pl[4];
+        for (int s2 = 0; s2 < 4; s2++) {
+            int side = s2 < 2 ? h : w;
+            int tol = (int)(0.02f * side) + 2;
+            pl[s2] = (tl[s2] - sl[s2] > tol && 2 * sl[s2] >= tl[s2]) ? sl[s2] : tl[s2];
+        }
+        pr = (box){pl[2], pl[0], w - pl[3], h - pl[1]};
+        if (pr.x1 > pr.x0 && pr.y1 > pr.y0) {
+            int k2 = k;
+            k = add(tmp, k, 8, pr, SCRIM__REG_TRIM, seen, nseen, w, h);
+            if (k > k2)
+                seen[nseen++] = pr;
+        }
+    }
+    /* a watermark box on the picture: first, it is the most specific */
+    box ov;
+    if (overlay(luma, w, h, t, &ov)) {
+        /* undone on the whole plane: a watermarked picture is rarely padded
+         * as well, and the trim may have eaten a flat sky */
+        memmove(tmp + 1, tmp, (k < 7 ? k : 7) * sizeof *tmp);
+        tmp[0] = (scrim__region){0, 0, w, h,
+                                 SCRIM__REG_OVERLAY, ov.x0, ov.y0, ov.x1 - ov.x0,
+                                 ov.y1 - ov.y0};
+        k = k < 8 ? k + 1 : 8;
+    }
     for (int i = 0; i < k && n < max; i++)
         out[n++] = tmp[i];
     return n;
@@ -506,6 +900,12 @@ int scrim__region_hash(const float *luma, int w, int h, const scrim__region *r,
     for (int y = 0; y < r->h; y++)
         memcpy(s + (size_t)y * r->w, luma + (size_t)(r->y + y) * w + r->x,
                (size_t)r->w * sizeof *s);
+    if ((r->kind & SCRIM__REG_OVERLAY) && r->ow > 0 && r->oh > 0) {
+        box o = {r->ox - r->x, r->oy - r->y, r->ox - r->x + r->ow,
+                 r->oy - r->y + r->oh};
+        if (o.x0 >= 0 && o.y0 >= 0 && o.x1 <= r->w && o.y1 <= r->h)
+            overlay_undo(s, r->w, r->h, o);
+    }
     int rc = scrim_pdq_hash_luma(s, r->w, r->h, hash, quality, dihedral);
     if (!scratch)
         free(s);
