@@ -700,70 +700,87 @@ static void params_detail(char *buf, size_t len, const scrim_list_params *p)
         buf[o - 1] = '\0';
 }
 
+/* A write transaction for a change of list settings p (checked first):
+ * SCRIM_E* with err set. */
+static int settings_begin(scrim_store *s, const scrim_list_params *p,
+                          const char *what, MDB_txn **txn, char *err,
+                          size_t errlen)
+{
+    int rc = store__params_check(p, err, errlen);
+    if (rc)
+        return rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, txn)))
+        return scrim__mdb_err(rc, what, err, errlen);
+    return 0;
+}
+
+/* Audits the change (`action` of list `name` with settings p) and commits
+ * the transaction, which is gone either way. */
+static int settings_commit(scrim_store *s, MDB_txn *txn, const char *action,
+                           const char *name, const scrim_list_params *p,
+                           const char *what, char *err, size_t errlen)
+{
+    char detail[256];
+    uint64_t seq;
+    int rc;
+    params_detail(detail, sizeof detail, p);
+    if ((rc = store__meta_next(s, txn, "next_audit", &seq)) ||
+        (rc = store__audit_add(s, txn, seq, action, name, 0, detail))) {
+        mdb_txn_abort(txn);
+        return scrim__mdb_err(rc, what, err, errlen);
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return scrim__mdb_err(rc, what, err, errlen);
+    return 0;
+}
+
 int scrim_store_list_create(scrim_store *s, const char *name,
                             const scrim_list_params *p, char *err,
                             size_t errlen)
 {
+    MDB_txn *txn;
     if (store__name_check(name, err, errlen))
         return SCRIM_EINVAL;
-    int rc = store__params_check(p, err, errlen);
+    int rc = settings_begin(s, p, "create list", &txn, err, errlen);
     if (rc)
         return rc;
-    MDB_txn *txn;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc)
-        return scrim__mdb_err(rc, "create list", err, errlen);
     MDB_val k = {strlen(name), (void *)name}, v;
     struct list_rec rec;
-    char desc[SCRIM_LIST_DESC_MAX + 1], detail[256];
-    uint64_t seq;
+    char desc[SCRIM_LIST_DESC_MAX + 1];
     if (mdb_get(txn, s->lists, &k, &v) == 0) {
         scrim__seterr(err, errlen, "list '%s' already exists", name);
         rc = SCRIM_EEXIST;
-        goto fail;
+    } else {
+        rc = store__list_new(s, txn, name, p, &rec, desc, err, errlen);
     }
-    if ((rc = store__list_new(s, txn, name, p, &rec, desc, err, errlen)))
-        goto fail;
-    params_detail(detail, sizeof detail, p);
-    if ((rc = store__meta_next(s, txn, "next_audit", &seq)) ||
-        (rc = store__audit_add(s, txn, seq, "create", name, 0, detail)) ||
-        (rc = mdb_txn_commit(txn)))
-        return scrim__mdb_err(rc, "create list", err, errlen);
-    return 0;
-fail:
-    mdb_txn_abort(txn);
-    return rc;
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return settings_commit(s, txn, "create", name, p, "create list", err,
+                           errlen);
 }
 
 int scrim_store_list_set(scrim_store *s, const char *name,
                          const scrim_list_params *p, char *err, size_t errlen)
 {
-    int rc = store__params_check(p, err, errlen);
+    MDB_txn *txn;
+    int rc = settings_begin(s, p, "list", &txn, err, errlen);
     if (rc)
         return rc;
-    MDB_txn *txn;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc)
-        return scrim__mdb_err(rc, "list", err, errlen);
     struct list_rec rec;
-    char desc[SCRIM_LIST_DESC_MAX + 1], detail[256];
-    uint64_t seq;
+    char desc[SCRIM_LIST_DESC_MAX + 1];
     if ((rc = store__list_load(s, txn, name, &rec, desc, err, errlen))) {
         mdb_txn_abort(txn);
         return rc;
     }
     store__params_apply(&rec, desc, p);
     rec.modified = store__now();
-    params_detail(detail, sizeof detail, p);
-    if ((rc = store__list_save(s, txn, name, &rec, desc)) ||
-        (rc = store__meta_next(s, txn, "next_audit", &seq)) ||
-        (rc = store__audit_add(s, txn, seq, "set", name, 0, detail))) {
+    if ((rc = store__list_save(s, txn, name, &rec, desc))) {
         mdb_txn_abort(txn);
         return scrim__mdb_err(rc, "list", err, errlen);
     }
-    if ((rc = mdb_txn_commit(txn)))
-        return scrim__mdb_err(rc, "list", err, errlen);
-    return 0;
+    return settings_commit(s, txn, "set", name, p, "list", err, errlen);
 }
 
 int scrim_store_list_get(scrim_store *s, const char *name,
