@@ -66,7 +66,7 @@ $(BUILD)/%.o: %.c | check-deps
 
 # The PDQ filters and the luma of sampled pixels need -O3 to be vectorised
 # (same results: no fast-math).
-$(BUILD)/src/hash/pdq.o $(BUILD)/src/decode/luma.o: OPT := -O3
+$(BUILD)/src/hash/pdq.o $(BUILD)/src/decode/luma.o $(BUILD)/src/hash/regions.o: OPT := -O3
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

@@ -52,7 +52,7 @@
 #define SHARP_SIDE 0.05f    /* each soft side >= 5% of the extent */
 #define SHARP_EDGE 3.0f     /* frame edge: >= 3x the median edge outside */
 #define SHARP_WIN 25        /* and looked for up to 1/25 inside the run */
-#define OV_SUB 4            /* overlay runs: every 4th line */
+#define OV_SUB 8            /* overlay runs: every 8th line */
 #define OV_STEP 6.0f        /* overlay border: a step of > 6 levels */
 #define OV_MIN_SIDE 0.08f   /* overlay box sides >= 8% of the picture's */
 #define OV_MAX_AREA 0.5     /* and at most half its area */
@@ -81,12 +81,15 @@ static float line_dominance(const float *p, ptrdiff_t step, int n, int bw,
      * window).  Flat candidates are then measured on every other sample. */
     if (n >= 64) {
         ptrdiff_t st = step * (n / 16);
+        float q[16];
+        for (int j = 0; j < 16; j++)
+            q[j] = p[j * st];
         int best = 0;
         float win = 1.5f * bw;
         for (int i = 0; i < 16; i++) {
             int k = 0;
             for (int j = 0; j < 16; j++)
-                k += fabsf(p[j * st] - p[i * st]) <= win;
+                k += fabsf(q[j] - q[i]) <= win;
             best = k > best ? k : best;
         }
         if (best < 10) {
@@ -279,19 +282,35 @@ static int split(const float *L, int w, box b, int dir, int gap,
 
 /* ---- 3. sharp -------------------------------------------------------------- */
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
+/* The q-quantile of v[0..n): the k-th smallest, k = (int)(q * (n - 1)),
+ * by selection in tmp (n floats; Hoare's quickselect, no full sort). */
 static float quantile(const float *v, int n, float q, float *tmp)
 {
     if (n <= 0)
         return 0;
     memcpy(tmp, v, n * sizeof *v);
-    qsort(tmp, n, sizeof *tmp, cmp_float);
-    int k = (int)(q * (n - 1));
+    int k = (int)(q * (n - 1)), lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pv = tmp[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (tmp[i] < pv)
+                i++;
+            while (tmp[j] > pv)
+                j--;
+            if (i <= j) {
+                float t = tmp[i];
+                tmp[i++] = tmp[j];
+                tmp[j--] = t;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
     return tmp[k];
 }
 
@@ -477,7 +496,7 @@ static void run_step(run *r, int i, int hit, int gap)
  * line itself is exact. */
 static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
 {
-    int gap = OV_SUB;
+    int gap = 2 * OV_SUB; /* one missing line bridged */
     for (int p = 0; p < 2; p++) {
         for (int x = 0; x < w; x++)
             vr[p][x] = (run){0, 0, 0, -1, -1};
