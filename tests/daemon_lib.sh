@@ -55,3 +55,13 @@ no_sanitizer_reports() {
         ok 0 "no sanitizer reports"
     fi
 }
+# jv EXPR: a value of the last JSON body ($T/out) as $j; arrays give their
+# length, booleans true/false, a missing value null.
+jv() {
+    perl -MJSON::PP -e '
+        local $/; my $t = <STDIN>; my $j = eval { decode_json($t) };
+        my $v = eval $ARGV[0];
+        if (ref($v) eq "ARRAY") { print scalar(@$v) }
+        elsif (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
+        else { print defined $v ? $v : "null" }' "$1" <"$T/out"
+}

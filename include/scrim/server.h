@@ -268,6 +268,21 @@ typedef int (*scrim_match_hook_fn)(scrim_call *c, const scrim_upload *up,
 int scrim_server_match_hook(scrim_server *srv, scrim_match_hook_fn fn,
                             void *arg);
 
+/* ---- hook point: health ------------------------------------------------------- */
+
+/* Adds key `name` to GET /healthz: fn returns a new JSON value describing the
+ * module, and sets *degraded when the module works only in part (then
+ * /healthz says "status": "degraded", still with 200).  Runs on the loop
+ * thread, concurrently with the module's hooks and routes on workers. */
+typedef json_t *(*scrim_health_fn)(void *arg, int *degraded);
+
+int scrim_server_health(scrim_server *srv, const char *name,
+                        scrim_health_fn fn, void *arg);
+
+/* The server's database (NULL: none), for a module that opens what it needs
+ * of it at start-up. */
+struct scrim_store *scrim_server_store(scrim_server *srv);
+
 #ifdef __cplusplus
 }
 #endif

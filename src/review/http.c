@@ -19,19 +19,25 @@
 
 struct scrim_review_server {
     pthread_mutex_t lock;
-    scrim_review *rv;          /* opened on first use (the store's env) */
+    scrim_review *rv;          /* opened at attach (the store's side env) */
     scrim_review_opts opts;
-    MDB_env *env;              /* of the store rv was opened in */
     time_t last_purge;         /* expired records: purged at least this often */
+    char off[400];             /* why records are off ("": they are on) */
+    time_t last_try;           /* of opening them, while off */
 };
 
 #define PURGE_EVERY 60         /* seconds */
+#define RETRY_EVERY 60         /* seconds between tries while off */
 
 
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* The review handle for a store, opened on first use; NULL + message. */
+/* The review handle, or NULL + message while records are off.  It is opened
+ * at attach, i.e. at start-up, so that a database that cannot hold them (a
+ * full disk: side.mdb or its lock file cannot be created) is found and
+ * reported then; while off, a match tries again at most once a minute, so
+ * records come back once space is freed. */
 static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *store,
                                 char *err, size_t errlen)
 {
@@ -40,18 +46,21 @@ static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *sto
         scrim__seterr(err, errlen, "scrimd has no database open");
         return NULL;
     }
-    MDB_env *env;
-    if (scrim_store_side_env(store, &env, err, errlen))
-        return NULL;
     pthread_mutex_lock(&rs->lock);
-    if (!rs->rv || rs->env != env) {
-        if (rs->rv)
-            scrim_review_close(rs->rv);
-        rs->rv = NULL;
-        if (scrim_review_open(env, &rs->opts, &rs->rv, err, errlen) == 0)
-            rs->env = env;
+    if (!rs->rv && (!rs->off[0] || time(NULL) - rs->last_try >= RETRY_EVERY)) {
+        MDB_env *env;
+        rs->last_try = time(NULL);
+        if (scrim_store_side_env(store, &env, rs->off, sizeof rs->off) ||
+            scrim_review_open(env, &rs->opts, &rs->rv, rs->off, sizeof rs->off)) {
+            if (!rs->off[0])
+                snprintf(rs->off, sizeof rs->off, "cannot open them");
+        } else {
+            rs->off[0] = '\0';
+        }
     }
     rv = rs->rv;
+    if (!rv)
+        scrim__seterr(err, errlen, "review records are off: %s", rs->off);
     /* Records are purged at every write; this catches the expired ones when
      * nothing new is written (reviewers still read), so no preview outlives
      * its retention by more than a minute of review traffic. */
@@ -64,6 +73,22 @@ static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *sto
         scrim_review_purge(rv, NULL, perr, sizeof perr);
     }
     return rv;
+}
+
+/* /healthz: "review": {"records": "on"} or {"records": "off", "error"}. */
+static json_t *review_health(void *arg, int *degraded)
+{
+    scrim_review_server *rs = arg;
+    json_t *j;
+    pthread_mutex_lock(&rs->lock);
+    if (rs->rv) {
+        j = json_pack("{s:s}", "records", "on");
+    } else {
+        *degraded = 1;
+        j = json_pack("{s:s, s:s}", "records", "off", "error", rs->off);
+    }
+    pthread_mutex_unlock(&rs->lock);
+    return j;
 }
 
 /* The same for an endpoint: answers 503 when there is none. */
@@ -334,6 +359,8 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
 
     if (!res->matched || !json_array_size(res->matches) || !c->store)
         return 0;
+    /* While records are off, every match says so in its log line (a hook
+     * error) and counts in scrim_hook_failures_total; it is answered. */
     scrim_review *rv = review_get(rs, c->store, err, errlen);
     if (!rv)
         return SCRIM_EDB;
@@ -430,12 +457,20 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                            route_record, rs) ||
         scrim_server_route(srv, "review_page", SCRIM_GET, "/review", 0,
                            route_page, rs) ||
-        scrim_server_match_hook(srv, hook, rs)) {
+        scrim_server_match_hook(srv, hook, rs) ||
+        scrim_server_health(srv, "review", review_health, rs)) {
         scrim__seterr(err, errlen, "cannot register the review endpoints");
         pthread_mutex_destroy(&rs->lock);
         free(rs);
         return SCRIM_EINVAL;
     }
+    /* Opened now, not at the first match: a database that cannot hold
+     * records is reported at start-up, and scrimd serves without them. */
+    struct scrim_store *store = scrim_server_store(srv);
+    char why[sizeof rs->off + 32];
+    if (store && !review_get(rs, store, why, sizeof why))
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
+                                  "review records are off", "error", rs->off));
     *out = rs;
     return SCRIM_OK;
 }

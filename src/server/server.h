@@ -92,6 +92,7 @@ void scrim__log_msg(const char *level, const char *fmt, ...)
 #define SCRIM__MAX_ROUTES 48
 #define SCRIM__MAX_MEDIA 8
 #define SCRIM__MAX_HOOKS 8
+#define SCRIM__MAX_HEALTH 8
 
 typedef struct scrim__route {
     char name[32];
@@ -135,6 +136,8 @@ struct scrim_server {
     int n_media;
     struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
     int n_hooks;
+    struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
+    int n_health;
     scrim__metrics metrics;
     scrim__route_stats unrouted;     /* 404s and early errors */
     uint64_t next_id;
