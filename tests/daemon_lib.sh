@@ -65,3 +65,9 @@ jv() {
         elsif (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
         else { print defined $v ? $v : "null" }' "$1" <"$T/out"
 }
+like() {   # GOT REGEX DESCRIPTION
+    if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else
+        ok 1 "$3"
+        echo "#   got '$1', not matching $2"
+    fi
+}

@@ -106,36 +106,27 @@ static int fail(scrim_call *c, int rc, const char *err)
     return scrim__call_fail(c, rc, "%s", err);
 }
 
-/* Read a token file: one line of 16+ printable characters.  "" if none. */
-static void read_token(const char *path, char *out, size_t n)
-{
-    out[0] = '\0';
-    if (!path || !*path)
-        return;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t got = fread(out, 1, n - 1, f);
-    fclose(f);
-    out[got] = '\0';
-    while (got && strchr("\r\n \t", out[got - 1]))
-        out[--got] = '\0';
-    if (got < 16 || strpbrk(out, " \t\r\n"))
-        out[0] = '\0';
-}
-
-/* Allowed with the admin token or the reviewer token; sets *who.  Token files
- * are read per call (review traffic is light), so a rotated token takes
- * effect at once.  Returns 0, or answers 401/403/404 and returns < 0. */
+/* Allowed with the admin token or the reviewer token; sets *who.  The token
+ * files are read again whenever they change (server/tokens.c), so a rotated
+ * token takes effect at once.  Returns 0, or answers 401/403/404/503 and
+ * returns < 0. */
 static int authorise(scrim_call *c, const char **who)
 {
-    char admin[256], reviewer[256];
-    read_token(c->settings->admin_token_file, admin, sizeof admin);
-    read_token(c->settings->reviewer_token_file, reviewer, sizeof reviewer);
-    if (!admin[0] && !reviewer[0])
+    char admin[256], reviewer[256], aerr[512] = "", rerr[512] = "";
+    const scrim_settings *s = c->settings;
+    scrim_server *srv = c->server;
+    scrim__token_get(&srv->admin_tf, s->admin_token_file, admin, sizeof admin,
+                     aerr, sizeof aerr);
+    scrim__token_get(&srv->reviewer_tf, s->reviewer_token_file, reviewer,
+                     sizeof reviewer, rerr, sizeof rerr);
+    if (!admin[0] && !reviewer[0]) {
+        if (aerr[0] || rerr[0])
+            return scrim_call_error(c, 503, "review_unavailable", "%s",
+                                    rerr[0] ? rerr : aerr);
         return scrim_call_error(c, 404, "review_disabled",
                                 "the review API is off (start scrimd with "
                                 "--reviewer-token-file or --admin-token-file)");
+    }
     const char *h = scrim_call_header(c, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7))
         return scrim_call_error(c, 401, "unauthorized",
@@ -147,6 +138,8 @@ static int authorise(scrim_call *c, const char **who)
     /* Compare with both so the time taken does not tell which one is set. */
     int is_admin = admin[0] && scrim__token_equal(h, strlen(h), admin);
     int is_reviewer = reviewer[0] && scrim__token_equal(h, strlen(h), reviewer);
+    memset(admin, 0, sizeof admin);
+    memset(reviewer, 0, sizeof reviewer);
     if (!is_admin && !is_reviewer)
         return scrim_call_error(c, 403, "forbidden", "wrong token");
     if (who)

@@ -336,7 +336,9 @@ struct scrim_store *scrim_server_store(scrim_server *srv)
 static int api_metrics(scrim_call *c, void *arg)
 {
     size_t len = 0;
-    c->raw = scrim__metrics_render(c->server, &len);
+    int per_list = scrim__admin_ok(c->server, c->settings,
+                                   scrim_call_header(c, "Authorization"));
+    c->raw = scrim__metrics_render(c->server, per_list, &len);
     if (!c->raw)
         return scrim_call_error(c, 500, "no_memory", "out of memory");
     c->raw_len = len;

@@ -37,31 +37,6 @@ double scrim__now(void)
 
 /* ==== settings snapshots ==================================================== */
 
-static int read_token(const char *path, char *out, size_t n, char *err,
-                      size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        scrim__seterr(err, errlen, "--admin-token-file %s: %s", path,
-                      strerror(errno));
-        return SCRIM_EIO;
-    }
-    size_t got = fread(out, 1, n - 1, f);
-    int big = got == n - 1 && fgetc(f) != EOF;
-    fclose(f);
-    out[got] = '\0';
-    while (got && (out[got - 1] == '\n' || out[got - 1] == '\r' ||
-                   out[got - 1] == ' ' || out[got - 1] == '\t'))
-        out[--got] = '\0';
-    if (big || got < 16 || strpbrk(out, " \t\r\n")) {
-        scrim__seterr(err, errlen, "--admin-token-file %s: the token must be "
-                      "one line of 16 to %zu printable characters", path, n - 1);
-        out[0] = '\0';
-        return SCRIM_EINVAL;
-    }
-    return SCRIM_OK;
-}
-
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
                                              char *err, size_t errlen)
 {
@@ -78,9 +53,11 @@ scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
     }
     if (r->s.queue <= 0)
         r->s.queue = 16 * r->s.threads;
+    /* Checked here so that a bad file stops a start or a reload; requests
+     * read it again when it changes (tokens.c). */
     if (s->admin_token_file[0] &&
-        read_token(s->admin_token_file, r->admin_token, sizeof r->admin_token,
-                   err, errlen))
+        scrim__token_read(s->admin_token_file, r->admin_token,
+                          sizeof r->admin_token, err, errlen))
         goto fail;
     for (int i = 0; i < s->n_allow_path; i++) {
         char real[PATH_MAX];
@@ -460,27 +437,10 @@ static scrim__route *route_find(scrim_server *srv, const char *path,
 /* Admin authorisation; returns 0 when allowed, else answers and returns -1. */
 static int authorise(call_job *j)
 {
-    const char *tok = j->set->admin_token;
-    if (!tok[0]) {
-        respond_error_now(j, 404, "admin_disabled", "the admin API is off "
-                          "(start scrimd with --admin-token-file)");
-        return -1;
-    }
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(j->req),
-                                       "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7)) {
-        respond_error_now(j, 401, "unauthorized", "this endpoint needs "
-                          "'Authorization: Bearer <admin token>'");
-        return -1;
-    }
-    h += 7;
-    while (*h == ' ')
-        h++;
-    if (!scrim__token_equal(h, strlen(h), tok)) {
-        respond_error_now(j, 403, "forbidden", "wrong admin token");
-        return -1;
-    }
-    return 0;
+    if (!scrim__admin_check(j->srv, &j->set->s, j->authorization, &j->call))
+        return 0;
+    respond(j, &j->call);
+    return -1;
 }
 
 /* ==== slow clients: a whole request within --receive-timeout ============= */
@@ -1228,6 +1188,8 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     srv->argc = argc;
     srv->argv = argv;
     srv->started = scrim__now();
+    scrim__token_file_init(&srv->admin_tf);
+    scrim__token_file_init(&srv->reviewer_tf);
     signal(SIGPIPE, SIG_IGN);
     /* Many idle keep-alive clients must not exhaust descriptors early. */
     struct rlimit rl;
@@ -1369,5 +1331,7 @@ void scrim_server_free(scrim_server *srv)
         scrim_store_close(srv->store);
     scrim__settings_ref_put(srv->cur);
     scrim__log_close();
+    scrim__token_file_destroy(&srv->admin_tf);
+    scrim__token_file_destroy(&srv->reviewer_tf);
     free(srv);
 }

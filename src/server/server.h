@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -104,6 +105,16 @@ typedef struct scrim__route {
     scrim__route_stats stats;
 } scrim__route;
 
+/* A token file as last read (tokens.c). */
+typedef struct scrim__token_file {
+    pthread_mutex_t lock;
+    char path[SCRIM_SETTINGS_PATH_MAX];
+    struct stat st;              /* its identity when read */
+    int loaded, rc;
+    char token[256];
+    char err[SCRIM_SETTINGS_PATH_MAX + 128];
+} scrim__token_file;
+
 /* Settings shared by the loop and the calls using them; replaced whole on
  * reload, freed when the last call holding it finishes. */
 typedef struct scrim__settings_ref {
@@ -138,6 +149,8 @@ struct scrim_server {
     int n_hooks;
     struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
     int n_health;
+    /* the token files, re-read when they change (tokens.c) */
+    scrim__token_file admin_tf, reviewer_tf;
     scrim__metrics metrics;
     scrim__route_stats unrouted;     /* 404s and early errors */
     uint64_t next_id;
@@ -197,10 +210,34 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
 int scrim__admin_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 
-/* Render /metrics text into a malloc'd buffer. */
-char *scrim__metrics_render(scrim_server *srv, size_t *len);
+/* Render /metrics text into a malloc'd buffer; series labelled with list
+ * names only if per_list (a scrape with the admin token). */
+char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len);
 
 /* Constant-time comparison of a presented token with the expected one. */
 int scrim__token_equal(const char *given, size_t given_len, const char *want);
+
+/* ---- token files (tokens.c) ---------------------------------------- */
+
+/* Read a token file: one line of 16 to n-1 printable characters.  SCRIM_OK,
+ * or SCRIM_EIO / SCRIM_EINVAL with err naming the file and the problem. */
+int scrim__token_read(const char *path, char *out, size_t n, char *err,
+                      size_t errlen);
+void scrim__token_file_init(scrim__token_file *tf);
+void scrim__token_file_destroy(scrim__token_file *tf);
+/* The token `path` holds now (read again when the file changed: device,
+ * inode, size, mtime, ctime); "" for path "" (no file: off).  Thread-safe.
+ * SCRIM_OK, or the read's error (err set) while the file is unusable. */
+int scrim__token_get(scrim__token_file *tf, const char *path, char *out,
+                     size_t n, char *err, size_t errlen);
+/* The admin token check of every admin endpoint: 0 when `authorization`
+ * ("Bearer TOKEN") carries the admin token now in s->admin_token_file; else
+ * makes c a 404 admin_disabled (no file), 503 admin_unavailable (file
+ * unusable), 401 or 403, and returns < 0. */
+int scrim__admin_check(scrim_server *srv, const scrim_settings *s,
+                       const char *authorization, scrim_call *c);
+/* True when `authorization` carries the admin token (no answer made). */
+int scrim__admin_ok(scrim_server *srv, const scrim_settings *s,
+                    const char *authorization);
 
 #endif
