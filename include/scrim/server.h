@@ -56,6 +56,8 @@ typedef struct scrim_settings {
     char db[SCRIM_SETTINGS_PATH_MAX];        /* LMDB environment directory */
     char socket[SCRIM_SETTINGS_PATH_MAX];    /* Unix socket; "" = none */
     char listen[SCRIM_SETTINGS_PATH_MAX];    /* HOST:PORT; "" = no TCP */
+    char allowed_hosts[SCRIM_SETTINGS_PATH_MAX]; /* Host names TCP answers */
+    char allowed_origins[SCRIM_SETTINGS_PATH_MAX]; /* cross-site Origins let in */
     char config[SCRIM_SETTINGS_PATH_MAX];    /* config file read ("" none) */
     char admin_token_file[SCRIM_SETTINGS_PATH_MAX]; /* "" = admin API off */
     char reviewer_token_file[SCRIM_SETTINGS_PATH_MAX]; /* review API token */
@@ -70,6 +72,7 @@ typedef struct scrim_settings {
     uint64_t max_body;                       /* bytes of a request body */
     uint64_t max_pixels;                     /* pixels of a decoded image */
     double request_timeout;                  /* seconds from queue to reply */
+    double admin_wait;                       /* then admin requests: 202 job */
     double idle_timeout;                     /* seconds of connection silence */
     double receive_timeout;                  /* seconds to receive a request */
     int min_quality;                         /* PDQ quality needed to match */

@@ -113,6 +113,9 @@ typedef struct call_job {
     uint8_t *body;
     struct event *timer;
     atomic_int cancelled;         /* timed out before a worker took it */
+    atomic_int running;           /* a worker took it (jobs.c reads it) */
+    int admin;                    /* on the admin thread: a job past its wait */
+    scrim__job *jb;               /* answered 202: its job (jobs.c) */
     int queued;                   /* with the pool: only done() frees it */
     double t0;
     char method_name[8];
@@ -367,6 +370,7 @@ static void job_run(scrim__pool_item *it)
     call_job *j = (call_job *)it;
     if (atomic_load(&j->cancelled))
         return;
+    atomic_store(&j->running, 1);
     int rc = j->route->fn(&j->call, j->route->arg);
     if (rc && !j->call.error_code[0])
         scrim__call_fail(&j->call, rc, "%s", scrim_strerror(rc));
@@ -378,15 +382,40 @@ static void job_done(scrim__pool_item *it, void *arg)
     call_job *j = (call_job *)it;
     if (j->req)
         respond(j, &j->call);
+    if (j->jb)
+        scrim__job_finish(arg, j->jb, &j->call);
     job_free(j);
     scrim_server *srv = arg;
     if (srv->draining)
         drain_check(srv);
 }
 
+/* An admin call past --admin-wait is never cancelled (it would commit
+ * anyway, or never start while the client thinks it failed): it is
+ * answered 202 with a job, which job_done() completes.  If no job can be
+ * made, the client waits for the real answer. */
+static void job_detach(call_job *j)
+{
+    scrim_call t = {.id = j->call.id, .path = j->call.path,
+                    .body_len = j->call.body_len};
+    j->jb = scrim__job_start(j->srv, j->method_name, j->path, j->call.id,
+                             &j->running, &t);
+    if (j->jb) {
+        evhttp_add_header(evhttp_request_get_output_headers(j->req), "Location",
+                          json_string_value(json_object_get(t.json, "url")));
+        respond(j, &t);
+    }
+    json_decref(t.json);
+}
+
 static void job_timeout(evutil_socket_t fd, short what, void *arg)
 {
     call_job *j = arg;
+    if (j->admin) {
+        if (j->req)
+            job_detach(j);
+        return;
+    }
     atomic_store(&j->cancelled, 1);
     if (!j->req)
         return;
@@ -720,7 +749,13 @@ static void handle_request(struct evhttp_request *req, void *arg)
         goto done;
     }
     j->queued = 1;
-    double left = j->set->s.request_timeout - (scrim__now() - j->t0);
+    j->admin = pool == srv->apool;
+    if (j->admin && j->set->s.admin_wait <= 0) {
+        job_detach(j);
+        return;
+    }
+    double left = j->admin ? j->set->s.admin_wait
+                           : j->set->s.request_timeout - (scrim__now() - j->t0);
     struct timeval tv = tv_of(left);
     j->timer = evtimer_new(srv->base, job_timeout, j);
     if (j->timer)
@@ -1314,6 +1349,7 @@ void scrim_server_free(scrim_server *srv)
     scrim__pool_free(srv->pool);
     scrim__pool_free(srv->vpool);
     scrim__pool_free(srv->apool);
+    scrim__jobs_free(srv);
     if (srv->http)
         evhttp_free(srv->http);
     conns_free(srv);

@@ -10,7 +10,8 @@
 #include <string.h>
 
 static const int statuses[SCRIM__STATUSES] = {
-    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503, 504,
+    200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 421, 500,
+    503, 504,
     0 /* other */, -1};
 static const double bucket_ms[SCRIM__HIST_BUCKETS] = {
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,

@@ -43,7 +43,7 @@ void scrim__pool_free(scrim__pool *p);
 /* ---- metrics (metrics.c): touched on the loop thread only -------- */
 
 #define SCRIM__HIST_BUCKETS 14
-#define SCRIM__STATUSES 16
+#define SCRIM__STATUSES 18
 
 /* Counters declared once: name, help. */
 #define SCRIM__COUNTERS(X)                                                    \
@@ -52,7 +52,8 @@ void scrim__pool_free(scrim__pool *p);
     X(queue_rejected_total, "Requests refused with 503: work queue full")     \
     X(timeouts_total, "Requests answered 504: request timeout")               \
     X(hook_failures_total, "Post-match hooks that failed")                    \
-    X(reloads_total, "Settings reloads (SIGHUP)")
+    X(reloads_total, "Settings reloads (SIGHUP)")                             \
+    X(admin_jobs_total, "Admin requests answered 202 and run on as jobs")
 
 typedef struct scrim__route_stats {
     uint64_t by_status[SCRIM__STATUSES];
@@ -149,6 +150,9 @@ struct scrim_server {
     int n_hooks;
     struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
     int n_health;
+    /* admin requests answered 202, with their outcome (jobs.c) */
+    struct scrim__job **jobs;
+    size_t n_jobs, cap_jobs;
     /* the token files, re-read when they change (tokens.c) */
     scrim__token_file admin_tf, reviewer_tf;
     scrim__metrics metrics;
@@ -216,6 +220,22 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len);
 
 /* Constant-time comparison of a presented token with the expected one. */
 int scrim__token_equal(const char *given, size_t given_len, const char *want);
+
+/* ---- admin jobs (jobs.c): loop thread only ------------------------ */
+
+typedef struct scrim__job scrim__job;
+/* An admin call outlived --admin-wait: record it as a job and make `reply`
+ * the 202 answer ({"id", "url", "state", ...}).  *running is the call's
+ * flag (set by its worker), read until scrim__job_finish.  NULL (reply
+ * made an error) if no job could be made. */
+scrim__job *scrim__job_start(scrim_server *srv, const char *method,
+                             const char *path, uint64_t request_id,
+                             const atomic_int *running, scrim_call *reply);
+/* The call finished: keep its status and answer (c->json is referenced). */
+void scrim__job_finish(scrim_server *srv, scrim__job *jb, const scrim_call *c);
+/* GET /v1/jobs/ID, admin. */
+int scrim__jobs_register(scrim_server *srv);
+void scrim__jobs_free(scrim_server *srv);
 
 /* ---- token files (tokens.c) ---------------------------------------- */
 
