@@ -43,7 +43,7 @@ poll() {   # JOB-URL: until the job is done or failed (30 s at most)
 }
 
 # A request timeout far below the import's time: before, a 504.
-start --admin-wait 0.05 --request-timeout 0.5
+start --admin-wait 0.05 --request-timeout 0.1
 http PUT /v1/lists/big -H "$(auth)" --data '{"kind":"block"}'
 is "$code" 201 "a quick admin request is answered directly"
 
