@@ -71,3 +71,17 @@ like() {   # GOT REGEX DESCRIPTION
         echo "#   got '$1', not matching $2"
     fi
 }
+# raw ADDR FILE: the bytes of FILE sent as they are to ADDR (a Unix socket
+# path, or HOST:PORT); prints all the server answers until it closes the
+# connection (3 s at most).
+raw() {
+    perl -MIO::Socket::UNIX -MIO::Socket::INET -e '
+        my ($a, $f) = @ARGV;
+        my $s = $a =~ m{^/} ? IO::Socket::UNIX->new(Peer => $a)
+                            : IO::Socket::INET->new(PeerAddr => $a);
+        die "connect $a: $!\n" unless $s;
+        open my $in, "<", $f or die; binmode $in; local $/; my $req = <$in>;
+        print $s $req;
+        local $SIG{ALRM} = sub { exit }; alarm 3;
+        binmode STDOUT; while (sysread($s, my $b, 65536)) { print $b }' "$1" "$2"
+}

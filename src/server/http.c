@@ -285,6 +285,7 @@ static void respond(call_job *j, scrim_call *c)
     snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)c->id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id",
                       idbuf);
+    scrim__guard_reply_headers(evhttp_request_get_output_headers(req));
     if (status == 401)
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "WWW-Authenticate", "Bearer");
@@ -496,6 +497,7 @@ typedef struct {
     int cut;                           /* read timeout shortened */
     double start, last;                /* first and latest byte of the request; 0: none */
     uint64_t bytes;                    /* of it so far */
+    scrim__framing *framing;           /* its strict scan (guard.c) */
 } scrim__conn;
 
 static struct timeval tv_of(double s)
@@ -511,6 +513,7 @@ static void conn_release(scrim__conn *c)
 {
     if (c->watch)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+    scrim__framing_free(c->framing);
     free(c);
 }
 
@@ -526,6 +529,7 @@ static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info
     scrim__conn *c = arg;
     if (!info->n_added)
         return;
+    scrim__framing_feed(c->framing, buf, info->n_added);
     const scrim_settings *s = &c->srv->cur->s;
     double now = scrim__now();
     if (!c->start) {
@@ -542,12 +546,18 @@ static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info
     }
 }
 
-/* A request arrived whole: its clock stops, the idle timeout is back. */
-static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+static scrim__conn *conn_of(scrim_server *srv, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    scrim__conn *c = bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+    return bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+}
+
+/* A request arrived whole: its clock stops, the idle timeout is back. */
+static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+{
+    scrim__conn *c = conn_of(srv, req);
+    struct bufferevent *bev = c ? c->bev : NULL;
     if (!c)
         return;
     c->start = 0;
@@ -612,6 +622,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
         return bev;   /* not watched: only --idle-timeout applies */
     c->srv = srv;
     c->bev = bev;
+    c->framing = scrim__framing_new();   /* NULL: the header checks only */
     struct timeval now = {0, 0};
     if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), conn_input, c)) ||
         event_base_once(base, -1, EV_TIMEOUT, conn_setup, c, &now)) {
@@ -677,6 +688,16 @@ static void handle_request(struct evhttp_request *req, void *arg)
                                           "Authorization");
     j->authorization = auth ? strdup(auth) : NULL;
 
+    scrim__conn *cn = conn_of(srv, req);
+    int close_conn;
+    if (scrim__guard_request(cn ? cn->framing : NULL, req, &j->set->s, &j->call,
+                             &close_conn)) {
+        if (close_conn)
+            evhttp_add_header(evhttp_request_get_output_headers(req),
+                              "Connection", "close");
+        respond(j, &j->call);
+        goto done;
+    }
     if (!j->path || strlen(j->path) != plen || strcspn(j->path, "\r\n") != plen) {
         respond_error_now(j, 400, "bad_request", "malformed request path");
         goto done;
@@ -704,6 +725,11 @@ static void handle_request(struct evhttp_request *req, void *arg)
                               "on %s", j->method_name, j->path);
         else
             respond_error_now(j, 404, "not_found", "no endpoint %s", j->path);
+        goto done;
+    }
+    if (scrim__guard_cross_site(req, &j->set->s, j->call.method,
+                                j->route->flags, &j->call)) {
+        respond(j, &j->call);
         goto done;
     }
     if ((j->route->flags & SCRIM_ROUTE_ADMIN) && authorise(j))

@@ -221,6 +221,30 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len);
 /* Constant-time comparison of a presented token with the expected one. */
 int scrim__token_equal(const char *given, size_t given_len, const char *want);
 
+/* ---- request checks (guard.c): loop thread ------------------------ */
+
+/* A connection's input, scanned as it arrives with RFC 9112's framing
+ * rules (Content-Length, chunked), before evhttp parses it. */
+typedef struct scrim__framing scrim__framing;
+scrim__framing *scrim__framing_new(void);
+void scrim__framing_free(scrim__framing *f);
+/* n_added bytes were just appended to buf (the connection's input). */
+void scrim__framing_feed(scrim__framing *f, struct evbuffer *buf, size_t n_added);
+/* The connection's next request arrived whole: 0 if its framing was sound
+ * and ended where evhttp's did, else -1 with why (f NULL: 0). */
+int scrim__framing_check(scrim__framing *f, char *why, size_t n);
+/* Before routing: framing (f may be NULL) and headers (400, *close set:
+ * the connection must close), Host over TCP (400, 421).  0, or c made the
+ * error and < 0. */
+int scrim__guard_request(scrim__framing *f, struct evhttp_request *req,
+                         const scrim_settings *s, scrim_call *c, int *close);
+/* After routing: cross-site requests (Origin, Sec-Fetch-Site) refused 403
+ * but on GET/HEAD of routes that are neither worker nor admin routes. */
+int scrim__guard_cross_site(struct evhttp_request *req, const scrim_settings *s,
+                            int method, int route_flags, scrim_call *c);
+/* X-Frame-Options, CSP frame-ancestors, nosniff: on every answer. */
+void scrim__guard_reply_headers(struct evkeyvalq *out);
+
 /* ---- admin jobs (jobs.c): loop thread only ------------------------ */
 
 typedef struct scrim__job scrim__job;
