@@ -37,6 +37,8 @@ is "$(mode "$T/db/data.mdb") $(mode "$T/db/lock.mdb") $(mode "$T/db/side.mdb") $
     "600 600 600 600" "data.mdb, lock.mdb, side.mdb and its lock file are 0600"
 grep -q '^UMask=0077$' tools/scrimd/scrimd.service
 ok $? "the systemd unit sets UMask=0077"
+! grep -q 'open to other users' "$T/log"
+ok $? "no warning about the directory's mode"
 
 # ---- a list and a match to count ----------------------------------------------------
 http PUT /v1/lists/partner-secret-list -H "Authorization: Bearer $OLD" --data '{"kind":"block"}'
@@ -113,6 +115,18 @@ is "$code" 200 "the file back: the API is back"
 kill -TERM "$PID"
 wait "$PID"
 is "$?" 0 "scrimd exits 0"
+PID=
+# an older database directory, open to others: a warning at start
+chmod 755 "$T/db"
+: >"$T/log"
+"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
+    --log "$T/log" 2>>"$T/stderr" &
+PID=$!
+wait_ready "$T/log"
+grep '"level":"warning"' "$T/log" | grep -q 'database directory .* is open to other users (mode 0755): chmod 700 it'
+ok $? "a database directory open to others (0755): a warning at start"
+kill -TERM "$PID"
+wait "$PID"
 PID=
 no_sanitizer_reports "$T/stderr"
 echo "1..$n"

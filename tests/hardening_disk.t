@@ -32,11 +32,12 @@ cleanup() {
 }
 
 JPG=$FIX/blobs.jpg
+echo disk-token-0123456789abcdef >"$T/token"
 start() {   # DB: scrimd on DB in the background, PID set
     : >"$T/log"
     : >"$T/stderr"
     "$BIN/scrimd" --db "$1" --socket "$SOCK" --listen none --threads 1 \
-        --log "$T/log" 2>>"$T/stderr" &
+        --admin-token-file "$T/token" --log "$T/log" 2>>"$T/stderr" &
     PID=$!
 }
 stop() {   # SIGTERM; the exit status in $rc
@@ -54,7 +55,8 @@ start_fails() {   # DB: start, wait up to 10 s for it to exit; its status in $rc
     rc=$?
     PID=
 }
-fill() {   # until the file system has no block left
+fill() {   # until the file system has no block left: the test's tmpfs only
+    mountpoint -q "$M" || { echo "Bail out! $M is not the test's tmpfs"; exit 1; }
     dd if=/dev/zero of="$M/fill$1" bs=64k 2>/dev/null
     avail=$(df -Pk "$M" | awk 'NR == 2 { print $4 }')
 }
@@ -82,6 +84,9 @@ is "$code:$(jv '$j->{matched}'):$(jv '$j->{review}')" "200:true:null" \
     "a matching upload is answered (matched, no review record)"
 http POST /v1/match --data-binary @"$JPG"
 is "$code" 200 "and the next one"
+http PUT /v1/lists/more -H "Authorization: Bearer disk-token-0123456789abcdef" --data '{}'
+is "$code:$(jv '$j->{error}{code}')" "500:database" "an admin write on the full disk: 500 database"
+like "$(jv '$j->{error}{message}')" "No space left on device" "... naming the full disk"
 kill -0 "$PID" 2>/dev/null
 ok $? "scrimd is still up"
 grep '"endpoint":"match"' "$T/log" | grep -q '"hook_error":"review records are off:'

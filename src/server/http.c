@@ -1311,6 +1311,11 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     scrim_store_opts so = {.create = 1};
     if ((rc = scrim_store_open(s->db, &so, &srv->store, err, errlen)))
         goto fail;
+    struct stat dst;   /* new ones are 0700; an older one may not be */
+    if (!stat(s->db, &dst) && (dst.st_mode & 077))
+        scrim__log_msg("warning", "the database directory %s is open to other "
+                       "users (mode %04o): chmod 700 it", s->db,
+                       (unsigned)(dst.st_mode & 07777));
     if ((rc = scrim__api_register(srv)) || (rc = scrim__admin_register(srv))) {
         scrim__seterr(err, errlen, "cannot set up the endpoints: %s",
                       scrim_strerror(rc));
