@@ -78,7 +78,7 @@ http GET /healthz
 is "$code:$(jv '$j->{status}'):$(jv '$j->{review}{records}')" "200:degraded:off" \
     "/healthz: degraded, review records off"
 
-like "$(jv '$j->{review}{error}')" "No space left on device" "/healthz names the problem"
+like "$(jv '$j->{review}{error}')" '^side.mdb-lock: cannot allocate .*No space left on device$' "/healthz names the problem (the file's name, not its path)"
 http POST /v1/match --data-binary @"$JPG"
 is "$code:$(jv '$j->{matched}'):$(jv '$j->{review}')" "200:true:null" \
     "a matching upload is answered (matched, no review record)"

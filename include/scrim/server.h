@@ -32,6 +32,9 @@
  *    handler reports through the call (error, hook_error), the loop logs it.
  *  - A body over --max-body is refused by libevent itself (413 with an HTML
  *    body, no log line), as soon as Content-Length or a chunk says so.
+ *  - Before a route runs, src/server/guard.c refuses ambiguous framing
+ *    (400, connection closed), a foreign Host over TCP (421) and
+ *    cross-site requests (403); handlers never see them.
  */
 #ifndef SCRIM_SERVER_H
 #define SCRIM_SERVER_H

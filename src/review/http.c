@@ -84,8 +84,12 @@ static json_t *review_health(void *arg, int *degraded)
     if (rs->rv) {
         j = json_pack("{s:s}", "records", "on");
     } else {
+        /* /healthz is public: the file's name, not where it lives (the log
+         * has the whole message) */
+        const char *e = rs->off, *colon = strstr(e, ": ");
+        const char *slash = colon ? memrchr(e, '/', (size_t)(colon - e)) : NULL;
         *degraded = 1;
-        j = json_pack("{s:s, s:s}", "records", "off", "error", rs->off);
+        j = json_pack("{s:s, s:s}", "records", "off", "error", slash ? slash + 1 : e);
     }
     pthread_mutex_unlock(&rs->lock);
     return j;
