@@ -18,10 +18,13 @@ need_tools() {   # TOOL...: skip the whole file when one is missing
         fi
     done
 }
+failed=0
 ok() {   # STATUS DESCRIPTION
     n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
 }
+# done_testing: the plan (checks made), and a failing exit if one failed.
+done_testing() { echo "1..$n"; exit $((failed > 0)); }
 is() {   # GOT WANT DESCRIPTION
     if [ "$1" = "$2" ]; then ok 0 "$3"; else
         ok 1 "$3"

@@ -129,4 +129,4 @@ kill -TERM "$PID"
 wait "$PID"
 PID=
 no_sanitizer_reports "$T/stderr"
-echo "1..$n"
+done_testing

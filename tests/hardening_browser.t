@@ -99,4 +99,4 @@ wait "$PID"
 is "$?" 0 "scrimd exits 0"
 PID=
 no_sanitizer_reports "$T/stderr"
-echo "1..$n"
+done_testing

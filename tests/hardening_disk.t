@@ -131,4 +131,4 @@ is "$code:$(jv 'length $j->{review}{id}')" "200:32" "a match gets its review rec
 stop
 is "$rc" 0 "exit 0"
 no_sanitizer_reports "$T/stderr"
-echo "1..$n"
+done_testing
