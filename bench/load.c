@@ -130,7 +130,7 @@ static int read_response(int fd, char *buf, size_t cap)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    char head[256], buf[65536];
+    char head[512], buf[65536];
     int fd = -1;
     long k = w->id;
     while (now() < deadline) {
@@ -144,8 +144,10 @@ static void *worker_main(void *arg)
             continue;
         }
         file *f = &files[k++ % nfiles];
-        int hl = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: scrimd"
-                          "\r\nContent-Length: %zu\r\n\r\n", url_path, f->len);
+        /* over TCP the Host must be one scrimd answers to (its address) */
+        int hl = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: %s"
+                          "\r\nContent-Length: %zu\r\n\r\n", url_path,
+                          tcp_addr ? tcp_addr : "scrimd", f->len);
         struct iovec iov[2] = {{head, (size_t)hl}, {f->data, f->len}};
         double t0 = now();
         int status = write_all(fd, iov, 2) ? -1 : read_response(fd, buf, sizeof buf);

@@ -358,7 +358,7 @@ pathreq "$T/allowed/none.jpg"
 is "$code" 404 "?path= to a missing file: 404"
 
 # ---- metrics and logs ------------------------------------------------------------------------------
-http GET /metrics
+http GET /metrics -H "$(auth)"
 grep -q '^scrim_requests_total{endpoint="match",status="200"} [1-9]' "$T/out" &&
     grep -q '^scrim_matches_total{list="blk"} [1-9]' "$T/out" &&
     grep -q '^scrim_list_hashes{list="blk",type="pdq"} 2' "$T/out" &&
@@ -366,6 +366,12 @@ grep -q '^scrim_requests_total{endpoint="match",status="200"} [1-9]' "$T/out" &&
     grep -q '^scrim_errors_total{kind="too_large"} [1-9]' "$T/out" &&
     grep -q '^scrim_queue_depth 0' "$T/out"
 ok $? "GET /metrics: requests, latency, matches by list, hash counts, errors, queue depth"
+http GET /metrics
+! grep -q 'list=' "$T/out" &&
+    grep -q '^scrim_matches_all_lists_total [1-9]' "$T/out" &&
+    grep -q '^scrim_hashes_all_lists{type="pdq"} [1-9]' "$T/out" &&
+    grep -q '^scrim_lists [1-9]' "$T/out"
+ok $? "GET /metrics without the admin token: totals, no list names"
 grep -q '"endpoint":"match","path":"/v1/match","status":200,"bytes_in":[0-9]*,"bytes_out":[0-9]*,"ms":[0-9.e-]*,"matches":1' "$T/log"
 ok $? "one structured log line per request"
 

@@ -74,3 +74,27 @@ huge_png() {
         print "\x89PNG\r\n\x1a\n", chunk("IHDR", pack("NNCCCCC", 60000, 60000, 8, 2, 0, 0, 0)),
               chunk("IDAT", compress("\0" x 64)), chunk("IEND", "")' >"$1"
 }
+# jv EXPR: a value of the last JSON body ($T/out) as $j; arrays give their
+# length, booleans true/false, a missing value null.
+jv() {
+    perl -MJSON::PP -e '
+        local $/; my $t = <STDIN>; my $j = eval { decode_json($t) };
+        my $v = eval $ARGV[0];
+        if (ref($v) eq "ARRAY") { print scalar(@$v) }
+        elsif (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
+        else { print defined $v ? $v : "null" }' "$1" <"$T/out"
+}
+# raw ADDR FILE: the bytes of FILE sent as they are to ADDR (a Unix socket
+# path, or HOST:PORT); prints all the server answers until it closes the
+# connection (3 s at most).
+raw() {
+    perl -MIO::Socket::UNIX -MIO::Socket::INET -e '
+        my ($a, $f) = @ARGV;
+        my $s = $a =~ m{^/} ? IO::Socket::UNIX->new(Peer => $a)
+                            : IO::Socket::INET->new(PeerAddr => $a);
+        die "connect $a: $!\n" unless $s;
+        open my $in, "<", $f or die; binmode $in; local $/; my $req = <$in>;
+        print $s $req;
+        local $SIG{ALRM} = sub { exit }; alarm 3;
+        binmode STDOUT; while (sysread($s, my $b, 65536)) { print $b }' "$1" "$2"
+}

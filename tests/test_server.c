@@ -1,12 +1,15 @@
 /* test_server.c - unit tests of scrimd's pieces that need no socket:
  * settings (ranges, config files, precedence, report round trip), the admin
  * token comparison, the worker pool's back-pressure and hand-back, the
- * Prometheus histogram bookkeeping, and the SCRIM_E* -> HTTP error table. */
+ * Prometheus histogram bookkeeping, the SCRIM_E* -> HTTP error table, and
+ * the strict framing scan (the same verdicts whatever pieces a stream
+ * arrives in). */
 #include "testutil.h"
 #include "server/server.h"
 #include "base/base.h"
 #include "decode/decode.h"
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <unistd.h>
@@ -38,6 +41,19 @@ static void settings_ranges(void **state)
                                         sizeof err), SCRIM_EINVAL);
     assert_int_equal(scrim_settings_set(&s, "listen", "localhost", err,
                                         sizeof err), SCRIM_EINVAL);
+    /* origins are scheme://host[:port], nothing else */
+    assert_int_equal(scrim_settings_set(&s, "allowed-origins",
+                                        "https://a.example,http://b:8080", err,
+                                        sizeof err), 0);
+    assert_int_equal(scrim_settings_set(&s, "allowed-origins", "a.example", err,
+                                        sizeof err), SCRIM_EINVAL);
+    assert_non_null(strstr(err, "http[s]://HOST[:PORT]"));
+    assert_int_equal(scrim_settings_set(&s, "allowed-origins",
+                                        "https://a.example/path", err,
+                                        sizeof err), SCRIM_EINVAL);
+    assert_int_equal(scrim_settings_set(&s, "admin-wait", "0", err, sizeof err), 0);
+    assert_int_equal(scrim_settings_set(&s, "admin-wait", "-1", err, sizeof err),
+                     SCRIM_EINVAL);
     assert_int_equal(scrim_settings_set(&s, "listen", "none", err, sizeof err), 0);
     assert_string_equal(s.listen, "");
     assert_int_equal(scrim_settings_set(&s, "allow-path", "rel/dir", err,
@@ -262,6 +278,78 @@ static void error_message_not_utf8(void **state)
     assert_string_equal(s, "caf\xc3\xa9 \xe2\x82\xac ?? ??? ???? ??");
 }
 
+/* The framing scan (guard.c) over a stream fed in pieces of `step` bytes,
+ * the front drained as evhttp consumes it: how many requests pass the
+ * check before the first that fails (*failed), of `asked`. */
+static int framing_verdict(const char *in, size_t n, size_t step, int asked,
+                           int *failed, char *why, size_t whylen)
+{
+    scrim__framing *f = scrim__framing_new();
+    struct evbuffer *b = evbuffer_new();
+    assert_non_null(f);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i += step) {
+        size_t k = n - i < step ? n - i : step;
+        evbuffer_add(b, in + i, k);
+        scrim__framing_feed(f, b, k);
+        evbuffer_drain(b, evbuffer_get_length(b) / 2);
+    }
+    int passed = 0;
+    *failed = 0;
+    why[0] = '\0';
+    while (passed < asked && !(*failed = scrim__framing_check(f, why, whylen) != 0))
+        passed++;
+    evbuffer_free(b);
+    scrim__framing_free(f);
+    return passed;
+}
+
+static void framing_scan(void **state)
+{
+    static const struct {
+        const char *in;
+        int passed, failed;   /* of 4 checks */
+        const char *why;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+         "POST /a HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc"
+         "POST /b HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
+         "3\r\nabc\r\n00a ; ext=\"1\"\r\n0123456789\r\n0\r\nT: 1\r\n\r\n"
+         "\r\nGET / HTTP/1.0\r\n\r\n", 4, 0, ""},
+        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 0, 1,
+         "more than one Content-Length"},
+        {"GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 0x1\r\n\r\nx", 1, 1,
+         "not a decimal"},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\nx\r\n0\r\n\r\n", 0, 1,
+         "malformed chunk size"},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n\r\n0\r\n\r\n", 0, 1,
+         "empty line"},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", 0, 1,
+         "too large"},
+        {"HEAD / HTTP/1.1\r\nContent-Length: 2\r\n\r\nGE", 0, 1, "HEAD"},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy", 0, 1,
+         "ambiguous"},   /* incomplete when evhttp says it is whole */
+    };
+    char why[256], why1[256];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = strlen(cases[i].in);
+        int failed, failed1;
+        int passed = framing_verdict(cases[i].in, n, n, 4, &failed, why, sizeof why);
+        if (passed != cases[i].passed || failed != cases[i].failed ||
+            !strstr(why, cases[i].why))
+            fail_msg("case %zu: passed %d failed %d '%s'", i, passed, failed, why);
+        /* the same verdict whatever the pieces it arrives in */
+        static const size_t steps[] = {1, 2, 3, 7, 64};
+        for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+            int p1 = framing_verdict(cases[i].in, n, steps[k], 4, &failed1, why1,
+                                     sizeof why1);
+            if (p1 != passed || failed1 != failed || strcmp(why, why1))
+                fail_msg("case %zu, pieces of %zu: passed %d failed %d '%s'", i,
+                         steps[k], p1, failed1, why1);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +360,7 @@ int main(void)
         cmocka_unit_test(histogram_buckets),
         cmocka_unit_test(error_table),
         cmocka_unit_test(error_message_not_utf8),
+        cmocka_unit_test(framing_scan),
     };
     return RUN_TESTS("server", tests);
 }

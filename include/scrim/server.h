@@ -32,6 +32,9 @@
  *    handler reports through the call (error, hook_error), the loop logs it.
  *  - A body over --max-body is refused by libevent itself (413 with an HTML
  *    body, no log line), as soon as Content-Length or a chunk says so.
+ *  - Before a route runs, src/server/guard.c refuses ambiguous framing
+ *    (400, connection closed), a foreign Host over TCP (421) and
+ *    cross-site requests (403); handlers never see them.
  */
 #ifndef SCRIM_SERVER_H
 #define SCRIM_SERVER_H
@@ -56,6 +59,8 @@ typedef struct scrim_settings {
     char db[SCRIM_SETTINGS_PATH_MAX];        /* LMDB environment directory */
     char socket[SCRIM_SETTINGS_PATH_MAX];    /* Unix socket; "" = none */
     char listen[SCRIM_SETTINGS_PATH_MAX];    /* HOST:PORT; "" = no TCP */
+    char allowed_hosts[SCRIM_SETTINGS_PATH_MAX]; /* Host names TCP answers */
+    char allowed_origins[SCRIM_SETTINGS_PATH_MAX]; /* cross-site Origins let in */
     char config[SCRIM_SETTINGS_PATH_MAX];    /* config file read ("" none) */
     char admin_token_file[SCRIM_SETTINGS_PATH_MAX]; /* "" = admin API off */
     char reviewer_token_file[SCRIM_SETTINGS_PATH_MAX]; /* review API token */
@@ -70,6 +75,7 @@ typedef struct scrim_settings {
     uint64_t max_body;                       /* bytes of a request body */
     uint64_t max_pixels;                     /* pixels of a decoded image */
     double request_timeout;                  /* seconds from queue to reply */
+    double admin_wait;                       /* then admin requests: 202 job */
     double idle_timeout;                     /* seconds of connection silence */
     double receive_timeout;                  /* seconds to receive a request */
     int min_quality;                         /* PDQ quality needed to match */
@@ -270,6 +276,21 @@ typedef int (*scrim_match_hook_fn)(scrim_call *c, const scrim_upload *up,
 
 int scrim_server_match_hook(scrim_server *srv, scrim_match_hook_fn fn,
                             void *arg);
+
+/* ---- hook point: health ------------------------------------------------------- */
+
+/* Adds key `name` to GET /healthz: fn returns a new JSON value describing the
+ * module, and sets *degraded when the module works only in part (then
+ * /healthz says "status": "degraded", still with 200).  Runs on the loop
+ * thread, concurrently with the module's hooks and routes on workers. */
+typedef json_t *(*scrim_health_fn)(void *arg, int *degraded);
+
+int scrim_server_health(scrim_server *srv, const char *name,
+                        scrim_health_fn fn, void *arg);
+
+/* The server's database (NULL: none), for a module that opens what it needs
+ * of it at start-up. */
+struct scrim_store *scrim_server_store(scrim_server *srv);
 
 #ifdef __cplusplus
 }

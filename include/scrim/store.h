@@ -81,7 +81,11 @@ typedef struct scrim_store_opts {
 
 /* Open (and with opts->create, create) the store in directory `dir`.
  * opts may be NULL (defaults, no create).  Cheap: nothing is loaded into
- * memory, the index is read from the map as queries need it. */
+ * memory, the index is read from the map as queries need it.  A new
+ * directory is made 0700, new files 0600.  LMDB's lock file is allocated
+ * whole before LMDB maps it (it writes the reader table through the map),
+ * so a full disk fails here (SCRIM_EIO, err naming the file) instead of
+ * faulting later; scrim_store_side_env() does the same for side.mdb. */
 int scrim_store_open(const char *dir, const scrim_store_opts *opts,
                      scrim_store **out, char *err, size_t errlen);
 void scrim_store_close(scrim_store *s);

@@ -3,6 +3,7 @@
 #include "index/index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -172,6 +173,8 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
 
 /* ---- opening ---------------------------------------------------------------------- */
 
+/* The database directory is made 0700 (its parents 0755): the lists, the
+ * review records and LMDB's lock files are the daemon's alone. */
 static int mkdir_p(const char *dir)
 {
     char tmp[4096];
@@ -179,11 +182,47 @@ static int mkdir_p(const char *dir)
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, 0775) && errno != EEXIST)
+            if (mkdir(tmp, 0755) && errno != EEXIST)
                 return -1;
             *p = '/';
         }
-    return mkdir(tmp, 0775) && errno != EEXIST ? -1 : 0;
+    return mkdir(tmp, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* LMDB maps its lock file and writes the reader table through that map.  A
+ * page of it that the file system has not allocated (a new file, which LMDB
+ * only extends with ftruncate, or one left sparse by an earlier run) is
+ * allocated at the first write through the map, and on a full disk that
+ * write faults: SIGBUS, at start-up or at the first reader past the pages
+ * used so far.  So the whole file is allocated here, before LMDB opens it,
+ * at the size LMDB gives it (64 bytes per reader slot but one, and a
+ * 192-byte header with the first;
+ * never less than the file has), and a full disk is an error that names the
+ * file instead of a signal.  A file that cannot be opened for writing is
+ * left to LMDB (a read-only store on a read-only file system works without
+ * one); a file system without fallocate() keeps LMDB's behaviour. */
+static int lock_prealloc(const char *path, unsigned readers, char *err,
+                         size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    off_t len = (off_t)(readers ? readers - 1 : 0) * 64 + 192;
+    int rc = 0;
+    if (fstat(fd, &st) == 0) {
+        if (st.st_size > len)
+            len = st.st_size;
+        if ((off_t)st.st_blocks * 512 < len && fallocate(fd, 0, 0, len) &&
+            errno != EOPNOTSUPP && errno != ENOSYS) {
+            scrim__seterr(err, errlen, "%s: cannot allocate LMDB's lock file "
+                          "(%lld bytes): %s", path, (long long)len,
+                          strerror(errno));
+            rc = errno == ENOSPC || errno == EDQUOT ? SCRIM_EIO : SCRIM_EDB;
+        }
+    }
+    close(fd);
+    return rc;
 }
 
 int scrim_store_open(const char *dir, const scrim_store_opts *opts,
@@ -223,9 +262,18 @@ int scrim_store_open(const char *dir, const scrim_store_opts *opts,
         goto fail;
     mdb_env_set_maxdbs(s->env, 7 + SCRIM_STORE_SPARE_DBS);
     mdb_env_set_mapsize(s->env, o.map_size ? o.map_size : SCRIM_STORE_DEFAULT_MAP);
-    mdb_env_set_maxreaders(s->env, o.max_readers ? o.max_readers : 1024);
+    unsigned readers = o.max_readers ? o.max_readers : 1024;
+    mdb_env_set_maxreaders(s->env, readers);
+    char lock[sizeof s->path + 16];
+    snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    int prc = lock_prealloc(lock, readers, err, errlen);
+    if (prc) {
+        mdb_env_close(s->env);
+        free(s);
+        return prc;
+    }
     rc = mdb_env_open(s->env, dir, MDB_NOTLS | (o.readonly ? MDB_RDONLY : 0),
-                      0664);
+                      0600);
     if (rc)
         goto fail;
     store__map_advise(s);
@@ -398,41 +446,45 @@ static int side_adopt(scrim_store *s, MDB_env *side)
 
 int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen)
 {
-    char path[sizeof s->path + 16];
+    char path[sizeof s->path + 16], lock[sizeof path + 8];
     snprintf(path, sizeof path, "%s/side.mdb", s->path);
+    snprintf(lock, sizeof lock, "%s-lock", path);
     pthread_mutex_lock(&s->side_lock);
-    int rc = 0, created = 0;
+    int rc = 0, prc = 0, created = 0;
     MDB_env *e = s->side;
     if (!e) {
         struct stat st;
         int missing = stat(path, &st) && errno == ENOENT;
+        unsigned readers = s->opts.max_readers ? s->opts.max_readers : 1024;
         created = missing && !s->opts.readonly;
         if (missing && s->opts.readonly) {
             rc = ENOENT;
+        } else if ((prc = lock_prealloc(lock, readers, err, errlen))) {
+            rc = -1;
         } else if (!(rc = mdb_env_create(&e))) {
             mdb_env_set_maxdbs(e, SCRIM_STORE_SPARE_DBS);
             mdb_env_set_mapsize(e, s->opts.map_size ? s->opts.map_size
                                                     : SCRIM_STORE_DEFAULT_MAP);
-            mdb_env_set_maxreaders(e, s->opts.max_readers ? s->opts.max_readers : 1024);
+            mdb_env_set_maxreaders(e, readers);
             rc = mdb_env_open(e, path, MDB_NOSUBDIR | MDB_NOTLS |
-                                           (s->opts.readonly ? MDB_RDONLY : 0), 0664);
+                                           (s->opts.readonly ? MDB_RDONLY : 0), 0600);
             if (!rc && !s->opts.readonly)
                 rc = side_adopt(s, e);
             if (rc) {
                 mdb_env_close(e);
                 e = NULL;
-                if (created) {   /* the next call creates it again */
-                    char lock[sizeof path + 8];
-                    snprintf(lock, sizeof lock, "%s-lock", path);
-                    unlink(path);
-                    unlink(lock);
-                }
             }
+        }
+        if (rc && created) {   /* the next call creates it again */
+            unlink(path);
+            unlink(lock);
         }
         s->side = e;
     }
     pthread_mutex_unlock(&s->side_lock);
     *out = e;
+    if (prc)
+        return prc;   /* err names the lock file */
     if (rc)
         scrim__seterr(err, errlen, "%s: %s", path,
                       rc == ENOENT ? "no such file (nothing was ever written there)"

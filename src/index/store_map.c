@@ -142,6 +142,10 @@ int scrim_store_preload(scrim_store *s, int (*stop)(void *arg), void *arg,
     size_t used = (size_t)(ei.me_last_pgno + 1) * ms.ms_psize;
     if (used > s->map_len)
         used = s->map_len;
+    /* Never touch the map past the end of the file: that is SIGBUS. */
+    struct stat fst;
+    if (!fstat(fd, &fst) && (uint64_t)fst.st_size < used)
+        used = (size_t)fst.st_size;
     st.bytes = used;
     /* A database that would crowd out the rest of memory is left to be read
      * as queries need it. */

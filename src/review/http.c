@@ -19,19 +19,25 @@
 
 struct scrim_review_server {
     pthread_mutex_t lock;
-    scrim_review *rv;          /* opened on first use (the store's env) */
+    scrim_review *rv;          /* opened at attach (the store's side env) */
     scrim_review_opts opts;
-    MDB_env *env;              /* of the store rv was opened in */
     time_t last_purge;         /* expired records: purged at least this often */
+    char off[400];             /* why records are off ("": they are on) */
+    time_t last_try;           /* of opening them, while off */
 };
 
 #define PURGE_EVERY 60         /* seconds */
+#define RETRY_EVERY 60         /* seconds between tries while off */
 
 
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* The review handle for a store, opened on first use; NULL + message. */
+/* The review handle, or NULL + message while records are off.  It is opened
+ * at attach, i.e. at start-up, so that a database that cannot hold them (a
+ * full disk: side.mdb or its lock file cannot be created) is found and
+ * reported then; while off, a match tries again at most once a minute, so
+ * records come back once space is freed. */
 static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *store,
                                 char *err, size_t errlen)
 {
@@ -40,18 +46,21 @@ static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *sto
         scrim__seterr(err, errlen, "scrimd has no database open");
         return NULL;
     }
-    MDB_env *env;
-    if (scrim_store_side_env(store, &env, err, errlen))
-        return NULL;
     pthread_mutex_lock(&rs->lock);
-    if (!rs->rv || rs->env != env) {
-        if (rs->rv)
-            scrim_review_close(rs->rv);
-        rs->rv = NULL;
-        if (scrim_review_open(env, &rs->opts, &rs->rv, err, errlen) == 0)
-            rs->env = env;
+    if (!rs->rv && (!rs->off[0] || time(NULL) - rs->last_try >= RETRY_EVERY)) {
+        MDB_env *env;
+        rs->last_try = time(NULL);
+        if (scrim_store_side_env(store, &env, rs->off, sizeof rs->off) ||
+            scrim_review_open(env, &rs->opts, &rs->rv, rs->off, sizeof rs->off)) {
+            if (!rs->off[0])
+                snprintf(rs->off, sizeof rs->off, "cannot open them");
+        } else {
+            rs->off[0] = '\0';
+        }
     }
     rv = rs->rv;
+    if (!rv)
+        scrim__seterr(err, errlen, "review records are off: %s", rs->off);
     /* Records are purged at every write; this catches the expired ones when
      * nothing new is written (reviewers still read), so no preview outlives
      * its retention by more than a minute of review traffic. */
@@ -64,6 +73,26 @@ static scrim_review *review_get(scrim_review_server *rs, struct scrim_store *sto
         scrim_review_purge(rv, NULL, perr, sizeof perr);
     }
     return rv;
+}
+
+/* /healthz: "review": {"records": "on"} or {"records": "off", "error"}. */
+static json_t *review_health(void *arg, int *degraded)
+{
+    scrim_review_server *rs = arg;
+    json_t *j;
+    pthread_mutex_lock(&rs->lock);
+    if (rs->rv) {
+        j = json_pack("{s:s}", "records", "on");
+    } else {
+        /* /healthz is public: the file's name, not where it lives (the log
+         * has the whole message) */
+        const char *e = rs->off, *colon = strstr(e, ": ");
+        const char *slash = colon ? memrchr(e, '/', (size_t)(colon - e)) : NULL;
+        *degraded = 1;
+        j = json_pack("{s:s, s:s}", "records", "off", "error", slash ? slash + 1 : e);
+    }
+    pthread_mutex_unlock(&rs->lock);
+    return j;
 }
 
 /* The same for an endpoint: answers 503 when there is none. */
@@ -81,36 +110,27 @@ static int fail(scrim_call *c, int rc, const char *err)
     return scrim__call_fail(c, rc, "%s", err);
 }
 
-/* Read a token file: one line of 16+ printable characters.  "" if none. */
-static void read_token(const char *path, char *out, size_t n)
-{
-    out[0] = '\0';
-    if (!path || !*path)
-        return;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t got = fread(out, 1, n - 1, f);
-    fclose(f);
-    out[got] = '\0';
-    while (got && strchr("\r\n \t", out[got - 1]))
-        out[--got] = '\0';
-    if (got < 16 || strpbrk(out, " \t\r\n"))
-        out[0] = '\0';
-}
-
-/* Allowed with the admin token or the reviewer token; sets *who.  Token files
- * are read per call (review traffic is light), so a rotated token takes
- * effect at once.  Returns 0, or answers 401/403/404 and returns < 0. */
+/* Allowed with the admin token or the reviewer token; sets *who.  The token
+ * files are read again whenever they change (server/tokens.c), so a rotated
+ * token takes effect at once.  Returns 0, or answers 401/403/404/503 and
+ * returns < 0. */
 static int authorise(scrim_call *c, const char **who)
 {
-    char admin[256], reviewer[256];
-    read_token(c->settings->admin_token_file, admin, sizeof admin);
-    read_token(c->settings->reviewer_token_file, reviewer, sizeof reviewer);
-    if (!admin[0] && !reviewer[0])
+    char admin[256], reviewer[256], aerr[512] = "", rerr[512] = "";
+    const scrim_settings *s = c->settings;
+    scrim_server *srv = c->server;
+    scrim__token_get(&srv->admin_tf, s->admin_token_file, admin, sizeof admin,
+                     aerr, sizeof aerr);
+    scrim__token_get(&srv->reviewer_tf, s->reviewer_token_file, reviewer,
+                     sizeof reviewer, rerr, sizeof rerr);
+    if (!admin[0] && !reviewer[0]) {
+        if (aerr[0] || rerr[0])
+            return scrim_call_error(c, 503, "review_unavailable", "%s",
+                                    rerr[0] ? rerr : aerr);
         return scrim_call_error(c, 404, "review_disabled",
                                 "the review API is off (start scrimd with "
                                 "--reviewer-token-file or --admin-token-file)");
+    }
     const char *h = scrim_call_header(c, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7))
         return scrim_call_error(c, 401, "unauthorized",
@@ -122,6 +142,8 @@ static int authorise(scrim_call *c, const char **who)
     /* Compare with both so the time taken does not tell which one is set. */
     int is_admin = admin[0] && scrim__token_equal(h, strlen(h), admin);
     int is_reviewer = reviewer[0] && scrim__token_equal(h, strlen(h), reviewer);
+    memset(admin, 0, sizeof admin);
+    memset(reviewer, 0, sizeof reviewer);
     if (!is_admin && !is_reviewer)
         return scrim_call_error(c, 403, "forbidden", "wrong token");
     if (who)
@@ -334,6 +356,8 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
 
     if (!res->matched || !json_array_size(res->matches) || !c->store)
         return 0;
+    /* While records are off, every match says so in its log line (a hook
+     * error) and counts in scrim_hook_failures_total; it is answered. */
     scrim_review *rv = review_get(rs, c->store, err, errlen);
     if (!rv)
         return SCRIM_EDB;
@@ -430,12 +454,20 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                            route_record, rs) ||
         scrim_server_route(srv, "review_page", SCRIM_GET, "/review", 0,
                            route_page, rs) ||
-        scrim_server_match_hook(srv, hook, rs)) {
+        scrim_server_match_hook(srv, hook, rs) ||
+        scrim_server_health(srv, "review", review_health, rs)) {
         scrim__seterr(err, errlen, "cannot register the review endpoints");
         pthread_mutex_destroy(&rs->lock);
         free(rs);
         return SCRIM_EINVAL;
     }
+    /* Opened now, not at the first match: a database that cannot hold
+     * records is reported at start-up, and scrimd serves without them. */
+    struct scrim_store *store = scrim_server_store(srv);
+    char why[sizeof rs->off + 32];
+    if (store && !review_get(rs, store, why, sizeof why))
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
+                                  "review records are off", "error", rs->off));
     *out = rs;
     return SCRIM_OK;
 }

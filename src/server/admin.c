@@ -352,7 +352,8 @@ int scrim__admin_register(scrim_server *srv)
         (rc = scrim_server_route(srv, "audit", SCRIM_GET, "/v1/audit", w,
                                  admin_audit, NULL)) ||
         (rc = scrim_server_route(srv, "settings", SCRIM_GET, "/v1/settings",
-                                 SCRIM_ROUTE_ADMIN, admin_settings, NULL)))
+                                 SCRIM_ROUTE_ADMIN, admin_settings, NULL)) ||
+        (rc = scrim__jobs_register(srv)))
         return rc;
     return SCRIM_OK;
 }

@@ -292,21 +292,54 @@ static int api_lookup(scrim_call *c, void *arg)
 static int api_healthz(scrim_call *c, void *arg)
 {
     scrim_server *srv = c->server;
+    int degraded = 0;
+    json_t *parts = json_object();
+    for (int i = 0; i < srv->n_health; i++) {
+        int d = 0;
+        json_t *v = srv->health[i].fn(srv->health[i].arg, &d);
+        if (v)
+            json_object_set_new(parts, srv->health[i].name, v);
+        degraded |= d;
+    }
     c->json = json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:f}", "status",
-                        srv->draining ? "draining" : "ok", "version",
+                        srv->draining ? "draining" : degraded ? "degraded" : "ok",
+                        "version",
                         SCRIM_VERSION, "database", srv->store != NULL,
                         "workers", scrim__pool_threads(srv->pool),
                         "queue_depth", scrim__pool_depth(srv->pool),
                         "video_workers", scrim__pool_threads(srv->vpool),
                         "video_queue_depth", scrim__pool_depth(srv->vpool),
                         "uptime_seconds", scrim__now() - srv->started);
+    json_object_update(c->json, parts);
+    json_decref(parts);
     return 0;
+}
+
+int scrim_server_health(scrim_server *srv, const char *name,
+                        scrim_health_fn fn, void *arg)
+{
+    if (srv->n_health == SCRIM__MAX_HEALTH || !fn || !name ||
+        strlen(name) >= sizeof srv->health[0].name)
+        return SCRIM_EINVAL;
+    snprintf(srv->health[srv->n_health].name, sizeof srv->health[0].name, "%s",
+             name);
+    srv->health[srv->n_health].fn = fn;
+    srv->health[srv->n_health].arg = arg;
+    srv->n_health++;
+    return SCRIM_OK;
+}
+
+struct scrim_store *scrim_server_store(scrim_server *srv)
+{
+    return srv->store;
 }
 
 static int api_metrics(scrim_call *c, void *arg)
 {
     size_t len = 0;
-    c->raw = scrim__metrics_render(c->server, &len);
+    int per_list = scrim__admin_ok(c->server, c->settings,
+                                   scrim_call_header(c, "Authorization"));
+    c->raw = scrim__metrics_render(c->server, per_list, &len);
     if (!c->raw)
         return scrim_call_error(c, 500, "no_memory", "out of memory");
     c->raw_len = len;

@@ -37,31 +37,6 @@ double scrim__now(void)
 
 /* ==== settings snapshots ==================================================== */
 
-static int read_token(const char *path, char *out, size_t n, char *err,
-                      size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        scrim__seterr(err, errlen, "--admin-token-file %s: %s", path,
-                      strerror(errno));
-        return SCRIM_EIO;
-    }
-    size_t got = fread(out, 1, n - 1, f);
-    int big = got == n - 1 && fgetc(f) != EOF;
-    fclose(f);
-    out[got] = '\0';
-    while (got && (out[got - 1] == '\n' || out[got - 1] == '\r' ||
-                   out[got - 1] == ' ' || out[got - 1] == '\t'))
-        out[--got] = '\0';
-    if (big || got < 16 || strpbrk(out, " \t\r\n")) {
-        scrim__seterr(err, errlen, "--admin-token-file %s: the token must be "
-                      "one line of 16 to %zu printable characters", path, n - 1);
-        out[0] = '\0';
-        return SCRIM_EINVAL;
-    }
-    return SCRIM_OK;
-}
-
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
                                              char *err, size_t errlen)
 {
@@ -78,9 +53,11 @@ scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
     }
     if (r->s.queue <= 0)
         r->s.queue = 16 * r->s.threads;
+    /* Checked here so that a bad file stops a start or a reload; requests
+     * read it again when it changes (tokens.c). */
     if (s->admin_token_file[0] &&
-        read_token(s->admin_token_file, r->admin_token, sizeof r->admin_token,
-                   err, errlen))
+        scrim__token_read(s->admin_token_file, r->admin_token,
+                          sizeof r->admin_token, err, errlen))
         goto fail;
     for (int i = 0; i < s->n_allow_path; i++) {
         char real[PATH_MAX];
@@ -136,6 +113,9 @@ typedef struct call_job {
     uint8_t *body;
     struct event *timer;
     atomic_int cancelled;         /* timed out before a worker took it */
+    atomic_int running;           /* a worker took it (jobs.c reads it) */
+    int admin;                    /* on the admin thread: a job past its wait */
+    scrim__job *jb;               /* answered 202: its job (jobs.c) */
     int queued;                   /* with the pool: only done() frees it */
     double t0;
     char method_name[8];
@@ -305,6 +285,7 @@ static void respond(call_job *j, scrim_call *c)
     snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)c->id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id",
                       idbuf);
+    scrim__guard_reply_headers(evhttp_request_get_output_headers(req));
     if (status == 401)
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "WWW-Authenticate", "Bearer");
@@ -390,6 +371,7 @@ static void job_run(scrim__pool_item *it)
     call_job *j = (call_job *)it;
     if (atomic_load(&j->cancelled))
         return;
+    atomic_store(&j->running, 1);
     int rc = j->route->fn(&j->call, j->route->arg);
     if (rc && !j->call.error_code[0])
         scrim__call_fail(&j->call, rc, "%s", scrim_strerror(rc));
@@ -401,15 +383,40 @@ static void job_done(scrim__pool_item *it, void *arg)
     call_job *j = (call_job *)it;
     if (j->req)
         respond(j, &j->call);
+    if (j->jb)
+        scrim__job_finish(arg, j->jb, &j->call);
     job_free(j);
     scrim_server *srv = arg;
     if (srv->draining)
         drain_check(srv);
 }
 
+/* An admin call past --admin-wait is never cancelled (it would commit
+ * anyway, or never start while the client thinks it failed): it is
+ * answered 202 with a job, which job_done() completes.  If no job can be
+ * made, the client waits for the real answer. */
+static void job_detach(call_job *j)
+{
+    scrim_call t = {.id = j->call.id, .path = j->call.path,
+                    .body_len = j->call.body_len};
+    j->jb = scrim__job_start(j->srv, j->method_name, j->path, j->call.id,
+                             &j->running, &t);
+    if (j->jb) {
+        evhttp_add_header(evhttp_request_get_output_headers(j->req), "Location",
+                          json_string_value(json_object_get(t.json, "url")));
+        respond(j, &t);
+    }
+    json_decref(t.json);
+}
+
 static void job_timeout(evutil_socket_t fd, short what, void *arg)
 {
     call_job *j = arg;
+    if (j->admin) {
+        if (j->req)
+            job_detach(j);
+        return;
+    }
     atomic_store(&j->cancelled, 1);
     if (!j->req)
         return;
@@ -460,27 +467,10 @@ static scrim__route *route_find(scrim_server *srv, const char *path,
 /* Admin authorisation; returns 0 when allowed, else answers and returns -1. */
 static int authorise(call_job *j)
 {
-    const char *tok = j->set->admin_token;
-    if (!tok[0]) {
-        respond_error_now(j, 404, "admin_disabled", "the admin API is off "
-                          "(start scrimd with --admin-token-file)");
-        return -1;
-    }
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(j->req),
-                                       "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7)) {
-        respond_error_now(j, 401, "unauthorized", "this endpoint needs "
-                          "'Authorization: Bearer <admin token>'");
-        return -1;
-    }
-    h += 7;
-    while (*h == ' ')
-        h++;
-    if (!scrim__token_equal(h, strlen(h), tok)) {
-        respond_error_now(j, 403, "forbidden", "wrong admin token");
-        return -1;
-    }
-    return 0;
+    if (!scrim__admin_check(j->srv, &j->set->s, j->authorization, &j->call))
+        return 0;
+    respond(j, &j->call);
+    return -1;
 }
 
 /* ==== slow clients: a whole request within --receive-timeout ============= */
@@ -507,6 +497,7 @@ typedef struct {
     int cut;                           /* read timeout shortened */
     double start, last;                /* first and latest byte of the request; 0: none */
     uint64_t bytes;                    /* of it so far */
+    scrim__framing *framing;           /* its strict scan (guard.c) */
 } scrim__conn;
 
 static struct timeval tv_of(double s)
@@ -522,6 +513,7 @@ static void conn_release(scrim__conn *c)
 {
     if (c->watch)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+    scrim__framing_free(c->framing);
     free(c);
 }
 
@@ -537,6 +529,7 @@ static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info
     scrim__conn *c = arg;
     if (!info->n_added)
         return;
+    scrim__framing_feed(c->framing, buf, info->n_added);
     const scrim_settings *s = &c->srv->cur->s;
     double now = scrim__now();
     if (!c->start) {
@@ -553,12 +546,18 @@ static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info
     }
 }
 
-/* A request arrived whole: its clock stops, the idle timeout is back. */
-static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+static scrim__conn *conn_of(scrim_server *srv, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    scrim__conn *c = bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+    return bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+}
+
+/* A request arrived whole: its clock stops, the idle timeout is back. */
+static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+{
+    scrim__conn *c = conn_of(srv, req);
+    struct bufferevent *bev = c ? c->bev : NULL;
     if (!c)
         return;
     c->start = 0;
@@ -623,6 +622,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
         return bev;   /* not watched: only --idle-timeout applies */
     c->srv = srv;
     c->bev = bev;
+    c->framing = scrim__framing_new();   /* NULL: the header checks only */
     struct timeval now = {0, 0};
     if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), conn_input, c)) ||
         event_base_once(base, -1, EV_TIMEOUT, conn_setup, c, &now)) {
@@ -688,6 +688,16 @@ static void handle_request(struct evhttp_request *req, void *arg)
                                           "Authorization");
     j->authorization = auth ? strdup(auth) : NULL;
 
+    scrim__conn *cn = conn_of(srv, req);
+    int close_conn;
+    if (scrim__guard_request(cn ? cn->framing : NULL, req, &j->set->s, &j->call,
+                             &close_conn)) {
+        if (close_conn)
+            evhttp_add_header(evhttp_request_get_output_headers(req),
+                              "Connection", "close");
+        respond(j, &j->call);
+        goto done;
+    }
     if (!j->path || strlen(j->path) != plen || strcspn(j->path, "\r\n") != plen) {
         respond_error_now(j, 400, "bad_request", "malformed request path");
         goto done;
@@ -715,6 +725,11 @@ static void handle_request(struct evhttp_request *req, void *arg)
                               "on %s", j->method_name, j->path);
         else
             respond_error_now(j, 404, "not_found", "no endpoint %s", j->path);
+        goto done;
+    }
+    if (scrim__guard_cross_site(req, &j->set->s, j->call.method,
+                                j->route->flags, &j->call)) {
+        respond(j, &j->call);
         goto done;
     }
     if ((j->route->flags & SCRIM_ROUTE_ADMIN) && authorise(j))
@@ -760,7 +775,13 @@ static void handle_request(struct evhttp_request *req, void *arg)
         goto done;
     }
     j->queued = 1;
-    double left = j->set->s.request_timeout - (scrim__now() - j->t0);
+    j->admin = pool == srv->apool;
+    if (j->admin && j->set->s.admin_wait <= 0) {
+        job_detach(j);
+        return;
+    }
+    double left = j->admin ? j->set->s.admin_wait
+                           : j->set->s.request_timeout - (scrim__now() - j->t0);
     struct timeval tv = tv_of(left);
     j->timer = evtimer_new(srv->base, job_timeout, j);
     if (j->timer)
@@ -1228,6 +1249,8 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     srv->argc = argc;
     srv->argv = argv;
     srv->started = scrim__now();
+    scrim__token_file_init(&srv->admin_tf);
+    scrim__token_file_init(&srv->reviewer_tf);
     signal(SIGPIPE, SIG_IGN);
     /* Many idle keep-alive clients must not exhaust descriptors early. */
     struct rlimit rl;
@@ -1288,6 +1311,11 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     scrim_store_opts so = {.create = 1};
     if ((rc = scrim_store_open(s->db, &so, &srv->store, err, errlen)))
         goto fail;
+    struct stat dst;   /* new ones are 0700; an older one may not be */
+    if (!stat(s->db, &dst) && (dst.st_mode & 077))
+        scrim__log_msg("warning", "the database directory %s is open to other "
+                       "users (mode %04o): chmod 700 it", s->db,
+                       (unsigned)(dst.st_mode & 07777));
     if ((rc = scrim__api_register(srv)) || (rc = scrim__admin_register(srv))) {
         scrim__seterr(err, errlen, "cannot set up the endpoints: %s",
                       scrim_strerror(rc));
@@ -1352,6 +1380,7 @@ void scrim_server_free(scrim_server *srv)
     scrim__pool_free(srv->pool);
     scrim__pool_free(srv->vpool);
     scrim__pool_free(srv->apool);
+    scrim__jobs_free(srv);
     if (srv->http)
         evhttp_free(srv->http);
     conns_free(srv);
@@ -1369,5 +1398,7 @@ void scrim_server_free(scrim_server *srv)
         scrim_store_close(srv->store);
     scrim__settings_ref_put(srv->cur);
     scrim__log_close();
+    scrim__token_file_destroy(&srv->admin_tf);
+    scrim__token_file_destroy(&srv->reviewer_tf);
     free(srv);
 }

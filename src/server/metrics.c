@@ -10,7 +10,8 @@
 #include <string.h>
 
 static const int statuses[SCRIM__STATUSES] = {
-    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503, 504,
+    200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 421, 500,
+    503, 504,
     0 /* other */, -1};
 static const double bucket_ms[SCRIM__HIST_BUCKETS] = {
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
@@ -116,7 +117,7 @@ static void route_stats(FILE *f, const char *name, const scrim__route_stats *rs,
             name, (unsigned long long)rs->count);
 }
 
-char *scrim__metrics_render(scrim_server *srv, size_t *len)
+char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
 {
     char *buf = NULL;
     size_t n = 0;
@@ -151,24 +152,39 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
         label(f, m->errors[i].code);
         fprintf(f, "\"} %llu\n", (unsigned long long)m->errors[i].n);
     }
-    fputs("# HELP scrim_matches_total Matches reported, by list.\n"
-          "# TYPE scrim_matches_total counter\n", f);
-    for (int i = 0; i < m->n_matches; i++) {
-        fputs("scrim_matches_total{list=\"", f);
-        label(f, m->matches[i].list);
-        fprintf(f, "\"} %llu\n", (unsigned long long)m->matches[i].n);
+    /* List names are the partners' business: per-list series only for a
+     * scrape with the admin token, totals for anyone. */
+    uint64_t all = 0;
+    for (int i = 0; i < m->n_matches; i++)
+        all += m->matches[i].n;
+    fprintf(f, "# HELP scrim_matches_all_lists_total Matches reported, all "
+            "lists.\n# TYPE scrim_matches_all_lists_total counter\n"
+            "scrim_matches_all_lists_total %llu\n", (unsigned long long)all);
+    if (per_list) {
+        fputs("# HELP scrim_matches_total Matches reported, by list.\n"
+              "# TYPE scrim_matches_total counter\n", f);
+        for (int i = 0; i < m->n_matches; i++) {
+            fputs("scrim_matches_total{list=\"", f);
+            label(f, m->matches[i].list);
+            fprintf(f, "\"} %llu\n", (unsigned long long)m->matches[i].n);
+        }
     }
 
     scrim_list_info *lists = NULL;
     size_t nl = 0;
+    static const char *tn[] = {"pdq", "md5", "sha256", "video"};
     if (srv->store && !scrim_store_lists(srv->store, &lists, &nl, NULL, 0)) {
-        fputs("# HELP scrim_list_hashes Entries in each list, by type.\n"
-              "# TYPE scrim_list_hashes gauge\n", f);
+        uint64_t sum[4] = {0};
+        if (per_list)
+            fputs("# HELP scrim_list_hashes Entries in each list, by type.\n"
+                  "# TYPE scrim_list_hashes gauge\n", f);
         for (size_t i = 0; i < nl; i++) {
-            static const char *tn[] = {"pdq", "md5", "sha256", "video"};
             uint64_t v[] = {lists[i].pdq, lists[i].md5, lists[i].sha256,
                             lists[i].video};
             for (int t = 0; t < 4; t++) {
+                sum[t] += v[t];
+                if (!per_list)
+                    continue;
                 fputs("scrim_list_hashes{list=\"", f);
                 label(f, lists[i].name);
                 fprintf(f, "\",type=\"%s\"} %llu\n", tn[t],
@@ -176,6 +192,13 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
             }
         }
         free(lists);
+        fprintf(f, "# HELP scrim_lists Lists in the database.\n"
+                "# TYPE scrim_lists gauge\nscrim_lists %zu\n"
+                "# HELP scrim_hashes_all_lists Entries in all lists, by type.\n"
+                "# TYPE scrim_hashes_all_lists gauge\n", nl);
+        for (int t = 0; t < 4; t++)
+            fprintf(f, "scrim_hashes_all_lists{type=\"%s\"} %llu\n", tn[t],
+                    (unsigned long long)sum[t]);
     }
     /* The worker pools: images, videos (scrim_video_*; 0 if videos share
      * the image workers), and admin requests (scrim_admin_*). */

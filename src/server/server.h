@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -42,7 +43,7 @@ void scrim__pool_free(scrim__pool *p);
 /* ---- metrics (metrics.c): touched on the loop thread only -------- */
 
 #define SCRIM__HIST_BUCKETS 14
-#define SCRIM__STATUSES 16
+#define SCRIM__STATUSES 18
 
 /* Counters declared once: name, help. */
 #define SCRIM__COUNTERS(X)                                                    \
@@ -51,7 +52,8 @@ void scrim__pool_free(scrim__pool *p);
     X(queue_rejected_total, "Requests refused with 503: work queue full")     \
     X(timeouts_total, "Requests answered 504: request timeout")               \
     X(hook_failures_total, "Post-match hooks that failed")                    \
-    X(reloads_total, "Settings reloads (SIGHUP)")
+    X(reloads_total, "Settings reloads (SIGHUP)")                             \
+    X(admin_jobs_total, "Admin requests answered 202 and run on as jobs")
 
 typedef struct scrim__route_stats {
     uint64_t by_status[SCRIM__STATUSES];
@@ -92,6 +94,7 @@ void scrim__log_msg(const char *level, const char *fmt, ...)
 #define SCRIM__MAX_ROUTES 48
 #define SCRIM__MAX_MEDIA 8
 #define SCRIM__MAX_HOOKS 8
+#define SCRIM__MAX_HEALTH 8
 
 typedef struct scrim__route {
     char name[32];
@@ -102,6 +105,16 @@ typedef struct scrim__route {
     void *arg;
     scrim__route_stats stats;
 } scrim__route;
+
+/* A token file as last read (tokens.c). */
+typedef struct scrim__token_file {
+    pthread_mutex_t lock;
+    char path[SCRIM_SETTINGS_PATH_MAX];
+    struct stat st;              /* its identity when read */
+    int loaded, rc;
+    char token[256];
+    char err[SCRIM_SETTINGS_PATH_MAX + 128];
+} scrim__token_file;
 
 /* Settings shared by the loop and the calls using them; replaced whole on
  * reload, freed when the last call holding it finishes. */
@@ -135,6 +148,13 @@ struct scrim_server {
     int n_media;
     struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
     int n_hooks;
+    struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
+    int n_health;
+    /* admin requests answered 202, with their outcome (jobs.c) */
+    struct scrim__job **jobs;
+    size_t n_jobs, cap_jobs;
+    /* the token files, re-read when they change (tokens.c) */
+    scrim__token_file admin_tf, reviewer_tf;
     scrim__metrics metrics;
     scrim__route_stats unrouted;     /* 404s and early errors */
     uint64_t next_id;
@@ -194,10 +214,74 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
 int scrim__admin_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 
-/* Render /metrics text into a malloc'd buffer. */
-char *scrim__metrics_render(scrim_server *srv, size_t *len);
+/* Render /metrics text into a malloc'd buffer; series labelled with list
+ * names only if per_list (a scrape with the admin token). */
+char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len);
 
 /* Constant-time comparison of a presented token with the expected one. */
 int scrim__token_equal(const char *given, size_t given_len, const char *want);
+
+/* ---- request checks (guard.c): loop thread ------------------------ */
+
+/* A connection's input, scanned as it arrives with RFC 9112's framing
+ * rules (Content-Length, chunked), before evhttp parses it. */
+typedef struct scrim__framing scrim__framing;
+scrim__framing *scrim__framing_new(void);
+void scrim__framing_free(scrim__framing *f);
+/* n_added bytes were just appended to buf (the connection's input). */
+void scrim__framing_feed(scrim__framing *f, struct evbuffer *buf, size_t n_added);
+/* The connection's next request arrived whole: 0 if its framing was sound
+ * and ended where evhttp's did, else -1 with why (f NULL: 0). */
+int scrim__framing_check(scrim__framing *f, char *why, size_t n);
+/* Before routing: framing (f may be NULL) and headers (400, *close set:
+ * the connection must close), Host over TCP (400, 421).  0, or c made the
+ * error and < 0. */
+int scrim__guard_request(scrim__framing *f, struct evhttp_request *req,
+                         const scrim_settings *s, scrim_call *c, int *close);
+/* After routing: cross-site requests (Origin, Sec-Fetch-Site) refused 403
+ * but on GET/HEAD of routes that are neither worker nor admin routes. */
+int scrim__guard_cross_site(struct evhttp_request *req, const scrim_settings *s,
+                            int method, int route_flags, scrim_call *c);
+/* X-Frame-Options, CSP frame-ancestors, nosniff: on every answer. */
+void scrim__guard_reply_headers(struct evkeyvalq *out);
+
+/* ---- admin jobs (jobs.c): loop thread only ------------------------ */
+
+typedef struct scrim__job scrim__job;
+/* An admin call outlived --admin-wait: record it as a job and make `reply`
+ * the 202 answer ({"id", "url", "state", ...}).  *running is the call's
+ * flag (set by its worker), read until scrim__job_finish.  NULL (reply
+ * made an error) if no job could be made. */
+scrim__job *scrim__job_start(scrim_server *srv, const char *method,
+                             const char *path, uint64_t request_id,
+                             const atomic_int *running, scrim_call *reply);
+/* The call finished: keep its status and answer (c->json is referenced). */
+void scrim__job_finish(scrim_server *srv, scrim__job *jb, const scrim_call *c);
+/* GET /v1/jobs/ID, admin. */
+int scrim__jobs_register(scrim_server *srv);
+void scrim__jobs_free(scrim_server *srv);
+
+/* ---- token files (tokens.c) ---------------------------------------- */
+
+/* Read a token file: one line of 16 to n-1 printable characters.  SCRIM_OK,
+ * or SCRIM_EIO / SCRIM_EINVAL with err naming the file and the problem. */
+int scrim__token_read(const char *path, char *out, size_t n, char *err,
+                      size_t errlen);
+void scrim__token_file_init(scrim__token_file *tf);
+void scrim__token_file_destroy(scrim__token_file *tf);
+/* The token `path` holds now (read again when the file changed: device,
+ * inode, size, mtime, ctime); "" for path "" (no file: off).  Thread-safe.
+ * SCRIM_OK, or the read's error (err set) while the file is unusable. */
+int scrim__token_get(scrim__token_file *tf, const char *path, char *out,
+                     size_t n, char *err, size_t errlen);
+/* The admin token check of every admin endpoint: 0 when `authorization`
+ * ("Bearer TOKEN") carries the admin token now in s->admin_token_file; else
+ * makes c a 404 admin_disabled (no file), 503 admin_unavailable (file
+ * unusable), 401 or 403, and returns < 0. */
+int scrim__admin_check(scrim_server *srv, const scrim_settings *s,
+                       const char *authorization, scrim_call *c);
+/* True when `authorization` carries the admin token (no answer made). */
+int scrim__admin_ok(scrim_server *srv, const scrim_settings *s,
+                    const char *authorization);
 
 #endif

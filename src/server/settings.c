@@ -18,6 +18,7 @@ void scrim_settings_defaults(scrim_settings *s)
     snprintf(s->db, sizeof s->db, "./var/scrim.db");
     snprintf(s->socket, sizeof s->socket, "./var/scrimd.sock");
     snprintf(s->listen, sizeof s->listen, "127.0.0.1:8750");
+    snprintf(s->allowed_hosts, sizeof s->allowed_hosts, "localhost,127.0.0.1,::1");
     snprintf(s->log, sizeof s->log, "-");
     s->threads = 0;
     s->queue = 0;
@@ -25,6 +26,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->max_body = 64ULL << 20;
     s->max_pixels = SCRIM_DEFAULT_MAX_PIXELS;
     s->request_timeout = 30;
+    s->admin_wait = 10;
     s->idle_timeout = 30;
     s->receive_timeout = 60;
     s->min_quality = 50;
@@ -50,6 +52,12 @@ static const struct opt {
      "Unix socket to serve on ('none' = no socket)"},
     {"listen", T_STR, F(listen), 0, 0, "HOST:PORT",
      "TCP address to serve on ('none' = no TCP; port 0 = any free port)"},
+    {"allowed-hosts", T_STR, F(allowed_hosts), 0, 0, "NAMES",
+     "Host header names answered over TCP, comma-separated, besides the "
+     "--listen host ('*' = any; others: 421, against DNS rebinding)"},
+    {"allowed-origins", T_STR, F(allowed_origins), 0, 0, "ORIGINS",
+     "other web origins (http[s]://HOST[:PORT], comma-separated) whose pages "
+     "may POST here; any other cross-site request is refused (403)"},
     {"threads", T_INT, F(threads), 0, 256, "N",
      "worker threads (0 = one per core)"},
     {"video-threads", T_INT, F(video_threads), 0, 64, "N",
@@ -73,6 +81,9 @@ static const struct opt {
      "largest image in pixels, checked before decoding (413 above)"},
     {"request-timeout", T_SECS, F(request_timeout), 0.001, 3600, "SECONDS",
      "time from a request's arrival to its reply (504 after)"},
+    {"admin-wait", T_SECS, F(admin_wait), 0, 3600, "SECONDS",
+     "time an admin request (import, drop, ...) is waited for; then 202 "
+     "Accepted and it runs on as a job (GET /v1/jobs/ID; 0 = always)"},
     {"idle-timeout", T_SECS, F(idle_timeout), 0.1, 3600, "SECONDS",
      "silence allowed on a connection mid-request (slow clients are cut)"},
     {"receive-timeout", T_SECS, F(receive_timeout), 0.1, 3600, "SECONDS",
@@ -109,6 +120,24 @@ static const struct opt *opt_find(const char *key, size_t len)
         if (!strcmp(opts[i].name, norm))
             return &opts[i];
     return NULL;
+}
+
+/* --allowed-origins: comma-separated http://HOST[:PORT] or https://... */
+static int origins_check(const char *v, char *err, size_t errlen)
+{
+    while (*v) {
+        size_t n = strcspn(v, ",");
+        size_t skip = !strncmp(v, "http://", 7) ? 7 : !strncmp(v, "https://", 8) ? 8 : 0;
+        if (!skip || n <= skip || memchr(v + skip, '/', n - skip) ||
+            memchr(v, ' ', n)) {
+            scrim__seterr(err, errlen, "--allowed-origins: expected "
+                          "http[s]://HOST[:PORT], comma-separated, got '%.*s'",
+                          (int)n, v);
+            return -1;
+        }
+        v += n + (v[n] == ',');
+    }
+    return 0;
 }
 
 /* "64M", "1G", "512k" or plain bytes. */
@@ -175,6 +204,8 @@ int scrim_settings_set(scrim_settings *s, const char *key, const char *value,
                 return SCRIM_EINVAL;
             }
         }
+        if (!strcmp(o->name, "allowed-origins") && origins_check(value, err, errlen))
+            return SCRIM_EINVAL;
         memcpy(field, value, strlen(value) + 1);
         return SCRIM_OK;
     }
