@@ -71,7 +71,7 @@ static int usage_import(int what)
             "  --description, --radius N (0-64, default 31), --kind: list settings\n"
             "  --batch N       PDQs per index merge (default %u, ~110 bytes each)\n"
             "  --quiet         no progress bar;  --json: the counts as JSON\n"
-            "pytx (python-threatexchange, HMA) is read as it writes it: 'TYPE SIGNAL'\n"
+            "pytx is read as python-threatexchange writes it: 'TYPE SIGNAL'\n"
             "lines, 'threatexchange dataset -P' lines (TYPE SIGNAL 'COLLAB' CATEGORY\n"
             "TAGS), its --csv (signal_type,signal_str,collab,category,tags), and\n"
             "ThreatExchange cache rows (HASH,ID,DATE,TAGS).  Types: pdq, video_md5\n"
@@ -476,7 +476,8 @@ int cmd_remove(int argc, char **argv)
     cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim remove [--db DIR] --list NAME HASH...\n"
-        "       scrim remove [--db DIR] --list NAME --from FILE... [--format F] [--json]\n"
+        "       scrim remove [--db DIR] --list NAME --from FILE [--from FILE]...\n"
+        "                    [--format F] [--json]\n"
         "HASH: 64 hex = PDQ, 32 hex = MD5, sha256:HEX, video:ID.  --from: every\n"
         "entry of list files (- = stdin) in any format import reads (a withdrawal\n"
         "list, e.g. StopNCII's hashes to delete; their categories do not matter).\n"
