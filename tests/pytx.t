@@ -10,7 +10,7 @@
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3 sha256sum
-plan 36
+plan 38
 SCRIM=$BIN/scrim
 temp_dir T pytx
 DB=$T/db
@@ -187,7 +187,7 @@ is "$out" "big: removed 10, not found 3, unknown types 1 (url 1; skipped)" "remo
 look "$(sed -n '105p' "$T/big.txt" | cut -d' ' -f2)" big
 is "$(pyjson 'len(o["matches"])' "$T/look.json")" 0 "a withdrawn hash no longer matches"
 
-# 29-36: over HTTP: POST /v1/lists/NAME/import?replace=1
+# 29-38: over HTTP: POST /v1/lists/NAME/import?replace=1
 TOKEN=pytx-token-0123456789abcdef
 echo "$TOKEN" >"$T/token"
 scrimd_start --db "$DB" --listen none --admin-token-file "$T/token" --preload 0
@@ -210,4 +210,7 @@ http POST '/v1/lists/h/import?replace=2' -H "$(auth)" --data-binary @"$T/h2.txt"
 is "$code" 400 "?replace=2 is refused"
 http POST '/v1/lists/h/import?strict=1' -H "$(auth)" --data-binary @"$T/h2.txt"
 is "$code:$(pyjson 'o["error"]["code"]' "$T/out")" "400:bad_request" "?strict=1: an unknown type is refused"
+scrimd_stop
+ok $? "scrimd stops cleanly"
+no_sanitizer_reports "$T/stderr"
 done_testing

@@ -342,6 +342,26 @@ static void modes_small(void **state)
     assert_int_equal(li.count, 1);
     assert_int_equal(li.frames, 0);
 
+    /* a false positive wins wherever it is in the input: P1 kept, then
+     * marked; P2 marked, then listed */
+    snprintf(t, sizeof t, "pdq %s\npdq %s 'c' NEGATIVE_CLASS\n"
+             "pdq %s 'c' NEGATIVE_CLASS\npdq %s\n", P1, P1, P2, P2);
+    assert_int_equal(import(s, SCRIM_IMPORT_REPLACE, t, strlen(t), &st), 0);
+    assert_int_equal(st.negative, 3); /* the two marked, P2 listed after */
+    assert_int_equal(st.kept[0], 0);
+    assert_int_equal(st.added[0], 0);
+    assert_int_equal(st.removed[0], 1);
+    assert_int_equal(found_pdq(s, P1), 0);
+    assert_int_equal(found_pdq(s, P2), 0);
+    snprintf(t, sizeof t, "pdq %s\npdq %s 'c' NEGATIVE_CLASS\n", P1, P1);
+    assert_int_equal(import(s, SCRIM_IMPORT_ADD, t, strlen(t), &st), 0);
+    assert_int_equal(st.added[0], 0);
+    assert_int_equal(st.removed[0], 0);
+    assert_int_equal(st.negative, 1);
+    snprintf(t, sizeof t, "pdq %s\n", P1);
+    assert_int_equal(import(s, SCRIM_IMPORT_ADD, t, strlen(t), &st), 0);
+    assert_int_equal(st.added[0], 1);
+
     /* remove mode: found once, then missing; a missing list is an error */
     snprintf(t, sizeof t, "%s\n%s\n%s\n", P1, P1, P2);
     assert_int_equal(import(s, SCRIM_IMPORT_REMOVE, t, strlen(t), &st), 0);

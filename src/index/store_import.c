@@ -18,10 +18,19 @@ typedef struct import_input {
     uint64_t bytes, lines;
 } import_input;
 
-/* A digest key without its list: type, then the digest (zero-padded). */
+/* An entry's key without its list: type, then the PDQ or digest
+ * (zero-padded), or a video's SHA-256 of its id. */
 typedef struct dig_key {
     uint8_t b[33];
 } dig_key;
+
+/* A hash set of keys (slot = index + 1). */
+typedef struct keyset {
+    dig_key *v;
+    size_t n, cap;
+    uint32_t *slots;
+    size_t nslots;
+} keyset;
 
 struct scrim_import {
     scrim_store *s;
@@ -48,13 +57,12 @@ struct scrim_import {
     /* index records to remove with the next merge */
     mih_item *dels;
     size_t ndel, delcap;
-    /* replace: the refs below start_ref the input has (a bit each), and a
-     * hash set of the digests it has that the list had */
+    /* replace: the refs below start_ref the input has (a bit each), and
+     * the digests it has that the list had */
     uint64_t *kept;
-    dig_key *kdig;
-    size_t nkdig, kdcap;
-    uint32_t *kdslots;
-    size_t nkdslots;
+    keyset kdig;
+    /* the entries the input marks false positives */
+    keyset neg;
     import_input *inputs;
     size_t ninputs, incap;
     /* what emit_same_list found */
@@ -196,8 +204,10 @@ void scrim_import_abort(scrim_import *imp)
     free(imp->slots);
     free(imp->dels);
     free(imp->kept);
-    free(imp->kdig);
-    free(imp->kdslots);
+    free(imp->kdig.v);
+    free(imp->kdig.slots);
+    free(imp->neg.v);
+    free(imp->neg.slots);
     free(imp->inputs);
     free(imp->buf);
     free(imp);
@@ -425,45 +435,60 @@ static int kept_test_set(scrim_import *imp, uint32_t ref)
     return was;
 }
 
-static size_t kd_slot(const dig_key *k, size_t nslots)
+static size_t key_slot(const dig_key *k, size_t nslots)
 {
     uint64_t x;
     memcpy(&x, k->b + 1, sizeof x);
     return (size_t)(x * 0x9e3779b97f4a7c15ULL >> 20) & (nslots - 1);
 }
 
-/* Is digest key k (type, digest) in the kept set?  With add, put it there. */
-static int kd_find(scrim_import *imp, const dig_key *k, int add)
+/* Is k in the set?  With add, put it there.  1, 0 or SCRIM_ENOMEM. */
+static int keyset_find(keyset *ks, const dig_key *k, int add)
 {
-    if (add && 2 * (imp->nkdig + 1) > imp->nkdslots) {
-        size_t n = imp->nkdslots ? 2 * imp->nkdslots : 4096;
+    if (add && 2 * (ks->n + 1) > ks->nslots) {
+        size_t n = ks->nslots ? 2 * ks->nslots : 4096;
         uint32_t *ns = calloc(n, sizeof *ns);
         if (!ns)
             return SCRIM_ENOMEM;
-        for (size_t i = 0; i < imp->nkdig; i++) {
-            size_t sl = kd_slot(&imp->kdig[i], n);
+        for (size_t i = 0; i < ks->n; i++) {
+            size_t sl = key_slot(&ks->v[i], n);
             while (ns[sl])
                 sl = (sl + 1) & (n - 1);
             ns[sl] = (uint32_t)(i + 1);
         }
-        free(imp->kdslots);
-        imp->kdslots = ns;
-        imp->nkdslots = n;
+        free(ks->slots);
+        ks->slots = ns;
+        ks->nslots = n;
     }
-    if (!imp->nkdslots)
+    if (!ks->nslots)
         return 0;
-    size_t sl = kd_slot(k, imp->nkdslots);
-    for (; imp->kdslots[sl]; sl = (sl + 1) & (imp->nkdslots - 1))
-        if (!memcmp(&imp->kdig[imp->kdslots[sl] - 1], k, sizeof *k))
+    size_t sl = key_slot(k, ks->nslots);
+    for (; ks->slots[sl]; sl = (sl + 1) & (ks->nslots - 1))
+        if (!memcmp(&ks->v[ks->slots[sl] - 1], k, sizeof *k))
             return 1;
     if (!add)
         return 0;
-    if (scrim__grow(&imp->kdig, &imp->kdcap, imp->nkdig, sizeof *imp->kdig,
-                    4096))
+    if (scrim__grow(&ks->v, &ks->cap, ks->n, sizeof *ks->v, 4096))
         return SCRIM_ENOMEM;
-    imp->kdig[imp->nkdig++] = *k;
-    imp->kdslots[sl] = (uint32_t)imp->nkdig;
+    ks->v[ks->n++] = *k;
+    ks->slots[sl] = (uint32_t)ks->n;
     return 0;
+}
+
+/* The key of entry e. */
+static void entry_key(const scrim_entry *e, dig_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->b[0] = (uint8_t)e->type;
+    if (e->type == SCRIM_HASH_VIDEO) {
+        unsigned n = 0;
+        uint8_t d[EVP_MAX_MD_SIZE];
+        const char *id = e->id ? e->id : "";
+        EVP_Digest(id, strlen(id), d, &n, EVP_sha256(), NULL);
+        memcpy(k->b + 1, d, 32);
+    } else {
+        memcpy(k->b + 1, e->hash, e->type == SCRIM_HASH_MD5 ? 16 : 32);
+    }
 }
 
 /* ---- removal of one entry (remove mode, false positives) ------------------ */
@@ -489,11 +514,27 @@ static int remove_frames(scrim_import *imp, uint32_t first, uint32_t nf,
     return 0;
 }
 
-/* The list's entry e, if it has it: removed (1) or not there (0). */
+/* Is ref, one the list had before this import, marked kept?  (Then clears
+ * the mark.) */
+static int unkeep(scrim_import *imp, uint32_t ref)
+{
+    if (!imp->kept || ref >= imp->start_ref)
+        return 0;
+    uint64_t bit = 1ULL << (ref & 63);
+    int was = (imp->kept[ref >> 6] & bit) != 0;
+    imp->kept[ref >> 6] &= ~bit;
+    return was;
+}
+
+/* The list's entry e, if it has it: removed (1) or not there (0).  One
+ * this import added is taken back from the added count; one it had kept,
+ * from the kept count (a false positive wins wherever it is in the
+ * input); the others count as removed. */
 static int remove_entry(scrim_import *imp, const scrim_entry *e, char *err,
                         size_t errlen)
 {
-    int rc;
+    int rc, fresh = 0, was_kept = 0;
+    uint64_t frames = 0;
     if (e->type == SCRIM_HASH_PDQ) {
         /* added by this import and not yet in the index: merge first */
         if (in_batch(imp, e->hash) && (rc = flush(imp, err, errlen)))
@@ -501,6 +542,8 @@ static int remove_entry(scrim_import *imp, const scrim_entry *e, char *err,
         if ((rc = find_pdq(imp, e->hash, err, errlen)) != 1)
             return rc;
         uint32_t ref = imp->found_ref;
+        fresh = ref >= imp->start_ref;
+        was_kept = unkeep(imp, ref);
         if ((rc = del_queue(imp, e->hash, ref))) {
             scrim__seterr(err, errlen, "out of memory");
             return rc;
@@ -515,8 +558,19 @@ static int remove_entry(scrim_import *imp, const scrim_entry *e, char *err,
         store__key_list(key, imp->rec.id);
         key[4] = (uint8_t)e->type;
         memcpy(key + 5, e->hash, dl);
-        MDB_val k = {5 + dl, key};
-        rc = mdb_del(imp->txn, imp->s->digests, &k, NULL);
+        MDB_val k = {5 + dl, key}, v;
+        ref_view old;
+        rc = mdb_get(imp->txn, imp->s->digests, &k, &v);
+        if (!rc && !store__digest_decode(v.mv_data, v.mv_size, &old)) {
+            fresh = old.import == imp->seq;
+            if (!fresh && imp->kept) {
+                dig_key dk;
+                entry_key(e, &dk);
+                was_kept = keyset_find(&imp->kdig, &dk, 0) == 1;
+            }
+        }
+        if (!rc)
+            rc = mdb_del(imp->txn, imp->s->digests, &k, NULL);
         if (rc == MDB_NOTFOUND)
             return 0;
         if (rc)
@@ -552,14 +606,27 @@ static int remove_entry(scrim_import *imp, const scrim_entry *e, char *err,
             return rc;
         if ((rc = remove_frames(imp, first, nf, err, errlen)))
             return rc;
+        fresh = first >= imp->start_ref;
+        was_kept = unkeep(imp, first);
+        frames = nf;
         imp->rec.video--;
         imp->rec.frames -= nf;
     } else {
         scrim__seterr(err, errlen, "unknown hash type %d", e->type);
         return SCRIM_EINVAL;
     }
-    imp->st.removed[0]++;
-    imp->st.removed[e->type]++;
+    if (fresh) {
+        imp->st.added[0]--;
+        imp->st.added[e->type]--;
+        imp->st.frames -= frames;
+    } else {
+        imp->st.removed[0]++;
+        imp->st.removed[e->type]++;
+    }
+    if (was_kept) {
+        imp->st.kept[0]--;
+        imp->st.kept[e->type]--;
+    }
     if (imp->ndel >= imp->flush_every && (rc = flush(imp, err, errlen)))
         return rc;
     return 1;
@@ -614,14 +681,21 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
             imp->st.missing++;
         return rc < 0 ? rc : 0;
     }
-    if (e->negative) {
-        /* a false positive: never stored; one the list has goes (replace:
-         * it is simply not kept) */
-        imp->st.negative++;
-        if (imp->mode == SCRIM_IMPORT_ADD &&
-            (rc = remove_entry(imp, e, err, errlen)) < 0)
+    if (e->negative || imp->neg.n) {
+        /* a false positive: never stored; one the list has goes, wherever
+         * else the input has it */
+        dig_key k;
+        entry_key(e, &k);
+        if ((rc = keyset_find(&imp->neg, &k, e->negative)) < 0) {
+            scrim__seterr(err, errlen, "out of memory");
             return rc;
-        return 0;
+        }
+        if (e->negative || rc == 1) {
+            imp->st.negative++;
+            if ((rc = remove_entry(imp, e, err, errlen)) < 0)
+                return rc;
+            return 0;
+        }
     }
     if (e->type == SCRIM_HASH_VIDEO)
         return add_video(imp, e, err, errlen);
@@ -699,13 +773,12 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
     if (rc == MDB_KEYEXIST) {
         /* v is the stored record: the list's before, or this import's */
         ref_view old;
-        dig_key dk = {{0}};
-        dk.b[0] = (uint8_t)e->type;
-        memcpy(dk.b + 1, e->hash, dl);
+        dig_key dk;
+        entry_key(e, &dk);
         if (!imp->kept || store__digest_decode(v.mv_data, v.mv_size, &old) ||
             old.import == imp->seq)
             goto dup;
-        if ((rc = kd_find(imp, &dk, 1)) < 0) {
+        if ((rc = keyset_find(&imp->kdig, &dk, 1)) < 0) {
             scrim__seterr(err, errlen, "out of memory");
             return rc;
         }
@@ -942,7 +1015,7 @@ static int sweep(scrim_import *imp, char *err, size_t errlen)
                 dk.b[0] = key[4];
                 memcpy(dk.b + 1, key + 5, k.mv_size - 5);
                 if ((!store__digest_decode(v.mv_data, v.mv_size, &d) &&
-                     d.import == imp->seq) || kd_find(imp, &dk, 0))
+                     d.import == imp->seq) || keyset_find(&imp->kdig, &dk, 0))
                     continue;
                 if (type == SCRIM_HASH_MD5)
                     imp->rec.md5--;
