@@ -213,7 +213,7 @@ static void store_exact_with_each_kernel(void **state)
     if (scrim_import_begin(s, "l", &io, &imp, err, sizeof err))
         fail_msg("import: %s", err);
     for (size_t i = 0; i < n; i++) {
-        scrim_entry e = {SCRIM_HASH_PDQ, &h[i], NULL, NULL, -1, NULL};
+        scrim_entry e = {.type = SCRIM_HASH_PDQ, .hash = &h[i], .quality = -1};
         if (scrim_import_add(imp, &e, err, sizeof err))
             fail_msg("import add: %s", err);
     }

@@ -66,7 +66,7 @@ static void import_pdqs(scrim_store *s, const char *list, const scrim_pdq *h,
     for (size_t i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "id%zu", i);
-        scrim_entry e = {SCRIM_HASH_PDQ, &h[i], id, NULL, -1, NULL};
+        scrim_entry e = {.type = SCRIM_HASH_PDQ, .hash = &h[i], .id = id, .quality = -1};
         if ((rc = scrim_import_add(imp, &e, err, sizeof err)))
             fail_msg("import add: %s", err);
     }
@@ -436,9 +436,10 @@ static void formats_parse(void **state)
     } bad[] = {
         {SCRIM_FORMAT_HEX, "%s\n#\nnot-a-hash\n", "hex digits", 3},
         {SCRIM_FORMAT_HEX, "%s\nabc\n", "hex digits", 2},
-        {SCRIM_FORMAT_PYTX, "%s\n", "expected 'pdq|md5|sha256 HASH'", 1},
-        {SCRIM_FORMAT_PYTX, "pdq %s\nfoo abc\n", "unknown hash type", 2},
-        {SCRIM_FORMAT_CSV, "id,label\n%s\n", "no 'hash' column", 1},
+        {SCRIM_FORMAT_PYTX, "%s\npdq\n", "expected 'TYPE SIGNAL'", 2},
+        {SCRIM_FORMAT_PYTX, "pdq %s\npdq abc\n", "hex digits", 2},
+        {SCRIM_FORMAT_PYTX, "vpdq [\"%s,100\"]\n", "vpdq frame 0", 1},
+        {SCRIM_FORMAT_CSV, "id,label\n%s\n", "no 'hash' or 'signal_str' column", 1},
         {SCRIM_FORMAT_CSV, "hash,quality\n%s,101\n", "quality", 2},
         {SCRIM_FORMAT_CSV, "hash,label\n%s,\"open\n", "unterminated quote", 2},
         {SCRIM_FORMAT_AUTO, "hello world\n", "cannot tell the format", 1},
@@ -558,7 +559,7 @@ static void lists_and_video(void **state)
     pdq_random_flip(&rng, &near, 3);
     scrim_pdq q[2] = {near, fr[20].hash};
     assert_int_equal(scrim_import_begin(s, "ok", NULL, &imp, err, sizeof err), 0);
-    scrim_entry e = {SCRIM_HASH_PDQ, &near, NULL, NULL, -1, NULL};
+    scrim_entry e = {.type = SCRIM_HASH_PDQ, .hash = &near, .quality = -1};
     assert_int_equal(scrim_import_add(imp, &e, err, sizeof err), 0);
     assert_int_equal(scrim_import_commit(imp, NULL, err, sizeof err), 0);
 

@@ -149,6 +149,7 @@ int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen
 
 /* ---- lists ---------------------------------------------------------------- */
 
+#define SCRIM_LIST_IMPORTS 8
 typedef struct scrim_list_info {
     char name[SCRIM_LIST_NAME_MAX + 1];
     char description[SCRIM_LIST_DESC_MAX + 1];
@@ -159,6 +160,17 @@ typedef struct scrim_list_info {
     int64_t created, modified;   /* unix seconds */
     uint64_t count;      /* entries: pdq + md5 + sha256 + video */
     uint64_t pdq, md5, sha256, video, frames;   /* by type; frames of videos */
+    /* the last imports into the list (a list keeps SCRIM_LIST_IMPORTS),
+     * newest first: one per input file or request body */
+    size_t nimports;
+    struct scrim_list_import {
+        int64_t time;            /* unix seconds of the commit */
+        char source[160];        /* the file as named, or the request */
+        char sha256[65];         /* of its bytes, hex */
+        char mode[8];            /* "add", "replace" or "remove" */
+        uint64_t bytes, lines;   /* of this input */
+        uint64_t added, kept, removed;   /* of the whole import */
+    } imports[SCRIM_LIST_IMPORTS];
 } scrim_list_info;
 
 /* Changes to a list; -1 / NULL fields are left as they are (on create: the
@@ -200,6 +212,15 @@ int scrim_store_remove(scrim_store *s, const char *list,
 
 /* ---- import --------------------------------------------------------------- */
 
+/* What an import does with the entries it reads. */
+enum scrim_import_mode {
+    SCRIM_IMPORT_ADD = 0,   /* adds them (those already there are kept) */
+    SCRIM_IMPORT_REPLACE,   /* the list becomes exactly them, in the one
+                               transaction: added, kept (their id, label,
+                               source... updated) and removed */
+    SCRIM_IMPORT_REMOVE,    /* removes them (a withdrawal list) */
+};
+
 enum scrim_import_format {
     SCRIM_FORMAT_AUTO = 0,
     SCRIM_FORMAT_HEX,      /* one 64-hex PDQ per line */
@@ -217,6 +238,9 @@ typedef struct scrim_import_opts {
     const char *source;         /* for the audit table, e.g. the file name */
     size_t flush_every;         /* PDQ records buffered before merging into
                                    the index; 0 = 1M (about 60 MB) */
+    int mode;                   /* enum scrim_import_mode */
+    int strict;                 /* text: an entry of a signal type scrim does
+                                   not know is an error (else counted) */
 } scrim_import_opts;
 
 typedef struct scrim_import_stats {
@@ -225,10 +249,35 @@ typedef struct scrim_import_stats {
     uint64_t duplicates[5];     /* already in the list (or repeated) */
     uint64_t frames;            /* frame hashes of the added videos */
     uint64_t error_line;        /* on a parse error: its line number */
+    uint64_t kept[5];           /* replace: in the list and in the input */
+    uint64_t updated;           /* of those, with new id, label, quality,
+                                   source, category or tags */
+    uint64_t removed[5];        /* replace: in the list, not in the input;
+                                   remove: removed; add: false positives the
+                                   list had */
+    uint64_t missing;           /* remove: not in the list */
+    uint64_t negative;          /* entries marked false positives by their
+                                   source (pytx NEGATIVE_CLASS, TE tag
+                                   false_positive): never stored */
+    uint64_t unknown;           /* entries of signal types scrim does not
+                                   know (pytx url, raw_text...): skipped */
+    struct {
+        char name[32];
+        uint64_t count;
+    } unknown_types[8];         /* the first 8 such types, with counts */
+    char sha256[65];            /* text: of the last input's bytes, hex */
 } scrim_import_stats;
 
+/* One frame of a video entry. */
+typedef struct scrim_store_frame {
+    scrim_pdq hash;
+    int quality;
+    double seconds;
+} scrim_store_frame;
+
 /* One entry to add.  hash: a PDQ (scrim_pdq, 32 bytes) or digest bytes
- * (16 for MD5, 32 for SHA-256).  quality -1 = unknown. */
+ * (16 for MD5, 32 for SHA-256); SCRIM_HASH_VIDEO: the id names it, frames
+ * hold its hashes.  quality -1 = unknown. */
 typedef struct scrim_entry {
     int type;
     const void *hash;
@@ -238,14 +287,17 @@ typedef struct scrim_entry {
      * variant stored with it ("crop-5", "rot+4": scrim_media_add), which
      * scrim_store_export leaves out unless asked. */
     const char *variant;
+    /* What a shared list's source says of it, kept with it and returned
+     * with its matches (may be NULL): the collaboration or bank it comes
+     * from, the opinion category (pytx: POSITIVE_CLASS, INVESTIGATION_SEED,
+     * DISPUTED) and tags, space-separated. */
+    const char *source, *category, *tags;
+    /* Marked a false positive by its source: not stored, counted in
+     * stats.negative, and removed from the list if it is there. */
+    int negative;
+    const scrim_store_frame *frames;   /* SCRIM_HASH_VIDEO */
+    size_t nframes;
 } scrim_entry;
-
-/* One frame of a video entry. */
-typedef struct scrim_store_frame {
-    scrim_pdq hash;
-    int quality;
-    double seconds;
-} scrim_store_frame;
 
 /* Begin an import into `list` (one write transaction: nothing is visible
  * until scrim_import_commit, and scrim_import_abort or any failure leaves
@@ -345,6 +397,7 @@ typedef struct scrim_match {
     char hash[65];           /* hex of the matched hash (a frame's for video) */
     const char *id, *label;  /* NULL when absent (video: id = content id) */
     const char *variant;     /* the stored index-side variant, or NULL */
+    const char *source, *category, *tags;   /* see scrim_entry, or NULL */
     int quality;             /* -1 unknown */
     uint32_t ref;            /* the index record (unique per list+hash/frame) */
     uint32_t entry;          /* video: the entry's first frame's ref */
@@ -394,10 +447,18 @@ int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
 /* {"name","kind","enabled","radius","count","description","counts":{...},
  *  "created","modified"} */
 json_t *scrim_list_json(const scrim_list_info *l);
+/* An import's counts, as scrim import --json and POST /v1/lists/NAME/import
+ * answer them: {"list","mode","lines","added","duplicates","kept",
+ * "updated","removed","missing","false_positives","unknown":{TYPE: N},
+ * "sha256","added_by_type","duplicates_by_type"} (kept... only for the
+ * modes that have them). */
+json_t *scrim_import_stats_json(const char *list, int mode,
+                                const scrim_import_stats *st);
 /* {"seq","time","action","list","count","detail"} */
 json_t *scrim_audit_json(const scrim_audit_rec *a);
-/* {"list","hash","distance","id","label"} (+ "type","quality"; video frames:
- * "entry_id"... see scrim_match) */
+/* {"list","hash","distance","id","label"} (+ "type","quality", and when the
+ * list's source gave them "source","category","tags" (an array); video
+ * frames: "frame"... see scrim_match) */
 json_t *scrim_match_json(const scrim_match *m);
 /* {"query": query_hex, "matches": [...], "allowed": [...]} for the results
  * of query number `query` in m. */

@@ -70,6 +70,13 @@ struct list_rec {
 #define REF_F_ID     1
 #define REF_F_LABEL  2
 #define REF_F_VARIANT 4  /* an index-side variant (scrim add): its name */
+/* what a shared list says of an entry (pytx: collab, opinion category, tags
+ * space-separated); also in digest records.  Builds that predate them skip
+ * these strings (they come after the ones such a build knows). */
+#define REF_F_SOURCE  8
+#define REF_F_CATEGORY 16
+#define REF_F_TAGS   32
+#define REF_NSTR      6  /* flagged strings: bit i = string i, in this order */
 
 /* A decoded ref record (pointers into the map: valid for the txn). */
 typedef struct ref_view {
@@ -78,8 +85,8 @@ typedef struct ref_view {
     int type, quality;
     uint32_t entry, frame, frames;
     float seconds;
-    const char *id, *label, *variant;
-    size_t idlen, labellen, variantlen;
+    const char *id, *label, *variant, *source, *category, *tags;
+    size_t idlen, labellen, variantlen, sourcelen, categorylen, tagslen;
 } ref_view;
 
 /* SCRIM_EDB for a record too short for what its flags say. */
@@ -89,9 +96,47 @@ int store__ref_decode(const void *data, size_t len, ref_view *out);
  * bytes); returns the length. */
 size_t store__ref_encode(uint8_t *buf, const ref_view *r);
 
-/* Digest record: uint32 import, uint8 quality, uint8 flags, then id/label as
- * in ref records.  Video record: uint32 first ref, uint32 frames, uint32
- * import, uint8 flags, then label. */
+/* The flagged strings of a record (uint16 length + bytes each, in flag
+ * order) from p to end into the fields of r (ref records: id, label,
+ * variant, source, category, tags); SCRIM_EDB if they overrun. */
+int store__strs_decode(const uint8_t *p, const uint8_t *end, int flags,
+                       ref_view *r);
+/* Encode r's strings (those not NULL) at p; returns the end; *flags gets
+ * their bits. */
+uint8_t *store__strs_encode(uint8_t *p, const ref_view *r, int *flags);
+/* The most a record's strings take. */
+#define REF_STRS_MAX (REF_NSTR * (2 + SCRIM_ENTRY_TEXT_MAX))
+
+/* Digest record: uint32 import, uint8 quality, uint8 flags, then id, label,
+ * source, category, tags as in ref records (never a variant).  Decoded into
+ * a ref_view (import, quality and strings; SCRIM_EDB if corrupt).  Video
+ * record: uint32 first ref, uint32 frames, uint32 import, uint8 flags, then
+ * label. */
+#define DIGEST_BASE 6
+int store__digest_decode(const void *data, size_t len, ref_view *out);
+
+/* The import history, in scrim.meta: key "imports", list id (BE), import
+ * seq (BE), input number (BE); value an import_rec. */
+#define IMPORTS_KEY_LEN (7 + 4 + 8 + 4)
+struct import_rec {
+    int64_t time;
+    uint64_t bytes, lines, added, kept, removed;
+    uint8_t sha256[32];
+    uint8_t mode, pad[7];
+    char source[160];
+};
+void store__imports_key(uint8_t *key, uint32_t list, uint64_t seq,
+                        uint32_t input);
+/* Drop the list's oldest records beyond SCRIM_LIST_IMPORTS (LMDB codes). */
+int store__imports_trim(scrim_store *s, MDB_txn *txn, uint32_t list);
+/* The list's records, newest first, into l (LMDB codes). */
+int store__imports_load(scrim_store *s, MDB_txn *txn, uint32_t list,
+                        scrim_list_info *l);
+/* The import session's, for text.c: --strict; and an input read whole
+ * (its name, SHA-256, bytes, lines), recorded at commit (SCRIM_ENOMEM). */
+int import__strict(const scrim_import *imp);
+int import__input(scrim_import *imp, const char *name, const uint8_t *sha256,
+                  uint64_t bytes, uint64_t lines);
 
 /* ---- helpers ------------------------------------------------------------
  * Each says what its non-zero return is: an LMDB code (MDB_* or an errno
@@ -247,9 +292,10 @@ int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
 /* ---- text formats (text.c) ------------------------------------------------ */
 
 /* Parse a stream (f) or a buffer (buf,len) and feed scrim_import_add
- * (SCRIM_E* codes with err set, naming the line). */
+ * (SCRIM_E* codes with err set, naming the line `name`); the input goes
+ * into the list's import history as record_as (NULL: name). */
 int import__text(scrim_import *imp, FILE *f, const void *buf, size_t len,
-                 const char *name, int format,
+                 const char *name, const char *record_as, int format,
                  void (*progress)(void *ud, uint64_t bytes), void *ud,
                  scrim_import_stats *st, char *err, size_t errlen);
 

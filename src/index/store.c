@@ -92,6 +92,53 @@ uint8_t *store__video_key(uint32_t list, const char *id, size_t idlen)
 
 /* ---- records ------------------------------------------------------------------- */
 
+/* The string fields of a ref_view, in flag order. */
+#define STR_FIELDS(r)                                                         \
+    const char **str_[REF_NSTR] = {&(r)->id, &(r)->label, &(r)->variant,      \
+                                   &(r)->source, &(r)->category, &(r)->tags}; \
+    size_t *len_[REF_NSTR] = {&(r)->idlen, &(r)->labellen, &(r)->variantlen,  \
+                              &(r)->sourcelen, &(r)->categorylen,             \
+                              &(r)->tagslen}
+
+int store__strs_decode(const uint8_t *p, const uint8_t *end, int flags,
+                       ref_view *r)
+{
+    STR_FIELDS(r);
+    for (int i = 0; i < REF_NSTR; i++) {
+        if (!(flags & (1 << i)))
+            continue;
+        uint16_t n;
+        if (end - p < 2)
+            return SCRIM_EDB;
+        memcpy(&n, p, 2);
+        if (end - p - 2 < n)
+            return SCRIM_EDB;
+        *str_[i] = (const char *)p + 2;
+        *len_[i] = n;
+        p += 2 + n;
+    }
+    return 0;
+}
+
+uint8_t *store__strs_encode(uint8_t *p, const ref_view *r, int *flags)
+{
+    const char *const strs[REF_NSTR] = {r->id, r->label, r->variant,
+                                        r->source, r->category, r->tags};
+    const size_t lens[REF_NSTR] = {r->idlen, r->labellen, r->variantlen,
+                                   r->sourcelen, r->categorylen, r->tagslen};
+    *flags = 0;
+    for (int i = 0; i < REF_NSTR; i++) {
+        if (!strs[i])
+            continue;
+        uint16_t n = (uint16_t)lens[i];
+        memcpy(p, &n, 2);
+        memcpy(p + 2, strs[i], n);
+        p += 2 + n;
+        *flags |= 1 << i;
+    }
+    return p;
+}
+
 int store__ref_decode(const void *data, size_t len, ref_view *r)
 {
     const uint8_t *p = data, *end = p + len;
@@ -114,28 +161,7 @@ int store__ref_decode(const void *data, size_t len, ref_view *r)
         memcpy(&r->seconds, p + 12, 4);
         p += REF_VIDEO_LEN;
     }
-    for (int f = REF_F_ID; f <= REF_F_VARIANT; f <<= 1) {
-        if (!(flags & f))
-            continue;
-        uint16_t n;
-        if (end - p < 2)
-            return SCRIM_EDB;
-        memcpy(&n, p, 2);
-        if (end - p - 2 < n)
-            return SCRIM_EDB;
-        if (f == REF_F_ID) {
-            r->id = (const char *)p + 2;
-            r->idlen = n;
-        } else if (f == REF_F_LABEL) {
-            r->label = (const char *)p + 2;
-            r->labellen = n;
-        } else {
-            r->variant = (const char *)p + 2;
-            r->variantlen = n;
-        }
-        p += 2 + n;
-    }
-    return 0;
+    return store__strs_decode(p, end, flags, r);
 }
 
 size_t store__ref_encode(uint8_t *buf, const ref_view *r)
@@ -147,9 +173,6 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
     p[REF_TYPE] = (uint8_t)r->type;
     p[REF_QUALITY] = r->quality < 0 || r->quality > 254 ? 255
                                                          : (uint8_t)r->quality;
-    p[REF_FLAGS] = (uint8_t)((r->id ? REF_F_ID : 0) |
-                             (r->label ? REF_F_LABEL : 0) |
-                             (r->variant ? REF_F_VARIANT : 0));
     p += REF_BASE;
     if (r->type == SCRIM_HASH_VIDEO) {
         memcpy(p, &r->entry, 4);
@@ -158,17 +181,22 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
         memcpy(p + 12, &r->seconds, 4);
         p += REF_VIDEO_LEN;
     }
-    const char *strs[3] = {r->id, r->label, r->variant};
-    size_t lens[3] = {r->idlen, r->labellen, r->variantlen};
-    for (int i = 0; i < 3; i++) {
-        if (!strs[i])
-            continue;
-        uint16_t n = (uint16_t)lens[i];
-        memcpy(p, &n, 2);
-        memcpy(p + 2, strs[i], n);
-        p += 2 + n;
-    }
+    int flags;
+    p = store__strs_encode(p, r, &flags);
+    buf[REF_FLAGS] = (uint8_t)flags;
     return (size_t)(p - buf);
+}
+
+int store__digest_decode(const void *data, size_t len, ref_view *r)
+{
+    const uint8_t *p = data;
+    memset(r, 0, sizeof *r);
+    if (len < DIGEST_BASE)
+        return SCRIM_EDB;
+    memcpy(&r->import, p, 4);
+    r->quality = p[4] == 255 ? -1 : p[4];
+    return store__strs_decode(p + DIGEST_BASE, p + len, p[5] & ~REF_F_VARIANT,
+                              r);
 }
 
 /* ---- opening ---------------------------------------------------------------------- */
@@ -588,6 +616,92 @@ int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
     return 0;
 }
 
+/* ---- the import history ----------------------------------------------------------- */
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+void store__imports_key(uint8_t *key, uint32_t list, uint64_t seq,
+                        uint32_t input)
+{
+    memcpy(key, "imports", 7);
+    put_be(key + 7, list, 4);
+    put_be(key + 11, seq, 8);
+    put_be(key + 19, input, 4);
+}
+
+/* Every key of a cursor's database that starts with pfx[0, n), from
+ * MDB_SET_RANGE on; rc is MDB_NOTFOUND (or 0) at the end, else the error. */
+#define FOR_PREFIX(c, k, v, pfx, n, rc)                                       \
+    for (k.mv_size = (n), k.mv_data = (pfx),                                  \
+         rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);                       \
+         rc == 0 && k.mv_size >= (n) && !memcmp(k.mv_data, (pfx), (n));       \
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+
+int store__imports_trim(scrim_store *s, MDB_txn *txn, uint32_t list)
+{
+    uint8_t pfx[IMPORTS_KEY_LEN];
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+    store__imports_key(pfx, list, 0, 0);
+    int rc = mdb_cursor_open(txn, s->meta, &c);
+    if (rc)
+        return rc;
+    FOR_PREFIX(c, k, v, pfx, 11, rc)
+        n++;
+    FOR_PREFIX(c, k, v, pfx, 11, rc) {
+        if (n-- <= SCRIM_LIST_IMPORTS)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store__imports_load(scrim_store *s, MDB_txn *txn, uint32_t list,
+                        scrim_list_info *l)
+{
+    uint8_t pfx[IMPORTS_KEY_LEN];
+    MDB_cursor *c;
+    MDB_val k, v;
+    static const char *const modes[] = {"add", "replace", "remove"};
+    store__imports_key(pfx, list, 0, 0);
+    l->nimports = 0;
+    int rc = mdb_cursor_open(txn, s->meta, &c);
+    if (rc)
+        return rc;
+    /* oldest first: each shifts the ones before it down */
+    FOR_PREFIX(c, k, v, pfx, 11, rc) {
+        struct import_rec r;
+        if (v.mv_size != sizeof r)
+            continue;
+        memcpy(&r, v.mv_data, sizeof r);
+        size_t n = l->nimports < SCRIM_LIST_IMPORTS ? l->nimports
+                                                    : SCRIM_LIST_IMPORTS - 1;
+        memmove(&l->imports[1], &l->imports[0], n * sizeof l->imports[0]);
+        struct scrim_list_import *im = &l->imports[0];
+        memset(im, 0, sizeof *im);
+        im->time = r.time;
+        r.source[sizeof r.source - 1] = '\0';
+        snprintf(im->source, sizeof im->source, "%s", r.source);
+        scrim__hex_encode(r.sha256, 32, im->sha256);
+        snprintf(im->mode, sizeof im->mode, "%s", modes[r.mode % 3]);
+        im->bytes = r.bytes;
+        im->lines = r.lines;
+        im->added = r.added;
+        im->kept = r.kept;
+        im->removed = r.removed;
+        l->nimports = n + 1;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---- lists ------------------------------------------------------------------------- */
 
 int store__name_check(const char *name, char *err, size_t errlen)
@@ -845,9 +959,12 @@ int scrim_store_list_get(scrim_store *s, const char *name,
     struct list_rec rec;
     char desc[SCRIM_LIST_DESC_MAX + 1];
     rc = store__list_load(s, txn, name, &rec, desc, err, errlen);
-    mdb_txn_abort(txn);
-    if (!rc)
+    if (!rc) {
         info_from_rec(out, name, strlen(name), &rec, desc, strlen(desc));
+        if ((rc = store__imports_load(s, txn, rec.id, out)))
+            rc = scrim__mdb_err(rc, "list", err, errlen);
+    }
+    mdb_txn_abort(txn);
     return rc;
 }
 
@@ -881,6 +998,12 @@ int scrim_store_lists(scrim_store *s, scrim_list_info **out, size_t *n,
     }
     if (c)
         mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0;
+        for (size_t i = 0; i < len && !rc; i++)
+            rc = store__imports_load(s, txn, arr[i].id, &arr[i]);
+        rc = rc ? rc : MDB_NOTFOUND;
+    }
     mdb_txn_abort(txn);
     if (rc != MDB_NOTFOUND) {
         free(arr);
@@ -965,6 +1088,20 @@ int scrim_store_list_drop(scrim_store *s, const char *name, uint64_t *removed,
     if ((rc = delete_prefix(txn, s->digests, rec.id, &nd)) ||
         (rc = delete_prefix(txn, s->videos, rec.id, &nv)))
         goto mdbfail;
+    {   /* its import history */
+        uint8_t pfx[IMPORTS_KEY_LEN];
+        MDB_cursor *c;
+        MDB_val k, v;
+        store__imports_key(pfx, rec.id, 0, 0);
+        if ((rc = mdb_cursor_open(txn, s->meta, &c)))
+            goto mdbfail;
+        FOR_PREFIX(c, k, v, pfx, 11, rc)
+            if ((rc = mdb_cursor_del(c, 0)))
+                break;
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND && rc != 0)
+            goto mdbfail;
+    }
     MDB_val k = {strlen(name), (void *)name};
     snprintf(detail, sizeof detail, "pdq=%llu md5=%llu sha256=%llu video=%llu",
              (unsigned long long)rec.pdq, (unsigned long long)rec.md5,
@@ -994,7 +1131,7 @@ fail:
 
 json_t *scrim_list_json(const scrim_list_info *l)
 {
-    return json_pack("{s:s, s:s, s:b, s:i, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I},"
+    json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I},"
                      " s:I, s:I}",
                      "name", l->name, "kind", scrim_list_kind_name(l->kind),
                      "enabled", l->enabled, "radius", l->radius, "count",
@@ -1004,6 +1141,79 @@ json_t *scrim_list_json(const scrim_list_info *l)
                      "video", (json_int_t)l->video, "frames",
                      (json_int_t)l->frames, "created", (json_int_t)l->created,
                      "modified", (json_int_t)l->modified);
+    json_t *imports = json_array();
+    for (size_t i = 0; o && i < l->nimports; i++) {
+        const struct scrim_list_import *im = &l->imports[i];
+        json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+                              "time", (json_int_t)im->time, "source", im->source,
+                              "sha256", im->sha256, "mode", im->mode, "bytes",
+                              (json_int_t)im->bytes, "lines", (json_int_t)im->lines,
+                              "added", (json_int_t)im->added, "kept",
+                              (json_int_t)im->kept, "removed",
+                              (json_int_t)im->removed);
+        if (!j) /* a source name that is not UTF-8 */
+            j = json_pack("{s:I, s:s, s:s}", "time", (json_int_t)im->time,
+                          "sha256", im->sha256, "mode", im->mode);
+        json_array_append_new(imports, j);
+    }
+    if (o)
+        json_object_set_new(o, "imports", imports);
+    else
+        json_decref(imports);
+    return o;
+}
+
+json_t *scrim_import_stats_json(const char *list, int mode,
+                                const scrim_import_stats *st)
+{
+    static const char *const modes[] = {"add", "replace", "remove"};
+    json_t *o = json_pack("{s:s, s:s, s:I}", "list", list ? list : "", "mode",
+                          modes[mode >= 0 && mode <= 2 ? mode : 0], "lines",
+                          (json_int_t)st->lines);
+    if (!o)
+        return NULL;
+    json_t *by[4], *unknown = json_object();
+    for (int i = 0; i < 4; i++)
+        by[i] = json_object();
+    for (int t = SCRIM_HASH_PDQ; t <= SCRIM_HASH_VIDEO; t++) {
+        const char *n = scrim_hash_type_name(t);
+        json_object_set_new(by[0], n, json_integer((json_int_t)st->added[t]));
+        json_object_set_new(by[1], n, json_integer((json_int_t)st->duplicates[t]));
+        json_object_set_new(by[2], n, json_integer((json_int_t)st->kept[t]));
+        json_object_set_new(by[3], n, json_integer((json_int_t)st->removed[t]));
+    }
+    for (size_t i = 0; i < 8 && st->unknown_types[i].count; i++)
+        json_object_set_new(unknown, st->unknown_types[i].name,
+                            json_integer((json_int_t)st->unknown_types[i].count));
+    if (mode != SCRIM_IMPORT_REMOVE) {
+        json_object_set_new(o, "added", json_integer((json_int_t)st->added[0]));
+        json_object_set_new(o, "duplicates",
+                            json_integer((json_int_t)st->duplicates[0]));
+    }
+    if (mode == SCRIM_IMPORT_REPLACE) {
+        json_object_set_new(o, "kept", json_integer((json_int_t)st->kept[0]));
+        json_object_set_new(o, "updated", json_integer((json_int_t)st->updated));
+    }
+    json_object_set_new(o, "removed", json_integer((json_int_t)st->removed[0]));
+    if (mode == SCRIM_IMPORT_REMOVE)
+        json_object_set_new(o, "missing", json_integer((json_int_t)st->missing));
+    json_object_set_new(o, "false_positives",
+                        json_integer((json_int_t)st->negative));
+    json_object_set_new(o, "unknown", json_integer((json_int_t)st->unknown));
+    json_object_set_new(o, "unknown_by_type", unknown);
+    if (st->sha256[0])
+        json_object_set_new(o, "sha256", json_string(st->sha256));
+    static const char *const names[] = {"added_by_type", "duplicates_by_type",
+                                        "kept_by_type", "removed_by_type"};
+    for (int i = 0; i < 4; i++) {
+        int want = i == 3 || (i < 2 ? mode != SCRIM_IMPORT_REMOVE
+                                    : mode == SCRIM_IMPORT_REPLACE);
+        if (want)
+            json_object_set_new(o, names[i], by[i]);
+        else
+            json_decref(by[i]);
+    }
+    return o;
 }
 
 json_t *scrim_audit_json(const scrim_audit_rec *a)

@@ -32,31 +32,48 @@ static void csv_field(FILE *out, const char *s, size_t n)
     fputc('"', out);
 }
 
-static void write_entry(FILE *out, int format, int type, const char *hex,
-                        const char *id, size_t idlen, const char *label,
-                        size_t labellen, int quality, int variants,
-                        const char *variant, size_t variantlen)
+/* pytx's name of an entry type (SignalType.get_name()) */
+static const char *pytx_name(int type)
+{
+    switch (type) {
+    case SCRIM_HASH_MD5: return "video_md5";
+    case SCRIM_HASH_SHA256: return "video_sha256";
+    case SCRIM_HASH_VIDEO: return "vpdq";
+    default: return "pdq";
+    }
+}
+
+static void csv_opt(FILE *out, const char *s, size_t n)
+{
+    fputc(',', out);
+    if (s)
+        csv_field(out, s, n);
+}
+
+/* One entry: sig is its hash in hex, or a video's frames as pytx's vpdq
+ * signal (a JSON list); r its texts and quality. */
+static void write_entry(FILE *out, int format, int type, const char *sig,
+                        const ref_view *r, int variants)
 {
     if (format == SCRIM_FORMAT_HEX || format == SCRIM_FORMAT_MD5 ||
         format == SCRIM_FORMAT_SHA256) {
-        fprintf(out, "%s\n", hex);
+        fprintf(out, "%s\n", sig);
     } else if (format == SCRIM_FORMAT_PYTX) {
-        fprintf(out, "%s %s\n", scrim_hash_type_name(type), hex);
+        fprintf(out, "%s %s\n", pytx_name(type), sig);
     } else {
-        fprintf(out, "%s,%s,", scrim_hash_type_name(type), hex);
-        if (id)
-            csv_field(out, id, idlen);
+        fprintf(out, "%s,", type == SCRIM_HASH_VIDEO ? "vpdq"
+                                                     : scrim_hash_type_name(type));
+        csv_field(out, sig, strlen(sig));
+        csv_opt(out, r->id, r->idlen);
+        csv_opt(out, r->label, r->labellen);
         fputc(',', out);
-        if (label)
-            csv_field(out, label, labellen);
-        fputc(',', out);
-        if (quality >= 0)
-            fprintf(out, "%d", quality);
-        if (variants) {
-            fputc(',', out);
-            if (variant)
-                csv_field(out, variant, variantlen);
-        }
+        if (r->quality >= 0 && type != SCRIM_HASH_VIDEO)
+            fprintf(out, "%d", r->quality);
+        csv_opt(out, r->source, r->sourcelen);
+        csv_opt(out, r->category, r->categorylen);
+        csv_opt(out, r->tags, r->tagslen);
+        if (variants)
+            csv_opt(out, r->variant, r->variantlen);
         fputc('\n', out);
     }
 }
@@ -68,8 +85,31 @@ static int format_takes(int format, int type)
     case SCRIM_FORMAT_HEX: return type == SCRIM_HASH_PDQ;
     case SCRIM_FORMAT_MD5: return type == SCRIM_HASH_MD5;
     case SCRIM_FORMAT_SHA256: return type == SCRIM_HASH_SHA256;
-    default: return type != SCRIM_HASH_VIDEO;
+    default: return 1;
     }
+}
+
+/* pytx's vpdq signal: json.dumps of "PDQ,QUALITY,SECONDS" strings;
+ * malloc'd. */
+static char *vpdq_signal(const scrim_store_frame *f, size_t n)
+{
+    size_t cap = 2 + n * (4 + 64 + 5 + 24), o = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[o++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        char hex[65], sec[32];
+        scrim_pdq_to_hex(&f[i].hash, hex);
+        int l = snprintf(sec, sizeof sec, "%.3f", f[i].seconds);
+        while (l > 2 && sec[l - 1] == '0' && sec[l - 2] != '.')
+            sec[--l] = '\0';
+        o += (size_t)snprintf(s + o, cap - o, "%s\"%s,%d,%s\"", i ? ", " : "",
+                              hex, f[i].quality < 0 ? 0 : f[i].quality, sec);
+    }
+    s[o++] = ']';
+    s[o] = '\0';
+    return s;
 }
 
 static int read_frames(MDB_txn *txn, MDB_dbi refs, uint32_t first,
@@ -130,8 +170,8 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
         goto done;
     }
     if (format == SCRIM_FORMAT_CSV)
-        fprintf(out, variants ? "type,hash,id,label,quality,variant\n"
-                              : "type,hash,id,label,quality\n");
+        fprintf(out, "type,hash,id,label,quality,source,category,tags%s\n",
+                variants ? ",variant" : "");
     char hex[65];
     /* image PDQs: every ref of the list (refs are in import order) */
     if (rec.pdq) {
@@ -153,9 +193,7 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
                 continue;
             }
             scrim_pdq_to_hex(&r.hash, hex);
-            write_entry(out, format, SCRIM_HASH_PDQ, hex, r.id, r.idlen,
-                        r.label, r.labellen, r.quality, variants, r.variant,
-                        r.variantlen);
+            write_entry(out, format, SCRIM_HASH_PDQ, hex, &r, variants);
             nw++;
         }
         mdb_cursor_close(c);
@@ -187,31 +225,16 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
                     ns++;
                     continue;
                 }
-                const char *id = NULL, *label = NULL;
-                size_t idl = 0, lal = 0;
-                const uint8_t *q = p + 6, *end = p + v.mv_size;
-                for (int f = REF_F_ID; f <= REF_F_LABEL; f <<= 1) {
-                    uint16_t n;
-                    if (!(p[5] & f) || end - q < 2)
-                        continue;
-                    memcpy(&n, q, 2);
-                    if (end - q - 2 < n)
-                        break;
-                    if (f == REF_F_ID) {
-                        id = (const char *)q + 2;
-                        idl = n;
-                    } else {
-                        label = (const char *)q + 2;
-                        lal = n;
-                    }
-                    q += 2 + n;
+                ref_view r;
+                if (store__digest_decode(v.mv_data, v.mv_size, &r)) {
+                    rc = MDB_CORRUPTED;
+                    break;
                 }
                 scrim__hex_encode(key + 5, dl, hex);
-                write_entry(out, format, type, hex, id, idl, label, lal,
-                            p[4] == 255 ? -1 : p[4], variants, NULL, 0);
+                write_entry(out, format, type, hex, &r, variants);
                 nw++;
             } else {
-                if (!video_export || v.mv_size < 13) {
+                if (v.mv_size < 13 || !(video_export || format_takes(format, SCRIM_HASH_VIDEO))) {
                     ns++;
                     continue;
                 }
@@ -223,8 +246,27 @@ int scrim_store_export(scrim_store *s, const char *list, int format,
                 scrim_store_frame *fr = NULL;
                 int vr = id ? read_frames(txn, s->refs, first, nf, &fr)
                             : SCRIM_ENOMEM;
-                if (!vr)
+                if (!vr && video_export) {
                     vr = video_export(out, id, label, fr, nf);
+                } else if (!vr) {
+                    /* the texts its source gave, from its first frame */
+                    ref_view r = {0};
+                    MDB_val fk = {4, &first}, fv;
+                    if (mdb_get(txn, s->refs, &fk, &fv) ||
+                        store__ref_decode(fv.mv_data, fv.mv_size, &r))
+                        memset(&r, 0, sizeof r);
+                    r.id = id;
+                    r.idlen = strlen(id);
+                    r.label = label;
+                    r.labellen = label ? strlen(label) : 0;
+                    r.quality = -1;
+                    char *sig = vpdq_signal(fr, nf);
+                    if (sig)
+                        write_entry(out, format, SCRIM_HASH_VIDEO, sig, &r, 0);
+                    else
+                        vr = SCRIM_ENOMEM;
+                    free(sig);
+                }
                 free(fr);
                 free(id);
                 free(label);

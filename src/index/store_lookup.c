@@ -240,6 +240,19 @@ static const lk_list *find_list(const lookup *lk, uint32_t id)
     return NULL;
 }
 
+/* A hit's source, category and tags into the result's pool. */
+static int match_strings(scrim_matches *out, scrim_match *m, const ref_view *r)
+{
+    if (r->source && !(m->source = pool_strndup(out, r->source, r->sourcelen)))
+        return SCRIM_ENOMEM;
+    if (r->category &&
+        !(m->category = pool_strndup(out, r->category, r->categorylen)))
+        return SCRIM_ENOMEM;
+    if (r->tags && !(m->tags = pool_strndup(out, r->tags, r->tagslen)))
+        return SCRIM_ENOMEM;
+    return 0;
+}
+
 /* mih emit: filter by list and radius, then record the hit. */
 static int emit_hit(void *ud, uint32_t ref, const void *rec, size_t reclen,
                     int distance)
@@ -272,6 +285,8 @@ static int emit_hit(void *ud, uint32_t ref, const void *rec, size_t reclen,
         return SCRIM_ENOMEM;
     if (r.variant &&
         !(m->variant = pool_strndup(lk->out, r.variant, r.variantlen)))
+        return SCRIM_ENOMEM;
+    if (match_strings(lk->out, m, &r))
         return SCRIM_ENOMEM;
     if (r.type == SCRIM_HASH_VIDEO) {
         m->entry = r.entry;
@@ -364,26 +379,15 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
         m->kind = lk.lists[i].kind;
         m->type = type;
         scrim__hex_encode(key + 5, dlen, m->hash);
-        /* digest record: import, quality, flags, then id / label */
-        const uint8_t *p = v.mv_data, *end = p + v.mv_size;
-        if (v.mv_size >= 6) {
-            m->quality = p[4] == 255 ? -1 : p[4];
-            int flags = p[5];
-            p += 6;
-            for (int f = REF_F_ID; f <= REF_F_LABEL; f <<= 1) {
-                uint16_t n;
-                if (!(flags & f) || end - p < 2)
-                    continue;
-                memcpy(&n, p, 2);
-                if (end - p - 2 < n)
-                    break;
-                const char *str = pool_strndup(out, (const char *)p + 2, n);
-                if (f == REF_F_ID)
-                    m->id = str;
-                else
-                    m->label = str;
-                p += 2 + n;
-            }
+        ref_view r;
+        if (store__digest_decode(v.mv_data, v.mv_size, &r))
+            continue; /* corrupt: the hit without its texts */
+        m->quality = r.quality;
+        if ((r.id && !(m->id = pool_strndup(out, r.id, r.idlen))) ||
+            (r.label && !(m->label = pool_strndup(out, r.label, r.labellen))) ||
+            match_strings(out, m, &r)) {
+            rc = SCRIM_ENOMEM;
+            break;
         }
     }
 done:
@@ -407,6 +411,20 @@ json_t *scrim_match_json(const scrim_match *m)
         json_object_set_new(o, "quality", json_integer(m->quality));
     if (m->variant)
         json_object_set_new(o, "stored_variant", json_string(m->variant));
+    if (m->source)
+        json_object_set_new(o, "source", json_string(m->source));
+    if (m->category)
+        json_object_set_new(o, "category", json_string(m->category));
+    if (m->tags) {
+        json_t *t = json_array();
+        for (const char *p = m->tags; *p;) {
+            size_t n = strcspn(p, " ");
+            if (n)
+                json_array_append_new(t, json_stringn(p, n));
+            p += n + (p[n] == ' ');
+        }
+        json_object_set_new(o, "tags", t);
+    }
     if (m->type == SCRIM_HASH_VIDEO) {
         json_object_set_new(o, "frame", json_integer(m->frame));
         json_object_set_new(o, "frames", json_integer(m->frames));

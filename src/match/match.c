@@ -166,6 +166,13 @@ static int video_entry_match(scrim_store *s, const scrim_vpdq *q,
                          label ? json_string(label) : json_null(),
                          "query_match_percent", round3(qp),
                          "compared_match_percent", round3(cp), "ranges", ranges);
+        /* what the list's source said of it (its frames carry it) */
+        json_t *mj = *obj ? scrim_match_json(m) : NULL;
+        static const char *const keys[] = {"source", "category", "tags"};
+        for (int k = 0; k < 3 && mj; k++)
+            if (json_object_get(mj, keys[k]))
+                json_object_set(*obj, keys[k], json_object_get(mj, keys[k]));
+        json_decref(mj);
     }
     scrim_vpdq_free(&e);
     free(label);

@@ -164,7 +164,9 @@ static int list_import_vpdq(scrim_call *c, const char *name,
 }
 
 /* POST /v1/lists/NAME/import[?format=auto|hex|pytx|csv|md5|sha256|vpdq]
- * [&create=1]: the body is one transaction, all or nothing. */
+ * [&create=1][&replace=1][&strict=1][&source=NAME]: the body is one
+ * transaction, all or nothing; replace=1 makes the list exactly the body's
+ * entries; source names it in the list's import history. */
 static int list_import(scrim_call *c, const char *name)
 {
     scrim_import_opts io = {.list = SCRIM_LIST_PARAMS_KEEP};
@@ -172,6 +174,8 @@ static int list_import(scrim_call *c, const char *name)
     char err[512] = "", src[96];
     const char *fmt = scrim_call_arg(c, "format");
     const char *create = scrim_call_arg(c, "create");
+    const char *replace = scrim_call_arg(c, "replace");
+    const char *strict = scrim_call_arg(c, "strict");
     int format = SCRIM_FORMAT_AUTO, rc;
 
     int vpdq = fmt && !strcmp(fmt, "vpdq");
@@ -183,9 +187,16 @@ static int list_import(scrim_call *c, const char *name)
     if (create && strcmp(create, "0") && strcmp(create, "1"))
         return scrim_call_error(c, 400, "bad_request", "?create= must be 0 or "
                                 "1");
+    if ((replace && strcmp(replace, "0") && strcmp(replace, "1")) ||
+        (strict && strcmp(strict, "0") && strcmp(strict, "1")))
+        return scrim_call_error(c, 400, "bad_request", "?replace= and ?strict= "
+                                "must be 0 or 1");
     io.create = create && !strcmp(create, "1");
+    io.mode = replace && !strcmp(replace, "1") ? SCRIM_IMPORT_REPLACE
+                                               : SCRIM_IMPORT_ADD;
+    io.strict = strict && !strcmp(strict, "1");
     snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
-    io.source = src;
+    io.source = scrim_call_arg(c, "source") ? scrim_call_arg(c, "source") : src;
     if (vpdq)
         return list_import_vpdq(c, name, &io);
     memset(&st, 0, sizeof st);
@@ -193,18 +204,7 @@ static int list_import(scrim_call *c, const char *name)
                                    c->body_len, &st, err, sizeof err);
     if (rc)
         return store_error(c, rc, err);
-    json_t *added = json_object(), *dups = json_object();
-    for (int t = SCRIM_HASH_PDQ; t <= SCRIM_HASH_VIDEO; t++) {
-        json_object_set_new(added, scrim_hash_type_name(t),
-                            json_integer((json_int_t)st.added[t]));
-        json_object_set_new(dups, scrim_hash_type_name(t),
-                            json_integer((json_int_t)st.duplicates[t]));
-    }
-    c->json = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "list", name,
-                        "lines", (json_int_t)st.lines, "added",
-                        (json_int_t)st.added[0], "duplicates",
-                        (json_int_t)st.duplicates[0], "added_by_type", added,
-                        "duplicates_by_type", dups);
+    c->json = scrim_import_stats_json(name, io.mode, &st);
     return 0;
 }
 

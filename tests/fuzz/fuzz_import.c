@@ -1,7 +1,8 @@
 /* fuzz_import.c - libFuzzer: hash-list text through every import format
  * (auto, hex, pytx, csv, md5, sha256, vPDQ) into a temporary store, and
- * entry values through scrim_store_remove.  The first byte picks the format
- * and whether the import is committed; the rest is the text.  The store has
+ * entry values through scrim_store_remove.  The first byte picks the format,
+ * the import mode (bits 4-5: add, replace, remove) and whether the import
+ * is committed; the rest is the text.  The store has
  * a hash cache (as in scrimd), which every commit extends: each committed
  * PDQ must be found again through the index at distance 0. */
 #include "scrim.h"
@@ -92,9 +93,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     scrim_import_opts io = {.create = 1, .list = SCRIM_LIST_PARAMS_KEEP,
-                            .source = "fuzz", .flush_every = 64};
+                            .source = "fuzz", .flush_every = 64,
+                            .mode = (data[0] >> 4 & 3) % 3};
     scrim_import *imp;
     int rc = scrim_import_begin(store, "fz", &io, &imp, err, sizeof err);
+    if (rc == SCRIM_ENOTFOUND && io.mode == SCRIM_IMPORT_REMOVE)
+        return 0; /* removing from a list not created yet */
     if (rc) {
         fprintf(stderr, "import_begin: %s\n", err);
         abort();

@@ -119,6 +119,9 @@ static const struct option long_opts[] = {
     {"label", required_argument, NULL, OPT_LABEL},
     {"seconds-per-hash", required_argument, NULL, OPT_SECONDS},
     {"variants", no_argument, NULL, OPT_VARIANTS},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"from", required_argument, NULL, OPT_FROM},
     {"help", no_argument, NULL, OPT_HELP},
 };
 #define N_LONG_OPTS (sizeof long_opts / sizeof *long_opts)

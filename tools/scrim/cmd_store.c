@@ -52,78 +52,99 @@ static int usage_import(int what)
 {
     return cli_usage(what,
             "usage: scrim import [--db DIR] --list NAME [--format FORMAT] [--create]\n"
-            "                    [--description TEXT] [--radius N] [--kind block|allow]\n"
-            "                    FILE... | -\n"
+            "                    [--replace] [--strict] [--description TEXT] [--radius N]\n"
+            "                    [--kind block|allow] [--json] FILE... | -\n"
             "\n"
             "Adds the hashes of FILE(s) (- = stdin) to list NAME, all in one transaction:\n"
             "a malformed line aborts the whole import and leaves the database as it was.\n"
             "  --db DIR        the database (default %s; created if missing)\n"
-            "  --format F      auto (default), hex (64-hex PDQ per line), pytx ('pdq HEX',\n"
-            "                  'md5 HEX', 'sha256 HEX'), csv (header naming 'hash'; optional\n"
-            "                  type, id, label, quality), md5, sha256\n"
+            "  --format F      auto (default), hex (64-hex PDQ per line), pytx, csv (or\n"
+            "                  tsv: a header naming 'hash' or 'signal_str'; optional type\n"
+            "                  or signal_type, id, label, quality, source or collab,\n"
+            "                  category, tags), md5, sha256, vpdq (see --format vpdq --help)\n"
+            "  --replace       the list becomes exactly the files' entries: prints added,\n"
+            "                  kept and removed; a lookup meanwhile sees the old list or\n"
+            "                  the new, never a mix\n"
+            "  --strict        an entry of an unknown signal type is an error (else\n"
+            "                  counted, reported and skipped)\n"
             "  --create        create the list if it does not exist\n"
             "  --description, --radius N (0-64, default 31), --kind: list settings\n"
             "  --batch N       PDQs per index merge (default %u, ~110 bytes each)\n"
-            "  --quiet         no progress bar\n"
-            "Blank lines and # comments are skipped; repeated hashes are counted once.\n",
+            "  --quiet         no progress bar;  --json: the counts as JSON\n"
+            "pytx is read as python-threatexchange writes it: 'TYPE SIGNAL'\n"
+            "lines, 'threatexchange dataset -P' lines (TYPE SIGNAL 'COLLAB' CATEGORY\n"
+            "TAGS), its --csv (signal_type,signal_str,collab,category,tags), and\n"
+            "ThreatExchange cache rows (HASH,ID,DATE,TAGS).  Types: pdq, video_md5\n"
+            "(kept as an MD5 entry, the MD5 of the whole file), video_sha256, vpdq\n"
+            "(a JSON list of frames: one video entry), and scrim's md5, sha256.  The\n"
+            "collab, category and tags are kept with the entry and come back with\n"
+            "its matches.  An entry marked a false positive (category NEGATIVE_CLASS,\n"
+            "tag false_positive) is never stored, and removed if the list has it.\n"
+            "Blank lines and # comments are skipped; repeated hashes are counted once.\n"
+            "Each file's name, SHA-256 and time are kept: scrim lists --json shows them.\n",
             SCRIM_STORE_DEFAULT_DIR, CLI_IMPORT_BATCH);
 }
 
-int cmd_import(int argc, char **argv)
+/* The counts of an import, as one line: "NAME: added N (pdq N, md5 N,
+ * sha256 N), duplicates N (...), N lines", then what else happened. */
+static void print_import(const char *list, int mode, const scrim_import_stats *st)
 {
-    if (cli_format_is_vpdq(argc, argv)) /* video lists: cmd_video.c */
-        return cmd_import_vpdq(argc, argv);
-    static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC,
-                               OPT_RADIUS, OPT_KIND, OPT_MAPSIZE, OPT_QUIET,
-                               OPT_JSON, OPT_BATCH, 0};
-    cli_args a = CLI_ARGS_INIT;
-    int format = SCRIM_FORMAT_AUTO, c;
-    uint64_t map_size = 0;
-    scrim_import_opts io = {0};
-    io.flush_every = CLI_IMPORT_BATCH;
-    long long v;
-    while ((c = cli_getopt(argc, argv, take, &a)) != -1) {
-        switch (c) {
-        case OPT_FORMAT:
-            format = scrim_import_format_parse(optarg);
-            if (format < 0) {
-                fprintf(stderr, "scrim: --format: unknown format '%s' (auto, hex, "
-                                "pytx, csv, md5, sha256)\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_MAPSIZE:
-            if ((v = cli_parse_int("--map-size", optarg, 1 << 20, 1LL << 50)) < 0)
-                return 2;
-            map_size = (uint64_t)v;
-            break;
-        case OPT_BATCH:
-            if ((v = cli_parse_int("--batch", optarg, 1, 1LL << 28)) < 0)
-                return 2;
-            io.flush_every = (size_t)v;
-            break;
-        default: return usage_import(c);
-        }
+    if (mode == SCRIM_IMPORT_REMOVE)
+        printf("%s: removed %llu, not found %llu", list,
+               (unsigned long long)st->removed[0], (unsigned long long)st->missing);
+    else
+        printf("%s: added %llu (pdq %llu, md5 %llu, sha256 %llu), duplicates %llu "
+               "(pdq %llu, md5 %llu, sha256 %llu), %llu lines",
+               list, (unsigned long long)st->added[0],
+               (unsigned long long)st->added[SCRIM_HASH_PDQ],
+               (unsigned long long)st->added[SCRIM_HASH_MD5],
+               (unsigned long long)st->added[SCRIM_HASH_SHA256],
+               (unsigned long long)st->duplicates[0],
+               (unsigned long long)st->duplicates[SCRIM_HASH_PDQ],
+               (unsigned long long)st->duplicates[SCRIM_HASH_MD5],
+               (unsigned long long)st->duplicates[SCRIM_HASH_SHA256],
+               (unsigned long long)st->lines);
+    if (st->added[SCRIM_HASH_VIDEO] || st->duplicates[SCRIM_HASH_VIDEO])
+        printf(", videos %llu added, %llu duplicates",
+               (unsigned long long)st->added[SCRIM_HASH_VIDEO],
+               (unsigned long long)st->duplicates[SCRIM_HASH_VIDEO]);
+    if (mode == SCRIM_IMPORT_REPLACE)
+        printf(", kept %llu (%llu updated), removed %llu",
+               (unsigned long long)st->kept[0], (unsigned long long)st->updated,
+               (unsigned long long)st->removed[0]);
+    if (st->negative)
+        printf(", false positives %llu (not stored", (unsigned long long)st->negative);
+    if (st->negative && mode == SCRIM_IMPORT_ADD && st->removed[0])
+        printf("; %llu removed from the list", (unsigned long long)st->removed[0]);
+    if (st->negative)
+        printf(")");
+    if (st->unknown) {
+        printf(", unknown types %llu (", (unsigned long long)st->unknown);
+        for (size_t i = 0; i < 8 && st->unknown_types[i].count; i++)
+            printf("%s%s %llu", i ? ", " : "", st->unknown_types[i].name,
+                   (unsigned long long)st->unknown_types[i].count);
+        printf("; skipped)");
     }
-    if (!a.list || optind >= argc) {
-        fprintf(stderr, "scrim: import: %s\n",
-                !a.list ? "--list NAME is required" : "no input file (use - for stdin)");
-        return usage_import(0);
-    }
-    const char *list = a.list;
-    io.create = a.create;
-    io.list = a.params;
-    io.source = !strcmp(argv[optind], "-") ? "<stdin>" : argv[optind];
+    printf("\n");
+}
+
+/* Reads FILE(s) into an import of mode `mode` (cmd_import, remove --from);
+ * returns the exit status. */
+static int import_files(const cli_args *a, uint64_t map_size, int format,
+                        scrim_import_opts *io, char **files, int nfiles)
+{
+    const char *list = a->list;
+    io->source = !strcmp(files[0], "-") ? "<stdin>" : files[0];
     scrim_store *s;
     scrim_import *imp;
-    int rc = cli_import_begin(a.db, map_size, list, &io, &s, &imp);
+    int rc = cli_import_begin(a->db, map_size, list, io, &s, &imp);
     if (rc)
         return rc;
     char err[1024];
     progress pg = {0};
-    int tty = !a.quiet && isatty(2);
-    for (int i = optind; i < argc && !rc; i++) {
-        const char *path = argv[i];
+    int tty = !a->quiet && isatty(2);
+    for (int i = 0; i < nfiles && !rc; i++) {
+        const char *path = files[i];
         int is_stdin = !strcmp(path, "-");
         FILE *f = is_stdin ? stdin : fopen(path, "r");
         if (!f) {
@@ -147,33 +168,60 @@ int cmd_import(int argc, char **argv)
     scrim_import_stats st;
     if (cli_import_end(s, imp, rc, err, sizeof err, &st))
         return 1;
-    if (a.json) {
-        cli_print_json(stdout, json_pack(
-            "{s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}",
-            "list", list, "added", (json_int_t)st.added[0], "duplicates",
-            (json_int_t)st.duplicates[0], "added_by_type", "pdq",
-            (json_int_t)st.added[SCRIM_HASH_PDQ], "md5",
-            (json_int_t)st.added[SCRIM_HASH_MD5], "sha256",
-            (json_int_t)st.added[SCRIM_HASH_SHA256], "video",
-            (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates_by_type", "pdq",
-            (json_int_t)st.duplicates[SCRIM_HASH_PDQ], "md5",
-            (json_int_t)st.duplicates[SCRIM_HASH_MD5], "sha256",
-            (json_int_t)st.duplicates[SCRIM_HASH_SHA256], "video",
-            (json_int_t)st.duplicates[SCRIM_HASH_VIDEO]), JSON_COMPACT);
-    } else {
-        printf("%s: added %llu (pdq %llu, md5 %llu, sha256 %llu), duplicates %llu "
-               "(pdq %llu, md5 %llu, sha256 %llu), %llu lines\n",
-               list, (unsigned long long)st.added[0],
-               (unsigned long long)st.added[SCRIM_HASH_PDQ],
-               (unsigned long long)st.added[SCRIM_HASH_MD5],
-               (unsigned long long)st.added[SCRIM_HASH_SHA256],
-               (unsigned long long)st.duplicates[0],
-               (unsigned long long)st.duplicates[SCRIM_HASH_PDQ],
-               (unsigned long long)st.duplicates[SCRIM_HASH_MD5],
-               (unsigned long long)st.duplicates[SCRIM_HASH_SHA256],
-               (unsigned long long)st.lines);
-    }
+    if (a->json)
+        cli_print_json(stdout, scrim_import_stats_json(list, io->mode, &st),
+                       JSON_COMPACT);
+    else
+        print_import(list, io->mode, &st);
     return 0;
+}
+
+int cmd_import(int argc, char **argv)
+{
+    if (cli_format_is_vpdq(argc, argv)) /* video lists: cmd_video.c */
+        return cmd_import_vpdq(argc, argv);
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC,
+                               OPT_RADIUS, OPT_KIND, OPT_MAPSIZE, OPT_QUIET,
+                               OPT_JSON, OPT_BATCH, OPT_REPLACE, OPT_STRICT, 0};
+    cli_args a = CLI_ARGS_INIT;
+    int format = SCRIM_FORMAT_AUTO, c;
+    uint64_t map_size = 0;
+    scrim_import_opts io = {0};
+    io.flush_every = CLI_IMPORT_BATCH;
+    long long v;
+    while ((c = cli_getopt(argc, argv, take, &a)) != -1) {
+        switch (c) {
+        case OPT_FORMAT:
+            format = scrim_import_format_parse(optarg);
+            if (format < 0) {
+                fprintf(stderr, "scrim: --format: unknown format '%s' (auto, hex, "
+                                "pytx, csv, tsv, md5, sha256, vpdq)\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_MAPSIZE:
+            if ((v = cli_parse_int("--map-size", optarg, 1 << 20, 1LL << 50)) < 0)
+                return 2;
+            map_size = (uint64_t)v;
+            break;
+        case OPT_BATCH:
+            if ((v = cli_parse_int("--batch", optarg, 1, 1LL << 28)) < 0)
+                return 2;
+            io.flush_every = (size_t)v;
+            break;
+        case OPT_REPLACE: io.mode = SCRIM_IMPORT_REPLACE; break;
+        case OPT_STRICT: io.strict = 1; break;
+        default: return usage_import(c);
+        }
+    }
+    if (!a.list || optind >= argc) {
+        fprintf(stderr, "scrim: import: %s\n",
+                !a.list ? "--list NAME is required" : "no input file (use - for stdin)");
+        return usage_import(0);
+    }
+    io.create = a.create;
+    io.list = a.params;
+    return import_files(&a, map_size, format, &io, argv + optind, argc - optind);
 }
 
 /* ---- export -------------------------------------------------------------------- */
@@ -188,8 +236,10 @@ int cmd_export(int argc, char **argv)
     const char *usage =
         "usage: scrim export [--db DIR] --list NAME [--format hex|pytx|csv]\n"
         "                    [--variants]\n"
-        "Writes the list to stdout (default csv: type,hash,id,label,quality);\n"
-        "the output imports back with scrim import.  hex holds PDQs only.\n"
+        "Writes the list to stdout (default csv: type,hash,id,label,quality,source,\n"
+        "category,tags; a video is a vpdq row); the output imports back with scrim\n"
+        "import.  pytx: 'TYPE SIGNAL' lines as python-threatexchange reads them\n"
+        "(pdq, video_md5, video_sha256, vpdq).  hex holds PDQs only.\n"
         "The index-side variants 'scrim add' stores are left out, so that a\n"
         "shared list carries only the media's own hashes; --variants (csv\n"
         "only) writes them too, named in a 'variant' column.\n";
@@ -421,15 +471,43 @@ int cmd_drop(int argc, char **argv)
 
 int cmd_remove(int argc, char **argv)
 {
-    static const int take[] = {OPT_DB, OPT_LIST, 0};
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_FROM, OPT_FORMAT, OPT_JSON,
+                               OPT_QUIET, 0};
     cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim remove [--db DIR] --list NAME HASH...\n"
-        "HASH: 64 hex = PDQ, 32 hex = MD5, sha256:HEX, video:ID.  All in one\n"
-        "transaction; hashes not in the list are counted and reported.\n";
-    int c = cli_getopt(argc, argv, take, &a);
+        "       scrim remove [--db DIR] --list NAME --from FILE [--from FILE]...\n"
+        "                    [--format F] [--json]\n"
+        "HASH: 64 hex = PDQ, 32 hex = MD5, sha256:HEX, video:ID.  --from: every\n"
+        "entry of list files (- = stdin) in any format import reads (a withdrawal\n"
+        "list, e.g. StopNCII's hashes to delete; their categories do not matter).\n"
+        "All in one transaction; entries not in the list are counted and reported.\n";
+    int c, format = SCRIM_FORMAT_AUTO;
+    char **from = calloc((size_t)argc + 1, sizeof *from);
+    int nfrom = 0;
+    if (!from)
+        return 1;
+    while ((c = cli_getopt(argc, argv, take, &a)) == OPT_FROM || c == OPT_FORMAT) {
+        if (c == OPT_FROM) {
+            from[nfrom++] = optarg;
+        } else if ((format = scrim_import_format_parse(optarg)) < 0) {
+            fprintf(stderr, "scrim: --format: unknown format '%s'\n", optarg);
+            free(from);
+            return 2;
+        }
+    }
+    if (c == -1 && nfrom && a.list && optind == argc) {
+        scrim_import_opts io = {0};
+        io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+        io.mode = SCRIM_IMPORT_REMOVE;
+        io.flush_every = CLI_IMPORT_BATCH;
+        int st = import_files(&a, 0, format, &io, from, nfrom);
+        free(from);
+        return st;
+    }
+    free(from);
     scrim_store *s;
-    int st = cli_begin(c, a.list && optind < argc, usage, &a, &s);
+    int st = cli_begin(c, a.list && optind < argc && !nfrom, usage, &a, &s);
     if (st >= 0)
         return st;
     const char *list = a.list;
