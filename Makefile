@@ -179,3 +179,153 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 
 clean:
 	rm -rf build bin lib
+
+# ============================================================================
+# Install, shared library, Debian package (issue 23).  Kept apart from the
+# build above; it reuses LIB_SRC, XCFLAGS, PKG_CFLAGS, PKG_LIBS, PKGS and
+# LAZY_PKGS from it.
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   make uninstall (same args)
+#   make shared   build/pic/libscrim.so.$(SO_VERSION) only
+#   make deb      build/deb/scrim_VERSION-1_ARCH.deb (dpkg-deb, no debhelper)
+#
+# The daemon goes to sbin (a system service, scrimd(8)); the unit's ExecStart
+# and config path are rewritten to where they are installed.  The config goes
+# to $(SYSCONFDIR)/scrim (/etc/scrim whatever PREFIX) and is never
+# overwritten; uninstall removes it only when it is still the example.
+# ============================================================================
+VERSION      := $(shell sed -n 's/^\#define SCRIM_VERSION "\(.*\)"/\1/p' include/scrim.h)
+# The SONAME is libscrim.so.$(SO_MAJOR): bump SO_MAJOR when the ABI breaks.
+SO_MAJOR     := 0
+SO_VERSION   := $(SO_MAJOR).$(word 2,$(subst ., ,$(VERSION))).$(word 3,$(subst ., ,$(VERSION)))
+PREFIX       ?= /usr/local
+EXEC_PREFIX  ?= $(PREFIX)
+BINDIR       ?= $(EXEC_PREFIX)/bin
+SBINDIR      ?= $(EXEC_PREFIX)/sbin
+LIBDIR       ?= $(EXEC_PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR       ?= $(PREFIX)/share/man
+SYSCONFDIR   ?= /etc
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+INSTALL      ?= install
+
+# The shared library: every src/ object again, position-independent, in
+# build/pic (never sanitized: it is what gets installed).  Only the scrim_
+# API is exported (pkg/libscrim.map).  FFmpeg and libvips stay out of its
+# DT_NEEDED, as out of the programs: src/base/lazy.c dlopens them.
+PIC          := build/pic
+PIC_OBJ      := $(LIB_SRC:src/%.c=$(PIC)/src/%.o)
+SHLIB        := $(PIC)/libscrim.so.$(SO_VERSION)
+PIC_XCFLAGS   = $(filter-out -fsanitize% -fno-sanitize%,$(XCFLAGS)) -fPIC
+# What a program linking libscrim needs: jansson publicly (scrim.h includes
+# jansson.h); for a static link, what PKG_LIBS links besides.
+PC_REQUIRES  := jansson
+PC_PRIVATE   := $(filter-out $(PC_REQUIRES),glib-2.0 gobject-2.0 $(filter-out $(LAZY_PKGS),$(PKGS)))
+PC_LIBS_PRIV := -ldl -lm -pthread
+PC_FILE      := $(PIC)/scrim.pc
+UNIT_FILE    := $(PIC)/scrimd.service
+MAN_PAGES    := doc/man/scrim.1 doc/man/scrimd.8 doc/man/scrimd.conf.5
+HEADERS      := $(wildcard include/scrim/*.h)
+# The Debian package: files under /usr (the library in the multiarch
+# directory), maintainer scripts and Depends by pkg/deb/build.sh.
+DEB_REVISION   ?= 1
+DEB_MAINTAINER ?= $(shell git log -1 --format='%an <%ae>' 2>/dev/null)
+DEB_ARCH        = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_MULTIARCH   = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+DEB             = build/deb/scrim_$(VERSION)-$(DEB_REVISION)_$(DEB_ARCH).deb
+
+.PHONY: shared install uninstall deb
+ifeq ($(SANITIZE),1)
+shared install uninstall deb:
+	@echo "make $@ is for the release build: run it without SANITIZE=1"; exit 2
+else
+shared: $(SHLIB)
+
+$(PIC)/%.o: %.c | check-deps
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(PIC_XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+# As in build/rel: -O3 for the vectorised filters, the embedded page.
+$(PIC)/src/hash/pdq.o $(PIC)/src/decode/luma.o: OPT := -O3
+$(PIC)/src/review/page.o: src/review/page.html
+
+$(SHLIB): $(PIC_OBJ) pkg/libscrim.map
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -shared -Wl,-soname,libscrim.so.$(SO_MAJOR) \
+	  -Wl,--version-script=pkg/libscrim.map -Wl,-z,defs -Wl,--as-needed \
+	  -o $@ $(PIC_OBJ) $(PKG_LIBS) -lm -pthread
+
+# Rewritten on every run (cheap): it depends on PREFIX and LIBDIR.
+$(PC_FILE): pkg/scrim.pc.in FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' \
+	  -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	  -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	  -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(PC_REQUIRES)|' \
+	  -e 's|@REQUIRES_PRIVATE@|$(PC_PRIVATE)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIV)|' \
+	  $< > $@.tmp && mv $@.tmp $@
+
+# The unit with the paths it is installed with.
+$(UNIT_FILE): tools/scrimd/scrimd.service FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's|/usr/local/sbin/scrimd|$(SBINDIR)/scrimd|' \
+	  -e 's|/etc/scrim/|$(SYSCONFDIR)/scrim/|' $< > $@.tmp && mv $@.tmp $@
+
+install: bin/scrim bin/scrimd lib/libscrim.a $(SHLIB) $(PC_FILE) $(UNIT_FILE) $(MAN_PAGES)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/scrim $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/scrim
+	$(INSTALL) -m 0755 bin/scrim $(DESTDIR)$(BINDIR)/scrim
+	$(INSTALL) -m 0755 bin/scrimd $(DESTDIR)$(SBINDIR)/scrimd
+	$(INSTALL) -m 0644 lib/libscrim.a $(DESTDIR)$(LIBDIR)/libscrim.a
+	$(INSTALL) -m 0644 $(SHLIB) $(DESTDIR)$(LIBDIR)/libscrim.so.$(SO_VERSION)
+	ln -sf libscrim.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/libscrim.so.$(SO_MAJOR)
+	ln -sf libscrim.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libscrim.so
+	$(INSTALL) -m 0644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)/scrim.pc
+	$(INSTALL) -m 0644 include/scrim.h $(DESTDIR)$(INCLUDEDIR)/scrim.h
+	$(INSTALL) -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/scrim/
+	$(INSTALL) -m 0644 doc/man/scrim.1 $(DESTDIR)$(MANDIR)/man1/scrim.1
+	$(INSTALL) -m 0644 doc/man/scrimd.conf.5 $(DESTDIR)$(MANDIR)/man5/scrimd.conf.5
+	$(INSTALL) -m 0644 doc/man/scrimd.8 $(DESTDIR)$(MANDIR)/man8/scrimd.8
+	$(INSTALL) -m 0644 $(UNIT_FILE) $(DESTDIR)$(UNITDIR)/scrimd.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/scrim/scrimd.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/scrim/scrimd.conf (the example: tools/scrimd/scrimd.conf)"; \
+	else \
+	  echo "$(INSTALL) -m 0644 tools/scrimd/scrimd.conf $(DESTDIR)$(SYSCONFDIR)/scrim/scrimd.conf"; \
+	  $(INSTALL) -m 0644 tools/scrimd/scrimd.conf $(DESTDIR)$(SYSCONFDIR)/scrim/scrimd.conf; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo ldconfig; ldconfig || true; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/scrim $(DESTDIR)$(SBINDIR)/scrimd \
+	  $(DESTDIR)$(LIBDIR)/libscrim.a $(DESTDIR)$(LIBDIR)/libscrim.so.$(SO_VERSION) \
+	  $(DESTDIR)$(LIBDIR)/libscrim.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libscrim.so \
+	  $(DESTDIR)$(PKGCONFIGDIR)/scrim.pc $(DESTDIR)$(INCLUDEDIR)/scrim.h \
+	  $(HEADERS:include/%=$(DESTDIR)$(INCLUDEDIR)/%) \
+	  $(DESTDIR)$(MANDIR)/man1/scrim.1 $(DESTDIR)$(MANDIR)/man5/scrimd.conf.5 \
+	  $(DESTDIR)$(MANDIR)/man8/scrimd.8 $(DESTDIR)$(UNITDIR)/scrimd.service
+	@conf=$(DESTDIR)$(SYSCONFDIR)/scrim/scrimd.conf; \
+	if [ -e $$conf ] && ! cmp -s $$conf tools/scrimd/scrimd.conf; then \
+	  echo "kept $$conf: it is not the example any more"; \
+	else \
+	  echo "rm -f $$conf"; rm -f $$conf; \
+	fi
+	@for d in $(DESTDIR)$(INCLUDEDIR)/scrim $(DESTDIR)$(SYSCONFDIR)/scrim; do \
+	  [ ! -d $$d ] || rmdir $$d 2>/dev/null || echo "kept $$d: not empty"; \
+	done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo ldconfig; ldconfig || true; \
+	fi
+
+deb:
+	@command -v dpkg-deb >/dev/null || { echo "make deb needs dpkg-deb (Debian's dpkg)"; exit 1; }
+	@rm -rf build/deb/stage
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/build/deb/stage PREFIX=/usr \
+	  LIBDIR=/usr/lib/$(DEB_MULTIARCH) UNITDIR=/usr/lib/systemd/system SYSCONFDIR=/etc >/dev/null
+	@rm -f build/deb/*.deb
+	pkg/deb/build.sh build/deb/stage $(DEB) $(VERSION) $(DEB_REVISION) "$(DEB_MAINTAINER)" $(LAZY_PKGS)
+endif
