@@ -31,6 +31,7 @@
 #include "hash/regions.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,12 +46,15 @@
 #define GAP_MIN 2           /* and at least 2 samples */
 #define MIN_SIDE_FRAC 0.15f /* regions below 15% of a side are dropped */
 #define MIN_SIDE 24
+#define FRAME_STEP 16.0f   /* a frame's inner line: > 16 levels off the border */
+#define FRAME_SHARE 0.5f    /* over >= half the side */
 #define CHANGE_FRAC 0.03f   /* a region must move a side by >= 3% */
 #define SHARP_T 0.25f       /* busy: >= 25% of the profile's 90th pct */
 #define SHARP_SOFT 0.30f    /* outside mean <= 30% of inside mean */
 #define SHARP_MAX_FRAC 0.92f
 #define SHARP_SIDE 0.05f    /* each soft side >= 5% of the extent */
 #define SHARP_EDGE 3.0f     /* frame edge: >= 3x the median edge outside */
+#define SHARP_STRAIGHT 0.5f /* one end a straight edge over half the side */
 #define SHARP_WIN 25        /* and looked for up to 1/25 inside the run */
 #define OV_SUB 8            /* overlay runs: every 8th line */
 #define OV_STEP 6.0f        /* overlay border: a step of > 6 levels */
@@ -92,7 +96,9 @@ static float line_dominance(const float *p, ptrdiff_t step, int n, int bw,
                 k += fabsf(q[j] - q[i]) <= win;
             best = k > best ? k : best;
         }
-        if (best < 10) {
+        /* a line of the page gaps (97% in a 9-level window) leaves at
+         * most 3 of 16 samples out far more often than not */
+        if (best < (bw <= 3 ? 13 : 10)) {
             *colour = p[0];
             return 0;
         }
@@ -158,7 +164,7 @@ static int line_blank(const float *L, int w, box b, int dir, int i, float *c)
 /* Peel near-uniform lines off each side of b.  Returns 0 if what is left is
  * too small to be a picture (a blank or nearly blank plane). */
 static int trim(const float *L, int w, box *b, int minw, int minh,
-                float border[4], int *nborder, int strict)
+                float border[4], int *nborder, int strict, float sref[4])
 {
     /* ref[s]: the colour of side s's border (top, bottom, left, right),
      * fixed by its outermost line in the first round.  Later rounds go on
@@ -211,7 +217,58 @@ static int trim(const float *L, int w, box *b, int minw, int minh,
         for (int k = 0; k < 4; k++)
             if (has[k])
                 border[(*nborder)++] = ref[k];
+    if (sref)
+        for (int k = 0; k < 4; k++)
+            sref[k] = ref[k];
     return 1;
+}
+
+
+/* A border is the picture's frame only if it ends in a straight line across
+ * the whole side: most samples of the first two lines inside differ from the
+ * border's colour by more than FRAME_STEP.  A sky, a studio backdrop or a
+ * dark background trimmed as a "border" ends where the subject pokes into
+ * it, and the lines just inside are still mostly its colour. */
+static float frame_share(const float *L, int w, box b, int s, float ref)
+{
+    int dir = s >> 1;
+    int i0 = s == 0 ? b.y0 : s == 1 ? b.y1 - 1 : s == 2 ? b.x0 : b.x1 - 1;
+    int i1 = s == 0 || s == 2 ? i0 + 1 : i0 - 1;
+    int lo = dir ? b.y0 : b.x0, hi = dir ? b.y1 : b.x1;
+    if (hi - lo < 4)
+        return 0;
+    const float *p0 = dir ? L + i0 : L + (size_t)i0 * w;
+    const float *p1 = dir ? L + i1 : L + (size_t)i1 * w;
+    ptrdiff_t st = dir ? w : 1;
+    int n = 0, hit = 0;
+    for (int k = lo; k < hi; k += 2, n++)
+        hit += fabsf(p0[k * st] - ref) > FRAME_STEP ||
+               fabsf(p1[k * st] - ref) > FRAME_STEP;
+    return (float)hit / n;
+}
+
+/* Undo the trim of t (from the plane's w x h) on the sides that are not a
+ * frame.  A side that is not one on its own is kept when the opposite side
+ * is a frame and was trimmed nearly as deep (a centred pad whose picture has
+ * the pad's colour along that edge), or when two sides are frames and it has
+ * their colour (a border goes all around). */
+static box frame_only(const float *L, int w, int h, box t, const float ref[4])
+{
+    int d[4] = {t.y0, h - t.y1, t.x0, w - t.x1}, ok[4];
+    for (int s = 0; s < 4; s++)
+        ok[s] = d[s] > 0 && frame_share(L, w, t, s, ref[s]) >= FRAME_SHARE;
+    int e[4], nok = ok[0] + ok[1] + ok[2] + ok[3];
+    for (int s = 0; s < 4; s++) {
+        int o = s ^ 1, side = s < 2 ? h : w;
+        int tol = (int)(0.02f * side) + 2;
+        int keep = ok[s] || (d[s] > 0 && ok[o] && d[s] >= d[o] - tol);
+        /* two frame sides make a border, which goes all around in one
+         * colour (the picture's edge may have that colour on one side) */
+        for (int k = 0; k < 4 && !keep && nok >= 2; k++)
+            keep = d[s] > 0 && ok[k] && fabsf(ref[s] - ref[k]) <= SAME_COLOUR;
+        e[s] = keep ? d[s] : 0;
+    }
+    return (box){e[2], e[0], w - e[3], h - e[1]};
 }
 
 /* ---- 2. block -------------------------------------------------------------- */
@@ -388,6 +445,37 @@ static int sharp_run(const float *a, const float *e, int n, float *tmp,
     return 1;
 }
 
+
+/* A frame's edge between lines i - 1 and i (rows for dir 0, columns for
+ * dir 1) of b: the share of samples across it where the step is > 3 levels
+ * and the largest of the three steps around it; best of i - 1, i, i + 1
+ * (the snap may be a line off).  A picture pasted on its blurred copy has a
+ * straight edge; a photo's sky or shallow-focus background turns busy along
+ * a ragged line. */
+static float edge_straight(const float *L, int w, box b, int dir, int i)
+{
+    int lim = dir ? b.x1 : b.y1, base = dir ? b.x0 : b.y0;
+    int lo = dir ? b.y0 : b.x0, hi = dir ? b.y1 : b.x1;
+    ptrdiff_t along = dir ? w : 1, across = dir ? 1 : w;
+    float best = 0;
+    for (int j = i - 1; j <= i + 1; j++) {
+        if (j - 2 < base || j + 1 >= lim)
+            continue;
+        const float *p = dir ? L + (size_t)j : L + (size_t)j * w;
+        int n = 0, hit = 0;
+        for (int k = lo; k < hi; k += 2, n++) {
+            const float *q = p + k * along;
+            float s0 = fabsf(q[0] - q[-across]);
+            float sb = fabsf(q[-across] - q[-2 * across]);
+            float sa = fabsf(q[across] - q[0]);
+            hit += s0 > 3 && s0 >= sb && s0 >= sa;
+        }
+        float f = n ? (float)hit / n : 0;
+        best = f > best ? f : best;
+    }
+    return best;
+}
+
 /* The sharp part of b, if b is a picture on a soft (blurred) background. */
 static int sharp(const float *L, int w, box b, box *out, box *alt)
 {
@@ -439,6 +527,15 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
         return 0;
     }
     *out = (box){b.x0 + c0, b.y0 + r0, b.x0 + c1, b.y0 + r1};
+    {
+        int a0 = gr ? out->y0 : out->x0, a1 = gr ? out->y1 : out->x1;
+        float s0 = edge_straight(L, w, b, gr ? 0 : 1, a0);
+        float s1 = edge_straight(L, w, b, gr ? 0 : 1, a1);
+        if ((s0 > s1 ? s0 : s1) < SHARP_STRAIGHT) {
+            free(buf);
+            return 0;
+        }
+    }
     /* The apps centre the picture: when a soft stretch of the picture put
      * one end off, the end on the stronger edge, mirrored, gives the other
      * (*alt; same as *out when the run is already centred). */
@@ -494,6 +591,44 @@ static void run_step(run *r, int i, int hit, int gap)
  * 1: -); hr[pol][y]: runs along row y of steps L[y] - L[y-1].  Every
  * OV_SUB-th row (column) only, so run ends are OV_SUB samples coarse; the
  * line itself is exact. */
+/* Local-maximum steps along one line: flag[i] = 1 (step d[i] > 0) or 2
+ * (< 0) where |d[i]| > OV_STEP and no smaller than |d[i - 1]|, |d[i + 1]|,
+ * for i in [1, n - 1); branch-free, so that the compiler vectorises it. */
+static void step_flags(const float *d, int n, unsigned char *flag)
+{
+    for (int i = 1; i < n - 1; i++) {
+        float a = fabsf(d[i]);
+        int hit = (a > OV_STEP) & (a >= fabsf(d[i - 1])) & (a >= fabsf(d[i + 1]));
+        flag[i] = (unsigned char)(hit << (d[i] < 0));
+    }
+}
+
+/* Feed the flagged samples of one line to their runs, skipping zero words. */
+static void flags_to_runs(const unsigned char *flag, int lo, int hi, run *r0,
+                          run *r1, ptrdiff_t rstride, int pos, int rmode,
+                          int gap, const int *index)
+{
+    for (int i = lo; i < hi; i++) {
+        if (!((i - lo) & 7) && i + 8 <= hi) {
+            uint64_t wd;
+            memcpy(&wd, flag + i, 8);
+            if (!wd) {
+                i += 7;
+                continue;
+            }
+        }
+        unsigned f = flag[i];
+        if (!f)
+            continue;
+        run *r = (f == 2 ? r1 : r0) + (rmode ? 0 : i * rstride);
+        run_step(r, rmode ? index[i] : pos, 1, gap);
+    }
+}
+
+/* vr[pol][x]: runs down column x of steps L[x] - L[x-1] of sign pol (0: +,
+ * 1: -); hr[pol][y]: runs along row y of steps L[y] - L[y-1].  Every
+ * OV_SUB-th row (column) only, so run ends are OV_SUB samples coarse; the
+ * line itself is exact. */
 static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
 {
     int gap = 2 * OV_SUB; /* one missing line bridged */
@@ -501,31 +636,57 @@ static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
         for (int x = 0; x < w; x++)
             vr[p][x] = (run){0, 0, 0, -1, -1};
     }
+    int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
+    int nj = (bw + OV_SUB - 1) / OV_SUB;
+    int n = bw > bh ? bw : bh;
+    float *d = malloc(((size_t)n + 8) * sizeof *d +
+                      (size_t)nj * bh * sizeof *d + (size_t)n + 8 +
+                      (size_t)nj * sizeof(int));
+    if (!d)
+        return;
+    float *C = d + n + 8; /* every OV_SUB-th column of b, row by row */
+    unsigned char *flag = (unsigned char *)(C + (size_t)nj * bh);
+    int *xs = (int *)(flag + n + 8);
+    /* steps along rows: flag over x, runs down the columns */
     for (int y = b.y0; y < b.y1; y += OV_SUB) {
-        const float *r = L + (size_t)y * w;
-        for (int x = b.x0 + 2; x < b.x1 - 1; x++) {
-            float e = r[x] - r[x - 1];
-            float ae = fabsf(e);
-            if (ae <= OV_STEP)
-                continue;
-            if (ae >= fabsf(r[x + 1] - r[x]) && ae >= fabsf(r[x - 1] - r[x - 2]))
-                run_step(&vr[e < 0][x], y, 1, gap);
-        }
+        const float *r = L + (size_t)y * w + b.x0;
+        /* d[i] = r[i] - r[i - 1], i = 1 .. bw - 1 */
+        for (int i = 1; i < bw; i++)
+            d[i] = r[i] - r[i - 1];
+        d[0] = 0;
+        memset(flag, 0, (size_t)bw + 8);
+        step_flags(d, bw, flag);
+        flag[1] = 0; /* x = b.x0 + 1 has no step before it */
+        flags_to_runs(flag, 2, bw - 1, vr[0] + b.x0, vr[1] + b.x0, 1, y, 0,
+                      gap, NULL);
     }
-    for (int y = b.y0 + 2; y < b.y1 - 1; y++) {
-        const float *r = L + (size_t)y * w, *u = r - w, *uu = u - w, *d = r + w;
-        run *h0 = &hr[0][y], *h1 = &hr[1][y];
-        *h0 = (run){0, 0, 0, -1, -1};
-        *h1 = (run){0, 0, 0, -1, -1};
-        for (int x = b.x0; x < b.x1; x += OV_SUB) {
-            float e = r[x] - u[x];
-            float ae = fabsf(e);
-            if (ae <= OV_STEP)
-                continue;
-            if (ae >= fabsf(d[x] - r[x]) && ae >= fabsf(u[x] - uu[x]))
-                run_step(e < 0 ? h1 : h0, x, 1, gap);
-        }
+    /* steps down columns (every OV_SUB-th): flag over y, runs along rows */
+    for (int y = 0; y < bh; y++) {
+        const float *r = L + (size_t)(b.y0 + y) * w + b.x0;
+        float *c = C + (size_t)y * nj;
+        for (int j = 0; j < nj; j++)
+            c[j] = r[j * OV_SUB];
     }
+    for (int j = 0; j < nj; j++)
+        xs[j] = b.x0 + j * OV_SUB;
+    for (int y = 0; y < bh; y++) {
+        hr[0][b.y0 + y] = (run){0, 0, 0, -1, -1};
+        hr[1][b.y0 + y] = (run){0, 0, 0, -1, -1};
+    }
+    for (int y = 2; y < bh - 1; y++) {
+        const float *c = C + (size_t)y * nj, *u = c - nj, *uu = u - nj,
+                    *dn = c + nj;
+        unsigned char *f = flag;
+        for (int j = 0; j < nj; j++) {
+            float e = c[j] - u[j], a = fabsf(e);
+            int hit = (a > OV_STEP) & (a >= fabsf(dn[j] - c[j])) &
+                      (a >= fabsf(u[j] - uu[j]));
+            f[j] = (unsigned char)(hit << (e < 0));
+        }
+        flags_to_runs(f, 0, nj, &hr[0][b.y0 + y], &hr[1][b.y0 + y], 0, 0, 1,
+                      gap, xs);
+    }
+    free(d);
 }
 
 /* The far sides of a box come from run ends, OV_SUB samples coarse: move
@@ -813,10 +974,15 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
     box t = full;
     float border[8];
     int nborder = 0;
-    if (!trim(luma, w, &t, minw, minh, border, &nborder, 0))
+    float tref[4];
+    if (!trim(luma, w, &t, minw, minh, border, &nborder, 0, tref))
         return 0; /* blank: nothing worth hashing */
+    /* the block split looks inside every flat band; the trim candidates
+     * keep only the sides that are a frame */
+    box traw = t;
+    t = frame_only(luma, w, h, traw, tref);
     /* block: bands of rows, then of columns inside the tallest band */
-    box bl = t, band;
+    box bl = traw, band;
     int gy = (int)(GAP_MIN_FRAC * h), gx = (int)(GAP_MIN_FRAC * w);
     gy = gy < GAP_MIN ? GAP_MIN : gy;
     gx = gx < GAP_MIN ? GAP_MIN : gx;
@@ -824,7 +990,8 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
         bl = band;
     if (split(luma, w, bl, 1, gx, border, nborder, &band) > 1 && big_enough(band, w, h))
         bl = band;
-    if (differs(bl, t, w, h) && !trim(luma, w, &bl, minw, minh, NULL, NULL, 0))
+    if (!differs(bl, traw, w, h) ||
+        !trim(luma, w, &bl, minw, minh, NULL, NULL, 0, NULL))
         bl = t;
     /* sharp: inside the block */
     box sh = bl;
@@ -832,7 +999,10 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
      * trim may have peeled part of it as a "border" */
     box sh2;
     box st = full;
-    int exact = trim(luma, w, &st, minw, minh, NULL, NULL, 1);
+    float sref[4];
+    int exact = trim(luma, w, &st, minw, minh, NULL, NULL, 1, sref);
+    if (exact)
+        st = frame_only(luma, w, h, st, sref);
     int has_sharp = sharp(luma, w, full, &sh, &sh2);
     if (!has_sharp && differs(bl, full, w, h))
         has_sharp = sharp(luma, w, bl, &sh, &sh2);
