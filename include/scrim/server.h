@@ -77,6 +77,7 @@ typedef struct scrim_settings {
     int ignore_alpha;                        /* alpha dropped, not flattened */
     int preload;                             /* read the db in at start/HUP */
     int cache_hashes;                        /* every PDQ in RAM (start/HUP) */
+    int max_compare_frames;                  /* frames per side of /v1/compare */
 } scrim_settings;
 
 /* Fill every field with its default. */
@@ -149,6 +150,11 @@ typedef struct scrim_call {
     struct scrim_store *store;  /* the open database (NULL: none) */
     scrim_server *server;
     uint64_t id;                /* request id (also X-Request-Id) */
+    double deadline;            /* scrim_now() by which the reply is due (its
+                                 * arrival + --request-timeout): handlers pass
+                                 * it to every loop that may run long, which
+                                 * stops there with SCRIM_ETIMEOUT (504), so
+                                 * a request that timed out stops taking CPU */
     /* output */
     int status;                 /* HTTP status; 0 = 200 */
     json_t *json;               /* response body, owned by the call */
@@ -207,6 +213,7 @@ typedef struct scrim_query_opts {
     int min_side;       /* decode: scrim_decode_opts.min_side */
     int ignore_alpha;   /* decode: scrim_decode_opts.ignore_alpha */
     int radius;         /* -1: each list's own radius */
+    double deadline;    /* the call's (scrim_call.deadline); 0: none */
     /* The call itself, so a media kind can read options of its own with
      * scrim_call_arg() (video: ?seconds_per_hash=, ?keyframes=) without the
      * server core knowing them; a bad value is the handler's SCRIM_EINVAL

@@ -213,6 +213,8 @@ typedef struct scrim_import_opts {
     const char *source;         /* for the audit table, e.g. the file name */
     size_t flush_every;         /* PDQ records buffered before merging into
                                    the index; 0 = 1M (about 60 MB) */
+    double deadline;            /* scrim_now() at which adding stops with
+                                   SCRIM_ETIMEOUT (then abort); 0 = none */
 } scrim_import_opts;
 
 typedef struct scrim_import_stats {

@@ -184,6 +184,7 @@ static int list_import(scrim_call *c, const char *name)
         return scrim_call_error(c, 400, "bad_request", "?create= must be 0 or "
                                 "1");
     io.create = create && !strcmp(create, "1");
+    io.deadline = c->deadline; /* past the 504, nothing is imported */
     snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
     io.source = src;
     if (vpdq)

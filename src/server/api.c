@@ -41,6 +41,7 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
     o->max_pixels = c->settings->max_pixels;
     o->min_side = c->settings->fast_decode ? SCRIM_FAST_MIN_SIDE : 0;
     o->ignore_alpha = c->settings->ignore_alpha;
+    o->deadline = c->deadline;
     /* Dihedral variants: off for /v1/hash (output size), on for matching
      * (a rotated or mirrored copy must still match). */
     if (arg_int(c, "dihedral", 0, 1, match, &o->dihedral) ||

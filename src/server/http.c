@@ -669,6 +669,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
     j->set = srv->cur;
     atomic_fetch_add(&j->set->refs, 1);
     j->call.id = ++srv->next_id;
+    j->call.deadline = j->t0 + j->set->s.request_timeout;
     j->call.priv_ = j;
     j->call.server = srv;
     j->call.store = srv->store;

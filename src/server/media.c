@@ -19,7 +19,8 @@ static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
 {
     scrim_decode_opts d = {.max_pixels = o->max_pixels,
                            .min_side = o->min_side,
-                           .ignore_alpha = o->ignore_alpha};
+                           .ignore_alpha = o->ignore_alpha,
+                           .deadline = o->deadline};
     int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image, NULL,
                                      err, errlen);
     if (rc)

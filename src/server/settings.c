@@ -31,6 +31,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->preload = 1;
     s->cache_hashes = 1;
     s->review_retention = 7 * 24 * 3600;
+    s->max_compare_frames = SCRIM_VIDEO_DEFAULT_MAX_FRAMES;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
@@ -72,7 +73,11 @@ static const struct opt {
     {"max-pixels", T_U64, F(max_pixels), 1, 1e12, "N",
      "largest image in pixels, checked before decoding (413 above)"},
     {"request-timeout", T_SECS, F(request_timeout), 0.001, 3600, "SECONDS",
-     "time from a request's arrival to its reply (504 after)"},
+     "time from a request's arrival to its reply (504 after); decoding, frame "
+     "sampling, comparisons and imports stop there too"},
+    {"max-compare-frames", T_INT, F(max_compare_frames), 1, 1000000, "N",
+     "frames per side of POST /v1/compare, whose work is the product of the "
+     "two (413 above)"},
     {"idle-timeout", T_SECS, F(idle_timeout), 0.1, 3600, "SECONDS",
      "silence allowed on a connection mid-request (slow clients are cut)"},
     {"receive-timeout", T_SECS, F(receive_timeout), 0.1, 3600, "SECONDS",
