@@ -54,15 +54,55 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
 
 /* ==== ?path= confinement ==================================================== */
 
-/* Read the file a /v1/match?path= names, only if it lies under one of the
- * --allow-path directories once every symlink is resolved. */
+/* Open the file a /v1/match?path= names, beneath the --allow-path
+ * directory its path starts with, following no symlink below that
+ * directory (scrim__open_beneath: a directory on the way swapped for a
+ * symlink, even mid-request, makes the open fail; it cannot lead out).
+ * -1 for anything else: outside every allowed directory, missing, through
+ * a symlink, unreadable, not a regular file. */
+static int open_confined(const scrim__settings_ref *set, const char *path,
+                         struct stat *st)
+{
+    for (int i = 0; i < set->n_allow_real; i++) {
+        /* the directory as configured, or as it resolved at start-up */
+        const char *roots[2] = {set->s.allow_path[i], set->allow_real[i]};
+        for (int k = 0; k < 2; k++) {
+            size_t n = strlen(roots[k]);
+            while (n > 1 && roots[k][n - 1] == '/')
+                n--;
+            const char *rel = path + n;
+            if (n == 1 && roots[k][0] == '/')
+                rel = path; /* --allow-path / */
+            else if (strncmp(path, roots[k], n) || *rel != '/')
+                continue;
+            while (*rel == '/')
+                rel++;
+            int dir = open(set->allow_real[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (dir < 0)
+                continue;
+            int fd = scrim__open_beneath(dir, rel, O_RDONLY | O_NONBLOCK |
+                                                       O_NOCTTY, SCRIM__BENEATH_AUTO);
+            close(dir);
+            if (fd < 0)
+                continue;
+            if (!fstat(fd, st) && S_ISREG(st->st_mode))
+                return fd;
+            close(fd);
+        }
+    }
+    return -1;
+}
+
+/* Read the file a /v1/match?path= names (open_confined).  Whatever stops
+ * it, outside the allowed directories or missing or through a symlink, the
+ * answer is the same 403 with the same message: it must not tell a client
+ * which paths exist. */
 static int read_confined(scrim_call *c, const char *path, uint8_t **data,
                          size_t *len)
 {
     const scrim__settings_ref *set =
         (const scrim__settings_ref *)((const char *)c->settings -
                                       offsetof(scrim__settings_ref, s));
-    char real[PATH_MAX];
     int fd = -1, rc = -1;
     struct stat st;
 
@@ -77,29 +117,11 @@ static int read_confined(scrim_call *c, const char *path, uint8_t **data,
         if ((p == path || p[-1] == '/') && (p[2] == '/' || !p[2]))
             return scrim_call_error(c, 403, "forbidden", "?path= must not "
                                     "contain '..'");
-    if (!realpath(path, real)) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return scrim_call_error(c, 404, "not_found", "no file %s", path);
-        return scrim_call_error(c, 403, "forbidden", "cannot resolve %s: %s",
-                                path, strerror(errno));
-    }
-    int inside = 0;
-    for (int i = 0; i < set->n_allow_real && !inside; i++) {
-        size_t n = strlen(set->allow_real[i]);
-        inside = !strncmp(real, set->allow_real[i], n) &&
-                 (real[n] == '/' || (n == 1 && real[0] == '/'));
-    }
-    if (!inside)
-        return scrim_call_error(c, 403, "forbidden", "%s is outside the "
-                                "allowed directories (after resolving "
-                                "symlinks)", path);
-    /* O_NOFOLLOW: the resolved path must not have become a symlink since. */
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        scrim_call_error(c, 403, "forbidden", "%s is not a readable regular "
-                         "file", path);
-        goto out;
-    }
+    if ((fd = open_confined(set, path, &st)) < 0)
+        return scrim_call_error(c, 403, "forbidden", "?path= names no file "
+                                "scrimd may read: it must be a readable "
+                                "regular file under an --allow-path "
+                                "directory, reached without symlinks");
     if ((uint64_t)st.st_size > c->settings->max_body) {
         scrim_call_error(c, 413, "too_large", "%s is %lld bytes, over "
                          "--max-body %llu", path, (long long)st.st_size,
