@@ -596,6 +596,7 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
         scrim__metrics_error(&srv->metrics, kind);
     }
     conn_forget(c);
+    scrim__accept_closed(srv); /* a descriptor is free */
 }
 
 static void conn_setup(evutil_socket_t fd, short what, void *arg)
@@ -1283,6 +1284,10 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     }
     if (s->listen[0] && bind_tcp(srv, s->listen, err, errlen))
         goto fail;
+    if (scrim__accept_guard(srv)) {
+        scrim__seterr(err, errlen, "out of memory");
+        goto fail;
+    }
     if (drop_privileges(s->user, s->socket, s->log, err, errlen))
         goto fail;
 
@@ -1353,6 +1358,7 @@ void scrim_server_free(scrim_server *srv)
     scrim__pool_free(srv->pool);
     scrim__pool_free(srv->vpool);
     scrim__pool_free(srv->apool);
+    scrim__accept_free(srv);
     if (srv->http)
         evhttp_free(srv->http);
     conns_free(srv);

@@ -198,6 +198,7 @@ char *scrim__metrics_render(scrim_server *srv, size_t *len)
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);
+    scrim__accept_metrics(srv, f);
     /* In use vs held: a leak grows the first, fragmentation the second. */
     struct mallinfo2 mi = mallinfo2();
     fprintf(f, "# HELP scrim_heap_in_use_bytes Bytes allocated by malloc and "

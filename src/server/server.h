@@ -155,6 +155,7 @@ struct scrim_server {
     int preload_rc, preload_ran;
     scrim_store_cache_stats cache_stats;
     int cache_rc, cache_ran;
+    struct scrim__accept *accept;    /* accept.c */
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
@@ -180,6 +181,16 @@ const scrim__http_error *scrim__http_error_of(int rc);
  * names the problem (an empty one becomes scrim_strerror(rc)). */
 int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- out of descriptors: accepting paused (accept.c) ---------- */
+
+typedef struct scrim__accept scrim__accept;
+/* Watch every listener bound so far (call after binding). */
+int scrim__accept_guard(scrim_server *srv);
+/* A connection closed: accepting, if paused, is tried again at once. */
+void scrim__accept_closed(scrim_server *srv);
+void scrim__accept_metrics(scrim_server *srv, FILE *f);
+void scrim__accept_free(scrim_server *srv);
 
 /* ---- endpoints (api.c, admin.c) ----------------------------- */
 
