@@ -292,7 +292,9 @@ is "$code:$(jv '$j->{matched}')" "200:false" "an unrelated image does not match"
 http POST /v1/match --data-binary @"$T/flat.png"
 is "$code:$(jv '$j->{matched}')" "200:false" "a quality < 50 hash never matches by default"
 http POST '/v1/match?min_quality=0' --data-binary @"$T/flat.png"
-is "$code:$(jv '$j->{matched}')" "200:true" "... unless ?min_quality= allows it"
+is "$code:$(jv '$j->{error}{code}')" "403:forbidden" "... and ?min_quality= needs the admin token"
+http POST '/v1/match?min_quality=0' -H "$(auth)" --data-binary @"$T/flat.png"
+is "$code:$(jv '$j->{matched}')" "200:true" "... with which it lets the hash match"
 
 http POST /v1/lists/blk/import -H "$(auth)" --data-binary "pdq $PDQ_B
 pdq nothex

@@ -34,6 +34,22 @@ static int arg_int(scrim_call *c, const char *name, int lo, int hi, int dflt,
     return 0;
 }
 
+/* ?radius= and ?min_quality= change what matches, and so what reaches
+ * the review queue (a radius of 256 matches every upload): with the admin
+ * token or --allow-query-overrides 1 only.  Checked after their values
+ * (a malformed one is a 400 either way).  0, or a 403 answered. */
+static int overrides_allowed(scrim_call *c, const char *a, const char *b)
+{
+    const char *given = scrim_call_arg(c, a) ? a
+                        : b && scrim_call_arg(c, b) ? b : NULL;
+    if (!given || c->settings->allow_query_overrides || scrim_call_is_admin(c))
+        return 0;
+    scrim_call_error(c, 403, "forbidden", "?%s= changes what matches: it "
+                     "needs the admin token (Authorization: Bearer) or "
+                     "scrimd --allow-query-overrides 1", given);
+    return -1;
+}
+
 static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -48,6 +64,8 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
         arg_int(c, "min_quality", 0, 100, c->settings->min_quality,
                 &o->min_quality) ||
         arg_int(c, "radius", -1, SCRIM_MAX_RADIUS, -1, &o->radius))
+        return -1;
+    if (match && overrides_allowed(c, "radius", "min_quality"))
         return -1;
     return 0;
 }
@@ -274,7 +292,8 @@ static int api_lookup(scrim_call *c, void *arg)
     if (!!pdq + !!md5 + !!sha != 1)
         return scrim_call_error(c, 400, "bad_request", "give exactly one of "
                                 "?pdq=, ?md5=, ?sha256=");
-    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius))
+    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius) ||
+        overrides_allowed(c, "radius", NULL))
         return -1;
     if (!c->store)
         return scrim_call_error(c, 503, "no_database", "no database is open");

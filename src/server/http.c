@@ -483,6 +483,19 @@ static int authorise(call_job *j)
     return 0;
 }
 
+int scrim_call_is_admin(const scrim_call *c)
+{
+    call_job *j = c->priv_;
+    const char *tok = j && j->set ? j->set->admin_token : "";
+    const char *h = j ? j->authorization : NULL;
+    if (!tok[0] || !h || strncasecmp(h, "Bearer ", 7))
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return scrim__token_equal(h, strlen(h), tok);
+}
+
 /* ==== slow clients: a whole request within --receive-timeout ============= */
 
 /* evhttp's timeout (--idle-timeout) starts again with every byte, so a client
@@ -671,6 +684,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
     atomic_fetch_add(&j->set->refs, 1);
     j->call.id = ++srv->next_id;
     j->call.deadline = j->t0 + j->set->s.request_timeout;
+    scrim__peer_name(req, j->call.peer, sizeof j->call.peer);
     j->call.priv_ = j;
     j->call.server = srv;
     j->call.store = srv->store;

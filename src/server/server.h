@@ -76,6 +76,9 @@ void scrim__metrics_match(scrim__metrics *m, const char *list);
 /* The HTTP status index used for by_status (same order as the render). */
 int scrim__metrics_status_index(int status);
 
+/* The client of a request: "uid:N" (Unix socket) or "ip:ADDR" (peer.c). */
+void scrim__peer_name(struct evhttp_request *req, char *out, size_t n);
+
 /* ---- request log (log.c) ---------------------------------------- */
 
 int scrim__log_open(const char *path, char *err, size_t errlen);
@@ -92,6 +95,13 @@ void scrim__log_msg(const char *level, const char *fmt, ...)
 #define SCRIM__MAX_ROUTES 48
 #define SCRIM__MAX_MEDIA 8
 #define SCRIM__MAX_HOOKS 8
+#define SCRIM__MAX_COUNTERS 16
+
+/* A module's counter (scrim_server_counter), rendered in /metrics. */
+struct scrim_counter {
+    char name[64], help[160];
+    atomic_uint_least64_t n;
+};
 
 typedef struct scrim__route {
     char name[32];
@@ -156,6 +166,8 @@ struct scrim_server {
     scrim_store_cache_stats cache_stats;
     int cache_rc, cache_ran;
     struct scrim__accept *accept;    /* accept.c */
+    struct scrim_counter counters[SCRIM__MAX_COUNTERS];
+    int n_counters;
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,

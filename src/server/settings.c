@@ -32,6 +32,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->cache_hashes = 1;
     s->review_retention = 7 * 24 * 3600;
     s->max_compare_frames = SCRIM_VIDEO_DEFAULT_MAX_FRAMES;
+    s->review_rate = 120;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
@@ -66,6 +67,13 @@ static const struct opt {
      "file holding the reviewer Bearer token for /v1/review and /review"},
     {"review-retention", T_SECS, F(review_retention), 60, 31536000, "SECONDS",
      "how long review records (previews, decisions) are kept"},
+    {"review-rate", T_INT, F(review_rate), 0, 1000000, "N",
+     "review records one client (Unix socket uid, TCP address) may cause per "
+     "minute, in bursts of up to a minute's worth; over it matches are "
+     "answered without a record (0 = no limit)"},
+    {"allow-query-overrides", T_INT, F(allow_query_overrides), 0, 1, "0|1",
+     "1: any client may change what matches with ?radius= and ?min_quality=; "
+     "0: only with the admin token (403 without)"},
     {"allow-path", T_ALLOW, F(allow_path), 0, 0, "DIR",
      "directory POST /v1/match?path= may read under (repeatable)"},
     {"max-body", T_U64, F(max_body), 1024, 4294967296.0, "BYTES",
@@ -84,7 +92,8 @@ static const struct opt {
      "time a client has to send a whole request, headers and body, from its "
      "first byte (clients that trickle are cut)"},
     {"min-quality", T_INT, F(min_quality), 0, 100, "N",
-     "PDQ quality a hash needs to match (per request: ?min_quality=)"},
+     "PDQ quality a hash needs to match (per request: ?min_quality=, see "
+     "--allow-query-overrides)"},
     {"fast-decode", T_INT, F(fast_decode), 0, 1, "0|1",
      "shrink big JPEGs on load to 512 px: faster, hashes a few bits off"},
     {"ignore-alpha", T_INT, F(ignore_alpha), 0, 1, "0|1",
