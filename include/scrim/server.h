@@ -82,6 +82,8 @@ typedef struct scrim_settings {
                                               * cause per minute; 0 = any */
     int allow_query_overrides;               /* ?radius=, ?min_quality=
                                               * without the admin token */
+    uint64_t memory_budget;                  /* bytes bodies and decodes hold */
+    uint64_t max_decode_memory;              /* bytes one decode holds */
 } scrim_settings;
 
 /* Fill every field with its default. */
@@ -190,6 +192,12 @@ int scrim_call_error(scrim_call *c, int status, const char *code,
 /* 1 if the call carries the admin token (Authorization: Bearer), which
  * lifts the limits meant for ordinary clients (e.g. query overrides). */
 int scrim_call_is_admin(const scrim_call *c);
+
+/* Fill the decode options that bound a decode made for this call: its
+ * deadline, --max-decode-memory, and the server's memory budget as the
+ * reserve hook (a decode that does not fit now is SCRIM_EBUSY: 503).
+ * Other fields are left as they are. */
+void scrim_call_decode_opts(const scrim_call *c, scrim_decode_opts *d);
 
 /* Map a library error (SCRIM_E*) to the HTTP status scrimd answers with. */
 int scrim_http_status_of(int scrim_err);

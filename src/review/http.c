@@ -448,6 +448,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
          * image again, within the size it was already accepted at. */
         scrim_decode_opts d = {
             .max_pixels = (uint64_t)up->image.width * (uint64_t)up->image.height};
+        scrim_call_decode_opts(c, &d); /* its memory and deadline count too */
         if ((rc = scrim_image_load_buffer(up->bytes, up->len, &d, &img, err,
                                           errlen)))
             goto done;

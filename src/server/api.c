@@ -116,7 +116,7 @@ static int open_confined(const scrim__settings_ref *set, const char *path,
  * answer is the same 403 with the same message: it must not tell a client
  * which paths exist. */
 static int read_confined(scrim_call *c, const char *path, uint8_t **data,
-                         size_t *len)
+                         size_t *len, uint64_t *held)
 {
     const scrim__settings_ref *set =
         (const scrim__settings_ref *)((const char *)c->settings -
@@ -146,6 +146,14 @@ static int read_confined(scrim_call *c, const char *path, uint8_t **data,
                          (unsigned long long)c->settings->max_body);
         goto out;
     }
+    /* read into memory: as a body would be, within the memory budget */
+    if (!scrim__budget_try(c->server, (uint64_t)st.st_size)) {
+        scrim__call_fail(c, SCRIM_EBUSY, "busy: the memory budget "
+                         "(--memory-budget) has no room for this file's %lld "
+                         "bytes now; retry later", (long long)st.st_size);
+        goto out;
+    }
+    *held = (uint64_t)st.st_size;
     *data = malloc((size_t)st.st_size + 1);
     if (!*data) {
         scrim_call_error(c, 500, "no_memory", "out of memory");
@@ -183,6 +191,7 @@ static int hash_or_match(scrim_call *c, int match)
     scrim_match_result res = {0};
     const scrim_media_handler *h = NULL;
     uint8_t *file = NULL;
+    uint64_t held = 0; /* of the memory budget, for the file read */
     char err[512] = "";
     int rc = -1;
 
@@ -193,8 +202,10 @@ static int hash_or_match(scrim_call *c, int match)
         if (c->body_len)
             return scrim_call_error(c, 400, "bad_request", "send either a "
                                     "body or ?path=, not both");
-        if (read_confined(c, path, &file, &up.len))
+        if (read_confined(c, path, &file, &up.len, &held)) {
+            scrim__budget_release(srv, held);
             return -1;
+        }
         up.bytes = file;
     } else {
         up.bytes = c->body;
@@ -266,6 +277,7 @@ out:
     json_decref(res.allowed);
     json_decref(res.extra);
     free(file);
+    scrim__budget_release(srv, held);
     return rc;
 }
 

@@ -21,6 +21,8 @@ static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
                            .min_side = o->min_side,
                            .ignore_alpha = o->ignore_alpha,
                            .deadline = o->deadline};
+    /* the call's deadline, memory limit and the server's memory budget */
+    scrim_call_decode_opts(o->call, &d);
     int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image, NULL,
                                      err, errlen);
     if (rc)

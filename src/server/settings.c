@@ -33,6 +33,8 @@ void scrim_settings_defaults(scrim_settings *s)
     s->review_retention = 7 * 24 * 3600;
     s->max_compare_frames = SCRIM_VIDEO_DEFAULT_MAX_FRAMES;
     s->review_rate = 120;
+    s->memory_budget = 1ULL << 30;
+    s->max_decode_memory = SCRIM_DEFAULT_MAX_DECODE_MEMORY;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
@@ -80,6 +82,14 @@ static const struct opt {
      "largest request body (413 above)"},
     {"max-pixels", T_U64, F(max_pixels), 1, 1e12, "N",
      "largest image in pixels, checked before decoding (413 above)"},
+    {"max-decode-memory", T_U64, F(max_decode_memory), 1048576, 1099511627776.0,
+     "BYTES", "memory one image decode may hold, reckoned from its header "
+     "(pixels; a progressive JPEG's coefficients: w x h x components x 2) "
+     "before decoding (413 above)"},
+    {"memory-budget", T_U64, F(memory_budget), 1048576, 1099511627776.0, "BYTES",
+     "memory request bodies (from their headers until answered) and decodes "
+     "may hold at once; past it new bodies wait (reading paused, within "
+     "--receive-timeout) and decodes get 503 with Retry-After"},
     {"request-timeout", T_SECS, F(request_timeout), 0.001, 3600, "SECONDS",
      "time from a request's arrival to its reply (504 after); decoding, frame "
      "sampling, comparisons and imports stop there too"},
