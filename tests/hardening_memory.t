@@ -39,6 +39,12 @@ stop() {
 }
 kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$PID/status"; }
 metric() { curl -s --unix-socket "$SOCK" http://x/metrics | sed -n "s/^scrim_$1 //p"; }
+# Under AddressSanitizer the RSS is its own (freed memory is quarantined):
+# the RSS checks are skipped there, the budget's own figures still hold.
+case ${SCRIM_BUILD:-} in *san*) SAN=1 ;; *) SAN= ;; esac
+rss_ok() {   # STATUS DESCRIPTION
+    if [ -n "$SAN" ]; then n=$((n + 1)); echo "ok $n # skip RSS under a sanitizer: $2"; else ok "$1" "$2"; fi
+}
 
 # ---- 30 clients x 12 MB, a budget of 48 MB --------------------------------------------------
 start --memory-budget 48M --max-body 16M --receive-timeout 30
@@ -77,7 +83,7 @@ is "$(echo "$codes" | tr ' ' '\n' | grep -c '^415$')" 30 \
 # copies), plus what the heap keeps of buffers already freed while their
 # bodies' copies live on, plus one body being copied: 2 x 48 + 16 MB.
 [ "$rise" -lt 112 ]
-ok $? "peak RSS rose by ${rise} MB over ${base} kB: within twice the budget of 48 MB and one body; with no budget, 420-560 MB"
+rss_ok $? "peak RSS rose by ${rise} MB over ${base} kB: within twice the budget of 48 MB and one body; with no budget, 420-560 MB"
 peakres=$(metric memory_reserved_peak_bytes)
 [ "$peakres" -le $((48 << 20)) ]
 ok $? "at most the budget was reserved at once ($peakres bytes)"
@@ -141,7 +147,7 @@ grep -q 'needs 572 MB of coefficients, over the limit of 512 MB' "$T/out"
 ok $? "... naming what it needs and the limit ($(grep -o '"message":"[^"]*"' "$T/out"))"
 rise=$(( ($(kb VmHWM) - base) / 1024 ))
 [ "$rise" -lt 16 ]
-ok $? "... decided from the header: the peak RSS rose by ${rise} MB (the build before: 574 MB, and it answered 200)"
+rss_ok $? "... decided from the header: the peak RSS rose by ${rise} MB (the build before: 574 MB, and it answered 200)"
 http POST /v1/match --data-binary @"$T/hollow.jpg"
 is "$code" 413 "... on /v1/match too"
 

@@ -22,7 +22,7 @@ AUTH="Authorization: Bearer $REVIEWER"
 pending() { req -H "$AUTH" "/v1/review?limit=1000" > "$T/page"; json records.# < "$T/page"; }
 metric() { curl -s --unix-socket "$T/sock" http://x/metrics | sed -n "s/^scrim_$1 //p"; }
 
-start_daemon --review-rate 3 || { echo "Bail out! scrimd did not start"; cat "$T/log"; exit 1; }
+start_daemon || { echo "Bail out! scrimd did not start"; cat "$T/log"; exit 1; }
 
 # ---- the same file, five times: one record -------------------------------------------
 for i in 1 2 3 4 5; do req --data-binary "@$U/a.jpg" /v1/match > "$T/r$i"; done
@@ -48,12 +48,15 @@ req --data-binary "@$U/a.jpg" /v1/match > "$T/r6"
 check "after a decision, the same file counts on its record (no new pending one)" \
     eval '[ "$(json review.id < "$T/r6")" = "$ID" ] && [ "$(pending)" = 0 ]'
 
-# ---- per client: --review-rate 3 a minute ----------------------------------------------
-# The first record above took one of the three: two more, then none.
+stop_daemon
+
+# ---- per client: --review-rate 2 a minute ----------------------------------------------
+# (at once after the start: the bucket refills one record every 30 s)
+start_daemon --review-rate 2 || { echo "Bail out! scrimd did not restart"; exit 1; }
 for i in 1 2 3 4 5; do req --data-binary "@$U/a$i.jpg" /v1/match > "$T/c$i"; done
 check "other files of the picture: each matched" \
     eval 'for i in 1 2 3 4 5; do [ "$(json matched < "$T/c$i")" = true ] || exit 1; done'
-check "... the first two within the rate get records" \
+check "... the first two, within the rate, get records" \
     eval '[ "$(json review.id < "$T/c1" | wc -c)" = 33 ] && [ "$(json review.id < "$T/c2" | wc -c)" = 33 ]'
 check "... the next three are answered without one, saying why" \
     eval 'for i in 3 4 5; do [ "$(json review.id < "$T/c$i")" = null ] && json review.skipped < "$T/c$i" | grep -q -- "--review-rate" || exit 1; done'

@@ -121,6 +121,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         b->cut_total++;
         if (evcon)
             evhttp_connection_free(evcon);
+        else /* not evhttp's (cannot be): its own timeouts, reading again */
+            bufferevent_enable(body->bev, EV_READ);
     }
 }
 
