@@ -62,8 +62,13 @@ static int video_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
         vo.max_pixels = o->max_pixels;
     /* Decoding past the request's deadline answers nobody (the client has
      * had its 504) and only holds a worker: a 7 KB GIF of 300 frames of
-     * 7680x4320 took 97 s, against the library's 120 s default budget. */
+     * 7680x4320 took 97 s, against the library's 120 s default budget.  A
+     * call without a deadline (called directly) gets --request-timeout. */
     vo.deadline = o->deadline;
+    const scrim_settings *set = o->call ? o->call->settings : NULL;
+    if (!vo.deadline && set && set->request_timeout > 0 &&
+        set->request_timeout < SCRIM_VIDEO_DEFAULT_TIME_BUDGET)
+        vo.time_budget = set->request_timeout;
     scrim_vpdq *v = malloc(sizeof *v);
     if (!v) {
         scrim__seterr(err, errlen, "out of memory");
