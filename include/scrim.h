@@ -35,10 +35,18 @@ extern "C" {
 #define SCRIM_ENOTFOUND   (-8)  /* no such list / entry / record */
 #define SCRIM_EEXIST      (-9)  /* already exists */
 #define SCRIM_ETIMEOUT   (-10)  /* time budget exhausted */
+#define SCRIM_EBUSY      (-11)  /* a shared budget is spent: retry later */
 
 const char *scrim_strerror(int code);
 /* A short machine-readable name for a code ("too_large", "unsupported" ...). */
 const char *scrim_errname(int code);
+
+/* CLOCK_MONOTONIC in seconds: the clock of every deadline in this API
+ * (scrim_decode_opts.deadline, scrim_video_opts.deadline, ...).  A caller
+ * that must answer by some time passes now + its budget, and the loops that
+ * can run long (decoding, frame sampling, video comparison, imports) stop
+ * there with SCRIM_ETIMEOUT. */
+double scrim_now(void);
 
 /* ---- PDQ --------------------------------------------------------------- */
 
@@ -110,6 +118,11 @@ void scrim_shutdown(void);
 /* ---- image decoding ----------------------------------------------------- */
 
 #define SCRIM_DEFAULT_MAX_PIXELS 100000000ULL
+/* Bytes one decode may allocate for what it holds whole: the decoded pixels
+ * (when kept) and, for progressive and multi-scan JPEGs, libjpeg's
+ * coefficients (width x height x components x 2 bytes, whatever the size of
+ * the file: a 528-byte file can declare 100 megapixels). */
+#define SCRIM_DEFAULT_MAX_DECODE_MEMORY (512ULL << 20)
 
 typedef struct scrim_decode_opts {
     uint64_t max_pixels;  /* refuse images with more pixels (0 = default) */
@@ -129,6 +142,19 @@ typedef struct scrim_decode_opts {
                              colour, a page or frame around it, a blurred
                              copy of itself behind it) and hash it
                              (scrim_image_hashes.region) */
+    uint64_t max_memory;  /* refuse (SCRIM_ETOOBIG) an image whose decode
+                             needs more bytes than this, from its header,
+                             before allocating them (0 = the default,
+                             SCRIM_DEFAULT_MAX_DECODE_MEMORY) */
+    double deadline;      /* scrim_now() at which decoding stops with
+                             SCRIM_ETIMEOUT (0 = none) */
+    /* Optional: a memory budget shared with other work.  Called with the
+     * bytes a decode is about to allocate (> 0, the amount checked against
+     * max_memory) before it allocates them, and with the same amount
+     * negated once they are freed; a non-zero return (a SCRIM_E* code,
+     * with a message in err) refuses the decode with that code. */
+    int (*reserve)(void *arg, int64_t bytes, char *err, size_t errlen);
+    void *reserve_arg;
 } scrim_decode_opts;
 
 /* Hashing decodes full-size pixels: the reference hashes a nearest-neighbour

@@ -269,7 +269,9 @@ is "$code:$(jv '$j->{matched}')" "200:false" "an unrelated image does not match"
 http POST /v1/match --data-binary @"$T/flat.png"
 is "$code:$(jv '$j->{matched}')" "200:false" "a quality < 50 hash never matches by default"
 http POST '/v1/match?min_quality=0' --data-binary @"$T/flat.png"
-is "$code:$(jv '$j->{matched}')" "200:true" "... unless ?min_quality= allows it"
+is "$code:$(jv '$j->{error}{code}')" "403:forbidden" "... and ?min_quality= needs the admin token"
+http POST '/v1/match?min_quality=0' -H "$(auth)" --data-binary @"$T/flat.png"
+is "$code:$(jv '$j->{matched}')" "200:true" "... with which it lets the hash match"
 
 http POST /v1/lists/blk/import -H "$(auth)" --data-binary "pdq $PDQ_B
 pdq nothex
@@ -348,14 +350,17 @@ pathreq "$T/allowed/sub/a.jpg"
 is "$code:$(jv '$j->{matched}')" "200:true" "?path= under --allow-path"
 pathreq "$T/outside/a.jpg"
 is "$code" 403 "?path= outside: 403"
+outside=$(cat "$T/out")
 pathreq "$T/allowed/link.jpg"
 is "$code" 403 "?path= through a symlink out: 403"
 pathreq "$T/allowed/../outside/a.jpg"
 is "$code" 403 "?path= with ..: 403"
 pathreq "allowed/sub/a.jpg"
 is "$code" 403 "relative ?path=: 403"
+# A missing file gets the very answer an outside one does: the answer must
+# not tell which paths exist.
 pathreq "$T/allowed/none.jpg"
-is "$code" 404 "?path= to a missing file: 404"
+is "$code:$(cat "$T/out")" "403:$outside" "?path= to a missing file: the same 403 and message as outside"
 
 # ---- metrics and logs ------------------------------------------------------------------------------
 http GET /metrics -H "$(auth)"

@@ -52,7 +52,7 @@ is "$(err)" "400:bad_request" "review: a bad ?since= (the review store's error)"
 http GET /v1/lists/nolist -H "$(auth)"
 is "$(err)" "404:not_found" "admin: a missing list"
 http POST /v1/match -G --data-urlencode "path=$T/allowed/none.jpg"
-is "$(err)" "404:not_found" "media: ?path= to a missing file"
+is "$(err)" "403:forbidden" "media: ?path= to a missing file (as one outside: existence is not told)"
 http GET /v1/review/0123456789abcdef0123456789abcdef -H "$(auth)"
 is "$(err)" "404:not_found" "review: a missing record"
 # A path that is not UTF-8: the error quotes it, bad bytes as '?', and the

@@ -43,7 +43,7 @@ plan 13
 ok $status "the four lists are imported"
 
 "$BIN/scrimd" --db "$DB" --socket "$SOCK" --threads 1 --log "$W/log" \
-    2>"$W/stderr" &
+    --allow-query-overrides 1 2>"$W/stderr" &
 PID=$!
 i=0
 while [ $i -lt 600 ] && ! grep -q '"msg":"ready"' "$W/log" 2>/dev/null; do

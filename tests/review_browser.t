@@ -19,6 +19,9 @@ make_upload a && make_upload b || bail_out "cannot make uploads"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_daemon --listen "127.0.0.1:$PORT" || bail_out "scrimd did not start"
 req -X PUT -H "Authorization: Bearer $ADMIN" -d '{"level":"none"}' /v1/review/lists/hidden >/dev/null
-for f in a a a b; do req --data-binary "@$U/$f.jpg" /v1/match >/dev/null; done
+# Three uploads of a (other files: a byte after its end; the same file
+# again would count on its record) and one of b.
+for i in 1 2; do { cat "$U/a.jpg"; printf '%s' "$i"; } > "$U/a$i.jpg"; done
+for f in a a1 a2 b; do req --data-binary "@$U/$f.jpg" /v1/match >/dev/null; done
 python3 "$(dirname "$0")/browser/review_page.py" "http://127.0.0.1:$PORT" "$REVIEWER" \
     "$HELPER" "$T" 3 1

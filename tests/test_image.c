@@ -821,8 +821,9 @@ static int planes_vs_pixels(const void *jpg, size_t len, size_t *total)
         fail_msg("load: %s", err);
     scrim__luma l;
     int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], mx, my;
-    if (scrim__jpeg_luma(jpg, len, SCRIM_DEFAULT_MAX_PIXELS, -1, &l, err,
-                         sizeof err))
+    scrim__limits lim;
+    scrim__decode_limits(&full, 1, &lim);
+    if (scrim__jpeg_luma(jpg, len, &lim, &l, err, sizeof err))
         fail_msg("samples: %s", err);
     float *luma = l.plane;
     int nx = l.width, ny = l.height;
@@ -1303,6 +1304,164 @@ static void many_scans_of_a_big_jpeg_refused(void **state)
     free(ok);
 }
 
+/* ---- what a decode may hold, and for how long -------------------------------- */
+
+/* The attack: a few hundred bytes that declare a progressive JPEG of
+ * side x side pixels and `comps` components at full resolution, with the
+ * first scan's header and no data.  libjpeg allocates (and zeroes, as it
+ * pads the missing data) side x side x comps x 2 bytes of coefficients
+ * before it finds that the data is missing: 637 MB for 528 bytes. */
+static uint8_t *hollow_progressive_jpeg(int side, int comps, size_t *len)
+{
+    uint8_t *p = malloc(512);
+    size_t n = 0;
+    static const uint8_t dqt[] = {0xff, 0xdb, 0, 67, 0};
+    static const uint8_t dht_dc[] = {0xff, 0xc4, 0, 20, 0x00, 1, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00};
+    p[n++] = 0xff, p[n++] = 0xd8;
+    memcpy(p + n, dqt, sizeof dqt), n += sizeof dqt;
+    memset(p + n, 1, 64), n += 64;
+    uint8_t sof[] = {0xff, 0xc2, 0, (uint8_t)(8 + 3 * comps), 8,
+                     (uint8_t)(side >> 8), (uint8_t)side, (uint8_t)(side >> 8),
+                     (uint8_t)side, (uint8_t)comps};
+    memcpy(p + n, sof, sizeof sof), n += sizeof sof;
+    for (int k = 0; k < comps; k++)
+        p[n++] = (uint8_t)(k + 1), p[n++] = 0x11, p[n++] = 0;
+    memcpy(p + n, dht_dc, sizeof dht_dc), n += sizeof dht_dc;
+    uint8_t sos[] = {0xff, 0xda, 0, (uint8_t)(6 + 2 * comps), (uint8_t)comps};
+    memcpy(p + n, sos, sizeof sos), n += sizeof sos;
+    for (int k = 0; k < comps; k++)
+        p[n++] = (uint8_t)(k + 1), p[n++] = 0x00;
+    p[n++] = 0, p[n++] = 0, p[n++] = 0;  /* Ss, Se, Ah/Al: a DC scan */
+    p[n++] = 0xff, p[n++] = 0xd9;
+    *len = n;
+    return p;
+}
+
+/* A reserve hook that keeps the balance and the largest amount held. */
+typedef struct ledger { int64_t held, peak; int calls, refuse; } ledger;
+static int ledger_reserve(void *arg, int64_t bytes, char *err, size_t errlen)
+{
+    ledger *l = arg;
+    l->calls++;
+    if (bytes > 0 && l->refuse) {
+        snprintf(err, errlen, "budget spent");
+        return SCRIM_EBUSY;
+    }
+    l->held += bytes;
+    if (l->held > l->peak)
+        l->peak = l->held;
+    return 0;
+}
+
+static void decode_memory_reckoned_from_the_header(void **state)
+{
+    char err[512] = "";
+    scrim_image_hashes h;
+    scrim_image img;
+    size_t len;
+    /* 10000 x 10000 x 3 components x 2 bytes: 572 MB, in a file of ~150 */
+    uint8_t *bad = hollow_progressive_jpeg(10000, 3, &len);
+    assert_true(len < 600);
+    assert_int_equal(scrim_hash_image_buffer(bad, len, NULL, &h, NULL, err,
+                                             sizeof err), SCRIM_ETOOBIG);
+    assert_non_null(strstr(err, "needs 572 MB of coefficients, over the limit of 512 MB"));
+    assert_int_equal(scrim_image_load_buffer(bad, len, NULL, &img, err,
+                                             sizeof err), SCRIM_ETOOBIG);
+    /* a lower limit of the caller's */
+    free(bad);
+    bad = hollow_progressive_jpeg(3000, 1, &len); /* 17 MB */
+    scrim_decode_opts small = {.max_memory = 16 << 20};
+    assert_int_equal(scrim_hash_image_buffer(bad, len, &small, &h, NULL, err,
+                                             sizeof err), SCRIM_ETOOBIG);
+    assert_non_null(strstr(err, "over the limit of 16 MB"));
+    free(bad);
+
+    /* Within the limit, the hook sees the amount before the decode and
+     * gets it back after, whatever the outcome. */
+    ledger l = {0};
+    scrim_decode_opts o = {.reserve = ledger_reserve, .reserve_arg = &l};
+    unsigned long jl;
+    unsigned char *prog = layout_jpeg(640, 480, 2, 2, 1, &jl);
+    assert_int_equal(scrim_hash_image_buffer(prog, jl, &o, &h, NULL, err,
+                                             sizeof err), 0);
+    /* 4:2:0: 640x480 of luma, 320x240 of each chroma, 2 bytes a sample */
+    assert_int_equal(l.peak, 640 * 480 * 2 + 2 * 320 * 240 * 2);
+    assert_int_equal(l.held, 0);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(scrim_image_load_buffer(prog, jl, &o, &img, err,
+                                             sizeof err), 0);
+    assert_int_equal(l.peak, 640 * 480 * 2 + 2 * 320 * 240 * 2 + 640 * 480 * 3);
+    assert_int_equal(l.held, 0);
+    scrim_image_free(&img);
+    /* a baseline JPEG only hashed holds nothing whole: no call */
+    unsigned char *base = layout_jpeg(640, 480, 2, 2, 0, &jl);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(scrim_hash_image_buffer(base, jl, &o, &h, NULL, err,
+                                             sizeof err), 0);
+    assert_int_equal(l.calls, 0);
+    /* the libvips path: its pixels */
+    VipsImage *im = pattern(3);
+    void *png;
+    size_t plen;
+    assert_int_equal(vips_pngsave_buffer(im, &png, &plen, NULL), 0);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(scrim_hash_image_buffer(png, plen, &o, &h, NULL, err,
+                                             sizeof err), 0);
+    assert_true(l.peak >= (int64_t)im->Xsize * im->Ysize * 3);
+    assert_int_equal(l.held, 0);
+    /* a hook that refuses: its code and message */
+    l.refuse = 1;
+    assert_int_equal(scrim_hash_image_buffer(png, plen, &o, &h, NULL, err,
+                                             sizeof err), SCRIM_EBUSY);
+    assert_string_equal(err, "budget spent");
+    assert_int_equal(scrim_hash_image_buffer(prog, jl, &o, &h, NULL, err,
+                                             sizeof err), SCRIM_EBUSY);
+    assert_int_equal(l.held, 0);
+    g_free(png);
+    g_object_unref(im);
+    free(prog);
+    free(base);
+}
+
+static void decode_stops_at_the_deadline(void **state)
+{
+    char err[512] = "";
+    scrim_image_hashes h;
+    scrim_image img;
+    unsigned long jl, pl;
+    unsigned char *prog = layout_jpeg(2000, 1500, 2, 2, 1, &pl);
+    unsigned char *base = layout_jpeg(2000, 1500, 2, 2, 0, &jl);
+    scrim_decode_opts past = {.deadline = scrim_now() - 1};
+    scrim_decode_opts later = {.deadline = scrim_now() + 3600};
+    assert_int_equal(scrim_hash_image_buffer(prog, pl, &past, &h, NULL, err,
+                                             sizeof err), SCRIM_ETIMEOUT);
+    assert_non_null(strstr(err, "deadline"));
+    assert_int_equal(scrim_hash_image_buffer(base, jl, &past, &h, NULL, err,
+                                             sizeof err), SCRIM_ETIMEOUT);
+    assert_int_equal(scrim_image_load_buffer(base, jl, &past, &img, err,
+                                             sizeof err), SCRIM_ETIMEOUT);
+    assert_int_equal(scrim_hash_image_buffer(base, jl, &later, &h, NULL, err,
+                                             sizeof err), 0);
+    assert_int_equal(h.width, 2000);
+    /* the libvips path */
+    VipsImage *im = pattern(3), *big = NULL;
+    assert_int_equal(vips_resize(im, &big, 2000.0 / im->Xsize, NULL), 0);
+    void *png;
+    size_t plen;
+    assert_int_equal(vips_pngsave_buffer(big, &png, &plen, "compression", 1, NULL), 0);
+    assert_int_equal(scrim_hash_image_buffer(png, plen, &past, &h, NULL, err,
+                                             sizeof err), SCRIM_ETIMEOUT);
+    assert_non_null(strstr(err, "deadline"));
+    assert_int_equal(scrim_hash_image_buffer(png, plen, &later, &h, NULL, err,
+                                             sizeof err), 0);
+    g_free(png);
+    g_object_unref(big);
+    g_object_unref(im);
+    free(prog);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1326,6 +1485,8 @@ int main(void)
         cmocka_unit_test(published_files_within_10_bits),
         cmocka_unit_test(eval_photos_within_10_bits),
         cmocka_unit_test(many_scans_of_a_big_jpeg_refused),
+        cmocka_unit_test(decode_memory_reckoned_from_the_header),
+        cmocka_unit_test(decode_stops_at_the_deadline),
     };
     return RUN_TESTS("image", tests);
 }

@@ -430,6 +430,81 @@ static void threads(void **state)
     assert_int_equal(count_entries(f, "review.records"), 200);
 }
 
+
+/* One record per upload and matches: the same SHA-256 matching the same
+ * entries (in any order, at any distance) counts on the record; another
+ * file, or other entries, make a new one; past the retention, a new one
+ * again, and the purge takes the old key with its record. */
+static int add_dedup(fixture *f, const char *sha, json_t *matches,
+                     char id[SCRIM_REVIEW_ID_LEN + 1])
+{
+    char err[256];
+    json_t *hashes = json_pack("{s:s, s:s}", "kind", "image", "sha256", sha);
+    scrim_review_input in = {.kind = "image", .hashes = hashes,
+                             .matches = matches, .level = "none"};
+    int rc = scrim_review_add(f->rv, &in, id, err, sizeof err);
+    json_decref(hashes);
+    return rc;
+}
+
+static void one_record_per_upload_and_matches(void **state)
+{
+    fixture *f = *state;
+    char a[SCRIM_REVIEW_ID_LEN + 1], b[SCRIM_REVIEW_ID_LEN + 1], err[256];
+    const char *sha1 = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *sha2 = "2222222222222222222222222222222222222222222222222222222222222222";
+    json_t *m12 = json_pack("[{s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:i}]",
+                            "list", "l1", "type", "pdq", "hash", "ab", "distance", 3,
+                            "list", "l2", "type", "md5", "hash", "cd", "distance", 0);
+    json_t *m21 = json_pack("[{s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:i}]",
+                            "list", "l2", "type", "md5", "hash", "cd", "distance", 0,
+                            "list", "l1", "type", "pdq", "hash", "ab", "distance", 9);
+    json_t *m1 = json_pack("[{s:s, s:s, s:s}]", "list", "l1", "type", "pdq", "hash", "ab");
+    json_t *rec, *h1 = json_pack("{s:s}", "sha256", sha1);
+
+    assert_int_equal(add_dedup(f, sha1, m12, a), 0);
+    f->now += 1000000;
+    assert_int_equal(add_dedup(f, sha1, m21, b), SCRIM_EEXIST);
+    assert_string_equal(a, b);
+    assert_int_equal(scrim_review_repeat(f->rv, h1, m12, b, err, sizeof err), 0);
+    assert_string_equal(a, b);
+    assert_int_equal(scrim_review_get(f->rv, a, &rec, err, sizeof err), 0);
+    assert_int_equal(json_integer_value(json_object_get(rec, "seen")), 3);
+    assert_true(json_real_value(json_object_get(rec, "last_seen")) ==
+                (double)f->now / 1e6);
+    assert_null(json_object_get(rec, "dedup"));
+    json_decref(rec);
+    assert_int_equal(count_entries(f, "review.records"), 1);
+
+    assert_int_equal(add_dedup(f, sha2, m12, b), 0); /* another file */
+    assert_string_not_equal(a, b);
+    assert_int_equal(add_dedup(f, sha1, m1, b), 0);  /* other entries */
+    assert_string_not_equal(a, b);
+    assert_int_equal(count_entries(f, "review.records"), 3);
+    assert_int_equal(count_entries(f, "review.dedup"), 3);
+    /* no SHA-256 (a caller of old): no de-duplication */
+    char c[SCRIM_REVIEW_ID_LEN + 1];
+    scrim_review_input in = {.kind = "image", .matches = m1, .level = "none"};
+    assert_int_equal(scrim_review_add(f->rv, &in, c, err, sizeof err), 0);
+    assert_int_equal(scrim_review_add(f->rv, &in, b, err, sizeof err), 0);
+    assert_string_not_equal(b, c);
+
+    /* past the retention: a new record, and the purge took the old key */
+    f->now += (int64_t)3601 * 1000000;
+    assert_int_equal(scrim_review_repeat(f->rv, h1, m12, b, err, sizeof err),
+                     SCRIM_ENOTFOUND);
+    assert_int_equal(add_dedup(f, sha1, m12, b), 0);
+    assert_string_not_equal(a, b);
+    uint64_t purged;
+    assert_int_equal(scrim_review_purge(f->rv, &purged, err, sizeof err), 0);
+    assert_int_equal(count_entries(f, "review.records"), 1);
+    assert_int_equal(count_entries(f, "review.dedup"), 1);
+    json_decref(h1);
+    json_decref(m12);
+    json_decref(m21);
+    json_decref(m1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +515,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(default_retention_is_a_week, setup, teardown),
         cmocka_unit_test_setup_teardown(list_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_record_per_upload_and_matches, setup, teardown),
     };
     return RUN_TESTS("test_preview_review", tests);
 }

@@ -508,6 +508,16 @@ static void bad_line_aborts_everything(void **state)
     for (size_t i = 0; i < m.n; i++)
         assert_true(m.v[i].distance > 0);
     scrim_matches_free(&m);
+    /* An import past its caller's deadline (a request timed out) stops
+     * within 1024 entries and is aborted the same way. */
+    *p = '\0';
+    o.deadline = scrim_now() - 1;
+    rc = scrim_store_import_buffer(s, "l", &o, SCRIM_FORMAT_HEX, text,
+                                   strlen(text), &st, err, sizeof err);
+    assert_int_equal(rc, SCRIM_ETIMEOUT);
+    assert_non_null(strstr(err, "import stopped at the deadline"));
+    assert_true(st.lines <= 1024);
+    assert_int_equal(list_count(s, "l"), 3);
     free(text);
     scrim_store_close(s);
     rm_db(dir);

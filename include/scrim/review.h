@@ -24,6 +24,7 @@ typedef struct MDB_env MDB_env;
  *   review.pending   id -> "" for records still without a decision
  *   review.previews  id + 'd' / 'l' -> JPEG (default / lighter)
  *   review.lists     list name -> preview level text ("none", "strong", ...)
+ *   review.dedup     SHA-256 of (upload SHA-256, entries matched) -> id
  * The store has no generic per-list settings, so the per-list preview level
  * lives in review.lists, keyed by the list's name.
  *
@@ -43,7 +44,7 @@ typedef struct scrim_review scrim_review;
 #define SCRIM_REVIEW_DEFAULT_RETENTION (7 * 24 * 3600)
 #define SCRIM_REVIEW_NOTE_MAX 4096
 #define SCRIM_REVIEW_LIST_MAX 1000  /* records per page */
-#define SCRIM_REVIEW_DBS 4          /* named databases used */
+#define SCRIM_REVIEW_DBS 5          /* named databases used */
 
 typedef struct scrim_review_opts {
     int64_t retention;          /* seconds; 0 = 7 days */
@@ -74,13 +75,27 @@ typedef struct scrim_review_input {
 } scrim_review_input;
 
 /* Store a new record (and purge expired ones) in one transaction; its id is
- * written to id.  SCRIM_EINVAL for a bad input, SCRIM_EDB on LMDB errors. */
+ * written to id.  SCRIM_EINVAL for a bad input, SCRIM_EDB on LMDB errors.
+ * One record per upload and matches: when in->hashes has the upload's
+ * "sha256" and a live record exists for it with the same list entries
+ * matched (list, type, hash, id; in any order), nothing is added: that
+ * record's "seen" count and "last_seen" time are updated, its id written
+ * to id, and SCRIM_EEXIST returned. */
 int scrim_review_add(scrim_review *r, const scrim_review_input *in,
                      char id[SCRIM_REVIEW_ID_LEN + 1], char *err,
                      size_t errlen);
 
+/* The same check alone, before the previews of a new record are made: if
+ * a live record exists for this upload (hashes' "sha256") and these
+ * matches, count the repeat on it, write its id and return 0; else
+ * SCRIM_ENOTFOUND (nothing written). */
+int scrim_review_repeat(scrim_review *r, json_t *hashes, json_t *matches,
+                        char id[SCRIM_REVIEW_ID_LEN + 1], char *err,
+                        size_t errlen);
+
 /* The record as JSON: {"id", "time", "expires", "status" (pending /
- * confirmed / rejected), "kind", "size", "width", "height", "hashes",
+ * confirmed / rejected), "seen" (times this upload came with these
+ * matches), "last_seen", "kind", "size", "width", "height", "hashes",
  * "matches", "level", "preview": {"url", "width", "height", "bytes",
  * "detail", and for a video's contact sheet "frames": [{"seconds",
  * "matched"}]} or null, "lighter": same or null, "decision": null or

@@ -83,6 +83,13 @@ typedef struct scrim_settings {
     int ignore_alpha;                        /* alpha dropped, not flattened */
     int preload;                             /* read the db in at start/HUP */
     int cache_hashes;                        /* every PDQ in RAM (start/HUP) */
+    int max_compare_frames;                  /* frames per side of /v1/compare */
+    int review_rate;                         /* review records a client may
+                                              * cause per minute; 0 = any */
+    int allow_query_overrides;               /* ?radius=, ?min_quality=
+                                              * without the admin token */
+    uint64_t memory_budget;                  /* bytes bodies and decodes hold */
+    uint64_t max_decode_memory;              /* bytes one decode holds */
 } scrim_settings;
 
 /* Fill every field with its default. */
@@ -155,6 +162,14 @@ typedef struct scrim_call {
     struct scrim_store *store;  /* the open database (NULL: none) */
     scrim_server *server;
     uint64_t id;                /* request id (also X-Request-Id) */
+    char peer[64];              /* the client: "uid:N" on the Unix socket
+                                 * (SO_PEERCRED), "ip:ADDR" over TCP, "" if
+                                 * unknown: what per-client limits key on */
+    double deadline;            /* scrim_now() by which the reply is due (its
+                                 * arrival + --request-timeout): handlers pass
+                                 * it to every loop that may run long, which
+                                 * stops there with SCRIM_ETIMEOUT (504), so
+                                 * a request that timed out stops taking CPU */
     /* output */
     int status;                 /* HTTP status; 0 = 200 */
     json_t *json;               /* response body, owned by the call */
@@ -179,6 +194,16 @@ const char *scrim_call_header(const scrim_call *c, const char *name);
  * Returns the matching negative SCRIM_E* code for convenience. */
 int scrim_call_error(scrim_call *c, int status, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* 1 if the call carries the admin token (Authorization: Bearer), which
+ * lifts the limits meant for ordinary clients (e.g. query overrides). */
+int scrim_call_is_admin(const scrim_call *c);
+
+/* Fill the decode options that bound a decode made for this call: its
+ * deadline, --max-decode-memory, and the server's memory budget as the
+ * reserve hook (a decode that does not fit now is SCRIM_EBUSY: 503).
+ * Other fields are left as they are. */
+void scrim_call_decode_opts(const scrim_call *c, scrim_decode_opts *d);
 
 /* Map a library error (SCRIM_E*) to the HTTP status scrimd answers with. */
 int scrim_http_status_of(int scrim_err);
@@ -216,6 +241,7 @@ typedef struct scrim_query_opts {
     int regions;        /* images: also hash the picture found inside the
                            upload (scrim_decode_opts.regions); on for
                            matching, ?regions=0 turns it off */
+    double deadline;    /* the call's (scrim_call.deadline); 0: none */
     /* The call itself, so a media kind can read options of its own with
      * scrim_call_arg() (video: ?seconds_per_hash=, ?keyframes=) without the
      * server core knowing them; a bad value is the handler's SCRIM_EINVAL
@@ -264,6 +290,17 @@ typedef struct scrim_media_handler {
 /* Register a media kind, tried before those already registered (the image
  * handler is built in and tried last).  Call before scrim_server_run. */
 int scrim_server_media(scrim_server *srv, const scrim_media_handler *h);
+
+/* ---- hook point: counters ----------------------------------------------------- */
+
+/* A counter of a module's own, shown in /metrics as scrim_NAME with its help
+ * text (e.g. "review_throttled_total").  Register before scrim_server_run;
+ * NULL when the table is full.  scrim_counter_add is thread-safe (hooks and
+ * worker routes call it). */
+typedef struct scrim_counter scrim_counter;
+scrim_counter *scrim_server_counter(scrim_server *srv, const char *name,
+                                    const char *help);
+void scrim_counter_add(scrim_counter *c, uint64_t n);
 
 /* ---- hook point: after a match ---------------------------------------------- */
 

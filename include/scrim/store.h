@@ -241,6 +241,8 @@ typedef struct scrim_import_opts {
     int mode;                   /* enum scrim_import_mode */
     int strict;                 /* text: an entry of a signal type scrim does
                                    not know is an error (else counted) */
+    double deadline;            /* scrim_now() at which adding stops with
+                                   SCRIM_ETIMEOUT (then abort); 0 = none */
 } scrim_import_opts;
 
 typedef struct scrim_import_stats {

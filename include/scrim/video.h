@@ -85,7 +85,8 @@ typedef struct scrim_video_opts {
     int max_frames;
     int64_t probe_size;
     int max_streams;
-    double time_budget;
+    double time_budget;      /* seconds of wall clock for the whole decode */
+    double deadline;         /* scrim_now() to stop at, if sooner (0: none) */
     int framing;             /* also hash the picture inside letterbox or
                                 pillarbox bars (scrim_vpdq.inner) */
 } scrim_video_opts;
@@ -141,6 +142,12 @@ json_t *scrim_vpdq_json(const scrim_vpdq *v);
 int scrim_vpdq_compare(const scrim_vpdq *query, const scrim_vpdq *compared,
                         int min_quality, int max_distance,
                         double *query_percent, double *compared_percent);
+/* The same, stopping with SCRIM_ETIMEOUT once scrim_now() passes deadline
+ * (0: never); the work is |query| x |compared| distances, so a caller
+ * facing untrusted input also caps the frames of each side. */
+int scrim_vpdq_compare_until(const scrim_vpdq *query, const scrim_vpdq *compared,
+                             int min_quality, int max_distance, double deadline,
+                             double *query_percent, double *compared_percent);
 
 /* ---- video lists: import, export (src/index/vpdq_list.c) -------------------- */
 

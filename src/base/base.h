@@ -19,6 +19,16 @@ void scrim__utf8_scrub(char *s);
  * constant: for decoders that may leave parts of a picture unwritten. */
 void scrim__heap_fill(int on);
 
+/* Open rel, a relative path, beneath the directory dirfd with open(2)
+ * flags `flags`, never leaving it ("..": EXDEV) and following no symlink
+ * on the way, the file's own name included: openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) where the kernel has it, else openat() component
+ * by component with O_NOFOLLOW (path.c).  how: SCRIM__BENEATH_AUTO, or
+ * _WALK / _OPENAT2 to use one way only (tests).  A descriptor, or -1 with
+ * errno. */
+enum { SCRIM__BENEATH_AUTO, SCRIM__BENEATH_WALK, SCRIM__BENEATH_OPENAT2 };
+int scrim__open_beneath(int dirfd, const char *rel, int flags, int how);
+
 /* snprintf into an optional error buffer (err may be NULL). */
 void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

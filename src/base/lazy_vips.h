@@ -28,7 +28,8 @@
     X(vips, vips_image_hasalpha) X(vips, vips_image_new_from_buffer)          \
     X(vips, vips_image_new_from_memory)                                       \
     X(vips, vips_image_new_from_memory_copy)                                  \
-    X(vips, vips_image_write_to_memory)                                       \
+    X(vips, vips_image_set_kill) X(vips, vips_image_set_progress)             \
+    X(vips, vips_image_write_to_memory) X(vips, vips_format_sizeof)           \
     X(vips, vips_init) X(vips, vips_jpegsave_buffer) X(vips, vips_shutdown)   \
     X(vips, vips_sink_disc)                                                   \
     X(vips, vips_text) X(vips, vips_thread_shutdown) X(vips, vips_version)
@@ -72,6 +73,9 @@ int scrim__vips_load(char *err, size_t errlen);
 #define vips_image_new_from_memory (scrim__vipsfn.vips_image_new_from_memory)
 #define vips_image_new_from_memory_copy (scrim__vipsfn.vips_image_new_from_memory_copy)
 #define vips_image_write_to_memory (scrim__vipsfn.vips_image_write_to_memory)
+#define vips_image_set_kill (scrim__vipsfn.vips_image_set_kill)
+#define vips_image_set_progress (scrim__vipsfn.vips_image_set_progress)
+#define vips_format_sizeof (scrim__vipsfn.vips_format_sizeof)
 #define vips_init (scrim__vipsfn.vips_init)
 #define vips_jpegsave_buffer (scrim__vipsfn.vips_jpegsave_buffer)
 #define vips_shutdown (scrim__vipsfn.vips_shutdown)

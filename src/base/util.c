@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <vips/vips.h>
 #include "base/lazy_vips.h"
@@ -37,6 +38,13 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
  * fuzz_video set ASan's own fill instead (max_malloc_fill_size). */
 static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fill_users;
+
+double scrim_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 int scrim__grow(void *arr, size_t *cap, size_t n, size_t size, size_t first)
 {
@@ -76,7 +84,8 @@ void scrim__heap_fill(int on)
     X(SCRIM_EDB, "database", "database error")                                \
     X(SCRIM_ENOTFOUND, "not_found", "not found")                              \
     X(SCRIM_EEXIST, "exists", "already exists")                               \
-    X(SCRIM_ETIMEOUT, "timeout", "time budget exhausted")
+    X(SCRIM_ETIMEOUT, "timeout", "time budget exhausted")                     \
+    X(SCRIM_EBUSY, "busy", "a shared budget is spent; retry later")
 
 const char *scrim_strerror(int code)
 {

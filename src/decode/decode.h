@@ -60,11 +60,27 @@ int scrim__luma_sampled(const uint8_t *px, int channels, size_t stride,
 
 /* ---- images (image.c, jpeg.c, jpeg_huff.c) ---------------------------------- */
 
-/* The pixel limit and shrink-on-load side of decode options (defaults for
- * NULL or 0: when hashing, never shrink; when only loading, shrink to
- * SCRIM_DEFAULT_MIN_SIDE). */
+/* What bounds one decode: scrim_decode_opts with its defaults filled in
+ * (scrim__decode_limits).  When hashing, never shrink; when only loading,
+ * shrink to SCRIM_DEFAULT_MIN_SIDE. */
+typedef struct scrim__limits {
+    uint64_t max_pixels;
+    int min_side;
+    uint64_t max_memory;  /* bytes held whole (pixels, coefficients) */
+    double deadline;      /* scrim_now() to stop at; 0: never */
+    int (*reserve)(void *arg, int64_t bytes, char *err, size_t errlen);
+    void *reserve_arg;
+} scrim__limits;
 void scrim__decode_limits(const scrim_decode_opts *opts, int hashing,
-                          uint64_t *max_pixels, int *min_side);
+                          scrim__limits *lim);
+/* Before allocating `bytes` that a decode holds whole (`what` names them in
+ * the message): SCRIM_ETOOBIG over max_memory, else the reserve hook's
+ * answer.  After 0, scrim__decode_release(lim, bytes) once they are freed. */
+int scrim__decode_reserve(const scrim__limits *lim, uint64_t bytes,
+                          const char *what, char *err, size_t errlen);
+void scrim__decode_release(const scrim__limits *lim, uint64_t bytes);
+/* 1 once lim's deadline has passed. */
+int scrim__decode_late(const scrim__limits *lim);
 /* scrim_image_load_buffer with scrim__decode_limits' defaults for hashing
  * (hashing = 1: full size) or for loading only (0). */
 int scrim__image_load(const void *buf, size_t len,
@@ -104,14 +120,14 @@ static inline uint8_t scrim__cmyk8(unsigned c_free, unsigned k_free)
 int scrim__jpeg_is(const void *buf, size_t len);
 /* JPEG DCT shrink (1, 2, 4 or 8) keeping the longest side >= min_side. */
 int scrim__jpeg_shrink(int w, int h, int min_side);
-int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
-                     int min_side, scrim_image *out, char *err, size_t errlen);
+int scrim__jpeg_load(const void *buf, size_t len, const scrim__limits *lim,
+                     scrim_image *out, char *err, size_t errlen);
 /* The luma of PDQ's samples of a JPEG (scrim__luma_samples' grid), the very
  * values scrim__luma_sampled would give from scrim__jpeg_load's pixels, but
  * without keeping the image: made from rows as they come or, for the usual
  * YCbCr layouts, from libjpeg's raw planes.  out->plane is malloc'd (the
  * caller frees it).  SCRIM__JPEG_OTHER for JPEGs left to libvips. */
-int scrim__jpeg_luma(const void *buf, size_t len, uint64_t max_pixels,
-                     int min_side, scrim__luma *out, char *err, size_t errlen);
+int scrim__jpeg_luma(const void *buf, size_t len, const scrim__limits *lim,
+                     scrim__luma *out, char *err, size_t errlen);
 
 #endif

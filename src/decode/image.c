@@ -219,14 +219,80 @@ done:
 }
 
 void scrim__decode_limits(const scrim_decode_opts *opts, int hashing,
-                          uint64_t *max_pixels, int *min_side)
+                          scrim__limits *lim)
 {
-    *max_pixels = opts && opts->max_pixels ? opts->max_pixels
-                                           : SCRIM_DEFAULT_MAX_PIXELS;
+    memset(lim, 0, sizeof *lim);
+    lim->max_pixels = opts && opts->max_pixels ? opts->max_pixels
+                                               : SCRIM_DEFAULT_MAX_PIXELS;
     if (opts && opts->min_side)
-        *min_side = opts->min_side;
+        lim->min_side = opts->min_side;
     else /* hashes agree with the reference's only on full-size pixels */
-        *min_side = hashing ? -1 : SCRIM_DEFAULT_MIN_SIDE;
+        lim->min_side = hashing ? -1 : SCRIM_DEFAULT_MIN_SIDE;
+    lim->max_memory = opts && opts->max_memory ? opts->max_memory
+                                               : SCRIM_DEFAULT_MAX_DECODE_MEMORY;
+    if (opts) {
+        lim->deadline = opts->deadline;
+        lim->reserve = opts->reserve;
+        lim->reserve_arg = opts->reserve_arg;
+    }
+}
+
+int scrim__decode_reserve(const scrim__limits *lim, uint64_t bytes,
+                          const char *what, char *err, size_t errlen)
+{
+    if (bytes > lim->max_memory) {
+        scrim__seterr(err, errlen, "image too large to decode: its %s need "
+                      "%llu MB, over the limit of %llu MB", what,
+                      (unsigned long long)((bytes + (1 << 20) - 1) >> 20),
+                      (unsigned long long)(lim->max_memory >> 20));
+        return SCRIM_ETOOBIG;
+    }
+    if (lim->reserve && bytes)
+        return lim->reserve(lim->reserve_arg, (int64_t)bytes, err, errlen);
+    return SCRIM_OK;
+}
+
+void scrim__decode_release(const scrim__limits *lim, uint64_t bytes)
+{
+    if (lim->reserve && bytes)
+        lim->reserve(lim->reserve_arg, -(int64_t)bytes, NULL, 0);
+}
+
+int scrim__decode_late(const scrim__limits *lim)
+{
+    return lim->deadline > 0 && scrim_now() > lim->deadline;
+}
+
+/* libvips computes an image a strip at a time and reports each ("eval"):
+ * past the deadline the computation is stopped (the image "killed"), and
+ * vips_image_write_to_memory fails. */
+typedef struct vips_watch {
+    const scrim__limits *lim;
+    int late;
+} vips_watch;
+
+static void on_eval(VipsImage *image, void *progress, void *arg)
+{
+    vips_watch *w = arg;
+    (void)progress;
+    if (!w->late && scrim__decode_late(w->lim)) {
+        w->late = 1;
+        vips_image_set_kill(image, TRUE);
+    }
+}
+
+/* Bytes a libvips decode holds whole: the pixels it hands over and, for
+ * loaders that decode the whole picture before handing out rows (GIF's
+ * canvas, WebP, HEIF), the loader's own copy. */
+static uint64_t vips_bytes(const char *fmt, VipsImage *img)
+{
+    uint64_t px = (uint64_t)vips_image_get_width(img) *
+                  (uint64_t)vips_image_get_height(img);
+    uint64_t out = px * 3;
+    if (!strcmp(fmt, "gif") || !strcmp(fmt, "webp") || !strcmp(fmt, "heif"))
+        out += px * (uint64_t)vips_image_get_bands(img) *
+               (uint64_t)vips_format_sizeof(img->BandFmt);
+    return out;
 }
 
 int scrim_image_load_buffer(const void *buf, size_t len,
@@ -240,11 +306,13 @@ int scrim__image_load(const void *buf, size_t len,
                       const scrim_decode_opts *opts, int hashing,
                       scrim_image *out, char *err, size_t errlen)
 {
-    uint64_t max_pixels;
-    int min_side;
-    scrim__decode_limits(opts, hashing, &max_pixels, &min_side);
+    scrim__limits lim;
+    scrim__decode_limits(opts, hashing, &lim);
+    uint64_t max_pixels = lim.max_pixels, held = 0;
+    int min_side = lim.min_side;
     VipsImage *img = NULL, *rgb = NULL;
     int rc = SCRIM_OK, fill = 0;
+    vips_watch watch = {&lim, 0};
 
     memset(out, 0, sizeof *out);
     if (!buf || len == 0) {
@@ -252,7 +320,7 @@ int scrim__image_load(const void *buf, size_t len,
         return SCRIM_EFORMAT;
     }
     if (scrim__jpeg_is(buf, len)) {
-        rc = scrim__jpeg_load(buf, len, max_pixels, min_side, out, err, errlen);
+        rc = scrim__jpeg_load(buf, len, &lim, out, err, errlen);
         if (rc != SCRIM__JPEG_OTHER)
             return rc;
         rc = SCRIM_OK;
@@ -304,6 +372,10 @@ int scrim__image_load(const void *buf, size_t len,
         rc = SCRIM_ETOOBIG;
         goto done;
     }
+    uint64_t need = vips_bytes(fmt, img);
+    if ((rc = scrim__decode_reserve(&lim, need, "decoded pixels", err, errlen)))
+        goto done;
+    held = need;
 
     int shrink = !strcmp(fmt, "jpeg")
                      ? scrim__jpeg_shrink(out->file_width, out->file_height, min_side)
@@ -321,7 +393,18 @@ int scrim__image_load(const void *buf, size_t len,
         goto done;
     }
     size_t size = 0;
+    if (lim.deadline > 0) {
+        vips_image_set_progress(rgb, TRUE);
+        g_signal_connect(rgb, "eval", G_CALLBACK(on_eval), &watch);
+    }
     out->pixels = vips_image_write_to_memory(rgb, &size);
+    if (!out->pixels && watch.late) {
+        vips_error_clear();
+        scrim__seterr(err, errlen, "decoding stopped at the deadline (the "
+                      "request's timeout)");
+        rc = SCRIM_ETIMEOUT;
+        goto done;
+    }
     if (!out->pixels) {
         vips_err(err, errlen, "truncated or corrupt image data");
         rc = SCRIM_ECORRUPT;
@@ -343,6 +426,9 @@ done:
         g_object_unref(img);
     if (fill)
         scrim__heap_fill(0);
+    /* the pixels handed over are the caller's now: what the decode held
+     * (the loader's buffers, vips' pipeline) is gone */
+    scrim__decode_release(&lim, held);
     return rc;
 }
 

@@ -29,7 +29,13 @@
  * SCRIM_ECORRUPT; a file that ends early (libjpeg's "premature end" warning,
  * after which it would pad with grey) is an error, as with libvips'
  * fail_on=truncated; progressive files are limited in scans, so that a file
- * of millions of tiny scans cannot burn CPU. */
+ * of millions of tiny scans cannot burn CPU.  What a decode holds whole
+ * (libjpeg's coefficients of a progressive or multi-scan file: 2 bytes per
+ * sample of every component; the pixels, when kept) is reckoned from the
+ * header and checked against the memory limit before libjpeg allocates it
+ * (a 528-byte progressive file declaring 100 megapixels had taken 637 MB);
+ * the request's deadline is checked at every row libjpeg hands over and
+ * every row of a progressive file it takes in. */
 #include "scrim.h"
 #include "base/base.h"
 #include "decode/decode.h"
@@ -59,6 +65,8 @@ typedef struct jerr {
     jmp_buf jump;
     int truncated;
     volatile int slow; /* jpeg_huff.c gave up: decode again without it */
+    double deadline;   /* scrim_now() to stop at (0: never) */
+    volatile int late; /* stopped there */
     char msg[JMSG_LENGTH_MAX];
 } jerr;
 
@@ -87,6 +95,11 @@ static void on_message(j_common_ptr c, int level)
 static void on_progress(j_common_ptr c)
 {
     j_decompress_ptr d = (j_decompress_ptr)c;
+    jerr *je = (jerr *)c->err;
+    if (je->deadline > 0 && scrim_now() > je->deadline) {
+        je->late = 1;
+        longjmp(je->jump, 1);
+    }
     uint64_t px = (uint64_t)d->image_width * d->image_height;
     int max = MAX_SCANS;
     if (px && MAX_SCAN_PIXELS / px < (uint64_t)max)
@@ -125,6 +138,7 @@ int scrim__jpeg_shrink(int w, int h, int min_side)
  * only the luma of the rows and columns PDQ samples. */
 typedef struct sink sink;
 struct sink {
+    int whole; /* keeps every pixel (reckoned against the memory limit) */
     /* w x h: the size kept; libjpeg writes rows of ow >= w pixels */
     int (*begin)(sink *s, int w, int h, int ow, int ch, int fw, int fh,
                  char *err, size_t errlen);
@@ -166,12 +180,35 @@ static void cmyk_to_rgb(const uint8_t *restrict in, uint8_t *restrict out,
     }
 }
 
+/* Bytes of libjpeg's whole-image coefficient arrays: progressive files and
+ * sequential ones whose first scan leaves components out are taken in whole
+ * before any row comes out (jdcoefct.c allocates each component's blocks,
+ * rounded up to its sampling factors, of 64 JCOEFs). */
+static uint64_t coef_bytes(j_decompress_ptr c)
+{
+    uint64_t n = 0;
+    if (!c->progressive_mode && c->comps_in_scan >= c->num_components)
+        return 0;
+    for (int k = 0; k < c->num_components; k++) {
+        const jpeg_component_info *ci = &c->comp_info[k];
+        uint64_t bw = ci->width_in_blocks, bh = ci->height_in_blocks;
+        uint64_t hs = (uint64_t)ci->h_samp_factor, vs = (uint64_t)ci->v_samp_factor;
+        bw = (bw + hs - 1) / hs * hs;
+        bh = (bh + vs - 1) / vs * vs;
+        n += bw * bh * DCTSIZE2 * sizeof(JCOEF);
+    }
+    return n;
+}
+
 /* fast_huff: let jpeg_huff.c decode the entropy-coded data where it can;
  * SCRIM__JPEG_SLOW if it gave up (nothing is kept: decode again without). */
-static int decode(const void *buf, size_t len, uint64_t max_pixels,
-                  int min_side, int fast_huff, sink *sk, int *fw, int *fh,
-                  char *err, size_t errlen)
+static int decode(const void *buf, size_t len, const scrim__limits *lim,
+                  int fast_huff, sink *sk, int *fw, int *fh, char *err,
+                  size_t errlen)
 {
+    uint64_t max_pixels = lim->max_pixels;
+    int min_side = lim->min_side;
+    volatile uint64_t held = 0; /* reserved with scrim__decode_reserve */
     scrim__jhuff *volatile huff = NULL;
     struct jpeg_decompress_struct c;
     uint8_t *volatile cmyk_rows = NULL; /* CMYK rows before conversion */
@@ -183,8 +220,13 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
     c.client_data = NULL; /* jpeg_create_decompress keeps it: jpeg_huff.c's */
     e.pub.error_exit = on_error;
     e.pub.emit_message = on_message;
+    e.deadline = lim->deadline;
     if (setjmp(e.jump)) {
-        if (e.slow) {
+        if (e.late) {
+            rc = SCRIM_ETIMEOUT;
+            scrim__seterr(err, errlen, "decoding stopped at the deadline "
+                          "(the request's timeout)");
+        } else if (e.slow) {
             rc = SCRIM__JPEG_SLOW;
             __atomic_fetch_add(&scrim__jhuff_counts[1], 1, __ATOMIC_RELAXED);
         }
@@ -207,6 +249,24 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
         rc = SCRIM_ETOOBIG;
         goto done;
     }
+    /* Before anything is allocated: what will be held whole.  Files left
+     * to libvips are checked too (its loader is libjpeg), and reserved
+     * there. */
+    uint64_t coef = coef_bytes(&c);
+    if (coef > lim->max_memory) {
+        scrim__seterr(err, errlen, "image too large to decode: a %ux%u "
+                      "%s JPEG of %d components needs %llu MB of coefficients, "
+                      "over the limit of %llu MB", c.image_width,
+                      c.image_height, c.progressive_mode ? "progressive"
+                                                         : "multi-scan",
+                      c.num_components, (unsigned long long)(coef >> 20),
+                      (unsigned long long)(lim->max_memory >> 20));
+        rc = SCRIM_ETOOBIG;
+        goto done;
+    }
+    /* libjpeg's own bound on what it allocates, past the reckoning (its
+     * smaller buffers included) */
+    c.mem->max_memory_to_use = (long)(coef + (64 << 20));
     int grey = c.jpeg_color_space == JCS_GRAYSCALE && c.num_components == 1;
     int colour = (c.jpeg_color_space == JCS_YCbCr ||
                   c.jpeg_color_space == JCS_RGB) && c.num_components == 3;
@@ -223,6 +283,22 @@ static int decode(const void *buf, size_t len, uint64_t max_pixels,
     c.scale_denom = shrink;
     int raw = sk->raw && raw_layout(&c);
     c.raw_data_out = (boolean)raw;
+    {
+        uint64_t px = 0;
+        if (sk->whole) {
+            int ch = grey ? 1 : 3;
+            px = (uint64_t)((c.image_width + shrink - 1) / shrink) *
+                 (c.image_height / shrink) * ch;
+        }
+        if (coef + px &&
+            (rc = scrim__decode_reserve(lim, coef + px, coef
+                                        ? "coefficients and pixels of a "
+                                          "progressive JPEG"
+                                        : "pixels", err, errlen)))
+            goto done;
+        held = coef + px;
+        rc = SCRIM_ECORRUPT;
+    }
     jpeg_start_decompress(&c);
     if (fast_huff && scrim__jpeg_fast_huff)
         huff = scrim__jhuff_attach(&c, buf, len, huff_fail);
@@ -285,6 +361,8 @@ done:
     jpeg_destroy_decompress(&c);
     free(huff);
     free(cmyk_rows);
+    if (held)
+        scrim__decode_release(lim, held);
     return rc;
 }
 
@@ -326,17 +404,16 @@ static void image_rows_done(sink *s, int y0, int n)
     (void)s, (void)y0, (void)n;
 }
 
-int scrim__jpeg_load(const void *buf, size_t len, uint64_t max_pixels,
-                     int min_side, scrim_image *out, char *err, size_t errlen)
+int scrim__jpeg_load(const void *buf, size_t len, const scrim__limits *lim,
+                     scrim_image *out, char *err, size_t errlen)
 {
-    image_sink is = {{image_begin, image_row, image_rows_done, NULL}, out, 0};
+    image_sink is = {{1, image_begin, image_row, image_rows_done, NULL}, out, 0};
     int fw, fh, rc = SCRIM__JPEG_SLOW;
     memset(out, 0, sizeof *out);
     for (int fast = 1; rc == SCRIM__JPEG_SLOW && fast >= 0; fast--) {
         scrim_image_free(out);
         memset(out, 0, sizeof *out);
-        rc = decode(buf, len, max_pixels, min_side, fast, &is.base, &fw, &fh,
-                    err, errlen);
+        rc = decode(buf, len, lim, fast, &is.base, &fw, &fh, err, errlen);
     }
     if (rc) {
         scrim_image_free(out);
@@ -508,8 +585,8 @@ static void hash_sink_free(hash_sink *hs)
     free(hs);
 }
 
-int scrim__jpeg_luma(const void *buf, size_t len, uint64_t max_pixels,
-                    int min_side, scrim__luma *out, char *err, size_t errlen)
+int scrim__jpeg_luma(const void *buf, size_t len, const scrim__limits *lim,
+                     scrim__luma *out, char *err, size_t errlen)
 {
     hash_sink *hs = NULL;
     int rc = SCRIM__JPEG_SLOW;
@@ -521,9 +598,9 @@ int scrim__jpeg_luma(const void *buf, size_t len, uint64_t max_pixels,
             scrim__seterr(err, errlen, "out of memory");
             return SCRIM_ENOMEM;
         }
-        hs->base = (sink){hash_begin, hash_row, hash_rows_done, hash_raw};
-        rc = decode(buf, len, max_pixels, min_side, fast, &hs->base,
-                    &out->file_width, &out->file_height, err, errlen);
+        hs->base = (sink){0, hash_begin, hash_row, hash_rows_done, hash_raw};
+        rc = decode(buf, len, lim, fast, &hs->base, &out->file_width,
+                    &out->file_height, err, errlen);
     }
     if (!rc && hs->next != hs->ny) {
         scrim__seterr(err, errlen, "internal error: %d of %d sampled rows",

@@ -109,11 +109,9 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
     memset(out, 0, sizeof *out);
     if (!keep && scrim__jpeg_is(buf, len)) {
         /* nothing to keep: the JPEG's rows become luma as they are decoded */
-        uint64_t max_pixels;
-        int min_side;
-        scrim__decode_limits(opts, 1, &max_pixels, &min_side);
-        int rc = scrim__jpeg_luma(buf, len, max_pixels, min_side, &l, err,
-                                  errlen);
+        scrim__limits lim;
+        scrim__decode_limits(opts, 1, &lim);
+        int rc = scrim__jpeg_luma(buf, len, &lim, &l, err, errlen);
         if (rc != SCRIM__JPEG_OTHER) {
             if (!rc)
                 rc = hash_plane(&l, opts, out);

@@ -247,16 +247,33 @@ static scrim_pdq *vpdq_filtered(const scrim_vpdq *v, int min_quality, size_t *n)
     return keep;
 }
 
-static size_t count_matched(const scrim_pdq *a, size_t na, const scrim_pdq *b,
-                            size_t nb, int max_distance)
+/* How many of a's hashes lie within max_distance of one of b's: na x nb
+ * distances at worst (about 1.5 ns each with POPCNT).  The deadline is
+ * looked at every 64 rows of a (64 x nb distances: a millisecond at 10,000
+ * frames); -1 once past it. */
+__attribute__((target_clones("popcnt", "default")))
+static long count_matched(const scrim_pdq *a, size_t na, const scrim_pdq *b,
+                          size_t nb, int max_distance, double deadline)
 {
-    size_t hits = 0;
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < nb; j++)
-            if (scrim_pdq_distance(&a[i], &b[j]) <= max_distance) {
+    long hits = 0;
+    for (size_t i = 0; i < na; i++) {
+        if (deadline > 0 && !(i & 63) && scrim_now() > deadline)
+            return -1;
+        uint64_t x[4];
+        memcpy(x, a[i].w, sizeof x);
+        for (size_t j = 0; j < nb; j++) {
+            uint64_t y[4];
+            memcpy(y, b[j].w, sizeof y);
+            int d = __builtin_popcountll(x[0] ^ y[0]) +
+                    __builtin_popcountll(x[1] ^ y[1]) +
+                    __builtin_popcountll(x[2] ^ y[2]) +
+                    __builtin_popcountll(x[3] ^ y[3]);
+            if (d <= max_distance) {
                 hits++;
                 break;
             }
+        }
+    }
     return hits;
 }
 
@@ -264,17 +281,31 @@ int scrim_vpdq_compare(const scrim_vpdq *query, const scrim_vpdq *compared,
                         int min_quality, int max_distance,
                         double *query_percent, double *compared_percent)
 {
+    return scrim_vpdq_compare_until(query, compared, min_quality, max_distance,
+                                    0, query_percent, compared_percent);
+}
+
+int scrim_vpdq_compare_until(const scrim_vpdq *query, const scrim_vpdq *compared,
+                             int min_quality, int max_distance, double deadline,
+                             double *query_percent, double *compared_percent)
+{
     size_t nq, nc;
     scrim_pdq *q = vpdq_filtered(query, min_quality, &nq);
     scrim_pdq *c = vpdq_filtered(compared, min_quality, &nc);
     double qp = 0, cp = 0;
     int rc = q && c ? SCRIM_OK : SCRIM_ENOMEM;
     if (q && c && nq && nc) {
-        qp = 100.0 * (double)count_matched(q, nq, c, nc, max_distance) / (double)nq;
-        cp = 100.0 * (double)count_matched(c, nc, q, nq, max_distance) / (double)nc;
+        long hq = count_matched(q, nq, c, nc, max_distance, deadline);
+        long hc = hq < 0 ? -1 : count_matched(c, nc, q, nq, max_distance, deadline);
+        if (hq < 0 || hc < 0)
+            rc = SCRIM_ETIMEOUT;
+        qp = 100.0 * (double)hq / (double)nq;
+        cp = 100.0 * (double)hc / (double)nc;
     }
     free(q);
     free(c);
+    if (rc)
+        qp = cp = 0;
     if (query_percent)
         *query_percent = qp;
     if (compared_percent)

@@ -68,9 +68,24 @@ struct scrim_import {
     /* what emit_same_list found */
     uint32_t found_ref;
     uint8_t *buf;         /* record encoding */
+    double deadline;      /* scrim_now() to give up at (0: never) */
+    unsigned adds;        /* entries offered, for the deadline's checks */
 };
 
 #define REC_BUF (REF_BASE + REF_VIDEO_LEN + REF_STRS_MAX + 16)
+/* Past the caller's deadline (looked at every 1024 entries and before each
+ * merge into the index): SCRIM_ETIMEOUT, after which the import is
+ * aborted. */
+static int late(scrim_import *imp, int now, char *err, size_t errlen)
+{
+    if (imp->deadline <= 0 || (!now && (++imp->adds & 1023)) ||
+        scrim_now() <= imp->deadline)
+        return 0;
+    scrim__seterr(err, errlen, "import stopped at the deadline (the request's "
+                  "timeout) after %llu entries; nothing was imported",
+                  (unsigned long long)(imp->st.added[0] + imp->st.duplicates[0]));
+    return SCRIM_ETIMEOUT;
+}
 
 static int mdb_fail(scrim_import *imp, int rc, char *err, size_t errlen)
 {
@@ -138,6 +153,7 @@ int scrim_import_begin(scrim_store *s, const char *list,
     imp->mode = o.mode;
     imp->strict = o.strict;
     imp->flush_every = o.flush_every ? o.flush_every : DEFAULT_FLUSH;
+    imp->deadline = o.deadline;
     snprintf(imp->list, sizeof imp->list, "%s", list ? list : "");
     snprintf(imp->source, sizeof imp->source, "%s", o.source ? o.source : "");
     /* the batch and its hash table grow with use, up to flush_every */
@@ -243,8 +259,11 @@ static int flush(scrim_import *imp, char *err, size_t errlen)
 {
     if (!imp->npend && !imp->ndel)
         return 0;
-    int rc = mih__update(imp->txn, imp->s->index, imp->pend, imp->npend,
-                         imp->dels, imp->ndel, err, errlen);
+    int rc = late(imp, 1, err, errlen);
+    if (rc)
+        return rc;
+    rc = mih__update(imp->txn, imp->s->index, imp->pend, imp->npend,
+                     imp->dels, imp->ndel, err, errlen);
     imp->npend = 0;
     imp->ndel = 0;
     imp->pend_img = 0;
@@ -656,6 +675,8 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
                      size_t errlen)
 {
     int rc;
+    if ((rc = late(imp, 0, err, errlen)))
+        return rc;
     if (!text_ok(e->id, "id", err, errlen) ||
         !text_ok(e->label, "label", err, errlen) ||
         !text_ok(e->variant, "variant", err, errlen) ||
@@ -820,6 +841,9 @@ static int add_video(scrim_import *imp, const scrim_entry *e, char *err,
         scrim__seterr(err, errlen, "a video entry needs a content id");
         return SCRIM_EINVAL;
     }
+    int lrc = late(imp, 0, err, errlen);
+    if (lrc)
+        return lrc;
     if (n == 0 || n > 1000000 || !frames) {
         scrim__seterr(err, errlen, "video '%s': %zu frames (1-1000000 allowed)",
                       id, n);

@@ -24,7 +24,18 @@ struct scrim_review_server {
     time_t last_purge;         /* expired records: purged at least this often */
     char off[400];             /* why records are off ("": they are on) */
     time_t last_try;           /* of opening them, while off */
+    GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
+    scrim_counter *made, *repeats, *throttled;
 };
+
+/* Review records one client may cause: a token bucket per peer (its uid on
+ * the Unix socket, its address over TCP) holding a minute's worth, refilled
+ * at --review-rate per minute. */
+typedef struct rate_bucket {
+    double tokens, last;
+} rate_bucket;
+
+#define MAX_BUCKETS 4096       /* peers tracked; full buckets are dropped first */
 
 #define PURGE_EVERY 60         /* seconds */
 #define RETRY_EVERY 60         /* seconds between tries while off */
@@ -341,6 +352,56 @@ static size_t matched_times(json_t *matches, double *t, size_t max)
     return n;
 }
 
+static gboolean bucket_full(gpointer key, gpointer value, gpointer now)
+{
+    rate_bucket *b = value;
+    return *(double *)now - b->last >= 60;
+}
+
+/* Take one record from the peer's bucket: 1, or 0 when it is empty. */
+static int rate_take(scrim_review_server *rs, const char *peer, int per_minute)
+{
+    if (per_minute <= 0)
+        return 1;
+    double now = scrim_now(), cap = per_minute;
+    int ok;
+    pthread_mutex_lock(&rs->lock);
+    rate_bucket *b = g_hash_table_lookup(rs->buckets, peer);
+    if (!b) {
+        if (g_hash_table_size(rs->buckets) >= MAX_BUCKETS)
+            g_hash_table_foreach_remove(rs->buckets, bucket_full, &now);
+        if (g_hash_table_size(rs->buckets) >= MAX_BUCKETS)
+            g_hash_table_remove_all(rs->buckets); /* a flood of peers: start over */
+        b = g_new(rate_bucket, 1);
+        b->tokens = cap;
+        b->last = now;
+        g_hash_table_insert(rs->buckets, g_strdup(peer), b);
+    }
+    b->tokens += (now - b->last) * cap / 60;
+    if (b->tokens > cap)
+        b->tokens = cap;
+    b->last = now;
+    if ((ok = b->tokens >= 1))
+        b->tokens -= 1;
+    pthread_mutex_unlock(&rs->lock);
+    return ok;
+}
+
+/* "review": {"id", "preview", "seen"} of a record that already existed. */
+static json_t *repeat_json(scrim_review *rv, const char *id)
+{
+    json_t *rec = NULL, *out;
+    char err[256];
+    scrim_review_get(rv, id, &rec, err, sizeof err);
+    const char *url = json_string_value(
+        json_object_get(json_object_get(rec, "preview"), "url"));
+    out = json_pack("{s:s, s:o, s:b, s:I}", "id", id, "preview",
+                    url ? json_string(url) : json_null(), "repeat", 1, "seen",
+                    (json_int_t)json_integer_value(json_object_get(rec, "seen")));
+    json_decref(rec);
+    return out;
+}
+
 static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
                 void *arg, char *err, size_t errlen)
 {
@@ -361,10 +422,42 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     scrim_review *rv = review_get(rs, c->store, err, errlen);
     if (!rv)
         return SCRIM_EDB;
+    if (!res->extra)
+        res->extra = json_object();
+    if (up->kind == SCRIM_MEDIA_IMAGE)
+        hashes = scrim_image_hashes_json(&up->image, 0);
+    else
+        hashes = json_pack("{s:s, s:s, s:s}", "kind", up->handler && up->handler->kind
+                                                      ? up->handler->kind : "video",
+                           "md5", up->md5, "sha256", up->sha256);
+    /* The same upload matching the same entries within the retention: the
+     * repeat is counted on its record (no previews are made, no record is
+     * added), so that one file posted again and again is one item for a
+     * reviewer, not a flood. */
+    rc = scrim_review_repeat(rv, hashes, res->matches, id, err, errlen);
+    if (rc == SCRIM_OK) {
+        scrim_counter_add(rs->repeats, 1);
+        json_object_set_new(res->extra, "review", repeat_json(rv, id));
+        goto done;
+    }
+    if (rc != SCRIM_ENOTFOUND)
+        goto done;
+    rc = 0;
+    /* Records one client may cause (--review-rate): over it, the match is
+     * answered and counted, without a record. */
+    if (!rate_take(rs, c->peer, c->settings->review_rate)) {
+        scrim_counter_add(rs->throttled, 1);
+        json_object_set_new(res->extra, "review", json_pack(
+            "{s:n, s:n, s:s}", "id", "preview", "skipped", "this client is over "
+            "its rate of review records (--review-rate); the match is answered "
+            "without one"));
+        goto done;
+    }
     size_t n = json_array_size(res->matches);
     if (!(lists = calloc(n, sizeof *lists))) {
         scrim__seterr(err, errlen, "out of memory");
-        return SCRIM_ENOMEM;
+        rc = SCRIM_ENOMEM;
+        goto done;
     }
     for (size_t i = 0; i < n; i++)
         lists[i] = json_string_value(json_object_get(json_array_get(res->matches, i),
@@ -379,6 +472,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
          * image again, within the size it was already accepted at. */
         scrim_decode_opts d = {
             .max_pixels = (uint64_t)up->image.width * (uint64_t)up->image.height};
+        scrim_call_decode_opts(c, &d); /* its memory and deadline count too */
         if ((rc = scrim_image_load_buffer(up->bytes, up->len, &d, &img, err,
                                           errlen)))
             goto done;
@@ -400,12 +494,6 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     } else {
         snprintf(level, sizeof level, "none");
     }
-    if (up->kind == SCRIM_MEDIA_IMAGE)
-        hashes = scrim_image_hashes_json(&up->image, 0);
-    else
-        hashes = json_pack("{s:s, s:s, s:s}", "kind", up->handler && up->handler->kind
-                                                      ? up->handler->kind : "video",
-                           "md5", up->md5, "sha256", up->sha256);
     scrim_review_input in = {
         .kind = up->kind == SCRIM_MEDIA_IMAGE ? "image" : "video",
         .size = up->len,
@@ -414,15 +502,22 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
         .hashes = hashes, .matches = res->matches, .level = level,
         .preview = pv.data ? &pv : NULL, .lighter = pl.data ? &pl : NULL,
         .sheet = sheetp};
-    if ((rc = scrim_review_add(rv, &in, id, err, errlen)))
+    rc = scrim_review_add(rv, &in, id, err, errlen);
+    if (rc == SCRIM_EEXIST) { /* the same upload, meanwhile */
+        rc = 0;
+        scrim_counter_add(rs->repeats, 1);
+        json_object_set_new(res->extra, "review", repeat_json(rv, id));
         goto done;
+    }
+    if (rc)
+        goto done;
+    scrim_counter_add(rs->made, 1);
     char url[128];
     snprintf(url, sizeof url, "/v1/review/%s/preview.jpg", id);
-    if (!res->extra)
-        res->extra = json_object();
     json_object_set_new(res->extra, "review",
-                        json_pack("{s:s, s:o}", "id", id, "preview",
-                                  pv.data ? json_string(url) : json_null()));
+                        json_pack("{s:s, s:o, s:b, s:i}", "id", id, "preview",
+                                  pv.data ? json_string(url) : json_null(),
+                                  "repeat", 0, "seen", 1));
 done:
     json_decref(hashes);
     scrim_image_free(&img);
@@ -447,6 +542,17 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
     pthread_mutex_init(&rs->lock, NULL);
     if (o)
         rs->opts = *o;
+    rs->buckets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    rs->made = scrim_server_counter(srv, "review_records_total",
+                                    "Review records made");
+    rs->repeats = scrim_server_counter(srv, "review_repeats_total", "Matches "
+                                       "of an upload whose review record for "
+                                       "the same entries existed: counted on "
+                                       "it, no new record");
+    rs->throttled = scrim_server_counter(srv, "review_throttled_total",
+                                         "Matches answered without a review "
+                                         "record: the client was over "
+                                         "--review-rate");
     if (scrim_server_route(srv, "review", SCRIM_GET, "/v1/review",
                            SCRIM_ROUTE_WORKER, route_list, rs) ||
         scrim_server_route(srv, "review", SCRIM_GET | SCRIM_POST | SCRIM_PUT,
@@ -458,6 +564,7 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
         scrim_server_health(srv, "review", review_health, rs)) {
         scrim__seterr(err, errlen, "cannot register the review endpoints");
         pthread_mutex_destroy(&rs->lock);
+        g_hash_table_destroy(rs->buckets);
         free(rs);
         return SCRIM_EINVAL;
     }
@@ -479,5 +586,6 @@ void scrim_review_server_free(scrim_review_server *rs)
     if (rs->rv)
         scrim_review_close(rs->rv);
     pthread_mutex_destroy(&rs->lock);
+    g_hash_table_destroy(rs->buckets);
     free(rs);
 }

@@ -17,13 +17,14 @@
 
 struct scrim_review {
     MDB_env *env;
-    MDB_dbi records, pending, previews, lists;
+    MDB_dbi records, pending, previews, lists, dedup;
     int64_t retention_us;
     int64_t (*clock)(void *);
     void *clock_arg;
 };
 
 #define ID_BYTES 16
+#define KEY_BYTES 32   /* review.dedup keys: a SHA-256 */
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -81,11 +82,149 @@ static int expired(const scrim_review *r, const uint8_t id[ID_BYTES], int64_t no
     return id_time_us(id) + r->retention_us <= now;
 }
 
-/* Delete one record and everything kept with it, inside txn. */
-static int delete_record(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES])
+/* ---- one record per upload and matches ------------------------------------ */
+
+static int line_cmp(const void *a, const void *b)
 {
-    uint8_t pk[ID_BYTES + 1];
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The de-duplication key of an upload and what it matched: SHA-256 over
+ * the upload's SHA-256 and the entries matched (list, type, hash, id of
+ * each, sorted: the order of the matches does not count, nor their
+ * distances or variants).  0, or -1 when the upload has no SHA-256 (no
+ * de-duplication then). */
+static int dedup_key(json_t *hashes, json_t *matches, uint8_t key[KEY_BYTES])
+{
+    const char *sha = json_string_value(json_object_get(hashes, "sha256"));
+    size_t n = json_array_size(matches), total = 0;
+    int rc = -1;
+    if (!sha || strlen(sha) != 64)
+        return -1;
+    char **lines = calloc(n ? n : 1, sizeof *lines), *text = NULL;
+    if (!lines)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(matches, i);
+        const char *f[4] = {json_string_value(json_object_get(m, "list")),
+                            json_string_value(json_object_get(m, "type")),
+                            json_string_value(json_object_get(m, "hash")),
+                            json_string_value(json_object_get(m, "id"))};
+        if (asprintf(&lines[i], "%s\x1f%s\x1f%s\x1f%s\n", f[0] ? f[0] : "",
+                     f[1] ? f[1] : "", f[2] ? f[2] : "", f[3] ? f[3] : "") < 0) {
+            lines[i] = NULL;
+            goto done;
+        }
+        total += strlen(lines[i]);
+    }
+    qsort(lines, n, sizeof *lines, line_cmp);
+    if (!(text = malloc(64 + 1 + total + 1)))
+        goto done;
+    char *p = text + sprintf(text, "%s\n", sha);
+    for (size_t i = 0; i < n; i++)
+        p = stpcpy(p, lines[i]);
+    char md5[33], hex[65];
+    scrim_digest(text, (size_t)(p - text), md5, hex);
+    rc = scrim__hex_decode(hex, 64, key);
+done:
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    free(text);
+    return rc;
+}
+
+/* In a write transaction: if key names a live record, count one more
+ * sighting on it ("seen", "last_seen") and write its id; 0.  MDB_NOTFOUND
+ * when there is none (or it expired: the key is then stale and will be
+ * overwritten), another LMDB code on errors. */
+static int count_repeat(scrim_review *r, MDB_txn *txn,
+                        const uint8_t key[KEY_BYTES], int64_t now,
+                        uint8_t id[ID_BYTES])
+{
+    MDB_val k = {KEY_BYTES, (void *)key}, v, rv;
+    int mrc = mdb_get(txn, r->dedup, &k, &v);
+    if (mrc)
+        return mrc;
+    if (v.mv_size != ID_BYTES)
+        return MDB_NOTFOUND;
+    memcpy(id, v.mv_data, ID_BYTES);
+    MDB_val rk = {ID_BYTES, id};
+    if ((mrc = mdb_get(txn, r->records, &rk, &rv)))
+        return mrc;
+    if (expired(r, id, now))
+        return MDB_NOTFOUND;
+    json_error_t je;
+    json_t *rec = json_loadb(rv.mv_data, rv.mv_size, 0, &je);
+    if (!rec)
+        return MDB_NOTFOUND;
+    json_int_t seen = json_integer_value(json_object_get(rec, "seen"));
+    json_object_set_new(rec, "seen", json_integer((seen > 0 ? seen : 1) + 1));
+    json_object_set_new(rec, "last_seen", json_real((double)now / 1e6));
+    char *text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (!text)
+        return ENOMEM;
+    MDB_val nv = {strlen(text), text};
+    mrc = mdb_put(txn, r->records, &rk, &nv, 0);
+    free(text);
+    return mrc;
+}
+
+int scrim_review_repeat(scrim_review *r, json_t *hashes, json_t *matches,
+                        char hexid[SCRIM_REVIEW_ID_LEN + 1], char *err,
+                        size_t errlen)
+{
+    uint8_t key[KEY_BYTES], id[ID_BYTES];
+    MDB_txn *txn;
+    MDB_val k = {KEY_BYTES, key}, v;
+    int mrc;
+    if (dedup_key(hashes, matches, key))
+        return SCRIM_ENOTFOUND;
+    /* most uploads are new: a read-only look first, the writer only for a
+     * repeat */
+    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    mrc = mdb_get(txn, r->dedup, &k, &v);
+    mdb_txn_abort(txn);
+    if (mrc == MDB_NOTFOUND)
+        return SCRIM_ENOTFOUND;
+    if (mrc)
+        return db_fail(err, errlen, "read", mrc);
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    mrc = count_repeat(r, txn, key, now_us(r), id);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return mrc == MDB_NOTFOUND ? SCRIM_ENOTFOUND
+                                   : db_fail(err, errlen, "counting a repeat", mrc);
+    }
+    int rc = txn_commit(&txn, err, errlen);
+    if (!rc)
+        scrim__hex_encode(id, ID_BYTES, hexid);
+    return rc;
+}
+
+/* Delete one record and everything kept with it, inside txn; rec is its
+ * stored value (for its de-duplication key). */
+static int delete_record(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES],
+                         const MDB_val *rec)
+{
+    uint8_t pk[ID_BYTES + 1], key[KEY_BYTES];
     MDB_val k = {ID_BYTES, (void *)id};
+    const char *d = rec ? memmem(rec->mv_data, rec->mv_size, "\"dedup\":\"", 9)
+                        : NULL;
+    if (d && (size_t)((const char *)rec->mv_data + rec->mv_size - d) >= 9 + 64 &&
+        !scrim__hex_decode(d + 9, 64, key)) {
+        MDB_val dk = {KEY_BYTES, key}, dv;
+        /* only if it still names this record (a newer one may own it) */
+        if (!mdb_get(txn, r->dedup, &dk, &dv) && dv.mv_size == ID_BYTES &&
+            !memcmp(dv.mv_data, id, ID_BYTES)) {
+            int drc = mdb_del(txn, r->dedup, &dk, NULL);
+            if (drc && drc != MDB_NOTFOUND)
+                return drc;
+        }
+    }
     int mrc = mdb_del(txn, r->records, &k, NULL);
     if (mrc && mrc != MDB_NOTFOUND)
         return mrc;
@@ -120,7 +259,7 @@ static int purge_txn(scrim_review *r, MDB_txn *txn, int64_t now, size_t max,
             break;
         uint8_t id[ID_BYTES];
         memcpy(id, k.mv_data, ID_BYTES);
-        if ((mrc = delete_record(r, txn, id)))
+        if ((mrc = delete_record(r, txn, id, &v)))
             break;
         n++;
     }
@@ -167,7 +306,8 @@ int scrim_review_open(MDB_env *env, const scrim_review_opts *opts,
     if ((mrc = mdb_dbi_open(txn, "review.records", MDB_CREATE, &r->records)) ||
         (mrc = mdb_dbi_open(txn, "review.pending", MDB_CREATE, &r->pending)) ||
         (mrc = mdb_dbi_open(txn, "review.previews", MDB_CREATE, &r->previews)) ||
-        (mrc = mdb_dbi_open(txn, "review.lists", MDB_CREATE, &r->lists))) {
+        (mrc = mdb_dbi_open(txn, "review.lists", MDB_CREATE, &r->lists)) ||
+        (mrc = mdb_dbi_open(txn, "review.dedup", MDB_CREATE, &r->dedup))) {
         rc = db_fail(err, errlen, "cannot open the review databases", mrc);
         goto fail;
     }
@@ -229,9 +369,9 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
                      char hexid[SCRIM_REVIEW_ID_LEN + 1], char *err,
                      size_t errlen)
 {
-    uint8_t id[ID_BYTES];
+    uint8_t id[ID_BYTES], key[KEY_BYTES];
     json_t *rec = NULL;
-    char *text = NULL;
+    char *text = NULL, keyhex[2 * KEY_BYTES + 1] = "";
     MDB_txn *txn = NULL;
     int mrc, rc = SCRIM_OK;
 
@@ -250,16 +390,24 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
         return SCRIM_EIO;
     }
     scrim__hex_encode(id, ID_BYTES, hexid);
+    int dedup = !dedup_key(in->hashes, in->matches, key);
+    if (dedup)
+        scrim__hex_encode(key, KEY_BYTES, keyhex);
 
-    /* Stored without "expires" and "status": derived when read. */
+    /* Stored without "expires" and "status": derived when read.  "seen"
+     * counts this upload with these matches, "last_seen" is its latest;
+     * "dedup" is the key (to delete it with the record). */
     rec = json_pack("{s:s, s:I, s:s, s:I, s:i, s:i, s:O, s:O, s:s, s:o, s:o, "
-                    "s:n, s:[]}",
+                    "s:n, s:[], s:i, s:f}",
                     "id", hexid, "time_us", (json_int_t)now, "kind", in->kind,
                     "size", (json_int_t)in->size, "width", in->width, "height",
                     in->height, "hashes", in->hashes ? in->hashes : json_null(),
                     "matches", in->matches, "level", in->level, "preview",
                     preview_json(hexid, in->preview, 0, in->sheet), "lighter",
-                    preview_json(hexid, in->lighter, 1, in->sheet), "decision", "history");
+                    preview_json(hexid, in->lighter, 1, in->sheet), "decision", "history",
+                    "seen", 1, "last_seen", (double)now / 1e6);
+    if (rec && dedup)
+        json_object_set_new(rec, "dedup", json_string(keyhex));
     if (!rec || !(text = json_dumps(rec, JSON_COMPACT))) {
         rc = SCRIM_ENOMEM;
         scrim__seterr(err, errlen, "out of memory");
@@ -270,7 +418,27 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
         goto done;
     }
     MDB_val k = {ID_BYTES, id}, v = {strlen(text), text}, empty = {0, ""};
+    MDB_val dk = {KEY_BYTES, key};
+    if (dedup) {
+        /* The same upload with the same matches came meanwhile (the
+         * caller's scrim_review_repeat found nothing): the repeat is
+         * counted on that record. */
+        uint8_t old[ID_BYTES];
+        mrc = count_repeat(r, txn, key, now, old);
+        if (!mrc) {
+            if (!(rc = txn_commit(&txn, err, errlen))) {
+                scrim__hex_encode(old, ID_BYTES, hexid);
+                rc = SCRIM_EEXIST;
+            }
+            goto done;
+        }
+        if (mrc != MDB_NOTFOUND) {
+            rc = db_fail(err, errlen, "counting a repeat", mrc);
+            goto done;
+        }
+    }
     if ((mrc = purge_txn(r, txn, now, 64, NULL)) ||
+        (dedup && (mrc = mdb_put(txn, r->dedup, &dk, &(MDB_val){ID_BYTES, id}, 0))) ||
         (mrc = mdb_put(txn, r->records, &k, &v, MDB_NOOVERWRITE)) ||
         (mrc = mdb_put(txn, r->pending, &k, &empty, 0)) ||
         (in->preview && (mrc = put_preview(r, txn, id, 'd', in->preview))) ||
@@ -299,6 +467,9 @@ static json_t *record_json(const scrim_review *r, const MDB_val *v)
     json_object_set_new(rec, "expires",
                         json_real((double)(t + r->retention_us) / 1e6));
     json_object_del(rec, "time_us");
+    json_object_del(rec, "dedup");
+    if (!json_object_get(rec, "seen")) /* records from before "seen" */
+        json_object_set_new(rec, "seen", json_integer(1));
     json_t *d = json_object_get(rec, "decision");
     const char *dec = json_string_value(json_object_get(d, "decision"));
     json_object_set_new(rec, "status",

@@ -195,6 +195,8 @@ static int list_import(scrim_call *c, const char *name)
     io.mode = replace && !strcmp(replace, "1") ? SCRIM_IMPORT_REPLACE
                                                : SCRIM_IMPORT_ADD;
     io.strict = strict && !strcmp(strict, "1");
+    /* no io.deadline: an admin import that outlives its request becomes a
+     * job (--admin-wait) and runs to its end, never "504 but committed" */
     snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
     io.source = scrim_call_arg(c, "source") ? scrim_call_arg(c, "source") : src;
     if (vpdq)

@@ -34,6 +34,22 @@ static int arg_int(scrim_call *c, const char *name, int lo, int hi, int dflt,
     return 0;
 }
 
+/* ?radius= and ?min_quality= change what matches, and so what reaches
+ * the review queue (a radius of 256 matches every upload): with the admin
+ * token or --allow-query-overrides 1 only.  Checked after their values
+ * (a malformed one is a 400 either way).  0, or a 403 answered. */
+static int overrides_allowed(scrim_call *c, const char *a, const char *b)
+{
+    const char *given = scrim_call_arg(c, a) ? a
+                        : b && scrim_call_arg(c, b) ? b : NULL;
+    if (!given || c->settings->allow_query_overrides || scrim_call_is_admin(c))
+        return 0;
+    scrim_call_error(c, 403, "forbidden", "?%s= changes what matches: it "
+                     "needs the admin token (Authorization: Bearer) or "
+                     "scrimd --allow-query-overrides 1", given);
+    return -1;
+}
+
 static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -41,6 +57,7 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
     o->max_pixels = c->settings->max_pixels;
     o->min_side = c->settings->fast_decode ? SCRIM_FAST_MIN_SIDE : 0;
     o->ignore_alpha = c->settings->ignore_alpha;
+    o->deadline = c->deadline;
     /* Dihedral variants: off for /v1/hash (output size), on for matching
      * (a rotated or mirrored copy must still match). */
     if (arg_int(c, "dihedral", 0, 1, match, &o->dihedral) ||
@@ -49,20 +66,62 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
         arg_int(c, "radius", -1, SCRIM_MAX_RADIUS, -1, &o->radius) ||
         arg_int(c, "regions", 0, 1, match, &o->regions))
         return -1;
+    if (match && overrides_allowed(c, "radius", "min_quality"))
+        return -1;
     return 0;
 }
 
 /* ==== ?path= confinement ==================================================== */
 
-/* Read the file a /v1/match?path= names, only if it lies under one of the
- * --allow-path directories once every symlink is resolved. */
+/* Open the file a /v1/match?path= names, beneath the --allow-path
+ * directory its path starts with, following no symlink below that
+ * directory (scrim__open_beneath: a directory on the way swapped for a
+ * symlink, even mid-request, makes the open fail; it cannot lead out).
+ * -1 for anything else: outside every allowed directory, missing, through
+ * a symlink, unreadable, not a regular file. */
+static int open_confined(const scrim__settings_ref *set, const char *path,
+                         struct stat *st)
+{
+    for (int i = 0; i < set->n_allow_real; i++) {
+        /* the directory as configured, or as it resolved at start-up */
+        const char *roots[2] = {set->s.allow_path[i], set->allow_real[i]};
+        for (int k = 0; k < 2; k++) {
+            size_t n = strlen(roots[k]);
+            while (n > 1 && roots[k][n - 1] == '/')
+                n--;
+            const char *rel = path + n;
+            if (n == 1 && roots[k][0] == '/')
+                rel = path; /* --allow-path / */
+            else if (strncmp(path, roots[k], n) || *rel != '/')
+                continue;
+            while (*rel == '/')
+                rel++;
+            int dir = open(set->allow_real[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (dir < 0)
+                continue;
+            int fd = scrim__open_beneath(dir, rel, O_RDONLY | O_NONBLOCK |
+                                                       O_NOCTTY, SCRIM__BENEATH_AUTO);
+            close(dir);
+            if (fd < 0)
+                continue;
+            if (!fstat(fd, st) && S_ISREG(st->st_mode))
+                return fd;
+            close(fd);
+        }
+    }
+    return -1;
+}
+
+/* Read the file a /v1/match?path= names (open_confined).  Whatever stops
+ * it, outside the allowed directories or missing or through a symlink, the
+ * answer is the same 403 with the same message: it must not tell a client
+ * which paths exist. */
 static int read_confined(scrim_call *c, const char *path, uint8_t **data,
-                         size_t *len)
+                         size_t *len, uint64_t *held)
 {
     const scrim__settings_ref *set =
         (const scrim__settings_ref *)((const char *)c->settings -
                                       offsetof(scrim__settings_ref, s));
-    char real[PATH_MAX];
     int fd = -1, rc = -1;
     struct stat st;
 
@@ -77,35 +136,25 @@ static int read_confined(scrim_call *c, const char *path, uint8_t **data,
         if ((p == path || p[-1] == '/') && (p[2] == '/' || !p[2]))
             return scrim_call_error(c, 403, "forbidden", "?path= must not "
                                     "contain '..'");
-    if (!realpath(path, real)) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return scrim_call_error(c, 404, "not_found", "no file %s", path);
-        return scrim_call_error(c, 403, "forbidden", "cannot resolve %s: %s",
-                                path, strerror(errno));
-    }
-    int inside = 0;
-    for (int i = 0; i < set->n_allow_real && !inside; i++) {
-        size_t n = strlen(set->allow_real[i]);
-        inside = !strncmp(real, set->allow_real[i], n) &&
-                 (real[n] == '/' || (n == 1 && real[0] == '/'));
-    }
-    if (!inside)
-        return scrim_call_error(c, 403, "forbidden", "%s is outside the "
-                                "allowed directories (after resolving "
-                                "symlinks)", path);
-    /* O_NOFOLLOW: the resolved path must not have become a symlink since. */
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        scrim_call_error(c, 403, "forbidden", "%s is not a readable regular "
-                         "file", path);
-        goto out;
-    }
+    if ((fd = open_confined(set, path, &st)) < 0)
+        return scrim_call_error(c, 403, "forbidden", "?path= names no file "
+                                "scrimd may read: it must be a readable "
+                                "regular file under an --allow-path "
+                                "directory, reached without symlinks");
     if ((uint64_t)st.st_size > c->settings->max_body) {
         scrim_call_error(c, 413, "too_large", "%s is %lld bytes, over "
                          "--max-body %llu", path, (long long)st.st_size,
                          (unsigned long long)c->settings->max_body);
         goto out;
     }
+    /* read into memory: as a body would be, within the memory budget */
+    if (!scrim__budget_try(c->server, (uint64_t)st.st_size)) {
+        scrim__call_fail(c, SCRIM_EBUSY, "busy: the memory budget "
+                         "(--memory-budget) has no room for this file's %lld "
+                         "bytes now; retry later", (long long)st.st_size);
+        goto out;
+    }
+    *held = (uint64_t)st.st_size;
     *data = malloc((size_t)st.st_size + 1);
     if (!*data) {
         scrim_call_error(c, 500, "no_memory", "out of memory");
@@ -143,6 +192,7 @@ static int hash_or_match(scrim_call *c, int match)
     scrim_match_result res = {0};
     const scrim_media_handler *h = NULL;
     uint8_t *file = NULL;
+    uint64_t held = 0; /* of the memory budget, for the file read */
     char err[512] = "";
     int rc = -1;
 
@@ -153,8 +203,10 @@ static int hash_or_match(scrim_call *c, int match)
         if (c->body_len)
             return scrim_call_error(c, 400, "bad_request", "send either a "
                                     "body or ?path=, not both");
-        if (read_confined(c, path, &file, &up.len))
+        if (read_confined(c, path, &file, &up.len, &held)) {
+            scrim__budget_release(srv, held);
             return -1;
+        }
         up.bytes = file;
     } else {
         up.bytes = c->body;
@@ -226,6 +278,7 @@ out:
     json_decref(res.allowed);
     json_decref(res.extra);
     free(file);
+    scrim__budget_release(srv, held);
     return rc;
 }
 
@@ -252,7 +305,8 @@ static int api_lookup(scrim_call *c, void *arg)
     if (!!pdq + !!md5 + !!sha != 1)
         return scrim_call_error(c, 400, "bad_request", "give exactly one of "
                                 "?pdq=, ?md5=, ?sha256=");
-    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius))
+    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius) ||
+        overrides_allowed(c, "radius", NULL))
         return -1;
     if (!c->store)
         return scrim_call_error(c, 503, "no_database", "no database is open");

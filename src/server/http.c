@@ -120,6 +120,7 @@ typedef struct call_job {
     double t0;
     char method_name[8];
     char *authorization;          /* the header, for scrim_call_header */
+    uint64_t held;                /* of the memory budget: its body */
 } call_job;
 
 const char *scrim_call_header(const scrim_call *c, const char *name)
@@ -187,6 +188,7 @@ static const scrim__http_error http_errors[] = {
     {SCRIM_ENOTFOUND, 404, "not_found"},
     {SCRIM_EEXIST, 409, "exists"},
     {SCRIM_ETIMEOUT, 504, "timeout"},
+    {SCRIM_EBUSY, 503, "busy"},
 };
 
 const scrim__http_error *scrim__http_error_of(int rc)
@@ -238,8 +240,9 @@ static void job_free(call_job *j)
     json_decref(j->call.json);
     free(j->call.raw);
     free(j->path);
-    free(j->body);
+    scrim__body_free(j->body, j->call.body_len + 1);
     free(j->authorization);
+    scrim__budget_release(j->srv, j->held);
     scrim__settings_ref_put(j->set);
     free(j);
 }
@@ -473,6 +476,19 @@ static int authorise(call_job *j)
     return -1;
 }
 
+int scrim_call_is_admin(const scrim_call *c)
+{
+    call_job *j = c->priv_;
+    const char *tok = j && j->set ? j->set->admin_token : "";
+    const char *h = j ? j->authorization : NULL;
+    if (!tok[0] || !h || strncasecmp(h, "Bearer ", 7))
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return scrim__token_equal(h, strlen(h), tok);
+}
+
 /* ==== slow clients: a whole request within --receive-timeout ============= */
 
 /* evhttp's timeout (--idle-timeout) starts again with every byte, so a client
@@ -498,6 +514,7 @@ typedef struct {
     double start, last;                /* first and latest byte of the request; 0: none */
     uint64_t bytes;                    /* of it so far */
     scrim__framing *framing;           /* its strict scan (guard.c) */
+    scrim__body body;                  /* its body in the memory budget (budget.c) */
 } scrim__conn;
 
 static struct timeval tv_of(double s)
@@ -511,6 +528,7 @@ static struct timeval tv_of(double s)
 /* Stop watching the input buffer and free the state (not the bufferevent). */
 static void conn_release(scrim__conn *c)
 {
+    scrim__body_closed(c->srv, &c->body);
     if (c->watch)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
     scrim__framing_free(c->framing);
@@ -544,6 +562,8 @@ static void conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info
         bufferevent_set_timeouts(c->bev, &r, &w);
         c->cut = 1;
     }
+    scrim__body_input(c->srv, &c->body, buf, info->n_added,
+                      c->start + s->receive_timeout);
 }
 
 static scrim__conn *conn_of(scrim_server *srv, struct evhttp_request *req)
@@ -553,19 +573,24 @@ static scrim__conn *conn_of(scrim_server *srv, struct evhttp_request *req)
     return bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
 }
 
-/* A request arrived whole: its clock stops, the idle timeout is back. */
-static void conn_request_done(scrim_server *srv, struct evhttp_request *req)
+/* A request arrived whole: its clock stops, the idle timeout is back.
+ * Returns the bytes of the memory budget its call holds from now on. */
+static uint64_t conn_request_done(scrim_server *srv, struct evhttp_request *req)
 {
     scrim__conn *c = conn_of(srv, req);
     struct bufferevent *bev = c ? c->bev : NULL;
     if (!c)
-        return;
+        return 0;
     c->start = 0;
     if (c->cut) {
         struct timeval tv = tv_of(srv->cur->s.idle_timeout);
         bufferevent_set_timeouts(bev, &tv, &tv);
         c->cut = 0;
     }
+    return scrim__body_done(srv, &c->body,
+                            evbuffer_get_length(evhttp_request_get_input_buffer(req)),
+                            bufferevent_get_input(bev),
+                            scrim__now() + srv->cur->s.receive_timeout);
 }
 
 static void conn_closed(struct evhttp_connection *evcon, void *arg)
@@ -595,6 +620,7 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
         scrim__metrics_error(&srv->metrics, kind);
     }
     conn_forget(c);
+    scrim__accept_closed(srv); /* a descriptor is free */
 }
 
 static void conn_setup(evutil_socket_t fd, short what, void *arg)
@@ -623,6 +649,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     c->srv = srv;
     c->bev = bev;
     c->framing = scrim__framing_new();   /* NULL: the header checks only */
+    scrim__body_init(&c->body, bev);
     struct timeval now = {0, 0};
     if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), conn_input, c)) ||
         event_base_once(base, -1, EV_TIMEOUT, conn_setup, c, &now)) {
@@ -657,18 +684,22 @@ static void conns_free(scrim_server *srv)
 static void handle_request(struct evhttp_request *req, void *arg)
 {
     scrim_server *srv = arg;
-    conn_request_done(srv, req);
+    uint64_t held = conn_request_done(srv, req);
     call_job *j = calloc(1, sizeof *j);
     if (!j) {
+        scrim__budget_release(srv, held);
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
+    j->held = held;
     j->t0 = scrim__now();
     j->srv = srv;
     j->req = req;
     j->set = srv->cur;
     atomic_fetch_add(&j->set->refs, 1);
     j->call.id = ++srv->next_id;
+    j->call.deadline = j->t0 + j->set->s.request_timeout;
+    scrim__peer_name(req, j->call.peer, sizeof j->call.peer);
     j->call.priv_ = j;
     j->call.server = srv;
     j->call.store = srv->store;
@@ -741,7 +772,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 
     /* The body is copied out of libevent's buffer: the worker must never
      * touch libevent objects, and the connection may go away meanwhile. */
-    j->body = malloc(j->call.body_len + 1);
+    j->body = scrim__body_alloc(j->call.body_len + 1);
     if (!j->body) {
         respond_error_now(j, 500, "no_memory", "out of memory");
         goto done;
@@ -1037,6 +1068,7 @@ static void apply_settings(scrim_server *srv, scrim__settings_ref *r)
     evhttp_set_timeout_tv(srv->http, &tv);
     if (srv->pool)
         scrim__pool_set_queue_max(srv->pool, s->queue);
+    scrim__budget_set_limit(srv, s->memory_budget);
 }
 
 /* ==== preload: the database read in, in the background =================== */
@@ -1286,6 +1318,10 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
                                               EVHTTP_REQ_HEAD);
     evhttp_set_gencb(srv->http, handle_request, srv);
     srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    if (scrim__budget_new(srv)) {
+        scrim__seterr(err, errlen, "out of memory");
+        goto fail;
+    }
     evhttp_set_bevcb(srv->http, conn_new, srv);
     apply_settings(srv, srv->cur);
 
@@ -1305,6 +1341,10 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     }
     if (s->listen[0] && bind_tcp(srv, s->listen, err, errlen))
         goto fail;
+    if (scrim__accept_guard(srv)) {
+        scrim__seterr(err, errlen, "out of memory");
+        goto fail;
+    }
     if (drop_privileges(s->user, s->socket, s->log, err, errlen))
         goto fail;
 
@@ -1381,9 +1421,11 @@ void scrim_server_free(scrim_server *srv)
     scrim__pool_free(srv->vpool);
     scrim__pool_free(srv->apool);
     scrim__jobs_free(srv);
+    scrim__accept_free(srv);
     if (srv->http)
         evhttp_free(srv->http);
     conns_free(srv);
+    scrim__budget_free(srv); /* after the connections, which release into it */
     if (srv->socket_bound)
         unlink(srv->socket_path);
     struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,

@@ -20,7 +20,10 @@ static int image_hash(scrim_upload *up, const scrim_query_opts *o, char *err,
     scrim_decode_opts d = {.max_pixels = o->max_pixels,
                            .min_side = o->min_side,
                            .ignore_alpha = o->ignore_alpha,
-                           .regions = o->regions};
+                           .regions = o->regions,
+                           .deadline = o->deadline};
+    /* the call's deadline, memory limit and the server's memory budget */
+    scrim_call_decode_opts(o->call, &d);
     int rc = scrim_hash_image_buffer(up->bytes, up->len, &d, &up->image, NULL,
                                      err, errlen);
     if (rc)

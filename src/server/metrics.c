@@ -117,6 +117,24 @@ static void route_stats(FILE *f, const char *name, const scrim__route_stats *rs,
             name, (unsigned long long)rs->count);
 }
 
+scrim_counter *scrim_server_counter(scrim_server *srv, const char *name,
+                                    const char *help)
+{
+    if (srv->n_counters == SCRIM__MAX_COUNTERS || strlen(name) >= 64)
+        return NULL;
+    scrim_counter *k = &srv->counters[srv->n_counters++];
+    snprintf(k->name, sizeof k->name, "%s", name);
+    snprintf(k->help, sizeof k->help, "%s", help ? help : name);
+    atomic_init(&k->n, 0);
+    return k;
+}
+
+void scrim_counter_add(scrim_counter *k, uint64_t n)
+{
+    if (k)
+        atomic_fetch_add(&k->n, n);
+}
+
 char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
 {
     char *buf = NULL;
@@ -221,6 +239,14 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);
+    scrim__accept_metrics(srv, f);
+    scrim__budget_metrics(srv, f);
+    for (int i = 0; i < srv->n_counters; i++) {
+        const struct scrim_counter *k = &srv->counters[i];
+        fprintf(f, "# HELP scrim_%s %s.\n# TYPE scrim_%s counter\nscrim_%s %llu\n",
+                k->name, k->help, k->name, k->name,
+                (unsigned long long)atomic_load(&k->n));
+    }
     /* In use vs held: a leak grows the first, fragmentation the second. */
     struct mallinfo2 mi = mallinfo2();
     fprintf(f, "# HELP scrim_heap_in_use_bytes Bytes allocated by malloc and "

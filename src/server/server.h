@@ -78,6 +78,9 @@ void scrim__metrics_match(scrim__metrics *m, const char *list);
 /* The HTTP status index used for by_status (same order as the render). */
 int scrim__metrics_status_index(int status);
 
+/* The client of a request: "uid:N" (Unix socket) or "ip:ADDR" (peer.c). */
+void scrim__peer_name(struct evhttp_request *req, char *out, size_t n);
+
 /* ---- request log (log.c) ---------------------------------------- */
 
 int scrim__log_open(const char *path, char *err, size_t errlen);
@@ -95,6 +98,13 @@ void scrim__log_msg(const char *level, const char *fmt, ...)
 #define SCRIM__MAX_MEDIA 8
 #define SCRIM__MAX_HOOKS 8
 #define SCRIM__MAX_HEALTH 8
+#define SCRIM__MAX_COUNTERS 16
+
+/* A module's counter (scrim_server_counter), rendered in /metrics. */
+struct scrim_counter {
+    char name[64], help[160];
+    atomic_uint_least64_t n;
+};
 
 typedef struct scrim__route {
     char name[32];
@@ -175,6 +185,10 @@ struct scrim_server {
     int preload_rc, preload_ran;
     scrim_store_cache_stats cache_stats;
     int cache_rc, cache_ran;
+    struct scrim__accept *accept;    /* accept.c */
+    struct scrim__budget *budget;    /* budget.c */
+    struct scrim_counter counters[SCRIM__MAX_COUNTERS];
+    int n_counters;
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
@@ -200,6 +214,64 @@ const scrim__http_error *scrim__http_error_of(int rc);
  * names the problem (an empty one becomes scrim_strerror(rc)). */
 int scrim__call_fail(scrim_call *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- the memory budget (budget.c) ------------------------------- */
+
+typedef struct scrim__budget scrim__budget;
+
+/* Per connection: where the request's head is, and what its body holds of
+ * the budget (or waits for). */
+typedef struct scrim__body {
+    struct bufferevent *bev;
+    int phase;              /* 0 request line, 1 headers, 2 past the head */
+    char line[48];          /* the start of the line being read */
+    size_t line_len;
+    int64_t content_length; /* -1: none seen */
+    int chunked;
+    uint64_t reserved;      /* held for the body */
+    uint64_t need;          /* waiting for this much */
+    int waiting;            /* reading paused until it fits */
+    double deadline;        /* closed if still waiting then */
+} scrim__body;
+
+int scrim__budget_new(scrim_server *srv);
+void scrim__budget_free(scrim_server *srv);
+void scrim__budget_set_limit(scrim_server *srv, uint64_t limit);
+void scrim__budget_metrics(scrim_server *srv, FILE *f);
+/* Give back n bytes (any thread); waiting connections are resumed. */
+void scrim__budget_release(scrim_server *srv, uint64_t n);
+/* Take n bytes if they fit now: 1, else 0 (counted as refused). */
+int scrim__budget_try(scrim_server *srv, uint64_t n);
+/* The scrim_decode_opts.reserve hook (arg: the server). */
+int scrim__budget_decode(void *arg, int64_t bytes, char *err, size_t errlen);
+void scrim__body_init(scrim__body *body, struct bufferevent *bev);
+/* `added` bytes arrived at the end of the connection's input buffer: the
+ * head is scanned; at its end the body is reserved, or the connection
+ * waits (reading paused) until `deadline`. */
+void scrim__body_input(scrim_server *srv, scrim__body *body,
+                       struct evbuffer *buf, size_t added, double deadline);
+/* The request has arrived with a body of body_len bytes: what the call
+ * holds from now on (release it when the call is freed); `pending` (the
+ * connection's input, a pipelined request's bytes) is scanned afresh. */
+uint64_t scrim__body_done(scrim_server *srv, scrim__body *body,
+                          uint64_t body_len, struct evbuffer *pending,
+                          double deadline);
+void scrim__body_closed(scrim_server *srv, scrim__body *body);
+/* A call's copy of its body: bodies of a megabyte and more are mapped
+ * (and unmapped when freed), so that they never grow the heap. */
+void *scrim__body_alloc(size_t n);
+
+void scrim__body_free(void *p, size_t n);
+
+/* ---- out of descriptors: accepting paused (accept.c) ---------- */
+
+typedef struct scrim__accept scrim__accept;
+/* Watch every listener bound so far (call after binding). */
+int scrim__accept_guard(scrim_server *srv);
+/* A connection closed: accepting, if paused, is tried again at once. */
+void scrim__accept_closed(scrim_server *srv);
+void scrim__accept_metrics(scrim_server *srv, FILE *f);
+void scrim__accept_free(scrim_server *srv);
 
 /* ---- endpoints (api.c, admin.c) ----------------------------- */
 

@@ -33,6 +33,10 @@ void scrim_settings_defaults(scrim_settings *s)
     s->preload = 1;
     s->cache_hashes = 1;
     s->review_retention = 7 * 24 * 3600;
+    s->max_compare_frames = SCRIM_VIDEO_DEFAULT_MAX_FRAMES;
+    s->review_rate = 120;
+    s->memory_budget = 1ULL << 30;
+    s->max_decode_memory = SCRIM_DEFAULT_MAX_DECODE_MEMORY;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
@@ -73,24 +77,44 @@ static const struct opt {
      "file holding the reviewer Bearer token for /v1/review and /review"},
     {"review-retention", T_SECS, F(review_retention), 60, 31536000, "SECONDS",
      "how long review records (previews, decisions) are kept"},
+    {"review-rate", T_INT, F(review_rate), 0, 1000000, "N",
+     "review records one client (Unix socket uid, TCP address) may cause per "
+     "minute, in bursts of up to a minute's worth; over it matches are "
+     "answered without a record (0 = no limit)"},
+    {"allow-query-overrides", T_INT, F(allow_query_overrides), 0, 1, "0|1",
+     "1: any client may change what matches with ?radius= and ?min_quality=; "
+     "0: only with the admin token (403 without)"},
     {"allow-path", T_ALLOW, F(allow_path), 0, 0, "DIR",
      "directory POST /v1/match?path= may read under (repeatable)"},
     {"max-body", T_U64, F(max_body), 1024, 4294967296.0, "BYTES",
      "largest request body (413 above)"},
     {"max-pixels", T_U64, F(max_pixels), 1, 1e12, "N",
      "largest image in pixels, checked before decoding (413 above)"},
+    {"max-decode-memory", T_U64, F(max_decode_memory), 1048576, 1099511627776.0,
+     "BYTES", "memory one image decode may hold, reckoned from its header "
+     "(pixels; a progressive JPEG's coefficients: w x h x components x 2) "
+     "before decoding (413 above)"},
+    {"memory-budget", T_U64, F(memory_budget), 1048576, 1099511627776.0, "BYTES",
+     "memory request bodies (from their headers until answered) and decodes "
+     "may hold at once; past it new bodies wait (reading paused, within "
+     "--receive-timeout) and decodes get 503 with Retry-After"},
     {"request-timeout", T_SECS, F(request_timeout), 0.001, 3600, "SECONDS",
-     "time from a request's arrival to its reply (504 after)"},
+     "time from a request's arrival to its reply (504 after); decoding, frame "
+     "sampling, comparisons and imports stop there too"},
     {"admin-wait", T_SECS, F(admin_wait), 0, 3600, "SECONDS",
      "time an admin request (import, drop, ...) is waited for; then 202 "
      "Accepted and it runs on as a job (GET /v1/jobs/ID; 0 = always)"},
+    {"max-compare-frames", T_INT, F(max_compare_frames), 1, 1000000, "N",
+     "frames per side of POST /v1/compare, whose work is the product of the "
+     "two (413 above)"},
     {"idle-timeout", T_SECS, F(idle_timeout), 0.1, 3600, "SECONDS",
      "silence allowed on a connection mid-request (slow clients are cut)"},
     {"receive-timeout", T_SECS, F(receive_timeout), 0.1, 3600, "SECONDS",
      "time a client has to send a whole request, headers and body, from its "
      "first byte (clients that trickle are cut)"},
     {"min-quality", T_INT, F(min_quality), 0, 100, "N",
-     "PDQ quality a hash needs to match (per request: ?min_quality=)"},
+     "PDQ quality a hash needs to match (per request: ?min_quality=, see "
+     "--allow-query-overrides)"},
     {"fast-decode", T_INT, F(fast_decode), 0, 1, "0|1",
      "shrink big JPEGs on load to 512 px: faster, hashes a few bits off"},
     {"ignore-alpha", T_INT, F(ignore_alpha), 0, 1, "0|1",

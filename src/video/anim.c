@@ -134,7 +134,7 @@ int scrim__anim_hash_buffer(const void *buf, size_t len,
         if (rc)
             goto done;
         if (g_get_monotonic_time() / 1e6 > deadline) {
-            scrim__seterr(err, errlen, "decoding took longer than the budget of %.0f s",
+            scrim__seterr(err, errlen, "decoding took longer than the budget of %.3g s",
                           o->time_budget);
             rc = SCRIM_ETIMEOUT;
             goto done;

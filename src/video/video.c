@@ -176,6 +176,13 @@ static scrim_video_opts opts_resolve(const scrim_video_opts *in)
     if (o.probe_size <= 0) o.probe_size = SCRIM_VIDEO_DEFAULT_PROBE_SIZE;
     if (o.max_streams <= 0) o.max_streams = SCRIM_VIDEO_DEFAULT_MAX_STREAMS;
     if (o.time_budget <= 0) o.time_budget = SCRIM_VIDEO_DEFAULT_TIME_BUDGET;
+    /* A caller's deadline (the request's) shortens the budget to what is
+     * left of it: decoding past it answers nobody. */
+    if (o.deadline > 0) {
+        double left = o.deadline - scrim_now();
+        if (left < o.time_budget)
+            o.time_budget = left > 0.001 ? left : 0.001;
+    }
     if (o.threads < 0) o.threads = 0;
     return o;
 }
@@ -357,7 +364,7 @@ static int drain(struct video *v, char *err, size_t errlen)
         if (rc)
             return rc;
         if (scrim__mono_now() > v->in.deadline) {
-            scrim__seterr(err, errlen, "decoding took longer than the budget of %.0f s",
+            scrim__seterr(err, errlen, "decoding took longer than the budget of %.3g s",
                           v->o.time_budget);
             return SCRIM_ETIMEOUT;
         }
@@ -562,7 +569,7 @@ static int video_run(const struct scrim__input *src, int sniffed,
     }
     if (r != AVERROR_EOF) {
         if (scrim__mono_now() > v.in.deadline) {
-            scrim__seterr(err, errlen, "decoding took longer than the budget of %.0f s",
+            scrim__seterr(err, errlen, "decoding took longer than the budget of %.3g s",
                           v.o.time_budget);
             rc = SCRIM_ETIMEOUT;
             goto done;

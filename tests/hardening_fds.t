@@ -1,0 +1,92 @@
+#!/bin/sh
+# hardening_fds.t - the attack: open connections until scrimd is out of
+# file descriptors.  Before, accept() failed with EMFILE and libevent
+# warned on stderr and tried again at once, the listening socket being
+# readable still: 4.3 s of CPU in 5 s and 1.43 GB of log in 7 s.  Now
+# accepting pauses (one log line), the waiting clients stay in the backlog,
+# and scrimd serves again once connections close.
+set -u
+BIN=${SCRIM_BIN:-$(pwd)/bin}
+T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-fds-t.XXXXXX")
+SOCK=$T/scrimd.sock
+. "$(dirname "$0")/daemon_lib.sh"
+need_tools curl python3 prlimit
+HOLD=
+trap '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null; cleanup' EXIT
+
+# 40 descriptors in all, soft and hard (scrimd raises its soft limit to the
+# hard one): about 14 are its own, the rest are for clients.
+: >"$T/log"
+prlimit --nofile=40:40 "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none \
+    --threads 1 --preload 0 --cache-hashes 0 --log "$T/log" 2>"$T/stderr" &
+PID=$!
+if ! wait_ready "$T/log"; then
+    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
+    exit 1
+fi
+http GET /healthz
+is "$code" 200 "set-up: scrimd answers under a limit of 40 descriptors"
+
+# 80 idle connections (keep-alive clients that never send), held until the
+# file "release" appears.
+python3 - "$SOCK" "$T" <<'EOF' &
+import os, socket, sys, time
+sock, t = sys.argv[1:3]
+conns = []
+for _ in range(80):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)          # the kernel queues what scrimd has not accepted
+    conns.append(s)
+open(t + "/held", "w").close()
+while not os.path.exists(t + "/release"):
+    time.sleep(0.05)
+for s in conns:
+    s.close()
+EOF
+HOLD=$!
+i=0
+while [ ! -e "$T/held" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.5   # scrimd accepts what it can and runs out
+cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$PID/stat"; }
+c0=$(cpu)
+sleep 2
+c1=$(cpu)
+spent=$(echo "$c1 $c0" | awk '{printf "%.2f", $1 - $2}')
+awk -v s="$spent" 'BEGIN { exit !(s < 0.2) }'
+ok $? "out of descriptors, scrimd is idle: ${spent} s of CPU in 2 s"
+is "$(grep -c '"msg":"accepting paused' "$T/log")" 1 "one log line for the episode"
+grep '"msg":"accepting paused' "$T/log" | grep -q '"error":"Too many open files"'
+ok $? "... naming the error"
+size=$(cat "$T/log" "$T/stderr" | wc -c)
+[ "$size" -lt 4000 ]
+ok $? "the log and stderr stay small (${size} bytes)"
+fds=$(ls "/proc/$PID/fd" | wc -l)
+[ "$fds" -ge 38 ]
+ok $? "the descriptors are all in use ($fds of 40)"
+
+# Clients that come now wait in the backlog; once the idle ones leave,
+# they are served.
+curl -s -o "$T/late" -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
+    http://scrimd/healthz >"$T/late.code" &
+LATE=$!
+sleep 0.3
+touch "$T/release"
+wait "$HOLD"
+HOLD=
+wait $LATE
+is "$(cat "$T/late.code")" 200 "a client that came while paused is served once connections close"
+http GET /healthz
+is "$code" 200 "scrimd serves again"
+http GET /metrics
+grep -q '^scrim_accept_pauses_total 1$' "$T/out"
+ok $? "/metrics counts the episode (scrim_accept_pauses_total 1)"
+grep -q '^scrim_accept_failures_total [1-9]' "$T/out"
+ok $? "... and the failed accepts ($(grep '^scrim_accept_failures_total' "$T/out"))"
+
+kill -TERM "$PID"
+wait "$PID"
+ok $? "scrimd stops cleanly"
+PID=
+no_sanitizer_reports "$T/stderr"
+
+echo "1..$n"
