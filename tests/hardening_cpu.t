@@ -8,8 +8,8 @@
 # the daemon's CPU stops with it, and another client's /v1/hash is answered
 # by the same (only) worker.
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-cpu-t.XXXXXX")
+. "$(dirname "$0")/tap.sh"
+temp_dir T
 SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3
@@ -33,7 +33,7 @@ start() {
     "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
         --log "$T/log" "$@" 2>>"$T/stderr" &
     PID=$!
-    if ! wait_ready "$T/log"; then
+    if ! wait_log '"msg":"ready"'; then
         echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
         exit 1
     fi
@@ -107,4 +107,4 @@ is "$code:$(cat "$T/out")" '200:{"query_match_percent":100.0,"compared_match_per
 stop
 no_sanitizer_reports "$T/stderr"
 
-echo "1..$n"
+done_testing

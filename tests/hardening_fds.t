@@ -6,8 +6,8 @@
 # accepting pauses (one log line), the waiting clients stay in the backlog,
 # and scrimd serves again once connections close.
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-fds-t.XXXXXX")
+. "$(dirname "$0")/tap.sh"
+temp_dir T
 SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3 prlimit
@@ -20,7 +20,7 @@ trap '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null; cleanup' EXIT
 prlimit --nofile=40:40 "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none \
     --threads 1 --preload 0 --cache-hashes 0 --log "$T/log" 2>"$T/stderr" &
 PID=$!
-if ! wait_ready "$T/log"; then
+if ! wait_log '"msg":"ready"'; then
     echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
     exit 1
 fi
@@ -89,4 +89,4 @@ ok $? "scrimd stops cleanly"
 PID=
 no_sanitizer_reports "$T/stderr"
 
-echo "1..$n"
+done_testing

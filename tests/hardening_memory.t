@@ -13,8 +13,8 @@
 #    a clean 413, and the RSS does not move;
 #  - a decode that does not fit in the budget now: 503 busy, Retry-After.
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-mem-t.XXXXXX")
+. "$(dirname "$0")/tap.sh"
+temp_dir T
 SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3 perl
@@ -26,7 +26,7 @@ start() {
     "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 2 \
         --preload 0 --cache-hashes 0 --log "$T/log" "$@" 2>>"$T/stderr" &
     PID=$!
-    if ! wait_ready "$T/log"; then
+    if ! wait_log '"msg":"ready"'; then
         echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
         exit 1
     fi
@@ -192,4 +192,4 @@ is "$code" 200 "... and served once the memory is free"
 stop
 no_sanitizer_reports "$T/stderr"
 
-echo "1..$n"
+done_testing

@@ -9,8 +9,8 @@
 # Also: a missing file and one outside get one answer, the same status and
 # message, so that the answer does not tell which paths exist.
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrimd-path-t.XXXXXX")
+. "$(dirname "$0")/tap.sh"
+temp_dir T
 SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3
@@ -31,7 +31,7 @@ ok $? "set-up: the inside and outside files hash differently"
 "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 2 \
     --allow-path "$T/allowed" --log "$T/log" 2>>"$T/stderr" &
 PID=$!
-if ! wait_ready "$T/log"; then
+if ! wait_log '"msg":"ready"'; then
     echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
     exit 1
 fi
@@ -122,4 +122,4 @@ ok $? "scrimd stops cleanly"
 PID=
 no_sanitizer_reports "$T/stderr"
 
-echo "1..$n"
+done_testing

@@ -9,9 +9,10 @@
 #    a minute: over it, matches are answered without a record, counted;
 #  - ?radius= and ?min_quality= need the admin token or
 #    --allow-query-overrides 1 (403 otherwise).
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
 review_setup
-echo "1..26"
+plan 26
 
 make_upload a && make_upload b || { echo "Bail out! cannot make uploads"; exit 1; }
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null ||
@@ -48,7 +49,7 @@ req --data-binary "@$U/a.jpg" /v1/match > "$T/r6"
 check "after a decision, the same file counts on its record (no new pending one)" \
     eval '[ "$(json review.id < "$T/r6")" = "$ID" ] && [ "$(pending)" = 0 ]'
 
-stop_daemon
+scrimd_stop
 
 # ---- per client: --review-rate 2 a minute ----------------------------------------------
 # (at once after the start: the bucket refills one record every 30 s)
@@ -85,7 +86,7 @@ check "with the admin token: 200" \
     eval '[ "$(status)" = 200 ] && [ "$(json matched < "$T/o6")" = false ]'
 req --data-binary "@$U/b.jpg" '/v1/match?dihedral=0' > "$T/o7"
 check "other options need no token" [ "$(status)" = 200 ]
-stop_daemon
+scrimd_stop
 
 start_daemon --allow-query-overrides 1 || { echo "Bail out! scrimd did not restart"; exit 1; }
 req --data-binary "@$U/b.jpg" '/v1/match?radius=0&min_quality=90' > "$T/o8"
@@ -96,6 +97,6 @@ check "records kept across a restart: a new file still gets its record" \
 req --data-binary "@$U/a.jpg" /v1/match > "$T/o10"
 check "... and the first file is still a repeat of its record" \
     eval '[ "$(json review.id < "$T/o10")" = "$ID" ] && [ "$(json review.seen < "$T/o10")" = 7 ]'
-stop_daemon
+scrimd_stop
 check "scrimd stopped cleanly" [ $? = 0 ]
-exit $failed
+done_testing

@@ -9,28 +9,15 @@
 # review page, the preview image, scrimd stopped.  So the README cannot
 # drift from the programs.
 set -u
-BIN=${SCRIM_BIN:-$(pwd)/bin}
+. "$(dirname "$0")/tap.sh"
 TOP=$(pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/scrim-readme.XXXXXX")
+temp_dir T
 W=$T/work   # the tour's checkout
 R=$T/run    # each block's script, output, expected output
-n=0
-failed=0
-cleanup() {
-    # scrimd, if the tour left it running: the pids its shell recorded
-    [ -s "$R/jobs" ] && kill $(cat "$R/jobs") 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-ok() {   # STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then printf "ok %s - %s\n" $n "$2"; else printf "not ok %s - %s\n" $n "$2"; failed=1; fi
-    [ "$1" = 0 ]
-}
-for tool in bash perl curl vipsheader timeout; do
-    command -v $tool >/dev/null || { echo "1..0 # skip $tool not installed"; exit 0; }
-done
-[ -x "$BIN/scrim" ] && [ -x "$BIN/scrimd" ] || { echo "1..0 # skip no $BIN/scrim and scrimd"; exit 0; }
+# scrimd, if the tour left it running: the pids its shell recorded
+at_exit '[ -s "$R/jobs" ] && kill $(cat "$R/jobs") 2>/dev/null'
+need_tools bash perl curl vipsheader timeout
+[ -x "$BIN/scrim" ] && [ -x "$BIN/scrimd" ] || skip_all "no $BIN/scrim and scrimd"
 
 mkdir -p "$W/tests" "$R"
 ln -s "$BIN" "$W/bin"
@@ -138,7 +125,7 @@ done
 # What the tour made.
 grep -q '"matched":true' "$W/demo/match.json" 2>/dev/null
 ok $? "the match answer says \"matched\":true"
-grep -q '"review":{"id":"[0-9a-f]*","preview":"/v1/review/[0-9a-f]*/preview.jpg"}' \
+grep -q '"review":{"id":"[0-9a-f]*","preview":"/v1/review/[0-9a-f]*/preview.jpg"' \
     "$W/demo/match.json" 2>/dev/null
 ok $? "the match was stored for review, with a preview"
 cat "$R"/*.out 2>/dev/null | grep -q '<title>scrim review</title>'
@@ -154,5 +141,4 @@ ok $? "scrimd logged that it stopped"
     grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error'
 ok $? "no sanitizer reports from the tour's programs"
 
-echo "1..$n"
-exit $failed
+done_testing
