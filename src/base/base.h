@@ -38,6 +38,10 @@ void scrim__seterr(char *err, size_t errlen, const char *fmt, ...)
  * full.  0, or -1 when out of memory (the array is left as it was). */
 int scrim__grow(void *arr, size_t *cap, size_t n, size_t size, size_t first);
 
+/* The k-th smallest of v[0..n) (k 0-based), by Hoare's selection; reorders
+ * v.  The value is exact: the PDQ median depends on it. */
+float scrim__select_kth(float *v, int n, int k);
+
 /* Lower-case hex of n bytes into out (2n + 1 chars, NUL-terminated). */
 void scrim__hex_encode(const uint8_t *in, size_t n, char *out);
 /* len hex digits (either case) into len / 2 bytes; -1 if len is odd or a

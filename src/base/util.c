@@ -60,6 +60,35 @@ int scrim__grow(void *arr, size_t *cap, size_t n, size_t size, size_t first)
     return 0;
 }
 
+float scrim__select_kth(float *v, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = v[(lo + hi) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                float x = v[i];
+                v[i] = v[j];
+                v[j] = x;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[k];
+}
+
 void scrim__heap_fill(int on)
 {
 #ifdef M_PERTURB

@@ -319,43 +319,13 @@ static int quality_of(const float a[64][64])
     return q > 100 ? 100 : q;
 }
 
-/* The k-th smallest of n values (k 0-based); reorders v. */
-static float select_kth(float *v, int n, int k)
-{
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[(lo + hi) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                float x = v[i];
-                v[i] = v[j];
-                v[j] = x;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            break;
-    }
-    return v[k];
-}
-
 /* The reference's Torben median of 256 values: the 128th smallest,
  * sorted[127]. */
 static float median_of(const float b[16][16])
 {
     float s[256];
     memcpy(s, b, sizeof s);
-    return select_kth(s, 256, 127);
+    return scrim__select_kth(s, 256, 127);
 }
 
 /* Bits are set where a coefficient exceeds the median. */

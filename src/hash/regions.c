@@ -28,6 +28,7 @@
  * any region whose PDQ quality is under 50, so a flat area never becomes a
  * query.
  */
+#include "base/base.h"
 #include "hash/regions.h"
 
 #include <math.h>
@@ -346,29 +347,7 @@ static float quantile(const float *v, int n, float q, float *tmp)
     if (n <= 0)
         return 0;
     memcpy(tmp, v, n * sizeof *v);
-    int k = (int)(q * (n - 1)), lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pv = tmp[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (tmp[i] < pv)
-                i++;
-            while (tmp[j] > pv)
-                j--;
-            if (i <= j) {
-                float t = tmp[i];
-                tmp[i++] = tmp[j];
-                tmp[j--] = t;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            break;
-    }
-    return tmp[k];
+    return scrim__select_kth(tmp, n, (int)(q * (n - 1)));
 }
 
 /* Profile a[0..n) of gradient energy, e[i] the mean step between lines i-1
