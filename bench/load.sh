@@ -73,7 +73,7 @@ while [ $i -lt 200 ] && ! grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do
     sleep 0.05; i=$((i + 1))
 done
 PORT=$(sed -n 's/.*"tcp":"[^"]*","port":\([0-9]*\).*/\1/p' "$T/log" | head -n 1)
-curl -s --unix-socket "$T/sock" http://x/metrics | grep '^scrim_list_hashes.*pdq'
+curl -s -H "Authorization: Bearer $(cat "$T/token")" --unix-socket "$T/sock" http://x/metrics | grep '^scrim_list_hashes.*pdq' || true
 
 echo "== warm-up"
 # shellcheck disable=SC2086
