@@ -18,6 +18,9 @@ typedef struct scrim_vmatch_opts {
     int dihedral;             /* images: also the 7 other dihedral variants (1) */
     int regions;              /* images: also the pictures found inside (1;
                                  hash with scrim_decode_opts.regions) */
+    const char *const *lists; /* only these lists (NULL: every enabled one);
+                                 a name that is no list: SCRIM_ENOTFOUND */
+    size_t nlists;
 } scrim_vmatch_opts;
 void scrim_vmatch_opts_default(scrim_vmatch_opts *o);
 

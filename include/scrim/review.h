@@ -72,6 +72,7 @@ typedef struct scrim_review_input {
     const scrim_preview *preview;   /* NULL when the level is "none" */
     const scrim_preview *lighter;   /* NULL when the level is "none" */
     const struct scrim_preview_sheet_info *sheet; /* video: the tiles, or NULL */
+    const char *content_id;         /* the client's id of the upload, or NULL */
 } scrim_review_input;
 
 /* Store a new record (and purge expired ones) in one transaction; its id is
@@ -99,7 +100,8 @@ int scrim_review_repeat(scrim_review *r, json_t *hashes, json_t *matches,
  * "matches", "level", "preview": {"url", "width", "height", "bytes",
  * "detail", and for a video's contact sheet "frames": [{"seconds",
  * "matched"}]} or null, "lighter": same or null, "decision": null or
- * {"decision", "note", "time", "by"}, "history": [earlier decisions]}.
+ * {"decision", "note", "time", "by"}, "history": [earlier decisions],
+ * "content_id" when the upload came with one}.
  * SCRIM_EINVAL for a malformed id, SCRIM_ENOTFOUND if none (or expired). */
 int scrim_review_get(scrim_review *r, const char *id, json_t **out,
                      char *err, size_t errlen);

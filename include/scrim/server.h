@@ -177,6 +177,9 @@ typedef struct scrim_call {
     size_t raw_len;
     char content_type[64];      /* ... with its type */
     int match_count;            /* for the log line */
+    char content_id[257];       /* the client's id of the upload (?content_id=
+                                 * or X-Content-Id), checked by the handler:
+                                 * in the log line and the review record */
     int hook_failures;          /* post-match hooks that failed (metrics) */
     char hook_error[160];       /* the first one's message (log line) */
     char error_code[32];        /* set by scrim_call_error */
@@ -186,8 +189,8 @@ typedef struct scrim_call {
 /* A query argument, or NULL if absent. */
 const char *scrim_call_arg(const scrim_call *c, const char *name);
 
-/* A request header kept for handlers (only "Authorization"; copied when the
- * request arrives, so workers may read it), or NULL. */
+/* A request header kept for handlers ("Authorization" and "X-Content-Id"
+ * only; copied when the request arrives, so workers may read it), or NULL. */
 const char *scrim_call_header(const scrim_call *c, const char *name);
 
 /* Make the call answer {"error": {"code", "message"}} with `status`.
@@ -242,6 +245,8 @@ typedef struct scrim_query_opts {
                            upload (scrim_decode_opts.regions); on for
                            matching, ?regions=0 turns it off */
     double deadline;    /* the call's (scrim_call.deadline); 0: none */
+    const char *const *lists;   /* ?lists=: only these lists (NULL: all) */
+    size_t nlists;
     /* The call itself, so a media kind can read options of its own with
      * scrim_call_arg() (video: ?seconds_per_hash=, ?keyframes=) without the
      * server core knowing them; a bad value is the handler's SCRIM_EINVAL

@@ -23,6 +23,8 @@ void scrim_vmatch_opts_default(scrim_vmatch_opts *o)
     o->compared_percent = SCRIM_VPDQ_COMPARED_PERCENT;
     o->dihedral = 1;
     o->regions = 1;
+    o->lists = NULL;
+    o->nlists = 0;
 }
 
 /* A reported entry: an image (or digest) hit with the query frames' times,
@@ -189,11 +191,14 @@ static int pct_cmp(const void *a, const void *b)
 /* The exact file: its MD5 and SHA-256 (either may be NULL or empty),
  * appended to m. */
 static int lookup_digests(scrim_store *s, const char *md5, const char *sha256,
-                          scrim_matches *m, char *err, size_t errlen)
+                          const scrim_vmatch_opts *o, scrim_matches *m,
+                          char *err, size_t errlen)
 {
     scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
     int rc = SCRIM_OK;
     lo.radius = -1;
+    lo.lists = o->lists;
+    lo.nlists = o->nlists;
     if (md5 && *md5)
         rc = scrim_store_lookup_digest(s, SCRIM_HASH_MD5, md5, &lo, m, err,
                                        errlen);
@@ -269,10 +274,12 @@ static int match_frames(scrim_store *s, const scrim_vpdq *query,
             secs[nq++] = query->frames[i].seconds;
         }
     lo.radius = o.radius;
+    lo.lists = o.lists;
+    lo.nlists = o.nlists;
     if (nq && (rc = scrim_store_lookup_pdq(s, qh, nq, &lo, &m, err, errlen)))
         goto done;
     n_pdq = m.n;
-    if ((rc = lookup_digests(s, md5, sha256, &m, err, errlen)))
+    if ((rc = lookup_digests(s, md5, sha256, &o, &m, err, errlen)))
         goto done;
     if (!(g = group_hits(&m, n_pdq, secs, &ng))) {
         rc = SCRIM_ENOMEM;
@@ -431,6 +438,8 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
         scrim_vmatch_opts_default(&o);
     *out = NULL;
     lo.radius = o.radius;
+    lo.lists = o.lists;
+    lo.nlists = o.nlists;
     stride = o.dihedral ? SCRIM_DIH_COUNT : 1;
     /* A low-quality hash (flat or tiny image) is near too many others to
      * be evidence; it is still reported by the caller, just not matched.
@@ -448,7 +457,7 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     if (nq && (rc = scrim_store_lookup_pdq(s, q, nq, &lo, &m, err, errlen)))
         goto done;
     n_pdq = m.n;
-    if ((rc = lookup_digests(s, h->md5, h->sha256, &m, err, errlen)))
+    if ((rc = lookup_digests(s, h->md5, h->sha256, &o, &m, err, errlen)))
         goto done;
     if (!(g = group_hits(&m, n_pdq, NULL, &ng)) || !matches || !allowed) {
         rc = SCRIM_ENOMEM;

@@ -501,7 +501,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
         .height = up->kind == SCRIM_MEDIA_IMAGE ? up->image.height : 0,
         .hashes = hashes, .matches = res->matches, .level = level,
         .preview = pv.data ? &pv : NULL, .lighter = pl.data ? &pl : NULL,
-        .sheet = sheetp};
+        .sheet = sheetp, .content_id = c->content_id};
     rc = scrim_review_add(rv, &in, id, err, errlen);
     if (rc == SCRIM_EEXIST) { /* the same upload, meanwhile */
         rc = 0;

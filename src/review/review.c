@@ -408,6 +408,8 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
                     "seen", 1, "last_seen", (double)now / 1e6);
     if (rec && dedup)
         json_object_set_new(rec, "dedup", json_string(keyhex));
+    if (rec && in->content_id && *in->content_id)
+        json_object_set_new(rec, "content_id", json_string(in->content_id));
     if (!rec || !(text = json_dumps(rec, JSON_COMPACT))) {
         rc = SCRIM_ENOMEM;
         scrim__seterr(err, errlen, "out of memory");

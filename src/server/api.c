@@ -1,5 +1,5 @@
 /* api.c - scrimd's public endpoints: POST /v1/hash, POST /v1/match
- * (body or ?path=), GET /v1/lookup, GET /healthz, GET /metrics. */
+ * (body or ?path=), GET and POST /v1/lookup, GET /healthz, GET /metrics. */
 #include "scrim.h"
 #include "base/base.h"
 #include "server/server.h"
@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +71,85 @@ static int query_opts(scrim_call *c, int match, scrim_query_opts *o)
         return -1;
     if (match && overrides_allowed(c, "radius", "min_quality"))
         return -1;
+    return 0;
+}
+
+/* ==== ?lists= and the content id ============================================= */
+
+#define API_MAX_LISTS 64
+
+/* The lists named by ?lists=a,b (none given: n = 0). */
+typedef struct arg_lists {
+    char *buf;                        /* the names, NUL-separated */
+    const char *v[API_MAX_LISTS];
+    size_t n;
+} arg_lists;
+
+static void arg_lists_free(arg_lists *l)
+{
+    free(l->buf);
+    l->buf = NULL;
+    l->n = 0;
+}
+
+/* ?lists=: each a list of the store (else a 400 naming it).  Checked here
+ * rather than left to the store's lookup, whose "no list" is a 404 and
+ * comes only when a lookup is made (not for an upload too flat to look
+ * up).  0, or -1 answered. */
+static int arg_lists_parse(scrim_call *c, arg_lists *l)
+{
+    const char *v = scrim_call_arg(c, "lists");
+    memset(l, 0, sizeof *l);
+    if (!v)
+        return 0;
+    if (!(l->buf = strdup(v)))
+        return scrim_call_error(c, 500, "no_memory", "out of memory");
+    for (char *p = l->buf, *next; p; p = next) {
+        next = strchr(p, ',');
+        if (next)
+            *next++ = '\0';
+        scrim_list_info li;
+        if (!scrim_list_name_valid(p) ||
+            (c->store && scrim_store_list_get(c->store, p, &li, NULL, 0))) {
+            scrim_call_error(c, 400, "bad_request", "?lists=: no list named "
+                             "'%.64s'", p);
+            arg_lists_free(l);
+            return -1;
+        }
+        if (l->n == API_MAX_LISTS) {
+            scrim_call_error(c, 400, "bad_request", "?lists= names more than "
+                             "%d lists", API_MAX_LISTS);
+            arg_lists_free(l);
+            return -1;
+        }
+        l->v[l->n++] = p;
+    }
+    return 0;
+}
+
+/* ?content_id= (or, without it, the X-Content-Id header): the client's own
+ * id of the upload, 1-256 printable ASCII bytes, into c->content_id (echoed
+ * in the answer, logged, kept in the review record).  0, or -1 answered. */
+static int arg_content_id(scrim_call *c)
+{
+    const char *v = scrim_call_arg(c, "content_id");
+    const char *from = "?content_id=";
+    if (!v) {
+        v = scrim_call_header(c, "X-Content-Id");
+        from = "X-Content-Id";
+    }
+    c->content_id[0] = '\0';
+    if (!v)
+        return 0;
+    size_t n = strlen(v);
+    int printable = n >= 1 && n < sizeof c->content_id;
+    for (size_t i = 0; i < n && printable; i++)
+        printable = v[i] >= 0x20 && v[i] < 0x7f;
+    if (!printable)
+        return scrim_call_error(c, 400, "bad_request", "%s must be 1 to %zu "
+                                "printable ASCII bytes", from,
+                                sizeof c->content_id - 1);
+    memcpy(c->content_id, v, n + 1);
     return 0;
 }
 
@@ -196,15 +278,23 @@ static int hash_or_match(scrim_call *c, int match)
     char err[512] = "";
     int rc = -1;
 
-    if (query_opts(c, match, &o))
+    arg_lists lists = {0};
+
+    if (query_opts(c, match, &o) || arg_content_id(c) ||
+        (match && arg_lists_parse(c, &lists)))
         return -1;
+    o.lists = lists.n ? lists.v : NULL;
+    o.nlists = lists.n;
     const char *path = scrim_call_arg(c, "path");
     if (path) {
-        if (c->body_len)
+        if (c->body_len) {
+            arg_lists_free(&lists);
             return scrim_call_error(c, 400, "bad_request", "send either a "
                                     "body or ?path=, not both");
+        }
         if (read_confined(c, path, &file, &up.len, &held)) {
             scrim__budget_release(srv, held);
+            arg_lists_free(&lists);
             return -1;
         }
         up.bytes = file;
@@ -239,6 +329,8 @@ static int hash_or_match(scrim_call *c, int match)
         rc = scrim_call_error(c, 500, "no_memory", "out of memory");
         goto out;
     }
+    if (c->content_id[0])
+        json_object_set_new(c->json, "content_id", json_string(c->content_id));
     if (!match) {
         rc = 0;
         goto out;
@@ -279,6 +371,7 @@ out:
     json_decref(res.extra);
     free(file);
     scrim__budget_release(srv, held);
+    arg_lists_free(&lists);
     return rc;
 }
 
@@ -292,53 +385,299 @@ static int api_match(scrim_call *c, void *arg)
     return hash_or_match(c, 1);
 }
 
-/* GET /v1/lookup?pdq=HEX[&radius=N] | ?md5=HEX | ?sha256=HEX */
-static int api_lookup(scrim_call *c, void *arg)
+/* A hash as a lookup takes it: "pdq:HEX", "md5:HEX", "sha256:HEX", or
+ * bare hex (64 digits = PDQ, 32 = MD5).  *type and hex (lowercase, NUL
+ * ended); 0, or -1 with a message in err. */
+static int parse_hash(const char *t, int type, int *type_out, char hex[65],
+                      char *err, size_t errlen)
+{
+    static const struct { const char *prefix; int type; } pre[] = {
+        {"pdq:", SCRIM_HASH_PDQ}, {"md5:", SCRIM_HASH_MD5},
+        {"sha256:", SCRIM_HASH_SHA256}};
+    for (size_t i = 0; !type && i < sizeof pre / sizeof *pre; i++)
+        if (!strncasecmp(t, pre[i].prefix, strlen(pre[i].prefix))) {
+            type = pre[i].type;
+            t += strlen(pre[i].prefix);
+        }
+    size_t n = strlen(t);
+    if (!type)
+        type = n == 32 ? SCRIM_HASH_MD5 : SCRIM_HASH_PDQ;
+    size_t want = type == SCRIM_HASH_MD5 ? 32 : 64;
+    if (n != want || strspn(t, "0123456789abcdefABCDEF") != want) {
+        scrim__seterr(err, errlen, "a %s must be %zu hex digits",
+                      scrim_hash_type_name(type), want);
+        return -1;
+    }
+    for (size_t i = 0; i <= want; i++)
+        hex[i] = (char)(t[i] >= 'A' && t[i] <= 'F' ? t[i] + 32 : t[i]);
+    *type_out = type;
+    return 0;
+}
+
+/* {"query", "matches", "allowed", "matched"} of the hits m->v[a..b) of one
+ * query. */
+static json_t *lookup_json(const scrim_matches *m, size_t a, size_t b,
+                           const char *hex)
+{
+    json_t *matches = json_array(), *allowed = json_array();
+    for (size_t i = a; i < b; i++)
+        json_array_append_new(m->v[i].kind == SCRIM_LIST_ALLOW ? allowed
+                                                               : matches,
+                              scrim_match_json(&m->v[i]));
+    return json_pack("{s:s, s:b, s:o, s:o}", "query", hex, "matched",
+                     json_array_size(matches) > 0, "matches", matches,
+                     "allowed", allowed);
+}
+
+/* GET /v1/lookup?pdq=HEX[&radius=N][&lists=A,B] | ?md5=HEX | ?sha256=HEX */
+static int lookup_one(scrim_call *c, scrim_lookup_opts *lo)
 {
     const char *pdq = scrim_call_arg(c, "pdq"), *md5 = scrim_call_arg(c, "md5"),
                *sha = scrim_call_arg(c, "sha256");
-    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
     scrim_matches m = {0};
-    char err[512] = "";
-    int rc;
+    char err[512] = "", hex[65];
+    int rc, type;
 
     if (!!pdq + !!md5 + !!sha != 1)
         return scrim_call_error(c, 400, "bad_request", "give exactly one of "
                                 "?pdq=, ?md5=, ?sha256=");
-    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius) ||
-        overrides_allowed(c, "radius", NULL))
-        return -1;
-    if (!c->store)
-        return scrim_call_error(c, 503, "no_database", "no database is open");
     const char *q = pdq ? pdq : md5 ? md5 : sha;
-    size_t want = md5 ? 32 : 64;
-    if (strlen(q) != want || strspn(q, "0123456789abcdefABCDEF") != want)
-        return scrim_call_error(c, 400, "bad_request", "?%s= must be %zu hex "
-                                "digits", pdq ? "pdq" : md5 ? "md5" : "sha256",
-                                want);
-    char hex[65];
-    for (size_t i = 0; i <= want; i++)
-        hex[i] = (char)(q[i] >= 'A' && q[i] <= 'F' ? q[i] + 32 : q[i]);
+    if (parse_hash(q, pdq ? SCRIM_HASH_PDQ : md5 ? SCRIM_HASH_MD5
+                                               : SCRIM_HASH_SHA256,
+                   &type, hex, err, sizeof err))
+        return scrim_call_error(c, 400, "bad_request", "?%s=: %s",
+                                pdq ? "pdq" : md5 ? "md5" : "sha256", err);
     if (pdq) {
         scrim_pdq h;
         scrim_pdq_from_hex(hex, 64, &h);
-        rc = scrim_store_lookup_pdq(c->store, &h, 1, &lo, &m, err, sizeof err);
+        rc = scrim_store_lookup_pdq(c->store, &h, 1, lo, &m, err, sizeof err);
     } else {
-        rc = scrim_store_lookup_digest(c->store, md5 ? SCRIM_HASH_MD5
-                                                     : SCRIM_HASH_SHA256,
-                                       hex, &lo, &m, err, sizeof err);
+        rc = scrim_store_lookup_digest(c->store, type, hex, lo, &m, err,
+                                       sizeof err);
     }
     if (rc) {
         scrim_matches_free(&m);
         return scrim__call_fail(c, rc, "lookup failed: %s", err);
     }
-    c->json = scrim_matches_json(&m, 0, hex);
+    c->json = lookup_json(&m, 0, m.n, hex);
     scrim_matches_free(&m);
     if (!c->json)
         return scrim_call_error(c, 500, "no_memory", "out of memory");
     c->match_count = (int)json_array_size(json_object_get(c->json, "matches"));
-    json_object_set_new(c->json, "matched", json_boolean(c->match_count > 0));
     return 0;
+}
+
+#define LOOKUP_BATCH_MAX 10000
+
+static json_t *item_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static json_t *item_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:{s:s, s:s}}", "error", "code", "bad_request",
+                     "message", msg);
+}
+
+/* One {"vpdq": TEXT} item: a video as its frames, through the matcher
+ * (vPDQ's measure for video entries; images within the radius). */
+static json_t *lookup_video(scrim_call *c, json_t *text,
+                            const scrim_lookup_opts *lo, int *fail,
+                            char *err, size_t errlen)
+{
+    scrim_vpdq v = {0};
+    scrim_vmatch_opts mo;
+    json_t *out = NULL;
+    if (!json_is_string(text))
+        return item_error("\"vpdq\" must be the text of a vPDQ hash "
+                          "(FRAME,QUALITY,HASH,SECONDS lines)");
+    if (scrim_vpdq_parse(json_string_value(text), json_string_length(text),
+                         &v, err, errlen)) {
+        out = item_error("vpdq: %s", err);
+        goto out;
+    }
+    if (v.count > (size_t)c->settings->max_compare_frames) {
+        out = item_error("vpdq: %zu frames, over the limit of %d "
+                         "(--max-compare-frames)", v.count,
+                         c->settings->max_compare_frames);
+        goto out;
+    }
+    scrim_vmatch_opts_default(&mo);
+    mo.radius = lo->radius;
+    mo.min_quality = c->settings->min_quality;
+    mo.lists = lo->lists;
+    mo.nlists = lo->nlists;
+    if ((*fail = scrim_video_match(c->store, &v, NULL, NULL, &mo, &out, err,
+                                   errlen)))
+        out = NULL;
+    else
+        json_object_set_new(out, "frames", json_integer((json_int_t)v.count));
+out:
+    scrim_vpdq_free(&v);
+    return out;
+}
+
+/* POST /v1/lookup: a JSON array of hashes (lookup_one's forms as text, or
+ * {"pdq": HEX} / {"vpdq": TEXT}) -> {"results": [one per item, in order]}.
+ * Every PDQ of the batch is looked up in one store call (one read
+ * transaction, the list table read once), which is what makes a batch
+ * faster than as many GETs; a malformed item is an error object in its
+ * place, the others are answered. */
+static int lookup_batch(scrim_call *c, scrim_lookup_opts *lo)
+{
+    json_error_t je;
+    json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
+    json_t *results = NULL;
+    scrim_pdq *q = NULL;
+    size_t *qitem = NULL, nq = 0;
+    int *type = NULL;
+    char (*hex)[65] = NULL;
+    scrim_matches m = {0};
+    char err[512] = "";
+    int rc = -1, matched = 0;
+
+    if (!json_is_array(body)) {
+        rc = scrim_call_error(c, 400, "bad_request", "expected a JSON array "
+                              "of hashes (\"pdq:HEX\", \"md5:HEX\", "
+                              "\"sha256:HEX\", {\"pdq\": HEX}, {\"vpdq\": "
+                              "TEXT})%s%s", body ? "" : ": ",
+                              body ? "" : je.text);
+        goto out;
+    }
+    size_t n = json_array_size(body);
+    if (n > LOOKUP_BATCH_MAX) {
+        rc = scrim_call_error(c, 413, "too_large", "%zu items, over the "
+                              "limit of %d a request", n, LOOKUP_BATCH_MAX);
+        goto out;
+    }
+    results = json_array();
+    q = malloc((n ? n : 1) * sizeof *q);
+    qitem = malloc((n ? n : 1) * sizeof *qitem);
+    type = calloc(n ? n : 1, sizeof *type);
+    hex = malloc((n ? n : 1) * sizeof *hex);
+    if (!results || !q || !qitem || !type || !hex) {
+        rc = scrim_call_error(c, 500, "no_memory", "out of memory");
+        goto out;
+    }
+    /* First pass: parse; the items that are not PDQs are answered now
+     * (digests, videos, errors), the PDQs gathered for one lookup. */
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(body, i), *r = NULL;
+        const char *t = NULL;
+        int want = 0;
+        if (json_is_string(it)) {
+            t = json_string_value(it);
+        } else if (json_is_object(it) && json_object_size(it) == 1 &&
+                   json_object_get(it, "pdq")) {
+            t = json_string_value(json_object_get(it, "pdq"));
+            want = SCRIM_HASH_PDQ;
+            if (!t)
+                r = item_error("\"pdq\" must be a string of 64 hex digits");
+        } else if (json_is_object(it) && json_object_size(it) == 1 &&
+                   json_object_get(it, "vpdq")) {
+            int fail = 0;
+            r = lookup_video(c, json_object_get(it, "vpdq"), lo, &fail, err,
+                             sizeof err);
+            if (fail) {
+                rc = scrim__call_fail(c, fail, "item %zu: lookup failed: %s",
+                                      i, err);
+                goto out;
+            }
+        } else {
+            r = item_error("an item is a hash string (\"pdq:HEX\", "
+                           "\"md5:HEX\", \"sha256:HEX\", 64 or 32 hex "
+                           "digits) or {\"pdq\": HEX} or {\"vpdq\": TEXT}");
+        }
+        if (t && !r) {
+            if (parse_hash(t, want, &type[i], hex[i], err, sizeof err)) {
+                r = item_error("%s", err);
+            } else if (type[i] == SCRIM_HASH_PDQ) {
+                scrim_pdq_from_hex(hex[i], 64, &q[nq]);
+                qitem[nq++] = i;
+            } else {
+                scrim_matches d = {0};
+                if ((rc = scrim_store_lookup_digest(c->store, type[i], hex[i],
+                                                    lo, &d, err, sizeof err))) {
+                    scrim_matches_free(&d);
+                    rc = scrim__call_fail(c, rc, "item %zu: lookup failed: "
+                                          "%s", i, err);
+                    goto out;
+                }
+                r = lookup_json(&d, 0, d.n, hex[i]);
+                scrim_matches_free(&d);
+            }
+        }
+        if (t && !r && type[i] == SCRIM_HASH_PDQ) {
+            json_array_append_new(results, json_null()); /* filled below */
+            continue;
+        }
+        if (!r || json_array_append_new(results, r)) {
+            rc = scrim_call_error(c, 500, "no_memory", "out of memory");
+            goto out;
+        }
+    }
+    if (nq && (rc = scrim_store_lookup_pdq(c->store, q, nq, lo, &m, err,
+                                           sizeof err))) {
+        rc = scrim__call_fail(c, rc, "lookup failed: %s", err);
+        goto out;
+    }
+    /* The hits come grouped by query, in query order. */
+    for (size_t k = 0, a = 0; k < nq; k++) {
+        size_t b = a;
+        while (b < m.n && m.v[b].query == k)
+            b++;
+        json_t *r = lookup_json(&m, a, b, hex[qitem[k]]);
+        if (!r) {
+            rc = scrim_call_error(c, 500, "no_memory", "out of memory");
+            goto out;
+        }
+        json_array_set_new(results, qitem[k], r);
+        a = b;
+    }
+    for (size_t i = 0; i < n; i++)
+        matched += (int)json_array_size(
+            json_object_get(json_array_get(results, i), "matches"));
+    c->json = json_pack("{s:O}", "results", results);
+    if (!c->json) {
+        rc = scrim_call_error(c, 500, "no_memory", "out of memory");
+        goto out;
+    }
+    c->match_count = matched;
+    rc = 0;
+out:
+    json_decref(body);
+    json_decref(results);
+    scrim_matches_free(&m);
+    free(q);
+    free(qitem);
+    free(type);
+    free(hex);
+    return rc;
+}
+
+/* /v1/lookup: GET one hash, POST a batch; both take ?radius= (admin or
+ * --allow-query-overrides) and ?lists=. */
+static int api_lookup(scrim_call *c, void *arg)
+{
+    scrim_lookup_opts lo = SCRIM_LOOKUP_OPTS_DEFAULT;
+    arg_lists lists;
+    int rc;
+
+    if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius) ||
+        overrides_allowed(c, "radius", NULL))
+        return -1;
+    if (!c->store)
+        return scrim_call_error(c, 503, "no_database", "no database is open");
+    if (arg_lists_parse(c, &lists))
+        return -1;
+    lo.lists = lists.n ? lists.v : NULL;
+    lo.nlists = lists.n;
+    rc = c->method == SCRIM_POST ? lookup_batch(c, &lo) : lookup_one(c, &lo);
+    arg_lists_free(&lists);
+    return rc;
 }
 
 /* ==== health and metrics (on the loop: cheap, never queued) ================ */
@@ -410,7 +749,8 @@ int scrim__api_register(scrim_server *srv)
                                  SCRIM_ROUTE_WORKER, api_hash, NULL)) ||
         (rc = scrim_server_route(srv, "match", SCRIM_POST, "/v1/match",
                                  SCRIM_ROUTE_WORKER, api_match, NULL)) ||
-        (rc = scrim_server_route(srv, "lookup", SCRIM_GET, "/v1/lookup",
+        (rc = scrim_server_route(srv, "lookup", SCRIM_GET | SCRIM_POST,
+                                 "/v1/lookup",
                                  SCRIM_ROUTE_WORKER, api_lookup, NULL)) ||
         (rc = scrim_server_route(srv, "healthz", SCRIM_GET, "/healthz", 0,
                                  api_healthz, NULL)) ||

@@ -120,14 +120,17 @@ typedef struct call_job {
     double t0;
     char method_name[8];
     char *authorization;          /* the header, for scrim_call_header */
+    char *content_id;             /* X-Content-Id, the same */
     uint64_t held;                /* of the memory budget: its body */
 } call_job;
 
 const char *scrim_call_header(const scrim_call *c, const char *name)
 {
     call_job *j = c->priv_;
-    return j && name && !strcasecmp(name, "Authorization") ? j->authorization
-                                                           : NULL;
+    if (!j || !name)
+        return NULL;
+    return !strcasecmp(name, "Authorization") ? j->authorization
+           : !strcasecmp(name, "X-Content-Id") ? j->content_id : NULL;
 }
 
 const char *scrim_call_arg(const scrim_call *c, const char *name)
@@ -242,6 +245,7 @@ static void job_free(call_job *j)
     free(j->path);
     scrim__body_free(j->body, j->call.body_len + 1);
     free(j->authorization);
+    free(j->content_id);
     scrim__budget_release(j->srv, j->held);
     scrim__settings_ref_put(j->set);
     free(j);
@@ -343,6 +347,8 @@ static void respond(call_job *j, scrim_call *c)
     if (c->json && (json_object_get(c->json, "matches") ||
                     c->match_count))
         json_object_set_new(line, "matches", json_integer(c->match_count));
+    if (c->content_id[0])
+        json_object_set_new(line, "content_id", json_string(c->content_id));
     if (c->hook_failures)
         json_object_set_new(line, "hook_error", json_string(c->hook_error));
     if (c->error_code[0]) {
@@ -718,6 +724,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
                                           "Authorization");
     j->authorization = auth ? strdup(auth) : NULL;
+    const char *cid = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                         "X-Content-Id");
+    j->content_id = cid ? strdup(cid) : NULL;
 
     scrim__conn *cn = conn_of(srv, req);
     int close_conn;

@@ -53,6 +53,8 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
     mo.radius = o->radius;
     mo.dihedral = o->dihedral;
     mo.regions = o->regions;
+    mo.lists = o->lists;
+    mo.nlists = o->nlists;
     if (up->kind == SCRIM_MEDIA_VIDEO)
         rc = scrim_video_match(store, up->state, up->md5, up->sha256, &mo, &j,
                                err, errlen);

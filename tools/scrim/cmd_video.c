@@ -128,6 +128,8 @@ static int match_usage(int what)
             "  --keyframes           hash key frames only\n"
             "  --min-quality N       hashes below are not looked up (default %d)\n"
             "  --radius N            instead of each list's radius\n"
+            "  --list NAME           only this list (repeatable; default: every\n"
+            "                        enabled list)\n"
             "  --query-percent P     video match threshold (default %.0f)\n"
             "  --compared-percent P  video match threshold (default %.0f)\n"
             "  --no-dihedral         images: the hash as it is, no rotations/flips\n"
@@ -204,6 +206,7 @@ int cmd_match(int argc, char **argv)
         {"compared-percent", required_argument, NULL, 'C'},
         {"no-dihedral", no_argument, NULL, 'n'},
         {"no-regions", no_argument, NULL, 'R'},
+        {"list", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *db = SCRIM_STORE_DEFAULT_DIR;
@@ -213,6 +216,11 @@ int cmd_match(int argc, char **argv)
     scrim_vmatch_opts_default(&mo);
     long long v;
     int c;
+    /* --list restricts to the lists named: room for every argument */
+    const char **lists = malloc((size_t)argc * sizeof *lists);
+    size_t nlists = 0;
+    if (!lists)
+        return 1;
     while ((c = getopt_long(argc, argv, "D:s:kq:r:Q:C:nh", opts, NULL)) != -1) {
         switch (c) {
         case 'D': db = optarg; break;
@@ -241,16 +249,41 @@ int cmd_match(int argc, char **argv)
             break;
         case 'n': mo.dihedral = 0; break;
         case 'R': mo.regions = 0; break;
-        case 'h': return match_usage(OPT_HELP);
-        default: return match_usage(0);
+        case 'l':
+            if (!scrim_list_name_valid(optarg)) {
+                fprintf(stderr, "scrim: match: invalid list name '%s'\n", optarg);
+                free(lists);
+                return 2;
+            }
+            lists[nlists++] = optarg;
+            break;
+        case 'h': free(lists); return match_usage(OPT_HELP);
+        default: free(lists); return match_usage(0);
         }
     }
-    if (optind >= argc)
+    if (optind >= argc) {
+        free(lists);
         return match_usage(0);
+    }
     vo.framing = mo.regions; /* videos: the picture inside letterbox bars */
+    mo.lists = nlists ? lists : NULL;
+    mo.nlists = nlists;
     scrim_store *s;
-    if (cli_open_store(db, 0, 0, &s))
+    if (cli_open_store(db, 0, 0, &s)) {
+        free(lists);
         return 1;
+    }
+    /* a name that is no list: a usage error, before any file is hashed */
+    for (size_t i = 0; i < nlists; i++) {
+        scrim_list_info li;
+        char err[256];
+        if (scrim_store_list_get(s, lists[i], &li, err, sizeof err)) {
+            fprintf(stderr, "scrim: match: no list named '%s'\n", lists[i]);
+            scrim_store_close(s);
+            free(lists);
+            return 2;
+        }
+    }
     int failed = 0, matched = 0;
     for (int i = optind; i < argc; i++) {
         int r = match_one(s, argv[i], &vo, &mo);
@@ -258,6 +291,7 @@ int cmd_match(int argc, char **argv)
         matched |= r == 3;
     }
     scrim_store_close(s);
+    free(lists);
     return failed ? 1 : matched ? 3 : 0;
 }
 
