@@ -125,6 +125,16 @@ int scrim_preview_video_sheet(const void *buf, size_t len, const double *times,
                               scrim_preview_sheet_info *info, char *err,
                               size_t errlen);
 
+/* The same, stopping with SCRIM_ETIMEOUT at `deadline` (scrim_now()
+ * seconds; 0: none) when that comes before the 20 s budget: a daemon's
+ * call passes its own (scrim_call.deadline). */
+int scrim_preview_video_sheet_until(const void *buf, size_t len,
+                                    const double *times, size_t ntimes,
+                                    const scrim_preview_opts *o, double deadline,
+                                    scrim_preview *sheet, scrim_preview *lighter,
+                                    scrim_preview_sheet_info *info, char *err,
+                                    size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -198,6 +198,10 @@ const char *scrim_call_header(const scrim_call *c, const char *name);
 int scrim_call_error(scrim_call *c, int status, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Add a response header (at most 4 a call; name < 32, value < 64 bytes,
+ * no CR/LF), sent with a raw body (c->raw) only.  0 or SCRIM_EINVAL. */
+int scrim_call_reply_header(scrim_call *c, const char *name, const char *value);
+
 /* 1 if the call carries the admin token (Authorization: Bearer), which
  * lifts the limits meant for ordinary clients (e.g. query overrides). */
 int scrim_call_is_admin(const scrim_call *c);

@@ -51,14 +51,16 @@ static void grab_close(struct grab *g)
     sws_freeContext(g->sws);
 }
 
-static int grab_open(struct grab *g, const void *buf, size_t len, char *err,
-                     size_t errlen)
+static int grab_open(struct grab *g, const void *buf, size_t len,
+                     double deadline, char *err, size_t errlen)
 {
     int rc = scrim__av_load(err, errlen); /* quiet: errors come back in err */
     if (rc)
         return rc;
-    g->in = (struct scrim__input){.data = buf, .len = len,
-                                  .deadline = scrim__mono_now() + TIME_BUDGET};
+    double until = scrim__mono_now() + TIME_BUDGET;
+    if (deadline > 0 && deadline < until)
+        until = deadline;
+    g->in = (struct scrim__input){.data = buf, .len = len, .deadline = until};
     const struct scrim__input_opts io = {.probe_size = PROBE_SIZE};
     rc = scrim__input_open(&g->in, &io, NULL);
     if (rc == SCRIM_ENOMEM) {
@@ -334,6 +336,17 @@ int scrim_preview_video_sheet(const void *buf, size_t len, const double *times,
                               scrim_preview_sheet_info *info, char *err,
                               size_t errlen)
 {
+    return scrim_preview_video_sheet_until(buf, len, times, ntimes, o, 0, sheet,
+                                           lighter, info, err, errlen);
+}
+
+int scrim_preview_video_sheet_until(const void *buf, size_t len,
+                                    const double *times, size_t ntimes,
+                                    const scrim_preview_opts *o, double deadline,
+                                    scrim_preview *sheet, scrim_preview *lighter,
+                                    scrim_preview_sheet_info *info, char *err,
+                                    size_t errlen)
+{
     struct grab g = {0};
     struct tile tiles[MAX_TILES];
     scrim_preview_opts def, lo;
@@ -358,7 +371,7 @@ int scrim_preview_video_sheet(const void *buf, size_t len, const double *times,
     /* as when hashing: frames a damaged stream leaves partly undecoded show
      * a constant there, never bytes of an earlier upload */
     scrim__heap_fill(1);
-    if ((rc = grab_open(&g, buf, len, err, errlen)))
+    if ((rc = grab_open(&g, buf, len, deadline, err, errlen)))
         goto done;
     n = choose(times, times ? ntimes : 0, duration_of(&g), tiles);
     for (size_t i = 0; i < n; i++)
@@ -369,7 +382,7 @@ int scrim_preview_video_sheet(const void *buf, size_t len, const double *times,
         if (r == SCRIM_ENOMEM || r == SCRIM_ETIMEOUT) {
             rc = r;
             scrim__seterr(err, errlen, r == SCRIM_ETIMEOUT
-                                           ? "contact sheet: decode time budget exhausted"
+                                           ? "contact sheet: past the deadline (or the 20 s budget)"
                                            : "out of memory");
             goto done;
         }

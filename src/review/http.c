@@ -2,7 +2,9 @@
  * stores a review record (with previews rendered from the upload, decoded
  * again only here, where a match needs them) for every match in a block list, the /v1/review endpoints, and the
  * /review page.  Reviewers authenticate with the admin token or the reviewer
- * token (--reviewer-token-file). */
+ * token (--reviewer-token-file).  POST /v1/preview (route_preview) is here
+ * too: the same previews of any upload, with the same tokens, stored
+ * nowhere. */
 #include "scrim.h"
 #include "scrim/review.h"
 #include "base/base.h"
@@ -314,6 +316,81 @@ static int route_record(scrim_call *c, void *arg)
     return scrim_call_error(c, 404, "not_found", "no such review endpoint");
 }
 
+/* POST /v1/preview[?level=L][&lighter=1]: the blurred preview of any
+ * upload, matched or not (a platform's own review tools show every queued
+ * item blurred by default).  An image's preview or a video's contact sheet,
+ * made in memory within the call's decode limits and deadline; nothing is
+ * stored: no review record, nothing on disk.  Review or admin token: it
+ * decodes arbitrary media for a UI. */
+static int route_preview(scrim_call *c, void *arg)
+{
+    char err[512], level[128], num[32];
+    scrim_preview_opts o;
+    scrim_preview pv = {0};
+    scrim_image img = {0};
+    scrim_preview_sheet_info info;
+    int rc;
+
+    if (authorise(c, NULL))
+        return -1;
+    const char *lv = scrim_call_arg(c, "level");
+    int named = scrim_preview_level_parse(lv ? lv : "standard", &o, err, sizeof err);
+    if (named < 0)
+        return scrim_call_error(c, 400, "bad_request", "?level=: %s", err);
+    if (named == SCRIM_PREVIEW_NONE)
+        return scrim_call_error(c, 400, "bad_request", "?level=none makes no "
+                                "preview: give light, standard, strong or "
+                                "detail=N[,size=N][,blur=X][,quality=N]");
+    const char *li = scrim_call_arg(c, "lighter");
+    if (li && strcmp(li, "0") && strcmp(li, "1"))
+        return scrim_call_error(c, 400, "bad_request", "?lighter= must be 0 or "
+                                "1, got '%s'", li);
+    if (li && !strcmp(li, "1"))
+        scrim_preview_opts_lighter(&o, &o);
+    if (scrim_preview_opts_check(&o, err, sizeof err))
+        return scrim_call_error(c, 400, "bad_request", "?level=: %s", err);
+    if (!c->body_len)
+        return scrim_call_error(c, 400, "bad_request", "empty body: POST the "
+                                "media's bytes");
+    int kind = scrim_media_sniff(c->body, c->body_len);
+    if (kind == SCRIM_MEDIA_IMAGE) {
+        /* within the call's limits: --max-pixels, --max-decode-memory, the
+         * memory budget, the deadline */
+        scrim_decode_opts d = {.max_pixels = c->settings->max_pixels};
+        scrim_call_decode_opts(c, &d);
+        if ((rc = scrim_image_load_buffer(c->body, c->body_len, &d, &img, err,
+                                          sizeof err)) ||
+            (rc = scrim_preview_render(&img, &o, &pv, err, sizeof err))) {
+            scrim_image_free(&img);
+            return fail(c, rc, err);
+        }
+        scrim_image_free(&img);
+    } else if (kind == SCRIM_MEDIA_VIDEO) {
+        /* evenly spaced frames (no matched times), until the call's deadline */
+        if ((rc = scrim_preview_video_sheet_until(c->body, c->body_len, NULL, 0,
+                                                  &o, c->deadline, &pv, NULL,
+                                                  &info, err, sizeof err)))
+            return fail(c, rc, err);
+    } else {
+        return scrim_call_error(c, 415, "unsupported", "not an image or video "
+                                "scrim decodes (the type is sniffed from the "
+                                "bytes)");
+    }
+    scrim_preview_opts_format(&o, level, sizeof level);
+    scrim_call_reply_header(c, "X-Preview-Kind",
+                            kind == SCRIM_MEDIA_IMAGE ? "image" : "video");
+    snprintf(num, sizeof num, "%d", pv.width);
+    scrim_call_reply_header(c, "X-Preview-Width", num);
+    snprintf(num, sizeof num, "%d", pv.height);
+    scrim_call_reply_header(c, "X-Preview-Height", num);
+    scrim_call_reply_header(c, "X-Preview-Level", level);
+    c->status = 200;
+    c->raw = pv.data;      /* handed over: the call frees it */
+    c->raw_len = pv.len;
+    snprintf(c->content_type, sizeof c->content_type, "image/jpeg");
+    return 0;
+}
+
 /* GET /review: the page (static; everything it shows is fetched with the
  * token the reviewer enters). */
 static int route_page(scrim_call *c, void *arg)
@@ -560,6 +637,8 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                            route_record, rs) ||
         scrim_server_route(srv, "review_page", SCRIM_GET, "/review", 0,
                            route_page, rs) ||
+        scrim_server_route(srv, "preview", SCRIM_POST, "/v1/preview",
+                           SCRIM_ROUTE_WORKER, route_preview, rs) ||
         scrim_server_match_hook(srv, hook, rs) ||
         scrim_server_health(srv, "review", review_health, rs)) {
         scrim__seterr(err, errlen, "cannot register the review endpoints");

@@ -122,7 +122,25 @@ typedef struct call_job {
     char *authorization;          /* the header, for scrim_call_header */
     char *content_id;             /* X-Content-Id, the same */
     uint64_t held;                /* of the memory budget: its body */
+    struct { char name[32], value[64]; } reply_headers[4];
+    int n_reply_headers;          /* scrim_call_reply_header() */
 } call_job;
+
+int scrim_call_reply_header(scrim_call *c, const char *name, const char *value)
+{
+    call_job *j = c->priv_;
+    if (!j || !name || !value || j->n_reply_headers == 4 ||
+        strlen(name) >= sizeof j->reply_headers[0].name ||
+        strlen(value) >= sizeof j->reply_headers[0].value ||
+        strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return SCRIM_EINVAL;
+    snprintf(j->reply_headers[j->n_reply_headers].name,
+             sizeof j->reply_headers[0].name, "%s", name);
+    snprintf(j->reply_headers[j->n_reply_headers].value,
+             sizeof j->reply_headers[0].value, "%s", value);
+    j->n_reply_headers++;
+    return SCRIM_OK;
+}
 
 const char *scrim_call_header(const scrim_call *c, const char *name)
 {
@@ -276,6 +294,11 @@ static void respond(call_job *j, scrim_call *c)
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Content-Type", c->content_type[0] ? c->content_type
                                                              : "application/octet-stream");
+        /* a handler's own headers go with its raw body only (an error
+         * answered after setting them drops them with the body) */
+        for (int i = 0; i < j->n_reply_headers; i++)
+            evhttp_add_header(evhttp_request_get_output_headers(req),
+                              j->reply_headers[i].name, j->reply_headers[i].value);
     } else {
         if (!c->json)
             c->json = json_object();
