@@ -102,9 +102,9 @@ ok $? "no smuggled request reached a handler"
 
 # ---- sound framing still works, pipelined on one connection --------------------------
 send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/lookup HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n00A\r\n0123456789\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
-is "$(statuses)" "200 405 200 200" "pipelined: plain, Content-Length, chunked, plain: every request answered"
+is "$(statuses)" "200 400 200 200" "pipelined: plain, Content-Length, chunked, plain: every request answered"
 send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/lookup HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcDELETE /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
-is "$(statuses)" "200 405 405 200" "... and with a chunked body with a trailer"
+is "$(statuses)" "200 400 405 200" "... and with a chunked body with a trailer"
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -H 'Transfer-Encoding: chunked' \
     --data-binary @"$JPG" http://x/v1/hash)
 is "$code:$(jv 'length $j->{md5}')" "200:32" "a chunked upload from curl is hashed"

@@ -618,14 +618,16 @@ static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
     int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
     int nj = (bw + OV_SUB - 1) / OV_SUB;
     int n = bw > bh ? bw : bh;
+    /* the flags' bytes rounded up so that the ints after them are aligned */
+    size_t nflag = ((size_t)n + 8 + sizeof(int) - 1) & ~(sizeof(int) - 1);
     float *d = malloc(((size_t)n + 8) * sizeof *d +
-                      (size_t)nj * bh * sizeof *d + (size_t)n + 8 +
+                      (size_t)nj * bh * sizeof *d + nflag +
                       (size_t)nj * sizeof(int));
     if (!d)
         return;
     float *C = d + n + 8; /* every OV_SUB-th column of b, row by row */
     unsigned char *flag = (unsigned char *)(C + (size_t)nj * bh);
-    int *xs = (int *)(flag + n + 8);
+    int *xs = (int *)(flag + nflag);
     /* steps along rows: flag over x, runs down the columns */
     for (int y = b.y0; y < b.y1; y += OV_SUB) {
         const float *r = L + (size_t)y * w + b.x0;
