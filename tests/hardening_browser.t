@@ -60,10 +60,10 @@ WWW=$!
 i=0
 while ! grep -q 'port [0-9]' "$T/www.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 APORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$T/www.log" | head -n 1)
-browse() {   # URL: what the page's DOM holds after 3 s of (virtual) time
+browse() {   # URL: what the page's DOM holds after 10 s of (virtual) time
     timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$T/chrome" \
         --host-resolver-rules="MAP attacker.example 127.0.0.1, MAP rebind.example 127.0.0.1" \
-        --virtual-time-budget=3000 --dump-dom "$1" 2>>"$T/chrome.err"
+        --virtual-time-budget=10000 --dump-dom "$1" 2>>"$T/chrome.err"
 }
 count() { grep -c "$1" "$T/log"; }
 
