@@ -16,11 +16,7 @@ SOCK=$T/scrimd.sock
 need_tools curl perl python3 chromium
 case ${SCRIM_BUILD:-} in *san*) skip_all "run in the release build" ;; esac
 WWW=
-cleanup() {
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    [ -n "$WWW" ] && kill "$WWW" 2>/dev/null
-    rm -rf "$T"
-}
+at_exit '[ -n "$WWW" ] && kill "$WWW" 2>/dev/null'
 
 TOKEN=browser-token-0123456789abcdef
 echo "$TOKEN" >"$T/token"

@@ -24,11 +24,8 @@ if ! mount -t tmpfs -o size=4m,mode=0755 tmpfs "$M" 2>"$T/mount.err"; then
     skip_all "cannot mount a tmpfs: $(head -c 200 "$T/mount.err")"
     exit 0
 fi
-cleanup() {
-    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
-    umount "$M" 2>/dev/null
-    rm -rf "$T"
-}
+# scrimd first (daemon_lib kills one still running at exit), then the tmpfs
+at_exit '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; umount "$M" 2>/dev/null'
 
 JPG=$FIX/blobs.jpg
 echo disk-token-0123456789abcdef >"$T/token"

@@ -12,7 +12,7 @@ SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3 prlimit
 HOLD=
-trap '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null; cleanup' EXIT
+at_exit '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null'
 
 # 40 descriptors in all, soft and hard (scrimd raises its soft limit to the
 # hard one): about 14 are its own, the rest are for clients.

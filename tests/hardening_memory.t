@@ -19,7 +19,7 @@ SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3 perl
 HOLD=
-trap '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null; cleanup' EXIT
+at_exit '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null'
 
 start() {
     : >"$T/log"

@@ -15,7 +15,7 @@ SOCK=$T/scrimd.sock
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools curl python3
 SWAP=
-trap '[ -n "$SWAP" ] && kill "$SWAP" 2>/dev/null; cleanup' EXIT
+at_exit '[ -n "$SWAP" ] && kill "$SWAP" 2>/dev/null'
 
 FIX=$(pwd)/tests/fixtures
 mkdir -p "$T/allowed/d" "$T/outside"
