@@ -9,16 +9,6 @@ need_tools curl perl ffmpeg
 temp_dir T daemon
 SOCK=$T/run/scrimd.sock
 
-# jv EXPR: a value of the last JSON body ($j); arrays give their length.
-jv() {
-    perl -MJSON::PP -e '
-        local $/; my $t = <STDIN>; my $j = eval { decode_json($t) };
-        my $v = eval $ARGV[0];
-        if (ref($v) eq "ARRAY") { print scalar(@$v) }
-        elsif (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
-        else { print defined $v ? $v : "null" }' "$1" <"$T/out"
-}
-
 # ---- fixtures (generated, small) -----------------------------------------------
 ff -f lavfi -i testsrc=size=640x480 -frames:v 1 "$T/a.jpg"
 ff -i "$T/a.jpg" -vf transpose=1 "$T/rot.jpg"

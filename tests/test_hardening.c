@@ -16,11 +16,6 @@
 
 /* ---- scrim__open_beneath -------------------------------------------------------- */
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static void put(const char *dir, const char *name, const char *text)
 {
     char p[512];
@@ -132,7 +127,7 @@ static void open_beneath_never_leaves(void **state)
     pthread_join(t, NULL);
     assert_true(sw.swaps > 100);
     close(dir);
-    nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(base);
 }
 
 int main(void)

@@ -120,11 +120,6 @@ static void env_picks_kernel(void **state)
 
 /* ---- a store queried through each kernel -------------------------------------- */
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 /* Hashes whose words come from a few values (so each probed run holds
  * hundreds of records), half of them within 0..40 of a query center. */
 #define NHASH 12000
@@ -268,7 +263,7 @@ static void store_exact_with_each_kernel(void **state)
     free(dist);
     free(h);
     scrim_store_close(s);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(dir);
 }
 
 int main(void)

@@ -9,37 +9,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-                 struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static char *temp_db(void)
-{
-    char *dir = strdup("/tmp/scrim-test-replace-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return dir;
-}
-
-static void rm_db(char *dir)
-{
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
-
-static scrim_store *open_db(const char *dir)
-{
-    scrim_store *s;
-    char err[256];
-    scrim_store_opts o = {0};
-    o.create = 1;
-    o.map_size = (uint64_t)1 << 32;
-    if (scrim_store_open(dir, &o, &s, err, sizeof err))
-        fail_msg("open %s: %s", dir, err);
-    return s;
-}
-
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static uint64_t next64(void)
@@ -172,8 +141,8 @@ static int found_md5(scrim_store *s, const char *hex)
 
 static void replace_100k(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("replace");
+    scrim_store *s = test_open_store(dir);
     scrim_import_stats st;
     /* the list: NPDQ PDQs then NMD5 MD5s, mixed; the new file leaves out
      * the first DROP_* of each kind and has ADD_* new ones at its end */
@@ -260,7 +229,7 @@ static void replace_100k(void **state)
     /* what went is not found, what came and stayed is (another handle, as
      * another process sees it) */
     scrim_store_close(s);
-    s = open_db(dir);
+    s = test_open_store(dir);
     dp = dm = 0;
     for (size_t i = 0; i < N; i++) {
         int gone = e[i].md5 ? dm++ < DROP_MD5 : dp++ < DROP_PDQ;
@@ -294,15 +263,16 @@ static void replace_100k(void **state)
     free(e);
     free(r);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* Remove mode, false positives, a video entry replaced away, the same hash
  * said twice. */
 static void modes_small(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("replace");
+    scrim_store *s = test_open_store(dir);
     scrim_import_stats st;
     const char *P1 = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
     const char *P2 = "0000000000000000000000000000000000000000000000000000000000000001";
@@ -375,7 +345,8 @@ static void modes_small(void **state)
                                                t, strlen(t), &st, err, sizeof err),
                      SCRIM_ENOTFOUND);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 int main(void)

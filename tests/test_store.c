@@ -18,38 +18,6 @@
 /* The state of the test data's random sequence (pdq_random.h). */
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
-static int rm_cb(const char *p, const struct stat *sb, int flag,
-                 struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static char *temp_db(void)
-{
-    char *dir = strdup("/tmp/scrim-test-store-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return dir;
-}
-
-static void rm_db(char *dir)
-{
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
-
-static scrim_store *open_db(const char *dir)
-{
-    scrim_store *s;
-    char err[256];
-    scrim_store_opts o = {0};
-    o.create = 1;
-    o.map_size = (uint64_t)1 << 32;
-    int rc = scrim_store_open(dir, &o, &s, err, sizeof err);
-    if (rc)
-        fail_msg("open %s: %s", dir, err);
-    return s;
-}
-
 static void import_pdqs(scrim_store *s, const char *list, const scrim_pdq *h,
                         size_t n, size_t flush_every, int radius)
 {
@@ -283,8 +251,8 @@ static int stop_now(void *arg)
  * extend it), removed or dropped after it. */
 static void exactness(int cache)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     model m;
     scrim_pdq centers[NCENTER], q[2 * NCENTER];
     build_model(&m, centers);
@@ -334,7 +302,8 @@ static void exactness(int cache)
 
     model_free(&m);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 static void index_equals_brute_force(void **state)
@@ -370,8 +339,8 @@ static int import_text(scrim_store *s, const char *list, int format,
 
 static void formats_parse(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     scrim_import_stats st;
     char err[512], text[2048];
 
@@ -465,15 +434,16 @@ static void formats_parse(void **state)
                                  err, sizeof err), SCRIM_EINVAL);
     assert_int_equal(list_count(s, "newlist"), (uint64_t)-1);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* A malformed line after many good ones aborts everything (one txn), with
  * batches already merged into the index. */
 static void bad_line_aborts_everything(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     scrim_pdq h[3];
     for (int i = 0; i < 3; i++)
         pdq_random_hash(&rng, &h[i]);
@@ -520,15 +490,16 @@ static void bad_line_aborts_everything(void **state)
     assert_int_equal(list_count(s, "l"), 3);
     free(text);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* ---- lists, video entries, audit ------------------------------------------------------ */
 
 static void lists_and_video(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     char err[256];
     scrim_list_params p = SCRIM_LIST_PARAMS_KEEP;
     p.kind = SCRIM_LIST_ALLOW;
@@ -652,15 +623,16 @@ static void lists_and_video(void **state)
     assert_string_equal(a[1].action, "remove");
     free(a);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* ---- other processes and threads -------------------------------------------------------- */
 
 static void other_process_sees_commit(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     scrim_pdq h;
     pdq_random_hash(&rng, &h);
     scrim_matches m = {0};
@@ -693,7 +665,8 @@ static void other_process_sees_commit(void **state)
     assert_int_equal(m.n, 1);
     scrim_matches_free(&m);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 typedef struct thr {
@@ -727,8 +700,8 @@ static void *reader(void *arg)
  * imported into list "t". */
 static scrim_store *random_store(char **dir, scrim_pdq **h, size_t n, size_t first)
 {
-    *dir = temp_db();
-    scrim_store *s = open_db(*dir);
+    *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(*dir);
     *h = malloc(n * sizeof **h);
     assert_non_null(*h);
     for (size_t i = 0; i < n; i++)
@@ -773,7 +746,8 @@ static void threads_read_while_importing(void **state)
     assert_int_equal(list_count(s, "t"), n);
     free(h);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 typedef struct preload_arg {
@@ -852,7 +826,8 @@ static void preload_while_reading(void **state)
     scrim_matches_free(&after);
     free(h);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 typedef struct ref_hits {
@@ -879,8 +854,8 @@ static int collect(void *ud, uint32_t ref, const void *rec, size_t reclen,
  * while a lookup in a newer snapshot does. */
 static void hash_cache_old_snapshot(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     scrim_pdq center, h[64];
     pdq_random_hash(&rng, &center);
     for (int i = 0; i < 64; i++) {
@@ -942,7 +917,8 @@ static void hash_cache_old_snapshot(void **state)
     assert_int_equal(mm.n, n - removed);
     scrim_matches_free(&mm);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* A video id too long for an LMDB key (found fuzzing the vPDQ import):
@@ -950,8 +926,8 @@ static void hash_cache_old_snapshot(void **state)
  * not a database failure (which the daemon answers with 500). */
 static void long_video_id_refused(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     char err[256] = "", id[SCRIM_ENTRY_TEXT_MAX + 1];
     scrim_store_frame fr = {.quality = 100, .seconds = 0};
     pdq_random_hash(&rng, &fr.hash);
@@ -978,7 +954,8 @@ static void long_video_id_refused(void **state)
                                             sizeof err), 0);
     assert_int_equal(scrim_import_commit(imp, NULL, err, sizeof err), 0);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* Ids, labels and descriptions go out in JSON, which holds only UTF-8: an
@@ -986,8 +963,8 @@ static void long_video_id_refused(void **state)
  * matches went missing from lookups (its JSON could not be made). */
 static void non_utf8_text_refused(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     char err[256] = "", hx[SCRIM_PDQ_HEXLEN + 1], text[512];
     scrim_pdq h;
     pdq_random_hash(&rng, &h);
@@ -1028,7 +1005,8 @@ static void non_utf8_text_refused(void **state)
     json_decref(j);
     scrim_matches_free(&m);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* ---- side.mdb: other modules' databases, with their own write lock ---------- */
@@ -1064,8 +1042,8 @@ static void *side_write(void *arg)
  * transaction held open on the store's environment) is under way. */
 static void side_writes_do_not_wait_for_the_store(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     char err[256];
     side_writer w = {.done = 0};
     assert_int_equal(scrim_store_side_env(s, &w.env, err, sizeof err), 0);
@@ -1094,7 +1072,8 @@ static void side_writes_do_not_wait_for_the_store(void **state)
     assert_true(done);
     assert_int_equal(w.rc, 0);
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 /* A database of the older layout, whose modules kept their named databases
@@ -1102,8 +1081,8 @@ static void side_writes_do_not_wait_for_the_store(void **state)
  * stay. */
 static void side_env_adopts_the_older_layout(void **state)
 {
-    char *dir = temp_db();
-    scrim_store *s = open_db(dir);
+    char *dir = test_temp_dir("store");
+    scrim_store *s = test_open_store(dir);
     static const scrim_pdq one = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
     import_pdqs(s, "kept", &one, 1, 0, 31);
     MDB_txn *txn;
@@ -1123,7 +1102,7 @@ static void side_env_adopts_the_older_layout(void **state)
     assert_int_equal(mdb_txn_commit(txn), 0);
     scrim_store_close(s);
 
-    s = open_db(dir);
+    s = test_open_store(dir);
     MDB_env *side;
     char err[256];
     assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), 0);
@@ -1156,7 +1135,7 @@ static void side_env_adopts_the_older_layout(void **state)
     /* As after a crash between the copy and the drop: the old copy is in
      * data.mdb again.  The next open takes what side.mdb lacks, keeps what
      * it has, and empties data.mdb of it. */
-    s = open_db(dir);
+    s = test_open_store(dir);
     assert_int_equal(mdb_txn_begin(scrim_store_env(s), NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "review.records", MDB_CREATE, &a), 0);
     MDB_val old1 = {4, "old"}, k2 = {6, "k99999"}, only = {5, "only"};
@@ -1164,7 +1143,7 @@ static void side_env_adopts_the_older_layout(void **state)
     assert_int_equal(mdb_put(txn, a, &k2, &only, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     scrim_store_close(s);
-    s = open_db(dir);
+    s = test_open_store(dir);
     assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), 0);
     assert_int_equal(mdb_txn_begin(side, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "review.records", 0, &a), 0);
@@ -1192,7 +1171,8 @@ static void side_env_adopts_the_older_layout(void **state)
     assert_int_equal(scrim_store_side_env(s, &side, err, sizeof err), SCRIM_EDB);
     assert_non_null(strstr(err, "side.mdb"));
     scrim_store_close(s);
-    rm_db(dir);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 int main(void)

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <ftw.h>
 
 #include "scrim.h"
 #include "scrim/server.h"
@@ -119,5 +120,43 @@ static inline int scrim_test_run(const char *name,
 }
 #define RUN_TESTS(name, tests)                                                \
     scrim_test_run(name, tests, sizeof(tests) / sizeof((tests)[0]))
+
+/* ---- temporary stores ------------------------------------------------------ */
+
+static inline int test__rm_cb(const char *p, const struct stat *sb, int flag,
+                              struct FTW *ftw)
+{
+    return remove(p);
+}
+
+/* Removes dir and everything under it. */
+static inline void test_rm_tree(const char *dir)
+{
+    nftw(dir, test__rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new directory /tmp/scrim-test-NAME-XXXXXX (malloc'd). */
+static inline char *test_temp_dir(const char *name)
+{
+    char *dir = malloc(strlen(name) + 32);
+    assert_non_null(dir);
+    sprintf(dir, "/tmp/scrim-test-%s-XXXXXX", name);
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+/* A store in dir, created if missing, with a 4 GB map; fails the test if it
+ * cannot be opened. */
+static inline scrim_store *test_open_store(const char *dir)
+{
+    scrim_store *s;
+    char err[256];
+    scrim_store_opts o = {0};
+    o.create = 1;
+    o.map_size = (uint64_t)1 << 32;
+    if (scrim_store_open(dir, &o, &s, err, sizeof err))
+        fail_msg("open %s: %s", dir, err);
+    return s;
+}
 
 #endif
