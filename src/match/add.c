@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int add_digests(scrim_import *imp, const uint8_t *buf, size_t len,
+/* The file's MD5 and SHA-256 (hex, as scrim_digest makes them) under the
+ * same id. */
+static int add_digests(scrim_import *imp, const char *md5, const char *sha256,
                        const char *id, const char *label, char *err,
                        size_t errlen)
 {
-    char md5[33], sha256[65];
     uint8_t d5[16], d256[32];
-    scrim_digest(buf, len, md5, sha256);
     scrim__hex_decode(md5, 32, d5);
     scrim__hex_decode(sha256, 64, d256);
     scrim_entry e = {.type = SCRIM_HASH_MD5, .hash = d5, .id = id,
@@ -48,7 +48,8 @@ static int add_image(scrim_import *imp, const void *buf, size_t len,
         return rc;
     scrim_entry e = {.type = SCRIM_HASH_PDQ, .hash = &h.pdq, .id = id,
                      .label = label, .quality = h.quality};
-    if ((rc = scrim_import_add(imp, &e, err, errlen)))
+    if ((rc = scrim_import_add(imp, &e, err, errlen)) ||
+        (rc = add_digests(imp, h.md5, h.sha256, id, label, err, errlen)))
         return rc;
     st->quality = h.quality;
     for (int i = 0; i < nv; i++) {
@@ -88,7 +89,11 @@ static int add_video(scrim_import *imp, const void *buf, size_t len,
         scrim__seterr(err, errlen, "the video has no frame to hash");
         rc = SCRIM_ECORRUPT;
     } else {
+        char md5[33], sha256[65];
+        scrim_digest(buf, len, md5, sha256);
         rc = scrim_import_add_video(imp, id, label, f, q.count, err, errlen);
+        if (!rc)
+            rc = add_digests(imp, md5, sha256, id, label, err, errlen);
     }
     st->frames = q.count;
     st->kind = "video";
@@ -123,8 +128,6 @@ int scrim_media_add(scrim_store *s, const char *list,
         rc = add_video(imp, buf, len, id, label, NULL, st, err, errlen);
     else
         rc = add_image(imp, buf, len, id, label, variants, st, err, errlen);
-    if (!rc)
-        rc = add_digests(imp, buf, len, id, label, err, errlen);
     if (rc) {
         scrim_import_abort(imp);
         return rc;
