@@ -19,15 +19,9 @@ echo "$OLD" >"$T/admin.token"
 echo "$REV" >"$T/reviewer.token"
 
 umask 022   # what a careless service manager leaves
-: >"$T/log"
-"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
-    --admin-token-file "$T/admin.token" --reviewer-token-file "$T/reviewer.token" \
-    --log "$T/log" 2>>"$T/stderr" &
-PID=$!
-if ! wait_log '"msg":"ready"'; then
-    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-    exit 1
-fi
+scrimd_start --db "$T/db" --listen none --threads 1 --admin-token-file "$T/admin.token" \
+    --reviewer-token-file "$T/reviewer.token" ||
+    bail_out "scrimd did not start"
 
 # ---- files: 0700 / 0600 by default -----------------------------------------------
 mode() { stat -c %a "$1"; }

@@ -23,14 +23,8 @@ echo "$TOKEN" >"$T/token"
 JPG=$FIX/blobs.jpg
 "$BIN/scrim" hash "$JPG" | cut -d, -f1 |
     "$BIN/scrim" import --db "$T/db" --list blk --create --quiet - >/dev/null
-: >"$T/log"
-"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen 127.0.0.1:0 --threads 1 \
-    --admin-token-file "$T/token" --log "$T/log" 2>>"$T/stderr" &
-PID=$!
-if ! wait_log '"msg":"ready"'; then
-    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-    exit 1
-fi
+scrimd_start --db "$T/db" --listen 127.0.0.1:0 --threads 1 --admin-token-file "$T/token" ||
+    bail_out "scrimd did not start"
 PORT=$(sed -n 's/.*"msg":"listening","tcp":"127.0.0.1","port":\([0-9]*\).*/\1/p' "$T/log")
 S=http://127.0.0.1:$PORT
 

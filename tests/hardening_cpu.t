@@ -29,20 +29,12 @@ JPG=$(pwd)/tests/fixtures/blobs.jpg
 # start OPTIONS...: scrimd with one image worker, so that a comparison that
 # did not stop would hold up the /v1/hash behind it.
 start() {
-    : >"$T/log"
-    "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
-        --log "$T/log" "$@" 2>>"$T/stderr" &
-    PID=$!
-    if ! wait_log '"msg":"ready"'; then
-        echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-        exit 1
-    fi
+    scrimd_start --db "$T/db" --listen none --threads 1 "$@" ||
+        bail_out "scrimd did not start"
 }
 stop() {
-    kill -TERM "$PID"
-    wait "$PID"
+    scrimd_stop
     ok $? "scrimd stops cleanly"
-    PID=
 }
 cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$PID/stat"; }
 now() { date +%s.%N; }

@@ -21,15 +21,9 @@ TOKEN=http-token-0123456789abcdef
 echo "$TOKEN" >"$T/token"
 JPG=$FIX/blobs.jpg
 ZERO=$(printf '0%.0s' $(seq 64))
-: >"$T/log"
-"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen 127.0.0.1:0 --threads 1 \
-    --admin-token-file "$T/token" --allowed-hosts 'localhost,scrim.internal' \
-    --allowed-origins 'https://moderation.example' --log "$T/log" 2>>"$T/stderr" &
-PID=$!
-if ! wait_log '"msg":"ready"'; then
-    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-    exit 1
-fi
+scrimd_start --db "$T/db" --listen 127.0.0.1:0 --threads 1 --admin-token-file "$T/token" \
+    --allowed-hosts 'localhost,scrim.internal' --allowed-origins 'https://moderation.example' ||
+    bail_out "scrimd did not start"
 PORT=$(sed -n 's/.*"msg":"listening","tcp":"127.0.0.1","port":\([0-9]*\).*/\1/p' "$T/log")
 URL=http://127.0.0.1:$PORT
 # tcp PATH [curl args]: as http, over TCP

@@ -23,11 +23,8 @@ cp "$T/big" "$T/bad"
 echo "not-a-hash" >>"$T/bad"
 
 start() {   # extra options
-    : >"$T/log"
-    "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 1 \
-        --admin-token-file "$T/token" --log "$T/log" "$@" 2>>"$T/stderr" &
-    PID=$!
-    wait_log '"msg":"ready"' || { echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"; exit 1; }
+    scrimd_start --db "$T/db" --listen none --threads 1 --admin-token-file "$T/token" "$@" ||
+        bail_out "scrimd did not start"
 }
 job_poll() {   # JOB-URL: until the job is done or failed (30 s at most)
     i=0

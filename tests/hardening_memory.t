@@ -22,20 +22,12 @@ HOLD=
 at_exit '[ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null'
 
 start() {
-    : >"$T/log"
-    "$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 2 \
-        --preload 0 --cache-hashes 0 --log "$T/log" "$@" 2>>"$T/stderr" &
-    PID=$!
-    if ! wait_log '"msg":"ready"'; then
-        echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-        exit 1
-    fi
+    scrimd_start --db "$T/db" --listen none --threads 2 --preload 0 --cache-hashes 0 "$@" ||
+        bail_out "scrimd did not start"
 }
 stop() {
-    kill -TERM "$PID"
-    wait "$PID"
+    scrimd_stop
     ok $? "scrimd stops cleanly"
-    PID=
 }
 kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$PID/status"; }
 metric() { curl -s --unix-socket "$SOCK" http://x/metrics | sed -n "s/^scrim_$1 //p"; }

@@ -27,14 +27,8 @@ OUTSIDE=$("$BIN/scrim" hash "$T/outside/img.jpg" | cut -d, -f1)
 [ -n "$INSIDE" ] && [ -n "$OUTSIDE" ] && [ "$INSIDE" != "$OUTSIDE" ]
 ok $? "set-up: the inside and outside files hash differently"
 
-: >"$T/log"
-"$BIN/scrimd" --db "$T/db" --socket "$SOCK" --listen none --threads 2 \
-    --allow-path "$T/allowed" --log "$T/log" 2>>"$T/stderr" &
-PID=$!
-if ! wait_log '"msg":"ready"'; then
-    echo "Bail out! scrimd did not start: $(head -c 400 "$T/stderr")"
-    exit 1
-fi
+scrimd_start --db "$T/db" --listen none --threads 2 --allow-path "$T/allowed" ||
+    bail_out "scrimd did not start"
 
 http POST /v1/hash -G --data-urlencode "path=$T/allowed/d/img.jpg"
 is "$code:$(grep -o "$INSIDE" "$T/out")" "200:$INSIDE" "a file under --allow-path is read"
