@@ -10,24 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int scrim_pdq_hash_image(const scrim_image *img, scrim_pdq *hash, int *quality,
-                         scrim_pdq dihedral[SCRIM_DIH_COUNT])
-{
-    int fw = img->file_width ? img->file_width : img->width;
-    int fh = img->file_height ? img->file_height : img->height;
-    int ch = img->channels;
-    size_t stride = (size_t)img->width * ch;
-    if (fw <= SCRIM__SQUASH && fh <= SCRIM__SQUASH)
-        return scrim_pdq_hash_pixels(img->pixels, img->width, img->height, ch,
-                                     stride, hash, quality, dihedral);
-    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH], nx, ny;
-    scrim__luma_samples(fw, fh, img->width, img->height, xs, &nx, ys, &ny);
-    return scrim_pdq_hash_sampled(img->pixels, ch, stride, xs, nx, ys, ny, hash,
-                                  quality, dihedral);
-}
-
 /* The luma plane PDQ takes from a decoded image (all pixels up to 512 px a
- * side, else the 512x512 sample), as scrim_pdq_hash_image makes it. */
+ * side, else the 512x512 sample), as the reference CLI samples it. */
 static int image_luma(const scrim_image *img, scrim__luma *l)
 {
     int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH];
@@ -41,6 +25,18 @@ static int image_luma(const scrim_image *img, scrim__luma *l)
     return scrim__luma_sampled(img->pixels, img->channels,
                                (size_t)img->width * img->channels, xs, l->width,
                                ys, l->height, l->plane);
+}
+
+int scrim_pdq_hash_image(const scrim_image *img, scrim_pdq *hash, int *quality,
+                         scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
+    scrim__luma l;
+    int rc = image_luma(img, &l);
+    if (!rc)
+        rc = scrim_pdq_hash_luma(l.plane, l.width, l.height, hash, quality,
+                                 dihedral);
+    free(l.plane);
+    return rc;
 }
 
 static const char *region_kind(int kind)
@@ -130,14 +126,10 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
     int rc = scrim__image_load(buf, len, opts, 1, &img, err, errlen);
     if (rc)
         return rc;
-    if (opts && opts->regions) {
-        rc = image_luma(&img, &l);
-        if (!rc)
-            rc = hash_plane(&l, opts, out);
-        free(l.plane);
-    } else {
-        rc = scrim_pdq_hash_image(&img, &out->pdq, &out->quality, out->dihedral);
-    }
+    rc = image_luma(&img, &l);
+    if (!rc)
+        rc = hash_plane(&l, opts, out);
+    free(l.plane);
     if (rc) {
         scrim__seterr(err, errlen, "hashing failed: %s", scrim_strerror(rc));
         scrim_image_free(&img);
