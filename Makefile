@@ -12,7 +12,7 @@ say       = @printf '  %-5s %s\n' $(1) $(2);
 endif
 
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
-            libevent_pthreads jansson libcrypto libjpeg
+            libevent_pthreads jansson libcrypto libjpeg libcurl
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -117,7 +117,7 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
-            libssl-dev libjpeg-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
+            libssl-dev libjpeg-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
             chromium groff-base man-db
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
