@@ -100,6 +100,8 @@ typedef struct scrim_settings {
     double webhook_retry_base;               /* seconds: first retry's wait */
     double webhook_retry_max;                /* seconds: longest wait */
     double webhook_timeout;                  /* seconds one delivery may take */
+    double webhook_sync;                     /* seconds before the queue is on
+                                              * disk; 0: before the answer */
 } scrim_settings;
 
 /* Fill every field with its default. */

@@ -1235,7 +1235,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         s.webhook_queue != old->webhook_queue ||
         s.webhook_retry_base != old->webhook_retry_base ||
         s.webhook_retry_max != old->webhook_retry_max ||
-        s.webhook_timeout != old->webhook_timeout;
+        s.webhook_timeout != old->webhook_timeout ||
+        s.webhook_sync != old->webhook_sync;
     for (int i = 0; i < s.n_webhook_url && !hooks_changed; i++)
         hooks_changed = strcmp(s.webhook_url[i], old->webhook_url[i]) != 0;
     if (hooks_changed)
@@ -1250,6 +1251,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     s.webhook_retry_base = old->webhook_retry_base;
     s.webhook_retry_max = old->webhook_retry_max;
     s.webhook_timeout = old->webhook_timeout;
+    s.webhook_sync = old->webhook_sync;
     snprintf(s.db, sizeof s.db, "%s", old->db);
     snprintf(s.socket, sizeof s.socket, "%s", old->socket);
     snprintf(s.listen, sizeof s.listen, "%s", old->listen);

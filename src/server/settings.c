@@ -41,6 +41,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->webhook_retry_base = 1;
     s->webhook_retry_max = 600;
     s->webhook_timeout = 10;
+    s->webhook_sync = 1;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW, T_URLS };
@@ -145,6 +146,10 @@ static const struct opt {
      "SECONDS", "longest wait between retries of a delivery"},
     {"webhook-timeout", T_SECS, F(webhook_timeout), 0.001, 600, "SECONDS",
      "time a webhook delivery may take before it counts as failed"},
+    {"webhook-sync", T_SECS, F(webhook_sync), 0, 60, "SECONDS",
+     "time before a queued webhook event is flushed to disk: it survives a "
+     "crash or kill of scrimd at once, a power loss after this (0 = flushed "
+     "before the request is answered: an fsync per event)"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},

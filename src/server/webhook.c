@@ -5,8 +5,11 @@
  * until the receiver answers 2xx.  The format, the signature and how a
  * receiver checks it: doc/webhooks.md; why it is built so: doc/design.md.
  *
- * The queue: table "webhook.queue" of the store's side environment
- * (side.mdb, beside the review records), key = the URL's tag (8 bytes of
+ * The queue: table "webhook.queue" of an LMDB environment of its own in the
+ * database directory (webhook.mdb: its own write lock, and its own
+ * durability: with --webhook-sync > 0 a commit is not flushed to disk, the
+ * delivery thread flushes at most that long after; the page cache holds
+ * what a killed scrimd committed), key = the URL's tag (8 bytes of
  * SHA-256 of the URL) . sequence number (8 bytes, big-endian), value = a
  * 64-byte head (created, event id, type) and the event's JSON body.  Each
  * URL has its own copy of each event, so a receiver that is down holds up
@@ -64,7 +67,10 @@ typedef struct wh_target {
 
 struct scrim__webhooks {
     scrim_server *srv;
-    MDB_env *env;
+    MDB_env *env;               /* webhook.mdb */
+    double sync_every;          /* 0: every commit is flushed */
+    atomic_int dirty;           /* commits not flushed yet */
+    double last_sync;
     MDB_dbi q;
     pthread_mutex_t lock;
     wh_target t[SCRIM_SETTINGS_MAX_WEBHOOKS];
@@ -276,6 +282,7 @@ int scrim__webhook_emit(scrim_server *srv, const char *type, json_t *data,
     if (mrc)
         goto db_fail;
     wh->next_seq++;
+    atomic_store(&wh->dirty, 1);
     for (int i = 0; i < wh->nt; i++) {
         wh_target *t = &wh->t[i];
         if (drop[i]) {
@@ -489,6 +496,8 @@ static void delivered(scrim__webhooks *wh, wh_target *t, uint64_t seq)
     if (txn)
         mdb_txn_abort(txn);
     ssize_t i = item_find(t, seq);
+    if (!mrc)
+        atomic_store(&wh->dirty, 1);
     if (!mrc && i >= 0) {
         item_remove(t, (size_t)i);
     } else if (i >= 0) {
@@ -566,9 +575,18 @@ static void *delivery_main(void *arg)
                 failed(wh, t, t->busy_seq, cc != CURLE_OK, why);
             }
         }
+        now = scrim__now();
+        if (wh->sync_every > 0 && atomic_load(&wh->dirty)) {
+            if (now - wh->last_sync >= wh->sync_every) {
+                atomic_store(&wh->dirty, 0);
+                mdb_env_sync(wh->env, 1);
+                wh->last_sync = now;
+            } else if (wh->last_sync + wh->sync_every < next) {
+                next = wh->last_sync + wh->sync_every;
+            }
+        }
         if (finished)
             continue; /* start the next ones at once */
-        now = scrim__now();
         int wait_ms = next <= now ? 0 : (int)ceil((next - now) * 1000);
         if (wait_ms > 1000)
             wait_ms = 1000;
@@ -720,8 +738,28 @@ int scrim__webhooks_new(scrim_server *srv, const scrim_settings *s, char *err,
         scrim__seterr(err, errlen, "webhooks: cannot initialise libcurl");
         return SCRIM_EIO;
     }
-    if ((rc = scrim_store_side_env(srv->store, &wh->env, err, errlen)) ||
-        (rc = load(wh, err, errlen)))
+    wh->sync_every = s->webhook_sync;
+    char path[SCRIM_SETTINGS_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/webhook.mdb", s->db);
+    int mrc = mdb_env_create(&wh->env);
+    if (!mrc) {
+        mdb_env_set_maxdbs(wh->env, 2);
+        mdb_env_set_mapsize(wh->env, SCRIM_STORE_DEFAULT_MAP);
+        mrc = mdb_env_open(wh->env, path, MDB_NOSUBDIR | MDB_NOTLS |
+                                              (wh->sync_every > 0 ? MDB_NOSYNC : 0),
+                           0600);
+        if (mrc) {
+            mdb_env_close(wh->env);
+            wh->env = NULL;
+        }
+    }
+    if (mrc) {
+        scrim__seterr(err, errlen, "webhook queue %s: %s", path,
+                      mdb_strerror(mrc));
+        return SCRIM_EDB;
+    }
+    wh->last_sync = scrim__now();
+    if ((rc = load(wh, err, errlen)))
         return rc;
     if (!(wh->log_ev = event_new(srv->base, -1, 0, log_flush, wh))) {
         scrim__seterr(err, errlen, "out of memory");
@@ -759,6 +797,10 @@ void scrim__webhooks_free(scrim_server *srv)
     }
     if (wh->multi)
         curl_multi_cleanup(wh->multi);
+    if (wh->env) {
+        mdb_env_sync(wh->env, 1);
+        mdb_env_close(wh->env);
+    }
     if (wh->log_ev) {
         log_flush(-1, 0, wh);
         event_free(wh->log_ev);
