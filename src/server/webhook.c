@@ -650,7 +650,8 @@ static int load(scrim__webhooks *wh, char *err, size_t errlen)
             if ((mrc = mdb_del(txn, wh->q, &dk, NULL)))
                 goto fail;
         }
-        memmove(t->v, t->v + d, (t->n - d) * sizeof *t->v);
+        if (d)
+            memmove(t->v, t->v + d, (t->n - d) * sizeof *t->v);
         t->n -= d;
         over += d;
     }
