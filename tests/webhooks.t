@@ -10,7 +10,7 @@
 need_tools python3 curl perl
 [ -x "$BIN/scrimd" ] || skip_all "no scrimd"
 "$BIN/scrimd" --help | grep -q webhook-url || skip_all "scrimd without webhooks"
-plan 29
+plan 32
 
 temp_dir T webhooks
 RECV="python3 $PWD/tests/webhook_receiver.py"
@@ -113,7 +113,7 @@ sleep 0.3
 recv_start || bail_out "the receiver did not start a third time"
 matches 23 24 || bail_out "matches failed"
 
-# 7-15: everything arrives.
+# 7-15: everything arrives (figures in bench/RESULTS.md).
 drained() { [ "$(metric queue_depth)" = 0 ]; }
 poll 600 drained
 check "the queue drains" drained
@@ -132,7 +132,7 @@ is "$(jv '$j->{receivers}')" 3 "three receiver processes (restarted twice)"
 check "the log says when delivery fails and recovers" eval \
     'grep -q "webhook delivery failing" "$T/log" && grep -q "webhook delivery recovered" "$T/log"'
 
-# 16-22: what the events hold (as the receiver got them).
+# 16-21: what the events hold (as the receiver got them).
 ev() {
     perl -MJSON::PP -ne 'my $r = decode_json($_); next unless $r->{event} && $r->{status} == 200 && '"$1"';
         print encode_json($r->{event}), "\n"; last' "$T/rlog" > "$T/out"
@@ -178,7 +178,7 @@ counted() {
 }
 check "metrics: delivered, failed attempts, nothing dropped or waiting" counted
 
-# 23-25: forged and stale signatures are rejected by the receiver.
+# 22-24: forged and stale signatures are rejected by the receiver.
 n0=$(grep -c . "$T/rlog")
 post_signed() {
     curl -s -o /dev/null -w '%{http_code}' -H "Scrim-Signature: $1" \
@@ -197,7 +197,7 @@ none_accepted() {
 }
 check "another body under a good signature: 401; none of the three accepted" none_accepted
 
-# 26-30: the bound: receiver down, a queue of 3, 5 events: the 2 oldest go.
+# 25-27: the bound: receiver down, a queue of 3, 5 events: the 2 oldest go.
 recv_stop
 scrimd_stop
 start --webhook-queue 3 || bail_out "scrimd did not start with --webhook-queue 3"
@@ -214,6 +214,23 @@ kept() {
         [ "$(jv 'join(",", sort @{$j->{missing}})')" = "match:m-101,match:m-102" ]
 }
 check "the 3 kept arrive once the receiver is back, the 2 dropped never" kept
+
+# 28-30: two URLs, one that nothing answers: the other gets every event;
+# without it in the settings, its queued events are dropped at start.
+scrimd_stop
+start --webhook-url http://127.0.0.1:9/nobody || bail_out "scrimd did not start with two URLs"
+: > "$T/expect"
+matches 201 202 || bail_out "matches failed"
+one_waits() { [ "$(metric queue_depth)" = 2 ] && [ "$(metric delivered_total)" = 2 ]; }
+poll 400 one_waits
+check "two URLs: the live one has both events, the dead one's 2 wait" one_waits
+check "the live receiver got them" eval '$RECV report --log "$T/rlog" --expect "$T/expect" > "$T/out" &&
+    [ "$(jv '"'"'$j->{missing}'"'"')" = 0 ]'
+scrimd_stop
+start || bail_out "scrimd did not start with one URL"
+gone() { [ "$(metric dropped_total)" = 2 ] && [ "$(metric queue_depth)" = 0 ] &&
+    grep -q '"dropped_unconfigured":2' "$T/log"; }
+check "a URL no longer configured: its events dropped and counted at start" gone
 scrimd_stop
 ok $? "scrimd stops cleanly (exit 0)"
 no_sanitizer_reports "$T/stderr"

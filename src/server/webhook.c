@@ -453,7 +453,8 @@ static int start_one(scrim__webhooks *wh, wh_target *t, double now)
 }
 
 /* A failed attempt at t's event seq: the event waits backoff(attempts);
- * unreachable (no HTTP answer), the whole URL does. */
+ * unreachable (no HTTP answer), or at the third failure in a row and after,
+ * the whole URL does. */
 static void failed(scrim__webhooks *wh, wh_target *t, uint64_t seq,
                    int unreachable, const char *why)
 {
@@ -472,8 +473,12 @@ static void failed(scrim__webhooks *wh, wh_target *t, uint64_t seq,
         log_later(wh, "warning", json_pack("{s:s, s:i, s:s}", "msg",
                                            "webhook delivery failing",
                                            "webhook", t->index, "error", why));
+    /* a receiver that cannot be reached, or that has failed everything
+     * lately, waits as a whole: not tried one event at a time */
     if (unreachable)
         t->paused_until = now + backoff(wh, t->fails_in_row);
+    else if (t->fails_in_row >= FAILING_AFTER)
+        t->paused_until = now + backoff(wh, t->fails_in_row - FAILING_AFTER + 1);
     t->busy = 0;
     pthread_mutex_unlock(&wh->lock);
 }
