@@ -31,8 +31,9 @@ BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # FFmpeg and libvips are not linked: src/base/lazy.c opens them on first use
-# (the tests, which call libvips themselves, link it).
-LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips
+# (the tests, which call libvips themselves, link it); libcurl neither:
+# src/server/webhook.c opens it when scrimd has a --webhook-url.
+LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips libcurl
 PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
                $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ldl
 TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)

@@ -18,7 +18,10 @@
  *   4. (match only) every registered post-match hook runs with the upload
  *      (its bytes) and the result, and may attach keys to
  *      result->extra (e.g. "review": {...}, scrim_review_server_attach);
- *   5. the response is hashes JSON + matched/matches/allowed + extra.
+ *   5. (match only, a block-list entry matched, --webhook-url given) the
+ *      webhook event is queued in the database (src/server/webhook.c,
+ *      doc/webhooks.md), sent later by a thread of its own;
+ *   6. the response is hashes JSON + matched/matches/allowed + extra.
  * Extra endpoints (e.g. /v1/review/...) are added with scrim_server_route().
  *
  * Caveats:

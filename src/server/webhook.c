@@ -21,7 +21,14 @@
 #include "index/index.h"
 #include "server/server.h"
 
+/* libcurl is opened on first use, as FFmpeg and libvips are (base/lazy.c):
+ * only a daemon with --webhook-url needs it, and linked it would bring
+ * its own dependencies (nghttp2, ssh2, ldap, ...) into every program and
+ * into a static link of libscrim.  Called through cu.*, so without the
+ * type-checking macros. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <math.h>
@@ -92,6 +99,54 @@ struct scrim__webhooks {
     int nlog;
     atomic_uint_least64_t queued, delivered, failed, dropped, emit_errors;
 };
+
+/* ---- libcurl, opened on first use ------------------------------------------ */
+
+#define CURL_SONAME "libcurl.so.4"
+#define CURL_FUNCS(X)                                                         \
+    X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init)              \
+    X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_setopt)               \
+    X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_slist_append)          \
+    X(curl_slist_free_all) X(curl_multi_init) X(curl_multi_cleanup)          \
+    X(curl_multi_add_handle) X(curl_multi_remove_handle)                     \
+    X(curl_multi_perform) X(curl_multi_info_read) X(curl_multi_poll)         \
+    X(curl_multi_wakeup)
+
+static struct {
+#define CURL_PTR(f) __typeof__(f) *f;
+    CURL_FUNCS(CURL_PTR)
+#undef CURL_PTR
+} cu;
+static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
+static char cu_failure[256];
+
+static void cu_open(void)
+{
+    void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(cu_failure, sizeof cu_failure, "%s", dlerror());
+        return;
+    }
+#define CURL_SYM(f)                                                           \
+    if (!cu_failure[0] && !(*(void **)&cu.f = dlsym(h, #f)))                  \
+        snprintf(cu_failure, sizeof cu_failure, CURL_SONAME " has no " #f);
+    CURL_FUNCS(CURL_SYM)
+#undef CURL_SYM
+    /* once, for the process: curl_global_cleanup is never called */
+    if (!cu_failure[0] && cu.curl_global_init(CURL_GLOBAL_DEFAULT))
+        snprintf(cu_failure, sizeof cu_failure, "curl_global_init failed");
+}
+
+static int cu_load(char *err, size_t errlen)
+{
+    if (pthread_once(&cu_once, cu_open) || cu_failure[0]) {
+        scrim__seterr(err, errlen, "webhooks need libcurl (%s): %s",
+                      CURL_SONAME, cu_failure[0] ? cu_failure
+                                                  : "pthread_once failed");
+        return SCRIM_EIO;
+    }
+    return SCRIM_OK;
+}
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -294,7 +349,7 @@ int scrim__webhook_emit(scrim_server *srv, const char *type, json_t *data,
     }
     atomic_fetch_add(&wh->queued, (uint64_t)wh->nt);
     pthread_mutex_unlock(&wh->lock);
-    curl_multi_wakeup(wh->multi);
+    cu.curl_multi_wakeup(wh->multi);
     goto out;
 db_fail:
     if (txn)
@@ -415,35 +470,35 @@ static int start_one(scrim__webhooks *wh, wh_target *t, double now)
     char hex[2 * EVP_MAX_MD_SIZE + 1], h[256];
     scrim__hex_encode(mac, maclen, hex);
     prefix[plen - 1] = '\0';
-    curl_slist_free_all(t->hdrs);
+    cu.curl_slist_free_all(t->hdrs);
     t->hdrs = NULL;
     const char *fixed[] = {"Content-Type: application/json", "Expect:",
                            "User-Agent: scrimd/" SCRIM_VERSION};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        t->hdrs = curl_slist_append(t->hdrs, fixed[i]);
+        t->hdrs = cu.curl_slist_append(t->hdrs, fixed[i]);
     snprintf(h, sizeof h, "Scrim-Signature: t=%s,v1=%s", prefix, hex);
-    t->hdrs = curl_slist_append(t->hdrs, h);
+    t->hdrs = cu.curl_slist_append(t->hdrs, h);
     snprintf(h, sizeof h, "Scrim-Event-Id: %s", id);
-    t->hdrs = curl_slist_append(t->hdrs, h);
+    t->hdrs = cu.curl_slist_append(t->hdrs, h);
     snprintf(h, sizeof h, "Scrim-Event-Type: %s", type);
-    t->hdrs = curl_slist_append(t->hdrs, h);
+    t->hdrs = cu.curl_slist_append(t->hdrs, h);
     snprintf(h, sizeof h, "Scrim-Delivery-Attempt: %u", attempt);
-    t->hdrs = curl_slist_append(t->hdrs, h);
+    t->hdrs = cu.curl_slist_append(t->hdrs, h);
     long ms = (long)ceil(wh->timeout * 1000);
     CURL *e = t->easy;
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->buf + plen);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    if (curl_multi_add_handle(wh->multi, e)) {
+    cu.curl_easy_reset(e);
+    cu.curl_easy_setopt(e, CURLOPT_URL, t->url);
+    cu.curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu.curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    cu.curl_easy_setopt(e, CURLOPT_POST, 1L);
+    cu.curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->buf + plen);
+    cu.curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    cu.curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
+    cu.curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+    cu.curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    cu.curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    cu.curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    if (cu.curl_multi_add_handle(wh->multi, e)) {
         pthread_mutex_lock(&wh->lock);
         t->busy = 0;
         pthread_mutex_unlock(&wh->lock);
@@ -553,19 +608,19 @@ static void *delivery_main(void *arg)
             }
         }
         int running = 0;
-        curl_multi_perform(wh->multi, &running);
+        cu.curl_multi_perform(wh->multi, &running);
         CURLMsg *m;
         int left;
         int finished = 0;
-        while ((m = curl_multi_info_read(wh->multi, &left))) {
+        while ((m = cu.curl_multi_info_read(wh->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
             wh_target *t = NULL;
             long status = 0;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            cu.curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+            cu.curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
             CURLcode cc = m->data.result;
-            curl_multi_remove_handle(wh->multi, m->easy_handle);
+            cu.curl_multi_remove_handle(wh->multi, m->easy_handle);
             finished = 1;
             if (!t)
                 continue;
@@ -576,7 +631,7 @@ static void *delivery_main(void *arg)
                 if (cc == CURLE_OK)
                     snprintf(why, sizeof why, "HTTP status %ld", status);
                 else
-                    snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+                    snprintf(why, sizeof why, "%s", cu.curl_easy_strerror(cc));
                 failed(wh, t, t->busy_seq, cc != CURLE_OK, why);
             }
         }
@@ -596,7 +651,7 @@ static void *delivery_main(void *arg)
         if (wait_ms > 1000)
             wait_ms = 1000;
         if (wait_ms > 0 || running)
-            curl_multi_poll(wh->multi, NULL, 0, wait_ms > 0 ? wait_ms : 1, NULL);
+            cu.curl_multi_poll(wh->multi, NULL, 0, wait_ms > 0 ? wait_ms : 1, NULL);
     }
     return NULL;
 }
@@ -705,13 +760,10 @@ int scrim__webhooks_new(scrim_server *srv, const scrim_settings *s, char *err,
         scrim__seterr(err, errlen, "webhooks need the database");
         return SCRIM_EINVAL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-        scrim__seterr(err, errlen, "webhooks: cannot initialise libcurl");
-        return SCRIM_EIO;
-    }
+    if ((rc = cu_load(err, errlen)))
+        return rc;
     scrim__webhooks *wh = calloc(1, sizeof *wh);
     if (!wh) {
-        curl_global_cleanup();
         scrim__seterr(err, errlen, "out of memory");
         return SCRIM_ENOMEM;
     }
@@ -735,12 +787,12 @@ int scrim__webhooks_new(scrim_server *srv, const scrim_settings *s, char *err,
         snprintf(t->url, sizeof t->url, "%s", s->webhook_url[i]);
         SHA256((const uint8_t *)t->url, strlen(t->url), d);
         memcpy(t->tag, d, 8);
-        if (!(t->easy = curl_easy_init())) {
+        if (!(t->easy = cu.curl_easy_init())) {
             scrim__seterr(err, errlen, "webhooks: cannot initialise libcurl");
             return SCRIM_EIO;
         }
     }
-    if (!(wh->multi = curl_multi_init())) {
+    if (!(wh->multi = cu.curl_multi_init())) {
         scrim__seterr(err, errlen, "webhooks: cannot initialise libcurl");
         return SCRIM_EIO;
     }
@@ -787,22 +839,22 @@ void scrim__webhooks_free(scrim_server *srv)
         return;
     if (wh->running) {
         atomic_store(&wh->stop, 1);
-        curl_multi_wakeup(wh->multi);
+        cu.curl_multi_wakeup(wh->multi);
         pthread_join(wh->thread, NULL);
     }
     for (int i = 0; i < wh->nt; i++) {
         wh_target *t = &wh->t[i];
         if (t->easy) {
             if (wh->multi)
-                curl_multi_remove_handle(wh->multi, t->easy);
-            curl_easy_cleanup(t->easy);
+                cu.curl_multi_remove_handle(wh->multi, t->easy);
+            cu.curl_easy_cleanup(t->easy);
         }
-        curl_slist_free_all(t->hdrs);
+        cu.curl_slist_free_all(t->hdrs);
         free(t->buf);
         free(t->v);
     }
     if (wh->multi)
-        curl_multi_cleanup(wh->multi);
+        cu.curl_multi_cleanup(wh->multi);
     if (wh->env) {
         mdb_env_sync(wh->env, 1);
         mdb_env_close(wh->env);
@@ -817,7 +869,6 @@ void scrim__webhooks_free(scrim_server *srv)
     pthread_mutex_destroy(&wh->lock);
     free(wh);
     srv->webhooks = NULL;
-    curl_global_cleanup();
 }
 
 /* ---- metrics and health ----------------------------------------------------- */
