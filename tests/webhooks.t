@@ -1,16 +1,17 @@
 #!/bin/sh
 # webhooks.t - scrimd's webhooks (doc/webhooks.md): events of matches
-# (/v1/match, GET and POST /v1/lookup) and review decisions reach a receiver
-# (tests/webhook_receiver.py) that refuses a third of the deliveries, is
-# restarted twice, while scrimd is killed (-9) and restarted once: every
-# event arrives, signed, duplicates carry the same id; a forged or stale
-# signature is rejected; a full queue drops its oldest and counts them.
+# (/v1/match of images and videos, GET and POST /v1/lookup) and review
+# decisions reach a receiver (tests/webhook_receiver.py) that refuses a
+# third of the deliveries, is restarted twice, while scrimd is killed (-9)
+# and restarted once: every event arrives, signed, duplicates carry the same
+# id; a forged or stale signature is rejected; a full queue drops its oldest
+# and counts them; a dead URL holds up only its own queue.
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 need_tools python3 curl perl
 [ -x "$BIN/scrimd" ] || skip_all "no scrimd"
 "$BIN/scrimd" --help | grep -q webhook-url || skip_all "scrimd without webhooks"
-plan 32
+plan 33
 
 temp_dir T webhooks
 RECV="python3 $PWD/tests/webhook_receiver.py"
@@ -22,6 +23,14 @@ PDQ=$("$BIN/scrim" hash "$FIX/blobs.jpg" | cut -d, -f1)
 printf 'hash,id,label,tags\n%s,case-1,blobs,csam-adjacent\n' "$PDQ" > "$T/list.csv"
 "$BIN/scrim" import --db "$T/db" --list bad --create "$T/list.csv" >/dev/null ||
     bail_out "import failed"
+# a video entry, when FFmpeg is there to make one
+VIDEO=
+if command -v ffmpeg >/dev/null 2>&1 &&
+    ff -f lavfi -i "mandelbrot=size=160x120:rate=10" -t 3 -c:v libx264 -preset ultrafast \
+        -pix_fmt yuv420p "$T/video.mp4" &&
+    "$BIN/scrim" import --format vpdq --db "$T/db" --list vids --create "$T/video.mp4" >/dev/null; then
+    VIDEO=$T/video.mp4
+fi
 : > "$T/expect"
 
 # The receiver: recv_start (on $RPORT once known), recv_stop.
@@ -93,6 +102,11 @@ printf '["%s", "md5:00000000000000000000000000000000", {"pdq": "%s"}]' "$PDQ" "$
 http POST "/v1/lookup?content_id=b-1" --data-binary "@$T/batch"
 check "POST /v1/lookup: 3 results" [ "$code/$(jv '$j->{results}')" = 200/3 ]
 echo "match:b-1" >> "$T/expect"
+if [ -n "$VIDEO" ]; then
+    http POST "/v1/match?content_id=v-1" --data-binary "@$VIDEO"
+    [ "$code/$(jv '$j->{matched}')" = 200/true ] && echo "match:v-1" >> "$T/expect" ||
+        diag "the video did not match: $(cat "$T/out")"
+fi
 
 # 6: receiver restart 1 (down while events come), then scrimd killed -9
 # with events queued, restarted; the receiver comes back.
@@ -132,7 +146,7 @@ is "$(jv '$j->{receivers}')" 3 "three receiver processes (restarted twice)"
 check "the log says when delivery fails and recovers" eval \
     'grep -q "webhook delivery failing" "$T/log" && grep -q "webhook delivery recovered" "$T/log"'
 
-# 16-21: what the events hold (as the receiver got them).
+# 16-22: what the events hold (as the receiver got them).
 ev() {
     perl -MJSON::PP -ne 'my $r = decode_json($_); next unless $r->{event} && $r->{status} == 200 && '"$1"';
         print encode_json($r->{event}), "\n"; last' "$T/rlog" > "$T/out"
@@ -164,6 +178,17 @@ batch() {
         [ "$(jv '$j->{matches}[0]{query}')" = "$PDQ" ] && [ "$(jv '$j->{route}')" = /v1/lookup ]
 }
 check "batch lookup event: the matched items, with their index and query" batch
+if [ -n "$VIDEO" ]; then
+    ev '($r->{content_id} // "") eq "v-1"'
+    video() {
+        [ "$(jv '$j->{upload}{kind}')" = video ] && [ "$(jv '$j->{matches}[0]{type}')" = video ] &&
+            [ "$(jv '$j->{matches}[0]{list}')" = vids ] &&
+            [ "$(jv '$j->{upload}{sha256}')" = "$(sha256sum < "$VIDEO" | cut -c1-64)" ]
+    }
+    check "video match event: kind video, the video entry, the file's SHA-256" video
+else
+    skip "no FFmpeg to make a video"
+fi
 ev '$r->{type} eq "review.decision"'
 decision() {
     [ "$(jv '$j->{decision}')" = confirm ] && [ "$(jv '$j->{note}')" = seen ] &&
@@ -178,7 +203,7 @@ counted() {
 }
 check "metrics: delivered, failed attempts, nothing dropped or waiting" counted
 
-# 22-24: forged and stale signatures are rejected by the receiver.
+# 23-25: forged and stale signatures are rejected by the receiver.
 n0=$(grep -c . "$T/rlog")
 post_signed() {
     curl -s -o /dev/null -w '%{http_code}' -H "Scrim-Signature: $1" \
@@ -197,7 +222,7 @@ none_accepted() {
 }
 check "another body under a good signature: 401; none of the three accepted" none_accepted
 
-# 25-27: the bound: receiver down, a queue of 3, 5 events: the 2 oldest go.
+# 26-28: the bound: receiver down, a queue of 3, 5 events: the 2 oldest go.
 recv_stop
 scrimd_stop
 start --webhook-queue 3 || bail_out "scrimd did not start with --webhook-queue 3"
@@ -215,7 +240,7 @@ kept() {
 }
 check "the 3 kept arrive once the receiver is back, the 2 dropped never" kept
 
-# 28-30: two URLs, one that nothing answers: the other gets every event;
+# 29-31: two URLs, one that nothing answers: the other gets every event;
 # without it in the settings, its queued events are dropped at start.
 scrimd_stop
 start --webhook-url http://127.0.0.1:9/nobody || bail_out "scrimd did not start with two URLs"
