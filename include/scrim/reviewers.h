@@ -38,9 +38,14 @@ typedef struct scrim_reviewers scrim_reviewers;
 /* Open (creating the databases) in an environment with room for
  * SCRIM_REVIEWERS_DBS more named databases.  clock: microseconds since the
  * epoch, NULL = the real clock.  Exposure rows and events older than
- * SCRIM_REVIEW_KEEP_DAYS are deleted. */
+ * SCRIM_REVIEW_KEEP_DAYS are deleted with the first count of each day.
+ * Nothing is written when the databases exist. */
 int scrim_reviewers_open(MDB_env *env, int64_t (*clock)(void *), void *clock_arg,
                          scrim_reviewers **out, char *err, size_t errlen);
+/* The same, but SCRIM_ENOTFOUND (nothing created) when they do not exist. */
+int scrim_reviewers_open_existing(MDB_env *env, int64_t (*clock)(void *),
+                                  void *clock_arg, scrim_reviewers **out,
+                                  char *err, size_t errlen);
 void scrim_reviewers_close(scrim_reviewers *r);
 
 /* ---- accounts --------------------------------------------------------------- */

@@ -23,6 +23,7 @@ struct scrim_reviewers {
     MDB_dbi accounts, exposure, log, warnings;
     int64_t (*clock)(void *);
     void *clock_arg;
+    uint32_t purged_day;        /* old rows were last deleted that day */
 };
 
 #define DAY_US ((int64_t)86400 * 1000000)
@@ -93,8 +94,10 @@ static int purge(scrim_reviewers *r, MDB_txn *txn)
     return mrc == MDB_NOTFOUND || !mrc ? 0 : mrc;
 }
 
-int scrim_reviewers_open(MDB_env *env, int64_t (*clock)(void *), void *clock_arg,
-                         scrim_reviewers **out, char *err, size_t errlen)
+/* Open the databases: in a read-only transaction when they exist (nothing
+ * is written), else created (unless !create: SCRIM_ENOTFOUND). */
+static int open_impl(MDB_env *env, int64_t (*clock)(void *), void *clock_arg,
+                     int create, scrim_reviewers **out, char *err, size_t errlen)
 {
     scrim_reviewers *r = calloc(1, sizeof *r);
     MDB_txn *txn;
@@ -107,25 +110,48 @@ int scrim_reviewers_open(MDB_env *env, int64_t (*clock)(void *), void *clock_arg
     r->env = env;
     r->clock = clock;
     r->clock_arg = clock_arg;
-    if ((mrc = mdb_txn_begin(env, NULL, 0, &txn))) {
-        free(r);
-        return db_fail(err, errlen, "begin", mrc);
-    }
-    if ((mrc = mdb_dbi_open(txn, "review.reviewers", MDB_CREATE, &r->accounts)) ||
-        (mrc = mdb_dbi_open(txn, "review.exposure", MDB_CREATE, &r->exposure)) ||
-        (mrc = mdb_dbi_open(txn, "review.log", MDB_CREATE, &r->log)) ||
-        (mrc = mdb_dbi_open(txn, "review.warnings", MDB_CREATE, &r->warnings)) ||
-        (mrc = purge(r, txn))) {
-        mdb_txn_abort(txn);
-        free(r);
-        return db_fail(err, errlen, "opening", mrc);
-    }
-    if (commit(&txn, err, errlen)) {
-        free(r);
-        return SCRIM_EDB;
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned fl = pass ? MDB_CREATE : 0;
+        if ((mrc = mdb_txn_begin(env, NULL, pass ? 0 : MDB_RDONLY, &txn))) {
+            free(r);
+            return db_fail(err, errlen, "begin", mrc);
+        }
+        if ((mrc = mdb_dbi_open(txn, "review.reviewers", fl, &r->accounts)) ||
+            (mrc = mdb_dbi_open(txn, "review.exposure", fl, &r->exposure)) ||
+            (mrc = mdb_dbi_open(txn, "review.log", fl, &r->log)) ||
+            (mrc = mdb_dbi_open(txn, "review.warnings", fl, &r->warnings))) {
+            mdb_txn_abort(txn);
+            if (!pass && mrc == MDB_NOTFOUND && create)
+                continue;
+            free(r);
+            if (mrc == MDB_NOTFOUND) {
+                scrim__seterr(err, errlen, "there are no reviewer accounts");
+                return SCRIM_ENOTFOUND;
+            }
+            return db_fail(err, errlen, "opening", mrc);
+        }
+        /* committed, read-only or not: the handles stay in the env */
+        if (commit(&txn, err, errlen)) {
+            free(r);
+            return SCRIM_EDB;
+        }
+        break;
     }
     *out = r;
     return SCRIM_OK;
+}
+
+int scrim_reviewers_open(MDB_env *env, int64_t (*clock)(void *), void *clock_arg,
+                         scrim_reviewers **out, char *err, size_t errlen)
+{
+    return open_impl(env, clock, clock_arg, 1, out, err, errlen);
+}
+
+int scrim_reviewers_open_existing(MDB_env *env, int64_t (*clock)(void *),
+                                  void *clock_arg, scrim_reviewers **out,
+                                  char *err, size_t errlen)
+{
+    return open_impl(env, clock, clock_arg, 0, out, err, errlen);
 }
 
 void scrim_reviewers_close(scrim_reviewers *r)
@@ -546,6 +572,15 @@ int scrim_exposure_count(scrim_reviewers *r, const char *name,
     MDB_val k = {exposure_key(name, day, kb), kb};
     if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
         return db_fail(err, errlen, "begin", mrc);
+    /* Old exposure rows and events go once a day, with a day's first count
+     * (a racing second purge finds nothing). */
+    if (r->purged_day != day) {
+        if ((mrc = purge(r, txn))) {
+            mdb_txn_abort(txn);
+            return db_fail(err, errlen, "deleting old rows", mrc);
+        }
+        r->purged_day = day;
+    }
     mrc = mdb_get(txn, r->exposure, &k, &v);
     if (mrc && mrc != MDB_NOTFOUND) {
         mdb_txn_abort(txn);

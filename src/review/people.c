@@ -47,23 +47,38 @@ static double wall(void)
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* The accounts database, or NULL with the call answered 503. */
-static scrim_reviewers *db_of(scrim_call *c, scrim__people *p)
+/* The accounts database, or NULL with the call answered 503; made if
+ * missing, but for create == 0: then NULL and *none set (nothing answered,
+ * nothing written) while there is none. */
+static scrim_reviewers *db_get(scrim_call *c, scrim__people *p, int create,
+                               int *none)
 {
     char err[512] = "";
     scrim_reviewers *db;
+    int rc = 0;
     pthread_mutex_lock(&p->lock);
     if (!p->db && c->store) {
         MDB_env *env;
-        if (!scrim_store_side_env(c->store, &env, err, sizeof err))
-            scrim_reviewers_open(env, NULL, NULL, &p->db, err, sizeof err);
+        if (!(rc = scrim_store_side_env(c->store, &env, err, sizeof err)))
+            rc = create ? scrim_reviewers_open(env, NULL, NULL, &p->db, err, sizeof err)
+                        : scrim_reviewers_open_existing(env, NULL, NULL, &p->db,
+                                                        err, sizeof err);
     }
     db = p->db;
     pthread_mutex_unlock(&p->lock);
+    if (!db && rc == SCRIM_ENOTFOUND && !create) {
+        *none = 1;
+        return NULL;
+    }
     if (!db)
         scrim_call_error(c, 503, "review_unavailable", "reviewer accounts: %s",
                          err[0] ? err : "scrimd has no database open");
     return db;
+}
+
+static scrim_reviewers *db_of(scrim_call *c, scrim__people *p)
+{
+    return db_get(c, p, 1, NULL);
 }
 
 /* name's person (made if new); under lock. */
@@ -119,8 +134,12 @@ int scrim__people_auth(scrim_call *c, scrim__people *p, const char *token,
 {
     char err[256];
     json_t *a = NULL;
+    int none = 0;
     memset(w, 0, sizeof *w);
-    scrim_reviewers *db = db_of(c, p);
+    /* a wrong token writes nothing, even where no account was ever made */
+    scrim_reviewers *db = db_get(c, p, 0, &none);
+    if (none)
+        return scrim_call_error(c, 403, "forbidden", "wrong token");
     if (!db)
         return -1;
     int rc = scrim_reviewer_by_token(db, token, &a, err, sizeof err);
