@@ -206,6 +206,26 @@ is "$(status)" 403 "a reviewer cannot set one"
 req -H "$AD" -X PUT -d '{"warning":"a\u0007b"}' /v1/review/warnings/bad > /dev/null
 is "$(status)" 400 "a control character: 400"
 
+# ---- bad requests: clear errors, nothing changed ----
+bad() {   # bad EXPECTED-STATUS NAME CURL-ARGS... PATH
+    _want=$1 _name=$2
+    shift 2
+    req "$@" > "$T/x"
+    is "$(status) $(json error.code < "$T/x" | grep -c .)" "$_want 1" "$_name: $_want with a JSON error"
+}
+bad 400 "PUT /v1/review/me with a bad level" -H "$AV" -X PUT -d '{"level":"blurry"}' /v1/review/me
+bad 400 "PUT /v1/review/me with no_pictures not a boolean" -H "$AV" -X PUT -d '{"no_pictures":"yes"}' /v1/review/me
+bad 400 "a body that is not JSON" -H "$AV" -d 'seconds=1' "/v1/review/$ID6/revealed"
+bad 400 "a break skipped with a reason not a string" -H "$AV" -d '{"reason":5}' /v1/review/me/break
+bad 404 "an unknown /v1/review/me path" -H "$AV" /v1/review/me/else
+bad 400 "?limit=0 on the log" -H "$AD" "/v1/review/log?limit=0"
+bad 404 "an unknown reviewer" -H "$AD" /v1/reviewers/nobody
+bad 400 "a bad reviewer name" -H "$AD" -d '{"name":"a b"}' /v1/reviewers
+bad 400 "a bad role" -H "$AD" -d '{"name":"eve","role":"boss"}' /v1/reviewers
+bad 405 "PUT /v1/reviewers" -H "$AD" -X PUT -d '{}' /v1/reviewers/bob/disable
+req -H "$AD" /v1/reviewers/eve > /dev/null
+is "$(status)" 404 "no account was made by the bad requests"
+
 # ---- /metrics ----
 scrimd_curl http://x/metrics > "$T/m"
 like "$(grep '^scrim_review_reveals_total' "$T/m")" "scrim_review_reveals_total 4" "/metrics: reveals, all reviewers"

@@ -81,6 +81,21 @@ static scrim_reviewers *db_of(scrim_call *c, scrim__people *p)
     return db_get(c, p, 1, NULL);
 }
 
+/* The same, answering nothing (after a decision that was recorded). */
+static scrim_reviewers *db_quiet(scrim_call *c, scrim__people *p)
+{
+    char err[512];
+    pthread_mutex_lock(&p->lock);
+    if (!p->db && c->store) {
+        MDB_env *env;
+        if (!scrim_store_side_env(c->store, &env, err, sizeof err))
+            scrim_reviewers_open(env, NULL, NULL, &p->db, err, sizeof err);
+    }
+    scrim_reviewers *db = p->db;
+    pthread_mutex_unlock(&p->lock);
+    return db;
+}
+
 /* name's person (made if new); under lock. */
 static person *person_of(scrim__people *p, const char *name)
 {
@@ -339,14 +354,21 @@ int scrim__people_preview(scrim_call *c, scrim__people *p, scrim_review *rv,
         double now = wall();
         pthread_mutex_lock(&p->lock);
         person *x = person_of(p, w->name);
-        int k = 0;
-        for (int i = 1; i < MAX_OPEN; i++)   /* the same id, a free slot, the oldest */
-            if (!strcmp(x->open[i].id, id) ||
-                (strcmp(x->open[k].id, id) &&
-                 (!x->open[i].id[0] ? x->open[k].id[0] != 0
-                                    : x->open[k].id[0] && x->open[i].start < x->open[k].start)))
+        int k = -1;
+        for (int i = 0; i < MAX_OPEN && k < 0; i++)   /* this record's, still open */
+            if (!strcmp(x->open[i].id, id))
                 k = i;
-        if (strcmp(x->open[k].id, id) || !x->open[k].start) {
+        for (int i = 0; i < MAX_OPEN && k < 0; i++)   /* a free slot */
+            if (!x->open[i].id[0])
+                k = i;
+        if (k < 0) {                                  /* the oldest goes */
+            k = 0;
+            for (int i = 1; i < MAX_OPEN; i++)
+                if (x->open[i].start < x->open[k].start)
+                    k = i;
+            x->open[k].id[0] = '\0';
+        }
+        if (!x->open[k].id[0]) {   /* an open reveal keeps its start */
             snprintf(x->open[k].id, sizeof x->open[k].id, "%s", id);
             x->open[k].start = now;
         }
@@ -435,10 +457,10 @@ void scrim__people_decided(scrim_call *c, scrim__people *p, const scrim__who *w,
                            const char *id, const char *decision)
 {
     char err[256];
-    scrim_reviewers *db = db_of(c, p);
+    scrim_reviewers *db = db_quiet(c, p);
     if (!db) {
-        json_decref(c->json);   /* the 503 made by db_of: keep the decision's */
-        c->json = NULL;
+        scrim__log_msg("warning", "review exposure: the reviewer tables cannot "
+                       "be opened: a decision of '%s' is not counted", w->name);
         return;
     }
     scrim_exposure d = {.items = 1};
