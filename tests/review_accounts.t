@@ -19,6 +19,13 @@ make_upload a || bail_out "cannot make uploads"
 ALICE=$("$BIN/scrim" reviewer add alice --db "$T/db" 2>"$T/add.err")
 is "${#ALICE}" 64 "scrim reviewer add prints a 64-hex-digit token"
 like "$(cat "$T/add.err")" "shown once" "and says it is shown once"
+out=$("$BIN/scrim" reviewer add alice --db "$T/db" 2>&1); rc=$?
+is "$rc" 1 "the same name again: exit 1"
+like "$out" "there is a reviewer named 'alice' already" "naming the problem"
+"$BIN/scrim" reviewer add admin --db "$T/db" >/dev/null 2>&1
+is "$?" 2 "a reserved name: exit 2"
+is "$("$BIN/scrim" reviewer add temp --db "$T/db" 2>/dev/null | wc -c) $("$BIN/scrim" reviewer remove temp --db "$T/db")" \
+    "65 temp removed" "scrim reviewer remove"
 start_daemon --review-max-reveals 3 --review-max-items 4 \
     --review-break-after 2 --review-break 3 --review-metrics-by-reviewer 1 ||
     bail_out "scrimd did not start"
