@@ -241,5 +241,15 @@ scrimd_curl -H "$AD" http://x/metrics > "$T/m"
 like "$(grep 'scrim_reviewer_reveals_total{reviewer="alice"}' "$T/m")" " 3$" \
     "with the admin token and --review-metrics-by-reviewer 1: alice's reveals"
 scrimd_stop
+
+# ---- without token files: accounts alone ----
+scrimd_start --db "$T/db" --listen none || bail_out "scrimd did not start without tokens"
+req -H "$AV" /v1/review/me > "$T/me"
+is "$(status) $(json name < "$T/me")" "200 dave" "without token files a reviewer account still works"
+req -H "$AA" /v1/review > "$T/x"
+is "$(status) $(json error.code < "$T/x")" "403 reviewer_disabled" "a disabled one is refused"
+req -H "Authorization: Bearer $REVIEWER" /v1/review > "$T/x"
+is "$(status) $(json error.code < "$T/x")" "404 review_disabled" "any other token: the review API is off (404)"
+scrimd_stop
 no_sanitizer_reports "$T/stderr"
 done_testing

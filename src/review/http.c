@@ -138,16 +138,24 @@ static int authorise(scrim_call *c, scrim_review_server *rs, scrim__who *w)
                      aerr, sizeof aerr);
     scrim__token_get(&srv->reviewer_tf, s->reviewer_token_file, reviewer,
                      sizeof reviewer, rerr, sizeof rerr);
+    memset(w, 0, sizeof *w);
+    const char *h = scrim_call_header(c, "Authorization");
     if (!admin[0] && !reviewer[0]) {
         if (aerr[0] || rerr[0])
             return scrim_call_error(c, 503, "review_unavailable", "%s",
                                     rerr[0] ? rerr : aerr);
+        /* without token files, reviewer accounts alone may review */
+        int rc = h && !strncasecmp(h, "Bearer ", 7)
+                     ? scrim__people_auth(c, rs->people, h + 7 + strspn(h + 7, " "),
+                                          1, w)
+                     : 1;
+        if (rc != 1)
+            return rc;
         return scrim_call_error(c, 404, "review_disabled",
                                 "the review API is off (start scrimd with "
-                                "--reviewer-token-file or --admin-token-file)");
+                                "--reviewer-token-file or --admin-token-file, "
+                                "or add reviewers: scrim reviewer add)");
     }
-    memset(w, 0, sizeof *w);
-    const char *h = scrim_call_header(c, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7))
         return scrim_call_error(c, 401, "unauthorized",
                                 "this endpoint needs 'Authorization: Bearer "
@@ -161,7 +169,7 @@ static int authorise(scrim_call *c, scrim_review_server *rs, scrim__who *w)
     memset(admin, 0, sizeof admin);
     memset(reviewer, 0, sizeof reviewer);
     if (!is_admin && !is_reviewer)
-        return scrim__people_auth(c, rs->people, h, w);
+        return scrim__people_auth(c, rs->people, h, 0, w);
     snprintf(w->name, sizeof w->name, "%s", is_admin ? "admin" : "reviewer");
     w->admin = is_admin;
     return 0;

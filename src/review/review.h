@@ -30,9 +30,10 @@ void scrim__people_free(scrim__people *p);
 
 /* A Bearer token that is neither the admin nor the shared reviewer token:
  * 0 with *w filled (the account is read on every request, so a disable or
- * a removal takes effect at once), or the call answers 403 and < 0. */
+ * a removal takes effect at once), or the call answers 403 and < 0.  With
+ * `quiet`, a token of no account returns 1 and answers nothing. */
 int scrim__people_auth(struct scrim_call *c, scrim__people *p, const char *token,
-                       scrim__who *w);
+                       int quiet, scrim__who *w);
 
 /* What people.c answers under /v1/review/: me, me/break, ID/revealed,
  * warnings, log.  1 when the path is not one of these. */
