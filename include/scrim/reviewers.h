@@ -1,7 +1,7 @@
 /* scrim/reviewers.h - reviewer accounts (a name, a role and the hash of a
  * token), what each reviewer was exposed to per day, the log of who saw and
  * decided what, and the per-list content warnings shown before a preview.
- * Part of scrim's public API; include scrim.h and scrim/review.h first. */
+ * Part of scrim's public API; include scrim.h first. */
 #ifndef SCRIM_REVIEWERS_H
 #define SCRIM_REVIEWERS_H
 
@@ -106,11 +106,11 @@ typedef struct scrim_exposure {
 } scrim_exposure;
 
 /* Add delta to name's row of today (UTC) in one transaction.  caps (may be
- * NULL; 0 fields: no cap): when delta counts a reveal (preview, decision)
- * and today's reveals (items) have reached caps->reveals (caps->items),
- * nothing is added but one "refused", *which (may be NULL) is set to
- * "reveals" or "items", and SCRIM_EBUSY returned.  *today (may be NULL)
- * gets the row after the call. */
+ * NULL; 0 fields: no cap) are checked first: a delta with previews,
+ * reveals or items once today's items have reached caps->items, or with
+ * reveals once today's reveals have reached caps->reveals, adds nothing
+ * but one "refused", sets *which (may be NULL) to "items" or "reveals" and
+ * returns SCRIM_EBUSY.  *today (may be NULL) gets the row after the call. */
 int scrim_exposure_count(scrim_reviewers *r, const char *name,
                          const scrim_exposure *delta,
                          const scrim_exposure *caps, const char **which,
