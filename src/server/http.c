@@ -898,6 +898,16 @@ int scrim_server_match_hook(scrim_server *srv, scrim_match_hook_fn fn,
     return SCRIM_OK;
 }
 
+int scrim_server_metrics(scrim_server *srv, scrim_metrics_fn fn, void *arg)
+{
+    if (srv->n_mhooks == SCRIM__MAX_HOOKS || !fn)
+        return SCRIM_EINVAL;
+    srv->mhooks[srv->n_mhooks].fn = fn;
+    srv->mhooks[srv->n_mhooks].arg = arg;
+    srv->n_mhooks++;
+    return SCRIM_OK;
+}
+
 /* ==== listeners ============================================================= */
 
 static int mkdir_parents(const char *path)

@@ -158,6 +158,8 @@ struct scrim_server {
     int n_media;
     struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
     int n_hooks;
+    struct { scrim_metrics_fn fn; void *arg; } mhooks[SCRIM__MAX_HOOKS];
+    int n_mhooks;                    /* modules' /metrics text */
     struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
     int n_health;
     /* admin requests answered 202, with their outcome (jobs.c) */
