@@ -419,6 +419,10 @@ def run_case(d, name, method, target, expect, headers=(), body=None, tcp=False,
 
 def judge(name, method, target, expect, st, hd, bd, check=None):
     key, problems = validate_answer(method, target, st, hd, bd)
+    if os.environ.get("OPENAPI_DUMP"):   # every answer, to read them
+        with open(os.environ["OPENAPI_DUMP"], "a") as f:
+            f.write("== %s: %s %s -> %d %s\n%s\n" % (name, method, target, st,
+                    hd.get("content-type"), bd[:3000].decode("utf-8", "replace")))
     if st != expect:
         problems.insert(0, "status %d, expected %d" % (st, expect))
     if check and not problems:
@@ -542,6 +546,18 @@ def check_ops_table():
     for key, o in OPS.items():
         ok(validate_answer(op_method(key), o["path"], 0, {}, b"")[0] == key,
            "OPS %s: its example path %s resolves to it" % (key, o["path"]))
+
+
+def wait_job(d, auth, url, seconds=120):
+    """Until the job at url is done or failed."""
+    end = time.time() + seconds
+    while time.time() < end:
+        cn = Conn(d.sock)
+        st, hd, bd = cn.request("GET", url, headers=[auth])
+        cn.close()
+        if st != 200 or jget(bd, "state") in ("done", "failed"):
+            return
+        time.sleep(0.05)
 
 
 # ---- the phases ------------------------------------------------------------------
@@ -697,8 +713,13 @@ def main():
       body=json.dumps(["0" * 32] * 10001).encode())
     c("lookup a batch: ?radius= without the admin token", "POST", "/v1/lookup?radius=3", 403,
       body=b"[]")
-    c("compare: not JSON", "POST", "/v1/compare", 400, body=b"nope")
     frames = "".join("%d,100,%s,%d.000\n" % (i, blobs_pdq, i) for i in range(21))
+    c("compare two made-up vPDQs", "POST", "/v1/compare", 200, body=json.dumps(
+        {"query": frames[:frames.index("\n5,") + 1],
+         "compared": frames[:frames.index("\n20,") + 1], "distance": 31}).encode())
+    c("compare: not JSON", "POST", "/v1/compare", 400, body=b"nope")
+    c("compare: a bad vPDQ", "POST", "/v1/compare", 400,
+      body=json.dumps({"query": "x", "compared": frames}).encode())
     c("compare: over --max-compare-frames", "POST", "/v1/compare", 413,
       body=json.dumps({"query": frames, "compared": frames}).encode())
 
@@ -842,33 +863,41 @@ def main():
     st, hd, bd = b("an import answered 202", "POST", "/v1/lists/slow/import?create=1", 202,
                    headers=[ADMIN], body=slow_import)
     job = jget(bd, "url") if st == 202 else "/v1/jobs/" + "0" * 32
-    fill = []
+    fill, last = [], None
     for i in range(64):
         cn = Conn(B.sock)
-        fill.append(cn.request("GET", "/v1/lists", headers=[ADMIN])[0])
+        st, hd, bd = cn.request("GET", "/v1/lists", headers=[ADMIN])
         cn.close()
+        fill.append(st)
+        if st == 202:
+            last = jget(bd, "url")
     ok(fill.count(202) == 64, "64 admin requests queued (202)", "got %s" % fill)
     for k in admin_workers:
         b(k + ": the admin queue full", op_method(k), OPS[k]["path"], 503, headers=[ADMIN])
     b("a job, queued or running", "GET", job, 200, headers=[ADMIN])
-    for _ in range(1200):
-        cn = Conn(B.sock)
-        st, hd, bd = cn.request("GET", job, headers=[ADMIN])
-        cn.close()
-        if st != 200 or jget(bd, "state") in ("done", "failed"):
-            break
-        time.sleep(0.05)
+    wait_job(B, ADMIN, job)
     b("a job, done", "GET", job, 200, headers=[ADMIN],
       check=lambda s, h, b_: None if jget(b_, "state") == "done" else "not done")
+    if last:
+        wait_job(B, ADMIN, last)   # the admin queue empty again
+    jobs = {}
     for k in admin_workers:
-        b(k + ": answered 202", op_method(k), OPS[k]["path"], 202, headers=[ADMIN])
+        st, hd, bd = b(k + ": answered 202", op_method(k), OPS[k]["path"], 202, headers=[ADMIN])
+        if st == 202:
+            jobs[k] = jget(bd, "url")
+    # they run on: the drop of a missing list fails
+    failed = jobs.get("DELETE /v1/lists/{name}", "/v1/jobs/" + "0" * 32)
+    wait_job(B, ADMIN, failed)
+    b("a job, failed", "GET", failed, 200, headers=[ADMIN],
+      check=lambda s, h, b_: None if jget(b_, "state") == "failed" and
+      jget(b_, "status") == 404 else "not failed with 404")
 
     # shutting down: SIGTERM while an import runs; requests on a connection
     # opened before are answered 503
     keep = Conn(B.sock)
     judge("a connection kept open", "GET", "/healthz", 200, *keep.request("GET", "/healthz"))
     b("an import to drain", "POST", "/v1/lists/slow/import?replace=1", 202, headers=[ADMIN],
-      body=slow_import)
+      body=("\n".join(random_hashes(300000, 4)) + "\n").encode())
     B.p.send_signal(signal.SIGTERM)
     time.sleep(0.2)
     for key, o in OPS.items():
@@ -899,7 +928,7 @@ def main():
          (n_doc, len(COVERED), ", ".join(EXEMPT), n_ex))
     for d in DAEMONS:
         clean, text = d.sanitizer_clean()
-        ok(clean, "scrimd %s: no sanitizer reports" % os.path.basename(d.dir), text[-2000:])
+        ok(clean, "scrimd %s: no sanitizer reports" % os.path.basename(d.dir), text[:3000])
 
 
 try:
