@@ -227,6 +227,14 @@ def validate_answer(method, target, status, headers, body):
         resp = op["responses"].get(str(status))
         if resp is None:
             return key, ["status %d is not documented for %s" % (status, key)]
+        if 200 <= status < 300 and "?" in target:
+            # what the daemon took must be documented
+            known = {deref(p)["name"] for p in op.get("parameters", [])
+                     if deref(p)["in"] == "query"}
+            used = {kv.split("=", 1)[0] for kv in target.split("?", 1)[1].split("&")}
+            if used - known:
+                return key, ["query parameters %s are not documented for %s" %
+                             (sorted(used - known), key)]
     else:
         generic = ("NotImplemented" if method.upper() not in
                    ("GET", "POST", "PUT", "DELETE", "HEAD") else
@@ -548,14 +556,14 @@ def check_ops_table():
            "OPS %s: its example path %s resolves to it" % (key, o["path"]))
 
 
-def wait_job(d, auth, url, seconds=120):
-    """Until the job at url is done or failed."""
+def wait_job(d, auth, url, seconds=120, states=("done", "failed")):
+    """Until the job at url is in one of these states."""
     end = time.time() + seconds
     while time.time() < end:
         cn = Conn(d.sock)
         st, hd, bd = cn.request("GET", url, headers=[auth])
         cn.close()
-        if st != 200 or jget(bd, "state") in ("done", "failed"):
+        if st != 200 or jget(bd, "state") in states:
             return
         time.sleep(0.05)
 
@@ -570,6 +578,21 @@ def main():
         except jsonschema.SchemaError as e:
             bad.append("%s: %s" % (name, e.message))
     ok(not bad, "every schema of the document is valid Draft 2020-12", "\n".join(bad))
+    try:   # not in Debian 12: used where it is installed
+        import openapi_spec_validator
+    except ImportError:
+        openapi_spec_validator = None
+    if openapi_spec_validator:
+        try:
+            openapi_spec_validator.validate(DOC)
+            err = ""
+        except Exception as e:   # noqa: BLE001 - its errors have no common base
+            err = str(e)[:2000]
+        ok(not err, "doc/openapi.json passes openapi-spec-validator", err)
+    else:
+        global _n
+        _n += 1
+        print("ok %d # skip openapi-spec-validator not installed" % _n)
     opids = [op["operationId"] for _, _, op in doc_ops()]
     ok(len(opids) == len(set(opids)), "operationIds are unique")
     check_routes()
@@ -675,6 +698,20 @@ def main():
     c("match again: the record's repeat", "POST", "/v1/match", 200, body=pngf,
       headers=["X-Content-Id: up-2"])
     c("match: the allow list", "POST", "/v1/match", 200, body=rfile("cmyk8.tif"))
+    if shutil.which("vips"):   # libvips-tools: a mirrored and a framed copy
+        flip, framed = os.path.join(T, "flip.jpg"), os.path.join(T, "framed.jpg")
+        src = os.path.join(FIX, "blobs.jpg")
+        subprocess.call(["vips", "flip", src, flip, "horizontal"])
+        subprocess.call(["vips", "embed", src, framed, "160", "120", "640", "480",
+                         "--extend", "white"])
+        c("match: a mirrored copy (its variant)", "POST", "/v1/match", 200,
+          body=open(flip, "rb").read(),
+          check=lambda s, h, b: None if any(m.get("variant") for m in jget(b, "matches"))
+          else "no match by a variant")
+        c("match: a framed copy (its region)", "POST", "/v1/match", 200,
+          body=open(framed, "rb").read(),
+          check=lambda s, h, b: None if jget(b, "regions") and
+          any(m.get("region") for m in jget(b, "matches")) else "no match by a region")
     c("match: no hit", "POST", "/v1/match?lists=alw", 200, body=jpg)
     c("match: an unknown ?lists=", "POST", "/v1/match?lists=nolist", 400, body=jpg)
     c("match: ?radius= without the admin token", "POST", "/v1/match?radius=10", 403, body=jpg)
@@ -811,10 +848,21 @@ def main():
     ok(A.stop() == 0, "scrimd a: SIGTERM, exit 0")
 
     # ==== O: no token files: the admin and review APIs are off ======================
-    O = start("off", ["--db", os.path.join(T, "db-off"), "--listen", "none"])
+    # (review records are still made: one a minute for a client here)
+    with open(os.path.join(T, "blk.txt"), "w") as f:
+        f.write(blobs_pdq + "\n")
+    subprocess.check_call([os.path.join(BIN, "scrim"), "import", "--db", os.path.join(T, "db-off"),
+                           "--list", "blk", "--create", os.path.join(T, "blk.txt")],
+                          stdout=subprocess.DEVNULL)
+    O = start("off", ["--db", os.path.join(T, "db-off"), "--listen", "none", "--review-rate", "1"])
     for key, o in OPS.items():
         if o["kind"] in ("admin", "review"):
             run_case(O, key + ": the API is off", op_method(key), o["path"], 404, headers=[ADMIN])
+    run_case(O, "match: a review record", "POST", "/v1/match", 200, body=pngf,
+             check=lambda s, h, b: None if jget(b, "review", "id") else "no record")
+    run_case(O, "match: over --review-rate, no record", "POST", "/v1/match", 200, body=jpg,
+             check=lambda s, h, b: None if jget(b, "review", "id") is None and
+             jget(b, "review", "skipped") else "not skipped")
     ok(O.stop() == 0, "scrimd off: SIGTERM, exit 0")
 
     # ==== B: busy: queue full, timeouts, admin jobs, shutting down ===================
@@ -840,12 +888,24 @@ def main():
         cn.send(method, target, headers=headers, body=body)
         return cn, method, target
 
+    def depth_is(n):
+        """Until /healthz says n requests wait for the worker."""
+        for _ in range(600):
+            cn = Conn(B.sock)
+            st, hd, bd = cn.request("GET", "/healthz")
+            cn.close()
+            if st == 200 and jget(bd, "queue_depth") == n:
+                return True
+            time.sleep(0.05)
+        return False
+
     # the one worker busy with a lookup that takes seconds (no deadline stops it)
     slow = bg("POST", "/v1/lookup?radius=48", [ADMIN], slow_lookup)
     time.sleep(0.3)
+    depth_is(0)   # taken by the worker
     waiting = [(k,) + bg(op_method(k), OPS[k]["path"], [ADMIN] if OPS[k]["kind"] == "admin"
                          else [REVIEWER]) for k in workers]
-    time.sleep(0.1)
+    ok(depth_is(len(workers)), "%d requests wait for the busy worker" % len(workers))
     for k in workers:
         b(k + ": every worker busy, the queue full", op_method(k), OPS[k]["path"], 503,
           headers=[REVIEWER])
@@ -863,6 +923,7 @@ def main():
     st, hd, bd = b("an import answered 202", "POST", "/v1/lists/slow/import?create=1", 202,
                    headers=[ADMIN], body=slow_import)
     job = jget(bd, "url") if st == 202 else "/v1/jobs/" + "0" * 32
+    wait_job(B, ADMIN, job, states=("running", "done", "failed"))
     fill, last = [], None
     for i in range(64):
         cn = Conn(B.sock)
