@@ -251,6 +251,7 @@ def validate_answer(method, target, status, headers, body):
     if content and ctype not in content:
         problems.append("content type %r is not one of %s" % (ctype, list(content)))
     for h, spec in resp.get("headers", {}).items():
+        spec = deref(spec)
         v = headers.get(h.lower())
         if v is None:
             if spec.get("required"):
