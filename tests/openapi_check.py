@@ -745,7 +745,9 @@ def main():
             c("compare two vPDQs", "POST", "/v1/compare", 200, body=json.dumps(
                 {"query": vpdq_text, "compared": vpdq_text, "min_quality": 50}).encode())
     c("lookup a PDQ", "GET", "/v1/lookup?pdq=" + blobs_pdq, 200)
-    c("lookup an MD5", "GET", "/v1/lookup?md5=" + "0" * 32 + "&lists=alw", 200)
+    c("lookup an MD5", "GET", "/v1/lookup?md5=" + "0" * 32 + "&lists=alw&content_id=q-1", 200,
+      check=lambda s, h, b: None if jget(b, "content_id") == "q-1" else "no content_id")
+    c("lookup: a bad ?content_id=", "GET", "/v1/lookup?content_id=&pdq=" + blobs_pdq, 400)
     c("lookup: two hashes", "GET", "/v1/lookup?pdq=%s&md5=%s" % (blobs_pdq, "0" * 32), 400)
     c("lookup: a malformed hash", "GET", "/v1/lookup?pdq=12345", 400)
     c("lookup: ?radius= without the admin token", "GET", "/v1/lookup?radius=3&pdq=" + blobs_pdq, 403)
@@ -753,6 +755,7 @@ def main():
     if vpdq_text:
         items += [{"vpdq": vpdq_text}, {"vpdq": "junk"}]
     c("lookup a batch", "POST", "/v1/lookup", 200, body=json.dumps(items).encode(),
+      headers=["X-Content-Id: batch-1"],
       check=lambda s, h, b: None if len(jget(b, "results")) == len(items) else "not one result an item")
     c("lookup a batch: not an array", "POST", "/v1/lookup", 400, body=b'{"pdq":1}')
     c("lookup a batch: 10,001 items", "POST", "/v1/lookup", 413,
@@ -863,7 +866,12 @@ def main():
     subprocess.check_call([os.path.join(BIN, "scrim"), "import", "--db", os.path.join(T, "db-off"),
                            "--list", "blk", "--create", os.path.join(T, "blk.txt")],
                           stdout=subprocess.DEVNULL)
-    O = start("off", ["--db", os.path.join(T, "db-off"), "--listen", "none", "--review-rate", "1"])
+    # with a webhook URL nothing listens on (/healthz's "webhooks")
+    with open(os.path.join(T, "webhook.secret"), "w") as f:
+        f.write("secret-%s\n" % os.urandom(12).hex())
+    O = start("off", ["--db", os.path.join(T, "db-off"), "--listen", "none", "--review-rate", "1",
+                      "--webhook-url", "http://127.0.0.1:9/events",
+                      "--webhook-secret-file", os.path.join(T, "webhook.secret")])
     for key, o in OPS.items():
         if o["kind"] in ("admin", "review"):
             run_case(O, key + ": the API is off", op_method(key), o["path"], 404, headers=[ADMIN])
@@ -872,6 +880,8 @@ def main():
     run_case(O, "match: over --review-rate, no record", "POST", "/v1/match", 200, body=jpg,
              check=lambda s, h, b: None if jget(b, "review", "id") is None and
              jget(b, "review", "skipped") else "not skipped")
+    run_case(O, "health with webhooks", "GET", "/healthz", 200,
+             check=lambda s, h, b: None if jget(b, "webhooks", "urls") == 1 else "no webhooks")
     ok(O.stop() == 0, "scrimd off: SIGTERM, exit 0")
 
     # ==== B: busy: queue full, timeouts, admin jobs, shutting down ===================
