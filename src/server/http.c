@@ -1483,10 +1483,15 @@ void scrim_server_free(scrim_server *srv)
         return;
     preload_stop(srv);
     /* Workers first: they may still hold calls whose done() needs the loop
-     * objects below. */
+     * objects below.  Each pointer is cleared once its pool is freed: a
+     * done() delivered by a later pool (an admin job that outlived the
+     * drain's time limit) runs drain_check(), which asks every pool. */
     scrim__pool_free(srv->pool);
+    srv->pool = NULL;
     scrim__pool_free(srv->vpool);
+    srv->vpool = NULL;
     scrim__pool_free(srv->apool);
+    srv->apool = NULL;
     scrim__jobs_free(srv);
     scrim__webhooks_free(srv); /* before the store (its environment) */
     scrim__accept_free(srv);

@@ -287,6 +287,8 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
                        struct scrim_store *store, scrim_match_result *res,
                        char *err, size_t errlen);
 int scrim__admin_register(scrim_server *srv);
+/* GET /v1/openapi.json: the embedded doc/openapi.json (openapi.c). */
+int scrim__openapi_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 
 /* Render /metrics text into a malloc'd buffer; series labelled with list
