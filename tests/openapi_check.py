@@ -602,6 +602,24 @@ OPS = {
         path="/v1/review/0123456789abcdef0123456789abcdef/preview.jpg", kind="review", worker=True),
     "POST /v1/review/{id}/decision": dict(
         path="/v1/review/0123456789abcdef0123456789abcdef/decision", kind="review", worker=True),
+    "POST /v1/review/{id}/revealed": dict(
+        path="/v1/review/0123456789abcdef0123456789abcdef/revealed", kind="review", worker=True),
+    "GET /v1/review/me": dict(path="/v1/review/me", kind="review", worker=True),
+    "PUT /v1/review/me": dict(path="/v1/review/me", kind="review", worker=True),
+    "POST /v1/review/me/break": dict(path="/v1/review/me/break", kind="review", worker=True),
+    "GET /v1/review/warnings": dict(path="/v1/review/warnings", kind="review", worker=True),
+    "PUT /v1/review/warnings/{name}": dict(path="/v1/review/warnings/blk", kind="review",
+                                           worker=True),
+    "GET /v1/review/log": dict(path="/v1/review/log", kind="review", worker=True),
+    # accounts: the admin token (a lead's reads), checked by the handler
+    "GET /v1/reviewers": dict(path="/v1/reviewers", kind="review", worker=True),
+    "POST /v1/reviewers": dict(path="/v1/reviewers", kind="review", worker=True),
+    "GET /v1/reviewers/{name}": dict(path="/v1/reviewers/ann", kind="review", worker=True),
+    "DELETE /v1/reviewers/{name}": dict(path="/v1/reviewers/nobody", kind="review", worker=True),
+    "POST /v1/reviewers/{name}/disable": dict(path="/v1/reviewers/nobody/disable", kind="review",
+                                              worker=True),
+    "POST /v1/reviewers/{name}/enable": dict(path="/v1/reviewers/nobody/enable", kind="review",
+                                             worker=True),
     "GET /v1/lists": dict(path="/v1/lists", kind="admin", worker=True),
     "GET /v1/lists/{name}": dict(path="/v1/lists/blk", kind="admin", worker=True),
     "PUT /v1/lists/{name}": dict(path="/v1/lists/made-busy", kind="admin", worker=True),
@@ -644,6 +662,167 @@ def wait_job(d, auth, url, seconds=120, states=("done", "failed")):
         if st != 200 or jget(bd, "state") in states:
             return
         time.sleep(0.05)
+
+
+# ---- reviewer accounts, exposure, caps, warnings, the log -------------------------
+def code_is(want):
+    """A check: the error's code is want."""
+    return lambda s, h, b: None if jget(b, "error", "code") == want else \
+        "code %r, not %r" % (jget(b, "error", "code"), want)
+
+
+def reviewer_cases(c, rid, ADMIN, REVIEWER):
+    """Phase A, scrimd started with --review-max-reveals 2 --review-max-items 2;
+    the shared reviewer token has revealed once and decided once."""
+    tok = {}
+
+    def add(name, role=None):
+        b = {"name": name}
+        if role:
+            b["role"] = role
+        st, _, bd = c("reviewers: add %s%s" % (name, " (a lead)" if role else ""), "POST",
+                      "/v1/reviewers", 201, headers=[ADMIN], body=json.dumps(b).encode(),
+                      check=lambda s, h, b_: None if re.fullmatch(
+                          "[0-9a-f]{64}", jget(b_, "token")) else "no token")
+        tok[name] = "Authorization: Bearer " + (jget(bd, "token") if st == 201 else "none")
+        return tok[name]
+
+    ANN, BOB, LEE = add("ann"), add("bob"), add("lee", "lead")
+    c("reviewers: a name taken", "POST", "/v1/reviewers", 409, headers=[ADMIN],
+      body=b'{"name":"ann"}', check=code_is("exists"))
+    c("reviewers: a name scrimd keeps", "POST", "/v1/reviewers", 400, headers=[ADMIN],
+      body=b'{"name":"admin"}')
+    c("reviewers: a bad role", "POST", "/v1/reviewers", 400, headers=[ADMIN],
+      body=b'{"name":"zed","role":"boss"}')
+    c("reviewers: not JSON", "POST", "/v1/reviewers", 400, headers=[ADMIN], body=b'{')
+    c("reviewers: add with the shared reviewer token", "POST", "/v1/reviewers", 403,
+      headers=[REVIEWER], body=b'{"name":"zed"}')
+    c("reviewers: add with a lead's token", "POST", "/v1/reviewers", 403, headers=[LEE],
+      body=b'{"name":"zed"}')
+    c("reviewers: every one", "GET", "/v1/reviewers", 200, headers=[ADMIN],
+      check=lambda s, h, b: None if sorted(r["name"] for r in jget(b, "reviewers")) ==
+      ["ann", "bob", "lee"] else "not ann, bob and lee")
+    c("reviewers: read with a lead's token", "GET", "/v1/reviewers", 200, headers=[LEE])
+    c("reviewers: read with a reviewer's", "GET", "/v1/reviewers", 403, headers=[ANN])
+    c("reviewers: one", "GET", "/v1/reviewers/ann", 200, headers=[ADMIN])
+    c("reviewers: a missing one", "GET", "/v1/reviewers/nobody", 404, headers=[ADMIN])
+    c("reviewers: a name too long", "GET", "/v1/reviewers/" + "x" * 65, 400, headers=[ADMIN])
+    c("reviewers: disable bob", "POST", "/v1/reviewers/bob/disable", 200, headers=[ADMIN],
+      check=lambda s, h, b: None if jget(b, "disabled") is True else "not disabled")
+    c("reviewers: bob refused at once", "GET", "/v1/review/me", 403, headers=[BOB],
+      check=code_is("reviewer_disabled"))
+    c("reviewers: enable bob", "POST", "/v1/reviewers/bob/enable", 200, headers=[ADMIN],
+      check=lambda s, h, b: None if jget(b, "disabled") is False else "still disabled")
+    c("reviewers: disable a missing one", "POST", "/v1/reviewers/nobody/disable", 404,
+      headers=[ADMIN])
+    c("reviewers: enable a bad name", "POST", "/v1/reviewers/admin/enable", 400, headers=[ADMIN])
+    c("reviewers: GET on disable", "GET", "/v1/reviewers/bob/disable", 405, headers=[ADMIN])
+    c("reviewers: DELETE on the collection", "DELETE", "/v1/reviewers", 405, headers=[ADMIN])
+    c("reviewers: an unknown sub-path", "POST", "/v1/reviewers/bob/other", 404, headers=[ADMIN])
+    c("reviewers: POST on one", "POST", "/v1/reviewers/bob", 405, headers=[ADMIN])
+
+    # /v1/review/me
+    c("me: the shared reviewer token", "GET", "/v1/review/me", 200, headers=[REVIEWER],
+      check=lambda s, h, b: None if jget(b, "anonymous") is True and
+      jget(b, "exposure", "today", "reveals") == 1 else "not anonymous, one reveal")
+    c("me: the admin token", "GET", "/v1/review/me", 200, headers=[ADMIN])
+    c("me: ann", "GET", "/v1/review/me", 200, headers=[ANN],
+      check=lambda s, h, b: None if jget(b, "name") == "ann" and
+      jget(b, "caps", "reveals_left") == 2 else "not ann with 2 reveals left")
+    c("me: ann's level", "PUT", "/v1/review/me", 200, headers=[ANN], body=b'{"level":"strong"}',
+      check=lambda s, h, b: None if jget(b, "level") else "no level")
+    c("me: a bad level", "PUT", "/v1/review/me", 400, headers=[ANN], body=b'{"level":"blurry"}')
+    c("me: nothing to set", "PUT", "/v1/review/me", 400, headers=[ANN], body=b'{}')
+    c("me: settings of a shared token", "PUT", "/v1/review/me", 403, headers=[REVIEWER],
+      body=b'{"no_pictures":true}')
+    c("me: POST on it", "POST", "/v1/review/me", 405, headers=[ANN])
+    c("me: skip the break", "POST", "/v1/review/me/break", 200, headers=[ANN],
+      body=b'{"reason":"two items left"}')
+    c("me: skip it without a reason", "POST", "/v1/review/me/break", 400, headers=[ANN],
+      body=b'{"reason":"   "}')
+    c("me: GET on the break", "GET", "/v1/review/me/break", 405, headers=[ANN])
+    c("me: bob without pictures", "PUT", "/v1/review/me", 200, headers=[BOB],
+      body=b'{"no_pictures":true}')
+    c("preview: no-pictures mode", "GET", lambda: "/v1/review/%s/preview.jpg" % rid(), 403,
+      headers=[BOB], check=code_is("no_pictures"))
+
+    # ann: a preview, reveals and their seconds, the daily caps
+    c("ann: a preview", "GET", lambda: "/v1/review/%s/preview.jpg" % rid(), 200, headers=[ANN])
+    c("ann: a reveal", "GET", lambda: "/v1/review/%s/preview.jpg?level=light" % rid(), 200,
+      headers=[ANN])
+    c("ann: the reveal's end", "POST", lambda: "/v1/review/%s/revealed" % rid(), 200,
+      headers=[ANN], body=b'{"seconds":30}',
+      check=lambda s, h, b: None if jget(b, "seconds") < 30 == jget(b, "claimed")
+      else "30 s counted: more than the time elapsed")
+    c("ann: the same reveal's end again", "POST", lambda: "/v1/review/%s/revealed" % rid(), 409,
+      headers=[ANN], body=b'{"seconds":1}', check=code_is("no_open_reveal"))
+    c("ann: a reveal's end without seconds", "POST", lambda: "/v1/review/%s/revealed" % rid(),
+      400, headers=[ANN], body=b'{"seconds":-1}')
+    c("ann: GET on revealed", "GET", lambda: "/v1/review/%s/revealed" % rid(), 405,
+      headers=[ANN])
+    c("ann: a second reveal", "GET", lambda: "/v1/review/%s/preview.jpg?level=light" % rid(),
+      200, headers=[ANN])
+    c("ann: a third, over --review-max-reveals", "GET",
+      lambda: "/v1/review/%s/preview.jpg?level=light" % rid(), 429, headers=[ANN],
+      check=code_is("reveal_cap"))
+    for i in (1, 2):
+        c("ann: decision %d" % i, "POST", lambda: "/v1/review/%s/decision" % rid(), 200,
+          headers=[ANN], body=b'{"decision":"confirm"}',
+          check=lambda s, h, b: None if jget(b, "decision", "by") == "ann" else "not by ann")
+    c("ann: a third, over --review-max-items", "POST",
+      lambda: "/v1/review/%s/decision" % rid(), 429, headers=[ANN],
+      body=b'{"decision":"confirm"}', check=code_is("item_cap"))
+    c("ann: a preview past it", "GET", lambda: "/v1/review/%s/preview.jpg" % rid(), 429,
+      headers=[ANN], check=code_is("item_cap"))
+    c("me: ann's caps used up", "GET", "/v1/review/me", 200, headers=[ANN],
+      check=lambda s, h, b: None if jget(b, "caps", "reveals_left") == 0 and
+      jget(b, "caps", "items_left") == 0 and jget(b, "exposure", "today") == {
+          "previews": 1, "reveals": 2, "seconds": jget(b, "exposure", "today", "seconds"),
+          "items": 2, "refused": 3} else "not 1 preview, 2 reveals, 2 items, 3 refused")
+
+    # content warnings
+    c("warnings: set one", "PUT", "/v1/review/warnings/blk", 200, headers=[ADMIN],
+      body=b'{"warning":"graphic violence"}',
+      check=lambda s, h, b: None if jget(b, "blk") == "graphic violence" else "not set")
+    c("warnings: with a reviewer's token", "PUT", "/v1/review/warnings/blk", 403,
+      headers=[LEE], body=b'{"warning":"x"}')
+    c("warnings: not JSON", "PUT", "/v1/review/warnings/blk", 400, headers=[ADMIN], body=b'[')
+    c("warnings: a control character", "PUT", "/v1/review/warnings/blk", 400, headers=[ADMIN],
+      body=b'{"warning":"a\\u0001b"}')
+    c("warnings: a bad list name", "PUT", "/v1/review/warnings/" + "x" * 65, 400,
+      headers=[ADMIN], body=b'{"warning":"x"}')
+    c("warnings: every one", "GET", "/v1/review/warnings", 200, headers=[ANN])
+    c("warnings: PUT without a name", "PUT", "/v1/review/warnings", 405, headers=[ADMIN],
+      body=b'{"warning":"x"}')
+    c("warnings: a sub-path", "PUT", "/v1/review/warnings/blk/x", 404, headers=[ADMIN],
+      body=b'{"warning":"x"}')
+
+    # the log: every kind of event above
+    want = {"reveal", "reveal_end", "decision", "cap_refused", "break_dismissed",
+            "reviewer_added", "reviewer_disabled", "reviewer_enabled"}
+    c("log: every event", "GET", "/v1/review/log?limit=1000", 200, headers=[ADMIN],
+      check=lambda s, h, b: None if want <= {e["event"] for e in jget(b, "events")}
+      else "missing: %s" % sorted(want - {e["event"] for e in jget(b, "events")}))
+    c("log: a page of one", "GET", "/v1/review/log?limit=1&since=0", 200, headers=[ADMIN],
+      check=lambda s, h, b: None if len(jget(b, "events")) == 1 and
+      isinstance(jget(b, "next"), float) else "not one event and a next")
+    c("log: ann's own", "GET", "/v1/review/log?reviewer=ann", 200, headers=[ANN],
+      check=lambda s, h, b: None if {e["who"] for e in jget(b, "events")} == {"ann"}
+      else "not only ann's")
+    c("log: a lead reads everyone's", "GET", "/v1/review/log", 200, headers=[LEE])
+    c("log: others' with a reviewer's token", "GET", "/v1/review/log", 403, headers=[ANN])
+    c("log: a bad ?since=", "GET", "/v1/review/log?since=yesterday", 400, headers=[ADMIN])
+    c("log: a bad ?limit=", "GET", "/v1/review/log?limit=0", 400, headers=[ADMIN])
+    c("log: POST on it", "POST", "/v1/review/log", 405, headers=[ADMIN])
+
+    # removed: the token is refused at once
+    c("reviewers: remove bob", "DELETE", "/v1/reviewers/bob", 200, headers=[ADMIN])
+    c("reviewers: bob's token then", "GET", "/v1/review/me", 403, headers=[BOB],
+      check=code_is("forbidden"))
+    c("reviewers: remove him again", "DELETE", "/v1/reviewers/bob", 404, headers=[ADMIN])
+    c("reviewers: the removal logged", "GET", "/v1/review/log?reviewer=admin", 200,
+      headers=[ADMIN], check=lambda s, h, b: None if "reviewer_removed" in
+      {e["event"] for e in jget(b, "events")} else "not logged")
 
 
 # ---- the phases ------------------------------------------------------------------
@@ -710,6 +889,7 @@ def main():
     A = start("a", base_args + ["--listen", "127.0.0.1:0", "--allow-path", allowed,
                                 "--max-body", str(max_body), "--max-compare-frames", "20",
                                 "--memory-budget", "1048576", "--threads", "2",
+                                "--review-max-reveals", "2", "--review-max-items", "2",
                                 "--webhook-url", "http://127.0.0.1:%d/hook" % rx.port,
                                 "--webhook-secret-file", os.path.join(T, "webhook.secret")])
 
@@ -879,6 +1059,7 @@ def main():
       headers=[REVIEWER], body=b'{"level":"strong"}')
     c("review: a bad level body", "PUT", "/v1/review/lists/blk", 400, headers=[ADMIN], body=b'{}')
     c("review: the levels", "GET", "/v1/review/lists", 200, headers=[REVIEWER])
+    reviewer_cases(c, rid, ADMIN, REVIEWER)
     c("review: no token", "GET", "/v1/review", 401)
     c("review: a wrong token", "GET", "/v1/review", 403, headers=[WRONG])
     c("preview an image", "POST", "/v1/preview?level=light", 200, headers=[REVIEWER], body=jpg)

@@ -677,6 +677,9 @@ int scrim__people_route(scrim_call *c, scrim__people *p, scrim_review *rv,
     int revealed = n == SCRIM_REVIEW_ID_LEN && !strcmp(rest, "revealed");
     if (!me && !warn && !log && !revealed)
         return 1;
+    if (warn && strchr(rest, '/'))
+        return scrim_call_error(c, 404, "not_found", "no such endpoint (GET "
+                                "/v1/review/warnings, PUT /v1/review/warnings/NAME)");
     scrim_reviewers *db = db_of(c, p);
     if (!db)
         return -1;
@@ -803,6 +806,10 @@ int scrim__people_accounts(scrim_call *c, scrim__people *p, const scrim__who *w)
                                 "reviewer", name));
         return reply(c, out);
     }
+    if (*rest && !dis && strcmp(rest, "enable"))
+        return scrim_call_error(c, 404, "not_found", "no such endpoint (GET or "
+                                "DELETE /v1/reviewers/NAME, POST "
+                                "/v1/reviewers/NAME/disable or /enable)");
     return scrim_call_error(c, 405, "method_not_allowed", "use GET or DELETE "
                             "/v1/reviewers/NAME, POST /v1/reviewers/NAME/disable "
                             "or /enable");
