@@ -11,7 +11,7 @@
 . "$(dirname "$0")/tap.sh"
 need_tools haproxy curl python3
 [ -x "$BIN/scrimd" ] || skip_all "no $BIN/scrimd"
-plan 13
+plan 15
 temp_dir T cluster
 C=$T/c
 CL() { SCRIM_BIN=$BIN tools/cluster.sh -d "$C" -p "$PORT" "$@"; }
@@ -46,7 +46,12 @@ IMGS=$(ls "$SHARED"/data/eval-dev/orig/*.jpg 2>/dev/null | head -n 12)
 "$BIN/scrim" import --db "$T/db" --list bad --create "$T/blobs.pdq" >/dev/null ||
     bail_out "cannot make the database"
 
-# 1-3: up
+# 1-2: the example configs are valid
+check "tools/cluster/haproxy.cfg: haproxy -c" haproxy -q -c -f tools/cluster/haproxy.cfg
+check "tools/cluster/scrimd.conf: scrimd reads it" \
+    sh -c "'$BIN/scrimd' --print-settings --config tools/cluster/scrimd.conf | grep -qx 'review-rate = 0'"
+
+# 3-5: up
 CL -D "$T/db" up 3 >"$T/up.out" 2>&1
 ok $? "cluster.sh up 3" "$(cat "$T/up.out")"
 stats() { curl -s "http://127.0.0.1:$((PORT + 1))/stats;csv"; }
@@ -63,7 +68,7 @@ curl -s -o "$T/m.json" -w '%{http_code}' --data-binary @"$FIX/blobs.jpg" \
 [ "$(cat "$T/code")" = 200 ] && grep -q '"matched":true' "$T/m.json"
 ok $? "a match through HAProxy" "$(cat "$T/code") $(head -c 300 "$T/m.json")"
 
-# 4-8: load; node 2 frozen, killed, started again
+# 6-10: load; node 2 frozen, killed, started again
 # shellcheck disable=SC2086
 "$LOAD" -c 6 -d 9 -t "127.0.0.1:$PORT" $IMGS >"$T/load.out" 2>&1 &
 LPID=$!
@@ -84,13 +89,13 @@ check "HAProxy retried requests sent to node 2 on other nodes (wretr $retries)" 
 poll 200 all_up
 ok $? "node 2 is back in rotation (UP)" "$(CL status)"
 
-# 9-10: the restarted node answers matches sent through HAProxy
+# 11-12: the restarted node answers matches sent through HAProxy
 "$LOAD" -c 4 -d 2 -t "127.0.0.1:$PORT" $IMGS >"$T/load2.out" 2>&1
 like "$(grep '^result:' "$T/load2.out")" ' 0 errors' "a second load: no error"
 n=$(grep -c '"path":"/v1/match","status":200' "$C/node2/log")
 check "the restarted node answered $n of its matches" [ "$n" -ge 1 ]
 
-# 11-13: status, down
+# 13-15: status, down
 CL status >"$T/status.out" 2>&1
 check "status: 3 nodes, /healthz 200, UP" sh -c "[ \$(grep -c '/healthz 200  haproxy: UP' '$T/status.out') = 3 ]"
 pids="$(cat "$C"/node*/pid "$C/haproxy.pid")"

@@ -16,7 +16,9 @@
 #   status  each node's /healthz and HAProxy's view of it
 #   kill I  SIGKILL node I; start I: start it again on the same port
 #   -d DIR  state: nodeI/ (db, log), haproxy.cfg, tokens, pg/ (./var/cluster)
-#   -D DB   what the nodes start from (var/demo.db if there, else empty)
+#   -D DB   what the nodes start from (default: with --cluster an empty
+#           database, which replays the change log; else var/demo.db if
+#           there, else empty)
 #   -p PORT HAProxy's port on 127.0.0.1 (8760); its stats: PORT+1, /stats
 #   -x OPTS more scrimd options for every node
 # The admin token is DIR/admin.token, the reviewer's DIR/reviewer.token.
@@ -25,7 +27,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SCRIM_BIN:-$TOP/bin}
 DIR=./var/cluster DB= PORT=8760 EXTRA=
-usage() { sed -n '12,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '12,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts d:D:p:x: o; do
     case $o in
     d) DIR=$OPTARG ;; D) DB=$OPTARG ;; p) PORT=$OPTARG ;; x) EXTRA=$OPTARG ;;
@@ -88,7 +90,7 @@ pg_down() {
 # (any free one the first time); waits until it serves.
 start_node() {
     _n=$DIR/node$1
-    [ -d "$_n/db" ] || die "no node $1 in $DIR"
+    [ -d "$_n" ] || die "no node $1 in $DIR"
     alive "$_n/pid" && die "node $1 is running (pid $(cat "$_n/pid"))"
     _port=$(cat "$_n/port" 2>/dev/null || echo 0)
     _copt=
@@ -101,7 +103,7 @@ start_node() {
     echo $! >"$_n/pid"
     _i=0
     until grep -q '"msg":"ready"' "$_n/log" 2>/dev/null; do
-        alive "$_n/pid" || die "node $1 did not start: $(tail -c 400 "$_n/stderr")"
+        alive "$_n/pid" || die "node $1 did not start ('$0 -d $DIR down' stops the rest): $(tail -c 400 "$_n/stderr")"
         [ $_i -lt 600 ] || die "node $1 not ready after 30 s"
         sleep 0.05
         _i=$((_i + 1))
@@ -164,16 +166,17 @@ up)
     else
         say "scrimd has no --cluster: the nodes share nothing (each serves its own copy)"
     fi
-    [ -n "$DB" ] || { [ -f "$TOP/var/demo.db/data.mdb" ] && DB=$TOP/var/demo.db; } || :
+    # With --cluster a node with an empty database replays PostgreSQL's
+    # change log; without, the demo lists are a start.
+    if [ -z "$DB" ] && ! has_cluster && [ -f "$TOP/var/demo.db/data.mdb" ]; then
+        DB=$TOP/var/demo.db
+    fi
     for i in $(seq 1 "$N"); do
         n=$DIR/node$i
         mkdir -p "$n"
-        if [ ! -d "$n/db" ]; then
-            if [ -n "$DB" ]; then
-                "$BIN/scrim" snapshot --db "$DB" "$n/db" >/dev/null
-            else
-                "$BIN/scrim" list-set --db "$n/db" --create default >/dev/null
-            fi
+        if [ ! -d "$n/db" ] && [ -n "$DB" ]; then
+            "$BIN/scrim" snapshot --db "$DB" "$n/db" >/dev/null ||
+                die "cannot copy $DB for node $i"
         fi
         start_node "$i"
         say "node$i: 127.0.0.1:$(cat "$n/port") (pid $(cat "$n/pid"), $n)"
