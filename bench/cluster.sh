@@ -61,9 +61,9 @@ run() {
     c1=$(cpu "$@")
     h1=$( [ -n "$hp" ] && kill -0 "$hp" 2>/dev/null && cpu "$hp" || echo 0)
     r=$(grep '^result:' "$T/load.out")
-    n=$(echo "$r" | sed 's/^result: \([0-9]*\) ok.*/\1/')
+    ok=$(echo "$r" | sed 's/^result: \([0-9]*\) ok.*/\1/')
     echo "$label: $(echo "$r" | sed 's/^result: //')" | sed 's/; rss.*//'
-    echo "$c0 $c1 $h0 $h1 $n" | awk '$5 > 0 { printf "  CPU per request: nodes %.2f ms, haproxy %.3f ms\n",
+    echo "$c0 $c1 $h0 $h1 $ok" | awk '$5 > 0 { printf "  CPU per request: nodes %.2f ms, haproxy %.3f ms\n",
         ($2 - $1) * 1000 / $5, ($4 - $3) * 1000 / $5 }'
 }
 
