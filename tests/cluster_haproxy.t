@@ -35,7 +35,7 @@ for _ in range(200):
 LOAD=${SCRIM_BUILD:-build/rel}/bench/load
 if [ ! -x "$LOAD" ]; then
     LOAD=$T/load
-    ${CC:-cc} -O2 -pthread -o "$LOAD" bench/load.c 2>"$T/cc.err" ||
+    ${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -pthread -o "$LOAD" bench/load.c 2>"$T/cc.err" ||
         bail_out "cannot build bench/load.c: $(cat "$T/cc.err")"
 fi
 IMGS=$(ls "$SHARED"/data/eval-dev/orig/*.jpg 2>/dev/null | head -n 12)
