@@ -5,19 +5,22 @@
 # (SIGSTOP, so that requests are sent to it whole and stay unanswered), then
 # killed with SIGKILL and started again: the client sees no error, because
 # HAProxy sent those requests, bodies and all, to another node (its retry
-# counter says so), and the restarted node is back in rotation.  Skipped
-# without haproxy.  (With --cluster in scrimd, cluster.sh brings PostgreSQL
-# up too.)
+# counter says so), and the restarted node is back in rotation.  With
+# --cluster in scrimd, cluster.sh brings PostgreSQL up too, and a list
+# imported through HAProxy while node 2 is down is matched by node 2 as soon
+# as its /healthz says 200.  Skipped without haproxy.
 . "$(dirname "$0")/tap.sh"
 need_tools haproxy curl python3
 [ -x "$BIN/scrimd" ] || skip_all "no $BIN/scrimd"
-plan 15
+plan 17
 temp_dir T cluster
 C=$T/c
 CL() { SCRIM_BIN=$BIN tools/cluster.sh -d "$C" -p "$PORT" "$@"; }
 at_exit 'CL down >/dev/null 2>&1'
 # PostgreSQL (if scrimd has --cluster) runs as postgres: let it reach $C
 chmod 711 "$T"
+CLUSTER=
+"$BIN/scrimd" --help 2>&1 | grep -q -e '--cluster ' && CLUSTER=1
 
 # HAProxy's port and its stats port (PORT + 1): two free ones in a row
 PORT=$(python3 -c 'import socket, random
@@ -68,7 +71,7 @@ curl -s -o "$T/m.json" -w '%{http_code}' --data-binary @"$FIX/blobs.jpg" \
 [ "$(cat "$T/code")" = 200 ] && grep -q '"matched":true' "$T/m.json"
 ok $? "a match through HAProxy" "$(cat "$T/code") $(head -c 300 "$T/m.json")"
 
-# 6-10: load; node 2 frozen, killed, started again
+# 6-12: load; node 2 frozen, killed, started again
 # shellcheck disable=SC2086
 "$LOAD" -c 6 -d 9 -t "127.0.0.1:$PORT" $IMGS >"$T/load.out" 2>&1 &
 LPID=$!
@@ -77,10 +80,26 @@ N2=$(cat "$C/node2/pid")
 kill -STOP "$N2"
 sleep 0.5
 CL kill 2
+# with --cluster: a list imported through HAProxy while node 2 is down
+MISSED=$(perl -e 'srand(11); printf "%08x" x 8, map { int(rand(2**32)) } 1..8')
+if [ -n "$CLUSTER" ]; then
+    curl -s -o "$T/imp.json" -w '%{http_code}' -H "Authorization: Bearer $(cat "$C/admin.token")" \
+        --data-binary "$MISSED" "http://127.0.0.1:$PORT/v1/lists/missed/import?create=1" >"$T/code"
+fi
 sleep 2
 check "node 2 is DOWN in HAProxy after SIGKILL" [ "$(field node2 status)" = DOWN ]
 CL start 2 >"$T/start.out" 2>&1
 ok $? "node 2 started again on its port" "$(cat "$T/start.out")"
+if [ -n "$CLUSTER" ]; then
+    check "with --cluster: an import through HAProxy while node 2 was down" [ "$(cat "$T/code")" = 200 ]
+    N2URL=http://127.0.0.1:$(cat "$C/node2/port")
+    poll 400 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$N2URL/healthz') = 200 ]"
+    curl -s "$N2URL/v1/lookup?pdq=$MISSED" >"$T/missed.json"
+    check "with --cluster: once /healthz is 200, node 2 has the change it missed" \
+        grep -q '"matched":true' "$T/missed.json"
+else
+    skip "scrimd has no --cluster" 2
+fi
 wait "$LPID"
 result=$(grep '^result:' "$T/load.out")
 like "$result" '^result: [1-9][0-9]* ok, 0 errors' "the client saw no error ($result)"
@@ -89,13 +108,13 @@ check "HAProxy retried requests sent to node 2 on other nodes (wretr $retries)" 
 poll 200 all_up
 ok $? "node 2 is back in rotation (UP)" "$(CL status)"
 
-# 11-12: the restarted node answers matches sent through HAProxy
+# 13-14: the restarted node answers matches sent through HAProxy
 "$LOAD" -c 4 -d 2 -t "127.0.0.1:$PORT" $IMGS >"$T/load2.out" 2>&1
 like "$(grep '^result:' "$T/load2.out")" ' 0 errors' "a second load: no error"
 n=$(grep -c '"path":"/v1/match","status":200' "$C/node2/log")
 check "the restarted node answered $n of its matches" [ "$n" -ge 1 ]
 
-# 13-15: status, down
+# 15-17: status, down
 CL status >"$T/status.out" 2>&1
 check "status: 3 nodes, /healthz 200, UP" sh -c "[ \$(grep -c '/healthz 200  haproxy: UP' '$T/status.out') = 3 ]"
 pids="$(cat "$C"/node*/pid "$C/haproxy.pid")"
