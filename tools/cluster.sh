@@ -203,6 +203,10 @@ status)
     done
     alive "$DIR/haproxy.pid" && echo "haproxy pid $(cat "$DIR/haproxy.pid") on 127.0.0.1:$PORT" ||
         echo "haproxy stopped"
+    if [ -d "$PG/data" ]; then
+        as_pg "$(pg_bin)/pg_ctl" -D "$PG/data" status >/dev/null 2>&1 &&
+            echo "postgresql running: $(pg_url)" || echo "postgresql stopped"
+    fi
     ;;
 kill)
     [ $# = 1 ] || usage
