@@ -147,6 +147,31 @@ MDB_env *scrim_store_env(scrim_store *s);
  * scrim_store_close(). */
 int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen);
 
+/* ---- snapshot ------------------------------------------------------------ */
+
+/* A consistent, compacted copy of the store for a new node to start from,
+ * made while it serves (imports and lookups go on): data.mdb in one read
+ * transaction (every list, the index and the audit log as of one commit;
+ * free pages left out), and side.mdb (if the store has one) in another,
+ * leaving out its named databases that side_skip names (NULL-terminated;
+ * NULL = none left out; scrim/review.h's SCRIM_REVIEW_QUEUE_DBS are the
+ * review queue's).  Written into OUT.partial-PID beside out, fsynced, checked
+ * to open, then renamed to out, which must not exist: an interrupted copy
+ * never looks complete.  Returns 0, SCRIM_EEXIST (out exists), SCRIM_EINVAL
+ * (no such parent directory, or inside the store), SCRIM_EIO (disk full, the
+ * partial copy removed) or SCRIM_EDB; err says which.  While it runs, pages
+ * freed by writers are not reused (the copy's reader holds them): an import
+ * meanwhile grows data.mdb a little. */
+typedef struct scrim_store_snapshot_stats {
+    uint64_t data_bytes;   /* the copy's data.mdb */
+    uint64_t side_bytes;   /* its side.mdb (0: none) */
+    double data_seconds;   /* copying data.mdb */
+    double seconds;        /* the whole snapshot */
+} scrim_store_snapshot_stats;
+int scrim_store_snapshot(scrim_store *s, const char *out,
+                         const char *const *side_skip,
+                         scrim_store_snapshot_stats *st, char *err, size_t errlen);
+
 /* ---- lists ---------------------------------------------------------------- */
 
 #define SCRIM_LIST_IMPORTS 8
