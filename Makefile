@@ -12,7 +12,7 @@ say       = @printf '  %-5s %s\n' $(1) $(2);
 endif
 
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
-            libevent_pthreads jansson libcrypto libjpeg
+            libevent_pthreads jansson libcrypto libjpeg libpq
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -30,9 +30,9 @@ else
 BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# FFmpeg and libvips are not linked: src/base/lazy.c opens them on first use
-# (the tests, which call libvips themselves, link it).
-LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips
+# FFmpeg, libvips and libpq are not linked: src/base/lazy.c opens them on
+# first use (the tests, which call libvips themselves, link it).
+LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips libpq
 PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
                $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ldl
 TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)
@@ -118,7 +118,7 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
             libssl-dev libjpeg-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
-            chromium groff-base man-db
+            chromium groff-base man-db libpq-dev postgresql
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

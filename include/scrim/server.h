@@ -90,6 +90,9 @@ typedef struct scrim_settings {
                                               * without the admin token */
     uint64_t memory_budget;                  /* bytes bodies and decodes hold */
     uint64_t max_decode_memory;              /* bytes one decode holds */
+    char cluster[SCRIM_SETTINGS_PATH_MAX];   /* PostgreSQL connection string
+                                              * of the cluster; "" = single
+                                              * node */
 } scrim_settings;
 
 /* Fill every field with its default. */

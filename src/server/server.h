@@ -92,6 +92,33 @@ void scrim__log_json(json_t *o);
 void scrim__log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- cluster mode (cluster.c) ------------------------------------ */
+
+typedef struct scrim__cluster scrim__cluster;
+typedef struct scrim__cluster_tx scrim__cluster_tx;
+
+/* scrimd --cluster: loads libpq and starts the applier thread (which
+ * connects, and reconnects, by itself); SCRIM_E* with err set. */
+int scrim__cluster_start(scrim_server *srv, const char *conninfo, char *err,
+                         size_t errlen);
+void scrim__cluster_stop(scrim_server *srv);
+/* /healthz's "cluster" object; *ready: in step with the log since start. */
+json_t *scrim__cluster_health(scrim_server *srv, int *ready);
+void scrim__cluster_metrics(scrim_server *srv, FILE *f);
+/* An admin write (admin thread): begin takes the cluster's write lock in
+ * PostgreSQL and waits until this node has applied every change (or
+ * answers the call 503 and returns -1); the handler then does its write as
+ * a dry run with scrim_import_opts.capture = scrim__cluster_capture and
+ * capture_ud = the tx, and commit appends the change (params consumed) and
+ * waits until it is applied here (or answers 503 and returns -1).  abort
+ * gives up (a NULL tx is fine). */
+int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **tx);
+int scrim__cluster_capture(void *tx, const scrim_entry *e);
+int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
+                          const char *list, const char *op, json_t *params,
+                          uint64_t *change);
+void scrim__cluster_abort(scrim__cluster_tx *tx);
+
 /* ---- the server (http.c) --------------------------------------- */
 
 #define SCRIM__MAX_ROUTES 48
@@ -187,6 +214,7 @@ struct scrim_server {
     int cache_rc, cache_ran;
     struct scrim__accept *accept;    /* accept.c */
     struct scrim__budget *budget;    /* budget.c */
+    scrim__cluster *cluster;         /* cluster.c; NULL: a single node */
     struct scrim_counter counters[SCRIM__MAX_COUNTERS];
     int n_counters;
 };
