@@ -560,6 +560,12 @@ static void *applier_main(void *arg)
                 continue;
             }
         }
+        /* Notifications libpq read along with earlier results are queued,
+         * not on the socket: drop them before looking, and look again at
+         * once if more came meanwhile. */
+        PGnotify *n;
+        while ((n = PQnotifies(conn)))
+            PQfreemem(n);
         int pause = 0;
         if (catch_up(cl, conn, &pause, err, sizeof err)) {
             PQfinish(conn);
@@ -567,6 +573,10 @@ static void *applier_main(void *arg)
             state_down(cl, err);
             if (nap(cl, -1, POLL_MS))
                 break;
+            continue;
+        }
+        if (!pause && PQconsumeInput(conn) && (n = PQnotifies(conn))) {
+            PQfreemem(n);
             continue;
         }
         /* a NOTIFY, the poll's second or a stop ends the wait */
@@ -577,11 +587,7 @@ static void *applier_main(void *arg)
             PQfinish(conn);
             conn = NULL;
             state_down(cl, err);
-            continue;
         }
-        PGnotify *n;
-        while ((n = PQnotifies(conn)))
-            PQfreemem(n);
     }
     if (conn)
         PQfinish(conn);
