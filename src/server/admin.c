@@ -102,6 +102,7 @@ static int list_put(scrim_call *c, const char *name)
     json_error_t jerr;
     char err[512] = "";
     int rc, created = 0;
+    uint64_t change = 0;
     json_t *body = c->body_len ? json_loadb((const char *)c->body, c->body_len,
                                             0, &jerr)
                                : json_object();
@@ -179,7 +180,6 @@ static int list_put(scrim_call *c, const char *name)
             json_object_set_new(pl, "description", json_string(p.description));
         json_object_update(params, pl);
         json_decref(pl);
-        uint64_t change;
         if ((rc = scrim__cluster_commit(c, tx, name, "metadata", params,
                                         &change)))
             goto out;
@@ -200,6 +200,8 @@ static int list_put(scrim_call *c, const char *name)
         goto out;
     }
     c->json = scrim_list_json(&info);
+    if (change)   /* cluster mode: the change-log id */
+        json_object_set_new(c->json, "change", json_integer((json_int_t)change));
     c->status = created ? 201 : 200;
 out:
     json_decref(body);

@@ -47,7 +47,9 @@ static const char schema_sql[] =
     " description text NOT NULL DEFAULT '',"
     " created timestamptz NOT NULL DEFAULT now(),"
     " modified timestamptz NOT NULL DEFAULT now());"
-    "CREATE TABLE IF NOT EXISTS scrim_changes ("
+    /* the payloads are incompressible hashes: stored as they are */
+    "DO $$ BEGIN IF to_regclass('scrim_changes') IS NULL THEN "
+    "CREATE TABLE scrim_changes ("
     " id bigserial PRIMARY KEY,"
     " list text NOT NULL,"
     " op text NOT NULL CHECK (op IN ('add','remove','replace','drop',"
@@ -58,6 +60,7 @@ static const char schema_sql[] =
     " node text NOT NULL DEFAULT '',"
     " time timestamptz NOT NULL DEFAULT clock_timestamp());"
     "ALTER TABLE scrim_changes ALTER COLUMN payload SET STORAGE EXTERNAL;"
+    "END IF; END $$;"
     "INSERT INTO scrim_schema SELECT 1 WHERE NOT EXISTS "
     "(SELECT 1 FROM scrim_schema);"
     "SELECT max(version) FROM scrim_schema;";
@@ -76,6 +79,7 @@ struct scrim__cluster {
     double oldest;              /* unix time of the oldest change not applied */
     double in_step;             /* unix time the applier last knew it was */
     int pg_up, ready, stopping;
+    int warned_ahead;           /* the applier's own */
     uint64_t applied_total, skipped_total;
     char pg_error[256];
     /* admin writes: one connection, the admin thread's */
@@ -470,6 +474,15 @@ static int catch_up(scrim__cluster *cl, PGconn *conn, int *pause, char *err,
         uint64_t head = be64(PQgetvalue(r, 0, 0)), lag = be64(PQgetvalue(r, 0, 1));
         double oldest = bef64(PQgetvalue(r, 0, 2));
         PQclear(r);
+        if (head < applied && !cl->warned_ahead) {
+            cl->warned_ahead = 1;
+            scrim__log_json(json_pack(
+                "{s:s, s:s, s:I, s:I}", "level", "error", "msg", "cluster: "
+                "this node's database has applied changes the log does not "
+                "have: another or a restored PostgreSQL? (new changes up to "
+                "its position are not applied here)", "applied",
+                (json_int_t)applied, "head", (json_int_t)head));
+        }
         pthread_mutex_lock(&cl->lock);
         if (!cl->pg_up)
             scrim__log_json(json_pack("{s:s, s:s, s:I, s:I}", "level", "info",
@@ -779,10 +792,16 @@ int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **out)
     tx->cl = cl;
     pthread_mutex_lock(&cl->wlock);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!cl->wconn && !(cl->wconn = pq_connect(cl, err, sizeof err)))
-            break;
-        if (!ensure_schema(cl->wconn, err, sizeof err) &&
-            !pq_run(cl->wconn, "BEGIN; SELECT pg_advisory_xact_lock("
+        if (!cl->wconn) {
+            if (!(cl->wconn = pq_connect(cl, err, sizeof err)))
+                break;
+            if (ensure_schema(cl->wconn, err, sizeof err)) {
+                PQfinish(cl->wconn);
+                cl->wconn = NULL;
+                break;
+            }
+        }
+        if (!pq_run(cl->wconn, "BEGIN; SELECT pg_advisory_xact_lock("
                     "126870958468354)", err, sizeof err)) {
             tx->conn = cl->wconn;
             break;
