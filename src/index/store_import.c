@@ -1103,14 +1103,14 @@ int scrim_import_commit(scrim_import *imp, scrim_import_stats *stats,
     int rc = 0;
     if (imp->kept && (rc = sweep(imp, err, errlen)))
         goto fail;
-    if ((rc = flush(imp, err, errlen)))
-        goto fail;
-    if (imp->dry_run) {   /* the counts, and nothing written */
+    if (imp->dry_run) {   /* the counts, known by now: no index merge */
         if (stats)
             *stats = imp->st;
         scrim_import_abort(imp);
         return 0;
     }
+    if ((rc = flush(imp, err, errlen)))
+        goto fail;
     const scrim_import_stats *st = &imp->st;
     static const char *const mode_names[] = {"", "replace: ", "remove: "};
     int n = snprintf(detail, sizeof detail, "%s%s%s", imp->source,

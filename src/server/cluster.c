@@ -880,6 +880,7 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
     }
     if (!tx->buf)
         v[3] = "";
+    double t0 = scrim__now();
     PGresult *r = pq_query(tx->conn, "INSERT INTO scrim_changes (list, op, "
                            "params, payload, entries, node) VALUES ($1, $2, "
                            "$3::jsonb, $4, $5::int8, $6) RETURNING id", 6, v,
@@ -913,16 +914,23 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
     if (pq_run(tx->conn, "NOTIFY scrim_changes; COMMIT", err, sizeof err))
         goto fail;
     free(pj);
+    uint64_t entries = tx->entries, bytes = tx->len;
     tx->conn = NULL;
     pthread_mutex_unlock(&cl->wlock);
     free(tx->buf);
     free(tx);
     /* the applier wakes on the NOTIFY; the reply waits for this node */
-    if (wait_applied(cl, *change, CATCH_UP_WAIT))
-        scrim__log_json(json_pack("{s:s, s:s, s:I}", "level", "warning", "msg",
-                                  "cluster: change written but not applied "
-                                  "here in time", "change",
-                                  (json_int_t)*change));
+    double t1 = scrim__now();
+    int late = wait_applied(cl, *change, CATCH_UP_WAIT);
+    scrim__log_json(json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:f, s:f, s:b}",
+                              "level", late ? "warning" : "info", "msg",
+                              late ? "cluster: change written but not applied "
+                              "here in time" : "cluster: change written",
+                              "change", (json_int_t)*change, "list", list,
+                              "op", op, "entries", (json_int_t)entries,
+                              "bytes", (json_int_t)bytes, "write_seconds",
+                              t1 - t0, "apply_seconds", scrim__now() - t1,
+                              "applied", !late));
     return 0;
 fail:
     free(pj);
