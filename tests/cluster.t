@@ -50,6 +50,7 @@ node_start() {
     : >"$T/log$_n"
     "$BIN/scrimd" --db "$T/db$_n" --socket "$T/s$_n" --listen none \
         --threads 1 --video-threads 0 --admin-token-file "$T/token" \
+        --admin-wait 300 \
         --log "$T/log$_n" "$@" 2>>"$T/stderr$_n" &
     eval "PID$_n=$!"
     poll 600 grep -q '"msg":"ready"' "$T/log$_n"

@@ -273,6 +273,7 @@ static int apply_entries(scrim_import *imp, const uint8_t *p, size_t len,
     scrim_store_frame *frames = NULL;
     size_t fcap = 0;
     int rc = 0;
+    scrim_pdq hash;
     while (p < end && !rc) {
         scrim_entry e = {0};
         const char **s[6] = {&e.id, &e.label, &e.variant, &e.source,
@@ -286,7 +287,8 @@ static int apply_entries(scrim_import *imp, const uint8_t *p, size_t len,
         p += 3;
         if ((size_t)(end - p) < hash_len[e.type])
             goto bad;
-        e.hash = p;
+        memcpy(&hash, p, hash_len[e.type]);   /* aligned for scrim_pdq */
+        e.hash = &hash;
         p += hash_len[e.type];
         for (int i = 0; i < 6; i++) {
             if (!(flags & (2 << i)))
