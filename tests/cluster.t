@@ -62,7 +62,7 @@ node_stop() {
     wait "$_p" 2>/dev/null
     eval "PID$1="
 }
-at_exit "node_stop 1 KILL; node_stop 2 KILL; node_stop 3 KILL; node_stop 4 KILL; node_stop 5 KILL"
+at_exit "node_stop 1 KILL; node_stop 2 KILL; node_stop 3 KILL; node_stop 4 KILL; node_stop 5 KILL; node_stop 6 KILL"
 # get N PATH [CURL-ARGS]: status in $code, body in $T/out
 get() {
     _n=$1 _path=$2
@@ -266,6 +266,19 @@ imports=$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
     print scalar grep { $_->{action} eq "import" } @{$j->{audit}}' <"$T/out")
 is "$imports" "$((changes + 1))" "node 4 applied nothing twice (its copy carried node 2's position)"
 node_stop 4
+
+# ---- a new node, empty database: the whole log replayed before it is ready -----
+node_start 6 --cluster "$URL"
+ok $? "node 6 starts on an empty database"
+poll 600 healthy 6
+ok $? "node 6 is ready"
+matches 6 "$last" && matches 6 "$after" && matches 6 "$first"
+ok $? "node 6 matches hashes of the first, an outage and the last imports"
+get 6 /v1/lists -H "$AUTH"
+is "$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
+    print join ",", map { "$_->{name}:$_->{count}" } @{$j->{lists}}' <"$T/out")" \
+    "big:200000,known:101" "node 6's lists and counts are the cluster's"
+node_stop 6
 
 # ---- a single node loads no libpq ---------------------------------------------------
 node_start 5
