@@ -79,6 +79,10 @@ jv() {
         else { print defined $v ? $v : "null" }' "$1" <"$T/out"
 }
 healthy() { get "$1" /healthz && [ "$code" = 200 ]; }
+# got N PATH [CURL-ARGS]: a 200 (for poll)
+got() { get "$@" && [ "$code" = 200 ]; }
+# status_is N ID STATUS: review record ID has STATUS on node N (for poll)
+status_is() { get "$1" "/v1/review/$2" -H "$AUTH" && [ "$(jv '$j->{status}')" = "$3" ]; }
 pg_is() { get "$1" /healthz && [ "$(jv '$j->{cluster}{postgres}')" = "$2" ]; }
 # matches N PDQ: node N finds the PDQ
 matches() {
@@ -104,7 +108,7 @@ check "/metrics: scrim_cluster_lag_changes, scrim_cluster_lag_seconds" \
 get 1 /v1/lists/known -X PUT -H "$AUTH" -d '{"radius": 10}'
 is "$code" 201 "PUT /v1/lists/known on node 1: 201"
 for n in 2 3; do
-    poll 40 get $n /v1/lists/known -H "$AUTH" && [ "$code" = 200 ]
+    poll 40 got $n /v1/lists/known -H "$AUTH"
     is "$code:$(jv '$j->{radius}')" 200:10 "node $n has the list, radius 10, within 2 s"
 done
 get 2 /v1/lists/known/import -X POST -H "$AUTH" --data-binary 'not a hash'
@@ -166,6 +170,20 @@ perl -e "exit !($p99 < 2)"
 ok $? "p99 of import-to-match-everywhere under 2 s ($p99 s)"
 first=$(head -n 1 "$T/hashes")
 
+# ---- review records: one queue on every node --------------------------------------
+get 1 "/v1/lists/rv/import?format=hex&create=1" -X POST -H "$AUTH" \
+    --data-binary 03bc57103525743eadbf626d23f4e6e2f1247b6ca2170532adbdc3067ad98552
+is "$code" 200 "a block list with blobs.jpg's PDQ"
+get 1 /v1/match --data-binary "@$FIX/blobs.jpg"
+rec1=$(jv '$j->{review}{id}')
+like "$code:$rec1" '^200:[0-9a-f]{32}$' "a match on node 1 makes a review record"
+for n in 2 3; do
+    poll 100 got $n "/v1/review/$rec1" -H "$AUTH"
+    ok $? "node $n has node 1's review record"
+    get $n "/v1/review/$rec1/preview.jpg" -H "$AUTH"
+    is "$code:$(head -c 3 "$T/out" | od -An -tx1 | tr -d ' ')" 200:ffd8ff "  and its preview"
+done
+
 # ---- PostgreSQL stopped under load ------------------------------------------------
 cat >"$T/load.pl" <<'EOF'
 require "$ENV{T}/http.pl";
@@ -198,6 +216,11 @@ get 3 /v1/lists/other -X PUT -H "$AUTH" -d '{}'
 is "$code" 503 "creating a list while PostgreSQL is down: 503"
 get 1 /v1/lists/known -X DELETE -H "$AUTH"
 is "$code" 503 "dropping a list while PostgreSQL is down: 503"
+get 2 /v1/match --data-binary "@$FIX/blobs.png"
+rec2=$(jv '$j->{review}{id}')
+like "$code:$rec2" '^200:[0-9a-f]{32}$' "a match on node 2 while PostgreSQL is down makes a review record"
+get 3 "/v1/review/$rec1/decision" -X POST -H "$AUTH" -d '{"decision": "reject", "note": "n3"}'
+is "$code" 200 "a decision on node 3 while PostgreSQL is down"
 sleep 4
 get 2 /metrics
 lagsec=$(sed -n 's/^scrim_cluster_lag_seconds //p' "$T/out")
@@ -220,6 +243,21 @@ after=$(T=$T perl -e 'require "$ENV{T}/http.pl"; srand(7); print pdq()')
 for n in 1 2 3; do
     poll 40 matches $n "$after"
     ok $? "node $n matches it"
+done
+for n in 1 3; do
+    poll 100 got $n "/v1/review/$rec2" -H "$AUTH"
+    ok $? "node $n has the record node 2 made while PostgreSQL was down"
+done
+for n in 1 2; do
+    poll 100 status_is $n "$rec1" rejected
+    is "$(jv '$j->{status}'):$(jv '$j->{decision}{note}')" rejected:n3 "node $n shows node 3's decision"
+done
+is "$(psql "SELECT count(*) FROM scrim_review_log WHERE kind = 'record'")" 2 \
+    "PostgreSQL holds each review record once"
+for n in 1 2 3; do
+    get $n /v1/review -H "$AUTH"
+    is "$(perl -MJSON::PP -e 'local $/; print join ",", map { $_->{id} } @{decode_json(<STDIN>)->{records}}' <"$T/out")" \
+        "$rec2" "node $n's pending queue: the one undecided record, once"
 done
 # nothing applied twice: each node's audit has one import per change
 changes=$(psql "SELECT count(*) FROM scrim_changes WHERE op = 'add'")
@@ -277,7 +315,9 @@ ok $? "node 6 matches hashes of the first, an outage and the last imports"
 get 6 /v1/lists -H "$AUTH"
 is "$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
     print join ",", map { "$_->{name}:$_->{count}" } @{$j->{lists}}' <"$T/out")" \
-    "big:200000,known:101" "node 6's lists and counts are the cluster's"
+    "big:200000,known:101,rv:1" "node 6's lists and counts are the cluster's"
+get 6 "/v1/review/$rec2" -H "$AUTH"
+is "$code" 200 "node 6 has the review records too"
 node_stop 6
 
 # ---- a single node loads no libpq ---------------------------------------------------

@@ -44,7 +44,7 @@ typedef struct scrim_review scrim_review;
 #define SCRIM_REVIEW_DEFAULT_RETENTION (7 * 24 * 3600)
 #define SCRIM_REVIEW_NOTE_MAX 4096
 #define SCRIM_REVIEW_LIST_MAX 1000  /* records per page */
-#define SCRIM_REVIEW_DBS 5          /* named databases used */
+#define SCRIM_REVIEW_DBS 7          /* named databases used (2 in cluster mode) */
 
 typedef struct scrim_review_opts {
     int64_t retention;          /* seconds; 0 = 7 days */

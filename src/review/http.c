@@ -28,6 +28,7 @@ struct scrim_review_server {
     time_t last_try;           /* of opening them, while off */
     GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
     scrim_counter *made, *repeats, *throttled;
+    void *sync;                /* cluster mode: sync.c's, to wake it */
 };
 
 /* Review records one client may cause: a token bucket per peer (its uid on
@@ -284,7 +285,9 @@ static int route_record(scrim_call *c, void *arg)
         if (c->method != SCRIM_POST)
             return scrim_call_error(c, 405, "method_not_allowed",
                                     "use POST /v1/review/ID/decision");
-        return route_decision(c, rv, id, who);
+        int rc = route_decision(c, rv, id, who);
+        scrim__review_sync_kick(((scrim_review_server *)arg)->sync);
+        return rc;
     }
     if (c->method != SCRIM_GET)
         return scrim_call_error(c, 405, "method_not_allowed", "use GET");
@@ -588,6 +591,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     }
     if (rc)
         goto done;
+    scrim__review_sync_kick(rs->sync);
     scrim_counter_add(rs->made, 1);
     char url[128];
     snprintf(url, sizeof url, "/v1/review/%s/preview.jpg", id);
@@ -651,9 +655,15 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
      * records is reported at start-up, and scrimd serves without them. */
     struct scrim_store *store = scrim_server_store(srv);
     char why[sizeof rs->off + 32];
-    if (store && !review_get(rs, store, why, sizeof why))
+    scrim_review *rv = store ? review_get(rs, store, why, sizeof why) : NULL;
+    if (store && !rv)
         scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
                                   "review records are off", "error", rs->off));
+    /* cluster mode: one queue for every node (sync.c) */
+    if (rv && scrim__review_sync_start(srv, rv, &rs->sync, why, sizeof why))
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "error", "msg",
+                                  "review records stay on this node: cannot "
+                                  "start their sync", "error", why));
     *out = rs;
     return SCRIM_OK;
 }

@@ -85,6 +85,8 @@ struct scrim__cluster {
     /* admin writes: one connection, the admin thread's */
     pthread_mutex_t wlock;
     PGconn *wconn;
+    void (*on_stop)(void *);    /* the review sync (review/sync.c) */
+    void *on_stop_arg;
 };
 
 /* An admin write in progress: its transaction and captured entries. */
@@ -117,14 +119,14 @@ static void pq_msg(char *out, size_t n, const char *msg)
     out[strcspn(out, "\n")] = '\0';
 }
 
-static PGconn *pq_connect(scrim__cluster *cl, char *err, size_t errlen)
+PGconn *scrim__pq_connect(const char *conninfo, char *err, size_t errlen)
 {
     int rc = scrim__pq_load(err, errlen);
     if (rc)
         return NULL;
     /* the connection string comes last: what it says wins */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "scrimd", cl->conninfo, NULL};
+    const char *vals[] = {"5", "scrimd", conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn) {
         scrim__seterr(err, errlen, "out of memory");
@@ -140,7 +142,7 @@ static PGconn *pq_connect(scrim__cluster *cl, char *err, size_t errlen)
 }
 
 /* Run sql (no parameters); 0, or -1 with err set. */
-static int pq_run(PGconn *conn, const char *sql, char *err, size_t errlen)
+int scrim__pq_run(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
     PGresult *r = PQexec(conn, sql);
     int st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -152,7 +154,7 @@ static int pq_run(PGconn *conn, const char *sql, char *err, size_t errlen)
 }
 
 /* Text parameters, binary results; NULL with err set on failure. */
-static PGresult *pq_query(PGconn *conn, const char *sql, int n,
+PGresult *scrim__pq_query(PGconn *conn, const char *sql, int n,
                           const char *const *vals, const int *lens,
                           const int *fmts, char *err, size_t errlen)
 {
@@ -165,7 +167,7 @@ static PGresult *pq_query(PGconn *conn, const char *sql, int n,
     return NULL;
 }
 
-static uint64_t be64(const char *p)
+uint64_t scrim__pq_u64(const char *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -175,7 +177,7 @@ static uint64_t be64(const char *p)
 
 static double bef64(const char *p)
 {
-    uint64_t v = be64(p);
+    uint64_t v = scrim__pq_u64(p);
     double d;
     memcpy(&d, &v, sizeof d);
     return d;
@@ -466,14 +468,14 @@ static int catch_up(scrim__cluster *cl, PGconn *conn, int *pause, char *err,
             return 0;
         snprintf(at, sizeof at, "%llu", (unsigned long long)applied);
         const char *v[1] = {at};
-        PGresult *r = pq_query(
+        PGresult *r = scrim__pq_query(
             conn, "SELECT coalesce(max(id), 0)::int8, count(*)::int8, "
             "coalesce(extract(epoch FROM min(time)), 0)::float8 "
             "FROM scrim_changes WHERE id > $1::int8", 1, v, NULL, NULL, err,
             errlen);
         if (!r)
             return -1;
-        uint64_t head = be64(PQgetvalue(r, 0, 0)), lag = be64(PQgetvalue(r, 0, 1));
+        uint64_t head = scrim__pq_u64(PQgetvalue(r, 0, 0)), lag = scrim__pq_u64(PQgetvalue(r, 0, 1));
         double oldest = bef64(PQgetvalue(r, 0, 2));
         PQclear(r);
         if (head < applied && !cl->warned_ahead) {
@@ -508,7 +510,7 @@ static int catch_up(scrim__cluster *cl, PGconn *conn, int *pause, char *err,
         pthread_mutex_unlock(&cl->lock);
         if (!lag)
             return 0;
-        r = pq_query(conn, "SELECT id, list, op, params::text, payload "
+        r = scrim__pq_query(conn, "SELECT id, list, op, params::text, payload "
                      "FROM scrim_changes WHERE id > $1::int8 ORDER BY id "
                      "LIMIT 1", 1, v, NULL, NULL, err, errlen);
         if (!r)
@@ -517,7 +519,7 @@ static int catch_up(scrim__cluster *cl, PGconn *conn, int *pause, char *err,
             PQclear(r);
             continue;
         }
-        uint64_t id = be64(PQgetvalue(r, 0, 0));
+        uint64_t id = scrim__pq_u64(PQgetvalue(r, 0, 0));
         char list[SCRIM_LIST_NAME_MAX + 1], op[16];
         snprintf(list, sizeof list, "%.*s", PQgetlength(r, 0, 1),
                  PQgetvalue(r, 0, 1));
@@ -563,9 +565,9 @@ static void *applier_main(void *arg)
     char err[512];
     for (;;) {
         if (!conn) {
-            if (!(conn = pq_connect(cl, err, sizeof err)) ||
+            if (!(conn = scrim__pq_connect(cl->conninfo, err, sizeof err)) ||
                 ensure_schema(conn, err, sizeof err) ||
-                pq_run(conn, "LISTEN scrim_changes", err, sizeof err)) {
+                scrim__pq_run(conn, "LISTEN scrim_changes", err, sizeof err)) {
                 if (conn)
                     PQfinish(conn);
                 conn = NULL;
@@ -656,6 +658,8 @@ void scrim__cluster_stop(scrim_server *srv)
     scrim__cluster *cl = srv->cluster;
     if (!cl)
         return;
+    if (cl->on_stop)
+        cl->on_stop(cl->on_stop_arg);
     pthread_mutex_lock(&cl->lock);
     cl->stopping = 1;
     pthread_cond_broadcast(&cl->moved);
@@ -795,7 +799,7 @@ int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **out)
     pthread_mutex_lock(&cl->wlock);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!cl->wconn) {
-            if (!(cl->wconn = pq_connect(cl, err, sizeof err)))
+            if (!(cl->wconn = scrim__pq_connect(cl->conninfo, err, sizeof err)))
                 break;
             if (ensure_schema(cl->wconn, err, sizeof err)) {
                 PQfinish(cl->wconn);
@@ -803,7 +807,7 @@ int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **out)
                 break;
             }
         }
-        if (!pq_run(cl->wconn, "BEGIN; SELECT pg_advisory_xact_lock("
+        if (!scrim__pq_run(cl->wconn, "BEGIN; SELECT pg_advisory_xact_lock("
                     "126870958468354)", err, sizeof err)) {
             tx->conn = cl->wconn;
             break;
@@ -819,13 +823,13 @@ int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **out)
     }
     /* Every change before ours applied here, so that the dry run sees the
      * lists as they are (the lock keeps others from adding any). */
-    PGresult *r = pq_query(tx->conn, "SELECT coalesce(max(id), 0)::int8 FROM "
+    PGresult *r = scrim__pq_query(tx->conn, "SELECT coalesce(max(id), 0)::int8 FROM "
                            "scrim_changes", 0, NULL, NULL, NULL, err, sizeof err);
     if (!r) {
         scrim__cluster_abort(tx);
         return unavailable(c, err);
     }
-    uint64_t head = be64(PQgetvalue(r, 0, 0));
+    uint64_t head = scrim__pq_u64(PQgetvalue(r, 0, 0));
     PQclear(r);
     if (wait_applied(cl, head, CATCH_UP_WAIT)) {
         scrim__cluster_abort(tx);
@@ -845,7 +849,7 @@ void scrim__cluster_abort(scrim__cluster_tx *tx)
     scrim__cluster *cl = tx->cl;
     if (tx->conn) {
         char err[256];
-        if (pq_run(tx->conn, "ROLLBACK", err, sizeof err) ||
+        if (scrim__pq_run(tx->conn, "ROLLBACK", err, sizeof err) ||
             PQtransactionStatus(tx->conn) != PQTRANS_IDLE) {
             PQfinish(cl->wconn);
             cl->wconn = NULL;
@@ -883,23 +887,23 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
     if (!tx->buf)
         v[3] = "";
     double t0 = scrim__now();
-    PGresult *r = pq_query(tx->conn, "INSERT INTO scrim_changes (list, op, "
+    PGresult *r = scrim__pq_query(tx->conn, "INSERT INTO scrim_changes (list, op, "
                            "params, payload, entries, node) VALUES ($1, $2, "
                            "$3::jsonb, $4, $5::int8, $6) RETURNING id", 6, v,
                            lens, fmts, err, sizeof err);
     if (!r)
         goto fail;
-    *change = be64(PQgetvalue(r, 0, 0));
+    *change = scrim__pq_u64(PQgetvalue(r, 0, 0));
     PQclear(r);
     /* the lists table: what the log says of each list, for people and
      * tools reading PostgreSQL (nodes follow the log) */
     if (!strcmp(op, "drop")) {
         const char *dv[1] = {list};
-        r = pq_query(tx->conn, "DELETE FROM scrim_lists WHERE name = $1", 1,
+        r = scrim__pq_query(tx->conn, "DELETE FROM scrim_lists WHERE name = $1", 1,
                      dv, NULL, NULL, err, sizeof err);
     } else {
         const char *lv[2] = {list, v[2]};
-        r = pq_query(tx->conn, "INSERT INTO scrim_lists AS l (name, kind, "
+        r = scrim__pq_query(tx->conn, "INSERT INTO scrim_lists AS l (name, kind, "
             "enabled, radius, description) VALUES ($1, coalesce($2::jsonb->>"
             "'kind', 'block'), coalesce(($2::jsonb->>'enabled')::boolean, "
             "true), coalesce(($2::jsonb->>'radius')::int, 31), coalesce("
@@ -913,7 +917,7 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
     if (!r)
         goto fail;
     PQclear(r);
-    if (pq_run(tx->conn, "NOTIFY scrim_changes; COMMIT", err, sizeof err))
+    if (scrim__pq_run(tx->conn, "NOTIFY scrim_changes; COMMIT", err, sizeof err))
         goto fail;
     free(pj);
     uint64_t entries = tx->entries, bytes = tx->len;
@@ -938,4 +942,15 @@ fail:
     free(pj);
     scrim__cluster_abort(tx);
     return unavailable(c, err);
+}
+
+const char *scrim__cluster_conninfo(scrim_server *srv)
+{
+    return srv->cluster ? srv->cluster->conninfo : NULL;
+}
+
+void scrim__cluster_on_stop(scrim_server *srv, void (*fn)(void *), void *arg)
+{
+    srv->cluster->on_stop = fn;
+    srv->cluster->on_stop_arg = arg;
 }

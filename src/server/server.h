@@ -118,6 +118,25 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
                           const char *list, const char *op, json_t *params,
                           uint64_t *change);
 void scrim__cluster_abort(scrim__cluster_tx *tx);
+/* For the review sync (review/sync.c): the connection string (NULL: not
+ * clustered), and a function scrim_server_free calls before the store
+ * closes (one). */
+const char *scrim__cluster_conninfo(scrim_server *srv);
+void scrim__cluster_on_stop(scrim_server *srv, void (*fn)(void *), void *arg);
+/* libpq through base/lazy_pq.h (loaded first): a connection with a 5 s
+ * connect timeout and notices silenced; a statement; a query with text
+ * parameters and binary results (NULL on failure); a big-endian int8 of
+ * such a result.  err: the first line of PostgreSQL's message. */
+struct pg_conn;
+struct pg_result;
+struct pg_conn *scrim__pq_connect(const char *conninfo, char *err,
+                                  size_t errlen);
+int scrim__pq_run(struct pg_conn *conn, const char *sql, char *err,
+                  size_t errlen);
+struct pg_result *scrim__pq_query(struct pg_conn *conn, const char *sql, int n,
+                                  const char *const *vals, const int *lens,
+                                  const int *fmts, char *err, size_t errlen);
+uint64_t scrim__pq_u64(const char *p);
 
 /* ---- the server (http.c) --------------------------------------- */
 
