@@ -262,12 +262,18 @@ done
 # nothing applied twice: each node's audit has one import per change
 changes=$(psql "SELECT count(*) FROM scrim_changes WHERE op = 'add'")
 for n in 1 2 3; do
-    get $n "/v1/audit?limit=0" -H "$AUTH"
+    get $n "/v1/audit?limit=0&source=node" -H "$AUTH"
     imports=$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
         print scalar grep { $_->{action} eq "import" } @{$j->{audit}}' <"$T/out")
     get $n /v1/lists/known -H "$AUTH"
     is "$imports:$(jv '$j->{count}')" "$changes:101" "node $n: $changes imports applied once each, 101 hashes"
 done
+
+get 2 "/v1/audit?limit=0" -H "$AUTH"
+is "$(jv '$j->{source}'):$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
+    my %n; $n{$_->{node}}++ for grep { $_->{action} eq "import" } @{$j->{audit}};
+    print scalar(grep { $_->{action} eq "import" } @{$j->{audit}}), " from ", scalar keys %n' <"$T/out")" \
+    "cluster:$changes from 3" "GET /v1/audit: the cluster's audit, every node's imports"
 
 # ---- a node killed, changes made without it, started again ----------------------
 node_stop 3 KILL
@@ -299,7 +305,7 @@ cp -a "$T/db2" "$T/db4"
 node_start 4 --cluster "$URL"
 poll 200 healthy 4
 ok $? "node 4, from a copy of node 2's database, is ready"
-get 4 "/v1/audit?limit=0" -H "$AUTH"
+get 4 "/v1/audit?limit=0&source=node" -H "$AUTH"
 imports=$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
     print scalar grep { $_->{action} eq "import" } @{$j->{audit}}' <"$T/out")
 is "$imports" "$((changes + 1))" "node 4 applied nothing twice (its copy carried node 2's position)"

@@ -431,7 +431,7 @@ static int admin_list(scrim_call *c, void *arg)
     }
 }
 
-/* GET /v1/audit[?limit=N] */
+/* GET /v1/audit[?limit=N][&source=cluster|node] */
 static int admin_audit(scrim_call *c, void *arg)
 {
     scrim_audit_rec *v = NULL;
@@ -449,6 +449,20 @@ static int admin_audit(scrim_call *c, void *arg)
             return scrim_call_error(c, 400, "bad_request", "?limit= must be "
                                     "an integer from 0 (all) to 1000000");
     }
+    const char *src = scrim_call_arg(c, "source");
+    if (src && strcmp(src, "cluster") && strcmp(src, "node"))
+        return scrim_call_error(c, 400, "bad_request", "?source= must be "
+                                "cluster or node");
+    if (c->server->cluster && (!src || !strcmp(src, "cluster"))) {
+        /* the cluster's, from PostgreSQL; this node's own when it is away
+         * (or asked for: ?source=node) */
+        json_t *a = scrim__cluster_audit(c->server, (size_t)limit, err,
+                                         sizeof err);
+        if (a) {
+            c->json = json_pack("{s:o, s:s}", "audit", a, "source", "cluster");
+            return 0;
+        }
+    }
     if ((rc = scrim_store_audit(c->store, (size_t)limit, &v, &n, err,
                                 sizeof err)))
         return store_error(c, rc, err);
@@ -457,6 +471,8 @@ static int admin_audit(scrim_call *c, void *arg)
         json_array_append_new(a, scrim_audit_json(&v[i]));
     free(v);
     c->json = json_pack("{s:o}", "audit", a);
+    if (c->server->cluster)
+        json_object_set_new(c->json, "source", json_string("node"));
     return 0;
 }
 

@@ -61,6 +61,15 @@ static const char schema_sql[] =
     " time timestamptz NOT NULL DEFAULT clock_timestamp());"
     "ALTER TABLE scrim_changes ALTER COLUMN payload SET STORAGE EXTERNAL;"
     "END IF; END $$;"
+    "CREATE TABLE IF NOT EXISTS scrim_audit ("
+    " id bigserial PRIMARY KEY,"
+    " time timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " node text NOT NULL,"
+    " action text NOT NULL,"
+    " list text NOT NULL,"
+    " count bigint NOT NULL DEFAULT 0,"
+    " detail text NOT NULL DEFAULT '',"
+    " change bigint);"
     "INSERT INTO scrim_schema SELECT 1 WHERE NOT EXISTS "
     "(SELECT 1 FROM scrim_schema);"
     "SELECT max(version) FROM scrim_schema;";
@@ -917,6 +926,22 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
     if (!r)
         goto fail;
     PQclear(r);
+    /* the cluster's audit: who changed what, through which node */
+    {
+        char ch[24];
+        snprintf(ch, sizeof ch, "%llu", (unsigned long long)*change);
+        const char *action = !strcmp(op, "metadata")
+            ? (strstr(pj, "\"create\":true") ? "create" : "set")
+            : !strcmp(op, "add") || !strcmp(op, "replace") ? "import" : op;
+        const char *av[6] = {cl->node, action, list, n, pj, ch};
+        r = scrim__pq_query(tx->conn, "INSERT INTO scrim_audit (node, action, "
+                            "list, count, detail, change) VALUES ($1, $2, $3, "
+                            "$4::int8, $2 || ' ' || $5, $6::int8)", 6, av,
+                            NULL, NULL, err, sizeof err);
+        if (!r)
+            goto fail;
+        PQclear(r);
+    }
     if (scrim__pq_run(tx->conn, "NOTIFY scrim_changes; COMMIT", err, sizeof err))
         goto fail;
     free(pj);
@@ -953,4 +978,52 @@ void scrim__cluster_on_stop(scrim_server *srv, void (*fn)(void *), void *arg)
 {
     srv->cluster->on_stop = fn;
     srv->cluster->on_stop_arg = arg;
+}
+
+json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
+                             size_t errlen)
+{
+    scrim__cluster *cl = srv->cluster;
+    char lim[24];
+    json_t *a = NULL;
+    snprintf(lim, sizeof lim, "%llu", limit ? (unsigned long long)limit
+                                            : (unsigned long long)INT64_MAX);
+    const char *v[1] = {lim};
+    pthread_mutex_lock(&cl->wlock);
+    if (!cl->wconn && (cl->wconn = scrim__pq_connect(cl->conninfo, err, errlen)) &&
+        ensure_schema(cl->wconn, err, errlen)) {
+        PQfinish(cl->wconn);
+        cl->wconn = NULL;
+    }
+    PGresult *r = cl->wconn ? scrim__pq_query(
+        cl->wconn, "SELECT id, extract(epoch FROM time)::float8, action, list, "
+        "count, detail, node, coalesce(change, 0) FROM (SELECT * FROM "
+        "scrim_audit ORDER BY id DESC LIMIT $1::int8) l ORDER BY id", 1, v,
+        NULL, NULL, err, errlen) : NULL;
+    if (!r && cl->wconn) {   /* dropped: afresh next time */
+        PQfinish(cl->wconn);
+        cl->wconn = NULL;
+    }
+    pthread_mutex_unlock(&cl->wlock);
+    if (!r)
+        return NULL;
+    a = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        char *t[4];
+        for (int k = 0; k < 4; k++)
+            t[k] = strndup(PQgetvalue(r, i, 2 + (k < 2 ? k : k + 1)),
+                           (size_t)PQgetlength(r, i, 2 + (k < 2 ? k : k + 1)));
+        if (t[0] && t[1] && t[2] && t[3])
+            json_array_append_new(a, json_pack(
+                "{s:I, s:f, s:s, s:s, s:I, s:s, s:s, s:I}", "seq",
+                (json_int_t)scrim__pq_u64(PQgetvalue(r, i, 0)), "time",
+                bef64(PQgetvalue(r, i, 1)), "action", t[0], "list", t[1],
+                "count", (json_int_t)scrim__pq_u64(PQgetvalue(r, i, 4)),
+                "detail", t[2], "node", t[3], "change",
+                (json_int_t)scrim__pq_u64(PQgetvalue(r, i, 7))));
+        for (int k = 0; k < 4; k++)
+            free(t[k]);
+    }
+    PQclear(r);
+    return a;
 }

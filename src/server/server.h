@@ -118,6 +118,11 @@ int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
                           const char *list, const char *op, json_t *params,
                           uint64_t *change);
 void scrim__cluster_abort(scrim__cluster_tx *tx);
+/* GET /v1/audit in cluster mode: the cluster's audit (every node's admin
+ * writes), the last `limit` (0: all), oldest first; NULL with err set if
+ * PostgreSQL cannot be read. */
+json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
+                             size_t errlen);
 /* For the review sync (review/sync.c): the connection string (NULL: not
  * clustered), and a function scrim_server_free calls before the store
  * closes (one). */
