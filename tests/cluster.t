@@ -184,6 +184,17 @@ for n in 2 3; do
     is "$code:$(head -c 3 "$T/out" | od -An -tx1 | tr -d ' ')" 200:ffd8ff "  and its preview"
 done
 
+get 2 /v1/review/lists/known -X PUT -H "$AUTH" -d '{"level": "none"}'
+is "$code" 200 "a list's preview level set on node 2"
+level_is() { get "$1" /v1/review/lists -H "$AUTH" && [ "$(jv '$j->{known}')" = "$2" ]; }
+for n in 1 3; do
+    poll 100 level_is $n none
+    ok $? "node $n has it"
+done
+get 3 /v1/review/lists/known -X PUT -H "$AUTH" -d '{"level": "default"}'
+poll 100 level_is 1 null
+ok $? "and its removal on node 3 reaches node 1"
+
 # ---- PostgreSQL stopped under load ------------------------------------------------
 cat >"$T/load.pl" <<'EOF'
 require "$ENV{T}/http.pl";

@@ -372,7 +372,7 @@ static int put_preview(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES]
 /* Cluster mode: queue record id's creation ('r') or decision ('d') for
  * sync.c to send, in the transaction that makes it (LMDB codes). */
 static int outbox_put(scrim_review *r, MDB_txn *txn, char kind,
-                      const uint8_t id[ID_BYTES])
+                      const void *id, size_t idlen)
 {
     if (!r->sync)
         return 0;
@@ -384,12 +384,12 @@ static int outbox_put(scrim_review *r, MDB_txn *txn, char kind,
     else if (mrc && mrc != MDB_NOTFOUND)
         return mrc;
     uint64_t next = seq + 1;
-    uint8_t key[8], val[1 + ID_BYTES];
+    uint8_t key[8], val[1 + 64];
     for (int i = 0; i < 8; i++)
         key[i] = (uint8_t)(seq >> (56 - 8 * i));
     val[0] = (uint8_t)kind;
-    memcpy(val + 1, id, ID_BYTES);
-    MDB_val k = {8, key}, v = {sizeof val, val}, nv = {8, &next};
+    memcpy(val + 1, id, idlen);   /* a record's id, or a list's name */
+    MDB_val k = {8, key}, v = {1 + idlen, val}, nv = {8, &next};
     if ((mrc = mdb_put(txn, r->outbox, &k, &v, 0)))
         return mrc;
     return mdb_put(txn, r->syncmeta, &mk, &nv, 0);
@@ -475,7 +475,7 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
         (mrc = mdb_put(txn, r->pending, &k, &empty, 0)) ||
         (in->preview && (mrc = put_preview(r, txn, id, 'd', in->preview))) ||
         (in->lighter && (mrc = put_preview(r, txn, id, 'l', in->lighter))) ||
-        (mrc = outbox_put(r, txn, 'r', id))) {
+        (mrc = outbox_put(r, txn, 'r', id, ID_BYTES))) {
         rc = db_fail(err, errlen, "storing the record", mrc);
         goto done;
     }
@@ -740,7 +740,7 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
     MDB_val nv = {strlen(text), text};
     if ((mrc = mdb_put(txn, r->records, &k, &nv, 0)) ||
         ((mrc = mdb_del(txn, r->pending, &k, NULL)) && mrc != MDB_NOTFOUND) ||
-        (mrc = outbox_put(r, txn, 'd', id))) {
+        (mrc = outbox_put(r, txn, 'd', id, ID_BYTES))) {
         rc = db_fail(err, errlen, "storing the decision", mrc);
         goto done;
     }
@@ -818,7 +818,11 @@ int scrim_review_list_level_set(scrim_review *r, const char *list,
         return db_fail(err, errlen, "begin", mrc);
     MDB_val k = {strlen(list), (void *)list}, v = {remove ? 0 : strlen(canon), canon};
     mrc = remove ? mdb_del(txn, r->lists, &k, NULL) : mdb_put(txn, r->lists, &k, &v, 0);
-    if (mrc && !(remove && mrc == MDB_NOTFOUND)) {
+    if (remove && mrc == MDB_NOTFOUND)
+        mrc = 0;
+    if (!mrc)
+        mrc = outbox_put(r, txn, 'l', list, strlen(list));
+    if (mrc) {
         mdb_txn_abort(txn);
         return db_fail(err, errlen, "storing the list's level", mrc);
     }
@@ -993,13 +997,34 @@ int scrim__review_outbox_next(scrim_review *r, scrim__review_out *o,
         mdb_txn_abort(txn);
         return SCRIM_ENOTFOUND;
     }
-    if (mrc || k.mv_size != 8 || v.mv_size != 1 + ID_BYTES) {
+    if (mrc || k.mv_size != 8 || v.mv_size < 2 || v.mv_size > 65 ||
+        (((const char *)v.mv_data)[0] != 'l' && v.mv_size != 1 + ID_BYTES)) {
         mdb_txn_abort(txn);
         return db_fail(err, errlen, "outbox", mrc ? mrc : MDB_CORRUPTED);
     }
     for (int i = 0; i < 8; i++)
         o->seq = o->seq << 8 | ((const uint8_t *)k.mv_data)[i];
     o->kind = ((const char *)v.mv_data)[0];
+    if (o->kind == 'l') {
+        /* a list's preview level, as it is now ("default": none set) */
+        snprintf(o->id, sizeof o->id, "%.*s", (int)v.mv_size - 1,
+                 (const char *)v.mv_data + 1);
+        MDB_val lk = {strlen(o->id), o->id}, lv;
+        mrc = mdb_get(txn, r->lists, &lk, &lv);
+        if (mrc == MDB_NOTFOUND)
+            lv = (MDB_val){7, "default"};
+        else if (mrc) {
+            mdb_txn_abort(txn);
+            return db_fail(err, errlen, "outbox", mrc);
+        }
+        o->record = dup_val(&lv);
+        mdb_txn_abort(txn);
+        if (!o->record) {
+            scrim__seterr(err, errlen, "out of memory");
+            return SCRIM_ENOMEM;
+        }
+        return 0;
+    }
     uint8_t id[ID_BYTES];
     memcpy(id, (const uint8_t *)v.mv_data + 1, ID_BYTES);
     scrim__hex_encode(id, ID_BYTES, o->id);
@@ -1089,7 +1114,7 @@ int scrim__review_apply(scrim_review *r, uint64_t logid, char kind,
     json_error_t je;
     int mrc = 0, rc;
     MDB_val ak = {7, "applied"}, av = {8, &logid};
-    if (kind && (rc = id_parse(hexid, id, err, errlen)))
+    if (kind && kind != 'l' && (rc = id_parse(hexid, id, err, errlen)))
         kind = 0;   /* a bad row: passed over */
     if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
         return db_fail(err, errlen, "begin", mrc);
@@ -1153,6 +1178,19 @@ int scrim__review_apply(scrim_review *r, uint64_t logid, char kind,
                 goto fail;
             mrc = 0;
         }
+    }
+    if (kind == 'l' && !list_name_ok(hexid, err, errlen)) {
+        /* a list's preview level set on another node */
+        MDB_val lk = {strlen(hexid), (void *)hexid};
+        MDB_val lv = {record_len, (void *)record};
+        if (record_len == 7 && !memcmp(record, "default", 7)) {
+            if ((mrc = mdb_del(txn, r->lists, &lk, NULL)) == MDB_NOTFOUND)
+                mrc = 0;
+        } else if (record_len && record_len < 128) {
+            mrc = mdb_put(txn, r->lists, &lk, &lv, 0);
+        }
+        if (mrc)
+            goto fail;
     }
     if ((mrc = mdb_put(txn, r->syncmeta, &ak, &av, 0)))
         goto fail;

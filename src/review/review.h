@@ -26,8 +26,9 @@ int scrim__review_sync_open(struct scrim_review *r, char node[33],
 
 typedef struct scrim__review_out {
     uint64_t seq;           /* outbox number */
-    char kind;              /* 'r' record made, 'd' decision */
-    char id[33];
+    char kind;              /* 'r' record made, 'd' decision, 'l' a
+                             * list's preview level (record: the level) */
+    char id[65];            /* the record's, or the list's name */
     int gone;               /* the record is no more (purged): skip */
     char *record;           /* its stored JSON, NUL-terminated */
     uint8_t *preview, *lighter;

@@ -30,7 +30,7 @@ static const char schema_sql[] =
     " id bigserial PRIMARY KEY,"
     " node text NOT NULL,"
     " seq bigint NOT NULL,"
-    " kind text NOT NULL CHECK (kind IN ('record', 'decision')),"
+    " kind text NOT NULL CHECK (kind IN ('record', 'decision', 'level')),"
     " record_id text NOT NULL,"
     " record text NOT NULL,"
     " preview bytea,"
@@ -63,12 +63,14 @@ static int send_all(review_sync *sy, PGconn *conn, char *err, size_t errlen)
         if (!o.gone) {
             char seq[24];
             snprintf(seq, sizeof seq, "%llu", (unsigned long long)o.seq);
-            const char *v[7] = {sy->node, seq, o.kind == 'r' ? "record" : "decision",
+            const char *v[7] = {sy->node, seq, o.kind == 'r' ? "record"
+                                : o.kind == 'd' ? "decision" : "level",
                                 o.id, o.record, (const char *)o.preview,
                                 (const char *)o.lighter};
             int lens[7] = {0, 0, 0, 0, 0, (int)o.preview_len, (int)o.lighter_len};
             int fmts[7] = {0, 0, 0, 0, 0, 1, 1};
-            if (o.kind != 'r')  /* a decision travels in its record alone */
+            if (o.kind != 'r')  /* a decision travels in its record alone,
+                                 * a level as the record's text */
                 v[5] = v[6] = NULL;
             PGresult *r = NULL;
             if (scrim__pq_run(conn, "BEGIN; SELECT pg_advisory_xact_lock("
@@ -113,8 +115,8 @@ static int pull_all(review_sync *sy, PGconn *conn, char *err, size_t errlen)
             uint64_t id = scrim__pq_u64(PQgetvalue(r, i, 0));
             int mine = PQgetlength(r, i, 1) == 32 &&
                        !memcmp(PQgetvalue(r, i, 1), sy->node, 32);
-            char kind = mine ? 0 : PQgetvalue(r, i, 2)[0] == 'r' ? 'r' : 'd';
-            char rid[33];
+            char kind = mine ? 0 : PQgetvalue(r, i, 2)[0];
+            char rid[65];
             snprintf(rid, sizeof rid, "%.*s", PQgetlength(r, i, 3),
                      PQgetvalue(r, i, 3));
             char aerr[256];
