@@ -209,6 +209,8 @@ struct scrim_server {
     int n_media;
     struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
     int n_hooks;
+    struct { scrim_metrics_fn fn; void *arg; } mhooks[SCRIM__MAX_HOOKS];
+    int n_mhooks;                    /* modules' /metrics text */
     struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
     int n_health;
     /* admin requests answered 202, with their outcome (jobs.c) */
@@ -241,6 +243,7 @@ struct scrim_server {
     scrim__cluster *cluster;         /* cluster.c; NULL: a single node */
     struct scrim_counter counters[SCRIM__MAX_COUNTERS];
     int n_counters;
+    struct scrim__webhooks *webhooks; /* webhook.c; NULL: none configured */
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
@@ -336,6 +339,8 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
                        struct scrim_store *store, scrim_match_result *res,
                        char *err, size_t errlen);
 int scrim__admin_register(scrim_server *srv);
+/* GET /v1/openapi.json: the embedded doc/openapi.json (openapi.c). */
+int scrim__openapi_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 
 /* Render /metrics text into a malloc'd buffer; series labelled with list
@@ -407,5 +412,24 @@ int scrim__admin_check(scrim_server *srv, const scrim_settings *s,
 /* True when `authorization` carries the admin token (no answer made). */
 int scrim__admin_ok(scrim_server *srv, const scrim_settings *s,
                     const char *authorization);
+
+/* ---- webhooks (webhook.c) ------------------------------------------ */
+
+typedef struct scrim__webhooks scrim__webhooks;
+/* Start-up: the queue read from the database, the delivery thread started
+ * (nothing without --webhook-url).  On error the caller frees the server. */
+int scrim__webhooks_new(scrim_server *srv, const scrim_settings *s, char *err,
+                        size_t errlen);
+/* Stop the delivery thread (what is queued stays in the database). */
+void scrim__webhooks_free(scrim_server *srv);
+/* Queue an event for every --webhook-url, durably, before returning: an
+ * object of "id" (new, random), "type", "time" and the keys of `data`
+ * (borrowed; NULL: none).  Any thread.  SCRIM_OK, also when no webhook is
+ * configured; else SCRIM_E* with err set (nothing queued). */
+int scrim__webhook_emit(scrim_server *srv, const char *type, json_t *data,
+                        char *err, size_t errlen);
+void scrim__webhooks_metrics(scrim_server *srv, FILE *f);
+/* {"urls", "queue_depth", "oldest_age_seconds"} for /healthz, or NULL. */
+json_t *scrim__webhooks_health(scrim_server *srv);
 
 #endif
