@@ -320,6 +320,8 @@ get 4 "/v1/audit?limit=0&source=node" -H "$AUTH"
 imports=$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>);
     print scalar grep { $_->{action} eq "import" } @{$j->{audit}}' <"$T/out")
 is "$imports" "$((changes + 1))" "node 4 applied nothing twice (its copy carried node 2's position)"
+! grep -q 'the log does not have' "$T/log4"
+ok $? "node 4 (a copy, in step) does not claim to be ahead of the log"
 node_stop 4
 
 # ---- a new node, empty database: the whole log replayed before it is ready -----
@@ -348,6 +350,8 @@ node_stop 5
 for n in 1 2 3; do
     ! grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$T/stderr$n" 2>/dev/null
     ok $? "node $n: no sanitizer reports" "$(head -n 30 "$T/stderr$n" 2>/dev/null)"
+    ! grep -q 'the log does not have' "$T/log$n"
+    ok $? "node $n: never claimed to be ahead of the change log"
 done
 node_stop 1
 ok $? "node 1 stops cleanly"

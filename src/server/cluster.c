@@ -478,7 +478,8 @@ static int catch_up(scrim__cluster *cl, PGconn *conn, int *pause, char *err,
         snprintf(at, sizeof at, "%llu", (unsigned long long)applied);
         const char *v[1] = {at};
         PGresult *r = scrim__pq_query(
-            conn, "SELECT coalesce(max(id), 0)::int8, count(*)::int8, "
+            conn, "SELECT (SELECT coalesce(max(id), 0) FROM scrim_changes)::int8, "
+            "count(*)::int8, "
             "coalesce(extract(epoch FROM min(time)), 0)::float8 "
             "FROM scrim_changes WHERE id > $1::int8", 1, v, NULL, NULL, err,
             errlen);
