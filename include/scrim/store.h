@@ -257,6 +257,7 @@ enum scrim_import_format {
 const char *scrim_import_format_name(int format);
 int scrim_import_format_parse(const char *s);   /* or SCRIM_EINVAL */
 
+struct scrim_entry;   /* below */
 typedef struct scrim_import_opts {
     int create;                 /* create the list if missing */
     scrim_list_params list;     /* applied to a created list (or changes) */
@@ -268,6 +269,13 @@ typedef struct scrim_import_opts {
                                    not know is an error (else counted) */
     double deadline;            /* scrim_now() at which adding stops with
                                    SCRIM_ETIMEOUT (then abort); 0 = none */
+    /* Cluster mode (scrimd --cluster): a dry run does everything but write
+     * (scrim_import_commit gives the counts and aborts), and capture, if
+     * set, is called with each entry offered to scrim_import_add once it has
+     * been checked (a non-zero return fails the add: SCRIM_ENOMEM). */
+    int dry_run;
+    int (*capture)(void *ud, const struct scrim_entry *e);
+    void *capture_ud;
 } scrim_import_opts;
 
 typedef struct scrim_import_stats {
@@ -453,6 +461,21 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
 int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
                               const scrim_lookup_opts *opts,
                               scrim_matches *out, char *err, size_t errlen);
+
+/* ---- cluster position -------------------------------------------------------- */
+
+/* scrimd --cluster keeps the store in step with a change log in PostgreSQL
+ * (src/server/cluster.c).  scrim_store_applying(id) makes the calling
+ * thread's next write transactions (imports, list changes, drops, removals)
+ * record change `id` as applied, in the same transaction, until it is
+ * called again (0: record nothing).  scrim_store_applied() reads the last
+ * recorded id (0 if none); scrim_store_set_applied() records one alone (a
+ * change that cannot apply here, skipped). */
+void scrim_store_applying(uint64_t change);
+int scrim_store_applied(scrim_store *s, uint64_t *out, char *err,
+                        size_t errlen);
+int scrim_store_set_applied(scrim_store *s, uint64_t change, char *err,
+                            size_t errlen);
 
 /* ---- audit ---------------------------------------------------------------- */
 

@@ -29,6 +29,7 @@ struct scrim_review_server {
     GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
     scrim_counter *made, *repeats, *throttled;
     scrim__people *people;     /* reviewer accounts, exposure (people.c) */
+    void *sync;                /* cluster mode: sync.c's, to wake it */
 };
 
 /* Review records one client may cause: a token bucket per peer (its uid on
@@ -347,6 +348,7 @@ static int route_record(scrim_call *c, void *arg)
                                   json_string_value(json_object_get(
                                       json_object_get(c->json, "decision"),
                                       "decision")));
+        scrim__review_sync_kick(rs->sync);
         return rc;
     }
     if (c->method != SCRIM_GET)
@@ -653,6 +655,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     }
     if (rc)
         goto done;
+    scrim__review_sync_kick(rs->sync);
     scrim_counter_add(rs->made, 1);
     char url[128];
     snprintf(url, sizeof url, "/v1/review/%s/preview.jpg", id);
@@ -725,9 +728,15 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
      * records is reported at start-up, and scrimd serves without them. */
     struct scrim_store *store = scrim_server_store(srv);
     char why[sizeof rs->off + 32];
-    if (store && !review_get(rs, store, why, sizeof why))
+    scrim_review *rv = store ? review_get(rs, store, why, sizeof why) : NULL;
+    if (store && !rv)
         scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
                                   "review records are off", "error", rs->off));
+    /* cluster mode: one queue for every node (sync.c) */
+    if (rv && scrim__review_sync_start(srv, rv, &rs->sync, why, sizeof why))
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "error", "msg",
+                                  "review records stay on this node: cannot "
+                                  "start their sync", "error", why));
     *out = rs;
     return SCRIM_OK;
 }
