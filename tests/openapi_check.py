@@ -932,6 +932,9 @@ def main():
     c("drop a missing list", "DELETE", "/v1/lists/gone", 404, headers=[ADMIN])
     c("audit", "GET", "/v1/audit?limit=5", 200, headers=[ADMIN])
     c("audit: a bad ?limit=", "GET", "/v1/audit?limit=-1", 400, headers=[ADMIN])
+    c("audit: ?source=node (a single node has only its own)", "GET", "/v1/audit?source=node", 200,
+      headers=[ADMIN])
+    c("audit: a bad ?source=", "GET", "/v1/audit?source=all", 400, headers=[ADMIN])
     c("settings", "GET", "/v1/settings", 200, headers=[ADMIN])
     c("a job that does not exist", "GET", "/v1/jobs/0123456789abcdef0123456789abcdef", 404,
       headers=[ADMIN])
