@@ -90,6 +90,8 @@ typedef struct scrim_settings {
                                               * without the admin token */
     uint64_t memory_budget;                  /* bytes bodies and decodes hold */
     uint64_t max_decode_memory;              /* bytes one decode holds */
+    int quarantine_after;                    /* rejected matches before an
+                                              * entry is quarantined; 0 never */
 } scrim_settings;
 
 /* Fill every field with its default. */
