@@ -22,6 +22,7 @@ static const struct command {
     {"audit", cmd_audit, "show the record of changes to the lists"},
     {"preview", cmd_preview, "blurred greyscale preview of an image (JPEG)"},
     {"preview-level", cmd_preview_level, "show or set the per-list preview (blur) level"},
+    {"review", cmd_review, "the review queue, decisions, entry stats, quarantine"},
     {"compare", cmd_compare, "compare two videos by vPDQ (query/compared match %)"},
     {"match", cmd_match, "match images and videos against the lists (JSON per file)"},
 };
