@@ -388,8 +388,10 @@ int scrim_review_stats(scrim_review *r, const char *list, json_t **out,
     }
     for (; !mrc; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (ll && (k.mv_size <= ll || memcmp(k.mv_data, list, ll) ||
-                   ((const char *)k.mv_data)[ll] != SEP[0]))
+                   ((const char *)k.mv_data)[ll] != SEP[0])) {
+            mrc = MDB_NOTFOUND;   /* past the list's keys */
             break;
+        }
         json_error_t je;
         json_t *e = json_loadb(v.mv_data, v.mv_size, 0, &je);
         if (!e)
