@@ -9,7 +9,7 @@
 . "$(dirname "$0")/review_lib.sh"
 need_tools vips python3 curl
 review_setup
-plan 62
+plan 64
 
 FIX=$PWD/tests/fixtures
 pdq() { "$BIN/scrim" hash "$1" | cut -d, -f1; }
@@ -262,4 +262,7 @@ check "scrim review with a bad subcommand: usage, status 2" sh -c \
     "'$BIN/scrim' review frobnicate --db '$T/db' 2>/dev/null; [ \$? = 2 ]"
 check "scrim review restore of a bad entry: status 2" sh -c \
     "'$BIN/scrim' review restore --db '$T/db' q bogus:xx 2>/dev/null; [ \$? = 2 ]"
+scrimd_stop
+check "scrimd exits 0" [ $? = 0 ]
+no_sanitizer_reports "$T/stderr"
 done_testing

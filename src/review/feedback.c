@@ -66,10 +66,12 @@ int review__count(MDB_txn *txn, MDB_dbi entries, json_t *matches,
 {
     char key[512];
     size_t i;
-    json_t *m, *seen = json_object();
+    json_t *m, *seen;
     int rc = 0;
     if (was && now && !strcmp(was, now))
         return 0;   /* the same decision again: the counts stand */
+    if (!(seen = json_object()))
+        return ENOMEM;
     json_array_foreach(matches, i, m) {
         const char *list, *type, *k;
         if (entry_key(m, key, sizeof key, &list, &type, &k))

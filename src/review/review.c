@@ -787,11 +787,15 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
     }
     /* A second decision is a change, never a silent overwrite: it names
      * the one it replaces (who, when, what), which stays in "history". */
-    if (json_is_object(prev))
-        json_object_set_new(d, "replaces", json_pack(
-            "{s:O?, s:O?, s:O?}", "decision", json_object_get(prev, "decision"),
-            "by", json_object_get(prev, "by"), "time",
-            json_object_get(prev, "time")));
+    if (json_is_object(prev)) {
+        json_t *was_d = json_object();
+        static const char *const keys[] = {"decision", "by", "time"};
+        for (int i = 0; i < 3; i++) {
+            json_t *v = json_object_get(prev, keys[i]);
+            json_object_set_new(was_d, keys[i], v ? json_copy(v) : json_null());
+        }
+        json_object_set_new(d, "replaces", was_d);
+    }
     json_object_set_new(rec, "decision", d);
     /* The entries' confirmed / rejected counts (feedback.c), in the same
      * transaction as the decision. */
