@@ -7,9 +7,9 @@
 # count, filter, order and paging; a second decision kept as a change.
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
-need_tools vips python3 curl
+need_tools vips python3 curl ffmpeg
 review_setup
-plan 64
+plan 70
 
 FIX=$PWD/tests/fixtures
 pdq() { "$BIN/scrim" hash "$1" | cut -d, -f1; }
@@ -49,6 +49,11 @@ vips gaussnoise "$U/n.v" 40 30 --mean 128 --sigma 60 &&
     make_upload d && make_upload e || bail_out "cannot make uploads"
 vips rot "$U/c.jpg" "$U/c-rot.png" d90 || bail_out "vips rot failed"
 for i in 1 2 3 4 5 6 7; do copy "$U/c.jpg" "$i" "$U/c$i.jpg"; done
+ff -f lavfi -i testsrc2=size=320x240:rate=10:duration=4 -c:v mpeg4 -q:v 3 "$U/v.mkv" &&
+    "$BIN/scrim" hash "$U/v.mkv" > "$U/v.vpdq" &&
+    "$BIN/scrim" import --db "$T/db" --list vids --create --format vpdq "$U/v.vpdq" >/dev/null ||
+    bail_out "cannot make the video"
+for i in 1 2; do copy "$U/v.mkv" "$i" "$U/v$i.mkv"; done
 for l in bad:mid q:c qa:d qb:e; do
     "$BIN/scrim" import --db "$T/db" --list "${l%%:*}" --create "$U/${l#*:}.pdq" >/dev/null ||
         bail_out "import failed"
@@ -262,6 +267,30 @@ check "scrim review with a bad subcommand: usage, status 2" sh -c \
     "'$BIN/scrim' review frobnicate --db '$T/db' 2>/dev/null; [ \$? = 2 ]"
 check "scrim review restore of a bad entry: status 2" sh -c \
     "'$BIN/scrim' review restore --db '$T/db' q bogus:xx 2>/dev/null; [ \$? = 2 ]"
+# ---- 63-68: videos: suppressed by their SHA-256, quarantined by their id ----------
+match "$U/v.mkv" > "$T/m"
+decide "$(json review.id < "$T/m")" '{"decision":"reject"}' > "$T/d"
+check "a video's reject suppresses its SHA-256" eval '[ "$(json matches.0.type < "$T/m")" = video ] &&
+    [ "$(json feedback.suppressed.0.list < "$T/d")" = vids.suppressed ] &&
+    [ "$(json feedback.suppressed.0.pdq < "$T/d")" = null ]'
+copy "$U/v.mkv" "" "$U/v0.mkv"
+match "$U/v0.mkv" > "$T/m"
+check "the same video again: allowed, not matched" eval '[ "$(json matched < "$T/m")" = false ] &&
+    grep -q "\"suppressed_by\":\"vids.suppressed\"" "$T/m"'
+match "$U/v1.mkv" > "$T/m"
+check "another file of it still matches" [ "$(json matched < "$T/m")" = true ]
+"$BIN/scrim" review decide --db "$T/db" --by bob --quarantine-after 2 --no-suppress \
+    "$(json review.id < "$T/m")" reject > "$T/cd"
+check "two rejects quarantine the video entry, by its id" grep -qx "quarantined vids video:.*" "$T/cd"
+match "$U/v2.mkv" > "$T/m"
+check "a quarantined video entry matches nothing" eval '[ "$(json matched < "$T/m")" = false ] &&
+    [ "$(json allowed.# < "$T/m")" = 0 ]'
+"$BIN/scrim" import --db "$T/db" --list qb.suppressed --create "$U/d.pdq" >/dev/null
+decide "$ID_e1" '{"decision":"reject"}' > "$T/d"
+check "never suppressed into a block list of that name (the decision stands)" eval '
+    [ "$(status)" = 200 ] && [ "$(json status < "$T/d")" = rejected ] &&
+    [ "$(json feedback.suppressed.# < "$T/d")" = 0 ] &&
+    grep -q "qb.suppressed is a block list" "$T/d"'
 scrimd_stop
 check "scrimd exits 0" [ $? = 0 ]
 no_sanitizer_reports "$T/stderr"

@@ -206,6 +206,14 @@ static void suppress(scrim_store *s, json_t *rec, const char *by, json_t *fb)
                       l, SCRIM_SUPPRESS_SUFFIX);
             continue;
         }
+        /* never into a block list that happens to have the name */
+        scrim_list_info li;
+        if (!scrim_store_list_get(s, name, &li, NULL, 0) &&
+            li.kind != SCRIM_LIST_ALLOW) {
+            add_error(fb, "not suppressed: %s is a block list, not %s's "
+                      "suppression list", name, l);
+            continue;
+        }
         snprintf(desc, sizeof desc, "uploads reviewers rejected as matches of %s", l);
         scrim_import_opts io = {.create = 1, .mode = SCRIM_IMPORT_ADD,
                                 .source = "review"};
