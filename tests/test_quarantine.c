@@ -281,6 +281,23 @@ static void remove_and_drop(void **state)
     assert_string_equal(a[1].action, "unquarantine-remove");
     assert_non_null(strstr(a[1].detail, "by admin"));
     free(a);
+    /* removed by a plain remove and imported again: not quarantined */
+    assert_int_equal(scrim_store_quarantine(fx->s, "bad", SCRIM_HASH_PDQ, fx->yhex, 1,
+                                            "alice", NULL, NULL, err, sizeof err), 0);
+    const char *vals[] = {fx->yhex};
+    assert_int_equal(scrim_store_remove(fx->s, "bad", vals, 1, NULL, NULL, err,
+                                        sizeof err), 0);
+    scrim_entry ye = {.type = SCRIM_HASH_PDQ, .hash = &fx->y, .quality = 100};
+    import_into(fx->s, "bad", SCRIM_IMPORT_ADD, &ye, 1, NULL, 0);
+    assert_int_equal(hits(fx->s, &fx->y, "bad", 0, NULL), 1);
+    json_t *l0;
+    assert_int_equal(scrim_store_quarantined(fx->s, &l0, err, sizeof err), 0);
+    assert_int_equal(json_array_size(l0), 0);
+    json_decref(l0);
+    assert_int_equal(scrim_store_quarantine_remove(fx->s, "bad", SCRIM_HASH_PDQ,
+                                                   fx->yhex, "admin", err, sizeof err),
+                     SCRIM_ENOTFOUND);
+    assert_int_equal(hits(fx->s, &fx->y, "bad", 0, NULL), 1);
     /* a dropped list takes its registry entries with it */
     assert_int_equal(scrim_store_quarantine(fx->s, "other", SCRIM_HASH_PDQ, fx->xhex, 1,
                                             "alice", NULL, NULL, err, sizeof err), 0);

@@ -179,6 +179,30 @@ oom:
     return SCRIM_ENOMEM;
 }
 
+/* Does any of the entry's records carry the flag?  (A registry key can
+ * outlive its flags: the entry removed by a plain scrim remove, then
+ * imported again.) */
+static int entry_flagged(scrim_store *s, MDB_txn *txn, const qentry *e)
+{
+    MDB_val k, v;
+    for (size_t i = 0; i < e->nrefs; i++) {
+        k.mv_size = 4;
+        k.mv_data = &e->refs[i];
+        if (!mdb_get(txn, s->refs, &k, &v) && v.mv_size > REF_FLAGS &&
+            (((const uint8_t *)v.mv_data)[REF_FLAGS] & REF_F_QUARANTINE))
+            return 1;
+    }
+    k.mv_size = e->dklen;
+    k.mv_data = (void *)e->dkey;
+    if (e->dklen && !mdb_get(txn, s->digests, &k, &v) && v.mv_size > 5 &&
+        (((const uint8_t *)v.mv_data)[5] & REF_F_QUARANTINE))
+        return 1;
+    k.mv_size = e->vklen;
+    k.mv_data = e->vkey;
+    return e->vklen && !mdb_get(txn, s->videos, &k, &v) && v.mv_size > 12 &&
+           (((const uint8_t *)v.mv_data)[12] & REF_F_QUARANTINE);
+}
+
 /* Set or clear flag bit `at` of the value of k in dbi; *n counts changes
  * (LMDB codes). */
 static int flag_value(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, size_t at, int on,
@@ -360,7 +384,7 @@ int scrim_store_quarantine_remove(scrim_store *s, const char *list, int type,
     if (!(rk = reg_key(rec.id, type, ck, &rkl)))
         goto oom;
     MDB_val k = {rkl, rk}, v;
-    if (mdb_get(txn, s->meta, &k, &v)) {
+    if (mdb_get(txn, s->meta, &k, &v) || !entry_flagged(s, txn, &e)) {
         scrim__seterr(err, errlen, "%s entry %.80s of list '%s' is not "
                       "quarantined (scrim remove removes any entry)",
                       scrim_hash_type_name(type), ck, list);
@@ -466,14 +490,16 @@ int scrim_store_quarantined(scrim_store *s, json_t **out, char *err,
         }
         if (!*name)
             continue; /* its list was dropped */
-        /* removed meanwhile by a plain scrim remove: not listed */
+        /* removed meanwhile by a plain scrim remove (or imported again
+         * since, without the flag): not listed */
         char ek[SCRIM_ENTRY_TEXT_MAX + 1], ferr[64];
         qentry e;
         size_t ekl = k.mv_size - QKEY_LEN - 5;
         snprintf(ek, sizeof ek, "%.*s", (int)ekl, (const char *)p + QKEY_LEN + 5);
         int frc = entry_find(s, txn, &found, name, type, ek, &e, ferr, sizeof ferr);
+        int flagged = !frc && entry_flagged(s, txn, &e);
         qentry_free(&e);
-        if (frc == SCRIM_ENOTFOUND)
+        if (!flagged)
             continue;
         json_error_t je;
         json_t *j = json_loadb(v.mv_data, v.mv_size, 0, &je);
