@@ -9,7 +9,7 @@
 . "$(dirname "$0")/review_lib.sh"
 need_tools vips python3 curl ffmpeg
 review_setup
-plan 70
+plan 72
 
 FIX=$PWD/tests/fixtures
 pdq() { "$BIN/scrim" hash "$1" | cut -d, -f1; }
@@ -162,6 +162,11 @@ check "restore without an entry: 400, says what is expected" eval '[ "$(status)"
     grep -q "expected a JSON body" "$T/x"'
 admin -X POST -d "{\"action\":\"restore\",\"list\":\"q\",\"type\":\"pdq\",\"hash\":\"$PA\"}" /v1/review/quarantine > "$T/x"
 check "restore of an entry q does not have: 404" [ "$(status)" = 404 ]
+admin -X POST -d "{\"action\":\"restore\",\"list\":\"q\",\"type\":\"jpeg\",\"hash\":\"00\"}" /v1/review/quarantine > "$T/x"
+check "restore with a bad type: 400, naming the types" eval '[ "$(status)" = 400 ] &&
+    grep -q "pdq, md5, sha256, video" "$T/x"'
+reviewer "/v1/review/stats?list=a/b" > "$T/x"
+check "stats of a bad list name: 400" eval '[ "$(status)" = 400 ] && grep -q "bad list name" "$T/x"'
 admin -X POST -d "$RESTORE" /v1/review/quarantine > "$T/x"
 check "the admin restores it in one call" eval '[ "$(status)" = 200 ] &&
     [ "$(json changed < "$T/x")" = true ]'

@@ -297,7 +297,11 @@ static int route_stats(scrim_call *c, scrim_review *rv)
     json_t *out;
     if (c->method != SCRIM_GET)
         return scrim_call_error(c, 405, "method_not_allowed", "use GET");
-    int rc = scrim_review_stats(rv, scrim_call_arg(c, "list"), &out, err, sizeof err);
+    const char *list = scrim_call_arg(c, "list");
+    if (list && !scrim_list_name_valid(list))
+        return scrim_call_error(c, 400, "bad_request", "?list=: bad list name "
+                                "'%.70s' (1-64 of A-Z a-z 0-9 . _ -)", list);
+    int rc = scrim_review_stats(rv, list, &out, err, sizeof err);
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
