@@ -12,7 +12,7 @@ say       = @printf '  %-5s %s\n' $(1) $(2);
 endif
 
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
-            libevent_pthreads jansson libcrypto libjpeg
+            libevent_pthreads jansson libcrypto libjpeg libcurl
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -31,8 +31,9 @@ BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # FFmpeg and libvips are not linked: src/base/lazy.c opens them on first use
-# (the tests, which call libvips themselves, link it).
-LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips
+# (the tests, which call libvips themselves, link it); libcurl neither:
+# src/server/webhook.c opens it when scrimd has a --webhook-url.
+LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips libcurl
 PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
                $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ldl
 TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)
@@ -117,7 +118,7 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
-            libssl-dev libjpeg-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
+            libssl-dev libjpeg-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
             chromium groff-base man-db
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

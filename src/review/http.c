@@ -244,6 +244,42 @@ static int route_lists(scrim_call *c, scrim_review *rv, const char *name,
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
+/* A decision stored queues a "review.decision" webhook event (nothing
+ * without --webhook-url), before the answer: the record's id, the
+ * decision, its note and who made it, the upload's content id and digests
+ * and the matches.  A failure is logged with the request; the decision
+ * stands. */
+static void emit_decision(scrim_call *c, json_t *rec)
+{
+    char err[256] = "";
+    if (!c->server->webhooks)
+        return;
+    json_t *d = json_object_get(rec, "decision");
+    json_t *h = json_object_get(rec, "hashes");
+    json_t *ev = json_pack("{s:s, s:I, s:O, s:O, s:O, s:O, s:O}", "route",
+                           c->path, "request_id", (json_int_t)c->id,
+                           "review_id", json_object_get(rec, "id"),
+                           "decision", json_object_get(d, "decision"),
+                           "note", json_object_get(d, "note"),
+                           "by", json_object_get(d, "by"),
+                           "matches", json_object_get(rec, "matches"));
+    if (ev && json_object_get(rec, "content_id"))
+        json_object_set(ev, "content_id", json_object_get(rec, "content_id"));
+    if (ev && json_is_object(h))
+        json_object_set_new(ev, "upload", json_pack(
+            "{s:O?, s:O?, s:O?}", "kind", json_object_get(rec, "kind"),
+            "md5", json_object_get(h, "md5"),
+            "sha256", json_object_get(h, "sha256")));
+    if (!ev)
+        snprintf(err, sizeof err, "the review record lacks fields");
+    if (!ev || scrim__webhook_emit(c->server, "review.decision", ev, err,
+                                   sizeof err)) {
+        if (!c->hook_failures++)
+            snprintf(c->hook_error, sizeof c->hook_error, "webhook: %s", err);
+    }
+    json_decref(ev);
+}
+
 /* POST /v1/review/ID/decision {"decision": "confirm"|"reject", "note",
  * "suppress": true|false (a reject: default true)}; the false-match loop
  * (feedback.c) runs on the server's store. */
@@ -273,6 +309,7 @@ static int route_decision(scrim_call *c, scrim_review_server *rs,
     json_decref(body);
     if (rc)
         return fail(c, rc, err);
+    emit_decision(c, out);
     json_t *fb = json_object_get(out, "feedback");
     scrim_counter_add(rs->suppressed, json_array_size(json_object_get(fb, "suppressed")));
     scrim_counter_add(rs->quarantined,
@@ -351,6 +388,8 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who)
              : scrim_review_entry_remove(rv, c->store, list, type, key, who,
                                          &out, err, sizeof err);
     json_decref(body);
+    if (!rc && out)
+        emit_decision(c, out);
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 

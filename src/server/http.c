@@ -1229,6 +1229,29 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         s.video_threads != old->video_threads)
         scrim__log_msg("warning", "reload: db, socket, listen, user, threads "
                        "and video-threads change only on restart");
+    /* So do the webhooks (their queue and thread are set up at start). */
+    int hooks_changed = s.n_webhook_url != old->n_webhook_url ||
+        strcmp(s.webhook_secret_file, old->webhook_secret_file) ||
+        s.webhook_queue != old->webhook_queue ||
+        s.webhook_retry_base != old->webhook_retry_base ||
+        s.webhook_retry_max != old->webhook_retry_max ||
+        s.webhook_timeout != old->webhook_timeout ||
+        s.webhook_sync != old->webhook_sync;
+    for (int i = 0; i < s.n_webhook_url && !hooks_changed; i++)
+        hooks_changed = strcmp(s.webhook_url[i], old->webhook_url[i]) != 0;
+    if (hooks_changed)
+        scrim__log_msg("warning", "reload: the webhook-* settings change only "
+                       "on restart (the secret file's content is re-read "
+                       "whenever it changes)");
+    memcpy(s.webhook_url, old->webhook_url, sizeof s.webhook_url);
+    s.n_webhook_url = old->n_webhook_url;
+    snprintf(s.webhook_secret_file, sizeof s.webhook_secret_file, "%s",
+             old->webhook_secret_file);
+    s.webhook_queue = old->webhook_queue;
+    s.webhook_retry_base = old->webhook_retry_base;
+    s.webhook_retry_max = old->webhook_retry_max;
+    s.webhook_timeout = old->webhook_timeout;
+    s.webhook_sync = old->webhook_sync;
     snprintf(s.db, sizeof s.db, "%s", old->db);
     snprintf(s.socket, sizeof s.socket, "%s", old->socket);
     snprintf(s.listen, sizeof s.listen, "%s", old->listen);
@@ -1388,6 +1411,8 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         scrim__log_msg("warning", "the database directory %s is open to other "
                        "users (mode %04o): chmod 700 it", s->db,
                        (unsigned)(dst.st_mode & 07777));
+    if ((rc = scrim__webhooks_new(srv, s, err, errlen)))
+        goto fail;
     if ((rc = scrim__api_register(srv)) || (rc = scrim__admin_register(srv))) {
         scrim__seterr(err, errlen, "cannot set up the endpoints: %s",
                       scrim_strerror(rc));
@@ -1453,6 +1478,7 @@ void scrim_server_free(scrim_server *srv)
     scrim__pool_free(srv->vpool);
     scrim__pool_free(srv->apool);
     scrim__jobs_free(srv);
+    scrim__webhooks_free(srv); /* before the store (its environment) */
     scrim__accept_free(srv);
     if (srv->http)
         evhttp_free(srv->http);

@@ -189,6 +189,7 @@ struct scrim_server {
     struct scrim__budget *budget;    /* budget.c */
     struct scrim_counter counters[SCRIM__MAX_COUNTERS];
     int n_counters;
+    struct scrim__webhooks *webhooks; /* webhook.c; NULL: none configured */
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
@@ -355,5 +356,24 @@ int scrim__admin_check(scrim_server *srv, const scrim_settings *s,
 /* True when `authorization` carries the admin token (no answer made). */
 int scrim__admin_ok(scrim_server *srv, const scrim_settings *s,
                     const char *authorization);
+
+/* ---- webhooks (webhook.c) ------------------------------------------ */
+
+typedef struct scrim__webhooks scrim__webhooks;
+/* Start-up: the queue read from the database, the delivery thread started
+ * (nothing without --webhook-url).  On error the caller frees the server. */
+int scrim__webhooks_new(scrim_server *srv, const scrim_settings *s, char *err,
+                        size_t errlen);
+/* Stop the delivery thread (what is queued stays in the database). */
+void scrim__webhooks_free(scrim_server *srv);
+/* Queue an event for every --webhook-url, durably, before returning: an
+ * object of "id" (new, random), "type", "time" and the keys of `data`
+ * (borrowed; NULL: none).  Any thread.  SCRIM_OK, also when no webhook is
+ * configured; else SCRIM_E* with err set (nothing queued). */
+int scrim__webhook_emit(scrim_server *srv, const char *type, json_t *data,
+                        char *err, size_t errlen);
+void scrim__webhooks_metrics(scrim_server *srv, FILE *f);
+/* {"urls", "queue_depth", "oldest_age_seconds"} for /healthz, or NULL. */
+json_t *scrim__webhooks_health(scrim_server *srv);
 
 #endif

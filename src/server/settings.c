@@ -38,9 +38,14 @@ void scrim_settings_defaults(scrim_settings *s)
     s->quarantine_after = 3;   /* SCRIM_REVIEW_QUARANTINE_AFTER */
     s->memory_budget = 1ULL << 30;
     s->max_decode_memory = SCRIM_DEFAULT_MAX_DECODE_MEMORY;
+    s->webhook_queue = 100000;
+    s->webhook_retry_base = 1;
+    s->webhook_retry_max = 600;
+    s->webhook_timeout = 10;
+    s->webhook_sync = 1;
 }
 
-enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
+enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW, T_URLS };
 
 /* The option table: name, type, field, range, help.  Everything about an
  * option is here, so parsing, --help and the report cannot disagree. */
@@ -130,6 +135,26 @@ static const struct opt {
     {"cache-hashes", T_INT, F(cache_hashes), 0, 1, "0|1",
      "1: keep every PDQ in memory (32 bytes per hash), filled in the background "
      "at start-up and on SIGHUP: lookups check candidates without LMDB reads"},
+    {"webhook-url", T_URLS, F(webhook_url), 0, 0, "URL",
+     "http:// or https:// URL POSTed a signed JSON event on each block-list "
+     "match and review decision (repeatable, or comma-separated; at most 8)"},
+    {"webhook-secret-file", T_STR, F(webhook_secret_file), 0, 0, "FILE",
+     "file holding the webhooks' HMAC-SHA256 secret (needed with "
+     "--webhook-url; re-read when it changes)"},
+    {"webhook-queue", T_INT, F(webhook_queue), 1, 10000000, "N",
+     "events kept per webhook URL until delivered; past it the oldest is "
+     "dropped and counted"},
+    {"webhook-retry-base", T_SECS, F(webhook_retry_base), 0.001, 3600,
+     "SECONDS", "wait before a failed delivery's first retry, doubled at each "
+     "further failure (with jitter)"},
+    {"webhook-retry-max", T_SECS, F(webhook_retry_max), 0.001, 86400,
+     "SECONDS", "longest wait between retries of a delivery"},
+    {"webhook-timeout", T_SECS, F(webhook_timeout), 0.001, 600, "SECONDS",
+     "time a webhook delivery may take before it counts as failed"},
+    {"webhook-sync", T_SECS, F(webhook_sync), 0, 60, "SECONDS",
+     "time before a queued webhook event is flushed to disk: it survives a "
+     "crash or kill of scrimd at once, a power loss after this (0 = flushed "
+     "before the request is answered: an fsync per event)"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},
@@ -258,6 +283,45 @@ int scrim_settings_set(scrim_settings *s, const char *key, const char *value,
         snprintf(s->allow_path[s->n_allow_path++], SCRIM_SETTINGS_PATH_MAX,
                  "%s", value);
         return SCRIM_OK;
+    case T_URLS:
+        /* Repeated, or comma-separated: each URL is added. */
+        if (!*value || !strcmp(value, "none")) {
+            s->n_webhook_url = 0;
+            return SCRIM_OK;
+        }
+        while (*value) {
+            size_t n = strcspn(value, ",");
+            int bad = !(n > 7 && !strncmp(value, "http://", 7)) &&
+                      !(n > 8 && !strncmp(value, "https://", 8));
+            for (size_t i = 0; i < n && !bad; i++)
+                bad = (unsigned char)value[i] <= 0x20 || value[i] == 0x7f;
+            if (bad) {
+                scrim__seterr(err, errlen, "--webhook-url: expected http:// or "
+                              "https:// and a host, without spaces, got "
+                              "'%.*s'", (int)(n > 200 ? 200 : n), value);
+                return SCRIM_EINVAL;
+            }
+            if (s->n_webhook_url >= SCRIM_SETTINGS_MAX_WEBHOOKS ||
+                n >= SCRIM_SETTINGS_PATH_MAX) {
+                scrim__seterr(err, errlen, "--webhook-url: at most %d URLs "
+                              "of under %d characters",
+                              SCRIM_SETTINGS_MAX_WEBHOOKS,
+                              SCRIM_SETTINGS_PATH_MAX);
+                return SCRIM_EINVAL;
+            }
+            for (int i = 0; i < s->n_webhook_url; i++)
+                if (strlen(s->webhook_url[i]) == n &&
+                    !strncmp(s->webhook_url[i], value, n)) {
+                    scrim__seterr(err, errlen, "--webhook-url: '%.*s' is "
+                                  "given twice", (int)(n > 200 ? 200 : n),
+                                  value);
+                    return SCRIM_EINVAL;
+                }
+            snprintf(s->webhook_url[s->n_webhook_url++],
+                     SCRIM_SETTINGS_PATH_MAX, "%.*s", (int)n, value);
+            value += n + (value[n] == ',');
+        }
+        return SCRIM_OK;
     case T_INT: {
         char *end;
         errno = 0;
@@ -379,7 +443,7 @@ int scrim_settings_resolve(scrim_settings *s, int argc, char **argv,
             return rc;
         snprintf(s->config, sizeof s->config, "%s", config);
     }
-    int allow_from_cli = 0;
+    int allow_from_cli = 0, urls_from_cli = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val;
         if (!strcmp(a, "--print-settings")) {
@@ -409,6 +473,10 @@ int scrim_settings_resolve(scrim_settings *s, int argc, char **argv,
         /* --allow-path on the command line replaces the file's list. */
         if (!strcmp(key, "allow-path") && !allow_from_cli++)
             s->n_allow_path = 0;
+        /* So does --webhook-url (webhook_url also spelt with '_'). */
+        if ((!strcmp(key, "webhook-url") || !strcmp(key, "webhook_url")) &&
+            !urls_from_cli++)
+            s->n_webhook_url = 0;
         if ((rc = scrim_settings_set(s, key, val, err, errlen)))
             return rc;
     }
@@ -433,6 +501,7 @@ static void value_text(const scrim_settings *s, const struct opt *o,
         snprintf(out, n, "%g", *(const double *)field);
         break;
     case T_ALLOW:
+    case T_URLS:
         snprintf(out, n, "none");
         break;
     }
@@ -470,6 +539,13 @@ void scrim_settings_write(const scrim_settings *s, FILE *f)
                 fprintf(f, "%s = %s\n", opts[i].name, s->allow_path[k]);
             continue;
         }
+        if (opts[i].type == T_URLS) {
+            if (!s->n_webhook_url)
+                fprintf(f, "%s = none\n", opts[i].name);
+            for (int k = 0; k < s->n_webhook_url; k++)
+                fprintf(f, "%s = %s\n", opts[i].name, s->webhook_url[k]);
+            continue;
+        }
         if (!strcmp(opts[i].name, "config"))
             continue;   /* a config file cannot name another */
         value_text(s, &opts[i], v, sizeof v);
@@ -492,6 +568,11 @@ json_t *scrim_settings_json(const scrim_settings *s)
             v = json_array();
             for (int k = 0; k < s->n_allow_path; k++)
                 json_array_append_new(v, json_string(s->allow_path[k]));
+            break;
+        case T_URLS:
+            v = json_array();
+            for (int k = 0; k < s->n_webhook_url; k++)
+                json_array_append_new(v, json_string(s->webhook_url[k]));
             break;
         }
         json_object_set_new(o, opts[i].name, v);
