@@ -73,6 +73,8 @@ $(BUILD)/src/hash/pdq.o $(BUILD)/src/decode/luma.o $(BUILD)/src/hash/regions.o: 
 
 # The review page is embedded with .incbin (src/review/page.c).
 $(BUILD)/src/review/page.o: src/review/page.html
+# So is the OpenAPI document (src/server/openapi.c).
+$(BUILD)/src/server/openapi.o: doc/openapi.json
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -119,6 +121,7 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
             libssl-dev libjpeg-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
+            python3-jsonschema \
             chromium groff-base man-db
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -174,6 +177,7 @@ build/fuzz/obj/%.o: src/%.c | check-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 build/fuzz/obj/review/page.o: src/review/page.html
+build/fuzz/obj/server/openapi.o: doc/openapi.json
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm -pthread
@@ -250,6 +254,7 @@ $(PIC)/%.o: %.c | check-deps
 # As in build/rel: -O3 for the vectorised filters, the embedded page.
 $(PIC)/src/hash/pdq.o $(PIC)/src/decode/luma.o: OPT := -O3
 $(PIC)/src/review/page.o: src/review/page.html
+$(PIC)/src/server/openapi.o: doc/openapi.json
 
 $(SHLIB): $(PIC_OBJ) pkg/libscrim.map
 	$(call say,LD,$@)

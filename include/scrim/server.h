@@ -105,6 +105,12 @@ typedef struct scrim_settings {
     double webhook_timeout;                  /* seconds one delivery may take */
     double webhook_sync;                     /* seconds before the queue is on
                                               * disk; 0: before the answer */
+    /* reviewers (src/review/people.c) */
+    int review_max_reveals;                  /* per reviewer and UTC day; 0 any */
+    int review_max_items;                    /* decisions per reviewer and day */
+    double review_break_after;               /* seconds of reviewing, then a break */
+    double review_break;                     /* seconds the break lasts */
+    int review_metrics_by_reviewer;          /* /metrics: per-reviewer series */
     int quarantine_after;                    /* rejected matches before an
                                               * entry is quarantined; 0 never */
 } scrim_settings;
@@ -327,6 +333,17 @@ typedef struct scrim_counter scrim_counter;
 scrim_counter *scrim_server_counter(scrim_server *srv, const char *name,
                                     const char *help);
 void scrim_counter_add(scrim_counter *c, uint64_t n);
+
+/* ---- hook point: /metrics ---------------------------------------------------- */
+
+/* Text a module adds to /metrics (Prometheus text format, its own HELP and
+ * TYPE lines) with the current settings; `admin` is set for a scrape with
+ * the admin token (series with labels that name people or lists only
+ * then).  Runs on the loop thread, concurrently with the module's routes
+ * on workers. */
+typedef void (*scrim_metrics_fn)(FILE *f, const scrim_settings *s, int admin,
+                                 void *arg);
+int scrim_server_metrics(scrim_server *srv, scrim_metrics_fn fn, void *arg);
 
 /* ---- hook point: after a match ---------------------------------------------- */
 

@@ -28,6 +28,7 @@ struct scrim_review_server {
     time_t last_try;           /* of opening them, while off */
     GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
     scrim_counter *made, *repeats, *throttled, *suppressed, *quarantined;
+    scrim__people *people;     /* reviewer accounts, exposure (people.c) */
 };
 
 /* Review records one client may cause: a token bucket per peer (its uid on
@@ -123,11 +124,12 @@ static int fail(scrim_call *c, int rc, const char *err)
     return scrim__call_fail(c, rc, "%s", err);
 }
 
-/* Allowed with the admin token or the reviewer token; sets *who.  The token
- * files are read again whenever they change (server/tokens.c), so a rotated
- * token takes effect at once.  Returns 0, or answers 401/403/404/503 and
- * returns < 0. */
-static int authorise(scrim_call *c, const char **who)
+/* Allowed with the admin token, the reviewer token or a reviewer
+ * account's token (people.c); fills *w.  The token files are read again
+ * whenever they change (server/tokens.c), so a rotated token takes effect
+ * at once; accounts are read on every request.  Returns 0, or answers
+ * 401/403/404/503 and returns < 0. */
+static int authorise(scrim_call *c, scrim_review_server *rs, scrim__who *w)
 {
     char admin[256], reviewer[256], aerr[512] = "", rerr[512] = "";
     const scrim_settings *s = c->settings;
@@ -136,15 +138,24 @@ static int authorise(scrim_call *c, const char **who)
                      aerr, sizeof aerr);
     scrim__token_get(&srv->reviewer_tf, s->reviewer_token_file, reviewer,
                      sizeof reviewer, rerr, sizeof rerr);
+    memset(w, 0, sizeof *w);
+    const char *h = scrim_call_header(c, "Authorization");
     if (!admin[0] && !reviewer[0]) {
         if (aerr[0] || rerr[0])
             return scrim_call_error(c, 503, "review_unavailable", "%s",
                                     rerr[0] ? rerr : aerr);
+        /* without token files, reviewer accounts alone may review */
+        int rc = h && !strncasecmp(h, "Bearer ", 7)
+                     ? scrim__people_auth(c, rs->people, h + 7 + strspn(h + 7, " "),
+                                          1, w)
+                     : 1;
+        if (rc != 1)
+            return rc;
         return scrim_call_error(c, 404, "review_disabled",
                                 "the review API is off (start scrimd with "
-                                "--reviewer-token-file or --admin-token-file)");
+                                "--reviewer-token-file or --admin-token-file, "
+                                "or add reviewers: scrim reviewer add)");
     }
-    const char *h = scrim_call_header(c, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7))
         return scrim_call_error(c, 401, "unauthorized",
                                 "this endpoint needs 'Authorization: Bearer "
@@ -158,9 +169,9 @@ static int authorise(scrim_call *c, const char **who)
     memset(admin, 0, sizeof admin);
     memset(reviewer, 0, sizeof reviewer);
     if (!is_admin && !is_reviewer)
-        return scrim_call_error(c, 403, "forbidden", "wrong token");
-    if (who)
-        *who = is_admin ? "admin" : "reviewer";
+        return scrim__people_auth(c, rs->people, h, 0, w);
+    snprintf(w->name, sizeof w->name, "%s", is_admin ? "admin" : "reviewer");
+    w->admin = is_admin;
     return 0;
 }
 
@@ -179,7 +190,8 @@ static int route_list(scrim_call *c, void *arg)
 {
     char err[256];
     json_t *out;
-    if (authorise(c, NULL))
+    scrim__who w;
+    if (authorise(c, arg, &w))
         return -1;
     scrim_review *rv = review_of(c, arg);
     if (!rv)
@@ -345,7 +357,8 @@ static int route_stats(scrim_call *c, scrim_review *rv)
 /* GET /v1/review/quarantine: the quarantined entries; POST with {"action":
  * "restore" | "remove", "list", "type", "hash" (a video: "id")}: an
  * admin's decision, in one call. */
-static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who)
+static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
+                            int admin)
 {
     char err[512];
     json_t *out = NULL;
@@ -362,7 +375,7 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who)
     if (c->method != SCRIM_POST)
         return scrim_call_error(c, 405, "method_not_allowed",
                                 "use GET or POST /v1/review/quarantine");
-    if (strcmp(who, "admin"))
+    if (!admin)
         return scrim_call_error(c, 403, "forbidden", "restoring or removing a "
                                 "quarantined entry needs the admin token");
     json_error_t je;
@@ -397,19 +410,24 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who)
 static int route_record(scrim_call *c, void *arg)
 {
     char err[256], id[SCRIM_REVIEW_ID_LEN + 1];
-    const char *who = NULL;
-    if (authorise(c, &who))
+    scrim_review_server *rs = arg;
+    scrim__who w;
+    if (authorise(c, rs, &w))
         return -1;
+    const char *who = w.name;   /* the decision's "by" */
     scrim_review *rv = review_of(c, arg);
     if (!rv)
         return -1;
     const char *t = c->tail;
+    int mine = scrim__people_route(c, rs->people, rv, &w, t);
+    if (mine != 1)
+        return mine;
     if (!strcmp(t, "lists") || !strncmp(t, "lists/", 6))
         return route_lists(c, rv, t[5] ? t + 6 : "", who);
     if (!strcmp(t, "stats"))
         return route_stats(c, rv);
     if (!strcmp(t, "quarantine"))
-        return route_quarantine(c, rv, who);
+        return route_quarantine(c, rv, who, w.admin);
     size_t n = strcspn(t, "/");
     const char *rest = t[n] ? t + n + 1 : "";
     if (n != SCRIM_REVIEW_ID_LEN)
@@ -423,7 +441,15 @@ static int route_record(scrim_call *c, void *arg)
         if (c->method != SCRIM_POST)
             return scrim_call_error(c, 405, "method_not_allowed",
                                     "use POST /v1/review/ID/decision");
-        return route_decision(c, arg, rv, id, who);
+        if (scrim__people_may_decide(c, rs->people, &w))
+            return -1;
+        int rc = route_decision(c, rs, rv, id, who);
+        if (!rc)
+            scrim__people_decided(c, rs->people, &w, id,
+                                  json_string_value(json_object_get(
+                                      json_object_get(c->json, "decision"),
+                                      "decision")));
+        return rc;
     }
     if (c->method != SCRIM_GET)
         return scrim_call_error(c, 405, "method_not_allowed", "use GET");
@@ -441,16 +467,7 @@ static int route_record(scrim_call *c, void *arg)
             return scrim_call_error(c, 400, "bad_request",
                                     "?level= must be 'default' or 'light', got '%s'",
                                     lv);
-        uint8_t *data;
-        size_t len;
-        int rc = scrim_review_preview(rv, id, lighter, &data, &len, err, sizeof err);
-        if (rc)
-            return fail(c, rc, err);
-        c->status = 200;
-        c->raw = data;
-        c->raw_len = len;
-        snprintf(c->content_type, sizeof c->content_type, "image/jpeg");
-        return 0;
+        return scrim__people_preview(c, rs->people, rv, &w, id, lighter);
     }
     return scrim_call_error(c, 404, "not_found", "no such review endpoint");
 }
@@ -469,8 +486,9 @@ static int route_preview(scrim_call *c, void *arg)
     scrim_image img = {0};
     scrim_preview_sheet_info info;
     int rc;
+    scrim__who w;
 
-    if (authorise(c, NULL))
+    if (authorise(c, arg, &w))
         return -1;
     const char *lv = scrim_call_arg(c, "level");
     int named = scrim_preview_level_parse(lv ? lv : "standard", &o, err, sizeof err);
@@ -528,6 +546,16 @@ static int route_preview(scrim_call *c, void *arg)
     c->raw_len = pv.len;
     snprintf(c->content_type, sizeof c->content_type, "image/jpeg");
     return 0;
+}
+
+/* /v1/reviewers[/NAME[/disable|/enable]]: accounts (admin; leads read). */
+static int route_reviewers(scrim_call *c, void *arg)
+{
+    scrim_review_server *rs = arg;
+    scrim__who w;
+    if (authorise(c, rs, &w))
+        return -1;
+    return scrim__people_accounts(c, rs->people, &w);
 }
 
 /* GET /review: the page (static; everything it shows is fetched with the
@@ -759,6 +787,7 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
     if (o)
         rs->opts = *o;
     rs->buckets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    rs->people = scrim__people_new(srv);
     rs->made = scrim_server_counter(srv, "review_records_total",
                                     "Review records made");
     rs->repeats = scrim_server_counter(srv, "review_repeats_total", "Matches "
@@ -784,9 +813,17 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                            route_page, rs) ||
         scrim_server_route(srv, "preview", SCRIM_POST, "/v1/preview",
                            SCRIM_ROUTE_WORKER, route_preview, rs) ||
+        scrim_server_route(srv, "reviewers", SCRIM_GET | SCRIM_POST,
+                           "/v1/reviewers", SCRIM_ROUTE_WORKER, route_reviewers,
+                           rs) ||
+        scrim_server_route(srv, "reviewers", SCRIM_GET | SCRIM_POST | SCRIM_DELETE,
+                           "/v1/reviewers/", SCRIM_ROUTE_PREFIX | SCRIM_ROUTE_WORKER,
+                           route_reviewers, rs) ||
+        !rs->people ||
         scrim_server_match_hook(srv, hook, rs) ||
         scrim_server_health(srv, "review", review_health, rs)) {
         scrim__seterr(err, errlen, "cannot register the review endpoints");
+        scrim__people_free(rs->people);
         pthread_mutex_destroy(&rs->lock);
         g_hash_table_destroy(rs->buckets);
         free(rs);
@@ -809,6 +846,7 @@ void scrim_review_server_free(scrim_review_server *rs)
         return;
     if (rs->rv)
         scrim_review_close(rs->rv);
+    scrim__people_free(rs->people);
     pthread_mutex_destroy(&rs->lock);
     g_hash_table_destroy(rs->buckets);
     free(rs);

@@ -829,7 +829,8 @@ int scrim__api_register(scrim_server *srv)
         (rc = scrim_server_route(srv, "healthz", SCRIM_GET, "/healthz", 0,
                                  api_healthz, NULL)) ||
         (rc = scrim_server_route(srv, "metrics", SCRIM_GET, "/metrics", 0,
-                                 api_metrics, NULL)))
+                                 api_metrics, NULL)) ||
+        (rc = scrim__openapi_register(srv)))
         return rc;
     return SCRIM_OK;
 }

@@ -898,6 +898,16 @@ int scrim_server_match_hook(scrim_server *srv, scrim_match_hook_fn fn,
     return SCRIM_OK;
 }
 
+int scrim_server_metrics(scrim_server *srv, scrim_metrics_fn fn, void *arg)
+{
+    if (srv->n_mhooks == SCRIM__MAX_HOOKS || !fn)
+        return SCRIM_EINVAL;
+    srv->mhooks[srv->n_mhooks].fn = fn;
+    srv->mhooks[srv->n_mhooks].arg = arg;
+    srv->n_mhooks++;
+    return SCRIM_OK;
+}
+
 /* ==== listeners ============================================================= */
 
 static int mkdir_parents(const char *path)
@@ -1473,10 +1483,15 @@ void scrim_server_free(scrim_server *srv)
         return;
     preload_stop(srv);
     /* Workers first: they may still hold calls whose done() needs the loop
-     * objects below. */
+     * objects below.  Each pointer is cleared once its pool is freed: a
+     * done() delivered by a later pool (an admin job that outlived the
+     * drain's time limit) runs drain_check(), which asks every pool. */
     scrim__pool_free(srv->pool);
+    srv->pool = NULL;
     scrim__pool_free(srv->vpool);
+    srv->vpool = NULL;
     scrim__pool_free(srv->apool);
+    srv->apool = NULL;
     scrim__jobs_free(srv);
     scrim__webhooks_free(srv); /* before the store (its environment) */
     scrim__accept_free(srv);

@@ -257,6 +257,8 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
                 k->name, k->help, k->name, k->name,
                 (unsigned long long)atomic_load(&k->n));
     }
+    for (int i = 0; i < srv->n_mhooks; i++)
+        srv->mhooks[i].fn(f, &srv->cur->s, per_list, srv->mhooks[i].arg);
     /* In use vs held: a leak grows the first, fragmentation the second. */
     struct mallinfo2 mi = mallinfo2();
     fprintf(f, "# HELP scrim_heap_in_use_bytes Bytes allocated by malloc and "

@@ -158,6 +158,8 @@ struct scrim_server {
     int n_media;
     struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
     int n_hooks;
+    struct { scrim_metrics_fn fn; void *arg; } mhooks[SCRIM__MAX_HOOKS];
+    int n_mhooks;                    /* modules' /metrics text */
     struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
     int n_health;
     /* admin requests answered 202, with their outcome (jobs.c) */
@@ -285,6 +287,8 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
                        struct scrim_store *store, scrim_match_result *res,
                        char *err, size_t errlen);
 int scrim__admin_register(scrim_server *srv);
+/* GET /v1/openapi.json: the embedded doc/openapi.json (openapi.c). */
+int scrim__openapi_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 
 /* Render /metrics text into a malloc'd buffer; series labelled with list

@@ -43,6 +43,10 @@ void scrim_settings_defaults(scrim_settings *s)
     s->webhook_retry_max = 600;
     s->webhook_timeout = 10;
     s->webhook_sync = 1;
+    s->review_max_reveals = 100;
+    s->review_max_items = 500;
+    s->review_break_after = 45 * 60;
+    s->review_break = 5 * 60;
 }
 
 enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW, T_URLS };
@@ -87,6 +91,21 @@ static const struct opt {
      "review records one client (Unix socket uid, TCP address) may cause per "
      "minute, in bursts of up to a minute's worth; over it matches are "
      "answered without a record (0 = no limit)"},
+    {"review-max-reveals", T_INT, F(review_max_reveals), 0, 1000000, "N",
+     "reveals (lighter previews) one reviewer may see per UTC day; past it a "
+     "reveal is refused with 429 (0 = no cap; the admin token has none)"},
+    {"review-max-items", T_INT, F(review_max_items), 0, 1000000, "N",
+     "items one reviewer may decide per UTC day; past it decisions, previews "
+     "and reveals are refused with 429 (0 = no cap)"},
+    {"review-break-after", T_SECS, F(review_break_after), 1, 86400, "SECONDS",
+     "continuous reviewing after which the review page blanks the queue for "
+     "a break (a pause of --review-break ends a stretch)"},
+    {"review-break", T_SECS, F(review_break), 1, 86400, "SECONDS",
+     "how long the break lasts (the reviewer may dismiss it with a reason, "
+     "which is logged)"},
+    {"review-metrics-by-reviewer", T_INT, F(review_metrics_by_reviewer), 0, 1,
+     "0|1", "1: /metrics scraped with the admin token also has exposure "
+     "series labelled with each reviewer's name (0: totals only)"},
     {"quarantine-after", T_INT, F(quarantine_after), 0, 1000000, "N",
      "an entry whose matches reviewers rejected N times (distinct uploads) "
      "is quarantined: it stops matching until an admin restores or removes "
