@@ -12,7 +12,7 @@ say       = @printf '  %-5s %s\n' $(1) $(2);
 endif
 
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
-            libevent_pthreads jansson libcrypto libjpeg libcurl
+            libevent_pthreads jansson libcrypto libjpeg libcurl libpq
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -30,10 +30,10 @@ else
 BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# FFmpeg and libvips are not linked: src/base/lazy.c opens them on first use
-# (the tests, which call libvips themselves, link it); libcurl neither:
-# src/server/webhook.c opens it when scrimd has a --webhook-url.
-LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips libcurl
+# FFmpeg, libvips and libpq are not linked: src/base/lazy.c opens them on
+# first use (the tests, which call libvips themselves, link it); libcurl
+# neither: src/server/webhook.c opens it when scrimd has a --webhook-url.
+LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips libcurl libpq
 PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
                $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ldl
 TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)
@@ -122,7 +122,7 @@ DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-de
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
             libssl-dev libjpeg-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
             python3-jsonschema \
-            chromium groff-base man-db
+            chromium groff-base man-db haproxy libpq-dev postgresql
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -47,7 +47,14 @@ typedef struct scrim_review scrim_review;
 #define SCRIM_REVIEW_DEFAULT_RETENTION (7 * 24 * 3600)
 #define SCRIM_REVIEW_NOTE_MAX 4096
 #define SCRIM_REVIEW_LIST_MAX 1000  /* records per page */
-#define SCRIM_REVIEW_DBS 6          /* named databases used */
+#define SCRIM_REVIEW_DBS 8          /* named databases used (2 in cluster mode) */
+/* The named databases of the review queue (records, their previews and
+ * indexes), as opposed to settings (the per-list levels, "review.lists"):
+ * what `scrim snapshot` leaves out for a new node (scrim_store_snapshot's
+ * side_skip), which must not show another node's queue a second time. */
+#define SCRIM_REVIEW_QUEUE_DBS \
+    {"review.records", "review.pending", "review.previews", "review.dedup", \
+     "review.outbox", "review.sync", NULL}
 
 typedef struct scrim_review_opts {
     int64_t retention;          /* seconds; 0 = 7 days */

@@ -111,6 +111,9 @@ typedef struct scrim_settings {
     double review_break_after;               /* seconds of reviewing, then a break */
     double review_break;                     /* seconds the break lasts */
     int review_metrics_by_reviewer;          /* /metrics: per-reviewer series */
+    char cluster[SCRIM_SETTINGS_PATH_MAX];   /* PostgreSQL connection string
+                                              * of the cluster; "" = single
+                                              * node */
     int quarantine_after;                    /* rejected matches before an
                                               * entry is quarantined; 0 never */
 } scrim_settings;

@@ -558,11 +558,53 @@ int store__meta_set(scrim_store *s, MDB_txn *txn, const char *key, uint64_t n)
     return mdb_put(txn, s->meta, &k, &v, 0);
 }
 
+/* The change-log id the calling thread's next write applies (cluster
+ * mode): every write transaction audits its change just before it commits,
+ * so store__audit_add records it there, in the same transaction. */
+static _Thread_local uint64_t applying;
+
+void scrim_store_applying(uint64_t change)
+{
+    applying = change;
+}
+
+int scrim_store_applied(scrim_store *s, uint64_t *out, char *err,
+                        size_t errlen)
+{
+    MDB_txn *txn;
+    *out = 0;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (!rc) {
+        MDB_val k = {15, "cluster.applied"}, v;
+        rc = mdb_get(txn, s->meta, &k, &v);
+        if (!rc && v.mv_size == sizeof *out)
+            memcpy(out, v.mv_data, sizeof *out);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_txn_abort(txn);
+    }
+    return rc ? scrim__mdb_err(rc, "cluster position", err, errlen) : 0;
+}
+
+int scrim_store_set_applied(scrim_store *s, uint64_t change, char *err,
+                            size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (!rc && (rc = store__meta_set(s, txn, "cluster.applied", change)))
+        mdb_txn_abort(txn);
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    return rc ? scrim__mdb_err(rc, "cluster position", err, errlen) : 0;
+}
+
 int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,
                      const char *action, const char *list, uint64_t count,
                      const char *detail)
 {
     scrim_audit_rec a;
+    int rc;
+    if (applying && (rc = store__meta_set(s, txn, "cluster.applied", applying)))
+        return rc;
     memset(&a, 0, sizeof a);
     a.seq = seq;
     a.time = store__now();

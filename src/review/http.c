@@ -29,6 +29,7 @@ struct scrim_review_server {
     GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
     scrim_counter *made, *repeats, *throttled, *suppressed, *quarantined;
     scrim__people *people;     /* reviewer accounts, exposure (people.c) */
+    void *sync;                /* cluster mode: sync.c's, to wake it */
 };
 
 /* Review records one client may cause: a token bucket per peer (its uid on
@@ -317,10 +318,19 @@ static int route_decision(scrim_call *c, scrim_review_server *rs,
         .decision = decision, .note = json_string_value(note), .by = who,
         .suppress = sup ? json_is_true(sup) : -1,
         .quarantine_after = c->settings->quarantine_after};
-    int rc = scrim_review_decide_loop(rv, c->store, id, &d, &out, err, sizeof err);
+    /* In cluster mode the lists change through the cluster's log, which
+     * the loop does not write yet: there a decision is only counted. */
+    int clustered = c->settings->cluster[0] != '\0';
+    int rc = scrim_review_decide_loop(rv, clustered ? NULL : c->store, id, &d, &out,
+                                      err, sizeof err);
     json_decref(body);
     if (rc)
         return fail(c, rc, err);
+    if (clustered)
+        json_array_append_new(
+            json_object_get(json_object_get(out, "feedback"), "errors"),
+            json_string("cluster mode: the decision is counted, but nothing is "
+                        "suppressed or quarantined (not replicated yet)"));
     emit_decision(c, out);
     json_t *fb = json_object_get(out, "feedback");
     scrim_counter_add(rs->suppressed, json_array_size(json_object_get(fb, "suppressed")));
@@ -375,6 +385,9 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
     if (c->method != SCRIM_POST)
         return scrim_call_error(c, 405, "method_not_allowed",
                                 "use GET or POST /v1/review/quarantine");
+    if (c->settings->cluster[0])
+        return scrim_call_error(c, 409, "cluster_unsupported", "quarantine is "
+                                "not replicated in cluster mode yet");
     if (!admin)
         return scrim_call_error(c, 403, "forbidden", "restoring or removing a "
                                 "quarantined entry needs the admin token");
@@ -449,6 +462,7 @@ static int route_record(scrim_call *c, void *arg)
                                   json_string_value(json_object_get(
                                       json_object_get(c->json, "decision"),
                                       "decision")));
+        scrim__review_sync_kick(rs->sync);
         return rc;
     }
     if (c->method != SCRIM_GET)
@@ -755,6 +769,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     }
     if (rc)
         goto done;
+    scrim__review_sync_kick(rs->sync);
     scrim_counter_add(rs->made, 1);
     char url[128];
     snprintf(url, sizeof url, "/v1/review/%s/preview.jpg", id);
@@ -833,9 +848,15 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
      * records is reported at start-up, and scrimd serves without them. */
     struct scrim_store *store = scrim_server_store(srv);
     char why[sizeof rs->off + 32];
-    if (store && !review_get(rs, store, why, sizeof why))
+    scrim_review *rv = store ? review_get(rs, store, why, sizeof why) : NULL;
+    if (store && !rv)
         scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
                                   "review records are off", "error", rs->off));
+    /* cluster mode: one queue for every node (sync.c) */
+    if (rv && scrim__review_sync_start(srv, rv, &rs->sync, why, sizeof why))
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "error", "msg",
+                                  "review records stay on this node: cannot "
+                                  "start their sync", "error", why));
     *out = rs;
     return SCRIM_OK;
 }

@@ -19,6 +19,9 @@
 struct scrim_review {
     MDB_env *env;
     MDB_dbi records, pending, previews, lists, dedup, entries;
+    /* cluster mode (sync.c): records and decisions made here, to send */
+    int sync;
+    MDB_dbi outbox, syncmeta;
     int64_t retention_us;
     int64_t (*clock)(void *);
     void *clock_arg;
@@ -379,6 +382,32 @@ static int put_preview(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES]
     return mdb_put(txn, r->previews, &k, &v, 0);
 }
 
+/* Cluster mode: queue record id's creation ('r') or decision ('d') for
+ * sync.c to send, in the transaction that makes it (LMDB codes). */
+static int outbox_put(scrim_review *r, MDB_txn *txn, char kind,
+                      const void *id, size_t idlen)
+{
+    if (!r->sync)
+        return 0;
+    uint64_t seq = 1;
+    MDB_val mk = {4, "next"}, mv;
+    int mrc = mdb_get(txn, r->syncmeta, &mk, &mv);
+    if (!mrc && mv.mv_size == 8)
+        memcpy(&seq, mv.mv_data, 8);
+    else if (mrc && mrc != MDB_NOTFOUND)
+        return mrc;
+    uint64_t next = seq + 1;
+    uint8_t key[8], val[1 + 64];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    val[0] = (uint8_t)kind;
+    memcpy(val + 1, id, idlen);   /* a record's id, or a list's name */
+    MDB_val k = {8, key}, v = {1 + idlen, val}, nv = {8, &next};
+    if ((mrc = mdb_put(txn, r->outbox, &k, &v, 0)))
+        return mrc;
+    return mdb_put(txn, r->syncmeta, &mk, &nv, 0);
+}
+
 int scrim_review_add(scrim_review *r, const scrim_review_input *in,
                      char hexid[SCRIM_REVIEW_ID_LEN + 1], char *err,
                      size_t errlen)
@@ -458,7 +487,8 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
         (mrc = mdb_put(txn, r->records, &k, &v, MDB_NOOVERWRITE)) ||
         (mrc = mdb_put(txn, r->pending, &k, &empty, 0)) ||
         (in->preview && (mrc = put_preview(r, txn, id, 'd', in->preview))) ||
-        (in->lighter && (mrc = put_preview(r, txn, id, 'l', in->lighter)))) {
+        (in->lighter && (mrc = put_preview(r, txn, id, 'l', in->lighter))) ||
+        (mrc = outbox_put(r, txn, 'r', id, ID_BYTES))) {
         rc = db_fail(err, errlen, "storing the record", mrc);
         goto done;
     }
@@ -811,7 +841,8 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
     }
     MDB_val nv = {strlen(text), text};
     if ((mrc = mdb_put(txn, r->records, &k, &nv, 0)) ||
-        ((mrc = mdb_del(txn, r->pending, &k, NULL)) && mrc != MDB_NOTFOUND)) {
+        ((mrc = mdb_del(txn, r->pending, &k, NULL)) && mrc != MDB_NOTFOUND) ||
+        (mrc = outbox_put(r, txn, 'd', id, ID_BYTES))) {
         rc = db_fail(err, errlen, "storing the decision", mrc);
         goto done;
     }
@@ -889,7 +920,11 @@ int scrim_review_list_level_set(scrim_review *r, const char *list,
         return db_fail(err, errlen, "begin", mrc);
     MDB_val k = {strlen(list), (void *)list}, v = {remove ? 0 : strlen(canon), canon};
     mrc = remove ? mdb_del(txn, r->lists, &k, NULL) : mdb_put(txn, r->lists, &k, &v, 0);
-    if (mrc && !(remove && mrc == MDB_NOTFOUND)) {
+    if (remove && mrc == MDB_NOTFOUND)
+        mrc = 0;
+    if (!mrc)
+        mrc = outbox_put(r, txn, 'l', list, strlen(list));
+    if (mrc) {
         mdb_txn_abort(txn);
         return db_fail(err, errlen, "storing the list's level", mrc);
     }
@@ -981,4 +1016,294 @@ int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
     }
     *out = o;
     return SCRIM_OK;
+}
+
+/* ---- cluster mode (sync.c) --------------------------------------------------- */
+
+int scrim__review_sync_open(scrim_review *r, char node[33], uint64_t *applied,
+                            char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int mrc;
+    uint8_t nk[16];
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    MDB_val k = {4, "node"}, v, ak = {7, "applied"};
+    if ((mrc = mdb_dbi_open(txn, "review.outbox", MDB_CREATE, &r->outbox)) ||
+        (mrc = mdb_dbi_open(txn, "review.sync", MDB_CREATE, &r->syncmeta)))
+        goto fail;
+    /* this database's name in the cluster's review log: random, once */
+    if ((mrc = mdb_get(txn, r->syncmeta, &k, &v)) == MDB_NOTFOUND) {
+        if (getrandom(nk, sizeof nk, 0) != sizeof nk) {
+            mdb_txn_abort(txn);
+            scrim__seterr(err, errlen, "cannot get random bytes");
+            return SCRIM_EIO;
+        }
+        v = (MDB_val){sizeof nk, nk};
+        if ((mrc = mdb_put(txn, r->syncmeta, &k, &v, 0)))
+            goto fail;
+    } else if (mrc || v.mv_size != 16) {
+        mrc = mrc ? mrc : MDB_CORRUPTED;
+        goto fail;
+    }
+    scrim__hex_encode(v.mv_data, 16, node);
+    *applied = 0;
+    if (!(mrc = mdb_get(txn, r->syncmeta, &ak, &v)) && v.mv_size == 8)
+        memcpy(applied, v.mv_data, 8);
+    else if (mrc && mrc != MDB_NOTFOUND)
+        goto fail;
+    int rc = txn_commit(&txn, err, errlen);
+    if (!rc)
+        r->sync = 1;
+    return rc;
+fail:
+    mdb_txn_abort(txn);
+    return db_fail(err, errlen, "opening the review outbox", mrc);
+}
+
+void scrim__review_out_free(scrim__review_out *o)
+{
+    free(o->record);
+    free(o->preview);
+    free(o->lighter);
+    memset(o, 0, sizeof *o);
+}
+
+static void *dup_val(const MDB_val *v)
+{
+    void *p = malloc(v->mv_size + 1);
+    if (p) {
+        memcpy(p, v->mv_data, v->mv_size);
+        ((char *)p)[v->mv_size] = '\0';
+    }
+    return p;
+}
+
+int scrim__review_outbox_next(scrim_review *r, scrim__review_out *o,
+                              char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int mrc, rc = 0;
+    memset(o, 0, sizeof *o);
+    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    if ((mrc = mdb_cursor_open(txn, r->outbox, &cur))) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "outbox", mrc);
+    }
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    mdb_cursor_close(cur);
+    if (mrc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return SCRIM_ENOTFOUND;
+    }
+    if (mrc || k.mv_size != 8 || v.mv_size < 2 || v.mv_size > 65 ||
+        (((const char *)v.mv_data)[0] != 'l' && v.mv_size != 1 + ID_BYTES)) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "outbox", mrc ? mrc : MDB_CORRUPTED);
+    }
+    for (int i = 0; i < 8; i++)
+        o->seq = o->seq << 8 | ((const uint8_t *)k.mv_data)[i];
+    o->kind = ((const char *)v.mv_data)[0];
+    if (o->kind == 'l') {
+        /* a list's preview level, as it is now ("default": none set) */
+        snprintf(o->id, sizeof o->id, "%.*s", (int)v.mv_size - 1,
+                 (const char *)v.mv_data + 1);
+        MDB_val lk = {strlen(o->id), o->id}, lv;
+        mrc = mdb_get(txn, r->lists, &lk, &lv);
+        if (mrc == MDB_NOTFOUND)
+            lv = (MDB_val){7, "default"};
+        else if (mrc) {
+            mdb_txn_abort(txn);
+            return db_fail(err, errlen, "outbox", mrc);
+        }
+        o->record = dup_val(&lv);
+        mdb_txn_abort(txn);
+        if (!o->record) {
+            scrim__seterr(err, errlen, "out of memory");
+            return SCRIM_ENOMEM;
+        }
+        return 0;
+    }
+    uint8_t id[ID_BYTES];
+    memcpy(id, (const uint8_t *)v.mv_data + 1, ID_BYTES);
+    scrim__hex_encode(id, ID_BYTES, o->id);
+    MDB_val rk = {ID_BYTES, id}, rv;
+    if ((mrc = mdb_get(txn, r->records, &rk, &rv))) {
+        /* purged meanwhile: nothing to send but the entry */
+        mdb_txn_abort(txn);
+        o->gone = 1;
+        return mrc == MDB_NOTFOUND ? 0 : db_fail(err, errlen, "record", mrc);
+    }
+    if (!(o->record = dup_val(&rv)))
+        rc = SCRIM_ENOMEM;
+    for (int l = 0; l < 2 && !rc; l++) {
+        uint8_t pk[ID_BYTES + 1];
+        memcpy(pk, id, ID_BYTES);
+        pk[ID_BYTES] = l ? 'l' : 'd';
+        MDB_val kk = {sizeof pk, pk}, pv;
+        if ((mrc = mdb_get(txn, r->previews, &kk, &pv)) == MDB_NOTFOUND)
+            continue;
+        if (mrc) {
+            rc = db_fail(err, errlen, "preview", mrc);
+            break;
+        }
+        uint8_t **dst = l ? &o->lighter : &o->preview;
+        if (!(*dst = dup_val(&pv)))
+            rc = SCRIM_ENOMEM;
+        *(l ? &o->lighter_len : &o->preview_len) = pv.mv_size;
+    }
+    mdb_txn_abort(txn);
+    if (rc == SCRIM_ENOMEM)
+        scrim__seterr(err, errlen, "out of memory");
+    if (rc)
+        scrim__review_out_free(o);
+    return rc;
+}
+
+int scrim__review_outbox_done(scrim_review *r, uint64_t seq, char *err,
+                              size_t errlen)
+{
+    MDB_txn *txn;
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    MDB_val k = {8, key};
+    int mrc = mdb_txn_begin(r->env, NULL, 0, &txn);
+    if (!mrc && (mrc = mdb_del(txn, r->outbox, &k, NULL)) == MDB_NOTFOUND)
+        mrc = 0;
+    if (mrc) {
+        if (txn)
+            mdb_txn_abort(txn);
+        return db_fail(err, errlen, "outbox", mrc);
+    }
+    return txn_commit(&txn, err, errlen);
+}
+
+size_t scrim__review_outbox_count(scrim_review *r)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (!r->sync || mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    int mrc = mdb_stat(txn, r->outbox, &st);
+    mdb_txn_abort(txn);
+    return mrc ? 0 : st.ms_entries;
+}
+
+/* Same decision (its time and who)? */
+static int same_decision(json_t *a, json_t *b)
+{
+    return json_is_object(a) && json_is_object(b) &&
+           json_equal(json_object_get(a, "time"), json_object_get(b, "time")) &&
+           json_equal(json_object_get(a, "by"), json_object_get(b, "by")) &&
+           json_equal(json_object_get(a, "decision"),
+                      json_object_get(b, "decision"));
+}
+
+int scrim__review_apply(scrim_review *r, uint64_t logid, char kind,
+                        const char *hexid, const char *record,
+                        size_t record_len, const uint8_t *preview,
+                        size_t preview_len, const uint8_t *lighter,
+                        size_t lighter_len, char *err, size_t errlen)
+{
+    uint8_t id[ID_BYTES];
+    MDB_txn *txn;
+    json_t *rec = NULL, *mine = NULL;
+    char *text = NULL;
+    json_error_t je;
+    int mrc = 0, rc;
+    MDB_val ak = {7, "applied"}, av = {8, &logid};
+    if (kind && kind != 'l' && (rc = id_parse(hexid, id, err, errlen)))
+        kind = 0;   /* a bad row: passed over */
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    MDB_val k = {ID_BYTES, id}, v, empty = {0, ""};
+    if (kind == 'r' && mdb_get(txn, r->records, &k, &v) == MDB_NOTFOUND &&
+        !expired(r, id, now_us(r))) {
+        /* a record another node made: into the queue here, once */
+        MDB_val rv = {record_len, (void *)record};
+        if ((mrc = mdb_put(txn, r->records, &k, &rv, 0)))
+            goto fail;
+        rec = json_loadb(record, record_len, 0, &je);
+        if (!json_is_object(json_object_get(rec, "decision")) &&
+            (mrc = mdb_put(txn, r->pending, &k, &empty, 0)))
+            goto fail;
+        const char *dk = json_string_value(json_object_get(rec, "dedup"));
+        uint8_t key[KEY_BYTES];
+        if (dk && strlen(dk) == 2 * KEY_BYTES &&
+            !scrim__hex_decode(dk, 2 * KEY_BYTES, key)) {
+            MDB_val dkv = {KEY_BYTES, key}, idv = {ID_BYTES, id};
+            if ((mrc = mdb_put(txn, r->dedup, &dkv, &idv, MDB_NOOVERWRITE)) &&
+                mrc != MDB_KEYEXIST)
+                goto fail;
+        }
+        for (int l = 0; l < 2; l++) {
+            const uint8_t *d = l ? lighter : preview;
+            size_t n = l ? lighter_len : preview_len;
+            if (!d || !n)
+                continue;
+            uint8_t pk[ID_BYTES + 1];
+            memcpy(pk, id, ID_BYTES);
+            pk[ID_BYTES] = l ? 'l' : 'd';
+            MDB_val kk = {sizeof pk, pk}, pv = {n, (void *)d};
+            if ((mrc = mdb_put(txn, r->previews, &kk, &pv, 0)))
+                goto fail;
+        }
+    } else if (kind == 'd' && !mdb_get(txn, r->records, &k, &v)) {
+        /* a decision made on another node: the latest wins, the one it
+         * replaces goes to the history, as scrim_review_decide does */
+        json_t *d;
+        rec = json_loadb(v.mv_data, v.mv_size, 0, &je);
+        mine = json_loadb(record, record_len, 0, &je);
+        d = json_object_get(mine, "decision");
+        json_t *prev = json_object_get(rec, "decision");
+        if (rec && json_is_object(d) && !same_decision(prev, d)) {
+            json_t *hist = json_object_get(rec, "history");
+            if (!json_is_array(hist)) {
+                hist = json_array();
+                json_object_set_new(rec, "history", hist);
+            }
+            if (json_is_object(prev))
+                json_array_append(hist, prev);
+            json_object_set(rec, "decision", d);
+            if (!(text = json_dumps(rec, JSON_COMPACT))) {
+                mrc = ENOMEM;
+                goto fail;
+            }
+            MDB_val nv = {strlen(text), text};
+            if ((mrc = mdb_put(txn, r->records, &k, &nv, 0)) ||
+                ((mrc = mdb_del(txn, r->pending, &k, NULL)) &&
+                 mrc != MDB_NOTFOUND))
+                goto fail;
+            mrc = 0;
+        }
+    }
+    if (kind == 'l' && !list_name_ok(hexid, err, errlen)) {
+        /* a list's preview level set on another node */
+        MDB_val lk = {strlen(hexid), (void *)hexid};
+        MDB_val lv = {record_len, (void *)record};
+        if (record_len == 7 && !memcmp(record, "default", 7)) {
+            if ((mrc = mdb_del(txn, r->lists, &lk, NULL)) == MDB_NOTFOUND)
+                mrc = 0;
+        } else if (record_len && record_len < 128) {
+            mrc = mdb_put(txn, r->lists, &lk, &lv, 0);
+        }
+        if (mrc)
+            goto fail;
+    }
+    if ((mrc = mdb_put(txn, r->syncmeta, &ak, &av, 0)))
+        goto fail;
+    json_decref(rec);
+    json_decref(mine);
+    free(text);
+    return txn_commit(&txn, err, errlen);
+fail:
+    mdb_txn_abort(txn);
+    json_decref(rec);
+    json_decref(mine);
+    free(text);
+    return db_fail(err, errlen, "applying a review change", mrc);
 }

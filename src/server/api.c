@@ -779,6 +779,17 @@ static int api_healthz(scrim_call *c, void *arg)
     json_t *wh = scrim__webhooks_health(srv);
     if (wh)
         json_object_set_new(c->json, "webhooks", wh);
+    if (srv->cluster) {
+        /* not ready (503) until in step with the cluster's change log once
+         * since start-up: a load balancer sends it nothing before */
+        int ready;
+        json_object_set_new(c->json, "cluster",
+                            scrim__cluster_health(srv, &ready));
+        if (!ready && !srv->draining) {
+            json_object_set_new(c->json, "status", json_string("starting"));
+            c->status = 503;
+        }
+    }
     return 0;
 }
 

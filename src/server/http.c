@@ -1235,10 +1235,11 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     const scrim_settings *old = &srv->cur->s;
     if (strcmp(s.db, old->db) || strcmp(s.socket, old->socket) ||
         strcmp(s.listen, old->listen) || strcmp(s.user, old->user) ||
+        strcmp(s.cluster, old->cluster) ||
         (s.threads && s.threads != old->threads) ||
         s.video_threads != old->video_threads)
-        scrim__log_msg("warning", "reload: db, socket, listen, user, threads "
-                       "and video-threads change only on restart");
+        scrim__log_msg("warning", "reload: db, socket, listen, user, cluster, "
+                       "threads and video-threads change only on restart");
     /* So do the webhooks (their queue and thread are set up at start). */
     int hooks_changed = s.n_webhook_url != old->n_webhook_url ||
         strcmp(s.webhook_secret_file, old->webhook_secret_file) ||
@@ -1266,6 +1267,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     snprintf(s.socket, sizeof s.socket, "%s", old->socket);
     snprintf(s.listen, sizeof s.listen, "%s", old->listen);
     snprintf(s.user, sizeof s.user, "%s", old->user);
+    snprintf(s.cluster, sizeof s.cluster, "%s", old->cluster);
     s.threads = old->threads;
     s.video_threads = old->video_threads;
     scrim__settings_ref *r = scrim__settings_ref_new(&s, err, sizeof err);
@@ -1457,6 +1459,9 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         scrim__seterr(err, errlen, "cannot install signal handlers");
         goto fail;
     }
+    if (s->cluster[0] &&
+        (rc = scrim__cluster_start(srv, s->cluster, err, errlen)))
+        goto fail;
     preload_start(srv);
     *out = srv;
     return SCRIM_OK;
@@ -1492,6 +1497,7 @@ void scrim_server_free(scrim_server *srv)
     srv->vpool = NULL;
     scrim__pool_free(srv->apool);
     srv->apool = NULL;
+    scrim__cluster_stop(srv);   /* after the admin jobs, which wait for it */
     scrim__jobs_free(srv);
     scrim__webhooks_free(srv); /* before the store (its environment) */
     scrim__accept_free(srv);

@@ -251,6 +251,7 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
     scrim__accept_metrics(srv, f);
     scrim__budget_metrics(srv, f);
     scrim__webhooks_metrics(srv, f);
+    scrim__cluster_metrics(srv, f);
     for (int i = 0; i < srv->n_counters; i++) {
         const struct scrim_counter *k = &srv->counters[i];
         fprintf(f, "# HELP scrim_%s %s.\n# TYPE scrim_%s counter\nscrim_%s %llu\n",

@@ -92,6 +92,57 @@ void scrim__log_json(json_t *o);
 void scrim__log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- cluster mode (cluster.c) ------------------------------------ */
+
+typedef struct scrim__cluster scrim__cluster;
+typedef struct scrim__cluster_tx scrim__cluster_tx;
+
+/* scrimd --cluster: loads libpq and starts the applier thread (which
+ * connects, and reconnects, by itself); SCRIM_E* with err set. */
+int scrim__cluster_start(scrim_server *srv, const char *conninfo, char *err,
+                         size_t errlen);
+void scrim__cluster_stop(scrim_server *srv);
+/* /healthz's "cluster" object; *ready: in step with the log since start. */
+json_t *scrim__cluster_health(scrim_server *srv, int *ready);
+void scrim__cluster_metrics(scrim_server *srv, FILE *f);
+/* An admin write (admin thread): begin takes the cluster's write lock in
+ * PostgreSQL and waits until this node has applied every change (or
+ * answers the call 503 and returns -1); the handler then does its write as
+ * a dry run with scrim_import_opts.capture = scrim__cluster_capture and
+ * capture_ud = the tx, and commit appends the change (params consumed) and
+ * waits until it is applied here (or answers 503 and returns -1).  abort
+ * gives up (a NULL tx is fine). */
+int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **tx);
+int scrim__cluster_capture(void *tx, const scrim_entry *e);
+int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
+                          const char *list, const char *op, json_t *params,
+                          uint64_t *change);
+void scrim__cluster_abort(scrim__cluster_tx *tx);
+/* GET /v1/audit in cluster mode: the cluster's audit (every node's admin
+ * writes), the last `limit` (0: all), oldest first; NULL with err set if
+ * PostgreSQL cannot be read. */
+json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
+                             size_t errlen);
+/* For the review sync (review/sync.c): the connection string (NULL: not
+ * clustered), and a function scrim_server_free calls before the store
+ * closes (one). */
+const char *scrim__cluster_conninfo(scrim_server *srv);
+void scrim__cluster_on_stop(scrim_server *srv, void (*fn)(void *), void *arg);
+/* libpq through base/lazy_pq.h (loaded first): a connection with a 5 s
+ * connect timeout and notices silenced; a statement; a query with text
+ * parameters and binary results (NULL on failure); a big-endian int8 of
+ * such a result.  err: the first line of PostgreSQL's message. */
+struct pg_conn;
+struct pg_result;
+struct pg_conn *scrim__pq_connect(const char *conninfo, char *err,
+                                  size_t errlen);
+int scrim__pq_run(struct pg_conn *conn, const char *sql, char *err,
+                  size_t errlen);
+struct pg_result *scrim__pq_query(struct pg_conn *conn, const char *sql, int n,
+                                  const char *const *vals, const int *lens,
+                                  const int *fmts, char *err, size_t errlen);
+uint64_t scrim__pq_u64(const char *p);
+
 /* ---- the server (http.c) --------------------------------------- */
 
 #define SCRIM__MAX_ROUTES 48
@@ -189,6 +240,7 @@ struct scrim_server {
     int cache_rc, cache_ran;
     struct scrim__accept *accept;    /* accept.c */
     struct scrim__budget *budget;    /* budget.c */
+    scrim__cluster *cluster;         /* cluster.c; NULL: a single node */
     struct scrim_counter counters[SCRIM__MAX_COUNTERS];
     int n_counters;
     struct scrim__webhooks *webhooks; /* webhook.c; NULL: none configured */

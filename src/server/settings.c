@@ -62,6 +62,10 @@ static const struct opt {
 } opts[] = {
 #define F(f) offsetof(scrim_settings, f), sizeof(((scrim_settings *)0)->f)
     {"db", T_STR, F(db), 1, 0, "DIR", "LMDB database directory"},
+    {"cluster", T_STR, F(cluster), 0, 0, "URL",
+     "cluster mode: the PostgreSQL (libpq connection string, e.g. "
+     "postgresql:///scrim?host=/run/postgresql) holding the lists and their "
+     "change log, which this node's database follows ('' = single node)"},
     {"socket", T_STR, F(socket), 0, 0, "PATH",
      "Unix socket to serve on ('none' = no socket)"},
     {"listen", T_STR, F(listen), 0, 0, "HOST:PORT",
@@ -572,6 +576,34 @@ void scrim_settings_write(const scrim_settings *s, FILE *f)
     }
 }
 
+/* A connection string without its password (user:PASS@ of a URI,
+ * password=PASS of a query or keyword form), for reports and logs. */
+static json_t *redacted(const char *conn)
+{
+    char out[SCRIM_SETTINGS_PATH_MAX + 16];
+    size_t o = 0;
+    const char *p = conn, *at = strchr(conn, '@'), *scheme = strstr(conn, "://");
+    while (*p && o + 4 < sizeof out) {
+        if (scheme && at && p > scheme + 2 && p < at && *p == ':' &&
+            !memchr(scheme + 3, '/', (size_t)(p - scheme - 3))) {
+            o += (size_t)snprintf(out + o, sizeof out - o, ":***");
+            p = at;
+            continue;
+        }
+        if (!strncmp(p, "password=", 9) &&
+            (p == conn || strchr("?& \t", p[-1]))) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "password=***");
+            p += 9;
+            while (*p && *p != '&' && *p != ' ')
+                p++;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+    return json_string(out);
+}
+
 json_t *scrim_settings_json(const scrim_settings *s)
 {
     json_t *o = json_object();
@@ -579,7 +611,9 @@ json_t *scrim_settings_json(const scrim_settings *s)
         const char *field = (const char *)s + opts[i].off;
         json_t *v = NULL;
         switch (opts[i].type) {
-        case T_STR: v = json_string(field); break;
+        case T_STR:
+            v = field == s->cluster ? redacted(field) : json_string(field);
+            break;
         case T_INT: v = json_integer(*(const int *)field); break;
         case T_U64: v = json_integer((json_int_t)*(const uint64_t *)field); break;
         case T_SECS: v = json_real(*(const double *)field); break;
