@@ -414,8 +414,8 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
              : scrim_review_entry_remove(rv, c->store, list, type, key, who,
                                          &out, err, sizeof err);
     json_decref(body);
-    if (!rc && out)
-        emit_decision(c, out);
+    /* no webhook event: restoring or removing an entry is no decision on a
+     * record (the audit log has it) */
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
