@@ -906,6 +906,146 @@ static void overlay_undo(float *p, int rw, int rh, box o)
     free(bad);
 }
 
+/* ---- 5. post ----------------------------------------------------------------- */
+
+/* A screenshot of a post or of an app's screen: above and below the picture
+ * lie bands of interface (bars, a header with an avatar and a name, icons,
+ * a caption) drawn on a few exactly flat background colours.  Walking in
+ * from the top (and from the bottom), a row belongs to the interface while
+ * at least POST_UI of it has one of the background colours met so far; a
+ * row that is all one colour (>= POST_FLAT in a 9-level window) brings in
+ * a new background colour.  The picture starts after the last interface
+ * row whose colour both ends share (the page): a picture that begins with a
+ * flat sky is not eaten up to its first tree, and a bar of its own colour
+ * at the very top or bottom is still interface.  The two ends must share a
+ * page colour, each be at least POST_MIN_FRAC of the height, and text or
+ * icons (steps of TEXT_STEP levels) must appear in them: a photo's sky and
+ * ground do not pass. */
+#define POST_UI 0.5f        /* an interface row: half of it in a UI colour, */
+#define POST_UI_TEXT 0.25f  /* or a quarter and text (>= POST_TEXT steps) */
+#define POST_FLAT 0.95f     /* a new UI colour: a flat row */
+#define POST_TOL 5.0f       /* a UI colour's samples: within 5 levels */
+#define POST_SAME 4.0f      /* the two ends' page colour: within 4 levels */
+#define POST_MIN_FRAC 0.02f /* each end >= 2% of the height */
+#define POST_TEXT 8         /* a text row: >= 6 sharp steps */
+
+typedef struct post_end {
+    float col[8];   /* the flat colours met */
+    int ncol;
+    int used[8];    /* rows in each colour */
+    int end;        /* the first row that is not interface (from the side) */
+    int text;       /* rows with text or icons */
+} post_end;
+
+/* Share of the n samples p[0], p[2], ... within POST_TOL of c. */
+static float share_near(const float *p, int n, float c)
+{
+    int k = 0, m = 0;
+    for (int i = 0; i < n; i += 2, m++)
+        k += fabsf(p[i] - c) <= POST_TOL;
+    return m ? (float)k / m : 0;
+}
+
+/* Text on colour c: the row goes in and out of c, by sharp steps, many
+ * times (a picture between two margins of c does it twice). */
+static int text_on(const float *p, int n, float c)
+{
+    int k = 0, in = fabsf(p[0] - c) <= POST_TOL;
+    for (int i = 1; i < n; i++) {
+        int now = fabsf(p[i] - c) <= POST_TOL;
+        if (now != in && fabsf(p[i] - p[i - 1]) >= TEXT_STEP / 2)
+            k++;
+        in = now;
+    }
+    return k;
+}
+
+/* Which UI colour (index into e->col) row p (n samples) is in, -1 if none;
+ * a flat row of a new colour adds it. */
+static int post_row(const float *p, int n, post_end *e, int add_new)
+{
+    float c;
+    if (line_dominance(p, 1, n, 3, &c) >= POST_FLAT) {
+        for (int k = 0; k < e->ncol; k++)
+            if (fabsf(c - e->col[k]) <= POST_SAME)
+                return k;
+        if (!add_new || e->ncol >= 8)
+            return -1;
+        e->col[e->ncol] = c;
+        e->used[e->ncol] = 0;
+        return e->ncol++;
+    }
+    for (int k = 0; k < e->ncol; k++) {
+        float f = share_near(p, n, e->col[k]);
+        if (f >= POST_UI || (f >= POST_UI_TEXT && text_on(p, n, e->col[k]) >= POST_TEXT))
+            return k;
+    }
+    return -1;
+}
+
+/* Walk rows y0, y0 + dir, ... (at most lim rows) while they are interface,
+ * knowing the colours of `seed` from the start (a caption cut off by the
+ * screen's edge starts the bottom with text). */
+static void post_walk(const float *L, int w, box b, int y0, int dir, int lim,
+                      const post_end *seed, post_end *e)
+{
+    int n = b.x1 - b.x0, i = 0;
+    e->ncol = seed ? seed->ncol : 0, e->text = 0;
+    for (int k = 0; k < e->ncol; k++)
+        e->col[k] = seed->col[k], e->used[k] = 0;
+    for (; i < lim; i++) {
+        const float *p = L + (size_t)(y0 + dir * i) * w + b.x0;
+        int k = post_row(p, n, e, 1);
+        if (k < 0)
+            break;
+        e->used[k]++;
+        e->text += text_on(p, n, e->col[k]) >= POST_TEXT;
+    }
+    e->end = i;
+}
+
+/* The last row (counted from the side, exclusive) of the walk's interface
+ * whose colour is one of the page colours pc[0..np). */
+static int post_edge(const float *L, int w, box b, int y0, int dir,
+                     const post_end *e, const float *pc, int np)
+{
+    post_end pe;
+    pe.ncol = np;
+    memcpy(pe.col, pc, np * sizeof *pc);
+    int last = 0, n = b.x1 - b.x0;
+    for (int i = 0; i < e->end; i++)
+        if (post_row(L + (size_t)(y0 + dir * i) * w + b.x0, n, &pe, 0) >= 0)
+            last = i + 1;
+    return last;
+}
+
+static int post(const float *L, int w, box b, box *out)
+{
+    int bh = b.y1 - b.y0;
+    int minr = (int)(POST_MIN_FRAC * bh) > 2 ? (int)(POST_MIN_FRAC * bh) : 2;
+    post_end top, bot;
+    post_walk(L, w, b, b.y0, 1, bh, NULL, &top);
+    if (top.end < minr || top.end >= bh)
+        return 0;
+    post_walk(L, w, b, b.y1 - 1, -1, bh - top.end, &top, &bot);
+    if (bot.end < minr || top.text + bot.text < 2)
+        return 0;
+    /* the page: the colours of the top that the bottom has too */
+    float pc[8];
+    int np = 0;
+    for (int k = 0; k < top.ncol; k++)
+        if (bot.used[k])
+            pc[np++] = top.col[k];
+    if (!np)
+        return 0;
+    int t = post_edge(L, w, b, b.y0, 1, &top, pc, np);
+    int u = post_edge(L, w, b, b.y1 - 1, -1, &bot, pc, np);
+    if (t < minr || u < minr || bh - t - u < MIN_SIDE_FRAC * bh)
+        return 0;
+    *out = (box){b.x0, b.y0 + t, b.x1, b.y1 - u};
+    return 1;
+}
+
 /* ---- candidates -------------------------------------------------------------- */
 
 static int differs(box a, box b, int w, int h)
@@ -962,6 +1102,20 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
      * keep only the sides that are a frame */
     box traw = t;
     t = frame_only(luma, w, h, traw, tref);
+    /* post: the picture between the interface bands of a screen, its
+     * side margins trimmed (its rows are already the picture's edges) */
+    box po;
+    int has_post = post(luma, w, full, &po);
+    if (has_post) {
+        /* a post's column is centred: the narrower margin is the page's
+         * (the picture's edge may have the page's colour on one side) */
+        box pt = po;
+        if (trim(luma, w, &pt, minw, minh, NULL, NULL, 0, NULL)) {
+            int mx = pt.x0 < w - pt.x1 ? pt.x0 : w - pt.x1;
+            po.x0 = mx, po.x1 = w - mx;
+        }
+        has_post = big_enough(po, w, h);
+    }
     /* block: bands of rows, then of columns inside the tallest band */
     box bl = traw, band;
     int gy = (int)(GAP_MIN_FRAC * h), gx = (int)(GAP_MIN_FRAC * w);
@@ -990,9 +1144,15 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
 
     /* most specific first */
     int k = 0;
-    if (has_sharp) {
-        k = add(tmp, k, 8, sh, SCRIM__REG_SHARP, seen, nseen, w, h);
+    if (has_post) {
+        k = add(tmp, k, 8, po, SCRIM__REG_BLOCK, seen, nseen, w, h);
         if (k)
+            seen[nseen++] = po;
+    }
+    if (has_sharp) {
+        int ks0 = k;
+        k = add(tmp, k, 8, sh, SCRIM__REG_SHARP, seen, nseen, w, h);
+        if (k > ks0)
             seen[nseen++] = sh;
         int ks = k;
         k = add(tmp, k, 8, sh2, SCRIM__REG_SHARP, seen, nseen, w, h);
