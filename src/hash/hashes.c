@@ -49,25 +49,51 @@ static const char *region_kind(int kind)
     }
 }
 
+/* The luma of file rectangle (x, y, w, h) of a full-size decode, sampled as
+ * PDQ samples a file of w x h, into s (at most 512 x 512). */
+static int rect_luma(const scrim_image *img, int x, int y, int w, int h,
+                     float *s, int *nx, int *ny)
+{
+    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH];
+    scrim__luma_samples(w, h, w, h, xs, nx, ys, ny);
+    for (int i = 0; i < *nx; i++)
+        xs[i] += x;
+    for (int i = 0; i < *ny; i++)
+        ys[i] += y;
+    return scrim__luma_sampled(img->pixels, img->channels,
+                               (size_t)img->width * img->channels, xs, *nx,
+                               ys, *ny, s);
+}
+
 /* The pictures found inside the plane, hashed, into out->region (their
- * rectangles in the file's pixels).  Reads the plane only. */
-static int hash_regions(const scrim__luma *l, scrim_image_hashes *out)
+ * rectangles in the file's pixels).  Reads the plane only.  When the plane
+ * is the 512 x 512 squash of a larger file, a region is hashed from the
+ * file's own pixels (`img`, or a second decode of buf): resampling the
+ * squash again cost 10-30 bits where a region's edge fell between rows. */
+static int hash_regions(const scrim__luma *l, const scrim_decode_opts *opts,
+                        const void *buf, size_t len, const scrim_image *img,
+                        scrim_image_hashes *out)
 {
     scrim__region r[SCRIM__REGIONS_MAX];
     int n = scrim__regions_find(l->plane, l->width, l->height, r,
                                 SCRIM__REGIONS_MAX);
     if (n <= 0)
         return SCRIM_OK;
-    float *s = malloc((size_t)l->width * l->height * sizeof *s);
+    float *s = malloc((size_t)SCRIM__SQUASH * SCRIM__SQUASH * sizeof *s);
     if (!s)
         return SCRIM_ENOMEM;
+    scrim_image own = {0};
+    int squashed = l->width != l->file_width || l->height != l->file_height;
+    if (squashed && !img) {
+        char err[64];
+        if (!scrim__image_load(buf, len, opts, 1, &own, err, sizeof err))
+            img = &own;
+    }
+    if (img && (img->width != l->file_width || img->height != l->file_height))
+        img = NULL; /* shrunk on load: the plane it is */
     int rc = SCRIM_OK;
     for (int i = 0; i < n && !rc; i++) {
         scrim_region *o = &out->region[out->nregions];
-        rc = scrim__region_hash(l->plane, l->width, l->height, &r[i], s,
-                                &o->dihedral[0], &o->quality, o->dihedral);
-        if (rc || o->quality < SCRIM__REGION_MIN_QUALITY)
-            continue; /* a flat region is no evidence */
         /* sample i of the plane is pixel floor(i * file / plane) */
         int x1 = (int)((int64_t)(r[i].x + r[i].w) * l->file_width / l->width);
         int y1 = (int)((int64_t)(r[i].y + r[i].h) * l->file_height / l->height);
@@ -75,20 +101,33 @@ static int hash_regions(const scrim__luma *l, scrim_image_hashes *out)
         o->y = (int)((int64_t)r[i].y * l->file_height / l->height);
         o->w = x1 - o->x;
         o->h = y1 - o->y;
+        int nx, ny;
+        if (squashed && img && !(r[i].kind & SCRIM__REG_OVERLAY) &&
+            !rect_luma(img, o->x, o->y, o->w, o->h, s, &nx, &ny))
+            rc = scrim_pdq_hash_luma(s, nx, ny, &o->dihedral[0], &o->quality,
+                                     o->dihedral);
+        else
+            rc = scrim__region_hash(l->plane, l->width, l->height, &r[i], s,
+                                    &o->dihedral[0], &o->quality, o->dihedral);
+        if (rc || o->quality < SCRIM__REGION_MIN_QUALITY)
+            continue; /* a flat region is no evidence */
         o->kind = region_kind(r[i].kind);
         out->nregions++;
     }
+    if (img == &own)
+        scrim_image_free(&own);
     free(s);
     return rc;
 }
 
 /* PDQ of the plane (which it overwrites), after its regions when asked. */
 static int hash_plane(scrim__luma *l, const scrim_decode_opts *opts,
+                      const void *buf, size_t len, const scrim_image *img,
                       scrim_image_hashes *out)
 {
     int rc = SCRIM_OK;
     if (opts && opts->regions)
-        rc = hash_regions(l, out);
+        rc = hash_regions(l, opts, buf, len, img, out);
     if (!rc)
         rc = scrim_pdq_hash_luma(l->plane, l->width, l->height, &out->pdq,
                                  &out->quality, out->dihedral);
@@ -110,7 +149,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         int rc = scrim__jpeg_luma(buf, len, &lim, &l, err, errlen);
         if (rc != SCRIM__JPEG_OTHER) {
             if (!rc)
-                rc = hash_plane(&l, opts, out);
+                rc = hash_plane(&l, opts, buf, len, NULL, out);
             free(l.plane);
             if (rc)
                 return rc;
@@ -128,7 +167,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         return rc;
     rc = image_luma(&img, &l);
     if (!rc)
-        rc = hash_plane(&l, opts, out);
+        rc = hash_plane(&l, opts, buf, len, &img, out);
     free(l.plane);
     if (rc) {
         scrim__seterr(err, errlen, "hashing failed: %s", scrim_strerror(rc));

@@ -455,6 +455,116 @@ static float edge_straight(const float *L, int w, box b, int dir, int i)
     return best;
 }
 
+/* ---- 3b. framed ------------------------------------------------------------ */
+
+/* A picture on a blurred copy of itself whose own content is soft as well (a
+ * white product shot, a shallow-focus photo) has no run of busy lines, but
+ * its edges are still straight lines across the canvas, where the blur has
+ * none.  Tried when the busy run finds nothing and the outer FRAMED_BAND of
+ * the canvas is soft at both ends of a direction (a cheap test on the
+ * energy profile): the strongest straight line in each half, each over at
+ * least FRAMED_EDGE of the canvas, and then over the picture's own span. */
+#define FRAMED_BAND 0.04f /* the outer 4% lines of each end */
+#define FRAMED_SOFT 0.35f /* mean <= 35% of the profile's 90th percentile */
+#define FRAMED_EDGE 0.45f /* a frame's edge over >= 45% of the canvas */
+
+/* e[i], i in [2, n - 1): the share of every 2nd sample along line i (rows
+ * for dir 0, columns for dir 1) where the step from line i - 1 is > 3 levels
+ * and the largest of the three around it. */
+static void straight_profile(const float *L, int w, box b, int dir, float *e)
+{
+    int n = dir ? b.x1 - b.x0 : b.y1 - b.y0;
+    memset(e, 0, (size_t)n * sizeof *e);
+    if (dir == 0) {
+        for (int y = b.y0 + 2; y < b.y1 - 1; y++) {
+            const float *p = L + (size_t)y * w;
+            int hit = 0, m = 0;
+            for (int x = b.x0; x < b.x1; x += 2, m++) {
+                float s0 = fabsf(p[x] - p[x - w]);
+                float sb = fabsf(p[x - w] - p[x - 2 * w]);
+                float sa = fabsf(p[x + w] - p[x]);
+                hit += s0 > 3 && s0 >= sb && s0 >= sa;
+            }
+            e[y - b.y0] = m ? (float)hit / m : 0;
+        }
+        return;
+    }
+    int m = 0;
+    for (int y = b.y0; y < b.y1; y += 2, m++) {
+        const float *p = L + (size_t)y * w;
+        for (int x = b.x0 + 2; x < b.x1 - 1; x++) {
+            float s0 = fabsf(p[x] - p[x - 1]);
+            float sb = fabsf(p[x - 1] - p[x - 2]);
+            float sa = fabsf(p[x + 1] - p[x]);
+            e[x - b.x0] += s0 > 3 && s0 >= sb && s0 >= sa;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        e[i] /= m ? m : 1;
+}
+
+/* Soft at both ends: the outer FRAMED_BAND lines of profile a[0..n). */
+static int soft_ends(const float *a, int n, float *tmp)
+{
+    int k = (int)(FRAMED_BAND * n) + 1;
+    if (n < 32)
+        return 0;
+    float t = FRAMED_SOFT * quantile(a, n, 0.9f, tmp);
+    double s0 = 0, s1 = 0;
+    for (int i = 1; i <= k; i++)
+        s0 += a[i], s1 += a[n - i];
+    return t > 0 && s0 / k <= t && s1 / k <= t;
+}
+
+static int framed(const float *L, int w, box b, const float *ra,
+                  const float *ca, float *e, float *tmp, box *out)
+{
+    int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
+    int got[2] = {0, 0}, lo[2] = {0, 0}, hi[2] = {bh, bw};
+    for (int dir = 0; dir < 2; dir++) {
+        int n = dir ? bw : bh;
+        if (!soft_ends(dir ? ca : ra, n, tmp))
+            continue;
+        straight_profile(L, w, b, dir, e);
+        int m = (int)(FRAMED_BAND * n) + 2, i0 = -1, i1 = -1;
+        float v0 = FRAMED_EDGE, v1 = FRAMED_EDGE;
+        for (int i = m; i < n / 2; i++)
+            if (e[i] > v0)
+                v0 = e[i], i0 = i;
+        for (int i = n / 2; i < n - m; i++)
+            if (e[i] > v1)
+                v1 = e[i], i1 = i;
+        if (i0 < 0 || i1 < 0 || i1 - i0 < MIN_SIDE_FRAC * n)
+            continue;
+        /* softer outside the lines than between them */
+        const float *a = dir ? ca : ra;
+        double in = 0, o = 0;
+        for (int i = 1; i < n; i++)
+            if (i >= i0 && i < i1)
+                in += a[i];
+            else
+                o += a[i];
+        in /= i1 - i0;
+        o /= n - 1 - (i1 - i0);
+        if (o > 0.5 * in)
+            continue;
+        got[dir] = 1, lo[dir] = i0, hi[dir] = i1;
+    }
+    if (!got[0] && !got[1])
+        return 0;
+    box o = {b.x0 + lo[1], b.y0 + lo[0], b.x0 + hi[1], b.y0 + hi[0]};
+    /* each found edge straight along the picture's own span */
+    box rb = {o.x0, b.y0, o.x1, b.y1}, cb = {b.x0, o.y0, b.x1, o.y1};
+    if (got[0] && (edge_straight(L, w, rb, 0, o.y0) < SHARP_STRAIGHT ||
+                   edge_straight(L, w, rb, 0, o.y1) < SHARP_STRAIGHT))
+        return 0;
+    if (got[1] && (edge_straight(L, w, cb, 1, o.x0) < SHARP_STRAIGHT ||
+                   edge_straight(L, w, cb, 1, o.x1) < SHARP_STRAIGHT))
+        return 0;
+    *out = o;
+    return 1;
+}
+
 /* The sharp part of b, if b is a picture on a soft (blurred) background. */
 static int sharp(const float *L, int w, box b, box *out, box *alt)
 {
@@ -501,11 +611,30 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
      * (shallow depth of field) usually narrows in both or in none. */
     int gr = sharp_run(ra, er, bh, tmp, &r0, &r1);
     int gc = sharp_run(ca, ec, bw, tmp, &c0, &c1);
-    if (gr + gc != 1) {
+    if (!gr && !gc) {
+        int f = framed(L, w, b, ra, ca, er, tmp, out);
         free(buf);
-        return 0;
+        if (f)
+            *alt = *out;
+        return f;
     }
     *out = (box){b.x0 + c0, b.y0 + r0, b.x0 + c1, b.y0 + r1};
+    if (gr && gc) {
+        /* A picture set inside both sides of its blurred copy: its four
+         * edges are straight lines, which a shallow-focus photo's sharp
+         * subject does not have; at least three of them must show (one
+         * may run where the picture has the blur's colours). */
+        box rb = {out->x0, b.y0, out->x1, b.y1}, cb = {b.x0, out->y0, b.x1, out->y1};
+        int ok = (edge_straight(L, w, rb, 0, out->y0) >= SHARP_STRAIGHT) +
+                 (edge_straight(L, w, rb, 0, out->y1) >= SHARP_STRAIGHT) +
+                 (edge_straight(L, w, cb, 1, out->x0) >= SHARP_STRAIGHT) +
+                 (edge_straight(L, w, cb, 1, out->x1) >= SHARP_STRAIGHT);
+        free(buf);
+        if (ok < 3)
+            return 0;
+        *alt = *out;
+        return 1;
+    }
     {
         int a0 = gr ? out->y0 : out->x0, a1 = gr ? out->y1 : out->x1;
         float s0 = edge_straight(L, w, b, gr ? 0 : 1, a0);
@@ -922,12 +1051,12 @@ static void overlay_undo(float *p, int rw, int rh, box o)
  * icons (steps of TEXT_STEP levels) must appear in them: a photo's sky and
  * ground do not pass. */
 #define POST_UI 0.5f        /* an interface row: half of it in a UI colour, */
-#define POST_UI_TEXT 0.25f  /* or a quarter and text (>= POST_TEXT steps) */
+#define POST_UI_TEXT 0.25f  /* or a quarter of it and text */
 #define POST_FLAT 0.95f     /* a new UI colour: a flat row */
 #define POST_TOL 5.0f       /* a UI colour's samples: within 5 levels */
 #define POST_SAME 4.0f      /* the two ends' page colour: within 4 levels */
 #define POST_MIN_FRAC 0.02f /* each end >= 2% of the height */
-#define POST_TEXT 8         /* a text row: >= 6 sharp steps */
+#define POST_TEXT 8         /* text: >= 8 steps in or out of the colour */
 
 typedef struct post_end {
     float col[8];   /* the flat colours met */
