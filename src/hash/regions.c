@@ -462,46 +462,12 @@ static float edge_straight(const float *L, int w, box b, int dir, int i)
  * its edges are still straight lines across the canvas, where the blur has
  * none.  Tried when the busy run finds nothing and the outer FRAMED_BAND of
  * the canvas is soft at both ends of a direction (a cheap test on the
- * energy profile): the strongest straight line in each half, each over at
- * least FRAMED_EDGE of the canvas, and then over the picture's own span. */
+ * energy profile): in each half, one of the lines with the highest steps
+ * that is straight over FRAMED_EDGE of the canvas, and then over the
+ * picture's own span. */
 #define FRAMED_BAND 0.04f /* the outer 4% lines of each end */
 #define FRAMED_SOFT 0.35f /* mean <= 35% of the profile's 90th percentile */
-#define FRAMED_EDGE 0.45f /* a frame's edge over >= 45% of the canvas */
-
-/* e[i], i in [2, n - 1): the share of every 2nd sample along line i (rows
- * for dir 0, columns for dir 1) where the step from line i - 1 is > 3 levels
- * and the largest of the three around it. */
-static void straight_profile(const float *L, int w, box b, int dir, float *e)
-{
-    int n = dir ? b.x1 - b.x0 : b.y1 - b.y0;
-    memset(e, 0, (size_t)n * sizeof *e);
-    if (dir == 0) {
-        for (int y = b.y0 + 2; y < b.y1 - 1; y++) {
-            const float *p = L + (size_t)y * w;
-            int hit = 0, m = 0;
-            for (int x = b.x0; x < b.x1; x += 2, m++) {
-                float s0 = fabsf(p[x] - p[x - w]);
-                float sb = fabsf(p[x - w] - p[x - 2 * w]);
-                float sa = fabsf(p[x + w] - p[x]);
-                hit += s0 > 3 && s0 >= sb && s0 >= sa;
-            }
-            e[y - b.y0] = m ? (float)hit / m : 0;
-        }
-        return;
-    }
-    int m = 0;
-    for (int y = b.y0; y < b.y1; y += 2, m++) {
-        const float *p = L + (size_t)y * w;
-        for (int x = b.x0 + 2; x < b.x1 - 1; x++) {
-            float s0 = fabsf(p[x] - p[x - 1]);
-            float sb = fabsf(p[x - 1] - p[x - 2]);
-            float sa = fabsf(p[x + 1] - p[x]);
-            e[x - b.x0] += s0 > 3 && s0 >= sb && s0 >= sa;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        e[i] /= m ? m : 1;
-}
+#define FRAMED_EDGE 0.6f  /* a frame's edge over >= 60% of the canvas */
 
 /* Soft at both ends: the outer FRAMED_BAND lines of profile a[0..n). */
 static int soft_ends(const float *a, int n, float *tmp)
@@ -516,8 +482,30 @@ static int soft_ends(const float *a, int n, float *tmp)
     return t > 0 && s0 / k <= t && s1 / k <= t;
 }
 
+/* The line in [a, b) most likely a frame's edge: of the 3 highest steps in
+ * e (mean step from the line before), the first straight over FRAMED_EDGE
+ * of the canvas; -1 if none. */
+static int framed_line(const float *L, int w, box b, int dir, const float *e,
+                       int a, int z)
+{
+    int top[3] = {-1, -1, -1};
+    for (int i = a; i < z; i++)
+        for (int k = 0; k < 3; k++)
+            if (top[k] < 0 || e[i] > e[top[k]]) {
+                for (int m = 2; m > k; m--)
+                    top[m] = top[m - 1];
+                top[k] = i;
+                break;
+            }
+    for (int k = 0; k < 3 && top[k] >= 0; k++)
+        if (edge_straight(L, w, b, dir, (dir ? b.x0 : b.y0) + top[k]) >= FRAMED_EDGE)
+            return top[k];
+    return -1;
+}
+
 static int framed(const float *L, int w, box b, const float *ra,
-                  const float *ca, float *e, float *tmp, box *out)
+                  const float *ca, const float *er, const float *ec,
+                  float *tmp, box *out)
 {
     int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
     int got[2] = {0, 0}, lo[2] = {0, 0}, hi[2] = {bh, bw};
@@ -525,15 +513,10 @@ static int framed(const float *L, int w, box b, const float *ra,
         int n = dir ? bw : bh;
         if (!soft_ends(dir ? ca : ra, n, tmp))
             continue;
-        straight_profile(L, w, b, dir, e);
-        int m = (int)(FRAMED_BAND * n) + 2, i0 = -1, i1 = -1;
-        float v0 = FRAMED_EDGE, v1 = FRAMED_EDGE;
-        for (int i = m; i < n / 2; i++)
-            if (e[i] > v0)
-                v0 = e[i], i0 = i;
-        for (int i = n / 2; i < n - m; i++)
-            if (e[i] > v1)
-                v1 = e[i], i1 = i;
+        int m = (int)(FRAMED_BAND * n) + 2;
+        const float *e = dir ? ec : er;
+        int i0 = framed_line(L, w, b, dir, e, m, n / 2);
+        int i1 = i0 < 0 ? -1 : framed_line(L, w, b, dir, e, n / 2, n - m);
         if (i0 < 0 || i1 < 0 || i1 - i0 < MIN_SIDE_FRAC * n)
             continue;
         /* softer outside the lines than between them */
@@ -612,7 +595,7 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
     int gr = sharp_run(ra, er, bh, tmp, &r0, &r1);
     int gc = sharp_run(ca, ec, bw, tmp, &c0, &c1);
     if (!gr && !gc) {
-        int f = framed(L, w, b, ra, ca, er, tmp, out);
+        int f = framed(L, w, b, ra, ca, er, ec, tmp, out);
         free(buf);
         if (f)
             *alt = *out;
