@@ -7,6 +7,7 @@
 #include "hash/hash.h"
 #include "hash/regions.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,60 @@ static int rect_luma(const scrim_image *img, int x, int y, int w, int h,
                                ys, *ny, s);
 }
 
+/* Mean step across the line between pixels k - 1 and k of a full-size
+ * decode: rows (dir 0, k = y) over columns [a, b), or columns (dir 1, k = x)
+ * over rows [a, b); every 2nd pixel along. */
+static double line_step(const scrim_image *img, int dir, int k, int a, int b)
+{
+    enum { MAXS = 256 };
+    int pos[MAXS], two[2] = {k - 1, k}, n = 0;
+    float v[2 * MAXS];
+    int step = (b - a + 2 * MAXS - 1) / MAXS;
+    step = step < 2 ? 2 : step;
+    for (int i = a; i < b && n < MAXS; i += step)
+        pos[n++] = i;
+    if (n == 0 || k < 1 || k >= (dir ? img->width : img->height))
+        return 0;
+    size_t stride = (size_t)img->width * img->channels;
+    if (dir == 0
+            ? scrim__luma_sampled(img->pixels, img->channels, stride, pos, n, two, 2, v)
+            : scrim__luma_sampled(img->pixels, img->channels, stride, two, 2, pos, n, v))
+        return 0;
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += dir == 0 ? fabsf(v[n + i] - v[i]) : fabsf(v[2 * i + 1] - v[2 * i]);
+    return s / n;
+}
+
+/* A region's sides, found in a squashed plane, are only known to the
+ * plane's sample spacing: each side is moved, within that spacing, to the
+ * line of the file with the largest step across it (the picture's edge). */
+static void refine_rect(const scrim_image *img, const scrim__luma *l, int *x,
+                        int *y, int *w, int *h)
+{
+    int rx = (l->file_width + l->width - 1) / l->width;
+    int ry = (l->file_height + l->height - 1) / l->height;
+    int e[4] = {*y, *y + *h, *x, *x + *w}; /* top, bottom, left, right */
+    for (int s = 0; s < 4; s++) {
+        int dir = s >> 1, r = dir ? rx : ry, lim = dir ? img->width : img->height;
+        if (r < 2 || e[s] <= 0 || e[s] >= lim)
+            continue; /* a side on the file's edge stays there */
+        int a = dir ? e[0] : e[2], b = dir ? e[1] : e[3];
+        int best = e[s];
+        double bv = line_step(img, dir, e[s], a, b);
+        for (int k = e[s] - r; k <= e[s] + r; k++) {
+            if (k < 1 || k >= lim || k == e[s])
+                continue;
+            double v = line_step(img, dir, k, a, b);
+            if (v > bv)
+                bv = v, best = k;
+        }
+        e[s] = best;
+    }
+    if (e[1] - e[0] >= 16 && e[3] - e[2] >= 16)
+        *y = e[0], *h = e[1] - e[0], *x = e[2], *w = e[3] - e[2];
+}
+
 /* The pictures found inside the plane, hashed, into out->region (their
  * rectangles in the file's pixels).  Reads the plane only.  When the plane
  * is the 512 x 512 squash of a larger file, a region is hashed from the
@@ -101,9 +156,10 @@ static int hash_regions(const scrim__luma *l, const scrim_decode_opts *opts,
         o->y = (int)((int64_t)r[i].y * l->file_height / l->height);
         o->w = x1 - o->x;
         o->h = y1 - o->y;
-        int nx, ny;
-        if (squashed && img && !(r[i].kind & SCRIM__REG_OVERLAY) &&
-            !rect_luma(img, o->x, o->y, o->w, o->h, s, &nx, &ny))
+        int nx, ny, full = squashed && img && !(r[i].kind & SCRIM__REG_OVERLAY);
+        if (full)
+            refine_rect(img, l, &o->x, &o->y, &o->w, &o->h);
+        if (full && !rect_luma(img, o->x, o->y, o->w, o->h, s, &nx, &ny))
             rc = scrim_pdq_hash_luma(s, nx, ny, &o->dihedral[0], &o->quality,
                                      o->dihedral);
         else

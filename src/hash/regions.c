@@ -1039,6 +1039,7 @@ static void overlay_undo(float *p, int rw, int rh, box o)
 #define POST_TOL 5.0f       /* a UI colour's samples: within 5 levels */
 #define POST_SAME 4.0f      /* the two ends' page colour: within 4 levels */
 #define POST_MIN_FRAC 0.02f /* each end >= 2% of the height */
+#define POST_MAX_TOP 0.6f   /* the top's interface: < 60% of the height */
 #define POST_TEXT 8         /* text: >= 8 steps in or out of the colour */
 
 typedef struct post_end {
@@ -1049,11 +1050,11 @@ typedef struct post_end {
     int text;       /* rows with text or icons */
 } post_end;
 
-/* Share of the n samples p[0], p[2], ... within POST_TOL of c. */
+/* Share of the samples p[0], p[3], p[6] ... (of n) within POST_TOL of c. */
 static float share_near(const float *p, int n, float c)
 {
     int k = 0, m = 0;
-    for (int i = 0; i < n; i += 2, m++)
+    for (int i = 0; i < n; i += 3, m++)
         k += fabsf(p[i] - c) <= POST_TOL;
     return m ? (float)k / m : 0;
 }
@@ -1062,21 +1063,31 @@ static float share_near(const float *p, int n, float c)
  * times (a picture between two margins of c does it twice). */
 static int text_on(const float *p, int n, float c)
 {
-    int k = 0, in = fabsf(p[0] - c) <= POST_TOL;
-    for (int i = 1; i < n; i++) {
-        int now = fabsf(p[i] - c) <= POST_TOL;
-        if (now != in && fabsf(p[i] - p[i - 1]) >= TEXT_STEP / 2)
-            k++;
-        in = now;
-    }
+    int k = 0;
+    for (int i = 1; i < n; i++) /* no carried state: vectorised */
+        k += ((fabsf(p[i - 1] - c) <= POST_TOL) != (fabsf(p[i] - c) <= POST_TOL)) &
+             (fabsf(p[i] - p[i - 1]) >= TEXT_STEP / 2);
     return k;
 }
 
 /* Which UI colour (index into e->col) row p (n samples) is in, -1 if none;
  * a flat row of a new colour adds it. */
-static int post_row(const float *p, int n, post_end *e, int add_new)
+static int post_row(const float *p, int n, post_end *e, int add_new,
+                    float *share)
 {
+    /* in a known colour first: most interface rows are, and it is cheap */
+    int kt = -1;
+    for (int k = 0; k < e->ncol; k++) {
+        float f = share_near(p, n, e->col[k]);
+        if (f >= POST_UI) {
+            *share = f;
+            return k;
+        }
+        if (f >= POST_UI_TEXT && kt < 0)
+            kt = k;
+    }
     float c;
+    *share = 0;
     if (line_dominance(p, 1, n, 3, &c) >= POST_FLAT) {
         for (int k = 0; k < e->ncol; k++)
             if (fabsf(c - e->col[k]) <= POST_SAME)
@@ -1085,12 +1096,12 @@ static int post_row(const float *p, int n, post_end *e, int add_new)
             return -1;
         e->col[e->ncol] = c;
         e->used[e->ncol] = 0;
+        *share = 1;
         return e->ncol++;
     }
-    for (int k = 0; k < e->ncol; k++) {
-        float f = share_near(p, n, e->col[k]);
-        if (f >= POST_UI || (f >= POST_UI_TEXT && text_on(p, n, e->col[k]) >= POST_TEXT))
-            return k;
+    if (kt >= 0 && text_on(p, n, e->col[kt]) >= POST_TEXT) {
+        *share = POST_UI_TEXT; /* text already counted */
+        return kt;
     }
     return -1;
 }
@@ -1107,11 +1118,15 @@ static void post_walk(const float *L, int w, box b, int y0, int dir, int lim,
         e->col[k] = seed->col[k], e->used[k] = 0;
     for (; i < lim; i++) {
         const float *p = L + (size_t)(y0 + dir * i) * w + b.x0;
-        int k = post_row(p, n, e, 1);
+        float f;
+        int k = post_row(p, n, e, 1, &f);
         if (k < 0)
             break;
         e->used[k]++;
-        e->text += text_on(p, n, e->col[k]) >= POST_TEXT;
+        /* post() asks for two rows with text; a row all in the colour has
+         * none */
+        if (e->text < 2 && f < 0.98f)
+            e->text += f == POST_UI_TEXT || text_on(p, n, e->col[k]) >= POST_TEXT;
     }
     e->end = i;
 }
@@ -1125,9 +1140,11 @@ static int post_edge(const float *L, int w, box b, int y0, int dir,
     pe.ncol = np;
     memcpy(pe.col, pc, np * sizeof *pc);
     int last = 0, n = b.x1 - b.x0;
-    for (int i = 0; i < e->end; i++)
-        if (post_row(L + (size_t)(y0 + dir * i) * w + b.x0, n, &pe, 0) >= 0)
+    for (int i = 0; i < e->end; i++) {
+        float f;
+        if (post_row(L + (size_t)(y0 + dir * i) * w + b.x0, n, &pe, 0, &f) >= 0)
             last = i + 1;
+    }
     return last;
 }
 
@@ -1136,8 +1153,10 @@ static int post(const float *L, int w, box b, box *out)
     int bh = b.y1 - b.y0;
     int minr = (int)(POST_MIN_FRAC * bh) > 2 ? (int)(POST_MIN_FRAC * bh) : 2;
     post_end top, bot;
-    post_walk(L, w, b, b.y0, 1, bh, NULL, &top);
-    if (top.end < minr || top.end >= bh)
+    /* the interface above the picture is never most of the screen (this
+     * also bounds the walk through a photo's white background) */
+    post_walk(L, w, b, b.y0, 1, (int)(POST_MAX_TOP * bh), NULL, &top);
+    if (top.end < minr || top.end >= (int)(POST_MAX_TOP * bh))
         return 0;
     post_walk(L, w, b, b.y1 - 1, -1, bh - top.end, &top, &bot);
     if (bot.end < minr || top.text + bot.text < 2)
