@@ -57,7 +57,7 @@
 #define SHARP_EDGE 3.0f     /* frame edge: >= 3x the median edge outside */
 #define SHARP_STRAIGHT 0.5f /* one end a straight edge over half the side */
 #define SHARP_WIN 25        /* and looked for up to 1/25 inside the run */
-#define OV_SUB 8            /* overlay runs: every 8th line */
+#define OV_SUB 10            /* overlay runs: every 8th line */
 #define OV_STEP 6.0f        /* overlay border: a step of > 6 levels */
 #define OV_MIN_SIDE 0.08f   /* overlay box sides >= 8% of the picture's */
 #define OV_MAX_AREA 0.5     /* and at most half its area */
