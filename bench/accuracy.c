@@ -19,7 +19,9 @@
  *   +variants the same against the original's PDQ and its variants
  * and, for false matches, the same distances from every copy of A to the
  * original of B (A != B).  The pseudo-transform "orig" is the originals.
- * Prints Markdown; --dat writes the recall table for gnuplot.
+ * Prints Markdown; --dat writes the recall table for gnuplot; --misses
+ * lists on stderr every copy scrim misses, with its regions and their
+ * distances to the original.
  *
  * --time: microseconds per file, one thread, of scrim_hash_image_buffer as
  * scrimd calls it for /v1/match, with regions and without, alternated file

@@ -2,8 +2,9 @@
  * and the index-side variants of an original.  See regions.h.
  *
  * Everything here looks at the plane that PDQ hashes anyway (<= 512 x 512
- * floats), so that finding regions costs a fraction of the decode.  Three
- * detectors run one after the other, each on the previous one's rectangle:
+ * floats), so that finding regions costs a fraction of the decode.  The
+ * first three detectors run one after the other, each on the previous one's
+ * rectangle:
  *
  *  1. trim   Near-uniform lines of any colour are peeled off each side while
  *            they keep the colour of that side's outermost line.  A line is
@@ -21,7 +22,12 @@
  *            accepted only if the outside is much softer than the inside,
  *            and its ends are moved to the strongest straight edge nearby
  *            (the frame's border), so that a soft sky inside the picture is
- *            not cut off.
+ *            not cut off.  When no busy run shows, framed() looks for the
+ *            straight edges of a picture that is as soft as its blur.
+ *  4. post   A screen of a post or an app: the rows between the interface
+ *            bands above and below the picture (bars, header, icons,
+ *            caption on a few flat colours), walked in from both ends.
+ *  5. overlay A semi-transparent box blended over the picture, undone.
  *
  * Regions smaller than MIN_SIDE_FRAC of the plane on a side, and regions
  * hardly different from their parent, are dropped.  The caller also drops
@@ -650,7 +656,7 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
     return 1;
 }
 
-/* ---- 4. overlay -------------------------------------------------------------- */
+/* ---- 5. overlay -------------------------------------------------------------- */
 
 /* A watermark box: a rectangle blended over the picture, out = (1 - a) in +
  * a c, for one colour c and opacity a.  Its border is a straight step of
@@ -1018,7 +1024,7 @@ static void overlay_undo(float *p, int rw, int rh, box o)
     free(bad);
 }
 
-/* ---- 5. post ----------------------------------------------------------------- */
+/* ---- 4. post ----------------------------------------------------------------- */
 
 /* A screenshot of a post or of an app's screen: above and below the picture
  * lie bands of interface (bars, a header with an avatar and a name, icons,
