@@ -1183,6 +1183,42 @@ static int post(const float *L, int w, box b, box *out)
     return 1;
 }
 
+/* An exact canvas: a lossless screenshot's page is one exact colour (the
+ * corners' own), where a picture's white or black background, however
+ * plain, has a few samples off it along every line.  Lines are peeled while
+ * at most EXACT_OUT of their samples leave the colour by more than half a
+ * level; the first sample that leaves it usually ends a photo's line at
+ * once.  Returns 0 when the corners differ or nothing was peeled. */
+#define EXACT_OUT 0.005f
+
+static int exact_line(const float *p, ptrdiff_t step, int n, float c)
+{
+    int bad = 0, lim = (int)(EXACT_OUT * n);
+    for (int i = 0; i < n; i++)
+        if (fabsf(p[i * step] - c) > 0.5f && ++bad > lim)
+            return 0;
+    return 1;
+}
+
+static int exact_trim(const float *L, int w, int h, box *out)
+{
+    float c = L[0];
+    if (fabsf(L[w - 1] - c) > 0.5f || fabsf(L[(size_t)(h - 1) * w] - c) > 0.5f ||
+        fabsf(L[(size_t)h * w - 1] - c) > 0.5f)
+        return 0;
+    box b = {0, 0, w, h};
+    while (b.y1 - b.y0 > MIN_SIDE && exact_line(L + (size_t)b.y0 * w + b.x0, 1, b.x1 - b.x0, c))
+        b.y0++;
+    while (b.y1 - b.y0 > MIN_SIDE && exact_line(L + (size_t)(b.y1 - 1) * w + b.x0, 1, b.x1 - b.x0, c))
+        b.y1--;
+    while (b.x1 - b.x0 > MIN_SIDE && exact_line(L + (size_t)b.y0 * w + b.x0, w, b.y1 - b.y0, c))
+        b.x0++;
+    while (b.x1 - b.x0 > MIN_SIDE && exact_line(L + (size_t)b.y0 * w + b.x1 - 1, w, b.y1 - b.y0, c))
+        b.x1--;
+    *out = b;
+    return b.x0 || b.y0 || b.x1 != w || b.y1 != h;
+}
+
 /* ---- candidates -------------------------------------------------------------- */
 
 static int differs(box a, box b, int w, int h)
@@ -1335,6 +1371,15 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
             if (k > k2)
                 seen[nseen++] = pr;
         }
+    }
+    /* an exact canvas around the picture (a white product shot on a white
+     * page, which the tolerant trim eats into) */
+    box ex;
+    if (exact_trim(luma, w, h, &ex)) {
+        int k3 = k;
+        k = add(tmp, k, 8, ex, SCRIM__REG_TRIM, seen, nseen, w, h);
+        if (k > k3)
+            seen[nseen++] = ex;
     }
     /* a watermark box on the picture: first, it is the most specific */
     box ov;
