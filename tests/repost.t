@@ -23,7 +23,7 @@ field() {
 "$S" hash "$W/orig.jpg" | cut -d, -f1 >"$W/list.txt"
 "$S" import --quiet --db "$DB" --list partner --create "$W/list.txt" >/dev/null
 
-plan 30
+plan 32
 
 # 320x240 picture: pad it, letterbox it, set it on a white page, frame it.
 vips embed "$W/orig.jpg" "$W/pad.png" 32 24 384 288 --extend black
@@ -100,6 +100,26 @@ got=$(DB=$W/dbx field "$W/bigpage.jpg" '[(m["region"]["x"], m["region"]["y"], m[
 is "$got" "[(233, 301, 960, 720)]" "large page: the region is the picture's rectangle to the pixel"
 got=$(DB=$W/dbx field "$W/bigpage.jpg" '[m["distance"] <= 4 for m in j["matches"] if m["list"] == "big"]')
 is "$got" "[True]" "... and its hash within 4 bits of the picture's"
+
+# A lossless screenshot of a product shot: the picture's own near-white
+# background (252, noise 0.8) on an exactly white page.  The tolerant trim
+# eats it down to the product; the page's exact colour ends at the picture.
+vips gaussnoise "$W/n.v" 320 240 --sigma 0.8 --mean 252
+vips cast "$W/n.v" "$W/n8.v" uchar
+vips bandjoin "$W/n8.v $W/n8.v $W/n8.v" "$W/n3.v"
+vips resize "$W/orig.jpg" "$W/small.v" 0.5
+vips insert "$W/n3.v" "$W/small.v" "$W/prod.v" 80 60
+vips pngsave "$W/prod.v" "$W/prod.png"
+"$S" hash "$W/prod.png" | cut -d, -f1 >"$W/list-prod.txt"
+"$S" import --quiet --db "$W/dbx" --list prod --create "$W/list-prod.txt" >/dev/null
+vips black "$W/zw.v" 600 500 --bands 3
+vips linear "$W/zw.v" "$W/ww.v" "1 1 1" "255 255 255" --uchar
+vips insert "$W/ww.v" "$W/prod.png" "$W/shot.v" 140 130
+vips pngsave "$W/shot.v" "$W/shot.png"
+got=$(DB=$W/dbx field "$W/shot.png" '[(m["list"], m["region"]["x"], m["region"]["y"], m["region"]["w"], m["region"]["h"]) for m in j["matches"] if m["list"] == "prod"]')
+is "$got" "[('prod', 140, 130, 320, 240)]" "white product on an exact white page: the picture's rectangle"
+got=$("$S" match --db "$W/dbx" "$W/shot.png" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(sorted((r["region"]["x"], r["region"]["w"]) for r in j["regions"]))')
+like "$got" "\(220, 160\)" "... where the tolerant trim alone finds only the product"
 
 # A flat page with a small flat patch never becomes a query.
 vips black "$W/flat.v" 400 300 --bands 3
