@@ -170,8 +170,7 @@ static int hash_regions(const scrim__luma *l, const scrim_decode_opts *opts,
         o->kind = region_kind(r[i].kind);
         out->nregions++;
     }
-    if (img == &own)
-        scrim_image_free(&own);
+    scrim_image_free(&own); /* a second decode, used or not */
     free(s);
     return rc;
 }
