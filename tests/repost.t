@@ -174,11 +174,14 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"
 "$BIN/scrimd" --db "$DB" --socket "$W/s" --threads 1 --log "$W/log" \
     --admin-token-file "$W/token" 2>"$W/stderr" &
 PID=$!
-for i in $(seq 600); do grep -q '"msg":"ready"' "$W/log" 2>/dev/null && break; sleep 0.05; done
+# (60 s: the whole suite runs beside other work on 2 cores)
+poll 1200 grep -q '"msg":"ready"' "$W/log" 2>/dev/null ||
+    diag "scrimd not ready: $(tail -3 "$W/stderr" 2>/dev/null)"
 code=$(curl -s -o "$W/out" -w '%{http_code}' --unix-socket "$W/s" \
     -H "Authorization: Bearer $(cat "$W/token")" --data-binary @"$FIX/blobs.png" \
     'http://scrimd/v1/lists/web/media?id=upload-17&create=1&variants=crop-10')
-is "$code" "200" "POST /v1/lists/web/media adds an image"
+is "$code" "200" "POST /v1/lists/web/media adds an image" ||
+    diag "$(head -c 300 "$W/out" 2>/dev/null; tail -3 "$W/log" 2>/dev/null)"
 like "$(cat "$W/out")" '"variants":\["crop-10"\]' "... with the variants asked for"
 got=$(curl -s --unix-socket "$W/s" --data-binary @"$W/pad.png" http://scrimd/v1/match |
     python3 -c 'import json,sys; j=json.load(sys.stdin); print(sorted({m["list"] for m in j["matches"]}), j["matches"][0]["region"]["w"])')
