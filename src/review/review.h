@@ -120,6 +120,9 @@ void scrim__shared_free(scrim__shared *sh);
 /* An account changed somewhere (NOTIFY scrim_reviewers, sync.c): the
  * copies kept for when PostgreSQL is unreachable are dropped. */
 void scrim__shared_changed(void);
+/* What was counted or logged while PostgreSQL was unreachable, sent now
+ * (the sync thread, once it reaches PostgreSQL again). */
+void scrim__shared_flush_all(void);
 /* As scrim_reviewer_by_token; while PostgreSQL is unreachable, the account
  * as this node last read it (if none changed since). */
 int scrim__shared_by_token(scrim__shared *sh, const char *token,

@@ -96,7 +96,12 @@ struct scrim__shared {
     json_t *events;              /* [[time, who, text], ...] not in PG yet */
     uint64_t dropped;
     int flushing;
+    scrim__shared *next;         /* in `all` */
 };
+
+/* Every scrim__shared of the process, for scrim__shared_flush_all. */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static scrim__shared *all;
 
 static atomic_uint changed_gen;
 
@@ -140,6 +145,10 @@ scrim__shared *scrim__shared_new(const char *conninfo)
     sh->known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     sh->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     sh->events = json_array();
+    pthread_mutex_lock(&all_lock);
+    sh->next = all;
+    all = sh;
+    pthread_mutex_unlock(&all_lock);
     return sh;
 }
 
@@ -147,6 +156,13 @@ void scrim__shared_free(scrim__shared *sh)
 {
     if (!sh)
         return;
+    pthread_mutex_lock(&all_lock);
+    for (scrim__shared **p = &all; *p; p = &(*p)->next)
+        if (*p == sh) {
+            *p = sh->next;
+            break;
+        }
+    pthread_mutex_unlock(&all_lock);
     if (sh->conn)
         PQfinish(sh->conn);
     if (json_array_size(sh->events) || g_hash_table_size(sh->pending))
@@ -253,6 +269,27 @@ static int connect_pg(scrim__shared *sh, char *err, size_t errlen)
             (json_int_t)(nx - g_hash_table_size(sh->pending))));
     }
     return sh->conn ? 0 : -1;
+}
+
+void scrim__shared_flush_all(void)
+{
+    char err[256];
+    pthread_mutex_lock(&all_lock);
+    for (scrim__shared *sh = all; sh; sh = sh->next) {
+        pthread_mutex_lock(&sh->lock);
+        if (json_array_size(sh->events) || g_hash_table_size(sh->pending)) {
+            if (sh->conn) {
+                sh->flushing = 1;
+                flush(sh);
+                sh->flushing = 0;
+            } else {
+                sh->retry_at = 0;   /* PostgreSQL answers the sync thread */
+                connect_pg(sh, err, sizeof err);
+            }
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    pthread_mutex_unlock(&all_lock);
 }
 
 /* One statement, once more on a fresh connection if the one kept was lost

@@ -181,6 +181,7 @@ static void *sync_main(void *arg)
             conn = NULL;
             goto down;
         }
+        scrim__shared_flush_all();   /* reviewers' counts kept meanwhile */
         if (PQconsumeInput(conn) && (nt = PQnotifies(conn))) {
             notified(nt);
             continue;
