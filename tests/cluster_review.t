@@ -161,5 +161,9 @@ is "$(psql "SELECT previews || ' ' || reveals || ' ' || refused FROM scrim_expos
 is "$(psql "SELECT count(*) FROM scrim_reviewer_log WHERE event LIKE '%cap_refused%'")" 3 \
     "the refusal logged while it was down reached the cluster's log, once"
 
-for n in 1 2 3; do node_stop $n; done
+for n in 1 2 3; do
+    node_stop $n
+    ! grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$T/stderr$n" 2>/dev/null
+    ok $? "node $n: no sanitizer reports" "$(head -n 30 "$T/stderr$n" 2>/dev/null)"
+done
 done_testing
