@@ -121,6 +121,7 @@ like "$code:$REC" '^200:[0-9a-f]{32}$' "a match on node 1 makes a review record"
 for n in 2 3; do
     poll 100 got $n "/v1/review/$REC" -H "$AUTH" || diag "node $n lacks the record"
 done
+psql "INSERT INTO scrim_exposure (reviewer, day, previews) VALUES ('old', current_date - 91, 1), ('old', current_date - 89, 1)"
 reveal() { get "$1" "/v1/review/$REC/preview.jpg?level=light" -H "$AA"; }
 reveal 1; r1=$code
 reveal 2; r2=$code
@@ -132,6 +133,8 @@ reveal 3
 is "$code" 429 "and on node 3, where she revealed nothing"
 is "$(psql "SELECT reveals || ' ' || refused FROM scrim_exposure WHERE reviewer = 'alice'")" \
     "3 2" "PostgreSQL's row: 3 reveals, 2 refused"
+is "$(psql "SELECT count(*) FROM scrim_exposure WHERE reviewer = 'old'")" 1 \
+    "the day's first count deleted the exposure row older than 90 days, kept the other"
 get 3 "/v1/review/log?reviewer=alice" -H "$AUTH"
 is "$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); print scalar grep { $_->{event} eq "reveal" } @{$j->{events}}' <"$T/out")" \
     3 "node 3's /v1/review/log has the reveals made on nodes 1 and 2"

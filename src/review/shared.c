@@ -96,6 +96,7 @@ struct scrim__shared {
     json_t *events;              /* [[time, who, text], ...] not in PG yet */
     uint64_t dropped;
     int flushing;
+    char purged[11];             /* old rows were last deleted that day */
     scrim__shared *next;         /* in `all` */
 };
 
@@ -605,6 +606,20 @@ int scrim__shared_count(scrim__shared *sh, const char *name,
     scrim_exposure e = {0};
     int rc = 0;
     pthread_mutex_lock(&sh->lock);
+    if (strcmp(sh->purged, day)) {
+        /* as a single node: rows and events older than the days kept go
+         * with a day's first count (any node's; a second finds nothing) */
+        const char *pv[1] = {day};
+        PGresult *pr = run(sh, "WITH x AS (DELETE FROM scrim_exposure WHERE "
+                           "day < $1::date - " G_STRINGIFY(SCRIM_REVIEW_KEEP_DAYS)
+                           ") DELETE FROM scrim_reviewer_log WHERE time < "
+                           "extract(epoch FROM ($1::date - "
+                           G_STRINGIFY(SCRIM_REVIEW_KEEP_DAYS) ")::timestamp)", 1, pv,
+                           err, errlen);
+        if (pr)
+            snprintf(sh->purged, sizeof sh->purged, "%s", day);
+        PQclear(pr);
+    }
     PGresult *r = run(sh, sql, 9, v, err, errlen);
     if (r) {
         json_t *j = PQntuples(r) == 1 ? row_json(r, 0) : NULL;
