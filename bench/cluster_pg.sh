@@ -10,6 +10,9 @@
 #       PostgreSQL stopped for S seconds (default 30): failed lookups, what
 #       admin writes answer, review records, decisions and reveals made
 #       meanwhile, and whether they reach PostgreSQL afterwards, once.
+#   bench/cluster_pg.sh accounts              a reviewer's request (GET
+#       /v1/review/me, 2000 in a row) on a clustered node (the account read
+#       from PostgreSQL each time) and on a single node (LMDB), alternated.
 #
 # Everything in a temp dir on Unix sockets, PostgreSQL of its own (Debian's
 # postgresql), the release build (make first).  Run with nice -n 10 on a
@@ -24,10 +27,10 @@ while getopts m:s:k o; do
     m) MILLIONS=$OPTARG ;;
     s) SECONDS_DOWN=$OPTARG ;;
     k) KEEP=1 ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
     esac
 done
-case $MODE in fresh|outage) ;; *) sed -n '2,14p' "$0"; exit 2 ;; esac
+case $MODE in fresh|outage|accounts) ;; *) sed -n '2,17p' "$0"; exit 2 ;; esac
 BIN=$PWD/build/rel/bin
 FIX=$PWD/tests/fixtures
 [ -x "$BIN/scrimd" ] || { echo "build first: make" >&2; exit 1; }
@@ -136,6 +139,42 @@ sys.stdout.write('\n'.join(b[i:i + 64] for i in range(0, len(b), 64)) + '\n')" >
     echo "node 2: serving (503) after $t_serving s, /healthz 200 after $t_ready s, first lookup answered ($code, matched $(jv '$j->{matched}')) after $t_match s"
     echo "node 2 data.mdb: $(du -m "$T/db2/data.mdb" | cut -f1) MB; RSS $(ps -o rss= -p "$PID2" | awk '{printf "%d MB", $1/1024}')"
     grep -c '"cluster: change applied' "$T/log2" >/dev/null 2>&1 || :
+    exit 0
+fi
+
+# ============================================================================
+if [ "$MODE" = accounts ]; then
+    cat >"$T/me.pl" <<'PERL'
+use strict; use warnings; use IO::Socket::UNIX; use Time::HiRes qw(time);
+my ($sock, $tok, $n) = @ARGV;
+my ($bad, @lat) = (0);
+for (1 .. $n) {
+    my $t = time;
+    my $s = IO::Socket::UNIX->new(Peer => $sock) or die "$sock: $!";
+    print $s "GET /v1/review/me HTTP/1.0\r\nAuthorization: Bearer $tok\r\n\r\n";
+    local $/; my $r = <$s> // '';
+    $bad++ unless $r =~ m{^HTTP/1\.\d 200};
+    push @lat, time - $t;
+}
+@lat = sort { $a <=> $b } @lat;
+my $sum = 0; $sum += $_ for @lat;
+printf "mean %.3f ms, p50 %.3f ms, p99 %.3f ms, errors %d\n", $sum / @lat * 1000,
+    $lat[$#lat / 2] * 1000, $lat[int($#lat * 0.99)] * 1000, $bad;
+PERL
+    node_start 1
+    wait_for 60 healthy 1
+    get 1 /v1/reviewers -X POST -H "$AUTH" -d '{"name": "alice"}'
+    CT=$(jv '$j->{token}')
+    mkdir "$T/single"
+    "$BIN/scrimd" --db "$T/single/db" --socket "$T/single/s" --listen none         --threads 1 --video-threads 0 --admin-token-file "$T/token"         --log "$T/single/log" 2>>"$T/single/stderr" &
+    PIDS="$PIDS $!"
+    while ! grep -q '"msg":"ready"' "$T/single/log"; do sleep 0.05; done
+    "$BIN/scrim" reviewer add alice --db "$T/single/db" --json >"$T/out"
+    ST=$(jv '$j->{token}')
+    for round in 1 2; do
+        echo "round $round, clustered: $(perl "$T/me.pl" "$T/s1" "$CT" 2000)"
+        echo "round $round, single:    $(perl "$T/me.pl" "$T/single/s" "$ST" 2000)"
+    done
     exit 0
 fi
 
