@@ -112,6 +112,14 @@ get 3 /v1/reviewers/alice/enable -X POST -H "$AUTH"
 get 1 /v1/review/me -H "$AA"
 is "$code" 200 "enabled through node 3: node 1 lets her in again"
 
+# ---- content warnings: set through node 1, shown by node 3 ----------------------
+get 1 /v1/review/warnings/rv -X PUT -H "$AUTH" -d '{"warning": "graphic violence"}'
+is "$code:$(jv '$j->{rv}')" "200:graphic violence" "a list's content warning set through node 1"
+get 3 /v1/review/warnings -H "$AA"
+is "$code:$(jv '$j->{rv}')" "200:graphic violence" "node 3 shows it"
+get 2 /v1/review/warnings/rv -X PUT -H "$AUTH" -d "{\"warning\": \"x\u0001\"}"
+is "$code" 400 "a warning with a control character: 400, nothing stored"
+
 # ---- one record on every node, revealed on two nodes: one cap of 3 -------------
 get 1 "/v1/lists/rv/import?format=hex&create=1" -X POST -H "$AUTH" \
     --data-binary 03bc57103525743eadbf626d23f4e6e2f1247b6ca2170532adbdc3067ad98552
@@ -150,6 +158,8 @@ get 2 /v1/review/me -H "Authorization: Bearer $BOB"
 is "$code:$(jv '$j->{error}{code}')" 503:cluster_unavailable "bob, never seen on node 2: 503 cluster_unavailable"
 get 2 /v1/reviewers/alice/disable -X POST -H "$AUTH"
 is "$code:$(jv '$j->{error}{code}')" 503:cluster_unavailable "an account change: 503 cluster_unavailable"
+get 3 /v1/review/warnings -H "$AA"
+is "$code:$(jv '$j->{rv}')" "200:graphic violence" "the content warnings as node 3 last read them"
 get 2 "/v1/review/$REC/preview.jpg" -H "$AA"
 is "$code" 200 "a preview (not a reveal) is served, counted on node 2"
 reveal 2

@@ -126,9 +126,9 @@ static int fail(scrim_call *c, int rc, const char *err)
 {
     if (rc == SCRIM__SHARED_DOWN)
         return scrim_call_error(c, 503, "cluster_unavailable", "reviewer "
-                                "accounts are kept in the cluster's PostgreSQL, "
-                                "which cannot be reached now (retry later): %s",
-                                err);
+                                "accounts and their data are kept in the "
+                                "cluster's PostgreSQL, which cannot be reached "
+                                "now (retry later): %s", err);
     return scrim__call_fail(c, rc, "%s", err);
 }
 
@@ -664,14 +664,25 @@ static int route_me(scrim_call *c, scrim__people *p, scrim_reviewers *db,
 
 /* ---- warnings, log ----------------------------------------------------------------- */
 
-static int route_warnings(scrim_call *c, scrim_reviewers *db, const scrim__who *w,
-                          const char *name)
+/* The content warnings: clustered, PostgreSQL's (as last read while it is
+ * unreachable, else this node's). */
+static int x_warnings(scrim__people *p, scrim_reviewers *db, json_t **out,
+                      char *err, size_t errlen)
+{
+    int rc = p->sh ? scrim__shared_warnings(p->sh, out, err, errlen)
+                   : SCRIM__SHARED_DOWN;
+    return rc == SCRIM__SHARED_DOWN ? scrim_review_warnings(db, out, err, errlen)
+                                    : rc;
+}
+
+static int route_warnings(scrim_call *c, scrim__people *p, scrim_reviewers *db,
+                          const scrim__who *w, const char *name)
 {
     char err[512];
     json_t *out;
     int rc;
     if (c->method == SCRIM_GET && !*name) {
-        rc = scrim_review_warnings(db, &out, err, sizeof err);
+        rc = x_warnings(p, db, &out, err, sizeof err);
         return rc ? fail(c, rc, err) : reply(c, out);
     }
     if (c->method != SCRIM_PUT || !*name)
@@ -688,11 +699,14 @@ static int route_warnings(scrim_call *c, scrim_reviewers *db, const scrim__who *
                                 "{\"warning\": \"graphic violence\"} (\"\" or "
                                 "null removes it)");
     }
-    rc = scrim_review_warning_set(db, name, json_string_value(t), err, sizeof err);
+    rc = p->sh ? scrim__shared_warning_set(p->sh, name, json_string_value(t),
+                                           err, sizeof err)
+               : scrim_review_warning_set(db, name, json_string_value(t), err,
+                                          sizeof err);
     json_decref(b);
     if (rc)
         return fail(c, rc, err);
-    rc = scrim_review_warnings(db, &out, err, sizeof err);
+    rc = x_warnings(p, db, &out, err, sizeof err);
     return rc ? fail(c, rc, err) : reply(c, out);
 }
 
@@ -757,7 +771,7 @@ int scrim__people_route(scrim_call *c, scrim__people *p, scrim_review *rv,
     if (me)
         return route_me(c, p, db, w, rest);
     if (warn)
-        return route_warnings(c, db, w, rest);
+        return route_warnings(c, p, db, w, rest);
     if (log)
         return route_log(c, p, db, w);
     if (c->method != SCRIM_POST)

@@ -153,6 +153,12 @@ int scrim__shared_exposure(scrim__shared *sh, const char *name, json_t **out,
 /* Append ev (borrowed; "time" added) to the cluster's log: kept and sent
  * later while PostgreSQL is unreachable. */
 void scrim__shared_log(scrim__shared *sh, json_t *ev);
+/* Per-list content warnings, as scrim_review_warnings / _warning_set;
+ * while PostgreSQL is unreachable, reading gives them as last read. */
+int scrim__shared_warnings(scrim__shared *sh, json_t **out, char *err,
+                           size_t errlen);
+int scrim__shared_warning_set(scrim__shared *sh, const char *list,
+                              const char *text, char *err, size_t errlen);
 int scrim__shared_log_list(scrim__shared *sh, const char *who, double since,
                            size_t limit, json_t **out, char *err,
                            size_t errlen);

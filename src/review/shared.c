@@ -19,7 +19,10 @@
  *    are added to PostgreSQL when it is back.
  *  - Log events (reveals, decisions, account changes, refusals) go to
  *    scrim_reviewer_log as well as to the node's own LMDB log; made while
- *    PostgreSQL is unreachable, they are sent when it is back.
+ *    PostgreSQL is unreachable, they are sent when it is back (by the
+ *    sync thread: scrim__shared_flush_all).
+ *  - Per-list content warnings are rows of scrim_review_warnings, read
+ *    through; while PostgreSQL is unreachable, as last read.
  * One connection, used under a lock: reviewers' requests are few (people
  * click), and each costs one round trip.  Why: doc/design.md. */
 #include "scrim.h"
@@ -71,7 +74,10 @@ static const char schema_sql[] =
     " who text NOT NULL,"
     " event text NOT NULL);"
     "CREATE INDEX IF NOT EXISTS scrim_reviewer_log_time ON "
-    "scrim_reviewer_log (time);";
+    "scrim_reviewer_log (time);"
+    "CREATE TABLE IF NOT EXISTS scrim_review_warnings ("
+    " list text PRIMARY KEY,"
+    " warning text NOT NULL);";
 
 /* An account as JSON text, as scrim_reviewer_get shows it. */
 #define ACCOUNT_JSON                                                         \
@@ -97,6 +103,7 @@ struct scrim__shared {
     uint64_t dropped;
     int flushing;
     char purged[11];             /* old rows were last deleted that day */
+    char *warnings;              /* the content warnings as last read */
     scrim__shared *next;         /* in `all` */
 };
 
@@ -176,6 +183,7 @@ void scrim__shared_free(scrim__shared *sh)
     g_hash_table_destroy(sh->known);
     g_hash_table_destroy(sh->pending);
     json_decref(sh->events);
+    free(sh->warnings);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
@@ -799,4 +807,70 @@ int scrim__shared_log_list(scrim__shared *sh, const char *who, double since,
     *out = json_pack("{s:o, s:o}", "events", arr, "next",
                      next >= 0 ? json_real(next) : json_null());
     return 0;
+}
+
+/* ---- content warnings ----------------------------------------------------- */
+
+int scrim__shared_warnings(scrim__shared *sh, json_t **out, char *err,
+                           size_t errlen)
+{
+    json_error_t je;
+    *out = NULL;
+    pthread_mutex_lock(&sh->lock);
+    PGresult *r = run(sh, "SELECT coalesce(json_object_agg(list, warning ORDER "
+                      "BY list), '{}')::text FROM scrim_review_warnings", 0,
+                      NULL, err, errlen);
+    int rc = r ? 0 : sh->conn ? SCRIM_EDB : SCRIM__SHARED_DOWN;
+    if (r) {
+        free(sh->warnings);
+        sh->warnings = strndup(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        PQclear(r);
+    }
+    if (rc == SCRIM__SHARED_DOWN && sh->warnings)
+        rc = 0;   /* as last read */
+    if (!rc && !(*out = sh->warnings ? json_loads(sh->warnings, 0, &je) : NULL)) {
+        scrim__seterr(err, errlen, "out of memory");
+        rc = SCRIM_ENOMEM;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+int scrim__shared_warning_set(scrim__shared *sh, const char *list,
+                              const char *text, char *err, size_t errlen)
+{
+    /* the checks scrim_review_warning_set makes, before anything is sent */
+    size_t n = list ? strlen(list) : 0;
+    int ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = g_ascii_isalnum(list[i]) || strchr("._-", list[i]);
+    if (!ok) {
+        scrim__seterr(err, errlen, "bad list name '%.70s': 1-64 of A-Z a-z 0-9 "
+                      ". _ -", list ? list : "");
+        return SCRIM_EINVAL;
+    }
+    int remove = !text || !*text;
+    if (!remove) {
+        size_t tn = strlen(text);
+        int ctl = !g_utf8_validate(text, (gssize)tn, NULL);
+        for (size_t i = 0; i < tn; i++)
+            ctl |= (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
+        if (tn > SCRIM_REVIEW_WARNING_MAX || ctl) {
+            scrim__seterr(err, errlen, "a content warning is 1 to %d bytes of "
+                          "UTF-8 text without control characters",
+                          SCRIM_REVIEW_WARNING_MAX);
+            return SCRIM_EINVAL;
+        }
+    }
+    const char *v[2] = {list, text};
+    pthread_mutex_lock(&sh->lock);
+    PGresult *r = run(sh, remove ? "DELETE FROM scrim_review_warnings WHERE "
+                      "list = $1" : "INSERT INTO scrim_review_warnings (list, "
+                      "warning) VALUES ($1, $2) ON CONFLICT (list) DO UPDATE "
+                      "SET warning = excluded.warning", remove ? 1 : 2, v, err,
+                      errlen);
+    int rc = r ? 0 : sh->conn ? SCRIM_EDB : SCRIM__SHARED_DOWN;
+    PQclear(r);
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
 }
