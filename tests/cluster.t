@@ -232,6 +232,11 @@ rec2=$(jv '$j->{review}{id}')
 like "$code:$rec2" '^200:[0-9a-f]{32}$' "a match on node 2 while PostgreSQL is down makes a review record"
 get 3 "/v1/review/$rec1/decision" -X POST -H "$AUTH" -d '{"decision": "reject", "note": "n3"}'
 is "$code" 200 "a decision on node 3 while PostgreSQL is down"
+is "$(jv 'scalar @{$j->{feedback}{suppressed}}'):$(jv '$j->{feedback}{errors}[0]')" \
+    "0:cluster mode: the decision is counted, but nothing is suppressed or quarantined (not replicated yet)" \
+    "  the reject suppresses nothing in cluster mode (the lists change through the log)"
+get 3 /v1/review/quarantine -X POST -H "$AUTH" -d '{"action": "restore", "list": "known", "type": "pdq", "hash": "00"}'
+is "$code" 409 "  restoring a quarantined entry in cluster mode: 409"
 sleep 4
 get 2 /metrics
 lagsec=$(sed -n 's/^scrim_cluster_lag_seconds //p' "$T/out")

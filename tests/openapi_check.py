@@ -595,6 +595,9 @@ OPS = {
     "POST /v1/preview": dict(path="/v1/preview", kind="review", worker=True),
     "GET /v1/review": dict(path="/v1/review", kind="review", worker=True),
     "GET /v1/review/lists": dict(path="/v1/review/lists", kind="review", worker=True),
+    "GET /v1/review/stats": dict(path="/v1/review/stats", kind="review", worker=True),
+    "GET /v1/review/quarantine": dict(path="/v1/review/quarantine", kind="review", worker=True),
+    "POST /v1/review/quarantine": dict(path="/v1/review/quarantine", kind="review", worker=True),
     "PUT /v1/review/lists/{name}": dict(path="/v1/review/lists/blk", kind="review", worker=True),
     "GET /v1/review/{id}": dict(path="/v1/review/0123456789abcdef0123456789abcdef",
                                 kind="review", worker=True),
@@ -881,6 +884,21 @@ def main():
     c("review: the levels", "GET", "/v1/review/lists", 200, headers=[REVIEWER])
     c("review: no token", "GET", "/v1/review", 401)
     c("review: a wrong token", "GET", "/v1/review", 403, headers=[WRONG])
+    c("review: the queue, newest first, one list", "GET", "/v1/review?order=newest&list=blk", 200,
+      headers=[REVIEWER])
+    c("review: entry stats", "GET", "/v1/review/stats?list=blk", 200, headers=[REVIEWER])
+    c("review: stats of a bad list name", "GET", "/v1/review/stats?list=a%2Fb", 400,
+      headers=[REVIEWER])
+    c("review: the quarantined entries", "GET", "/v1/review/quarantine", 200, headers=[REVIEWER])
+    entry = {"list": "blk", "type": "pdq", "hash": blobs_pdq}
+    c("review: restore an entry (not quarantined: unchanged)", "POST", "/v1/review/quarantine",
+      200, headers=[ADMIN], body=json.dumps(dict(entry, action="restore")).encode())
+    c("review: restore with the reviewer token", "POST", "/v1/review/quarantine", 403,
+      headers=[REVIEWER], body=json.dumps(dict(entry, action="restore")).encode())
+    c("review: a quarantine body without an entry", "POST", "/v1/review/quarantine", 400,
+      headers=[ADMIN], body=b'{"action":"remove"}')
+    c("review: remove an entry that is not quarantined", "POST", "/v1/review/quarantine", 404,
+      headers=[ADMIN], body=json.dumps(dict(entry, action="remove")).encode())
     c("preview an image", "POST", "/v1/preview?level=light", 200, headers=[REVIEWER], body=jpg)
     if videob:
         c("preview a video", "POST", "/v1/preview?lighter=1", 200, headers=[REVIEWER], body=videob)

@@ -114,6 +114,8 @@ typedef struct scrim_settings {
     char cluster[SCRIM_SETTINGS_PATH_MAX];   /* PostgreSQL connection string
                                               * of the cluster; "" = single
                                               * node */
+    int quarantine_after;                    /* rejected matches before an
+                                              * entry is quarantined; 0 never */
 } scrim_settings;
 
 /* Fill every field with its default. */

@@ -418,7 +418,8 @@ typedef struct scrim_lookup_opts {
     const char *const *lists;     /* only these lists (NULL: all) */
     size_t nlists;
     int method;                   /* enum scrim_lookup_method */
-    int include_disabled;         /* also disabled lists (admin tools) */
+    int include_disabled;         /* also disabled lists and quarantined
+                                     entries (admin tools) */
 } scrim_lookup_opts;
 #define SCRIM_LOOKUP_OPTS_DEFAULT { -1, NULL, 0, SCRIM_LOOKUP_AUTO, 0 }
 
@@ -439,6 +440,8 @@ typedef struct scrim_match {
     uint32_t frame;          /* video: frame number within the entry */
     uint32_t frames;         /* video: frames in the entry */
     double seconds;          /* video: the frame's timestamp */
+    int quarantined;         /* the entry is quarantined (only reported
+                                with include_disabled) */
 } scrim_match;
 
 /* Results, grouped by query, nearest first within a query (then by list
@@ -491,6 +494,51 @@ typedef struct scrim_audit_rec {
 /* The last `limit` audit records (0 = all), oldest first; caller frees. */
 int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
                       size_t *n, char *err, size_t errlen);
+
+/* ---- suppression lists --------------------------------------------------------
+ * The allow list NAME.suppressed holds uploads reviewers rejected as matches
+ * of block list NAME (scrim_review_decide_loop adds them).  The matcher
+ * (match.c) reports a hit of NAME under "allowed", with "suppressed_by",
+ * when the same upload also hits NAME.suppressed; other allow lists do not
+ * suppress anything.  A lookup limited to NAME also looks in
+ * NAME.suppressed. */
+#define SCRIM_SUPPRESS_SUFFIX ".suppressed"
+#define SCRIM_SUPPRESS_RADIUS 16   /* such a list's radius when created */
+
+/* ---- quarantine ------------------------------------------------------------- */
+
+/* An entry set aside: reviewers rejected its matches too often (the review
+ * module decides when; scrim_review_decide_loop).  A quarantined entry
+ * stays in its list but no lookup reports it (unless include_disabled),
+ * until an admin restores it or removes it.  The flag lives in the entry's
+ * own records (each PDQ, digest and video frame record), so lookups test
+ * it on records they decode anyway: no extra read.
+ *
+ * An entry is named as its matches name it: `type` SCRIM_HASH_PDQ, MD5 or
+ * SHA256 with `key` its hash in hex, or SCRIM_HASH_VIDEO with `key` the
+ * video's content id.  A PDQ entry is every record of the list with that
+ * hash, with the index-side variants stored beside it under the same id
+ * (scrim_media_add).  Every change is audited (action "quarantine",
+ * "restore" or "unquarantine-remove", detail naming the entry, who and
+ * why). */
+
+/* Set (on != 0) or clear the flag.  *changed (may be NULL) is 0 when the
+ * entry was already so (nothing written, nothing audited).
+ * SCRIM_ENOTFOUND if the list has no such entry. */
+int scrim_store_quarantine(scrim_store *s, const char *list, int type,
+                           const char *key, int on, const char *who,
+                           const char *why, int *changed, char *err,
+                           size_t errlen);
+/* Remove a quarantined entry from its list (all its records, as
+ * scrim_store_remove does; audited).  SCRIM_ENOTFOUND if it is not
+ * quarantined. */
+int scrim_store_quarantine_remove(scrim_store *s, const char *list, int type,
+                                  const char *key, const char *who,
+                                  char *err, size_t errlen);
+/* The quarantined entries: [{"list","type","hash" (or "id" for a video),
+ * "time","by","why"}], by list then entry. */
+int scrim_store_quarantined(scrim_store *s, json_t **out, char *err,
+                            size_t errlen);
 
 /* ---- JSON shapes shared by the CLI and the daemon -------------------------- */
 

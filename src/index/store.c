@@ -151,6 +151,7 @@ int store__ref_decode(const void *data, size_t len, ref_view *r)
     r->type = p[REF_TYPE];
     r->quality = p[REF_QUALITY] == 255 ? -1 : p[REF_QUALITY];
     int flags = p[REF_FLAGS];
+    r->quarantined = !!(flags & REF_F_QUARANTINE);
     p += REF_BASE;
     if (r->type == SCRIM_HASH_VIDEO) {
         if (end - p < REF_VIDEO_LEN)
@@ -183,7 +184,7 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
     }
     int flags;
     p = store__strs_encode(p, r, &flags);
-    buf[REF_FLAGS] = (uint8_t)flags;
+    buf[REF_FLAGS] = (uint8_t)(flags | (r->quarantined ? REF_F_QUARANTINE : 0));
     return (size_t)(p - buf);
 }
 
@@ -195,6 +196,7 @@ int store__digest_decode(const void *data, size_t len, ref_view *r)
         return SCRIM_EDB;
     memcpy(&r->import, p, 4);
     r->quality = p[4] == 255 ? -1 : p[4];
+    r->quarantined = !!(p[5] & REF_F_QUARANTINE);
     return store__strs_decode(p + DIGEST_BASE, p + len, p[5] & ~REF_F_VARIANT,
                               r);
 }
@@ -1138,6 +1140,21 @@ int scrim_store_list_drop(scrim_store *s, const char *name, uint64_t *removed,
         if ((rc = mdb_cursor_open(txn, s->meta, &c)))
             goto mdbfail;
         FOR_PREFIX(c, k, v, pfx, 11, rc)
+            if ((rc = mdb_cursor_del(c, 0)))
+                break;
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND && rc != 0)
+            goto mdbfail;
+    }
+    {   /* its quarantined entries (store_quarantine.c) */
+        uint8_t pfx[10 + 4];
+        MDB_cursor *c;
+        MDB_val k, v;
+        memcpy(pfx, "quarantine", 10);
+        store__key_list(pfx + 10, rec.id);
+        if ((rc = mdb_cursor_open(txn, s->meta, &c)))
+            goto mdbfail;
+        FOR_PREFIX(c, k, v, pfx, sizeof pfx, rc)
             if ((rc = mdb_cursor_del(c, 0)))
                 break;
         mdb_cursor_close(c);

@@ -818,6 +818,8 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
         keep_entry(imp, e->type, &old, e, &upd);
         if (upd) {
             memcpy(p, &old.import, 4); /* still the import that added it */
+            if (old.quarantined) /* stays set aside until an admin decides */
+                p[5] |= REF_F_QUARANTINE;
             v.mv_size = (size_t)(end - p);
             v.mv_data = p;
             if ((rc = mdb_put(imp->txn, imp->s->digests, &k, &v, 0)))

@@ -27,7 +27,7 @@ struct scrim_review_server {
     char off[400];             /* why records are off ("": they are on) */
     time_t last_try;           /* of opening them, while off */
     GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
-    scrim_counter *made, *repeats, *throttled;
+    scrim_counter *made, *repeats, *throttled, *suppressed, *quarantined;
     scrim__people *people;     /* reviewer accounts, exposure (people.c) */
     void *sync;                /* cluster mode: sync.c's, to wake it */
 };
@@ -185,7 +185,8 @@ static int reply_json(scrim_call *c, json_t *j)
 
 /* ---- endpoints -------------------------------------------------------------- */
 
-/* GET /v1/review?since=&limit= : pending records, oldest first. */
+/* GET /v1/review?list=&order=oldest|newest&cursor=&since=&limit= : the
+ * pending queue (scrim_review_queue), with its length in "pending". */
 static int route_list(scrim_call *c, void *arg)
 {
     char err[256];
@@ -207,8 +208,15 @@ static int route_list(scrim_call *c, void *arg)
                                     "?limit= must be an integer from 1 to %d, "
                                     "got '%s'", SCRIM_REVIEW_LIST_MAX, ls);
     }
-    int rc = scrim_review_list(rv, scrim_call_arg(c, "since"), (size_t)limit,
-                               &out, err, sizeof err);
+    const char *order = scrim_call_arg(c, "order");
+    if (order && strcmp(order, "oldest") && strcmp(order, "newest"))
+        return scrim_call_error(c, 400, "bad_request", "?order= must be "
+                                "'oldest' or 'newest', got '%s'", order);
+    scrim_review_query q = {
+        .since = scrim_call_arg(c, "since"), .cursor = scrim_call_arg(c, "cursor"),
+        .list = scrim_call_arg(c, "list"), .limit = (size_t)limit,
+        .newest = order && !strcmp(order, "newest")};
+    int rc = scrim_review_queue(rv, &q, &out, err, sizeof err);
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
@@ -285,9 +293,11 @@ static void emit_decision(scrim_call *c, json_t *rec)
     json_decref(ev);
 }
 
-/* POST /v1/review/ID/decision {"decision": "confirm"|"reject", "note"}. */
-static int route_decision(scrim_call *c, scrim_review *rv, const char *id,
-                          const char *who)
+/* POST /v1/review/ID/decision {"decision": "confirm"|"reject", "note",
+ * "suppress": true|false (a reject: default true)}; the false-match loop
+ * (feedback.c) runs on the server's store. */
+static int route_decision(scrim_call *c, scrim_review_server *rs,
+                          scrim_review *rv, const char *id, const char *who)
 {
     char err[512];
     json_t *out = NULL;
@@ -295,14 +305,114 @@ static int route_decision(scrim_call *c, scrim_review *rv, const char *id,
     json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
     const char *decision = json_string_value(json_object_get(body, "decision"));
     json_t *note = json_object_get(body, "note");
-    if (!json_is_object(body) || !decision || (note && !json_is_string(note))) {
+    json_t *sup = json_object_get(body, "suppress");
+    if (!json_is_object(body) || !decision || (note && !json_is_string(note)) ||
+        (sup && !json_is_boolean(sup))) {
         json_decref(body);
         return scrim_call_error(c, 400, "bad_request",
                                 "expected a JSON body {\"decision\": \"confirm\" "
-                                "| \"reject\", \"note\": \"...\" (optional)}");
+                                "| \"reject\", \"note\": \"...\" (optional), "
+                                "\"suppress\": true | false (optional)}");
     }
-    int rc = scrim_review_decide(rv, id, decision, json_string_value(note), who,
-                                 &out, err, sizeof err);
+    scrim_review_decision d = {
+        .decision = decision, .note = json_string_value(note), .by = who,
+        .suppress = sup ? json_is_true(sup) : -1,
+        .quarantine_after = c->settings->quarantine_after};
+    /* In cluster mode the lists change through the cluster's log, which
+     * the loop does not write yet: there a decision is only counted. */
+    int clustered = c->settings->cluster[0] != '\0';
+    int rc = scrim_review_decide_loop(rv, clustered ? NULL : c->store, id, &d, &out,
+                                      err, sizeof err);
+    json_decref(body);
+    if (rc)
+        return fail(c, rc, err);
+    if (clustered)
+        json_array_append_new(
+            json_object_get(json_object_get(out, "feedback"), "errors"),
+            json_string("cluster mode: the decision is counted, but nothing is "
+                        "suppressed or quarantined (not replicated yet)"));
+    emit_decision(c, out);
+    json_t *fb = json_object_get(out, "feedback");
+    scrim_counter_add(rs->suppressed, json_array_size(json_object_get(fb, "suppressed")));
+    scrim_counter_add(rs->quarantined,
+                      json_array_size(json_object_get(fb, "quarantined")));
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(fb, "errors"), i, e)
+        scrim__log_json(json_pack("{s:s, s:s, s:s, s:O}", "level", "warning",
+                                  "msg", "review decision: false-match loop",
+                                  "record", id, "error", e));
+    json_array_foreach(json_object_get(fb, "quarantined"), i, e)
+        scrim__log_json(json_pack("{s:s, s:s, s:s, s:O}", "level", "notice",
+                                  "msg", "entry quarantined", "by", who,
+                                  "entry", e));
+    return reply_json(c, out);
+}
+
+/* GET /v1/review/stats[?list=]: per-entry confirmed / rejected counts. */
+static int route_stats(scrim_call *c, scrim_review *rv)
+{
+    char err[512];
+    json_t *out;
+    if (c->method != SCRIM_GET)
+        return scrim_call_error(c, 405, "method_not_allowed", "use GET");
+    const char *list = scrim_call_arg(c, "list");
+    if (list && !scrim_list_name_valid(list))
+        return scrim_call_error(c, 400, "bad_request", "?list=: bad list name "
+                                "'%.70s' (1-64 of A-Z a-z 0-9 . _ -)", list);
+    int rc = scrim_review_stats(rv, list, &out, err, sizeof err);
+    return rc ? fail(c, rc, err) : reply_json(c, out);
+}
+
+/* GET /v1/review/quarantine: the quarantined entries; POST with {"action":
+ * "restore" | "remove", "list", "type", "hash" (a video: "id")}: an
+ * admin's decision, in one call. */
+static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
+                            int admin)
+{
+    char err[512];
+    json_t *out = NULL;
+    int rc;
+    if (!c->store)
+        return scrim_call_error(c, 503, "review_unavailable",
+                                "scrimd has no database open");
+    if (c->method == SCRIM_GET) {
+        json_t *arr;
+        rc = scrim_store_quarantined(c->store, &arr, err, sizeof err);
+        return rc ? fail(c, rc, err)
+                  : reply_json(c, json_pack("{s:o}", "entries", arr));
+    }
+    if (c->method != SCRIM_POST)
+        return scrim_call_error(c, 405, "method_not_allowed",
+                                "use GET or POST /v1/review/quarantine");
+    if (c->settings->cluster[0])
+        return scrim_call_error(c, 409, "cluster_unsupported", "quarantine is "
+                                "not replicated in cluster mode yet");
+    if (!admin)
+        return scrim_call_error(c, 403, "forbidden", "restoring or removing a "
+                                "quarantined entry needs the admin token");
+    json_error_t je;
+    json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
+    const char *action = json_string_value(json_object_get(body, "action"));
+    const char *list = json_string_value(json_object_get(body, "list"));
+    const char *type = json_string_value(json_object_get(body, "type"));
+    const char *key = json_string_value(json_object_get(body, "hash"));
+    if (!key)
+        key = json_string_value(json_object_get(body, "id"));
+    if (!action || (strcmp(action, "restore") && strcmp(action, "remove")) ||
+        !list || !type || !key) {
+        json_decref(body);
+        return scrim_call_error(c, 400, "bad_request",
+                                "expected a JSON body {\"action\": \"restore\" | "
+                                "\"remove\", \"list\": \"...\", \"type\": \"pdq\" "
+                                "| \"md5\" | \"sha256\" | \"video\", \"hash\" "
+                                "(a video: \"id\"): \"...\"}");
+    }
+    rc = !strcmp(action, "restore")
+             ? scrim_review_entry_restore(rv, c->store, list, type, key, who,
+                                          &out, err, sizeof err)
+             : scrim_review_entry_remove(rv, c->store, list, type, key, who,
+                                         &out, err, sizeof err);
     json_decref(body);
     if (!rc && out)
         emit_decision(c, out);
@@ -327,6 +437,10 @@ static int route_record(scrim_call *c, void *arg)
         return mine;
     if (!strcmp(t, "lists") || !strncmp(t, "lists/", 6))
         return route_lists(c, rv, t[5] ? t + 6 : "", who);
+    if (!strcmp(t, "stats"))
+        return route_stats(c, rv);
+    if (!strcmp(t, "quarantine"))
+        return route_quarantine(c, rv, who, w.admin);
     size_t n = strcspn(t, "/");
     const char *rest = t[n] ? t + n + 1 : "";
     if (n != SCRIM_REVIEW_ID_LEN)
@@ -342,7 +456,7 @@ static int route_record(scrim_call *c, void *arg)
                                     "use POST /v1/review/ID/decision");
         if (scrim__people_may_decide(c, rs->people, &w))
             return -1;
-        int rc = route_decision(c, rv, id, who);
+        int rc = route_decision(c, rs, rv, id, who);
         if (!rc)
             scrim__people_decided(c, rs->people, &w, id,
                                   json_string_value(json_object_get(
@@ -699,6 +813,12 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                                          "Matches answered without a review "
                                          "record: the client was over "
                                          "--review-rate");
+    rs->suppressed = scrim_server_counter(srv, "review_suppressed_total",
+                                          "Uploads put into a NAME.suppressed "
+                                          "allow list by a reviewer's reject");
+    rs->quarantined = scrim_server_counter(srv, "review_quarantined_total",
+                                           "List entries quarantined after "
+                                           "--quarantine-after rejected matches");
     if (scrim_server_route(srv, "review", SCRIM_GET, "/v1/review",
                            SCRIM_ROUTE_WORKER, route_list, rs) ||
         scrim_server_route(srv, "review", SCRIM_GET | SCRIM_POST | SCRIM_PUT,

@@ -18,7 +18,7 @@
 
 struct scrim_review {
     MDB_env *env;
-    MDB_dbi records, pending, previews, lists, dedup;
+    MDB_dbi records, pending, previews, lists, dedup, entries;
     /* cluster mode (sync.c): records and decisions made here, to send */
     int sync;
     MDB_dbi outbox, syncmeta;
@@ -28,9 +28,21 @@ struct scrim_review {
 };
 
 #define ID_BYTES 16
+
+MDB_env *review__env(scrim_review *r)
+{
+    return r->env;
+}
+
+MDB_dbi review__entries(scrim_review *r)
+{
+    return r->entries;
+}
 #define KEY_BYTES 32   /* review.dedup keys: a SHA-256 */
 
 /* ---- helpers -------------------------------------------------------------- */
+
+static int list_name_ok(const char *list, char *err, size_t errlen);
 
 static int64_t now_us(const scrim_review *r)
 {
@@ -311,7 +323,8 @@ int scrim_review_open(MDB_env *env, const scrim_review_opts *opts,
         (mrc = mdb_dbi_open(txn, "review.pending", MDB_CREATE, &r->pending)) ||
         (mrc = mdb_dbi_open(txn, "review.previews", MDB_CREATE, &r->previews)) ||
         (mrc = mdb_dbi_open(txn, "review.lists", MDB_CREATE, &r->lists)) ||
-        (mrc = mdb_dbi_open(txn, "review.dedup", MDB_CREATE, &r->dedup))) {
+        (mrc = mdb_dbi_open(txn, "review.dedup", MDB_CREATE, &r->dedup)) ||
+        (mrc = mdb_dbi_open(txn, "review.entries", MDB_CREATE, &r->entries))) {
         rc = db_fail(err, errlen, "cannot open the review databases", mrc);
         goto fail;
     }
@@ -599,69 +612,131 @@ int scrim_review_preview(scrim_review *r, const char *hexid, int lighter,
     return rc;
 }
 
-int scrim_review_list(scrim_review *r, const char *since, size_t limit,
-                      json_t **out, char *err, size_t errlen)
+/* A "since" bound: unix seconds (records created at or after) or a record
+ * id (records after it). */
+static int since_parse(const char *since, uint8_t start[ID_BYTES], int *after,
+                       char *err, size_t errlen)
 {
-    uint8_t start[ID_BYTES] = {0};
-    int after = 0, rc = SCRIM_OK, mrc;
+    memset(start, 0, ID_BYTES);
+    *after = 0;
+    if (!since || !*since)
+        return SCRIM_OK;
+    if (strlen(since) == SCRIM_REVIEW_ID_LEN) {
+        *after = 1;
+        return id_parse(since, start, err, errlen);
+    }
+    char *end;
+    errno = 0;
+    double s = strtod(since, &end);
+    if (*end || errno || !(s >= 0 && s < 1e11)) {
+        scrim__seterr(err, errlen,
+                      "bad since '%.40s': expected unix seconds or a "
+                      "record id", since);
+        return SCRIM_EINVAL;
+    }
+    uint64_t us = (uint64_t)(s * 1e6);
+    for (int i = 0; i < 8; i++)
+        start[i] = (uint8_t)(us >> (56 - 8 * i));
+    return SCRIM_OK;
+}
+
+/* Does the stored record have a match in `list`? */
+static int record_in_list(const MDB_val *v, const char *list)
+{
+    json_error_t je;
+    json_t *rec = json_loadb(v->mv_data, v->mv_size, 0, &je), *m;
+    size_t i;
+    int in = 0;
+    json_array_foreach(json_object_get(rec, "matches"), i, m) {
+        const char *l = json_string_value(json_object_get(m, "list"));
+        if (l && !strcmp(l, list)) {
+            in = 1;
+            break;
+        }
+    }
+    json_decref(rec);
+    return in;
+}
+
+int scrim_review_queue(scrim_review *r, const scrim_review_query *q,
+                       json_t **out, char *err, size_t errlen)
+{
+    uint8_t start[ID_BYTES], cur_id[ID_BYTES];
+    int after = 0, have_cursor = 0, rc = SCRIM_OK, mrc;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     json_t *arr = json_array();
     char next[SCRIM_REVIEW_ID_LEN + 1] = "";
+    uint64_t pending = 0;
     *out = NULL;
 
-    if (limit < 1 || limit > SCRIM_REVIEW_LIST_MAX) {
+    if (q->limit < 1 || q->limit > SCRIM_REVIEW_LIST_MAX) {
         scrim__seterr(err, errlen, "limit must be 1 to %d, not %zu",
-                      SCRIM_REVIEW_LIST_MAX, limit);
+                      SCRIM_REVIEW_LIST_MAX, q->limit);
         rc = SCRIM_EINVAL;
         goto done;
     }
-    if (since && *since) {
-        if (strlen(since) == SCRIM_REVIEW_ID_LEN) {
-            if ((rc = id_parse(since, start, err, errlen)))
-                goto done;
-            after = 1;
-        } else {
-            char *end;
-            errno = 0;
-            double s = strtod(since, &end);
-            if (*end || errno || !(s >= 0 && s < 1e11)) {
-                scrim__seterr(err, errlen,
-                              "bad since '%.40s': expected unix seconds or a "
-                              "record id", since);
-                rc = SCRIM_EINVAL;
-                goto done;
-            }
-            uint64_t us = (uint64_t)(s * 1e6);
-            for (int i = 0; i < 8; i++)
-                start[i] = (uint8_t)(us >> (56 - 8 * i));
+    if ((rc = since_parse(q->since, start, &after, err, errlen)))
+        goto done;
+    if (q->cursor && *q->cursor) {
+        if (strlen(q->cursor) != SCRIM_REVIEW_ID_LEN) {
+            scrim__seterr(err, errlen, "bad cursor '%.40s': expected the "
+                          "\"next\" of a previous page", q->cursor);
+            rc = SCRIM_EINVAL;
+            goto done;
         }
+        if ((rc = id_parse(q->cursor, cur_id, err, errlen)))
+            goto done;
+        have_cursor = 1;
     }
+    if (q->list && *q->list && (rc = list_name_ok(q->list, err, errlen)))
+        goto done;
     if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)) ||
         (mrc = mdb_cursor_open(txn, r->pending, &cur))) {
         rc = db_fail(err, errlen, "begin", mrc);
         goto done;
     }
+    /* One walk over the pending records in the since range, in the order
+     * asked: it counts them (the queue's length for this filter) and
+     * fills the page with those past the cursor.  Pending records are few
+     * (each is a person's work), so the walk is cheap. */
     int64_t now = now_us(r);
+    MDB_cursor_op first = q->newest ? MDB_LAST : MDB_SET_RANGE,
+                  step = q->newest ? MDB_PREV : MDB_NEXT;
     k.mv_size = ID_BYTES;
     k.mv_data = start;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (!mrc && after && k.mv_size == ID_BYTES && !memcmp(k.mv_data, start, ID_BYTES))
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    for (; !mrc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != ID_BYTES || expired(r, k.mv_data, now))
+    for (mrc = mdb_cursor_get(cur, &k, &v, first); !mrc;
+         mrc = mdb_cursor_get(cur, &k, &v, step)) {
+        if (k.mv_size != ID_BYTES)
             continue;
-        if (json_array_size(arr) == limit) {
-            /* There is more: the cursor is the last record returned. */
-            json_t *last = json_array_get(arr, limit - 1);
-            snprintf(next, sizeof next, "%s",
-                     json_string_value(json_object_get(last, "id")));
-            break;
+        int cmp = memcmp(k.mv_data, start, ID_BYTES);
+        if (cmp < 0 || (after && cmp == 0)) {
+            if (q->newest)
+                break;      /* below the since bound: done */
+            continue;
         }
+        if (expired(r, k.mv_data, now))
+            continue;
         MDB_val rv;
         if (mdb_get(txn, r->records, &k, &rv))
             continue;   /* cannot happen: both change in one transaction */
+        if (q->list && *q->list && !record_in_list(&rv, q->list))
+            continue;
+        pending++;
+        if (have_cursor) {
+            int c = memcmp(k.mv_data, cur_id, ID_BYTES);
+            if (q->newest ? c >= 0 : c <= 0)
+                continue;   /* on an earlier page */
+        }
+        if (json_array_size(arr) == q->limit) {
+            if (!*next) { /* there is more: the cursor is the last returned */
+                json_t *last = json_array_get(arr, q->limit - 1);
+                snprintf(next, sizeof next, "%s",
+                         json_string_value(json_object_get(last, "id")));
+            }
+            continue;
+        }
         json_t *rec = record_json(r, &rv);
         if (rec)
             json_array_append_new(arr, rec);
@@ -670,8 +745,9 @@ int scrim_review_list(scrim_review *r, const char *since, size_t limit,
         rc = db_fail(err, errlen, "listing", mrc);
         goto done;
     }
-    *out = json_pack("{s:O, s:o}", "records", arr,
-                     "next", *next ? json_string(next) : json_null());
+    *out = json_pack("{s:O, s:o, s:I, s:s}", "records", arr, "next",
+                     *next ? json_string(next) : json_null(), "pending",
+                     (json_int_t)pending, "order", q->newest ? "newest" : "oldest");
 done:
     if (cur)
         mdb_cursor_close(cur);
@@ -679,6 +755,13 @@ done:
         mdb_txn_abort(txn);
     json_decref(arr);
     return rc;
+}
+
+int scrim_review_list(scrim_review *r, const char *since, size_t limit,
+                      json_t **out, char *err, size_t errlen)
+{
+    scrim_review_query q = {.since = since, .limit = limit};
+    return scrim_review_queue(r, &q, out, err, errlen);
 }
 
 int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision,
@@ -715,6 +798,7 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
         goto done;
     }
     json_t *prev = json_object_get(rec, "decision");
+    const char *was = json_string_value(json_object_get(prev, "decision"));
     json_t *hist = json_object_get(rec, "history");
     if (!json_is_array(hist)) {
         hist = json_array();
@@ -731,7 +815,25 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
         rc = SCRIM_EINVAL;
         goto done;
     }
+    /* A second decision is a change, never a silent overwrite: it names
+     * the one it replaces (who, when, what), which stays in "history". */
+    if (json_is_object(prev)) {
+        json_t *was_d = json_object();
+        static const char *const keys[] = {"decision", "by", "time"};
+        for (int i = 0; i < 3; i++) {
+            json_t *v = json_object_get(prev, keys[i]);
+            json_object_set_new(was_d, keys[i], v ? json_copy(v) : json_null());
+        }
+        json_object_set_new(d, "replaces", was_d);
+    }
     json_object_set_new(rec, "decision", d);
+    /* The entries' confirmed / rejected counts (feedback.c), in the same
+     * transaction as the decision. */
+    if ((mrc = review__count(txn, r->entries, json_object_get(rec, "matches"),
+                             was, decision, (double)now_us(r) / 1e6))) {
+        rc = db_fail(err, errlen, "counting the decision", mrc);
+        goto done;
+    }
     if (!(text = json_dumps(rec, JSON_COMPACT))) {
         scrim__seterr(err, errlen, "out of memory");
         rc = SCRIM_ENOMEM;

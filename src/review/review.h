@@ -107,6 +107,17 @@ int scrim__review_apply(struct scrim_review *r, uint64_t logid, char kind,
                         const uint8_t *preview, size_t preview_len,
                         const uint8_t *lighter, size_t lighter_len,
                         char *err, size_t errlen);
+/* review.c's handle, for feedback.c. */
+#include "scrim.h"
+#include "scrim/review.h"
+#include <lmdb.h>
+MDB_env *review__env(scrim_review *r);
+MDB_dbi review__entries(scrim_review *r);
+
+/* In the decision's write transaction: move the counts of the entries in
+ * `matches` from decision `was` (NULL: none) to `now` (LMDB codes). */
+int review__count(MDB_txn *txn, MDB_dbi entries, json_t *matches,
+                  const char *was, const char *now, double time);
 
 /* ---- reviewer data in PostgreSQL (shared.c): scrimd --cluster --------
  * Accounts, exposure and the reviewers' log, shared by every node.  The

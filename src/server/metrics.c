@@ -217,6 +217,15 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
         for (int t = 0; t < 4; t++)
             fprintf(f, "scrim_hashes_all_lists{type=\"%s\"} %llu\n", tn[t],
                     (unsigned long long)sum[t]);
+        /* set aside after too many rejected matches, awaiting an admin */
+        json_t *q = NULL;
+        if (!scrim_store_quarantined(srv->store, &q, NULL, 0)) {
+            fprintf(f, "# HELP scrim_quarantined_entries List entries "
+                    "quarantined (they do not match), awaiting an admin.\n"
+                    "# TYPE scrim_quarantined_entries gauge\n"
+                    "scrim_quarantined_entries %zu\n", json_array_size(q));
+            json_decref(q);
+        }
     }
     /* The worker pools: images, videos (scrim_video_*; 0 if videos share
      * the image workers), and admin requests (scrim_admin_*). */

@@ -35,6 +35,7 @@ void scrim_settings_defaults(scrim_settings *s)
     s->review_retention = 7 * 24 * 3600;
     s->max_compare_frames = SCRIM_VIDEO_DEFAULT_MAX_FRAMES;
     s->review_rate = 120;
+    s->quarantine_after = 3;   /* SCRIM_REVIEW_QUARANTINE_AFTER */
     s->memory_budget = 1ULL << 30;
     s->max_decode_memory = SCRIM_DEFAULT_MAX_DECODE_MEMORY;
     s->webhook_queue = 100000;
@@ -109,6 +110,10 @@ static const struct opt {
     {"review-metrics-by-reviewer", T_INT, F(review_metrics_by_reviewer), 0, 1,
      "0|1", "1: /metrics scraped with the admin token also has exposure "
      "series labelled with each reviewer's name (0: totals only)"},
+    {"quarantine-after", T_INT, F(quarantine_after), 0, 1000000, "N",
+     "an entry whose matches reviewers rejected N times (distinct uploads) "
+     "is quarantined: it stops matching until an admin restores or removes "
+     "it (POST /v1/review/quarantine; 0 = never)"},
     {"allow-query-overrides", T_INT, F(allow_query_overrides), 0, 1, "0|1",
      "1: any client may change what matches with ?radius= and ?min_quality=; "
      "0: only with the admin token (403 without)"},

@@ -157,6 +157,24 @@ def run(b):
     left = json.loads(fetch("/v1/review?limit=100"))["records"]
     check("the queue and the server agree", len(left) == len(page.js(STATE)) == total - 2)
 
+    # The queue bar: the pending count, a filter by list, newest first.
+    shown = page.wait("document.getElementById('pending').textContent", 3)
+    check("the page shows the pending count", shown == "%d pending" % (total - 2), shown)
+    oldest = [c["id"] for c in page.js(STATE)]
+    page.js("const o = document.getElementById('qorder'); o.value = 'newest'; "
+            "o.dispatchEvent(new Event('change')); true")
+    newest = page.wait("(() => { const s = %s.map(c => c.id); return s.length == %d && "
+                       "s[0] != %s && s; })()" % (STATE, len(oldest), json.dumps(oldest[0])), 5)
+    check("newest first reverses the queue", newest == oldest[::-1], "%s vs %s" % (newest, oldest))
+    hidden = json.loads(fetch("/v1/review?list=hidden"))
+    page.js("const l = document.getElementById('qlist'); l.value = 'hidden'; "
+            "l.dispatchEvent(new Event('change')); true")
+    only = page.wait("(() => { const s = %s.map(c => c.id); return s.length == %d && "
+                     "document.getElementById('pending').textContent == '%d pending in hidden' && s; })()"
+                     % (STATE, hidden["pending"], hidden["pending"]), 5)
+    check("the list filter shows only that list's records (%d)" % hidden["pending"],
+          bool(only) and sorted(only) == sorted(r["id"] for r in hidden["records"]), page.js(STATE))
+
     # A new tab has no token: only the login form, no image, until one is given.
     p2 = Page(b, base + "/review")
     form = p2.wait("!document.getElementById('login').hidden && document.readyState == 'complete'", 5)

@@ -23,6 +23,7 @@ int cmd_preview(int argc, char **argv);
 int cmd_preview_level(int argc, char **argv);   /* cmd_review.c */
 int cmd_reviewer(int argc, char **argv);        /* cmd_reviewer.c */
 int cmd_content_warning(int argc, char **argv); /* cmd_reviewer.c */
+int cmd_review(int argc, char **argv);          /* cmd_review.c */
 /* cmd_video.c: video comparison and matching */
 int cmd_compare(int argc, char **argv);
 int cmd_match(int argc, char **argv);

@@ -25,6 +25,7 @@ static const struct command {
     {"preview-level", cmd_preview_level, "show or set the per-list preview (blur) level"},
     {"reviewer", cmd_reviewer, "reviewer accounts: add (prints a token), list, disable, remove"},
     {"content-warning", cmd_content_warning, "show or set a list's content warning for reviewers"},
+    {"review", cmd_review, "the review queue, decisions, entry stats, quarantine"},
     {"compare", cmd_compare, "compare two videos by vPDQ (query/compared match %)"},
     {"match", cmd_match, "match images and videos against the lists (JSON per file)"},
 };
