@@ -101,6 +101,16 @@ is "$code:$(jv '$j->{reviewers}[0]{name}')" 200:alice "node 3 lists her"
 get 3 /v1/reviewers -X POST -H "$AUTH" -d '{"name": "alice"}'
 is "$code" 409 "adding her again through node 3: 409"
 
+get 1 /v1/review/me -X PUT -H "$AA" -d '{"level": "strong"}'
+is "$code" 200 "alice picks her own preview level on node 1"
+level=$(jv '$j->{level}')
+is "$level" strong "  her level is strong"
+get 3 /v1/review/me -H "$AA"
+is "$code:$(jv '$j->{level}')" "200:$level" "node 3 shows her level"
+get 2 /v1/review/me -X PUT -H "$AA" -d '{"level": "default"}'
+get 3 /v1/review/me -H "$AA"
+is "$code:$(jv '$j->{level}')" 200:null "dropped on node 2: none on node 3"
+
 # ---- disabled through node 2: refused on nodes 1 and 3 at the next request ----
 get 2 /v1/reviewers/alice/disable -X POST -H "$AUTH"
 is "$code:$(jv '$j->{disabled}')" 200:true "alice disabled through node 2"

@@ -528,8 +528,9 @@ int scrim__shared_prefs(scrim__shared *sh, const char *name, const char *level,
     const char *v[3] = {name, level ? canon : NULL,
                         no_pictures < 0 ? NULL : no_pictures ? "true" : "false"};
     json_t *a = NULL;
-    int rc = account_stmt(sh, "UPDATE scrim_reviewers SET level = CASE WHEN $2 "
-                          "IS NULL THEN level ELSE nullif($2, '') END, "
+    int rc = account_stmt(sh, "UPDATE scrim_reviewers SET level = CASE WHEN "
+                          "$2::text IS NULL THEN level ELSE nullif($2::text, "
+                          "'') END, "
                           "no_pictures = coalesce($3::bool, no_pictures), "
                           "modified = clock_timestamp() WHERE name = $1 "
                           "RETURNING " ACCOUNT_JSON, 3, v, SCRIM_ENOTFOUND,
