@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/http_struct.h> /* the request's version numbers */
 
 /* ==== framing: a strict scan of each connection's input ==================== */
 
@@ -61,11 +62,12 @@ struct scrim__framing {
     uint64_t added;        /* bytes ever added to the input */
     uint64_t scanned;      /* bytes of the stream scanned */
     char line[LINE_KEEP];
+    char tail[16];         /* the line's last bytes, at [position % 16] */
     size_t line_len;       /* bytes of the current line so far (may be more
                             * than kept) */
     /* the request being scanned */
     int first;             /* its request line is still to come */
-    int no_body;           /* HEAD / TRACE: evhttp reads no body */
+    int no_body;           /* HEAD, TRACE, unknown: evhttp reads no body */
     int n_cl, n_te;
     uint64_t cl;
     uint64_t left;         /* of the body or chunk */
@@ -120,14 +122,34 @@ static void trim(const char **v, size_t *n)
         (*n)--;
 }
 
+/* Whether evhttp (2.1) reads a body for the request line l: for the
+ * methods it knows but HEAD and TRACE; never for a method it does not know
+ * (scrimd answers those 405, fuzz_transport). */
+static int reads_body(const char *l, size_t n)
+{
+    static const char *const m[] = {"GET ", "POST ", "PUT ", "DELETE ",
+                                    "OPTIONS ", "CONNECT ", "PATCH "};
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
+        if (n >= strlen(m[i]) && !memcmp(l, m[i], strlen(m[i])))
+            return 1;
+    return 0;
+}
+
 /* One header line (without its line end; len may exceed what was kept). */
 static void head_line(scrim__framing *f, const char *l, size_t len)
 {
     size_t kept = len < LINE_KEEP ? len : LINE_KEEP;
     if (f->first) {
         f->first = 0;
-        f->no_body = (kept >= 5 && !memcmp(l, "HEAD ", 5)) ||
-                     (kept >= 6 && !memcmp(l, "TRACE ", 6));
+        f->no_body = !reads_body(l, kept);
+        /* evhttp takes "HTTP/0.5", "HTTP/1.7", "HTTP/1.-3" (any major up to
+         * 1, any minor) and echoes it in its answer, whose framing is then
+         * neither 1.0's nor 1.1's */
+        char v[10] = "";
+        for (size_t i = 0; len >= 9 && i < 9; i++)
+            v[i] = f->tail[(len - 9 + i) % sizeof f->tail];
+        if (strcmp(v, " HTTP/1.1") && strcmp(v, " HTTP/1.0"))
+            bad(f, "the request line does not end in HTTP/1.1 or HTTP/1.0");
         return;
     }
     if (l[0] == ' ' || l[0] == '\t') {
@@ -185,7 +207,7 @@ static void head_end(scrim__framing *f)
         return;
     }
     if (f->no_body && (f->n_te || f->cl)) {
-        bad(f, "a body on a HEAD or TRACE request");
+        bad(f, "a body on a HEAD or TRACE request, or of an unknown method");
         return;
     }
     if (f->n_te) {
@@ -271,6 +293,7 @@ static void scan(scrim__framing *f, const char *p, size_t n)
         if (c != '\n') {
             if (f->line_len < LINE_KEEP)
                 f->line[f->line_len] = c;
+            f->tail[f->line_len % sizeof f->tail] = c;
             f->line_len++;
             if (f->state == F_CHUNK_SIZE && f->line_len > LINE_MAX_CHUNK)
                 bad(f, "chunk-size line over %d bytes", LINE_MAX_CHUNK);
@@ -509,6 +532,9 @@ int scrim__guard_request(scrim__framing *f, struct evhttp_request *req,
     if (scrim__framing_check(f, why, sizeof why) ||
         framing_headers(h, why, sizeof why)) {
         *close = 1;
+        /* the answer's status line repeats the request's version */
+        if (req->major != 1 || (req->minor != 0 && req->minor != 1))
+            req->major = 1, req->minor = 1;
         return scrim_call_error(c, 400, "bad_request", "request framing "
                                 "refused: %s", why);
     }
