@@ -851,15 +851,16 @@ static void handle_request(struct evhttp_request *req, void *arg)
         respond(j, &j->call);
         goto done;
     }
-    /* Videos have their own workers (--video-threads): a long one never
-     * holds up the images behind it.  Admin requests have their own thread:
-     * an import or drop, and its wait for LMDB's one writer, never takes an
-     * image worker. */
+    /* Videos, and video routes (/v1/compare), have their own workers
+     * (--video-threads): a long one never holds up the images behind it.
+     * Admin requests have their own thread: an import or drop, and its wait
+     * for LMDB's one writer, never takes an image worker. */
     scrim__pool *pool = srv->pool;
     if (j->route->flags & SCRIM_ROUTE_ADMIN)
         pool = srv->apool;
-    else if (srv->vpool && scrim_media_sniff((const uint8_t *)j->body,
-                                             j->call.body_len) == SCRIM_MEDIA_VIDEO)
+    else if (srv->vpool && ((j->route->flags & SCRIM_ROUTE_VIDEO) ||
+                            scrim_media_sniff((const uint8_t *)j->body,
+                                              j->call.body_len) == SCRIM_MEDIA_VIDEO))
         pool = srv->vpool;
     if (scrim__pool_submit(pool, &j->item)) {
         respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
