@@ -341,6 +341,26 @@ void scrim__framing_feed(scrim__framing *f, struct evbuffer *buf, size_t n_added
         return;
     }
     while (f->scanned < f->added && f->state != F_BAD) {
+        /* Body bytes are only counted, never looked at.  evhttp leaves a
+         * Content-Length body in this buffer until all of it has come, and
+         * finding an offset in the buffer walks its chains from the start
+         * (4 KB each): peeking at every read cost the square of the body's
+         * size (12 uploads of 12 MB at once: 35-60 s instead of 0.3 s,
+         * bench/attacks.sh bigbodies). */
+        if (f->state == F_BODY || f->state == F_CHUNK_DATA) {
+            uint64_t k = f->added - f->scanned;
+            if (k > f->left)
+                k = f->left;
+            f->left -= k;
+            f->scanned += k;
+            if (!f->left) {
+                if (f->state == F_BODY)
+                    request_done(f);
+                else
+                    f->state = F_CHUNK_CR;
+            }
+            continue;
+        }
         struct evbuffer_ptr at;
         struct evbuffer_iovec v[8];
         if (evbuffer_ptr_set(buf, &at, (size_t)(f->scanned - first),
