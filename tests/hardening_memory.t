@@ -217,6 +217,42 @@ sleep 0.3
 http POST /v1/hash --data-binary @"$T/img.png"
 is "$code" 200 "... and served once the memory is free"
 stop
+
+# ---- chunked bodies sent slowly: they cannot hold the whole budget ----------------------
+# A chunked body's size is known at its end: it is counted as --max-body.
+# Four connections sending a chunked upload's head and then nothing held
+# all 64 MB until their --receive-timeout: every decode 503 busy, every
+# other body waiting.  Large bodies being received now hold at most three
+# quarters of the budget: the fourth waits, the PNG's decode goes through.
+start --memory-budget 64M --max-body 16M --receive-timeout 30
+python3 - "$SOCK" "$T" <<'EOF' &
+import socket, sys, time
+held = []
+for _ in range(4):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b"POST /v1/hash HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n")
+    held.append(s)
+    time.sleep(0.1)
+open(sys.argv[2] + "/holding3", "w").close()
+time.sleep(30)
+EOF
+HOLD=$!
+i=0
+while [ ! -e "$T/holding3" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+is "$(metric memory_reserved_bytes):$(metric body_waiting)" "$((48 << 20)):1" \
+    "4 chunked uploads of up to 16 MB, sent slowly: 3 hold 48 of the 64 MB, the 4th waits"
+http POST /v1/hash --data-binary @"$T/img.png"
+is "$code" 200 "meanwhile a 1500x1500 PNG is decoded (6.4 MB: in the last quarter)"
+http POST /v1/hash --data-binary @tests/fixtures/blobs.jpg
+is "$code" 200 "... and a small upload is received and answered"
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+HOLD=
+poll 100 sh -c "[ \"\$(curl -s --unix-socket '$SOCK' http://x/metrics | sed -n 's/^scrim_memory_reserved_bytes //p')\" = 0 ]"
+ok $? "all of it given back once they are gone"
+stop
 no_sanitizer_reports "$T/stderr"
 
 done_testing

@@ -231,6 +231,7 @@ typedef struct scrim__body {
     uint64_t reserved;      /* held for the body */
     uint64_t need;          /* waiting for this much */
     int waiting;            /* reading paused until it fits */
+    int large;              /* reserved is counted among large bodies */
     double deadline;        /* closed if still waiting then */
 } scrim__body;
 
