@@ -222,6 +222,12 @@ static const char *header(const char *h, size_t n, const char *name, size_t *vl)
     return NULL;
 }
 
+/* The client closed its sending side: evhttp, seeing the end of the
+ * stream while it writes an answer, may close the connection before the
+ * answer's end (its Content-Length tells the client so; not
+ * reproducible: timing). */
+static int half_closed;
+
 /* One answer at p (n bytes left): checked; returns its length. */
 static size_t check_answer(const char *p, size_t n)
 {
@@ -266,6 +272,8 @@ static size_t check_answer(const char *p, size_t n)
                                    !(left >= body + 7 &&
                                      !memcmp(b + body, "HTTP/1.", 7)))))
             body = 0, json = 0;
+        if (body > left && half_closed)
+            return n;   /* the last one, cut short (above) */
         if (body > left)
             fail("an answer's body cut short", p, n);
     } else {
@@ -347,6 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     close(fd);
+    half_closed = (flags & 4) != 0;
     for (size_t at = 0; at < got;)
         at += check_answer(answer + at, got - at);
     return 0;

@@ -34,11 +34,11 @@ for my $f (@files) {
         $got .= $b;
     }
     close $s;
-    print "$f ", check($got), "\n";
+    print "$f ", check($got, $flags & 4), "\n";
 }
 
 sub check {
-    my ($t) = @_;
+    my ($t, $half_closed) = @_;
     while (length $t) {
         return "not an HTTP status line: " . substr($t, 0, 40)
             unless $t =~ /\AHTTP\/1\.[01] (\d\d\d) /;
@@ -56,6 +56,8 @@ sub check {
             # an answer to HEAD: the next answer (or the end) right after its head
             if ($cl && (!length $rest || ($rest =~ /\AHTTP\/1\./ &&
                         substr($rest, $cl, 7) ne 'HTTP/1.'))) { $len = 0; $json = 0 }
+            # after a half-close evhttp may cut the last answer (fuzz_transport.c)
+            return "ok" if $len > length $rest && $half_closed;
             return "an answer's body cut short" if $len > length $rest;
         } else { $len = length $rest }
         my $body = substr($rest, 0, $len);
