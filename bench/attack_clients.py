@@ -7,8 +7,9 @@ against scrimd's Unix socket for SECONDS; prints what they got.
 KIND (the attacks of issue 21 and tests/hardening_*.t):
   slowloris   300 connections sending their headers a byte a second
   slowbody    40 uploads declaring 12 MB each, sent at 2 KB/s
-  chunkhold   8 chunked uploads sent a byte a second (the size of a chunked
-              body is known at its end: each is counted as --max-body)
+  chunkhold   8 chunked uploads: the head at once, then a byte a second
+              (the size of a chunked body is known at its end: each is
+              counted as --max-body)
   bigbodies   24 clients posting 12 MB bodies (not images) back to back
   bombs       4 clients posting decompression and dimension bombs: a PNG of
               81 megapixels of zeros (80 KB), a progressive JPEG declaring
@@ -86,19 +87,22 @@ def read(name):
     return open(os.path.join(d, name), "rb").read()
 
 
-def slow(n, head, body_len, rate, gap):
+def slow(n, head, body_len, rate, gap, head_now=False):
     """n connections sending head (then body_len bytes) `rate` bytes each
-    `gap` seconds; reopened when scrimd closes them."""
+    `gap` seconds (head_now: the head at once); reopened when scrimd
+    closes them."""
     conns = []
     def opened():
         try:
             s = connect()
+            if head_now:
+                s.sendall(head)
             s.setblocking(False)
-            return [s, 0]
+            return [s, len(head) if head_now else 0]
         except OSError as e:
             count("connect " + type(e).__name__)
             return None
-    data = head + b"x" * body_len
+    data = head + (b"x" * body_len if body_len else b"1\r\nx\r\n" * 1000)
     for _ in range(n):
         c = opened()
         if c:
@@ -135,7 +139,7 @@ elif kind == "slowbody":
     slow(40, b"POST /v1/match HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % n, n, 2048, 1.0)
 elif kind == "chunkhold":
     head = b"POST /v1/match HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    slow(8, head + b"1\r\nx\r\n" * 1000, 0, 1, 1.0)
+    slow(8, head, 0, 1, 1.0, head_now=True)
 elif kind == "bigbodies":
     body = os.urandom(12 << 20)
     for t in threads(24, loop(lambda: post("/v1/match", body))):
