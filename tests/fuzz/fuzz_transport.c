@@ -231,9 +231,14 @@ static int half_closed;
 /* One answer at p (n bytes left): checked; returns its length. */
 static size_t check_answer(const char *p, size_t n)
 {
-    if (n < 12 || memcmp(p, "HTTP/1.", 7) || p[8] != ' ')
+    /* evhttp's own refusals (its HTML 400 for a request it cannot parse)
+     * repeat whatever version the request line had ("HTTP/1.-1"); they
+     * close the connection, so nothing can be misread after them */
+    const char *sp = n > 5 && !memcmp(p, "HTTP/", 5) ? memchr(p, ' ', n < 40 ? n : 40) : NULL;
+    if (!sp || (size_t)(sp - p) + 4 > n)
         fail("not an HTTP status line", p, n);
-    int status = atoi(p + 9);
+    int odd = sp - p != 8 || memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1');
+    int status = atoi(sp + 1);
     if (status < 100 || status > 599)
         fail("bad status", p, n);
     const char *he = memmem(p, n, "\r\n\r\n", 4);
@@ -279,6 +284,8 @@ static size_t check_answer(const char *p, size_t n)
     } else {
         body = left;   /* to the end of the stream */
     }
+    if (odd && (!header(p, hl, "Connection", &vl) || hl + body != n))
+        fail("an odd version on an answer that does not close", p, n);
     if (status >= 500 && status != 503 && status != 504)
         fail("a 5xx other than 503/504", p, hl + body);
     if (json) {

@@ -40,9 +40,11 @@ for my $f (@files) {
 sub check {
     my ($t, $half_closed) = @_;
     while (length $t) {
+        # evhttp's own refusals repeat the request's version, and close
         return "not an HTTP status line: " . substr($t, 0, 40)
-            unless $t =~ /\AHTTP\/1\.[01] (\d\d\d) /;
-        my $status = $1;
+            unless $t =~ /\AHTTP\/(\S{1,30}) (\d\d\d) /;
+        my ($version, $status) = ($1, $2);
+        my $odd = $version !~ /\A1\.[01]\z/;
         my $he = index($t, "\r\n\r\n");
         return "an answer's head cut short" if $he < 0;
         my $h = substr($t, 0, $he + 4);
@@ -61,6 +63,8 @@ sub check {
             return "an answer's body cut short" if $len > length $rest;
         } else { $len = length $rest }
         my $body = substr($rest, 0, $len);
+        return "an odd version on an answer that does not close"
+            if $odd && !($h =~ /^Connection:\s*close/mi && $len == length $rest);
         return "a $status" if $status >= 500 && $status != 503 && $status != 504;
         if ($json) {
             return "an answer without its anti-framing headers"
