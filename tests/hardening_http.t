@@ -75,6 +75,13 @@ send 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'"$SMUG
 is "$(statuses)" "400" "a body on HEAD (evhttp never reads it): 400 (no body: it answers HEAD), the request behind it never answered"
 smuggle "a body on TRACE (evhttp never reads it)" "HEAD or TRACE" \
     'TRACE /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'
+# evhttp ends a head at a line starting with NUL; with a request after the
+# smuggled one, counting requests alone did not catch it (fuzz_transport)
+send 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\000\r\n'"$SMUGGLED"'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+body
+is "$(statuses):$(jv '$j->{error}{code}')" "400:bad_request" \
+    "a header line starting with NUL (evhttp: the end of the head): 400, nothing behind it answered"
+like "$(jv '$j->{error}{message}')" "a NUL byte" "... naming the problem"
 smuggle "white space before a header's colon" "white space in a header name" \
     'POST /v1/hash HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello'
 grep -q '^Connection: close' "$T/raw"

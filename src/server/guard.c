@@ -290,6 +290,13 @@ static void scan(scrim__framing *f, const char *p, size_t n)
             break;
         /* line states: F_HEAD, F_CHUNK_SIZE, F_TRAILER */
         char c = p[i++];
+        /* evhttp reads a head's lines as C strings: a line that starts
+         * with NUL is the empty line that ends the head for it, not for a
+         * proxy (request smuggling, fuzz_transport) */
+        if (!c && f->state != F_CHUNK_SIZE) {
+            bad(f, "a NUL byte in the request's head");
+            break;
+        }
         if (c != '\n') {
             if (f->line_len < LINE_KEEP)
                 f->line[f->line_len] = c;
