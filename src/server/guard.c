@@ -54,6 +54,7 @@ enum {
     F_BAD          /* broken: nothing more is scanned */
 };
 
+#define ENDS 64            /* request ends remembered */
 #define LINE_KEEP 256      /* bytes of a line kept (names, framing values) */
 #define LINE_MAX_CHUNK 1024 /* longest chunk-size line, extensions included */
 
@@ -75,6 +76,12 @@ struct scrim__framing {
     uint64_t complete;     /* requests whose framing ended cleanly */
     uint64_t checked;      /* requests handed to scrim__framing_check */
     uint64_t bad_at;       /* index of the broken request (state F_BAD) */
+    /* where requests end in the stream: a strict reading's (the last
+     * ENDS, by index) and evhttp's, for the request it hands over now */
+    uint64_t at;           /* the scan's offset in the stream */
+    uint64_t ends[ENDS];
+    uint64_t evhttp_end;
+    int marked;
     char why[200];
 };
 
@@ -106,6 +113,7 @@ static void bad(scrim__framing *f, const char *fmt, ...)
 
 static void request_done(scrim__framing *f)
 {
+    f->ends[f->complete % ENDS] = f->at;
     f->complete++;
     f->state = F_HEAD;
     f->first = 1;
@@ -255,10 +263,11 @@ static void chunk_size(scrim__framing *f, const char *l, size_t len)
     }
 }
 
-/* Scan bytes [p, p + n) of the stream. */
+/* Scan bytes [p, p + n) of the stream, which start at f->scanned. */
 static void scan(scrim__framing *f, const char *p, size_t n)
 {
     size_t i = 0;
+    uint64_t base = f->scanned;
     while (i < n && f->state != F_BAD) {
         switch (f->state) {
         case F_BODY:
@@ -266,6 +275,7 @@ static void scan(scrim__framing *f, const char *p, size_t n)
             size_t k = n - i < f->left ? n - i : (size_t)f->left;
             f->left -= k;
             i += k;
+            f->at = base + i;
             if (!f->left) {
                 if (f->state == F_BODY)
                     request_done(f);
@@ -306,6 +316,7 @@ static void scan(scrim__framing *f, const char *p, size_t n)
                 bad(f, "chunk-size line over %d bytes", LINE_MAX_CHUNK);
             continue;
         }
+        f->at = base + i;   /* past the line's end */
         size_t len = f->line_len;
         int cr = len && len <= LINE_KEEP && f->line[len - 1] == '\r';
         if (len > LINE_KEEP)
@@ -360,6 +371,7 @@ void scrim__framing_feed(scrim__framing *f, struct evbuffer *buf, size_t n_added
                 k = f->left;
             f->left -= k;
             f->scanned += k;
+            f->at = f->scanned;
             if (!f->left) {
                 if (f->state == F_BODY)
                     request_done(f);
@@ -386,10 +398,20 @@ void scrim__framing_feed(scrim__framing *f, struct evbuffer *buf, size_t n_added
     }
 }
 
+void scrim__framing_mark(scrim__framing *f, struct evbuffer *input)
+{
+    if (!f)
+        return;
+    f->evhttp_end = f->added - evbuffer_get_length(input);
+    f->marked = 1;
+}
+
 int scrim__framing_check(scrim__framing *f, char *why, size_t n)
 {
     if (!f)
         return 0;
+    int marked = f->marked;
+    f->marked = 0;
     uint64_t idx = f->checked++;
     if (f->state == F_BAD && f->bad_at <= idx) {
         snprintf(why, n, "%s", f->why);
@@ -398,6 +420,15 @@ int scrim__framing_check(scrim__framing *f, char *why, size_t n)
     if (f->complete <= idx) {
         snprintf(why, n, "the request's framing is ambiguous (its end is not "
                  "where a strict reading puts it)");
+        return -1;
+    }
+    /* Counting alone passes a request that evhttp ends elsewhere when more
+     * requests follow it: the ends themselves must agree. */
+    if (marked && f->complete - idx <= ENDS && f->ends[idx % ENDS] != f->evhttp_end) {
+        snprintf(why, n, "the request's framing is ambiguous (evhttp ends it at "
+                 "byte %llu, a strict reading at byte %llu)",
+                 (unsigned long long)f->evhttp_end,
+                 (unsigned long long)f->ends[idx % ENDS]);
         return -1;
     }
     return 0;

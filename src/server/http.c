@@ -779,6 +779,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
     j->content_id = cid ? strdup(cid) : NULL;
 
     scrim__conn *cn = conn_of(srv, req);
+    if (cn)
+        scrim__framing_mark(cn->framing, bufferevent_get_input(cn->bev));
     int close_conn;
     if (scrim__guard_request(cn ? cn->framing : NULL, req, &j->set->s, &j->call,
                              &close_conn)) {
