@@ -118,7 +118,7 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
             libssl-dev libjpeg-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
-            chromium groff-base man-db
+            chromium groff-base man-db zzuf
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
