@@ -12,7 +12,7 @@ say       = @printf '  %-5s %s\n' $(1) $(2);
 endif
 
 PKGS     := vips libavformat libavcodec libswscale libavutil lmdb libevent \
-            libevent_pthreads jansson libcrypto libjpeg
+            libevent_pthreads jansson libcrypto libjpeg libcurl libpq
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -30,9 +30,10 @@ else
 BUILD    := build/rel
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# FFmpeg and libvips are not linked: src/base/lazy.c opens them on first use
-# (the tests, which call libvips themselves, link it).
-LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips
+# FFmpeg, libvips and libpq are not linked: src/base/lazy.c opens them on
+# first use (the tests, which call libvips themselves, link it); libcurl
+# neither: src/server/webhook.c opens it when scrimd has a --webhook-url.
+LAZY_PKGS  := libavformat libavcodec libswscale libavutil vips libcurl libpq
 PKG_LIBS   = $(shell pkg-config --libs glib-2.0 gobject-2.0 \
                $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ldl
 TEST_LIBS  = $(shell pkg-config --libs vips 2>/dev/null)
@@ -72,6 +73,8 @@ $(BUILD)/src/hash/pdq.o $(BUILD)/src/decode/luma.o $(BUILD)/src/hash/regions.o: 
 
 # The review page is embedded with .incbin (src/review/page.c).
 $(BUILD)/src/review/page.o: src/review/page.html
+# So is the OpenAPI document (src/server/openapi.c).
+$(BUILD)/src/server/openapi.o: doc/openapi.json
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -117,8 +120,9 @@ $(BUILD)/tests/test_store $(BUILD)/bench/index_bench: tests/pdq_random.h
 # Dependencies, from Debian's packages; installs only what is missing.
 DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-dev \
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
-            libssl-dev libjpeg-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
-            chromium groff-base man-db zzuf
+            libssl-dev libjpeg-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
+            python3-jsonschema \
+            chromium groff-base man-db haproxy libpq-dev postgresql zzuf
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -173,6 +177,7 @@ build/fuzz/obj/%.o: src/%.c | check-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(XCFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 build/fuzz/obj/review/page.o: src/review/page.html
+build/fuzz/obj/server/openapi.o: doc/openapi.json
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm -pthread
@@ -249,6 +254,7 @@ $(PIC)/%.o: %.c | check-deps
 # As in build/rel: -O3 for the vectorised filters, the embedded page.
 $(PIC)/src/hash/pdq.o $(PIC)/src/decode/luma.o: OPT := -O3
 $(PIC)/src/review/page.o: src/review/page.html
+$(PIC)/src/server/openapi.o: doc/openapi.json
 
 $(SHLIB): $(PIC_OBJ) pkg/libscrim.map
 	$(call say,LD,$@)

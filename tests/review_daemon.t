@@ -79,7 +79,9 @@ check "since=0 lists all 4" [ "$(json records.# < "$T/page")" = 4 ]
 
 # 22-25: decisions and bad input.
 FIRST=$(echo $ids | cut -d' ' -f1)
-req -H "$AUTH" -d '{"decision":"reject","note":"a cartoon"}' "/v1/review/$FIRST/decision" > "$T/d"
+# (not suppressed: a's picture must still match below; review_loop.t tests
+# suppression)
+req -H "$AUTH" -d '{"decision":"reject","note":"a cartoon","suppress":false}' "/v1/review/$FIRST/decision" > "$T/d"
 check "reject with a note" eval '[ "$(json status < "$T/d")" = rejected ] && [ "$(json decision.note < "$T/d")" = "a cartoon" ] && [ "$(json decision.by < "$T/d")" = reviewer ]'
 req -H "$AUTH" -d '{"decision":"maybe"}' "/v1/review/$FIRST/decision" >/dev/null
 check "bad decision: 400" [ "$(status)" = 400 ]

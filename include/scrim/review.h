@@ -25,6 +25,9 @@ typedef struct MDB_env MDB_env;
  *   review.previews  id + 'd' / 'l' -> JPEG (default / lighter)
  *   review.lists     list name -> preview level text ("none", "strong", ...)
  *   review.dedup     SHA-256 of (upload SHA-256, entries matched) -> id
+ *   review.entries   list \x1f type \x1f hash or video id -> the entry's
+ *                    confirmed / rejected counts (feedback.c; kept past
+ *                    the records' retention: they hold no picture)
  * The store has no generic per-list settings, so the per-list preview level
  * lives in review.lists, keyed by the list's name.
  *
@@ -44,7 +47,14 @@ typedef struct scrim_review scrim_review;
 #define SCRIM_REVIEW_DEFAULT_RETENTION (7 * 24 * 3600)
 #define SCRIM_REVIEW_NOTE_MAX 4096
 #define SCRIM_REVIEW_LIST_MAX 1000  /* records per page */
-#define SCRIM_REVIEW_DBS 5          /* named databases used */
+#define SCRIM_REVIEW_DBS 8          /* named databases used (2 in cluster mode) */
+/* The named databases of the review queue (records, their previews and
+ * indexes), as opposed to settings (the per-list levels, "review.lists"):
+ * what `scrim snapshot` leaves out for a new node (scrim_store_snapshot's
+ * side_skip), which must not show another node's queue a second time. */
+#define SCRIM_REVIEW_QUEUE_DBS \
+    {"review.records", "review.pending", "review.previews", "review.dedup", \
+     "review.outbox", "review.sync", NULL}
 
 typedef struct scrim_review_opts {
     int64_t retention;          /* seconds; 0 = 7 days */
@@ -119,6 +129,22 @@ int scrim_review_preview(scrim_review *r, const char *id, int lighter,
 int scrim_review_list(scrim_review *r, const char *since, size_t limit,
                       json_t **out, char *err, size_t errlen);
 
+/* The queue: pending records, with a filter, an order and paging.
+ * `since` as for scrim_review_list (a lower bound on creation), `cursor`
+ * the "next" of the previous page (records after it in this order),
+ * `list` only records with a match in that list (NULL: all), `newest`
+ * newest first (else oldest first), limit 1..SCRIM_REVIEW_LIST_MAX.
+ * *out = {"records": [...], "next": id or null, "pending": N (records
+ * pending for this filter and since, all pages), "order": "oldest" |
+ * "newest"}.  The walk is over the pending records only, O(pending). */
+typedef struct scrim_review_query {
+    const char *since, *cursor, *list;
+    int newest;
+    size_t limit;
+} scrim_review_query;
+int scrim_review_queue(scrim_review *r, const scrim_review_query *q,
+                       json_t **out, char *err, size_t errlen);
+
 /* Record a decision: "confirm" or "reject", an optional note (at most
  * SCRIM_REVIEW_NOTE_MAX bytes, UTF-8) and who made it (may be NULL).  A later
  * decision replaces the earlier one, which is kept in "history".  The record
@@ -126,6 +152,58 @@ int scrim_review_list(scrim_review *r, const char *since, size_t limit,
 int scrim_review_decide(scrim_review *r, const char *id, const char *decision,
                         const char *note, const char *by, json_t **out,
                         char *err, size_t errlen);
+
+/* ---- the false-match loop (feedback.c) --------------------------------------
+ * Every decision counts on the entries its record matched (review.entries:
+ * "confirmed", "rejected"; a changed decision moves its count).  On top of
+ * the decision, scrim_review_decide_loop acts on the store:
+ *  - a reject suppresses the upload (by default; suppress = 0 says not):
+ *    its PDQ (an image's, when it has one) and its SHA-256 go into the
+ *    allow list NAME.suppressed of every block list NAME it matched
+ *    (created with radius SCRIM_SUPPRESS_RADIUS), so the same picture is
+ *    reported under "allowed" next time; a later "confirm" of the record
+ *    takes them out again;
+ *  - an entry whose matches were rejected quarantine_after times (since it
+ *    was last restored) is quarantined (scrim_store_quarantine): it stops
+ *    matching until an admin restores or removes it. */
+#define SCRIM_REVIEW_QUARANTINE_AFTER 3
+
+typedef struct scrim_review_decision {
+    const char *decision;       /* "confirm" / "reject" */
+    const char *note, *by;      /* may be NULL */
+    int suppress;               /* reject: < 0 the default (yes), 0 no, 1 yes */
+    int quarantine_after;       /* < 0 the default, 0 never */
+} scrim_review_decision;
+
+/* scrim_review_decide, then the above on store s (NULL: counts only).  *out
+ * gets the record with "feedback": {"suppressed": [{"list", "type",
+ * "hash"}], "unsuppressed": [...], "quarantined": [{"list", "type", "hash"
+ * or "id", "rejected"}], "errors": [text]} (a failure after the decision was
+ * stored is reported there; the decision stands). */
+int scrim_review_decide_loop(scrim_review *r, struct scrim_store *s,
+                             const char *id, const scrim_review_decision *d,
+                             json_t **out, char *err, size_t errlen);
+
+/* Per-entry counts: {"entries": [{"list", "type", "hash" or "id",
+ * "confirmed", "rejected", "quarantined", "last"}]} (list: only that
+ * list's; NULL all), by list then entry. */
+int scrim_review_stats(scrim_review *r, const char *list, json_t **out,
+                       char *err, size_t errlen);
+
+/* An admin's decision on a quarantined entry (type as
+ * scrim_hash_type_parse, key its hash in hex or a video's id): restore it
+ * (it matches again; it is quarantined again only after quarantine_after
+ * more rejects) or remove it from its list.  Audited in the store with
+ * `who`.  *out (may be NULL) = {"list", "type", "hash"/"id", "action",
+ * "changed"}. */
+int scrim_review_entry_restore(scrim_review *r, struct scrim_store *s,
+                               const char *list, const char *type,
+                               const char *key, const char *who,
+                               json_t **out, char *err, size_t errlen);
+int scrim_review_entry_remove(scrim_review *r, struct scrim_store *s,
+                              const char *list, const char *type,
+                              const char *key, const char *who,
+                              json_t **out, char *err, size_t errlen);
 
 /* Delete every expired record now; *purged (may be NULL) gets the count. */
 int scrim_review_purge(scrim_review *r, uint64_t *purged, char *err,

@@ -18,7 +18,10 @@
  *   4. (match only) every registered post-match hook runs with the upload
  *      (its bytes) and the result, and may attach keys to
  *      result->extra (e.g. "review": {...}, scrim_review_server_attach);
- *   5. the response is hashes JSON + matched/matches/allowed + extra.
+ *   5. (match only, a block-list entry matched, --webhook-url given) the
+ *      webhook event is queued in the database (src/server/webhook.c,
+ *      doc/webhooks.md), sent later by a thread of its own;
+ *   6. the response is hashes JSON + matched/matches/allowed + extra.
  * Extra endpoints (e.g. /v1/review/...) are added with scrim_server_route().
  *
  * Caveats:
@@ -52,6 +55,7 @@ extern "C" {
 
 #define SCRIM_SETTINGS_PATH_MAX 1024
 #define SCRIM_SETTINGS_MAX_ALLOW 16
+#define SCRIM_SETTINGS_MAX_WEBHOOKS 8
 
 /* Every option of scrimd.  Each field has a command-line option and a config
  * file key of the same name (e.g. max_body <-> --max-body / max-body = ...). */
@@ -90,6 +94,28 @@ typedef struct scrim_settings {
                                               * without the admin token */
     uint64_t memory_budget;                  /* bytes bodies and decodes hold */
     uint64_t max_decode_memory;              /* bytes one decode holds */
+    /* Webhooks (doc/webhooks.md): events POSTed to these URLs, signed with
+     * the secret in webhook_secret_file; all fixed at start-up. */
+    char webhook_url[SCRIM_SETTINGS_MAX_WEBHOOKS][SCRIM_SETTINGS_PATH_MAX];
+    int n_webhook_url;
+    char webhook_secret_file[SCRIM_SETTINGS_PATH_MAX];
+    int webhook_queue;                       /* events kept per URL */
+    double webhook_retry_base;               /* seconds: first retry's wait */
+    double webhook_retry_max;                /* seconds: longest wait */
+    double webhook_timeout;                  /* seconds one delivery may take */
+    double webhook_sync;                     /* seconds before the queue is on
+                                              * disk; 0: before the answer */
+    /* reviewers (src/review/people.c) */
+    int review_max_reveals;                  /* per reviewer and UTC day; 0 any */
+    int review_max_items;                    /* decisions per reviewer and day */
+    double review_break_after;               /* seconds of reviewing, then a break */
+    double review_break;                     /* seconds the break lasts */
+    int review_metrics_by_reviewer;          /* /metrics: per-reviewer series */
+    char cluster[SCRIM_SETTINGS_PATH_MAX];   /* PostgreSQL connection string
+                                              * of the cluster; "" = single
+                                              * node */
+    int quarantine_after;                    /* rejected matches before an
+                                              * entry is quarantined; 0 never */
 } scrim_settings;
 
 /* Fill every field with its default. */
@@ -312,6 +338,17 @@ typedef struct scrim_counter scrim_counter;
 scrim_counter *scrim_server_counter(scrim_server *srv, const char *name,
                                     const char *help);
 void scrim_counter_add(scrim_counter *c, uint64_t n);
+
+/* ---- hook point: /metrics ---------------------------------------------------- */
+
+/* Text a module adds to /metrics (Prometheus text format, its own HELP and
+ * TYPE lines) with the current settings; `admin` is set for a scrape with
+ * the admin token (series with labels that name people or lists only
+ * then).  Runs on the loop thread, concurrently with the module's routes
+ * on workers. */
+typedef void (*scrim_metrics_fn)(FILE *f, const scrim_settings *s, int admin,
+                                 void *arg);
+int scrim_server_metrics(scrim_server *srv, scrim_metrics_fn fn, void *arg);
 
 /* ---- hook point: after a match ---------------------------------------------- */
 

@@ -147,6 +147,31 @@ MDB_env *scrim_store_env(scrim_store *s);
  * scrim_store_close(). */
 int scrim_store_side_env(scrim_store *s, MDB_env **out, char *err, size_t errlen);
 
+/* ---- snapshot ------------------------------------------------------------ */
+
+/* A consistent, compacted copy of the store for a new node to start from,
+ * made while it serves (imports and lookups go on): data.mdb in one read
+ * transaction (every list, the index and the audit log as of one commit;
+ * free pages left out), and side.mdb (if the store has one) in another,
+ * leaving out its named databases that side_skip names (NULL-terminated;
+ * NULL = none left out; scrim/review.h's SCRIM_REVIEW_QUEUE_DBS are the
+ * review queue's).  Written into OUT.partial-PID beside out, fsynced, checked
+ * to open, then renamed to out, which must not exist: an interrupted copy
+ * never looks complete.  Returns 0, SCRIM_EEXIST (out exists), SCRIM_EINVAL
+ * (no such parent directory, or inside the store), SCRIM_EIO (disk full, the
+ * partial copy removed) or SCRIM_EDB; err says which.  While it runs, pages
+ * freed by writers are not reused (the copy's reader holds them): an import
+ * meanwhile grows data.mdb a little. */
+typedef struct scrim_store_snapshot_stats {
+    uint64_t data_bytes;   /* the copy's data.mdb */
+    uint64_t side_bytes;   /* its side.mdb (0: none) */
+    double data_seconds;   /* copying data.mdb */
+    double seconds;        /* the whole snapshot */
+} scrim_store_snapshot_stats;
+int scrim_store_snapshot(scrim_store *s, const char *out,
+                         const char *const *side_skip,
+                         scrim_store_snapshot_stats *st, char *err, size_t errlen);
+
 /* ---- lists ---------------------------------------------------------------- */
 
 #define SCRIM_LIST_IMPORTS 8
@@ -232,6 +257,7 @@ enum scrim_import_format {
 const char *scrim_import_format_name(int format);
 int scrim_import_format_parse(const char *s);   /* or SCRIM_EINVAL */
 
+struct scrim_entry;   /* below */
 typedef struct scrim_import_opts {
     int create;                 /* create the list if missing */
     scrim_list_params list;     /* applied to a created list (or changes) */
@@ -243,6 +269,13 @@ typedef struct scrim_import_opts {
                                    not know is an error (else counted) */
     double deadline;            /* scrim_now() at which adding stops with
                                    SCRIM_ETIMEOUT (then abort); 0 = none */
+    /* Cluster mode (scrimd --cluster): a dry run does everything but write
+     * (scrim_import_commit gives the counts and aborts), and capture, if
+     * set, is called with each entry offered to scrim_import_add once it has
+     * been checked (a non-zero return fails the add: SCRIM_ENOMEM). */
+    int dry_run;
+    int (*capture)(void *ud, const struct scrim_entry *e);
+    void *capture_ud;
 } scrim_import_opts;
 
 typedef struct scrim_import_stats {
@@ -385,7 +418,8 @@ typedef struct scrim_lookup_opts {
     const char *const *lists;     /* only these lists (NULL: all) */
     size_t nlists;
     int method;                   /* enum scrim_lookup_method */
-    int include_disabled;         /* also disabled lists (admin tools) */
+    int include_disabled;         /* also disabled lists and quarantined
+                                     entries (admin tools) */
 } scrim_lookup_opts;
 #define SCRIM_LOOKUP_OPTS_DEFAULT { -1, NULL, 0, SCRIM_LOOKUP_AUTO, 0 }
 
@@ -406,6 +440,8 @@ typedef struct scrim_match {
     uint32_t frame;          /* video: frame number within the entry */
     uint32_t frames;         /* video: frames in the entry */
     double seconds;          /* video: the frame's timestamp */
+    int quarantined;         /* the entry is quarantined (only reported
+                                with include_disabled) */
 } scrim_match;
 
 /* Results, grouped by query, nearest first within a query (then by list
@@ -429,6 +465,21 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
                               const scrim_lookup_opts *opts,
                               scrim_matches *out, char *err, size_t errlen);
 
+/* ---- cluster position -------------------------------------------------------- */
+
+/* scrimd --cluster keeps the store in step with a change log in PostgreSQL
+ * (src/server/cluster.c).  scrim_store_applying(id) makes the calling
+ * thread's next write transactions (imports, list changes, drops, removals)
+ * record change `id` as applied, in the same transaction, until it is
+ * called again (0: record nothing).  scrim_store_applied() reads the last
+ * recorded id (0 if none); scrim_store_set_applied() records one alone (a
+ * change that cannot apply here, skipped). */
+void scrim_store_applying(uint64_t change);
+int scrim_store_applied(scrim_store *s, uint64_t *out, char *err,
+                        size_t errlen);
+int scrim_store_set_applied(scrim_store *s, uint64_t change, char *err,
+                            size_t errlen);
+
 /* ---- audit ---------------------------------------------------------------- */
 
 typedef struct scrim_audit_rec {
@@ -443,6 +494,51 @@ typedef struct scrim_audit_rec {
 /* The last `limit` audit records (0 = all), oldest first; caller frees. */
 int scrim_store_audit(scrim_store *s, size_t limit, scrim_audit_rec **out,
                       size_t *n, char *err, size_t errlen);
+
+/* ---- suppression lists --------------------------------------------------------
+ * The allow list NAME.suppressed holds uploads reviewers rejected as matches
+ * of block list NAME (scrim_review_decide_loop adds them).  The matcher
+ * (match.c) reports a hit of NAME under "allowed", with "suppressed_by",
+ * when the same upload also hits NAME.suppressed; other allow lists do not
+ * suppress anything.  A lookup limited to NAME also looks in
+ * NAME.suppressed. */
+#define SCRIM_SUPPRESS_SUFFIX ".suppressed"
+#define SCRIM_SUPPRESS_RADIUS 16   /* such a list's radius when created */
+
+/* ---- quarantine ------------------------------------------------------------- */
+
+/* An entry set aside: reviewers rejected its matches too often (the review
+ * module decides when; scrim_review_decide_loop).  A quarantined entry
+ * stays in its list but no lookup reports it (unless include_disabled),
+ * until an admin restores it or removes it.  The flag lives in the entry's
+ * own records (each PDQ, digest and video frame record), so lookups test
+ * it on records they decode anyway: no extra read.
+ *
+ * An entry is named as its matches name it: `type` SCRIM_HASH_PDQ, MD5 or
+ * SHA256 with `key` its hash in hex, or SCRIM_HASH_VIDEO with `key` the
+ * video's content id.  A PDQ entry is every record of the list with that
+ * hash, with the index-side variants stored beside it under the same id
+ * (scrim_media_add).  Every change is audited (action "quarantine",
+ * "restore" or "unquarantine-remove", detail naming the entry, who and
+ * why). */
+
+/* Set (on != 0) or clear the flag.  *changed (may be NULL) is 0 when the
+ * entry was already so (nothing written, nothing audited).
+ * SCRIM_ENOTFOUND if the list has no such entry. */
+int scrim_store_quarantine(scrim_store *s, const char *list, int type,
+                           const char *key, int on, const char *who,
+                           const char *why, int *changed, char *err,
+                           size_t errlen);
+/* Remove a quarantined entry from its list (all its records, as
+ * scrim_store_remove does; audited).  SCRIM_ENOTFOUND if it is not
+ * quarantined. */
+int scrim_store_quarantine_remove(scrim_store *s, const char *list, int type,
+                                  const char *key, const char *who,
+                                  char *err, size_t errlen);
+/* The quarantined entries: [{"list","type","hash" (or "id" for a video),
+ * "time","by","why"}], by list then entry. */
+int scrim_store_quarantined(scrim_store *s, json_t **out, char *err,
+                            size_t errlen);
 
 /* ---- JSON shapes shared by the CLI and the daemon -------------------------- */
 

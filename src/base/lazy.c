@@ -1,4 +1,5 @@
-/* lazy.c - FFmpeg and libvips opened on first use (av_lazy.h, vips_lazy.h):
+/* lazy.c - FFmpeg, libvips and libpq opened on first use (lazy_av.h,
+ * lazy_vips.h, lazy_pq.h):
  * dlopen of the libraries the headers were for, then every function scrim
  * calls looked up once into a table of pointers. */
 #define SCRIM__LAZY_IMPL
@@ -6,6 +7,7 @@
 #include "base/base.h"
 #include "base/lazy_av.h"
 #include "base/lazy_vips.h"
+#include "base/lazy_pq.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 
 struct scrim__av scrim__av;
 struct scrim__vipsfn scrim__vipsfn;
+struct scrim__pqfn scrim__pqfn;
 
 /* One set of libraries: their file names, and for each function its name,
  * its library (index into names) and its slot. */
@@ -59,6 +62,7 @@ static int lazy_load(lazy_set *s, void (*once)(void), char *err, size_t errlen)
 #define NAME(lib, f) #f,
 #define SLOT(lib, f) (void **)&scrim__av.f,
 #define VSLOT(lib, f) (void **)&scrim__vipsfn.f,
+#define PSLOT(lib, f) (void **)&scrim__pqfn.f,
 enum { avutil, avcodec, avformat, swscale };
 #define LIB(lib, f) lib,
 
@@ -109,4 +113,24 @@ static void vips_once(void)
 int scrim__vips_load(char *err, size_t errlen)
 {
     return lazy_load(&vips_set, vips_once, err, errlen);
+}
+
+/* ---- libpq (scrimd --cluster) ---- */
+enum { pq };
+static const char *const pq_fn[] = {SCRIM__PQ_FUNCS(NAME)};
+static const int pq_lib[] = {SCRIM__PQ_FUNCS(LIB)};
+static void **const pq_slot[] = {SCRIM__PQ_FUNCS(PSLOT)};
+static lazy_set pq_set = {
+    "PostgreSQL (cluster mode)", 1, {"libpq.so.5"},
+    sizeof pq_fn / sizeof *pq_fn, pq_fn, pq_lib, pq_slot, PTHREAD_ONCE_INIT,
+    ""};
+
+static void pq_once(void)
+{
+    lazy_open(&pq_set);
+}
+
+int scrim__pq_load(char *err, size_t errlen)
+{
+    return lazy_load(&pq_set, pq_once, err, errlen);
 }

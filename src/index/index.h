@@ -77,6 +77,10 @@ struct list_rec {
 #define REF_F_CATEGORY 16
 #define REF_F_TAGS   32
 #define REF_NSTR      6  /* flagged strings: bit i = string i, in this order */
+/* Quarantined (store_quarantine.c): reviewers rejected its matches too
+ * often; lookups skip it until an admin restores or removes it.  On ref
+ * records, digest records and video records alike (not a string). */
+#define REF_F_QUARANTINE 64
 
 /* A decoded ref record (pointers into the map: valid for the txn). */
 typedef struct ref_view {
@@ -85,6 +89,7 @@ typedef struct ref_view {
     int type, quality;
     uint32_t entry, frame, frames;
     float seconds;
+    int quarantined;          /* REF_F_QUARANTINE: kept by encode */
     const char *id, *label, *variant, *source, *category, *tags;
     size_t idlen, labellen, variantlen, sourcelen, categorylen, tagslen;
 } ref_view;

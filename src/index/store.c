@@ -151,6 +151,7 @@ int store__ref_decode(const void *data, size_t len, ref_view *r)
     r->type = p[REF_TYPE];
     r->quality = p[REF_QUALITY] == 255 ? -1 : p[REF_QUALITY];
     int flags = p[REF_FLAGS];
+    r->quarantined = !!(flags & REF_F_QUARANTINE);
     p += REF_BASE;
     if (r->type == SCRIM_HASH_VIDEO) {
         if (end - p < REF_VIDEO_LEN)
@@ -183,7 +184,7 @@ size_t store__ref_encode(uint8_t *buf, const ref_view *r)
     }
     int flags;
     p = store__strs_encode(p, r, &flags);
-    buf[REF_FLAGS] = (uint8_t)flags;
+    buf[REF_FLAGS] = (uint8_t)(flags | (r->quarantined ? REF_F_QUARANTINE : 0));
     return (size_t)(p - buf);
 }
 
@@ -195,6 +196,7 @@ int store__digest_decode(const void *data, size_t len, ref_view *r)
         return SCRIM_EDB;
     memcpy(&r->import, p, 4);
     r->quality = p[4] == 255 ? -1 : p[4];
+    r->quarantined = !!(p[5] & REF_F_QUARANTINE);
     return store__strs_decode(p + DIGEST_BASE, p + len, p[5] & ~REF_F_VARIANT,
                               r);
 }
@@ -556,11 +558,53 @@ int store__meta_set(scrim_store *s, MDB_txn *txn, const char *key, uint64_t n)
     return mdb_put(txn, s->meta, &k, &v, 0);
 }
 
+/* The change-log id the calling thread's next write applies (cluster
+ * mode): every write transaction audits its change just before it commits,
+ * so store__audit_add records it there, in the same transaction. */
+static _Thread_local uint64_t applying;
+
+void scrim_store_applying(uint64_t change)
+{
+    applying = change;
+}
+
+int scrim_store_applied(scrim_store *s, uint64_t *out, char *err,
+                        size_t errlen)
+{
+    MDB_txn *txn;
+    *out = 0;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (!rc) {
+        MDB_val k = {15, "cluster.applied"}, v;
+        rc = mdb_get(txn, s->meta, &k, &v);
+        if (!rc && v.mv_size == sizeof *out)
+            memcpy(out, v.mv_data, sizeof *out);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_txn_abort(txn);
+    }
+    return rc ? scrim__mdb_err(rc, "cluster position", err, errlen) : 0;
+}
+
+int scrim_store_set_applied(scrim_store *s, uint64_t change, char *err,
+                            size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (!rc && (rc = store__meta_set(s, txn, "cluster.applied", change)))
+        mdb_txn_abort(txn);
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    return rc ? scrim__mdb_err(rc, "cluster position", err, errlen) : 0;
+}
+
 int store__audit_add(scrim_store *s, MDB_txn *txn, uint64_t seq,
                      const char *action, const char *list, uint64_t count,
                      const char *detail)
 {
     scrim_audit_rec a;
+    int rc;
+    if (applying && (rc = store__meta_set(s, txn, "cluster.applied", applying)))
+        return rc;
     memset(&a, 0, sizeof a);
     a.seq = seq;
     a.time = store__now();
@@ -1096,6 +1140,21 @@ int scrim_store_list_drop(scrim_store *s, const char *name, uint64_t *removed,
         if ((rc = mdb_cursor_open(txn, s->meta, &c)))
             goto mdbfail;
         FOR_PREFIX(c, k, v, pfx, 11, rc)
+            if ((rc = mdb_cursor_del(c, 0)))
+                break;
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND && rc != 0)
+            goto mdbfail;
+    }
+    {   /* its quarantined entries (store_quarantine.c) */
+        uint8_t pfx[10 + 4];
+        MDB_cursor *c;
+        MDB_val k, v;
+        memcpy(pfx, "quarantine", 10);
+        store__key_list(pfx + 10, rec.id);
+        if ((rc = mdb_cursor_open(txn, s->meta, &c)))
+            goto mdbfail;
+        FOR_PREFIX(c, k, v, pfx, sizeof pfx, rc)
             if ((rc = mdb_cursor_del(c, 0)))
                 break;
         mdb_cursor_close(c);

@@ -46,7 +46,9 @@ struct scrim_import {
     uint64_t create_seq;  /* audit number of the list's creation, if new */
     uint64_t pend_img;    /* image PDQs among the unmerged records */
     uint64_t next_ref;
-    int created, mode, strict;
+    int created, mode, strict, dry_run;
+    int (*capture)(void *ud, const struct scrim_entry *e);
+    void *capture_ud;
     scrim_import_stats st;
     /* PDQ records not yet merged into the index, and a hash table over the
      * image ones (slot = index + 1) to find repeats within the batch */
@@ -154,6 +156,9 @@ int scrim_import_begin(scrim_store *s, const char *list,
     imp->strict = o.strict;
     imp->flush_every = o.flush_every ? o.flush_every : DEFAULT_FLUSH;
     imp->deadline = o.deadline;
+    imp->dry_run = o.dry_run;
+    imp->capture = o.capture;
+    imp->capture_ud = o.capture_ud;
     snprintf(imp->list, sizeof imp->list, "%s", list ? list : "");
     snprintf(imp->source, sizeof imp->source, "%s", o.source ? o.source : "");
     /* the batch and its hash table grow with use, up to flush_every */
@@ -696,6 +701,10 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
         scrim__seterr(err, errlen, "unknown hash type %d", e->type);
         return SCRIM_EINVAL;
     }
+    if (imp->capture && (rc = imp->capture(imp->capture_ud, e))) {
+        scrim__seterr(err, errlen, "out of memory");
+        return rc;
+    }
     if (imp->mode == SCRIM_IMPORT_REMOVE) {
         rc = remove_entry(imp, e, err, errlen);
         if (rc == 0)
@@ -809,6 +818,8 @@ int scrim_import_add(scrim_import *imp, const scrim_entry *e, char *err,
         keep_entry(imp, e->type, &old, e, &upd);
         if (upd) {
             memcpy(p, &old.import, 4); /* still the import that added it */
+            if (old.quarantined) /* stays set aside until an admin decides */
+                p[5] |= REF_F_QUARANTINE;
             v.mv_size = (size_t)(end - p);
             v.mv_data = p;
             if ((rc = mdb_put(imp->txn, imp->s->digests, &k, &v, 0)))
@@ -1094,6 +1105,12 @@ int scrim_import_commit(scrim_import *imp, scrim_import_stats *stats,
     int rc = 0;
     if (imp->kept && (rc = sweep(imp, err, errlen)))
         goto fail;
+    if (imp->dry_run) {   /* the counts, known by now: no index merge */
+        if (stats)
+            *stats = imp->st;
+        scrim_import_abort(imp);
+        return 0;
+    }
     if ((rc = flush(imp, err, errlen)))
         goto fail;
     const scrim_import_stats *st = &imp->st;

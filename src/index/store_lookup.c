@@ -172,6 +172,7 @@ typedef struct lookup {
     size_t query;
     scrim_matches *out;
     int oom;
+    int all;              /* quarantined entries too (include_disabled) */
 } lookup;
 
 static int lookup_lists(lookup *lk, const scrim_lookup_opts *o, char *err,
@@ -261,6 +262,10 @@ static int emit_hit(void *ud, uint32_t ref, const void *rec, size_t reclen,
     ref_view r;
     if (store__ref_decode(rec, reclen, &r))
         return SCRIM_EDB;
+    /* A quarantined entry (store_quarantine.c): its flag is in the record
+     * every hit decodes anyway, so skipping it costs one test. */
+    if (r.quarantined && !lk->all)
+        return 0;
     const lk_list *l = find_list(lk, r.list);
     if (!l)
         return 0;
@@ -278,6 +283,7 @@ static int emit_hit(void *ud, uint32_t ref, const void *rec, size_t reclen,
     m->distance = distance;
     scrim_pdq_to_hex(&r.hash, m->hash);
     m->quality = r.quality;
+    m->quarantined = r.quarantined;
     m->ref = ref;
     if (r.id && !(m->id = pool_strndup(lk->out, r.id, r.idlen)))
         return SCRIM_ENOMEM;
@@ -309,7 +315,7 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
                       SCRIM_MAX_RADIUS);
         return SCRIM_EINVAL;
     }
-    lookup lk = {s, NULL, NULL, 0, o.radius, 0, out, 0};
+    lookup lk = {s, NULL, NULL, 0, o.radius, 0, out, 0, o.include_disabled};
     int rc = store__rtxn_get(s, &lk.txn);
     if (rc)
         return scrim__mdb_err(rc, "lookup", err, errlen);
@@ -359,7 +365,8 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
         return SCRIM_EINVAL;
     }
     key[4] = (uint8_t)type;
-    lookup lk = {s, NULL, NULL, 0, -1, 0, out, 0};
+    lookup lk = {s, NULL, NULL, 0, -1, 0, out, 0,
+                 opts && opts->include_disabled};
     int rc = store__rtxn_get(s, &lk.txn);
     if (rc)
         return scrim__mdb_err(rc, "lookup", err, errlen);
@@ -370,6 +377,10 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
         MDB_val k = {5 + dlen, key}, v;
         if (mdb_get(lk.txn, s->digests, &k, &v))
             continue;
+        int quarantined = v.mv_size >= DIGEST_BASE &&
+                          (((const uint8_t *)v.mv_data)[5] & REF_F_QUARANTINE);
+        if (quarantined && !lk.all)
+            continue;
         scrim_match *m = matches_push(out);
         if (!m) {
             rc = SCRIM_ENOMEM;
@@ -378,6 +389,7 @@ int scrim_store_lookup_digest(scrim_store *s, int type, const char *hex,
         m->list = lk.lists[i].name;
         m->kind = lk.lists[i].kind;
         m->type = type;
+        m->quarantined = quarantined;
         scrim__hex_encode(key + 5, dlen, m->hash);
         ref_view r;
         if (store__digest_decode(v.mv_data, v.mv_size, &r))
@@ -411,6 +423,8 @@ json_t *scrim_match_json(const scrim_match *m)
         json_object_set_new(o, "quality", json_integer(m->quality));
     if (m->variant)
         json_object_set_new(o, "stored_variant", json_string(m->variant));
+    if (m->quarantined)
+        json_object_set_new(o, "quarantined", json_true());
     if (m->source)
         json_object_set_new(o, "source", json_string(m->source));
     if (m->category)

@@ -7,7 +7,9 @@
  * of its sampled frames and its file digests.  Hits are grouped by list
  * entry, so an entry reached by several variants or frames is reported once,
  * at its nearest distance; a video entry is reported when vPDQ's measure
- * reaches the thresholds.  Hits in allow lists go to "allowed". */
+ * reaches the thresholds.  Hits in allow lists go to "allowed", and so do
+ * a block list's when the upload also hit its suppression list
+ * (NAME.suppressed: uploads reviewers rejected as NAME's matches). */
 #include "scrim.h"
 #include "base/base.h"
 
@@ -93,6 +95,75 @@ static group *group_hits(const scrim_matches *m, size_t n_pdq,
         }
     }
     return g;
+}
+
+/* The allow list that suppresses block list `list` for this upload: its
+ * NAME.suppressed list among the hits (see SCRIM_SUPPRESS_SUFFIX), or NULL. */
+static const char *suppressed_by(const group *g, size_t ng, const char *list)
+{
+    size_t ln = strlen(list), sl = strlen(SCRIM_SUPPRESS_SUFFIX);
+    for (size_t i = 0; i < ng; i++) {
+        const char *a = g[i].m->list;
+        if (g[i].m->kind == SCRIM_LIST_ALLOW && strlen(a) == ln + sl &&
+            !strncmp(a, list, ln) && !strcmp(a + ln, SCRIM_SUPPRESS_SUFFIX))
+            return a;
+    }
+    return NULL;
+}
+
+/* A block hit's JSON and where it goes: "allowed" (marked) when the upload
+ * hit the list's suppression list too. */
+static json_t *place(json_t *j, const group *g, size_t ng, const group *h,
+                     json_t *matches, json_t *allowed)
+{
+    if (h->m->kind == SCRIM_LIST_ALLOW)
+        return allowed;
+    const char *by = suppressed_by(g, ng, h->m->list);
+    if (!by)
+        return matches;
+    json_object_set_new(j, "suppressed_by", json_string(by));
+    return allowed;
+}
+
+/* Lists named in o (a limited lookup) with the suppression lists of those
+ * that have one: into *names (malloc'd pointers, strings in *buf).  0, or
+ * SCRIM_ENOMEM. */
+static int with_suppression(scrim_store *s, const scrim_vmatch_opts *o,
+                            const char ***names, size_t *n, char **buf)
+{
+    *names = NULL;
+    *buf = NULL;
+    *n = 0;
+    if (!o->nlists)
+        return 0;
+    const char **v = calloc(2 * o->nlists, sizeof *v);
+    char *b = calloc(o->nlists, SCRIM_LIST_NAME_MAX + 1);
+    if (!v || !b) {
+        free(v);
+        free(b);
+        return SCRIM_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < o->nlists; i++)
+        v[k++] = o->lists[i];
+    for (size_t i = 0; i < o->nlists; i++) {
+        char *name = b + i * (SCRIM_LIST_NAME_MAX + 1);
+        scrim_list_info li;
+        int len = snprintf(name, SCRIM_LIST_NAME_MAX + 1, "%s" SCRIM_SUPPRESS_SUFFIX,
+                           o->lists[i]);
+        if (len > SCRIM_LIST_NAME_MAX ||
+            scrim_store_list_get(s, name, &li, NULL, 0))
+            continue;
+        size_t j;
+        for (j = 0; j < k && strcmp(v[j], name); j++)
+            ;
+        if (j == k)
+            v[k++] = name;
+    }
+    *names = v;
+    *n = k;
+    *buf = b;
+    return 0;
 }
 
 static int group_cmp(const void *a, const void *b)
@@ -257,6 +328,9 @@ static int match_frames(scrim_store *s, const scrim_vpdq *query,
     json_t *matches = json_array(), *allowed = json_array();
     json_t **videos = NULL;
     int rc = SCRIM_OK;
+    const char **sl = NULL;
+    size_t nsl = 0;
+    char *slbuf = NULL;
 
     if (opts)
         o = *opts;
@@ -273,6 +347,12 @@ static int match_frames(scrim_store *s, const scrim_vpdq *query,
             qh[nq] = query->frames[i].pdq;
             secs[nq++] = query->frames[i].seconds;
         }
+    if ((rc = with_suppression(s, &o, &sl, &nsl, &slbuf)))
+        goto done;
+    if (nsl) {
+        o.lists = sl;
+        o.nlists = nsl;
+    }
     lo.radius = o.radius;
     lo.lists = o.lists;
     lo.nlists = o.nlists;
@@ -292,7 +372,6 @@ static int match_frames(scrim_store *s, const scrim_vpdq *query,
         goto done;
     }
     for (size_t i = 0; i < ng; i++) {
-        json_t *arr = g[i].m->kind == SCRIM_LIST_ALLOW ? allowed : matches;
         if (g[i].m->type == SCRIM_HASH_VIDEO) {
             json_t *v;
             if (!g[i].m->id)
@@ -300,7 +379,8 @@ static int match_frames(scrim_store *s, const scrim_vpdq *query,
             if ((rc = video_entry_match(s, query, g[i].m, &o, &v, err, errlen)))
                 goto done;
             if (v) {
-                json_object_set_new(v, "kind", json_string(g[i].m->kind == SCRIM_LIST_ALLOW ? "allow" : "block"));
+                json_t *to = place(v, g, ng, &g[i], matches, allowed);
+                json_object_set_new(v, "kind", json_string(to == allowed ? "allow" : "block"));
                 videos[nv++] = v;
             }
             continue;
@@ -310,7 +390,7 @@ static int match_frames(scrim_store *s, const scrim_vpdq *query,
             rc = SCRIM_ENOMEM;
             goto done;
         }
-        json_array_append_new(arr, j);
+        json_array_append_new(place(j, g, ng, &g[i], matches, allowed), j);
     }
     /* Video matches first, best query match first. */
     qsort(videos, nv, sizeof *videos, pct_cmp);
@@ -337,6 +417,8 @@ done:
     scrim_matches_free(&m);
     free(qh);
     free(secs);
+    free(sl);
+    free(slbuf);
     return rc;
 }
 
@@ -429,6 +511,9 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     group *g = NULL;
     size_t ng = 0, n_pdq, nq = 0;
     int rc = SCRIM_OK, stride;
+    const char **sl = NULL;
+    size_t nsl = 0;
+    char *slbuf = NULL;
     scrim_pdq q[(1 + SCRIM_REGIONS_MAX) * SCRIM_DIH_COUNT];
     int which[(1 + SCRIM_REGIONS_MAX) * SCRIM_DIH_COUNT];
 
@@ -437,6 +522,12 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     else
         scrim_vmatch_opts_default(&o);
     *out = NULL;
+    if ((rc = with_suppression(s, &o, &sl, &nsl, &slbuf)))
+        goto done;
+    if (nsl) {
+        o.lists = sl;
+        o.nlists = nsl;
+    }
     lo.radius = o.radius;
     lo.lists = o.lists;
     lo.nlists = o.nlists;
@@ -470,7 +561,7 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
             rc = SCRIM_ENOMEM;
             goto done;
         }
-        json_array_append_new(g[i].m->kind == SCRIM_LIST_ALLOW ? allowed : matches, j);
+        json_array_append_new(place(j, g, ng, &g[i], matches, allowed), j);
     }
     if (!(*out = result_json(matches, allowed)))
         rc = SCRIM_ENOMEM;
@@ -481,5 +572,7 @@ done:
     json_decref(matches);
     json_decref(allowed);
     scrim_matches_free(&m);
+    free(sl);
+    free(slbuf);
     return rc;
 }

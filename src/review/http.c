@@ -27,7 +27,9 @@ struct scrim_review_server {
     char off[400];             /* why records are off ("": they are on) */
     time_t last_try;           /* of opening them, while off */
     GHashTable *buckets;       /* peer -> rate_bucket (under lock) */
-    scrim_counter *made, *repeats, *throttled;
+    scrim_counter *made, *repeats, *throttled, *suppressed, *quarantined;
+    scrim__people *people;     /* reviewer accounts, exposure (people.c) */
+    void *sync;                /* cluster mode: sync.c's, to wake it */
 };
 
 /* Review records one client may cause: a token bucket per peer (its uid on
@@ -123,11 +125,12 @@ static int fail(scrim_call *c, int rc, const char *err)
     return scrim__call_fail(c, rc, "%s", err);
 }
 
-/* Allowed with the admin token or the reviewer token; sets *who.  The token
- * files are read again whenever they change (server/tokens.c), so a rotated
- * token takes effect at once.  Returns 0, or answers 401/403/404/503 and
- * returns < 0. */
-static int authorise(scrim_call *c, const char **who)
+/* Allowed with the admin token, the reviewer token or a reviewer
+ * account's token (people.c); fills *w.  The token files are read again
+ * whenever they change (server/tokens.c), so a rotated token takes effect
+ * at once; accounts are read on every request.  Returns 0, or answers
+ * 401/403/404/503 and returns < 0. */
+static int authorise(scrim_call *c, scrim_review_server *rs, scrim__who *w)
 {
     char admin[256], reviewer[256], aerr[512] = "", rerr[512] = "";
     const scrim_settings *s = c->settings;
@@ -136,15 +139,24 @@ static int authorise(scrim_call *c, const char **who)
                      aerr, sizeof aerr);
     scrim__token_get(&srv->reviewer_tf, s->reviewer_token_file, reviewer,
                      sizeof reviewer, rerr, sizeof rerr);
+    memset(w, 0, sizeof *w);
+    const char *h = scrim_call_header(c, "Authorization");
     if (!admin[0] && !reviewer[0]) {
         if (aerr[0] || rerr[0])
             return scrim_call_error(c, 503, "review_unavailable", "%s",
                                     rerr[0] ? rerr : aerr);
+        /* without token files, reviewer accounts alone may review */
+        int rc = h && !strncasecmp(h, "Bearer ", 7)
+                     ? scrim__people_auth(c, rs->people, h + 7 + strspn(h + 7, " "),
+                                          1, w)
+                     : 1;
+        if (rc != 1)
+            return rc;
         return scrim_call_error(c, 404, "review_disabled",
                                 "the review API is off (start scrimd with "
-                                "--reviewer-token-file or --admin-token-file)");
+                                "--reviewer-token-file or --admin-token-file, "
+                                "or add reviewers: scrim reviewer add)");
     }
-    const char *h = scrim_call_header(c, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7))
         return scrim_call_error(c, 401, "unauthorized",
                                 "this endpoint needs 'Authorization: Bearer "
@@ -158,9 +170,9 @@ static int authorise(scrim_call *c, const char **who)
     memset(admin, 0, sizeof admin);
     memset(reviewer, 0, sizeof reviewer);
     if (!is_admin && !is_reviewer)
-        return scrim_call_error(c, 403, "forbidden", "wrong token");
-    if (who)
-        *who = is_admin ? "admin" : "reviewer";
+        return scrim__people_auth(c, rs->people, h, 0, w);
+    snprintf(w->name, sizeof w->name, "%s", is_admin ? "admin" : "reviewer");
+    w->admin = is_admin;
     return 0;
 }
 
@@ -173,12 +185,14 @@ static int reply_json(scrim_call *c, json_t *j)
 
 /* ---- endpoints -------------------------------------------------------------- */
 
-/* GET /v1/review?since=&limit= : pending records, oldest first. */
+/* GET /v1/review?list=&order=oldest|newest&cursor=&since=&limit= : the
+ * pending queue (scrim_review_queue), with its length in "pending". */
 static int route_list(scrim_call *c, void *arg)
 {
     char err[256];
     json_t *out;
-    if (authorise(c, NULL))
+    scrim__who w;
+    if (authorise(c, arg, &w))
         return -1;
     scrim_review *rv = review_of(c, arg);
     if (!rv)
@@ -194,8 +208,15 @@ static int route_list(scrim_call *c, void *arg)
                                     "?limit= must be an integer from 1 to %d, "
                                     "got '%s'", SCRIM_REVIEW_LIST_MAX, ls);
     }
-    int rc = scrim_review_list(rv, scrim_call_arg(c, "since"), (size_t)limit,
-                               &out, err, sizeof err);
+    const char *order = scrim_call_arg(c, "order");
+    if (order && strcmp(order, "oldest") && strcmp(order, "newest"))
+        return scrim_call_error(c, 400, "bad_request", "?order= must be "
+                                "'oldest' or 'newest', got '%s'", order);
+    scrim_review_query q = {
+        .since = scrim_call_arg(c, "since"), .cursor = scrim_call_arg(c, "cursor"),
+        .list = scrim_call_arg(c, "list"), .limit = (size_t)limit,
+        .newest = order && !strcmp(order, "newest")};
+    int rc = scrim_review_queue(rv, &q, &out, err, sizeof err);
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
@@ -236,9 +257,47 @@ static int route_lists(scrim_call *c, scrim_review *rv, const char *name,
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
-/* POST /v1/review/ID/decision {"decision": "confirm"|"reject", "note"}. */
-static int route_decision(scrim_call *c, scrim_review *rv, const char *id,
-                          const char *who)
+/* A decision stored queues a "review.decision" webhook event (nothing
+ * without --webhook-url), before the answer: the record's id, the
+ * decision, its note and who made it, the upload's content id and digests
+ * and the matches.  A failure is logged with the request; the decision
+ * stands. */
+static void emit_decision(scrim_call *c, json_t *rec)
+{
+    char err[256] = "";
+    if (!c->server->webhooks)
+        return;
+    json_t *d = json_object_get(rec, "decision");
+    json_t *h = json_object_get(rec, "hashes");
+    json_t *ev = json_pack("{s:s, s:I, s:O, s:O, s:O, s:O, s:O}", "route",
+                           c->path, "request_id", (json_int_t)c->id,
+                           "review_id", json_object_get(rec, "id"),
+                           "decision", json_object_get(d, "decision"),
+                           "note", json_object_get(d, "note"),
+                           "by", json_object_get(d, "by"),
+                           "matches", json_object_get(rec, "matches"));
+    if (ev && json_object_get(rec, "content_id"))
+        json_object_set(ev, "content_id", json_object_get(rec, "content_id"));
+    if (ev && json_is_object(h))
+        json_object_set_new(ev, "upload", json_pack(
+            "{s:O?, s:O?, s:O?}", "kind", json_object_get(rec, "kind"),
+            "md5", json_object_get(h, "md5"),
+            "sha256", json_object_get(h, "sha256")));
+    if (!ev)
+        snprintf(err, sizeof err, "the review record lacks fields");
+    if (!ev || scrim__webhook_emit(c->server, "review.decision", ev, err,
+                                   sizeof err)) {
+        if (!c->hook_failures++)
+            snprintf(c->hook_error, sizeof c->hook_error, "webhook: %s", err);
+    }
+    json_decref(ev);
+}
+
+/* POST /v1/review/ID/decision {"decision": "confirm"|"reject", "note",
+ * "suppress": true|false (a reject: default true)}; the false-match loop
+ * (feedback.c) runs on the server's store. */
+static int route_decision(scrim_call *c, scrim_review_server *rs,
+                          scrim_review *rv, const char *id, const char *who)
 {
     char err[512];
     json_t *out = NULL;
@@ -246,15 +305,117 @@ static int route_decision(scrim_call *c, scrim_review *rv, const char *id,
     json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
     const char *decision = json_string_value(json_object_get(body, "decision"));
     json_t *note = json_object_get(body, "note");
-    if (!json_is_object(body) || !decision || (note && !json_is_string(note))) {
+    json_t *sup = json_object_get(body, "suppress");
+    if (!json_is_object(body) || !decision || (note && !json_is_string(note)) ||
+        (sup && !json_is_boolean(sup))) {
         json_decref(body);
         return scrim_call_error(c, 400, "bad_request",
                                 "expected a JSON body {\"decision\": \"confirm\" "
-                                "| \"reject\", \"note\": \"...\" (optional)}");
+                                "| \"reject\", \"note\": \"...\" (optional), "
+                                "\"suppress\": true | false (optional)}");
     }
-    int rc = scrim_review_decide(rv, id, decision, json_string_value(note), who,
-                                 &out, err, sizeof err);
+    scrim_review_decision d = {
+        .decision = decision, .note = json_string_value(note), .by = who,
+        .suppress = sup ? json_is_true(sup) : -1,
+        .quarantine_after = c->settings->quarantine_after};
+    /* In cluster mode the lists change through the cluster's log, which
+     * the loop does not write yet: there a decision is only counted. */
+    int clustered = c->settings->cluster[0] != '\0';
+    int rc = scrim_review_decide_loop(rv, clustered ? NULL : c->store, id, &d, &out,
+                                      err, sizeof err);
     json_decref(body);
+    if (rc)
+        return fail(c, rc, err);
+    if (clustered)
+        json_array_append_new(
+            json_object_get(json_object_get(out, "feedback"), "errors"),
+            json_string("cluster mode: the decision is counted, but nothing is "
+                        "suppressed or quarantined (not replicated yet)"));
+    emit_decision(c, out);
+    json_t *fb = json_object_get(out, "feedback");
+    scrim_counter_add(rs->suppressed, json_array_size(json_object_get(fb, "suppressed")));
+    scrim_counter_add(rs->quarantined,
+                      json_array_size(json_object_get(fb, "quarantined")));
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(fb, "errors"), i, e)
+        scrim__log_json(json_pack("{s:s, s:s, s:s, s:O}", "level", "warning",
+                                  "msg", "review decision: false-match loop",
+                                  "record", id, "error", e));
+    json_array_foreach(json_object_get(fb, "quarantined"), i, e)
+        scrim__log_json(json_pack("{s:s, s:s, s:s, s:O}", "level", "notice",
+                                  "msg", "entry quarantined", "by", who,
+                                  "entry", e));
+    return reply_json(c, out);
+}
+
+/* GET /v1/review/stats[?list=]: per-entry confirmed / rejected counts. */
+static int route_stats(scrim_call *c, scrim_review *rv)
+{
+    char err[512];
+    json_t *out;
+    if (c->method != SCRIM_GET)
+        return scrim_call_error(c, 405, "method_not_allowed", "use GET");
+    const char *list = scrim_call_arg(c, "list");
+    if (list && !scrim_list_name_valid(list))
+        return scrim_call_error(c, 400, "bad_request", "?list=: bad list name "
+                                "'%.70s' (1-64 of A-Z a-z 0-9 . _ -)", list);
+    int rc = scrim_review_stats(rv, list, &out, err, sizeof err);
+    return rc ? fail(c, rc, err) : reply_json(c, out);
+}
+
+/* GET /v1/review/quarantine: the quarantined entries; POST with {"action":
+ * "restore" | "remove", "list", "type", "hash" (a video: "id")}: an
+ * admin's decision, in one call. */
+static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
+                            int admin)
+{
+    char err[512];
+    json_t *out = NULL;
+    int rc;
+    if (!c->store)
+        return scrim_call_error(c, 503, "review_unavailable",
+                                "scrimd has no database open");
+    if (c->method == SCRIM_GET) {
+        json_t *arr;
+        rc = scrim_store_quarantined(c->store, &arr, err, sizeof err);
+        return rc ? fail(c, rc, err)
+                  : reply_json(c, json_pack("{s:o}", "entries", arr));
+    }
+    if (c->method != SCRIM_POST)
+        return scrim_call_error(c, 405, "method_not_allowed",
+                                "use GET or POST /v1/review/quarantine");
+    if (c->settings->cluster[0])
+        return scrim_call_error(c, 409, "cluster_unsupported", "quarantine is "
+                                "not replicated in cluster mode yet");
+    if (!admin)
+        return scrim_call_error(c, 403, "forbidden", "restoring or removing a "
+                                "quarantined entry needs the admin token");
+    json_error_t je;
+    json_t *body = json_loadb((const char *)c->body, c->body_len, 0, &je);
+    const char *action = json_string_value(json_object_get(body, "action"));
+    const char *list = json_string_value(json_object_get(body, "list"));
+    const char *type = json_string_value(json_object_get(body, "type"));
+    const char *key = json_string_value(json_object_get(body, "hash"));
+    if (!key)
+        key = json_string_value(json_object_get(body, "id"));
+    if (!action || (strcmp(action, "restore") && strcmp(action, "remove")) ||
+        !list || !type || !key) {
+        json_decref(body);
+        return scrim_call_error(c, 400, "bad_request",
+                                "expected a JSON body {\"action\": \"restore\" | "
+                                "\"remove\", \"list\": \"...\", \"type\": \"pdq\" "
+                                "| \"md5\" | \"sha256\" | \"video\", \"hash\" "
+                                "(a video: \"id\"): \"...\"}");
+    }
+    rc = !strcmp(action, "restore")
+             ? scrim_review_entry_restore(rv, c->store, list, type, key, who,
+                                          &out, err, sizeof err)
+             : scrim_review_entry_remove(rv, c->store, list, type, key, who,
+                                         &out, err, sizeof err);
+    json_decref(body);
+    if (!rc && out)
+        emit_decision(c, out);
     return rc ? fail(c, rc, err) : reply_json(c, out);
 }
 
@@ -262,15 +423,24 @@ static int route_decision(scrim_call *c, scrim_review *rv, const char *id,
 static int route_record(scrim_call *c, void *arg)
 {
     char err[256], id[SCRIM_REVIEW_ID_LEN + 1];
-    const char *who = NULL;
-    if (authorise(c, &who))
+    scrim_review_server *rs = arg;
+    scrim__who w;
+    if (authorise(c, rs, &w))
         return -1;
+    const char *who = w.name;   /* the decision's "by" */
     scrim_review *rv = review_of(c, arg);
     if (!rv)
         return -1;
     const char *t = c->tail;
+    int mine = scrim__people_route(c, rs->people, rv, &w, t);
+    if (mine != 1)
+        return mine;
     if (!strcmp(t, "lists") || !strncmp(t, "lists/", 6))
         return route_lists(c, rv, t[5] ? t + 6 : "", who);
+    if (!strcmp(t, "stats"))
+        return route_stats(c, rv);
+    if (!strcmp(t, "quarantine"))
+        return route_quarantine(c, rv, who, w.admin);
     size_t n = strcspn(t, "/");
     const char *rest = t[n] ? t + n + 1 : "";
     if (n != SCRIM_REVIEW_ID_LEN)
@@ -284,7 +454,16 @@ static int route_record(scrim_call *c, void *arg)
         if (c->method != SCRIM_POST)
             return scrim_call_error(c, 405, "method_not_allowed",
                                     "use POST /v1/review/ID/decision");
-        return route_decision(c, rv, id, who);
+        if (scrim__people_may_decide(c, rs->people, &w))
+            return -1;
+        int rc = route_decision(c, rs, rv, id, who);
+        if (!rc)
+            scrim__people_decided(c, rs->people, &w, id,
+                                  json_string_value(json_object_get(
+                                      json_object_get(c->json, "decision"),
+                                      "decision")));
+        scrim__review_sync_kick(rs->sync);
+        return rc;
     }
     if (c->method != SCRIM_GET)
         return scrim_call_error(c, 405, "method_not_allowed", "use GET");
@@ -302,16 +481,7 @@ static int route_record(scrim_call *c, void *arg)
             return scrim_call_error(c, 400, "bad_request",
                                     "?level= must be 'default' or 'light', got '%s'",
                                     lv);
-        uint8_t *data;
-        size_t len;
-        int rc = scrim_review_preview(rv, id, lighter, &data, &len, err, sizeof err);
-        if (rc)
-            return fail(c, rc, err);
-        c->status = 200;
-        c->raw = data;
-        c->raw_len = len;
-        snprintf(c->content_type, sizeof c->content_type, "image/jpeg");
-        return 0;
+        return scrim__people_preview(c, rs->people, rv, &w, id, lighter);
     }
     return scrim_call_error(c, 404, "not_found", "no such review endpoint");
 }
@@ -330,8 +500,9 @@ static int route_preview(scrim_call *c, void *arg)
     scrim_image img = {0};
     scrim_preview_sheet_info info;
     int rc;
+    scrim__who w;
 
-    if (authorise(c, NULL))
+    if (authorise(c, arg, &w))
         return -1;
     const char *lv = scrim_call_arg(c, "level");
     int named = scrim_preview_level_parse(lv ? lv : "standard", &o, err, sizeof err);
@@ -389,6 +560,16 @@ static int route_preview(scrim_call *c, void *arg)
     c->raw_len = pv.len;
     snprintf(c->content_type, sizeof c->content_type, "image/jpeg");
     return 0;
+}
+
+/* /v1/reviewers[/NAME[/disable|/enable]]: accounts (admin; leads read). */
+static int route_reviewers(scrim_call *c, void *arg)
+{
+    scrim_review_server *rs = arg;
+    scrim__who w;
+    if (authorise(c, rs, &w))
+        return -1;
+    return scrim__people_accounts(c, rs->people, &w);
 }
 
 /* GET /review: the page (static; everything it shows is fetched with the
@@ -588,6 +769,7 @@ static int hook(scrim_call *c, const scrim_upload *up, scrim_match_result *res,
     }
     if (rc)
         goto done;
+    scrim__review_sync_kick(rs->sync);
     scrim_counter_add(rs->made, 1);
     char url[128];
     snprintf(url, sizeof url, "/v1/review/%s/preview.jpg", id);
@@ -620,6 +802,7 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
     if (o)
         rs->opts = *o;
     rs->buckets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    rs->people = scrim__people_new(srv);
     rs->made = scrim_server_counter(srv, "review_records_total",
                                     "Review records made");
     rs->repeats = scrim_server_counter(srv, "review_repeats_total", "Matches "
@@ -630,6 +813,12 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                                          "Matches answered without a review "
                                          "record: the client was over "
                                          "--review-rate");
+    rs->suppressed = scrim_server_counter(srv, "review_suppressed_total",
+                                          "Uploads put into a NAME.suppressed "
+                                          "allow list by a reviewer's reject");
+    rs->quarantined = scrim_server_counter(srv, "review_quarantined_total",
+                                           "List entries quarantined after "
+                                           "--quarantine-after rejected matches");
     if (scrim_server_route(srv, "review", SCRIM_GET, "/v1/review",
                            SCRIM_ROUTE_WORKER, route_list, rs) ||
         scrim_server_route(srv, "review", SCRIM_GET | SCRIM_POST | SCRIM_PUT,
@@ -639,9 +828,17 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
                            route_page, rs) ||
         scrim_server_route(srv, "preview", SCRIM_POST, "/v1/preview",
                            SCRIM_ROUTE_WORKER, route_preview, rs) ||
+        scrim_server_route(srv, "reviewers", SCRIM_GET | SCRIM_POST,
+                           "/v1/reviewers", SCRIM_ROUTE_WORKER, route_reviewers,
+                           rs) ||
+        scrim_server_route(srv, "reviewers", SCRIM_GET | SCRIM_POST | SCRIM_DELETE,
+                           "/v1/reviewers/", SCRIM_ROUTE_PREFIX | SCRIM_ROUTE_WORKER,
+                           route_reviewers, rs) ||
+        !rs->people ||
         scrim_server_match_hook(srv, hook, rs) ||
         scrim_server_health(srv, "review", review_health, rs)) {
         scrim__seterr(err, errlen, "cannot register the review endpoints");
+        scrim__people_free(rs->people);
         pthread_mutex_destroy(&rs->lock);
         g_hash_table_destroy(rs->buckets);
         free(rs);
@@ -651,9 +848,15 @@ int scrim_review_server_attach(scrim_server *srv, const scrim_review_opts *o,
      * records is reported at start-up, and scrimd serves without them. */
     struct scrim_store *store = scrim_server_store(srv);
     char why[sizeof rs->off + 32];
-    if (store && !review_get(rs, store, why, sizeof why))
+    scrim_review *rv = store ? review_get(rs, store, why, sizeof why) : NULL;
+    if (store && !rv)
         scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
                                   "review records are off", "error", rs->off));
+    /* cluster mode: one queue for every node (sync.c) */
+    if (rv && scrim__review_sync_start(srv, rv, &rs->sync, why, sizeof why))
+        scrim__log_json(json_pack("{s:s, s:s, s:s}", "level", "error", "msg",
+                                  "review records stay on this node: cannot "
+                                  "start their sync", "error", why));
     *out = rs;
     return SCRIM_OK;
 }
@@ -664,6 +867,7 @@ void scrim_review_server_free(scrim_review_server *rs)
         return;
     if (rs->rv)
         scrim_review_close(rs->rv);
+    scrim__people_free(rs->people);
     pthread_mutex_destroy(&rs->lock);
     g_hash_table_destroy(rs->buckets);
     free(rs);

@@ -5,6 +5,7 @@
 #include "scrim/review.h"
 #include "base/base.h"
 #include "index/index.h"
+#include "review/review.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,16 +18,31 @@
 
 struct scrim_review {
     MDB_env *env;
-    MDB_dbi records, pending, previews, lists, dedup;
+    MDB_dbi records, pending, previews, lists, dedup, entries;
+    /* cluster mode (sync.c): records and decisions made here, to send */
+    int sync;
+    MDB_dbi outbox, syncmeta;
     int64_t retention_us;
     int64_t (*clock)(void *);
     void *clock_arg;
 };
 
 #define ID_BYTES 16
+
+MDB_env *review__env(scrim_review *r)
+{
+    return r->env;
+}
+
+MDB_dbi review__entries(scrim_review *r)
+{
+    return r->entries;
+}
 #define KEY_BYTES 32   /* review.dedup keys: a SHA-256 */
 
 /* ---- helpers -------------------------------------------------------------- */
+
+static int list_name_ok(const char *list, char *err, size_t errlen);
 
 static int64_t now_us(const scrim_review *r)
 {
@@ -307,7 +323,8 @@ int scrim_review_open(MDB_env *env, const scrim_review_opts *opts,
         (mrc = mdb_dbi_open(txn, "review.pending", MDB_CREATE, &r->pending)) ||
         (mrc = mdb_dbi_open(txn, "review.previews", MDB_CREATE, &r->previews)) ||
         (mrc = mdb_dbi_open(txn, "review.lists", MDB_CREATE, &r->lists)) ||
-        (mrc = mdb_dbi_open(txn, "review.dedup", MDB_CREATE, &r->dedup))) {
+        (mrc = mdb_dbi_open(txn, "review.dedup", MDB_CREATE, &r->dedup)) ||
+        (mrc = mdb_dbi_open(txn, "review.entries", MDB_CREATE, &r->entries))) {
         rc = db_fail(err, errlen, "cannot open the review databases", mrc);
         goto fail;
     }
@@ -363,6 +380,32 @@ static int put_preview(scrim_review *r, MDB_txn *txn, const uint8_t id[ID_BYTES]
     pk[ID_BYTES] = (uint8_t)which;
     MDB_val k = {sizeof pk, pk}, v = {p->len, p->data};
     return mdb_put(txn, r->previews, &k, &v, 0);
+}
+
+/* Cluster mode: queue record id's creation ('r') or decision ('d') for
+ * sync.c to send, in the transaction that makes it (LMDB codes). */
+static int outbox_put(scrim_review *r, MDB_txn *txn, char kind,
+                      const void *id, size_t idlen)
+{
+    if (!r->sync)
+        return 0;
+    uint64_t seq = 1;
+    MDB_val mk = {4, "next"}, mv;
+    int mrc = mdb_get(txn, r->syncmeta, &mk, &mv);
+    if (!mrc && mv.mv_size == 8)
+        memcpy(&seq, mv.mv_data, 8);
+    else if (mrc && mrc != MDB_NOTFOUND)
+        return mrc;
+    uint64_t next = seq + 1;
+    uint8_t key[8], val[1 + 64];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    val[0] = (uint8_t)kind;
+    memcpy(val + 1, id, idlen);   /* a record's id, or a list's name */
+    MDB_val k = {8, key}, v = {1 + idlen, val}, nv = {8, &next};
+    if ((mrc = mdb_put(txn, r->outbox, &k, &v, 0)))
+        return mrc;
+    return mdb_put(txn, r->syncmeta, &mk, &nv, 0);
 }
 
 int scrim_review_add(scrim_review *r, const scrim_review_input *in,
@@ -444,7 +487,8 @@ int scrim_review_add(scrim_review *r, const scrim_review_input *in,
         (mrc = mdb_put(txn, r->records, &k, &v, MDB_NOOVERWRITE)) ||
         (mrc = mdb_put(txn, r->pending, &k, &empty, 0)) ||
         (in->preview && (mrc = put_preview(r, txn, id, 'd', in->preview))) ||
-        (in->lighter && (mrc = put_preview(r, txn, id, 'l', in->lighter)))) {
+        (in->lighter && (mrc = put_preview(r, txn, id, 'l', in->lighter))) ||
+        (mrc = outbox_put(r, txn, 'r', id, ID_BYTES))) {
         rc = db_fail(err, errlen, "storing the record", mrc);
         goto done;
     }
@@ -568,69 +612,131 @@ int scrim_review_preview(scrim_review *r, const char *hexid, int lighter,
     return rc;
 }
 
-int scrim_review_list(scrim_review *r, const char *since, size_t limit,
-                      json_t **out, char *err, size_t errlen)
+/* A "since" bound: unix seconds (records created at or after) or a record
+ * id (records after it). */
+static int since_parse(const char *since, uint8_t start[ID_BYTES], int *after,
+                       char *err, size_t errlen)
 {
-    uint8_t start[ID_BYTES] = {0};
-    int after = 0, rc = SCRIM_OK, mrc;
+    memset(start, 0, ID_BYTES);
+    *after = 0;
+    if (!since || !*since)
+        return SCRIM_OK;
+    if (strlen(since) == SCRIM_REVIEW_ID_LEN) {
+        *after = 1;
+        return id_parse(since, start, err, errlen);
+    }
+    char *end;
+    errno = 0;
+    double s = strtod(since, &end);
+    if (*end || errno || !(s >= 0 && s < 1e11)) {
+        scrim__seterr(err, errlen,
+                      "bad since '%.40s': expected unix seconds or a "
+                      "record id", since);
+        return SCRIM_EINVAL;
+    }
+    uint64_t us = (uint64_t)(s * 1e6);
+    for (int i = 0; i < 8; i++)
+        start[i] = (uint8_t)(us >> (56 - 8 * i));
+    return SCRIM_OK;
+}
+
+/* Does the stored record have a match in `list`? */
+static int record_in_list(const MDB_val *v, const char *list)
+{
+    json_error_t je;
+    json_t *rec = json_loadb(v->mv_data, v->mv_size, 0, &je), *m;
+    size_t i;
+    int in = 0;
+    json_array_foreach(json_object_get(rec, "matches"), i, m) {
+        const char *l = json_string_value(json_object_get(m, "list"));
+        if (l && !strcmp(l, list)) {
+            in = 1;
+            break;
+        }
+    }
+    json_decref(rec);
+    return in;
+}
+
+int scrim_review_queue(scrim_review *r, const scrim_review_query *q,
+                       json_t **out, char *err, size_t errlen)
+{
+    uint8_t start[ID_BYTES], cur_id[ID_BYTES];
+    int after = 0, have_cursor = 0, rc = SCRIM_OK, mrc;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     json_t *arr = json_array();
     char next[SCRIM_REVIEW_ID_LEN + 1] = "";
+    uint64_t pending = 0;
     *out = NULL;
 
-    if (limit < 1 || limit > SCRIM_REVIEW_LIST_MAX) {
+    if (q->limit < 1 || q->limit > SCRIM_REVIEW_LIST_MAX) {
         scrim__seterr(err, errlen, "limit must be 1 to %d, not %zu",
-                      SCRIM_REVIEW_LIST_MAX, limit);
+                      SCRIM_REVIEW_LIST_MAX, q->limit);
         rc = SCRIM_EINVAL;
         goto done;
     }
-    if (since && *since) {
-        if (strlen(since) == SCRIM_REVIEW_ID_LEN) {
-            if ((rc = id_parse(since, start, err, errlen)))
-                goto done;
-            after = 1;
-        } else {
-            char *end;
-            errno = 0;
-            double s = strtod(since, &end);
-            if (*end || errno || !(s >= 0 && s < 1e11)) {
-                scrim__seterr(err, errlen,
-                              "bad since '%.40s': expected unix seconds or a "
-                              "record id", since);
-                rc = SCRIM_EINVAL;
-                goto done;
-            }
-            uint64_t us = (uint64_t)(s * 1e6);
-            for (int i = 0; i < 8; i++)
-                start[i] = (uint8_t)(us >> (56 - 8 * i));
+    if ((rc = since_parse(q->since, start, &after, err, errlen)))
+        goto done;
+    if (q->cursor && *q->cursor) {
+        if (strlen(q->cursor) != SCRIM_REVIEW_ID_LEN) {
+            scrim__seterr(err, errlen, "bad cursor '%.40s': expected the "
+                          "\"next\" of a previous page", q->cursor);
+            rc = SCRIM_EINVAL;
+            goto done;
         }
+        if ((rc = id_parse(q->cursor, cur_id, err, errlen)))
+            goto done;
+        have_cursor = 1;
     }
+    if (q->list && *q->list && (rc = list_name_ok(q->list, err, errlen)))
+        goto done;
     if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)) ||
         (mrc = mdb_cursor_open(txn, r->pending, &cur))) {
         rc = db_fail(err, errlen, "begin", mrc);
         goto done;
     }
+    /* One walk over the pending records in the since range, in the order
+     * asked: it counts them (the queue's length for this filter) and
+     * fills the page with those past the cursor.  Pending records are few
+     * (each is a person's work), so the walk is cheap. */
     int64_t now = now_us(r);
+    MDB_cursor_op first = q->newest ? MDB_LAST : MDB_SET_RANGE,
+                  step = q->newest ? MDB_PREV : MDB_NEXT;
     k.mv_size = ID_BYTES;
     k.mv_data = start;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (!mrc && after && k.mv_size == ID_BYTES && !memcmp(k.mv_data, start, ID_BYTES))
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    for (; !mrc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != ID_BYTES || expired(r, k.mv_data, now))
+    for (mrc = mdb_cursor_get(cur, &k, &v, first); !mrc;
+         mrc = mdb_cursor_get(cur, &k, &v, step)) {
+        if (k.mv_size != ID_BYTES)
             continue;
-        if (json_array_size(arr) == limit) {
-            /* There is more: the cursor is the last record returned. */
-            json_t *last = json_array_get(arr, limit - 1);
-            snprintf(next, sizeof next, "%s",
-                     json_string_value(json_object_get(last, "id")));
-            break;
+        int cmp = memcmp(k.mv_data, start, ID_BYTES);
+        if (cmp < 0 || (after && cmp == 0)) {
+            if (q->newest)
+                break;      /* below the since bound: done */
+            continue;
         }
+        if (expired(r, k.mv_data, now))
+            continue;
         MDB_val rv;
         if (mdb_get(txn, r->records, &k, &rv))
             continue;   /* cannot happen: both change in one transaction */
+        if (q->list && *q->list && !record_in_list(&rv, q->list))
+            continue;
+        pending++;
+        if (have_cursor) {
+            int c = memcmp(k.mv_data, cur_id, ID_BYTES);
+            if (q->newest ? c >= 0 : c <= 0)
+                continue;   /* on an earlier page */
+        }
+        if (json_array_size(arr) == q->limit) {
+            if (!*next) { /* there is more: the cursor is the last returned */
+                json_t *last = json_array_get(arr, q->limit - 1);
+                snprintf(next, sizeof next, "%s",
+                         json_string_value(json_object_get(last, "id")));
+            }
+            continue;
+        }
         json_t *rec = record_json(r, &rv);
         if (rec)
             json_array_append_new(arr, rec);
@@ -639,8 +745,9 @@ int scrim_review_list(scrim_review *r, const char *since, size_t limit,
         rc = db_fail(err, errlen, "listing", mrc);
         goto done;
     }
-    *out = json_pack("{s:O, s:o}", "records", arr,
-                     "next", *next ? json_string(next) : json_null());
+    *out = json_pack("{s:O, s:o, s:I, s:s}", "records", arr, "next",
+                     *next ? json_string(next) : json_null(), "pending",
+                     (json_int_t)pending, "order", q->newest ? "newest" : "oldest");
 done:
     if (cur)
         mdb_cursor_close(cur);
@@ -648,6 +755,13 @@ done:
         mdb_txn_abort(txn);
     json_decref(arr);
     return rc;
+}
+
+int scrim_review_list(scrim_review *r, const char *since, size_t limit,
+                      json_t **out, char *err, size_t errlen)
+{
+    scrim_review_query q = {.since = since, .limit = limit};
+    return scrim_review_queue(r, &q, out, err, errlen);
 }
 
 int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision,
@@ -684,6 +798,7 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
         goto done;
     }
     json_t *prev = json_object_get(rec, "decision");
+    const char *was = json_string_value(json_object_get(prev, "decision"));
     json_t *hist = json_object_get(rec, "history");
     if (!json_is_array(hist)) {
         hist = json_array();
@@ -700,7 +815,25 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
         rc = SCRIM_EINVAL;
         goto done;
     }
+    /* A second decision is a change, never a silent overwrite: it names
+     * the one it replaces (who, when, what), which stays in "history". */
+    if (json_is_object(prev)) {
+        json_t *was_d = json_object();
+        static const char *const keys[] = {"decision", "by", "time"};
+        for (int i = 0; i < 3; i++) {
+            json_t *v = json_object_get(prev, keys[i]);
+            json_object_set_new(was_d, keys[i], v ? json_copy(v) : json_null());
+        }
+        json_object_set_new(d, "replaces", was_d);
+    }
     json_object_set_new(rec, "decision", d);
+    /* The entries' confirmed / rejected counts (feedback.c), in the same
+     * transaction as the decision. */
+    if ((mrc = review__count(txn, r->entries, json_object_get(rec, "matches"),
+                             was, decision, (double)now_us(r) / 1e6))) {
+        rc = db_fail(err, errlen, "counting the decision", mrc);
+        goto done;
+    }
     if (!(text = json_dumps(rec, JSON_COMPACT))) {
         scrim__seterr(err, errlen, "out of memory");
         rc = SCRIM_ENOMEM;
@@ -708,7 +841,8 @@ int scrim_review_decide(scrim_review *r, const char *hexid, const char *decision
     }
     MDB_val nv = {strlen(text), text};
     if ((mrc = mdb_put(txn, r->records, &k, &nv, 0)) ||
-        ((mrc = mdb_del(txn, r->pending, &k, NULL)) && mrc != MDB_NOTFOUND)) {
+        ((mrc = mdb_del(txn, r->pending, &k, NULL)) && mrc != MDB_NOTFOUND) ||
+        (mrc = outbox_put(r, txn, 'd', id, ID_BYTES))) {
         rc = db_fail(err, errlen, "storing the decision", mrc);
         goto done;
     }
@@ -786,7 +920,11 @@ int scrim_review_list_level_set(scrim_review *r, const char *list,
         return db_fail(err, errlen, "begin", mrc);
     MDB_val k = {strlen(list), (void *)list}, v = {remove ? 0 : strlen(canon), canon};
     mrc = remove ? mdb_del(txn, r->lists, &k, NULL) : mdb_put(txn, r->lists, &k, &v, 0);
-    if (mrc && !(remove && mrc == MDB_NOTFOUND)) {
+    if (remove && mrc == MDB_NOTFOUND)
+        mrc = 0;
+    if (!mrc)
+        mrc = outbox_put(r, txn, 'l', list, strlen(list));
+    if (mrc) {
         mdb_txn_abort(txn);
         return db_fail(err, errlen, "storing the list's level", mrc);
     }
@@ -878,4 +1016,294 @@ int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
     }
     *out = o;
     return SCRIM_OK;
+}
+
+/* ---- cluster mode (sync.c) --------------------------------------------------- */
+
+int scrim__review_sync_open(scrim_review *r, char node[33], uint64_t *applied,
+                            char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int mrc;
+    uint8_t nk[16];
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    MDB_val k = {4, "node"}, v, ak = {7, "applied"};
+    if ((mrc = mdb_dbi_open(txn, "review.outbox", MDB_CREATE, &r->outbox)) ||
+        (mrc = mdb_dbi_open(txn, "review.sync", MDB_CREATE, &r->syncmeta)))
+        goto fail;
+    /* this database's name in the cluster's review log: random, once */
+    if ((mrc = mdb_get(txn, r->syncmeta, &k, &v)) == MDB_NOTFOUND) {
+        if (getrandom(nk, sizeof nk, 0) != sizeof nk) {
+            mdb_txn_abort(txn);
+            scrim__seterr(err, errlen, "cannot get random bytes");
+            return SCRIM_EIO;
+        }
+        v = (MDB_val){sizeof nk, nk};
+        if ((mrc = mdb_put(txn, r->syncmeta, &k, &v, 0)))
+            goto fail;
+    } else if (mrc || v.mv_size != 16) {
+        mrc = mrc ? mrc : MDB_CORRUPTED;
+        goto fail;
+    }
+    scrim__hex_encode(v.mv_data, 16, node);
+    *applied = 0;
+    if (!(mrc = mdb_get(txn, r->syncmeta, &ak, &v)) && v.mv_size == 8)
+        memcpy(applied, v.mv_data, 8);
+    else if (mrc && mrc != MDB_NOTFOUND)
+        goto fail;
+    int rc = txn_commit(&txn, err, errlen);
+    if (!rc)
+        r->sync = 1;
+    return rc;
+fail:
+    mdb_txn_abort(txn);
+    return db_fail(err, errlen, "opening the review outbox", mrc);
+}
+
+void scrim__review_out_free(scrim__review_out *o)
+{
+    free(o->record);
+    free(o->preview);
+    free(o->lighter);
+    memset(o, 0, sizeof *o);
+}
+
+static void *dup_val(const MDB_val *v)
+{
+    void *p = malloc(v->mv_size + 1);
+    if (p) {
+        memcpy(p, v->mv_data, v->mv_size);
+        ((char *)p)[v->mv_size] = '\0';
+    }
+    return p;
+}
+
+int scrim__review_outbox_next(scrim_review *r, scrim__review_out *o,
+                              char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int mrc, rc = 0;
+    memset(o, 0, sizeof *o);
+    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    if ((mrc = mdb_cursor_open(txn, r->outbox, &cur))) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "outbox", mrc);
+    }
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    mdb_cursor_close(cur);
+    if (mrc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return SCRIM_ENOTFOUND;
+    }
+    if (mrc || k.mv_size != 8 || v.mv_size < 2 || v.mv_size > 65 ||
+        (((const char *)v.mv_data)[0] != 'l' && v.mv_size != 1 + ID_BYTES)) {
+        mdb_txn_abort(txn);
+        return db_fail(err, errlen, "outbox", mrc ? mrc : MDB_CORRUPTED);
+    }
+    for (int i = 0; i < 8; i++)
+        o->seq = o->seq << 8 | ((const uint8_t *)k.mv_data)[i];
+    o->kind = ((const char *)v.mv_data)[0];
+    if (o->kind == 'l') {
+        /* a list's preview level, as it is now ("default": none set) */
+        snprintf(o->id, sizeof o->id, "%.*s", (int)v.mv_size - 1,
+                 (const char *)v.mv_data + 1);
+        MDB_val lk = {strlen(o->id), o->id}, lv;
+        mrc = mdb_get(txn, r->lists, &lk, &lv);
+        if (mrc == MDB_NOTFOUND)
+            lv = (MDB_val){7, "default"};
+        else if (mrc) {
+            mdb_txn_abort(txn);
+            return db_fail(err, errlen, "outbox", mrc);
+        }
+        o->record = dup_val(&lv);
+        mdb_txn_abort(txn);
+        if (!o->record) {
+            scrim__seterr(err, errlen, "out of memory");
+            return SCRIM_ENOMEM;
+        }
+        return 0;
+    }
+    uint8_t id[ID_BYTES];
+    memcpy(id, (const uint8_t *)v.mv_data + 1, ID_BYTES);
+    scrim__hex_encode(id, ID_BYTES, o->id);
+    MDB_val rk = {ID_BYTES, id}, rv;
+    if ((mrc = mdb_get(txn, r->records, &rk, &rv))) {
+        /* purged meanwhile: nothing to send but the entry */
+        mdb_txn_abort(txn);
+        o->gone = 1;
+        return mrc == MDB_NOTFOUND ? 0 : db_fail(err, errlen, "record", mrc);
+    }
+    if (!(o->record = dup_val(&rv)))
+        rc = SCRIM_ENOMEM;
+    for (int l = 0; l < 2 && !rc; l++) {
+        uint8_t pk[ID_BYTES + 1];
+        memcpy(pk, id, ID_BYTES);
+        pk[ID_BYTES] = l ? 'l' : 'd';
+        MDB_val kk = {sizeof pk, pk}, pv;
+        if ((mrc = mdb_get(txn, r->previews, &kk, &pv)) == MDB_NOTFOUND)
+            continue;
+        if (mrc) {
+            rc = db_fail(err, errlen, "preview", mrc);
+            break;
+        }
+        uint8_t **dst = l ? &o->lighter : &o->preview;
+        if (!(*dst = dup_val(&pv)))
+            rc = SCRIM_ENOMEM;
+        *(l ? &o->lighter_len : &o->preview_len) = pv.mv_size;
+    }
+    mdb_txn_abort(txn);
+    if (rc == SCRIM_ENOMEM)
+        scrim__seterr(err, errlen, "out of memory");
+    if (rc)
+        scrim__review_out_free(o);
+    return rc;
+}
+
+int scrim__review_outbox_done(scrim_review *r, uint64_t seq, char *err,
+                              size_t errlen)
+{
+    MDB_txn *txn;
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    MDB_val k = {8, key};
+    int mrc = mdb_txn_begin(r->env, NULL, 0, &txn);
+    if (!mrc && (mrc = mdb_del(txn, r->outbox, &k, NULL)) == MDB_NOTFOUND)
+        mrc = 0;
+    if (mrc) {
+        if (txn)
+            mdb_txn_abort(txn);
+        return db_fail(err, errlen, "outbox", mrc);
+    }
+    return txn_commit(&txn, err, errlen);
+}
+
+size_t scrim__review_outbox_count(scrim_review *r)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (!r->sync || mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    int mrc = mdb_stat(txn, r->outbox, &st);
+    mdb_txn_abort(txn);
+    return mrc ? 0 : st.ms_entries;
+}
+
+/* Same decision (its time and who)? */
+static int same_decision(json_t *a, json_t *b)
+{
+    return json_is_object(a) && json_is_object(b) &&
+           json_equal(json_object_get(a, "time"), json_object_get(b, "time")) &&
+           json_equal(json_object_get(a, "by"), json_object_get(b, "by")) &&
+           json_equal(json_object_get(a, "decision"),
+                      json_object_get(b, "decision"));
+}
+
+int scrim__review_apply(scrim_review *r, uint64_t logid, char kind,
+                        const char *hexid, const char *record,
+                        size_t record_len, const uint8_t *preview,
+                        size_t preview_len, const uint8_t *lighter,
+                        size_t lighter_len, char *err, size_t errlen)
+{
+    uint8_t id[ID_BYTES];
+    MDB_txn *txn;
+    json_t *rec = NULL, *mine = NULL;
+    char *text = NULL;
+    json_error_t je;
+    int mrc = 0, rc;
+    MDB_val ak = {7, "applied"}, av = {8, &logid};
+    if (kind && kind != 'l' && (rc = id_parse(hexid, id, err, errlen)))
+        kind = 0;   /* a bad row: passed over */
+    if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
+        return db_fail(err, errlen, "begin", mrc);
+    MDB_val k = {ID_BYTES, id}, v, empty = {0, ""};
+    if (kind == 'r' && mdb_get(txn, r->records, &k, &v) == MDB_NOTFOUND &&
+        !expired(r, id, now_us(r))) {
+        /* a record another node made: into the queue here, once */
+        MDB_val rv = {record_len, (void *)record};
+        if ((mrc = mdb_put(txn, r->records, &k, &rv, 0)))
+            goto fail;
+        rec = json_loadb(record, record_len, 0, &je);
+        if (!json_is_object(json_object_get(rec, "decision")) &&
+            (mrc = mdb_put(txn, r->pending, &k, &empty, 0)))
+            goto fail;
+        const char *dk = json_string_value(json_object_get(rec, "dedup"));
+        uint8_t key[KEY_BYTES];
+        if (dk && strlen(dk) == 2 * KEY_BYTES &&
+            !scrim__hex_decode(dk, 2 * KEY_BYTES, key)) {
+            MDB_val dkv = {KEY_BYTES, key}, idv = {ID_BYTES, id};
+            if ((mrc = mdb_put(txn, r->dedup, &dkv, &idv, MDB_NOOVERWRITE)) &&
+                mrc != MDB_KEYEXIST)
+                goto fail;
+        }
+        for (int l = 0; l < 2; l++) {
+            const uint8_t *d = l ? lighter : preview;
+            size_t n = l ? lighter_len : preview_len;
+            if (!d || !n)
+                continue;
+            uint8_t pk[ID_BYTES + 1];
+            memcpy(pk, id, ID_BYTES);
+            pk[ID_BYTES] = l ? 'l' : 'd';
+            MDB_val kk = {sizeof pk, pk}, pv = {n, (void *)d};
+            if ((mrc = mdb_put(txn, r->previews, &kk, &pv, 0)))
+                goto fail;
+        }
+    } else if (kind == 'd' && !mdb_get(txn, r->records, &k, &v)) {
+        /* a decision made on another node: the latest wins, the one it
+         * replaces goes to the history, as scrim_review_decide does */
+        json_t *d;
+        rec = json_loadb(v.mv_data, v.mv_size, 0, &je);
+        mine = json_loadb(record, record_len, 0, &je);
+        d = json_object_get(mine, "decision");
+        json_t *prev = json_object_get(rec, "decision");
+        if (rec && json_is_object(d) && !same_decision(prev, d)) {
+            json_t *hist = json_object_get(rec, "history");
+            if (!json_is_array(hist)) {
+                hist = json_array();
+                json_object_set_new(rec, "history", hist);
+            }
+            if (json_is_object(prev))
+                json_array_append(hist, prev);
+            json_object_set(rec, "decision", d);
+            if (!(text = json_dumps(rec, JSON_COMPACT))) {
+                mrc = ENOMEM;
+                goto fail;
+            }
+            MDB_val nv = {strlen(text), text};
+            if ((mrc = mdb_put(txn, r->records, &k, &nv, 0)) ||
+                ((mrc = mdb_del(txn, r->pending, &k, NULL)) &&
+                 mrc != MDB_NOTFOUND))
+                goto fail;
+            mrc = 0;
+        }
+    }
+    if (kind == 'l' && !list_name_ok(hexid, err, errlen)) {
+        /* a list's preview level set on another node */
+        MDB_val lk = {strlen(hexid), (void *)hexid};
+        MDB_val lv = {record_len, (void *)record};
+        if (record_len == 7 && !memcmp(record, "default", 7)) {
+            if ((mrc = mdb_del(txn, r->lists, &lk, NULL)) == MDB_NOTFOUND)
+                mrc = 0;
+        } else if (record_len && record_len < 128) {
+            mrc = mdb_put(txn, r->lists, &lk, &lv, 0);
+        }
+        if (mrc)
+            goto fail;
+    }
+    if ((mrc = mdb_put(txn, r->syncmeta, &ak, &av, 0)))
+        goto fail;
+    json_decref(rec);
+    json_decref(mine);
+    free(text);
+    return txn_commit(&txn, err, errlen);
+fail:
+    mdb_txn_abort(txn);
+    json_decref(rec);
+    json_decref(mine);
+    free(text);
+    return db_fail(err, errlen, "applying a review change", mrc);
 }

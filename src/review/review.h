@@ -7,4 +7,116 @@
 extern const char scrim__review_page[];
 extern const unsigned scrim__review_page_len;
 
+/* ---- reviewers inside scrimd (people.c) ---------------------------------- */
+
+struct scrim_call;
+struct scrim_server;
+struct scrim_store;
+struct scrim_review;
+typedef struct scrim__people scrim__people;
+
+/* Who a review request comes from: the admin token ("admin"), the shared
+ * reviewer token ("reviewer", anonymous) or a reviewer account. */
+typedef struct scrim__who {
+    char name[72];
+    int admin, named, lead;
+    int no_pictures;      /* the account's no-pictures mode */
+    char level[128];      /* the account's own preview level, "" = none */
+} scrim__who;
+
+/* Counters, the metrics text, the /v1/reviewers route's state. */
+scrim__people *scrim__people_new(struct scrim_server *srv);
+void scrim__people_free(scrim__people *p);
+
+/* A Bearer token that is neither the admin nor the shared reviewer token:
+ * 0 with *w filled (the account is read on every request, so a disable or
+ * a removal takes effect at once), or the call answers 403 and < 0.  With
+ * `quiet`, a token of no account returns 1 and answers nothing. */
+int scrim__people_auth(struct scrim_call *c, scrim__people *p, const char *token,
+                       int quiet, scrim__who *w);
+
+/* What people.c answers under /v1/review/: me, me/break, ID/revealed,
+ * warnings, log.  1 when the path is not one of these. */
+int scrim__people_route(struct scrim_call *c, scrim__people *p,
+                        struct scrim_review *rv, const scrim__who *w,
+                        const char *tail);
+
+/* GET /v1/review/ID/preview.jpg: no-pictures mode, the daily caps, the
+ * reviewer's own level, then the image, counted and (reveals) logged. */
+int scrim__people_preview(struct scrim_call *c, scrim__people *p,
+                          struct scrim_review *rv, const scrim__who *w,
+                          const char *id, int lighter);
+
+/* Before a decision: 0, or the call answers 429 (daily item cap) and < 0.
+ * After one that was recorded: counted and logged. */
+int scrim__people_may_decide(struct scrim_call *c, scrim__people *p,
+                             const scrim__who *w);
+void scrim__people_decided(struct scrim_call *c, scrim__people *p,
+                           const scrim__who *w, const char *id,
+                           const char *decision);
+
+/* /v1/reviewers[/NAME[/disable|/enable]]: accounts over HTTP. */
+int scrim__people_accounts(struct scrim_call *c, scrim__people *p,
+                           const scrim__who *w);
+/* ---- cluster mode (sync.c; the LMDB side in review.c) ----------------
+ * Records and decisions made on a node are queued in review.outbox, in
+ * the transaction that makes them, and sent to PostgreSQL's
+ * scrim_review_log (unique per node and queue number: sent twice, stored
+ * once); every node applies the log's rows of the other nodes in id order,
+ * each in one transaction that records the row's id (review.sync
+ * "applied"), so every node holds one queue. */
+#include <stddef.h>
+#include <stdint.h>
+struct scrim_review;
+
+/* Opens the outbox (records and decisions are queued from now on); node:
+ * this database's name in the log (32 hex, made once), *applied: the last
+ * log row applied here. */
+int scrim__review_sync_open(struct scrim_review *r, char node[33],
+                            uint64_t *applied, char *err, size_t errlen);
+
+typedef struct scrim__review_out {
+    uint64_t seq;           /* outbox number */
+    char kind;              /* 'r' record made, 'd' decision, 'l' a
+                             * list's preview level (record: the level) */
+    char id[65];            /* the record's, or the list's name */
+    int gone;               /* the record is no more (purged): skip */
+    char *record;           /* its stored JSON, NUL-terminated */
+    uint8_t *preview, *lighter;
+    size_t preview_len, lighter_len;
+} scrim__review_out;
+
+/* The oldest queued entry, with the record as it is now (SCRIM_ENOTFOUND:
+ * none); free with scrim__review_out_free. */
+int scrim__review_outbox_next(struct scrim_review *r, scrim__review_out *o,
+                              char *err, size_t errlen);
+void scrim__review_out_free(scrim__review_out *o);
+int scrim__review_outbox_done(struct scrim_review *r, uint64_t seq,
+                              char *err, size_t errlen);
+size_t scrim__review_outbox_count(struct scrim_review *r);
+/* Start the sync thread if the server is clustered (else nothing; *kick
+ * NULL), stopped by scrim_server_free; kick wakes it (a record or decision
+ * to send). */
+struct scrim_server;
+int scrim__review_sync_start(struct scrim_server *srv, struct scrim_review *rv,
+                             void **kick, char *err, size_t errlen);
+void scrim__review_sync_kick(void *kick);
+/* Apply log row `logid` (kind 0: only record it as applied). */
+int scrim__review_apply(struct scrim_review *r, uint64_t logid, char kind,
+                        const char *id, const char *record, size_t record_len,
+                        const uint8_t *preview, size_t preview_len,
+                        const uint8_t *lighter, size_t lighter_len,
+                        char *err, size_t errlen);
+/* review.c's handle, for feedback.c. */
+#include "scrim.h"
+#include "scrim/review.h"
+#include <lmdb.h>
+MDB_env *review__env(scrim_review *r);
+MDB_dbi review__entries(scrim_review *r);
+
+/* In the decision's write transaction: move the counts of the entries in
+ * `matches` from decision `was` (NULL: none) to `now` (LMDB codes). */
+int review__count(MDB_txn *txn, MDB_dbi entries, json_t *matches,
+                  const char *was, const char *now, double time);
+
 #endif

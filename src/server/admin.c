@@ -22,6 +22,59 @@ static int need_store(scrim_call *c)
     return -1;
 }
 
+/* ---- cluster mode (cluster.c): a write is a dry run here, whose entries
+ * go to PostgreSQL's change log, then applied here as on every node ---- */
+
+static const char *const mode_op[] = {"add", "replace", "remove"};
+
+/* Sets io up for the cluster: NULL *tx if a single node; -1 if the call
+ * has been answered (503). */
+static int cluster_begin(scrim_call *c, scrim_import_opts *io,
+                         scrim__cluster_tx **tx)
+{
+    *tx = NULL;
+    if (!c->server->cluster)
+        return 0;
+    if (scrim__cluster_begin(c, tx))
+        return -1;
+    io->dry_run = 1;
+    io->capture = scrim__cluster_capture;
+    io->capture_ud = *tx;
+    return 0;
+}
+
+/* The change's params: what applying it needs besides its entries. */
+static json_t *import_params(const scrim_import_opts *io)
+{
+    json_t *o = json_pack("{s:b}", "create", io->create);
+    if (io->source)
+        json_object_set_new(o, "source", json_string(io->source));
+    return o;
+}
+
+/* After a successful dry run: the change appended and applied here; -1 if
+ * the call has been answered (503), else 0 with the change's id in the
+ * reply. */
+static int cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
+                          const char *list, const char *op, json_t *params)
+{
+    uint64_t change = 0;
+    if (!tx) {
+        json_decref(params);
+        return 0;
+    }
+    json_t *reply = c->json;   /* the dry run's counts */
+    c->json = NULL;
+    if (scrim__cluster_commit(c, tx, list, op, params, &change)) {
+        json_decref(reply);
+        return -1;
+    }
+    c->json = reply;
+    if (c->json)
+        json_object_set_new(c->json, "change", json_integer((json_int_t)change));
+    return 0;
+}
+
 /* GET /v1/lists */
 static int admin_lists(scrim_call *c, void *arg)
 {
@@ -49,6 +102,7 @@ static int list_put(scrim_call *c, const char *name)
     json_error_t jerr;
     char err[512] = "";
     int rc, created = 0;
+    uint64_t change = 0;
     json_t *body = c->body_len ? json_loadb((const char *)c->body, c->body_len,
                                             0, &jerr)
                                : json_object();
@@ -101,10 +155,40 @@ static int list_put(scrim_call *c, const char *name)
             goto out;
         }
     }
-    rc = scrim_store_list_set(c->store, name, &p, err, sizeof err);
-    if (rc == SCRIM_ENOTFOUND) {
-        rc = scrim_store_list_create(c->store, name, &p, err, sizeof err);
-        created = rc == 0;
+    if (c->server->cluster) {
+        /* one "metadata" change: the list made or changed on every node */
+        scrim__cluster_tx *tx;
+        scrim_list_info info;
+        if ((rc = scrim__cluster_begin(c, &tx)))
+            goto out;
+        rc = scrim_store_list_get(c->store, name, &info, err, sizeof err);
+        if (rc && rc != SCRIM_ENOTFOUND) {
+            scrim__cluster_abort(tx);
+            store_error(c, rc, err);
+            goto out;
+        }
+        created = rc == SCRIM_ENOTFOUND;
+        json_t *params = json_pack("{s:b}", "create", created);
+        json_t *pl = json_object();
+        if (p.kind >= 0)
+            json_object_set_new(pl, "kind", json_string(scrim_list_kind_name(p.kind)));
+        if (p.enabled >= 0)
+            json_object_set_new(pl, "enabled", json_boolean(p.enabled));
+        if (p.radius >= 0)
+            json_object_set_new(pl, "radius", json_integer(p.radius));
+        if (p.description)
+            json_object_set_new(pl, "description", json_string(p.description));
+        json_object_update(params, pl);
+        json_decref(pl);
+        if ((rc = scrim__cluster_commit(c, tx, name, "metadata", params,
+                                        &change)))
+            goto out;
+    } else {
+        rc = scrim_store_list_set(c->store, name, &p, err, sizeof err);
+        if (rc == SCRIM_ENOTFOUND) {
+            rc = scrim_store_list_create(c->store, name, &p, err, sizeof err);
+            created = rc == 0;
+        }
     }
     if (rc) {
         store_error(c, rc, err);
@@ -116,6 +200,8 @@ static int list_put(scrim_call *c, const char *name)
         goto out;
     }
     c->json = scrim_list_json(&info);
+    if (change)   /* cluster mode: the change-log id */
+        json_object_set_new(c->json, "change", json_integer((json_int_t)change));
     c->status = created ? 201 : 200;
 out:
     json_decref(body);
@@ -143,24 +229,33 @@ static int list_import_vpdq(scrim_call *c, const char *name,
                                 "vPDQ hash file (FRAME,QUALITY,HASH,SECONDS "
                                 "lines, as 'scrim hash VIDEO' prints), not the "
                                 "video itself");
-    if ((rc = scrim_import_begin(c->store, name, io, &imp, err, sizeof err)))
+    scrim_import_opts o = *io;
+    scrim__cluster_tx *tx;
+    if (cluster_begin(c, &o, &tx))
+        return -1;
+    if ((rc = scrim_import_begin(c->store, name, &o, &imp, err, sizeof err))) {
+        scrim__cluster_abort(tx);
         return store_error(c, rc, err);
+    }
     rc = scrim_vpdq_import(imp, c->body, c->body_len, id, label, NULL, err,
                            sizeof err);
     if (rc) {
         scrim_import_abort(imp);
+        scrim__cluster_abort(tx);
         if (rc == SCRIM_EINVAL && !id)
             return scrim_call_error(c, 400, "bad_request", "%s; give the "
                                     "entry's id as ?id=ID", err);
         return store_error(c, rc, err);
     }
-    if ((rc = scrim_import_commit(imp, &st, err, sizeof err)))
+    if ((rc = scrim_import_commit(imp, &st, err, sizeof err))) {
+        scrim__cluster_abort(tx);
         return store_error(c, rc, err);
+    }
     c->json = json_pack("{s:s, s:I, s:I, s:I}", "list", name, "added",
                         (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates",
                         (json_int_t)st.duplicates[SCRIM_HASH_VIDEO], "frames",
                         (json_int_t)st.frames);
-    return 0;
+    return cluster_commit(c, tx, name, mode_op[io->mode], import_params(io));
 }
 
 /* POST /v1/lists/NAME/import[?format=auto|hex|pytx|csv|md5|sha256|vpdq]
@@ -202,12 +297,17 @@ static int list_import(scrim_call *c, const char *name)
     if (vpdq)
         return list_import_vpdq(c, name, &io);
     memset(&st, 0, sizeof st);
+    scrim__cluster_tx *tx;
+    if (cluster_begin(c, &io, &tx))
+        return -1;
     rc = scrim_store_import_buffer(c->store, name, &io, format, c->body,
                                    c->body_len, &st, err, sizeof err);
-    if (rc)
+    if (rc) {
+        scrim__cluster_abort(tx);
         return store_error(c, rc, err);
+    }
     c->json = scrim_import_stats_json(name, io.mode, &st);
-    return 0;
+    return cluster_commit(c, tx, name, mode_op[io.mode], import_params(&io));
 }
 
 /* POST /v1/lists/NAME/media?id=ID[&label=TEXT][&variants=SET|none]
@@ -236,8 +336,13 @@ static int list_media(scrim_call *c, const char *name)
     io.create = create && !strcmp(create, "1");
     snprintf(src, sizeof src, "http request %llu", (unsigned long long)c->id);
     io.source = src;
+    scrim__cluster_tx *tx;
+    if (cluster_begin(c, &io, &tx))
+        return -1;
     int rc = scrim_media_add(c->store, name, &io, c->body, c->body_len, id,
                              label, variants, &st, err, sizeof err);
+    if (rc)
+        scrim__cluster_abort(tx);
     if (rc == SCRIM_EFORMAT)
         return scrim_call_error(c, 415, "unsupported", "%s", err);
     if (rc)
@@ -249,7 +354,7 @@ static int list_media(scrim_call *c, const char *name)
                         id, "kind", st.kind, "added",
                         (json_int_t)st.stats.added[0], "duplicates",
                         (json_int_t)st.stats.duplicates[0], "variants", names);
-    return 0;
+    return cluster_commit(c, tx, name, "add", import_params(&io));
 }
 
 /* /v1/lists/NAME, /v1/lists/NAME/import and /v1/lists/NAME/media */
@@ -294,6 +399,25 @@ static int admin_list(scrim_call *c, void *arg)
     }
     case SCRIM_DELETE: {
         uint64_t removed = 0;
+        if (c->server->cluster) {
+            scrim__cluster_tx *tx;
+            scrim_list_info info;
+            uint64_t change;
+            if (scrim__cluster_begin(c, &tx))
+                return -1;
+            if ((rc = scrim_store_list_get(c->store, name, &info, err,
+                                           sizeof err))) {
+                scrim__cluster_abort(tx);
+                return store_error(c, rc, err);
+            }
+            if (scrim__cluster_commit(c, tx, name, "drop", json_object(),
+                                      &change))
+                return -1;
+            c->json = json_pack("{s:s, s:I, s:I}", "dropped", name, "removed",
+                                (json_int_t)info.count, "change",
+                                (json_int_t)change);
+            return 0;
+        }
         if ((rc = scrim_store_list_drop(c->store, name, &removed, err,
                                         sizeof err)))
             return store_error(c, rc, err);
@@ -307,7 +431,7 @@ static int admin_list(scrim_call *c, void *arg)
     }
 }
 
-/* GET /v1/audit[?limit=N] */
+/* GET /v1/audit[?limit=N][&source=cluster|node] */
 static int admin_audit(scrim_call *c, void *arg)
 {
     scrim_audit_rec *v = NULL;
@@ -325,6 +449,20 @@ static int admin_audit(scrim_call *c, void *arg)
             return scrim_call_error(c, 400, "bad_request", "?limit= must be "
                                     "an integer from 0 (all) to 1000000");
     }
+    const char *src = scrim_call_arg(c, "source");
+    if (src && strcmp(src, "cluster") && strcmp(src, "node"))
+        return scrim_call_error(c, 400, "bad_request", "?source= must be "
+                                "cluster or node");
+    if (c->server->cluster && (!src || !strcmp(src, "cluster"))) {
+        /* the cluster's, from PostgreSQL; this node's own when it is away
+         * (or asked for: ?source=node) */
+        json_t *a = scrim__cluster_audit(c->server, (size_t)limit, err,
+                                         sizeof err);
+        if (a) {
+            c->json = json_pack("{s:o, s:s}", "audit", a, "source", "cluster");
+            return 0;
+        }
+    }
     if ((rc = scrim_store_audit(c->store, (size_t)limit, &v, &n, err,
                                 sizeof err)))
         return store_error(c, rc, err);
@@ -333,6 +471,8 @@ static int admin_audit(scrim_call *c, void *arg)
         json_array_append_new(a, scrim_audit_json(&v[i]));
     free(v);
     c->json = json_pack("{s:o}", "audit", a);
+    if (c->server->cluster)
+        json_object_set_new(c->json, "source", json_string("node"));
     return 0;
 }
 

@@ -153,6 +153,64 @@ static int arg_content_id(scrim_call *c)
     return 0;
 }
 
+/* ==== webhook events ========================================================= */
+
+/* A request that matched block-list entries queues a "match" event
+ * (webhook.c; nothing without --webhook-url): its route, request id,
+ * content id, the upload's digests (never its bytes), the matches and the
+ * review record made.  Queued before the answer: a failure is logged with
+ * the request (as a failed hook) and the match is answered all the same. */
+static void emit_match(scrim_call *c, json_t *upload, json_t *matches,
+                       json_t *review)
+{
+    char err[256] = "";
+    if (!c->server->webhooks || !json_array_size(matches))
+        return;
+    json_t *d = json_pack("{s:s, s:I}", "route", c->path, "request_id",
+                          (json_int_t)c->id);
+    if (d && c->content_id[0])
+        json_object_set_new(d, "content_id", json_string(c->content_id));
+    if (d && upload)
+        json_object_set(d, "upload", upload);
+    if (d)
+        json_object_set(d, "matches", matches);
+    if (d && review)
+        json_object_set(d, "review", review);
+    if (!d)
+        snprintf(err, sizeof err, "out of memory");
+    if (!d || scrim__webhook_emit(c->server, "match", d, err, sizeof err)) {
+        if (!c->hook_failures++)
+            snprintf(c->hook_error, sizeof c->hook_error, "webhook: %s", err);
+    }
+    json_decref(d);
+}
+
+/* The block-list matches of a lookup's results (one per query: "matches"),
+ * each with the query's hash (and, in a batch, the item's index). */
+static void emit_lookup(scrim_call *c, json_t *results, int batch)
+{
+    if (!c->server->webhooks)
+        return;
+    json_t *all = json_array();
+    size_t n = batch ? json_array_size(results) : 1;
+    for (size_t i = 0; all && i < n; i++) {
+        json_t *r = batch ? json_array_get(results, i) : results;
+        json_t *m = json_object_get(r, "matches"), *q = json_object_get(r, "query");
+        for (size_t k = 0; k < json_array_size(m); k++) {
+            json_t *e = json_copy(json_array_get(m, k));
+            if (!e)
+                continue;
+            if (json_is_string(q))
+                json_object_set(e, "query", q);
+            if (batch)
+                json_object_set_new(e, "item", json_integer((json_int_t)i));
+            json_array_append_new(all, e);
+        }
+    }
+    emit_match(c, NULL, all, NULL);
+    json_decref(all);
+}
+
 /* ==== ?path= confinement ==================================================== */
 
 /* Open the file a /v1/match?path= names, beneath the --allow-path
@@ -362,6 +420,12 @@ static int hash_or_match(scrim_call *c, int match)
     json_object_set(c->json, "allowed", res.allowed);
     json_object_update(c->json, res.extra);
     c->match_count = (int)json_array_size(res.matches);
+    if (res.matched && c->server->webhooks) {
+        json_t *u = json_pack("{s:s, s:s, s:s}", "kind", h->kind, "md5",
+                              up.md5, "sha256", up.sha256);
+        emit_match(c, u, res.matches, json_object_get(res.extra, "review"));
+        json_decref(u);
+    }
     rc = 0;
 out:
     if (up.handler && up.handler->free)
@@ -464,6 +528,9 @@ static int lookup_one(scrim_call *c, scrim_lookup_opts *lo)
     if (!c->json)
         return scrim_call_error(c, 500, "no_memory", "out of memory");
     c->match_count = (int)json_array_size(json_object_get(c->json, "matches"));
+    if (c->content_id[0])
+        json_object_set_new(c->json, "content_id", json_string(c->content_id));
+    emit_lookup(c, c->json, 0);
     return 0;
 }
 
@@ -646,6 +713,10 @@ static int lookup_batch(scrim_call *c, scrim_lookup_opts *lo)
         goto out;
     }
     c->match_count = matched;
+    if (c->content_id[0])
+        json_object_set_new(c->json, "content_id", json_string(c->content_id));
+    if (matched)
+        emit_lookup(c, results, 1);
     rc = 0;
 out:
     json_decref(body);
@@ -667,7 +738,7 @@ static int api_lookup(scrim_call *c, void *arg)
     int rc;
 
     if (arg_int(c, "radius", 0, SCRIM_MAX_RADIUS, -1, &lo.radius) ||
-        overrides_allowed(c, "radius", NULL))
+        overrides_allowed(c, "radius", NULL) || arg_content_id(c))
         return -1;
     if (!c->store)
         return scrim_call_error(c, 503, "no_database", "no database is open");
@@ -705,6 +776,20 @@ static int api_healthz(scrim_call *c, void *arg)
                         "uptime_seconds", scrim__now() - srv->started);
     json_object_update(c->json, parts);
     json_decref(parts);
+    json_t *wh = scrim__webhooks_health(srv);
+    if (wh)
+        json_object_set_new(c->json, "webhooks", wh);
+    if (srv->cluster) {
+        /* not ready (503) until in step with the cluster's change log once
+         * since start-up: a load balancer sends it nothing before */
+        int ready;
+        json_object_set_new(c->json, "cluster",
+                            scrim__cluster_health(srv, &ready));
+        if (!ready && !srv->draining) {
+            json_object_set_new(c->json, "status", json_string("starting"));
+            c->status = 503;
+        }
+    }
     return 0;
 }
 
@@ -755,7 +840,8 @@ int scrim__api_register(scrim_server *srv)
         (rc = scrim_server_route(srv, "healthz", SCRIM_GET, "/healthz", 0,
                                  api_healthz, NULL)) ||
         (rc = scrim_server_route(srv, "metrics", SCRIM_GET, "/metrics", 0,
-                                 api_metrics, NULL)))
+                                 api_metrics, NULL)) ||
+        (rc = scrim__openapi_register(srv)))
         return rc;
     return SCRIM_OK;
 }

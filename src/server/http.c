@@ -933,6 +933,16 @@ int scrim_server_match_hook(scrim_server *srv, scrim_match_hook_fn fn,
     return SCRIM_OK;
 }
 
+int scrim_server_metrics(scrim_server *srv, scrim_metrics_fn fn, void *arg)
+{
+    if (srv->n_mhooks == SCRIM__MAX_HOOKS || !fn)
+        return SCRIM_EINVAL;
+    srv->mhooks[srv->n_mhooks].fn = fn;
+    srv->mhooks[srv->n_mhooks].arg = arg;
+    srv->n_mhooks++;
+    return SCRIM_OK;
+}
+
 /* ==== listeners ============================================================= */
 
 static int mkdir_parents(const char *path)
@@ -1260,14 +1270,39 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     const scrim_settings *old = &srv->cur->s;
     if (strcmp(s.db, old->db) || strcmp(s.socket, old->socket) ||
         strcmp(s.listen, old->listen) || strcmp(s.user, old->user) ||
+        strcmp(s.cluster, old->cluster) ||
         (s.threads && s.threads != old->threads) ||
         s.video_threads != old->video_threads)
-        scrim__log_msg("warning", "reload: db, socket, listen, user, threads "
-                       "and video-threads change only on restart");
+        scrim__log_msg("warning", "reload: db, socket, listen, user, cluster, "
+                       "threads and video-threads change only on restart");
+    /* So do the webhooks (their queue and thread are set up at start). */
+    int hooks_changed = s.n_webhook_url != old->n_webhook_url ||
+        strcmp(s.webhook_secret_file, old->webhook_secret_file) ||
+        s.webhook_queue != old->webhook_queue ||
+        s.webhook_retry_base != old->webhook_retry_base ||
+        s.webhook_retry_max != old->webhook_retry_max ||
+        s.webhook_timeout != old->webhook_timeout ||
+        s.webhook_sync != old->webhook_sync;
+    for (int i = 0; i < s.n_webhook_url && !hooks_changed; i++)
+        hooks_changed = strcmp(s.webhook_url[i], old->webhook_url[i]) != 0;
+    if (hooks_changed)
+        scrim__log_msg("warning", "reload: the webhook-* settings change only "
+                       "on restart (the secret file's content is re-read "
+                       "whenever it changes)");
+    memcpy(s.webhook_url, old->webhook_url, sizeof s.webhook_url);
+    s.n_webhook_url = old->n_webhook_url;
+    snprintf(s.webhook_secret_file, sizeof s.webhook_secret_file, "%s",
+             old->webhook_secret_file);
+    s.webhook_queue = old->webhook_queue;
+    s.webhook_retry_base = old->webhook_retry_base;
+    s.webhook_retry_max = old->webhook_retry_max;
+    s.webhook_timeout = old->webhook_timeout;
+    s.webhook_sync = old->webhook_sync;
     snprintf(s.db, sizeof s.db, "%s", old->db);
     snprintf(s.socket, sizeof s.socket, "%s", old->socket);
     snprintf(s.listen, sizeof s.listen, "%s", old->listen);
     snprintf(s.user, sizeof s.user, "%s", old->user);
+    snprintf(s.cluster, sizeof s.cluster, "%s", old->cluster);
     s.threads = old->threads;
     s.video_threads = old->video_threads;
     scrim__settings_ref *r = scrim__settings_ref_new(&s, err, sizeof err);
@@ -1425,6 +1460,8 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         scrim__log_msg("warning", "the database directory %s is open to other "
                        "users (mode %04o): chmod 700 it", s->db,
                        (unsigned)(dst.st_mode & 07777));
+    if ((rc = scrim__webhooks_new(srv, s, err, errlen)))
+        goto fail;
     if ((rc = scrim__api_register(srv)) || (rc = scrim__admin_register(srv))) {
         scrim__seterr(err, errlen, "cannot set up the endpoints: %s",
                       scrim_strerror(rc));
@@ -1459,6 +1496,9 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         scrim__seterr(err, errlen, "cannot install signal handlers");
         goto fail;
     }
+    if (s->cluster[0] &&
+        (rc = scrim__cluster_start(srv, s->cluster, err, errlen)))
+        goto fail;
     preload_start(srv);
     *out = srv;
     return SCRIM_OK;
@@ -1485,11 +1525,18 @@ void scrim_server_free(scrim_server *srv)
         return;
     preload_stop(srv);
     /* Workers first: they may still hold calls whose done() needs the loop
-     * objects below. */
+     * objects below.  Each pointer is cleared once its pool is freed: a
+     * done() delivered by a later pool (an admin job that outlived the
+     * drain's time limit) runs drain_check(), which asks every pool. */
     scrim__pool_free(srv->pool);
+    srv->pool = NULL;
     scrim__pool_free(srv->vpool);
+    srv->vpool = NULL;
     scrim__pool_free(srv->apool);
+    srv->apool = NULL;
+    scrim__cluster_stop(srv);   /* after the admin jobs, which wait for it */
     scrim__jobs_free(srv);
+    scrim__webhooks_free(srv); /* before the store (its environment) */
     scrim__accept_free(srv);
     if (srv->http)
         evhttp_free(srv->http);

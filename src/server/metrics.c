@@ -217,6 +217,15 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
         for (int t = 0; t < 4; t++)
             fprintf(f, "scrim_hashes_all_lists{type=\"%s\"} %llu\n", tn[t],
                     (unsigned long long)sum[t]);
+        /* set aside after too many rejected matches, awaiting an admin */
+        json_t *q = NULL;
+        if (!scrim_store_quarantined(srv->store, &q, NULL, 0)) {
+            fprintf(f, "# HELP scrim_quarantined_entries List entries "
+                    "quarantined (they do not match), awaiting an admin.\n"
+                    "# TYPE scrim_quarantined_entries gauge\n"
+                    "scrim_quarantined_entries %zu\n", json_array_size(q));
+            json_decref(q);
+        }
     }
     /* The worker pools: images, videos (scrim_video_*; 0 if videos share
      * the image workers), and admin requests (scrim_admin_*). */
@@ -241,12 +250,16 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
             srv->cur->s.queue);
     scrim__accept_metrics(srv, f);
     scrim__budget_metrics(srv, f);
+    scrim__webhooks_metrics(srv, f);
+    scrim__cluster_metrics(srv, f);
     for (int i = 0; i < srv->n_counters; i++) {
         const struct scrim_counter *k = &srv->counters[i];
         fprintf(f, "# HELP scrim_%s %s.\n# TYPE scrim_%s counter\nscrim_%s %llu\n",
                 k->name, k->help, k->name, k->name,
                 (unsigned long long)atomic_load(&k->n));
     }
+    for (int i = 0; i < srv->n_mhooks; i++)
+        srv->mhooks[i].fn(f, &srv->cur->s, per_list, srv->mhooks[i].arg);
     /* In use vs held: a leak grows the first, fragmentation the second. */
     struct mallinfo2 mi = mallinfo2();
     fprintf(f, "# HELP scrim_heap_in_use_bytes Bytes allocated by malloc and "

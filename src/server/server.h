@@ -92,6 +92,57 @@ void scrim__log_json(json_t *o);
 void scrim__log_msg(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- cluster mode (cluster.c) ------------------------------------ */
+
+typedef struct scrim__cluster scrim__cluster;
+typedef struct scrim__cluster_tx scrim__cluster_tx;
+
+/* scrimd --cluster: loads libpq and starts the applier thread (which
+ * connects, and reconnects, by itself); SCRIM_E* with err set. */
+int scrim__cluster_start(scrim_server *srv, const char *conninfo, char *err,
+                         size_t errlen);
+void scrim__cluster_stop(scrim_server *srv);
+/* /healthz's "cluster" object; *ready: in step with the log since start. */
+json_t *scrim__cluster_health(scrim_server *srv, int *ready);
+void scrim__cluster_metrics(scrim_server *srv, FILE *f);
+/* An admin write (admin thread): begin takes the cluster's write lock in
+ * PostgreSQL and waits until this node has applied every change (or
+ * answers the call 503 and returns -1); the handler then does its write as
+ * a dry run with scrim_import_opts.capture = scrim__cluster_capture and
+ * capture_ud = the tx, and commit appends the change (params consumed) and
+ * waits until it is applied here (or answers 503 and returns -1).  abort
+ * gives up (a NULL tx is fine). */
+int scrim__cluster_begin(scrim_call *c, scrim__cluster_tx **tx);
+int scrim__cluster_capture(void *tx, const scrim_entry *e);
+int scrim__cluster_commit(scrim_call *c, scrim__cluster_tx *tx,
+                          const char *list, const char *op, json_t *params,
+                          uint64_t *change);
+void scrim__cluster_abort(scrim__cluster_tx *tx);
+/* GET /v1/audit in cluster mode: the cluster's audit (every node's admin
+ * writes), the last `limit` (0: all), oldest first; NULL with err set if
+ * PostgreSQL cannot be read. */
+json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
+                             size_t errlen);
+/* For the review sync (review/sync.c): the connection string (NULL: not
+ * clustered), and a function scrim_server_free calls before the store
+ * closes (one). */
+const char *scrim__cluster_conninfo(scrim_server *srv);
+void scrim__cluster_on_stop(scrim_server *srv, void (*fn)(void *), void *arg);
+/* libpq through base/lazy_pq.h (loaded first): a connection with a 5 s
+ * connect timeout and notices silenced; a statement; a query with text
+ * parameters and binary results (NULL on failure); a big-endian int8 of
+ * such a result.  err: the first line of PostgreSQL's message. */
+struct pg_conn;
+struct pg_result;
+struct pg_conn *scrim__pq_connect(const char *conninfo, char *err,
+                                  size_t errlen);
+int scrim__pq_run(struct pg_conn *conn, const char *sql, char *err,
+                  size_t errlen);
+struct pg_result *scrim__pq_query(struct pg_conn *conn, const char *sql, int n,
+                                  const char *const *vals, const int *lens,
+                                  const int *fmts, char *err, size_t errlen);
+uint64_t scrim__pq_u64(const char *p);
+
 /* ---- the server (http.c) --------------------------------------- */
 
 #define SCRIM__MAX_ROUTES 48
@@ -158,6 +209,8 @@ struct scrim_server {
     int n_media;
     struct { scrim_match_hook_fn fn; void *arg; } hooks[SCRIM__MAX_HOOKS];
     int n_hooks;
+    struct { scrim_metrics_fn fn; void *arg; } mhooks[SCRIM__MAX_HOOKS];
+    int n_mhooks;                    /* modules' /metrics text */
     struct { char name[32]; scrim_health_fn fn; void *arg; } health[SCRIM__MAX_HEALTH];
     int n_health;
     /* admin requests answered 202, with their outcome (jobs.c) */
@@ -187,8 +240,10 @@ struct scrim_server {
     int cache_rc, cache_ran;
     struct scrim__accept *accept;    /* accept.c */
     struct scrim__budget *budget;    /* budget.c */
+    scrim__cluster *cluster;         /* cluster.c; NULL: a single node */
     struct scrim_counter counters[SCRIM__MAX_COUNTERS];
     int n_counters;
+    struct scrim__webhooks *webhooks; /* webhook.c; NULL: none configured */
 };
 
 scrim__settings_ref *scrim__settings_ref_new(const scrim_settings *s,
@@ -285,6 +340,8 @@ int scrim__media_match(const scrim_upload *up, const scrim_query_opts *o,
                        struct scrim_store *store, scrim_match_result *res,
                        char *err, size_t errlen);
 int scrim__admin_register(scrim_server *srv);
+/* GET /v1/openapi.json: the embedded doc/openapi.json (openapi.c). */
+int scrim__openapi_register(scrim_server *srv);
 extern const scrim_media_handler scrim__image_handler;
 
 /* Render /metrics text into a malloc'd buffer; series labelled with list
@@ -360,5 +417,24 @@ int scrim__admin_check(scrim_server *srv, const scrim_settings *s,
 /* True when `authorization` carries the admin token (no answer made). */
 int scrim__admin_ok(scrim_server *srv, const scrim_settings *s,
                     const char *authorization);
+
+/* ---- webhooks (webhook.c) ------------------------------------------ */
+
+typedef struct scrim__webhooks scrim__webhooks;
+/* Start-up: the queue read from the database, the delivery thread started
+ * (nothing without --webhook-url).  On error the caller frees the server. */
+int scrim__webhooks_new(scrim_server *srv, const scrim_settings *s, char *err,
+                        size_t errlen);
+/* Stop the delivery thread (what is queued stays in the database). */
+void scrim__webhooks_free(scrim_server *srv);
+/* Queue an event for every --webhook-url, durably, before returning: an
+ * object of "id" (new, random), "type", "time" and the keys of `data`
+ * (borrowed; NULL: none).  Any thread.  SCRIM_OK, also when no webhook is
+ * configured; else SCRIM_E* with err set (nothing queued). */
+int scrim__webhook_emit(scrim_server *srv, const char *type, json_t *data,
+                        char *err, size_t errlen);
+void scrim__webhooks_metrics(scrim_server *srv, FILE *f);
+/* {"urls", "queue_depth", "oldest_age_seconds"} for /healthz, or NULL. */
+json_t *scrim__webhooks_health(scrim_server *srv);
 
 #endif

@@ -35,11 +35,21 @@ void scrim_settings_defaults(scrim_settings *s)
     s->review_retention = 7 * 24 * 3600;
     s->max_compare_frames = SCRIM_VIDEO_DEFAULT_MAX_FRAMES;
     s->review_rate = 120;
+    s->quarantine_after = 3;   /* SCRIM_REVIEW_QUARANTINE_AFTER */
     s->memory_budget = 1ULL << 30;
     s->max_decode_memory = SCRIM_DEFAULT_MAX_DECODE_MEMORY;
+    s->webhook_queue = 100000;
+    s->webhook_retry_base = 1;
+    s->webhook_retry_max = 600;
+    s->webhook_timeout = 10;
+    s->webhook_sync = 1;
+    s->review_max_reveals = 100;
+    s->review_max_items = 500;
+    s->review_break_after = 45 * 60;
+    s->review_break = 5 * 60;
 }
 
-enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW };
+enum opt_type { T_STR, T_INT, T_U64, T_SECS, T_ALLOW, T_URLS };
 
 /* The option table: name, type, field, range, help.  Everything about an
  * option is here, so parsing, --help and the report cannot disagree. */
@@ -52,6 +62,10 @@ static const struct opt {
 } opts[] = {
 #define F(f) offsetof(scrim_settings, f), sizeof(((scrim_settings *)0)->f)
     {"db", T_STR, F(db), 1, 0, "DIR", "LMDB database directory"},
+    {"cluster", T_STR, F(cluster), 0, 0, "URL",
+     "cluster mode: the PostgreSQL (libpq connection string, e.g. "
+     "postgresql:///scrim?host=/run/postgresql) holding the lists and their "
+     "change log, which this node's database follows ('' = single node)"},
     {"socket", T_STR, F(socket), 0, 0, "PATH",
      "Unix socket to serve on ('none' = no socket)"},
     {"listen", T_STR, F(listen), 0, 0, "HOST:PORT",
@@ -82,6 +96,25 @@ static const struct opt {
      "review records one client (Unix socket uid, TCP address) may cause per "
      "minute, in bursts of up to a minute's worth; over it matches are "
      "answered without a record (0 = no limit)"},
+    {"review-max-reveals", T_INT, F(review_max_reveals), 0, 1000000, "N",
+     "reveals (lighter previews) one reviewer may see per UTC day; past it a "
+     "reveal is refused with 429 (0 = no cap; the admin token has none)"},
+    {"review-max-items", T_INT, F(review_max_items), 0, 1000000, "N",
+     "items one reviewer may decide per UTC day; past it decisions, previews "
+     "and reveals are refused with 429 (0 = no cap)"},
+    {"review-break-after", T_SECS, F(review_break_after), 1, 86400, "SECONDS",
+     "continuous reviewing after which the review page blanks the queue for "
+     "a break (a pause of --review-break ends a stretch)"},
+    {"review-break", T_SECS, F(review_break), 1, 86400, "SECONDS",
+     "how long the break lasts (the reviewer may dismiss it with a reason, "
+     "which is logged)"},
+    {"review-metrics-by-reviewer", T_INT, F(review_metrics_by_reviewer), 0, 1,
+     "0|1", "1: /metrics scraped with the admin token also has exposure "
+     "series labelled with each reviewer's name (0: totals only)"},
+    {"quarantine-after", T_INT, F(quarantine_after), 0, 1000000, "N",
+     "an entry whose matches reviewers rejected N times (distinct uploads) "
+     "is quarantined: it stops matching until an admin restores or removes "
+     "it (POST /v1/review/quarantine; 0 = never)"},
     {"allow-query-overrides", T_INT, F(allow_query_overrides), 0, 1, "0|1",
      "1: any client may change what matches with ?radius= and ?min_quality=; "
      "0: only with the admin token (403 without)"},
@@ -126,6 +159,26 @@ static const struct opt {
     {"cache-hashes", T_INT, F(cache_hashes), 0, 1, "0|1",
      "1: keep every PDQ in memory (32 bytes per hash), filled in the background "
      "at start-up and on SIGHUP: lookups check candidates without LMDB reads"},
+    {"webhook-url", T_URLS, F(webhook_url), 0, 0, "URL",
+     "http:// or https:// URL POSTed a signed JSON event on each block-list "
+     "match and review decision (repeatable, or comma-separated; at most 8)"},
+    {"webhook-secret-file", T_STR, F(webhook_secret_file), 0, 0, "FILE",
+     "file holding the webhooks' HMAC-SHA256 secret (needed with "
+     "--webhook-url; re-read when it changes)"},
+    {"webhook-queue", T_INT, F(webhook_queue), 1, 10000000, "N",
+     "events kept per webhook URL until delivered; past it the oldest is "
+     "dropped and counted"},
+    {"webhook-retry-base", T_SECS, F(webhook_retry_base), 0.001, 3600,
+     "SECONDS", "wait before a failed delivery's first retry, doubled at each "
+     "further failure (with jitter)"},
+    {"webhook-retry-max", T_SECS, F(webhook_retry_max), 0.001, 86400,
+     "SECONDS", "longest wait between retries of a delivery"},
+    {"webhook-timeout", T_SECS, F(webhook_timeout), 0.001, 600, "SECONDS",
+     "time a webhook delivery may take before it counts as failed"},
+    {"webhook-sync", T_SECS, F(webhook_sync), 0, 60, "SECONDS",
+     "time before a queued webhook event is flushed to disk: it survives a "
+     "crash or kill of scrimd at once, a power loss after this (0 = flushed "
+     "before the request is answered: an fsync per event)"},
     {"log", T_STR, F(log), 1, 0, "FILE", "request log ('-' = stderr)"},
     {"user", T_STR, F(user), 0, 0, "NAME",
      "user to run as when started as root"},
@@ -254,6 +307,45 @@ int scrim_settings_set(scrim_settings *s, const char *key, const char *value,
         snprintf(s->allow_path[s->n_allow_path++], SCRIM_SETTINGS_PATH_MAX,
                  "%s", value);
         return SCRIM_OK;
+    case T_URLS:
+        /* Repeated, or comma-separated: each URL is added. */
+        if (!*value || !strcmp(value, "none")) {
+            s->n_webhook_url = 0;
+            return SCRIM_OK;
+        }
+        while (*value) {
+            size_t n = strcspn(value, ",");
+            int bad = !(n > 7 && !strncmp(value, "http://", 7)) &&
+                      !(n > 8 && !strncmp(value, "https://", 8));
+            for (size_t i = 0; i < n && !bad; i++)
+                bad = (unsigned char)value[i] <= 0x20 || value[i] == 0x7f;
+            if (bad) {
+                scrim__seterr(err, errlen, "--webhook-url: expected http:// or "
+                              "https:// and a host, without spaces, got "
+                              "'%.*s'", (int)(n > 200 ? 200 : n), value);
+                return SCRIM_EINVAL;
+            }
+            if (s->n_webhook_url >= SCRIM_SETTINGS_MAX_WEBHOOKS ||
+                n >= SCRIM_SETTINGS_PATH_MAX) {
+                scrim__seterr(err, errlen, "--webhook-url: at most %d URLs "
+                              "of under %d characters",
+                              SCRIM_SETTINGS_MAX_WEBHOOKS,
+                              SCRIM_SETTINGS_PATH_MAX);
+                return SCRIM_EINVAL;
+            }
+            for (int i = 0; i < s->n_webhook_url; i++)
+                if (strlen(s->webhook_url[i]) == n &&
+                    !strncmp(s->webhook_url[i], value, n)) {
+                    scrim__seterr(err, errlen, "--webhook-url: '%.*s' is "
+                                  "given twice", (int)(n > 200 ? 200 : n),
+                                  value);
+                    return SCRIM_EINVAL;
+                }
+            snprintf(s->webhook_url[s->n_webhook_url++],
+                     SCRIM_SETTINGS_PATH_MAX, "%.*s", (int)n, value);
+            value += n + (value[n] == ',');
+        }
+        return SCRIM_OK;
     case T_INT: {
         char *end;
         errno = 0;
@@ -375,7 +467,7 @@ int scrim_settings_resolve(scrim_settings *s, int argc, char **argv,
             return rc;
         snprintf(s->config, sizeof s->config, "%s", config);
     }
-    int allow_from_cli = 0;
+    int allow_from_cli = 0, urls_from_cli = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val;
         if (!strcmp(a, "--print-settings")) {
@@ -405,6 +497,10 @@ int scrim_settings_resolve(scrim_settings *s, int argc, char **argv,
         /* --allow-path on the command line replaces the file's list. */
         if (!strcmp(key, "allow-path") && !allow_from_cli++)
             s->n_allow_path = 0;
+        /* So does --webhook-url (webhook_url also spelt with '_'). */
+        if ((!strcmp(key, "webhook-url") || !strcmp(key, "webhook_url")) &&
+            !urls_from_cli++)
+            s->n_webhook_url = 0;
         if ((rc = scrim_settings_set(s, key, val, err, errlen)))
             return rc;
     }
@@ -429,6 +525,7 @@ static void value_text(const scrim_settings *s, const struct opt *o,
         snprintf(out, n, "%g", *(const double *)field);
         break;
     case T_ALLOW:
+    case T_URLS:
         snprintf(out, n, "none");
         break;
     }
@@ -466,11 +563,46 @@ void scrim_settings_write(const scrim_settings *s, FILE *f)
                 fprintf(f, "%s = %s\n", opts[i].name, s->allow_path[k]);
             continue;
         }
+        if (opts[i].type == T_URLS) {
+            if (!s->n_webhook_url)
+                fprintf(f, "%s = none\n", opts[i].name);
+            for (int k = 0; k < s->n_webhook_url; k++)
+                fprintf(f, "%s = %s\n", opts[i].name, s->webhook_url[k]);
+            continue;
+        }
         if (!strcmp(opts[i].name, "config"))
             continue;   /* a config file cannot name another */
         value_text(s, &opts[i], v, sizeof v);
         fprintf(f, "%s = %s\n", opts[i].name, v);
     }
+}
+
+/* A connection string without its password (user:PASS@ of a URI,
+ * password=PASS of a query or keyword form), for reports and logs. */
+static json_t *redacted(const char *conn)
+{
+    char out[SCRIM_SETTINGS_PATH_MAX + 16];
+    size_t o = 0;
+    const char *p = conn, *at = strchr(conn, '@'), *scheme = strstr(conn, "://");
+    while (*p && o + 4 < sizeof out) {
+        if (scheme && at && p > scheme + 2 && p < at && *p == ':' &&
+            !memchr(scheme + 3, '/', (size_t)(p - scheme - 3))) {
+            o += (size_t)snprintf(out + o, sizeof out - o, ":***");
+            p = at;
+            continue;
+        }
+        if (!strncmp(p, "password=", 9) &&
+            (p == conn || strchr("?& \t", p[-1]))) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "password=***");
+            p += 9;
+            while (*p && *p != '&' && *p != ' ')
+                p++;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+    return json_string(out);
 }
 
 json_t *scrim_settings_json(const scrim_settings *s)
@@ -480,7 +612,9 @@ json_t *scrim_settings_json(const scrim_settings *s)
         const char *field = (const char *)s + opts[i].off;
         json_t *v = NULL;
         switch (opts[i].type) {
-        case T_STR: v = json_string(field); break;
+        case T_STR:
+            v = field == s->cluster ? redacted(field) : json_string(field);
+            break;
         case T_INT: v = json_integer(*(const int *)field); break;
         case T_U64: v = json_integer((json_int_t)*(const uint64_t *)field); break;
         case T_SECS: v = json_real(*(const double *)field); break;
@@ -488,6 +622,11 @@ json_t *scrim_settings_json(const scrim_settings *s)
             v = json_array();
             for (int k = 0; k < s->n_allow_path; k++)
                 json_array_append_new(v, json_string(s->allow_path[k]));
+            break;
+        case T_URLS:
+            v = json_array();
+            for (int k = 0; k < s->n_webhook_url; k++)
+                json_array_append_new(v, json_string(s->webhook_url[k]));
             break;
         }
         json_object_set_new(o, opts[i].name, v);

@@ -8,7 +8,10 @@ c / r record decisions, and that without a token only the login form shows.
 
 usage: review_page.py BASE_URL TOKEN HELPER WORKDIR N_WITH_PREVIEW N_WITHOUT
 (HELPER is build/*/tests/test_preview, used for --compare.)"""
-import base64, fcntl, json, os, subprocess, sys, time, urllib.request
+import json, os, subprocess, sys, time, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser, Page  # noqa: E402
 
 base, token, helper, work = sys.argv[1:5]
 n_with, n_without = int(sys.argv[5]), int(sys.argv[6])
@@ -26,121 +29,6 @@ def check(name, cond, diag=""):
         if diag:
             print("# " + str(diag).replace("\n", "\n# "))
     sys.stdout.flush()
-
-
-class Browser:
-    """Chromium with the DevTools protocol on fds 3 (in) and 4 (out)."""
-
-    def __init__(self):
-        cmd_r, cmd_w = os.pipe()
-        res_r, res_w = os.pipe()
-        # Out of the way of 3 and 4 (and below 10: sh redirects one digit).
-        cmd_r, res_w = self.renumber(cmd_r), self.renumber(res_w)
-        # The protocol wants fds 3 and 4 exactly: a shell moves them there.
-        redirect = 'exec "$0" "$@" 3<&%d 4>&%d %d<&- %d>&-' % (cmd_r, res_w, cmd_r, res_w)
-        self.proc = subprocess.Popen(
-            ["sh", "-c", redirect, "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", "--hide-scrollbars",
-             "--force-device-scale-factor=1", "--remote-debugging-pipe",
-             "--user-data-dir=" + os.path.join(work, "chrome"), "about:blank"],
-            pass_fds=(cmd_r, res_w),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(cmd_r)
-        os.close(res_w)
-        self.w = os.fdopen(cmd_w, "wb")
-        self.r = os.fdopen(res_r, "rb")
-        self.buf = b""
-        self.id = 0
-
-    @staticmethod
-    def renumber(fd):
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD, 5)
-        os.close(fd)
-        if high > 9:
-            raise RuntimeError("no free file descriptor below 10")
-        return high
-
-    def send(self, method, params=None, session=None):
-        self.id += 1
-        msg = {"id": self.id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        self.w.write(json.dumps(msg).encode() + b"\0")
-        self.w.flush()
-        while True:
-            while b"\0" not in self.buf:
-                chunk = self.r.read1(1 << 16)
-                if not chunk:
-                    raise RuntimeError("chromium closed the pipe")
-                self.buf += chunk
-            raw, self.buf = self.buf.split(b"\0", 1)
-            m = json.loads(raw)
-            if m.get("id") == self.id:
-                if "error" in m:
-                    raise RuntimeError("%s: %s" % (method, m["error"]))
-                return m.get("result", {})
-
-    def close(self):
-        try:
-            self.send("Browser.close")
-        except Exception:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-class Page:
-    def __init__(self, b, url):
-        self.b = b
-        t = b.send("Target.createTarget", {"url": "about:blank"})
-        self.s = b.send("Target.attachToTarget",
-                        {"targetId": t["targetId"], "flatten": True})["sessionId"]
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-        self.send("Page.enable")
-        self.send("Page.navigate", {"url": url})
-
-    def send(self, method, params=None):
-        return self.b.send(method, params, self.s)
-
-    def js(self, expr):
-        r = self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
-                                           "awaitPromise": True})
-        if "exceptionDetails" in r:
-            raise RuntimeError(r["exceptionDetails"])
-        return r["result"].get("value")
-
-    def wait(self, expr, timeout=10):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                v = self.js(expr)
-                if v:
-                    return v
-            except RuntimeError:
-                pass
-            time.sleep(0.05)
-        return None
-
-    def key(self, key, down=True):
-        code = ord(key.upper())
-        p = {"type": "keyDown" if down else "keyUp", "key": key,
-             "code": "Key" + key.upper(), "windowsVirtualKeyCode": code,
-             "nativeVirtualKeyCode": code}
-        if down:
-            p["text"] = key
-        self.send("Input.dispatchKeyEvent", p)
-
-    def shot(self, name):
-        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
-        path = os.path.join(work, name)
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(data))
-        return path
 
 
 def fetch(path):
@@ -170,7 +58,7 @@ STATE = """(() => { const cs = [...document.querySelectorAll('.card')];
 
 
 def main():
-    b = Browser()
+    b = Browser(work)
     try:
         run(b)
     finally:
@@ -268,6 +156,24 @@ def run(b):
           rec.get("status"))
     left = json.loads(fetch("/v1/review?limit=100"))["records"]
     check("the queue and the server agree", len(left) == len(page.js(STATE)) == total - 2)
+
+    # The queue bar: the pending count, a filter by list, newest first.
+    shown = page.wait("document.getElementById('pending').textContent", 3)
+    check("the page shows the pending count", shown == "%d pending" % (total - 2), shown)
+    oldest = [c["id"] for c in page.js(STATE)]
+    page.js("const o = document.getElementById('qorder'); o.value = 'newest'; "
+            "o.dispatchEvent(new Event('change')); true")
+    newest = page.wait("(() => { const s = %s.map(c => c.id); return s.length == %d && "
+                       "s[0] != %s && s; })()" % (STATE, len(oldest), json.dumps(oldest[0])), 5)
+    check("newest first reverses the queue", newest == oldest[::-1], "%s vs %s" % (newest, oldest))
+    hidden = json.loads(fetch("/v1/review?list=hidden"))
+    page.js("const l = document.getElementById('qlist'); l.value = 'hidden'; "
+            "l.dispatchEvent(new Event('change')); true")
+    only = page.wait("(() => { const s = %s.map(c => c.id); return s.length == %d && "
+                     "document.getElementById('pending').textContent == '%d pending in hidden' && s; })()"
+                     % (STATE, hidden["pending"], hidden["pending"]), 5)
+    check("the list filter shows only that list's records (%d)" % hidden["pending"],
+          bool(only) and sorted(only) == sorted(r["id"] for r in hidden["records"]), page.js(STATE))
 
     # A new tab has no token: only the login form, no image, until one is given.
     p2 = Page(b, base + "/review")

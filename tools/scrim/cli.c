@@ -122,6 +122,7 @@ static const struct option long_opts[] = {
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"strict", no_argument, NULL, OPT_STRICT},
     {"from", required_argument, NULL, OPT_FROM},
+    {"with-reviews", no_argument, NULL, OPT_WITH_REVIEWS},
     {"help", no_argument, NULL, OPT_HELP},
 };
 #define N_LONG_OPTS (sizeof long_opts / sizeof *long_opts)

@@ -21,10 +21,14 @@ int cmd_remove(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_preview(int argc, char **argv);
 int cmd_preview_level(int argc, char **argv);   /* cmd_review.c */
+int cmd_reviewer(int argc, char **argv);        /* cmd_reviewer.c */
+int cmd_content_warning(int argc, char **argv); /* cmd_reviewer.c */
+int cmd_review(int argc, char **argv);          /* cmd_review.c */
 /* cmd_video.c: video comparison and matching */
 int cmd_compare(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_add(int argc, char **argv);   /* cmd_add.c */
+int cmd_snapshot(int argc, char **argv);   /* cmd_snapshot.c */
 /* `scrim import/export --format vpdq` (called from cmd_store.c when
  * cli_format_is_vpdq() says the arguments ask for that format). */
 int cli_format_is_vpdq(int argc, char **argv);
@@ -42,7 +46,7 @@ int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
 enum { OPT_DB = 1000, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC, OPT_RADIUS,
        OPT_KIND, OPT_ENABLE, OPT_DISABLE, OPT_JSON, OPT_SCAN, OPT_LIMIT,
        OPT_MAPSIZE, OPT_QUIET, OPT_BATCH, OPT_ID, OPT_LABEL, OPT_SECONDS,
-       OPT_VARIANTS, OPT_REPLACE, OPT_STRICT, OPT_FROM, OPT_HELP,
+       OPT_VARIANTS, OPT_REPLACE, OPT_STRICT, OPT_FROM, OPT_WITH_REVIEWS, OPT_HELP,
        OPT_BAD };   /* a bad option value, reported */
 
 /* The values of the options cli_getopt() takes care of. */

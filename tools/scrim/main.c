@@ -20,8 +20,12 @@ static const struct command {
     {"drop", cmd_drop, "delete a list and its entries"},
     {"remove", cmd_remove, "remove hashes from a list"},
     {"audit", cmd_audit, "show the record of changes to the lists"},
+    {"snapshot", cmd_snapshot, "copy a database, even while it serves, for a new node"},
     {"preview", cmd_preview, "blurred greyscale preview of an image (JPEG)"},
     {"preview-level", cmd_preview_level, "show or set the per-list preview (blur) level"},
+    {"reviewer", cmd_reviewer, "reviewer accounts: add (prints a token), list, disable, remove"},
+    {"content-warning", cmd_content_warning, "show or set a list's content warning for reviewers"},
+    {"review", cmd_review, "the review queue, decisions, entry stats, quarantine"},
     {"compare", cmd_compare, "compare two videos by vPDQ (query/compared match %)"},
     {"match", cmd_match, "match images and videos against the lists (JSON per file)"},
 };
@@ -30,7 +34,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: scrim COMMAND [OPTIONS] ...\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'scrim COMMAND --help' describes a command.\n");
 }
 
