@@ -1112,7 +1112,14 @@ def main():
     # no operation
     c("a path that is no endpoint", "GET", "/v1/nowhere", 404)
     c("HEAD: no operation takes it", "HEAD", "/healthz", 405)
-    c("OPTIONS: 405 in JSON (every method reaches scrimd)", "OPTIONS", "/healthz", 405)
+    closed = lambda s, h, b: None if h.get("connection", "").lower() == "close" \
+        else "no 'Connection: close'"  # noqa: E731
+    c("OPTIONS: 405 in JSON (every method reaches scrimd)", "OPTIONS", "/healthz", 405,
+      check=closed)
+    c("PATCH on an endpoint: the same", "PATCH", "/v1/lists/blk", 405, headers=[ADMIN],
+      check=closed)
+    c("a method of a name HTTP does not know: the same", "FROB", "/v1/nowhere", 405,
+      check=closed)
     c("a request libevent cannot parse", "GET", "/healthz", 400, headers=["Bad Header"])
 
     # generic cases of every operation
