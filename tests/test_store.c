@@ -146,6 +146,34 @@ static void check_exact(scrim_store *s, const model *m, const scrim_pdq *q,
             }
             *total += nw;
         }
+        /* all the queries in one call (from LOOKUP_BATCH_MIN on, the
+         * batch's sorted probes): each query's hits as brute force's */
+        scrim_matches bm = {0};
+        scrim_lookup_opts o = SCRIM_LOOKUP_OPTS_DEFAULT;
+        o.radius = radii[r];
+        o.method = SCRIM_LOOKUP_INDEX;
+        char err[256];
+        if (scrim_store_lookup_pdq(s, q, nq, &o, &bm, err, sizeof err))
+            fail_msg("batch lookup: %s", err);
+        for (size_t i = 0, a = 0; i < nq; i++) {
+            size_t nw = brute(m, &q[i], radii[r], want), ng = 0;
+            for (; a < bm.n && bm.v[a].query == i; a++, ng++) {
+                got[ng].list = bm.v[a].list[0];
+                assert_int_equal(scrim_pdq_from_hex(bm.v[a].hash, 64,
+                                                    &got[ng].h), 0);
+                got[ng].d = bm.v[a].distance;
+            }
+            qsort(got, ng, sizeof *got, hit_cmp);
+            int same = ng == nw;
+            for (size_t j = 0; same && j < nw; j++)
+                same = !hit_cmp(&got[j], &want[j]);
+            if (!same)
+                fail_msg("radius %d batch of %zu, query %zu: got %zu hits, "
+                         "brute force %zu", radii[r], nq, i, ng, nw);
+            if (i == nq - 1)
+                assert_int_equal(a, bm.n);
+        }
+        scrim_matches_free(&bm);
     }
     free(want);
     free(got);

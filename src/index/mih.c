@@ -392,6 +392,7 @@ typedef struct query {
      * but its record needs reading only once */
     uint32_t seen_ref[512];   /* ref + 1, 0 = empty */
     int8_t seen_first[512];   /* -1: out of radius */
+    int noseen;               /* batch: no seen table (it is per query) */
 } query;
 
 /* A ref's record: 0, -1 if there is none (cannot happen in a consistent
@@ -410,13 +411,17 @@ static int read_ref(query *qy, MDB_val *key, MDB_val *val)
 static inline __attribute__((always_inline)) int verify(query *qy,
                                                         uint32_t ref, int pos)
 {
-    size_t slot = (uint32_t)(ref * 2654435761u) >> 23, probes = 0;
-    while (qy->seen_ref[slot] && qy->seen_ref[slot] != ref + 1 && probes < 8) {
-        slot = (slot + 1) & 511;
-        probes++;
+    size_t slot = (uint32_t)(ref * 2654435761u) >> 23, probes = 8;
+    if (!qy->noseen) {
+        probes = 0;
+        while (qy->seen_ref[slot] && qy->seen_ref[slot] != ref + 1 &&
+               probes < 8) {
+            slot = (slot + 1) & 511;
+            probes++;
+        }
+        if (qy->seen_ref[slot] == ref + 1 && qy->seen_first[slot] != pos)
+            return 0;
     }
-    if (qy->seen_ref[slot] == ref + 1 && qy->seen_first[slot] != pos)
-        return 0;
     /* the candidate's hash: from the hash cache, else its record */
     MDB_val key = {sizeof ref, &ref}, val = {0, NULL};
     scrim_pdq h;
@@ -680,8 +685,148 @@ int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
     qy.t = radius / 16;
     qy.emit = emit;
     qy.ud = ud;
+    qy.noseen = 0;
     memset(qy.seen_ref, 0, sizeof qy.seen_ref);
     return probe_all(&qy, index);
+}
+
+/* ---- batches ------------------------------------------------------------------
+ * Many queries at once: the probes of all of them (a chunk at a time) are
+ * sorted by value, so that the directory and the index are walked in order
+ * (the hardware prefetcher follows) instead of with a cache miss or two per
+ * probe.  The candidates are checked as mih__query checks them, without its
+ * per-query table of refs already seen (an optimisation only: a ref is
+ * reported at its first close word and no other), so the hits are the same;
+ * they come in value order, not query order, each after *cur is set to
+ * its query's index. */
+
+typedef struct bprobe {
+    uint32_t qi;
+    uint8_t pos;
+    int8_t limit;
+} bprobe;
+
+/* Probes sorted at a time: 4 MB.  Measured (server CPU for a 10,000-PDQ
+ * POST /v1/lookup on 100,000 hashes, r = 31): 1<<16 probes 270-300 ms,
+ * 1<<17 200-320, 1<<19 140-175, 1<<21 145-165 (larger chunks share more
+ * runs between queries; smaller ones stream the directory more often). */
+#define BATCH_PROBES (1u << 19)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+static int batch_chunk(query *qy, const scrim_pdq *q, size_t q0, size_t n,
+                       size_t *cur, uint32_t *start, bprobe *b)
+{
+    const mih_dir *dir = qy->dir;
+    int R = qy->radius, t = qy->t;
+    memset(start, 0, (NVAL + 1) * sizeof *start);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = q0; k < q0 + n; k++)
+            for (int i = 0; i < NPOS; i++) {
+                int base = (t + 1) * U[i];
+                if (base > R)
+                    continue;
+                for (size_t m = 0; m < mask_end[t]; m++) {
+                    int limit = R - __builtin_popcount(masks[m]) - base;
+                    if (limit < 0)
+                        break;
+                    uint32_t v = (uint32_t)(q[k].w[i] ^ masks[m]);
+                    if (!pass) {
+                        start[v + 1]++;
+                        continue;
+                    }
+                    bprobe *p = &b[start[v]++];
+                    p->qi = (uint32_t)k;
+                    p->pos = (uint8_t)i;
+                    p->limit = (int8_t)limit;
+                }
+            }
+        if (!pass)
+            for (uint32_t v = 0; v < NVAL; v++)
+                start[v + 1] += start[v];
+    }
+    /* start[v] is now where value v + 1's probes begin */
+    enum { FAR = 8 };
+    uint32_t k = 0;
+    for (uint32_t v = 0; v < NVAL; v++) {
+        const mih_dir_ent *e = &dir->e[v];
+        for (uint32_t end = start[v]; k < end; k++) {
+            int i = b[k].pos;
+            if (k + FAR < start[NVAL - 1]) {
+                /* the run of a probe some way ahead (a value or two on) */
+                uint32_t vf = v;
+                while (start[vf] <= k + FAR)
+                    vf++;
+                const mih_dir_ent *ef = &dir->e[vf];
+                if (ef->p)
+                    __builtin_prefetch(ef->p + ef->off[b[k + FAR].pos]);
+            }
+            if (!e->p || e->off[i + 1] == e->off[i])
+                continue;
+            probe pr;
+            pr.p = e->p + e->off[i];
+            pr.len = (uint32_t)((e->off[i + 1] - e->off[i]) / rec_size(i));
+            pr.pos = (uint8_t)i;
+            pr.limit = b[k].limit;
+            const scrim_pdq *h = &q[b[k].qi];
+            uint16_t qw[PMAX] = {0};
+            uint64_t qa = 0, qb = 0;
+            for (int j = 0; j < P[i]; j++)
+                qw[j] = h->w[(i + 1 + j) & 15];
+            memcpy(&qa, qw, P[i] >= 4 ? 8 : 2 * (size_t)P[i]);
+            if (P[i] > 4)
+                memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
+            qy->q = h;
+            *cur = b[k].qi;
+            int rc = scan_probe(qy, &pr, qa, qb);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int mih__query_batch(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+                     const mih_dir *dir, hc_view hc, const scrim_pdq *q,
+                     size_t nq, int radius, size_t *cur, mih_emit_fn emit,
+                     void *ud)
+{
+    pthread_once(&init_once, mih_init);
+    if (radius < 0 || radius > SCRIM_MAX_RADIUS)
+        return SCRIM_EINVAL;
+    if (!dir || nq > UINT32_MAX) {
+        int rc = 0;
+        for (size_t k = 0; k < nq && !rc; k++) {
+            *cur = k;
+            rc = mih__query(txn, index, refs, dir, hc, &q[k], radius, emit,
+                            ud);
+        }
+        return rc;
+    }
+    query qy;
+    qy.txn = txn;
+    qy.refs = refs;
+    qy.dir = dir;
+    qy.hc = hc;
+    qy.radius = radius;
+    qy.t = radius / 16;
+    qy.emit = emit;
+    qy.ud = ud;
+    qy.noseen = 1;
+    size_t per = (size_t)NPOS * mask_end[qy.t]; /* probes a query at most */
+    size_t chunk = BATCH_PROBES / per ? BATCH_PROBES / per : 1;
+    if (chunk > nq)
+        chunk = nq;
+    uint32_t *start = malloc((NVAL + 1) * sizeof *start);
+    bprobe *b = malloc(chunk * per * sizeof *b);
+    int rc = start && b ? 0 : SCRIM_ENOMEM;
+    for (size_t q0 = 0; q0 < nq && !rc; q0 += chunk)
+        rc = batch_chunk(&qy, q, q0, nq - q0 < chunk ? nq - q0 : chunk, cur,
+                         start, b);
+    free(start);
+    free(b);
+    return rc;
 }
 
 int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
