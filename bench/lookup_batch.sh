@@ -31,9 +31,14 @@ for round in $(seq "$ROUNDS"); do
     for b in "$@"; do
         rm -f "$T/sock"
         : >"$T/log"
-        "$b/scrimd" --socket "$T/sock" --log "$T/log" --db "$T/db" 2>>"$T/stderr" &
+        "$b/scrimd" --socket "$T/sock" --log "$T/log" --db "$T/db" \
+            --listen none 2>>"$T/stderr" &
         PID=$!
-        until grep -q '"msg":"ready"' "$T/log" 2>/dev/null; do sleep 0.05; done
+        for i in $(seq 200); do
+            grep -q '"msg":"ready"' "$T/log" && break
+            kill -0 $PID 2>/dev/null || { cat "$T/stderr" >&2; exit 1; }
+            sleep 0.05
+        done
         python3 - "$T" "$b" <<'PY'
 import http.client, json, socket, sys, time
 t, b = sys.argv[1:]

@@ -306,6 +306,8 @@ static int emit_hit(void *ud, uint32_t ref, const void *rec, size_t reclen,
 /* From this many queries a call sorts the probes of all (mih__query_batch):
  * measured on 100,000 hashes at r = 31, it pays from about ... queries. */
 #define LOOKUP_BATCH_MIN 32
+/* From this many, o.threads > 1 lets a helper thread take half the values. */
+#define LOOKUP_SPLIT_MIN 1000
 
 int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
                            const scrim_lookup_opts *opts, scrim_matches *out,
@@ -339,6 +341,7 @@ int scrim_store_lookup_pdq(scrim_store *s, const scrim_pdq *q, size_t nq,
     hc_view hc = store__hc_view(s, lk.txn);
     if (!scan && dir && nq >= LOOKUP_BATCH_MIN)
         rc = mih__query_batch(lk.txn, s->index, s->refs, dir, hc, q, nq, R,
+                              nq >= LOOKUP_SPLIT_MIN ? o.threads : 1,
                               &lk.query, emit_hit, &lk);
     else
         for (size_t i = 0; i < nq && !rc; i++) {

@@ -744,6 +744,7 @@ static int api_lookup(scrim_call *c, void *arg)
         return scrim_call_error(c, 503, "no_database", "no database is open");
     if (arg_lists_parse(c, &lists))
         return -1;
+    lo.threads = 2; /* a large batch: a helper thread sweeps half */
     lo.lists = lists.n ? lists.v : NULL;
     lo.nlists = lists.n;
     rc = c->method == SCRIM_POST ? lookup_batch(c, &lo) : lookup_one(c, &lo);
