@@ -4,7 +4,8 @@
 # them (same seeded lists: 100,000 random PDQs, 100 of them with 0-20 bits
 # flipped among 9,900 random queries).  Each BIN directory (default bin/)
 # holds a scrim and a scrimd; with several they run alternately, ROUNDS
-# (3) times, so that a busy machine weighs on all alike.  Prints per round
+# (3) times, so that a busy machine weighs on all alike.  Timed once the
+# daemon logged "preloaded" and "hashes cached" (steady state).  Prints per round
 # and BIN: batch seconds, singles seconds, ratio.
 set -eu
 ROUNDS=${ROUNDS:-3}
@@ -37,6 +38,12 @@ for round in $(seq "$ROUNDS"); do
         for i in $(seq 200); do
             grep -q '"msg":"ready"' "$T/log" && break
             kill -0 $PID 2>/dev/null || { cat "$T/stderr" >&2; exit 1; }
+            sleep 0.05
+        done
+        # steady state: the database read in and its hashes cached
+        for i in $(seq 600); do
+            grep -q '"msg":"hashes cached"' "$T/log" &&
+                grep -q '"msg":"preloaded"' "$T/log" && break
             sleep 0.05
         done
         python3 - "$T" "$b" <<'PY'
