@@ -122,7 +122,7 @@ DEB_PKGS := build-essential pkg-config libvips-dev libavformat-dev libavcodec-de
             libswscale-dev libavutil-dev liblmdb-dev libevent-dev libjansson-dev \
             libssl-dev libjpeg-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev libvips-tools ffmpeg curl perl python3 \
             python3-jsonschema \
-            chromium groff-base man-db haproxy libpq-dev postgresql
+            chromium groff-base man-db haproxy libpq-dev postgresql zzuf
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -1,7 +1,7 @@
 /* accuracy.c - recall and false matches of scrim's matcher against plain
  * PDQ, on a folder of originals and folders of their copies.
  *
- * usage: accuracy [--variants SET] [--radius R] [--min-quality Q]
+ * usage: accuracy [--variants SET] [--radius R] [--min-quality Q] [--misses]
  *                 [--dat FILE] ORIG_DIR XF_DIR...
  *        accuracy --time [--rounds N] FILE...
  *
@@ -19,7 +19,9 @@
  *   +variants the same against the original's PDQ and its variants
  * and, for false matches, the same distances from every copy of A to the
  * original of B (A != B).  The pseudo-transform "orig" is the originals.
- * Prints Markdown; --dat writes the recall table for gnuplot.
+ * Prints Markdown; --dat writes the recall table for gnuplot; --misses
+ * lists on stderr every copy scrim misses, with its regions and their
+ * distances to the original.
  *
  * --time: microseconds per file, one thread, of scrim_hash_image_buffer as
  * scrimd calls it for /v1/match, with regions and without, alternated file
@@ -52,7 +54,7 @@ typedef struct xform {
 } xform;
 
 static orig *origs;
-static int norig, radius = 31, min_quality = 50;
+static int norig, radius = 31, min_quality = 50, misses;
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -194,6 +196,8 @@ int main(int argc, char **argv)
             dat = argv[++ai];
         else if (!strcmp(argv[ai], "--rounds") && ai + 1 < argc)
             rounds = atoi(argv[++ai]);
+        else if (!strcmp(argv[ai], "--misses"))
+            misses = 1;
         else if (!strcmp(argv[ai], "--time"))
             time_mode = 1;
         else {
@@ -300,6 +304,18 @@ int main(int argc, char **argv)
             s += ds[i] <= radius;
             v += scrim_dist(&c->h, o, 1) <= radius;
             nr += c->h.nregions;
+            if (misses && ds[i] > radius) {
+                fprintf(stderr, "miss %s/%s d=%d q=%d", x->name, o->id, ds[i],
+                        c->h.quality);
+                for (int r = 0; r < c->h.nregions; r++)
+                    fprintf(stderr, " [%s %d,%d %dx%d q=%d d=%d]",
+                            c->h.region[r].kind, c->h.region[r].x,
+                            c->h.region[r].y, c->h.region[r].w,
+                            c->h.region[r].h, c->h.region[r].quality,
+                            scrim_pdq_distance(&c->h.region[r].dihedral[0],
+                                               &o->pdq));
+                fprintf(stderr, "\n");
+            }
         }
         double n1 = x->n ? x->n : 1;
         printf("| %s | %d | %.1f%% | %.1f%% | %.1f%% | %d | %d | %.2f |\n", x->name,

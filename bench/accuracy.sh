@@ -4,8 +4,8 @@
 #  1. the copies: make_transforms.sh's transforms ($MAKE_TRANSFORMS, else
 #     ../shared/data/eval-dev/make_transforms.sh) and bench/repost_styles.sh's
 #     re-post styles (social-media post, blurred-background pad, noisy
-#     coloured border, pillarbox), into WORK_DIR/xf and WORK_DIR/xs (made
-#     once, kept);
+#     coloured border, pillarbox, and the second variants social2 and
+#     blurpad2), into WORK_DIR/xf and WORK_DIR/xs (made once, kept);
 #  2. build/rel/bench/accuracy: recall at radius $RADIUS (31) per transform
 #     and overall, plain PDQ / scrim / scrim + index-side variants
 #     ($VARIANTS), and false matches of every copy of A against the

@@ -6,7 +6,8 @@
 # each side is capped (--max-compare-frames: 413 at once) and, under the
 # cap, the comparison stops at the request's deadline: the 504 comes on time,
 # the daemon's CPU stops with it, and another client's /v1/hash is answered
-# by the same (only) worker.
+# by the same (only) worker.  And comparisons run on the video workers
+# (--video-threads, bench/attacks.sh): images do not wait behind them.
 set -u
 . "$(dirname "$0")/tap.sh"
 temp_dir T
@@ -55,7 +56,8 @@ ok $? "... at once (${took} s: parsing only, well before the deadline's 36 s of 
 stop
 
 # ---- under the cap: the comparison stops at the deadline -----------------------------
-start --request-timeout 2 --max-compare-frames 40000
+# (--video-threads 0: it takes the only worker, which images share)
+start --request-timeout 2 --max-compare-frames 40000 --video-threads 0
 cpu0=$(cpu)
 t0=$(now)
 curl -s -o "$T/cmp.out" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \
@@ -86,6 +88,19 @@ ok $? "... and nothing once it was answered (${after} s in the next second)"
 grep -q 'stopped at the request timeout' "$T/log" ||
     grep -q '"status":504' "$T/log"
 ok $? "the 504 is logged"
+
+# ---- on the video worker (the default): images never wait behind a comparison -------
+stop
+start --request-timeout 10 --max-compare-frames 40000 --video-threads 1
+curl -s -o "$T/cmp.out" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" \
+    --data-binary @"$T/cmp40000.json" http://scrimd/v1/compare >"$T/cmp.code" &
+CURL=$!
+sleep 0.5
+http POST /v1/hash --data-binary @"$JPG"
+is "$code" 200 "--video-threads 1: a /v1/hash sent during a long comparison is answered"
+kill -0 "$CURL" 2>/dev/null
+ok $? "... while the comparison still runs (on the video worker, not the one image worker)"
+wait $CURL
 
 # A comparison under the cap and the deadline still answers.
 python3 - "$T" <<'EOF'

@@ -6,6 +6,7 @@
 #include "video/video.h"
 #include "server/server.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <time.h>
 
@@ -627,6 +628,49 @@ static void animated_webp_with_alpha(void **state)
     scrim_vpdq_free(&v);
 }
 
+/* A cut animated GIF (tests/fixtures/anim-cut.gif: bench/corpus.sh's
+ * ffmpeg testsrc2 clip cut in half) has frames hashed before its error; the
+ * admin's POST /v1/lists/NAME/media (scrim_media_add) lost them on every
+ * such upload (found by bench/corpus.sh against the sanitizer build).  The
+ * heap must not grow with repeats. */
+static void media_add_damaged_video_keeps_nothing(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/scrim-test-addcut-XXXXXX", err[512], cmd[128];
+    assert_non_null(mkdtemp(dir));
+    scrim_store_opts so = {.create = 1};
+    scrim_store *s;
+    assert_int_equal(scrim_store_open(dir, &so, &s, err, sizeof err), 0);
+    FILE *f = fopen("tests/fixtures/anim-cut.gif", "rb");
+    assert_non_null(f);
+    static uint8_t buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    scrim_import_opts io = {.create = 1};
+    scrim_vpdq v;
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    int rc = scrim_video_hash_buffer(buf, len, &o, &v, err, sizeof err);
+    print_message("cut GIF: %s, %zu frames hashed before it (%s)\n",
+                  scrim_errname(rc), v.count, err);
+    assert_true(rc != 0 && v.count > 0);
+    scrim_vpdq_free(&v);
+    size_t before = 0;
+    for (int i = 0; i < 41; i++) {
+        if (i == 1)
+            before = mallinfo2().uordblks;
+        rc = scrim_media_add(s, "l", &io, buf, len, "cut", NULL, NULL, NULL, err,
+                             sizeof err);
+        assert_true(rc != 0);
+    }
+    size_t grew = mallinfo2().uordblks - before;
+    print_message("40 adds of the cut GIF: heap in use grew by %zu bytes\n", grew);
+    assert_true(grew < 40 * 1024);
+    scrim_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +688,7 @@ int main(void)
         cmocka_unit_test(absurd_frame_rate),
         cmocka_unit_test(animated_webp_with_alpha),
         cmocka_unit_test(damaged_vp8_hashes_the_same_every_time),
+        cmocka_unit_test(media_add_damaged_video_keeps_nothing),
     };
     return RUN_TESTS("test_video", tests);
 }

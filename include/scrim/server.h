@@ -247,6 +247,8 @@ enum scrim_route_flags {
     SCRIM_ROUTE_PREFIX = 1,   /* path is a prefix ending in '/': tail = rest */
     SCRIM_ROUTE_WORKER = 2,   /* run on a worker (may block: decode, DB) */
     SCRIM_ROUTE_ADMIN = 4,    /* needs the admin Bearer token (401/403) */
+    SCRIM_ROUTE_VIDEO = 8,    /* a worker route on the video workers
+                               * (--video-threads), when there are any */
 };
 
 /* A handler fills c->status/json (or raw) and returns 0, or returns a

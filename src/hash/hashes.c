@@ -7,6 +7,7 @@
 #include "hash/hash.h"
 #include "hash/regions.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,25 +50,105 @@ static const char *region_kind(int kind)
     }
 }
 
+/* The luma of file rectangle (x, y, w, h) of a full-size decode, sampled as
+ * PDQ samples a file of w x h, into s (at most 512 x 512). */
+static int rect_luma(const scrim_image *img, int x, int y, int w, int h,
+                     float *s, int *nx, int *ny)
+{
+    int xs[SCRIM__SQUASH], ys[SCRIM__SQUASH];
+    scrim__luma_samples(w, h, w, h, xs, nx, ys, ny);
+    for (int i = 0; i < *nx; i++)
+        xs[i] += x;
+    for (int i = 0; i < *ny; i++)
+        ys[i] += y;
+    return scrim__luma_sampled(img->pixels, img->channels,
+                               (size_t)img->width * img->channels, xs, *nx,
+                               ys, *ny, s);
+}
+
+/* Mean step across the line between pixels k - 1 and k of a full-size
+ * decode: rows (dir 0, k = y) over columns [a, b), or columns (dir 1, k = x)
+ * over rows [a, b); every 2nd pixel along. */
+static double line_step(const scrim_image *img, int dir, int k, int a, int b)
+{
+    enum { MAXS = 256 };
+    int pos[MAXS], two[2] = {k - 1, k}, n = 0;
+    float v[2 * MAXS];
+    int step = (b - a + 2 * MAXS - 1) / MAXS;
+    step = step < 2 ? 2 : step;
+    for (int i = a; i < b && n < MAXS; i += step)
+        pos[n++] = i;
+    if (n == 0 || k < 1 || k >= (dir ? img->width : img->height))
+        return 0;
+    size_t stride = (size_t)img->width * img->channels;
+    if (dir == 0
+            ? scrim__luma_sampled(img->pixels, img->channels, stride, pos, n, two, 2, v)
+            : scrim__luma_sampled(img->pixels, img->channels, stride, two, 2, pos, n, v))
+        return 0;
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += dir == 0 ? fabsf(v[n + i] - v[i]) : fabsf(v[2 * i + 1] - v[2 * i]);
+    return s / n;
+}
+
+/* A region's sides, found in a squashed plane, are only known to the
+ * plane's sample spacing: each side is moved, within that spacing, to the
+ * line of the file with the largest step across it (the picture's edge). */
+static void refine_rect(const scrim_image *img, const scrim__luma *l, int *x,
+                        int *y, int *w, int *h)
+{
+    int rx = (l->file_width + l->width - 1) / l->width;
+    int ry = (l->file_height + l->height - 1) / l->height;
+    int e[4] = {*y, *y + *h, *x, *x + *w}; /* top, bottom, left, right */
+    for (int s = 0; s < 4; s++) {
+        int dir = s >> 1, r = dir ? rx : ry, lim = dir ? img->width : img->height;
+        if (r < 2 || e[s] <= 0 || e[s] >= lim)
+            continue; /* a side on the file's edge stays there */
+        int a = dir ? e[0] : e[2], b = dir ? e[1] : e[3];
+        int best = e[s];
+        double bv = line_step(img, dir, e[s], a, b);
+        for (int k = e[s] - r; k <= e[s] + r; k++) {
+            if (k < 1 || k >= lim || k == e[s])
+                continue;
+            double v = line_step(img, dir, k, a, b);
+            if (v > bv)
+                bv = v, best = k;
+        }
+        e[s] = best;
+    }
+    if (e[1] - e[0] >= 16 && e[3] - e[2] >= 16)
+        *y = e[0], *h = e[1] - e[0], *x = e[2], *w = e[3] - e[2];
+}
+
 /* The pictures found inside the plane, hashed, into out->region (their
- * rectangles in the file's pixels).  Reads the plane only. */
-static int hash_regions(const scrim__luma *l, scrim_image_hashes *out)
+ * rectangles in the file's pixels).  Reads the plane only.  When the plane
+ * is the 512 x 512 squash of a larger file, a region is hashed from the
+ * file's own pixels (`img`, or a second decode of buf): resampling the
+ * squash again cost 10-30 bits where a region's edge fell between rows. */
+static int hash_regions(const scrim__luma *l, const scrim_decode_opts *opts,
+                        const void *buf, size_t len, const scrim_image *img,
+                        scrim_image_hashes *out)
 {
     scrim__region r[SCRIM__REGIONS_MAX];
     int n = scrim__regions_find(l->plane, l->width, l->height, r,
                                 SCRIM__REGIONS_MAX);
     if (n <= 0)
         return SCRIM_OK;
-    float *s = malloc((size_t)l->width * l->height * sizeof *s);
+    float *s = malloc((size_t)SCRIM__SQUASH * SCRIM__SQUASH * sizeof *s);
     if (!s)
         return SCRIM_ENOMEM;
+    scrim_image own = {0};
+    int squashed = l->width != l->file_width || l->height != l->file_height;
+    if (squashed && !img) {
+        char err[64];
+        if (!scrim__image_load(buf, len, opts, 1, &own, err, sizeof err))
+            img = &own;
+    }
+    if (img && (img->width != l->file_width || img->height != l->file_height))
+        img = NULL; /* shrunk on load: the plane it is */
     int rc = SCRIM_OK;
     for (int i = 0; i < n && !rc; i++) {
         scrim_region *o = &out->region[out->nregions];
-        rc = scrim__region_hash(l->plane, l->width, l->height, &r[i], s,
-                                &o->dihedral[0], &o->quality, o->dihedral);
-        if (rc || o->quality < SCRIM__REGION_MIN_QUALITY)
-            continue; /* a flat region is no evidence */
         /* sample i of the plane is pixel floor(i * file / plane) */
         int x1 = (int)((int64_t)(r[i].x + r[i].w) * l->file_width / l->width);
         int y1 = (int)((int64_t)(r[i].y + r[i].h) * l->file_height / l->height);
@@ -75,20 +156,33 @@ static int hash_regions(const scrim__luma *l, scrim_image_hashes *out)
         o->y = (int)((int64_t)r[i].y * l->file_height / l->height);
         o->w = x1 - o->x;
         o->h = y1 - o->y;
+        int nx, ny, full = squashed && img && !(r[i].kind & SCRIM__REG_OVERLAY);
+        if (full)
+            refine_rect(img, l, &o->x, &o->y, &o->w, &o->h);
+        if (full && !rect_luma(img, o->x, o->y, o->w, o->h, s, &nx, &ny))
+            rc = scrim_pdq_hash_luma(s, nx, ny, &o->dihedral[0], &o->quality,
+                                     o->dihedral);
+        else
+            rc = scrim__region_hash(l->plane, l->width, l->height, &r[i], s,
+                                    &o->dihedral[0], &o->quality, o->dihedral);
+        if (rc || o->quality < SCRIM__REGION_MIN_QUALITY)
+            continue; /* a flat region is no evidence */
         o->kind = region_kind(r[i].kind);
         out->nregions++;
     }
+    scrim_image_free(&own); /* a second decode, used or not */
     free(s);
     return rc;
 }
 
 /* PDQ of the plane (which it overwrites), after its regions when asked. */
 static int hash_plane(scrim__luma *l, const scrim_decode_opts *opts,
+                      const void *buf, size_t len, const scrim_image *img,
                       scrim_image_hashes *out)
 {
     int rc = SCRIM_OK;
     if (opts && opts->regions)
-        rc = hash_regions(l, out);
+        rc = hash_regions(l, opts, buf, len, img, out);
     if (!rc)
         rc = scrim_pdq_hash_luma(l->plane, l->width, l->height, &out->pdq,
                                  &out->quality, out->dihedral);
@@ -110,7 +204,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         int rc = scrim__jpeg_luma(buf, len, &lim, &l, err, errlen);
         if (rc != SCRIM__JPEG_OTHER) {
             if (!rc)
-                rc = hash_plane(&l, opts, out);
+                rc = hash_plane(&l, opts, buf, len, NULL, out);
             free(l.plane);
             if (rc)
                 return rc;
@@ -128,7 +222,7 @@ int scrim_hash_image_buffer(const void *buf, size_t len,
         return rc;
     rc = image_luma(&img, &l);
     if (!rc)
-        rc = hash_plane(&l, opts, out);
+        rc = hash_plane(&l, opts, buf, len, &img, out);
     free(l.plane);
     if (rc) {
         scrim__seterr(err, errlen, "hashing failed: %s", scrim_strerror(rc));

@@ -2,8 +2,9 @@
  * and the index-side variants of an original.  See regions.h.
  *
  * Everything here looks at the plane that PDQ hashes anyway (<= 512 x 512
- * floats), so that finding regions costs a fraction of the decode.  Three
- * detectors run one after the other, each on the previous one's rectangle:
+ * floats), so that finding regions costs a fraction of the decode.  The
+ * first three detectors run one after the other, each on the previous one's
+ * rectangle:
  *
  *  1. trim   Near-uniform lines of any colour are peeled off each side while
  *            they keep the colour of that side's outermost line.  A line is
@@ -21,7 +22,12 @@
  *            accepted only if the outside is much softer than the inside,
  *            and its ends are moved to the strongest straight edge nearby
  *            (the frame's border), so that a soft sky inside the picture is
- *            not cut off.
+ *            not cut off.  When no busy run shows, framed() looks for the
+ *            straight edges of a picture that is as soft as its blur.
+ *  4. post   A screen of a post or an app: the rows between the interface
+ *            bands above and below the picture (bars, header, icons,
+ *            caption on a few flat colours), walked in from both ends.
+ *  5. overlay A semi-transparent box blended over the picture, undone.
  *
  * Regions smaller than MIN_SIDE_FRAC of the plane on a side, and regions
  * hardly different from their parent, are dropped.  The caller also drops
@@ -57,7 +63,7 @@
 #define SHARP_EDGE 3.0f     /* frame edge: >= 3x the median edge outside */
 #define SHARP_STRAIGHT 0.5f /* one end a straight edge over half the side */
 #define SHARP_WIN 25        /* and looked for up to 1/25 inside the run */
-#define OV_SUB 8            /* overlay runs: every 8th line */
+#define OV_SUB 10            /* overlay runs: every 8th line */
 #define OV_STEP 6.0f        /* overlay border: a step of > 6 levels */
 #define OV_MIN_SIDE 0.08f   /* overlay box sides >= 8% of the picture's */
 #define OV_MAX_AREA 0.5     /* and at most half its area */
@@ -455,6 +461,99 @@ static float edge_straight(const float *L, int w, box b, int dir, int i)
     return best;
 }
 
+/* ---- 3b. framed ------------------------------------------------------------ */
+
+/* A picture on a blurred copy of itself whose own content is soft as well (a
+ * white product shot, a shallow-focus photo) has no run of busy lines, but
+ * its edges are still straight lines across the canvas, where the blur has
+ * none.  Tried when the busy run finds nothing and the outer FRAMED_BAND of
+ * the canvas is soft at both ends of a direction (a cheap test on the
+ * energy profile): in each half, one of the lines with the highest steps
+ * that is straight over FRAMED_EDGE of the canvas, and then over the
+ * picture's own span. */
+#define FRAMED_BAND 0.04f /* the outer 4% lines of each end */
+#define FRAMED_SOFT 0.35f /* mean <= 35% of the profile's 90th percentile */
+#define FRAMED_EDGE 0.6f  /* a frame's edge over >= 60% of the canvas */
+
+/* Soft at both ends: the outer FRAMED_BAND lines of profile a[0..n). */
+static int soft_ends(const float *a, int n, float *tmp)
+{
+    int k = (int)(FRAMED_BAND * n) + 1;
+    if (n < 32)
+        return 0;
+    float t = FRAMED_SOFT * quantile(a, n, 0.9f, tmp);
+    double s0 = 0, s1 = 0;
+    for (int i = 1; i <= k; i++)
+        s0 += a[i], s1 += a[n - i];
+    return t > 0 && s0 / k <= t && s1 / k <= t;
+}
+
+/* The line in [a, b) most likely a frame's edge: of the 3 highest steps in
+ * e (mean step from the line before), the first straight over FRAMED_EDGE
+ * of the canvas; -1 if none. */
+static int framed_line(const float *L, int w, box b, int dir, const float *e,
+                       int a, int z)
+{
+    int top[3] = {-1, -1, -1};
+    for (int i = a; i < z; i++)
+        for (int k = 0; k < 3; k++)
+            if (top[k] < 0 || e[i] > e[top[k]]) {
+                for (int m = 2; m > k; m--)
+                    top[m] = top[m - 1];
+                top[k] = i;
+                break;
+            }
+    for (int k = 0; k < 3 && top[k] >= 0; k++)
+        if (edge_straight(L, w, b, dir, (dir ? b.x0 : b.y0) + top[k]) >= FRAMED_EDGE)
+            return top[k];
+    return -1;
+}
+
+static int framed(const float *L, int w, box b, const float *ra,
+                  const float *ca, const float *er, const float *ec,
+                  float *tmp, box *out)
+{
+    int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
+    int got[2] = {0, 0}, lo[2] = {0, 0}, hi[2] = {bh, bw};
+    for (int dir = 0; dir < 2; dir++) {
+        int n = dir ? bw : bh;
+        if (!soft_ends(dir ? ca : ra, n, tmp))
+            continue;
+        int m = (int)(FRAMED_BAND * n) + 2;
+        const float *e = dir ? ec : er;
+        int i0 = framed_line(L, w, b, dir, e, m, n / 2);
+        int i1 = i0 < 0 ? -1 : framed_line(L, w, b, dir, e, n / 2, n - m);
+        if (i0 < 0 || i1 < 0 || i1 - i0 < MIN_SIDE_FRAC * n)
+            continue;
+        /* softer outside the lines than between them */
+        const float *a = dir ? ca : ra;
+        double in = 0, o = 0;
+        for (int i = 1; i < n; i++)
+            if (i >= i0 && i < i1)
+                in += a[i];
+            else
+                o += a[i];
+        in /= i1 - i0;
+        o /= n - 1 - (i1 - i0);
+        if (o > 0.5 * in)
+            continue;
+        got[dir] = 1, lo[dir] = i0, hi[dir] = i1;
+    }
+    if (!got[0] && !got[1])
+        return 0;
+    box o = {b.x0 + lo[1], b.y0 + lo[0], b.x0 + hi[1], b.y0 + hi[0]};
+    /* each found edge straight along the picture's own span */
+    box rb = {o.x0, b.y0, o.x1, b.y1}, cb = {b.x0, o.y0, b.x1, o.y1};
+    if (got[0] && (edge_straight(L, w, rb, 0, o.y0) < SHARP_STRAIGHT ||
+                   edge_straight(L, w, rb, 0, o.y1) < SHARP_STRAIGHT))
+        return 0;
+    if (got[1] && (edge_straight(L, w, cb, 1, o.x0) < SHARP_STRAIGHT ||
+                   edge_straight(L, w, cb, 1, o.x1) < SHARP_STRAIGHT))
+        return 0;
+    *out = o;
+    return 1;
+}
+
 /* The sharp part of b, if b is a picture on a soft (blurred) background. */
 static int sharp(const float *L, int w, box b, box *out, box *alt)
 {
@@ -501,11 +600,30 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
      * (shallow depth of field) usually narrows in both or in none. */
     int gr = sharp_run(ra, er, bh, tmp, &r0, &r1);
     int gc = sharp_run(ca, ec, bw, tmp, &c0, &c1);
-    if (gr + gc != 1) {
+    if (!gr && !gc) {
+        int f = framed(L, w, b, ra, ca, er, ec, tmp, out);
         free(buf);
-        return 0;
+        if (f)
+            *alt = *out;
+        return f;
     }
     *out = (box){b.x0 + c0, b.y0 + r0, b.x0 + c1, b.y0 + r1};
+    if (gr && gc) {
+        /* A picture set inside both sides of its blurred copy: its four
+         * edges are straight lines, which a shallow-focus photo's sharp
+         * subject does not have; at least three of them must show (one
+         * may run where the picture has the blur's colours). */
+        box rb = {out->x0, b.y0, out->x1, b.y1}, cb = {b.x0, out->y0, b.x1, out->y1};
+        int ok = (edge_straight(L, w, rb, 0, out->y0) >= SHARP_STRAIGHT) +
+                 (edge_straight(L, w, rb, 0, out->y1) >= SHARP_STRAIGHT) +
+                 (edge_straight(L, w, cb, 1, out->x0) >= SHARP_STRAIGHT) +
+                 (edge_straight(L, w, cb, 1, out->x1) >= SHARP_STRAIGHT);
+        free(buf);
+        if (ok < 3)
+            return 0;
+        *alt = *out;
+        return 1;
+    }
     {
         int a0 = gr ? out->y0 : out->x0, a1 = gr ? out->y1 : out->x1;
         float s0 = edge_straight(L, w, b, gr ? 0 : 1, a0);
@@ -538,7 +656,7 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
     return 1;
 }
 
-/* ---- 4. overlay -------------------------------------------------------------- */
+/* ---- 5. overlay -------------------------------------------------------------- */
 
 /* A watermark box: a rectangle blended over the picture, out = (1 - a) in +
  * a c, for one colour c and opacity a.  Its border is a straight step of
@@ -906,6 +1024,201 @@ static void overlay_undo(float *p, int rw, int rh, box o)
     free(bad);
 }
 
+/* ---- 4. post ----------------------------------------------------------------- */
+
+/* A screenshot of a post or of an app's screen: above and below the picture
+ * lie bands of interface (bars, a header with an avatar and a name, icons,
+ * a caption) drawn on a few exactly flat background colours.  Walking in
+ * from the top (and from the bottom), a row belongs to the interface while
+ * at least POST_UI of it has one of the background colours met so far; a
+ * row that is all one colour (>= POST_FLAT in a 9-level window) brings in
+ * a new background colour.  The picture starts after the last interface
+ * row whose colour both ends share (the page): a picture that begins with a
+ * flat sky is not eaten up to its first tree, and a bar of its own colour
+ * at the very top or bottom is still interface.  The two ends must share a
+ * page colour, each be at least POST_MIN_FRAC of the height, and text or
+ * icons (steps of TEXT_STEP levels) must appear in them: a photo's sky and
+ * ground do not pass. */
+#define POST_UI 0.5f        /* an interface row: half of it in a UI colour, */
+#define POST_UI_TEXT 0.25f  /* or a quarter of it and text */
+#define POST_FLAT 0.95f     /* a new UI colour: a flat row */
+#define POST_TOL 5.0f       /* a UI colour's samples: within 5 levels */
+#define POST_SAME 4.0f      /* the two ends' page colour: within 4 levels */
+#define POST_MIN_FRAC 0.02f /* each end >= 2% of the height */
+#define POST_MAX_TOP 0.6f   /* the top's interface: < 60% of the height */
+#define POST_TEXT 8         /* text: >= 8 steps in or out of the colour */
+
+typedef struct post_end {
+    float col[8];   /* the flat colours met */
+    int ncol;
+    int used[8];    /* rows in each colour */
+    int end;        /* the first row that is not interface (from the side) */
+    int text;       /* rows with text or icons */
+} post_end;
+
+/* Share of the samples p[0], p[3], p[6] ... (of n) within POST_TOL of c. */
+static float share_near(const float *p, int n, float c)
+{
+    int k = 0, m = 0;
+    for (int i = 0; i < n; i += 3, m++)
+        k += fabsf(p[i] - c) <= POST_TOL;
+    return m ? (float)k / m : 0;
+}
+
+/* Text on colour c: the row goes in and out of c, by sharp steps, many
+ * times (a picture between two margins of c does it twice). */
+static int text_on(const float *p, int n, float c)
+{
+    int k = 0;
+    for (int i = 1; i < n; i++) /* no carried state: vectorised */
+        k += ((fabsf(p[i - 1] - c) <= POST_TOL) != (fabsf(p[i] - c) <= POST_TOL)) &
+             (fabsf(p[i] - p[i - 1]) >= TEXT_STEP / 2);
+    return k;
+}
+
+/* Which UI colour (index into e->col) row p (n samples) is in, -1 if none;
+ * a flat row of a new colour adds it. */
+static int post_row(const float *p, int n, post_end *e, int add_new,
+                    float *share)
+{
+    /* in a known colour first: most interface rows are, and it is cheap */
+    int kt = -1;
+    for (int k = 0; k < e->ncol; k++) {
+        float f = share_near(p, n, e->col[k]);
+        if (f >= POST_UI) {
+            *share = f;
+            return k;
+        }
+        if (f >= POST_UI_TEXT && kt < 0)
+            kt = k;
+    }
+    float c;
+    *share = 0;
+    if (line_dominance(p, 1, n, 3, &c) >= POST_FLAT) {
+        for (int k = 0; k < e->ncol; k++)
+            if (fabsf(c - e->col[k]) <= POST_SAME)
+                return k;
+        if (!add_new || e->ncol >= 8)
+            return -1;
+        e->col[e->ncol] = c;
+        e->used[e->ncol] = 0;
+        *share = 1;
+        return e->ncol++;
+    }
+    if (kt >= 0 && text_on(p, n, e->col[kt]) >= POST_TEXT) {
+        *share = POST_UI_TEXT; /* text already counted */
+        return kt;
+    }
+    return -1;
+}
+
+/* Walk rows y0, y0 + dir, ... (at most lim rows) while they are interface,
+ * knowing the colours of `seed` from the start (a caption cut off by the
+ * screen's edge starts the bottom with text). */
+static void post_walk(const float *L, int w, box b, int y0, int dir, int lim,
+                      const post_end *seed, post_end *e)
+{
+    int n = b.x1 - b.x0, i = 0;
+    e->ncol = seed ? seed->ncol : 0, e->text = 0;
+    for (int k = 0; k < e->ncol; k++)
+        e->col[k] = seed->col[k], e->used[k] = 0;
+    for (; i < lim; i++) {
+        const float *p = L + (size_t)(y0 + dir * i) * w + b.x0;
+        float f;
+        int k = post_row(p, n, e, 1, &f);
+        if (k < 0)
+            break;
+        e->used[k]++;
+        /* post() asks for two rows with text; a row all in the colour has
+         * none */
+        if (e->text < 2 && f < 0.98f)
+            e->text += f == POST_UI_TEXT || text_on(p, n, e->col[k]) >= POST_TEXT;
+    }
+    e->end = i;
+}
+
+/* The last row (counted from the side, exclusive) of the walk's interface
+ * whose colour is one of the page colours pc[0..np). */
+static int post_edge(const float *L, int w, box b, int y0, int dir,
+                     const post_end *e, const float *pc, int np)
+{
+    post_end pe;
+    pe.ncol = np;
+    memcpy(pe.col, pc, np * sizeof *pc);
+    int last = 0, n = b.x1 - b.x0;
+    for (int i = 0; i < e->end; i++) {
+        float f;
+        if (post_row(L + (size_t)(y0 + dir * i) * w + b.x0, n, &pe, 0, &f) >= 0)
+            last = i + 1;
+    }
+    return last;
+}
+
+static int post(const float *L, int w, box b, box *out)
+{
+    int bh = b.y1 - b.y0;
+    int minr = (int)(POST_MIN_FRAC * bh) > 2 ? (int)(POST_MIN_FRAC * bh) : 2;
+    post_end top, bot;
+    /* the interface above the picture is never most of the screen (this
+     * also bounds the walk through a photo's white background) */
+    post_walk(L, w, b, b.y0, 1, (int)(POST_MAX_TOP * bh), NULL, &top);
+    if (top.end < minr || top.end >= (int)(POST_MAX_TOP * bh))
+        return 0;
+    post_walk(L, w, b, b.y1 - 1, -1, bh - top.end, &top, &bot);
+    if (bot.end < minr || top.text + bot.text < 2)
+        return 0;
+    /* the page: the colours of the top that the bottom has too */
+    float pc[8];
+    int np = 0;
+    for (int k = 0; k < top.ncol; k++)
+        if (bot.used[k])
+            pc[np++] = top.col[k];
+    if (!np)
+        return 0;
+    int t = post_edge(L, w, b, b.y0, 1, &top, pc, np);
+    int u = post_edge(L, w, b, b.y1 - 1, -1, &bot, pc, np);
+    if (t < minr || u < minr || bh - t - u < MIN_SIDE_FRAC * bh)
+        return 0;
+    *out = (box){b.x0, b.y0 + t, b.x1, b.y1 - u};
+    return 1;
+}
+
+/* An exact canvas: a lossless screenshot's page is one exact colour (the
+ * corners' own), where a picture's white or black background, however
+ * plain, has a few samples off it along every line.  Lines are peeled while
+ * at most EXACT_OUT of their samples leave the colour by more than half a
+ * level; the first sample that leaves it usually ends a photo's line at
+ * once.  Returns 0 when the corners differ or nothing was peeled. */
+#define EXACT_OUT 0.005f
+
+static int exact_line(const float *p, ptrdiff_t step, int n, float c)
+{
+    int bad = 0, lim = (int)(EXACT_OUT * n);
+    for (int i = 0; i < n; i++)
+        if (fabsf(p[i * step] - c) > 0.5f && ++bad > lim)
+            return 0;
+    return 1;
+}
+
+static int exact_trim(const float *L, int w, int h, box *out)
+{
+    float c = L[0];
+    if (fabsf(L[w - 1] - c) > 0.5f || fabsf(L[(size_t)(h - 1) * w] - c) > 0.5f ||
+        fabsf(L[(size_t)h * w - 1] - c) > 0.5f)
+        return 0;
+    box b = {0, 0, w, h};
+    while (b.y1 - b.y0 > MIN_SIDE && exact_line(L + (size_t)b.y0 * w + b.x0, 1, b.x1 - b.x0, c))
+        b.y0++;
+    while (b.y1 - b.y0 > MIN_SIDE && exact_line(L + (size_t)(b.y1 - 1) * w + b.x0, 1, b.x1 - b.x0, c))
+        b.y1--;
+    while (b.x1 - b.x0 > MIN_SIDE && exact_line(L + (size_t)b.y0 * w + b.x0, w, b.y1 - b.y0, c))
+        b.x0++;
+    while (b.x1 - b.x0 > MIN_SIDE && exact_line(L + (size_t)b.y0 * w + b.x1 - 1, w, b.y1 - b.y0, c))
+        b.x1--;
+    *out = b;
+    return b.x0 || b.y0 || b.x1 != w || b.y1 != h;
+}
+
 /* ---- candidates -------------------------------------------------------------- */
 
 static int differs(box a, box b, int w, int h)
@@ -962,6 +1275,20 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
      * keep only the sides that are a frame */
     box traw = t;
     t = frame_only(luma, w, h, traw, tref);
+    /* post: the picture between the interface bands of a screen, its
+     * side margins trimmed (its rows are already the picture's edges) */
+    box po;
+    int has_post = post(luma, w, full, &po);
+    if (has_post) {
+        /* a post's column is centred: the narrower margin is the page's
+         * (the picture's edge may have the page's colour on one side) */
+        box pt = po;
+        if (trim(luma, w, &pt, minw, minh, NULL, NULL, 0, NULL)) {
+            int mx = pt.x0 < w - pt.x1 ? pt.x0 : w - pt.x1;
+            po.x0 = mx, po.x1 = w - mx;
+        }
+        has_post = big_enough(po, w, h);
+    }
     /* block: bands of rows, then of columns inside the tallest band */
     box bl = traw, band;
     int gy = (int)(GAP_MIN_FRAC * h), gx = (int)(GAP_MIN_FRAC * w);
@@ -990,9 +1317,15 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
 
     /* most specific first */
     int k = 0;
-    if (has_sharp) {
-        k = add(tmp, k, 8, sh, SCRIM__REG_SHARP, seen, nseen, w, h);
+    if (has_post) {
+        k = add(tmp, k, 8, po, SCRIM__REG_BLOCK, seen, nseen, w, h);
         if (k)
+            seen[nseen++] = po;
+    }
+    if (has_sharp) {
+        int ks0 = k;
+        k = add(tmp, k, 8, sh, SCRIM__REG_SHARP, seen, nseen, w, h);
+        if (k > ks0)
             seen[nseen++] = sh;
         int ks = k;
         k = add(tmp, k, 8, sh2, SCRIM__REG_SHARP, seen, nseen, w, h);
@@ -1038,6 +1371,15 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
             if (k > k2)
                 seen[nseen++] = pr;
         }
+    }
+    /* an exact canvas around the picture (a white product shot on a white
+     * page, which the tolerant trim eats into) */
+    box ex;
+    if (exact_trim(luma, w, h, &ex)) {
+        int k3 = k;
+        k = add(tmp, k, 8, ex, SCRIM__REG_TRIM, seen, nseen, w, h);
+        if (k > k3)
+            seen[nseen++] = ex;
     }
     /* a watermark box on the picture: first, it is the most specific */
     box ov;

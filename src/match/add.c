@@ -72,8 +72,10 @@ static int add_video(scrim_import *imp, const void *buf, size_t len,
 {
     scrim_vpdq q;
     int rc = scrim_video_hash_buffer(buf, len, vo, &q, err, errlen);
-    if (rc)
+    if (rc) {   /* a damaged video may have frames hashed before its error */
+        scrim_vpdq_free(&q);
         return rc;
+    }
     scrim_store_frame *f = malloc((q.count ? q.count : 1) * sizeof *f);
     if (!f) {
         scrim_vpdq_free(&q);

@@ -38,6 +38,8 @@ struct scrim__people {
     scrim_reviewers *db;        /* opened at first use (store's side env) */
     GHashTable *by_name;        /* name -> person (under lock) */
     person total;               /* every reviewer together, for /metrics */
+    scrim__shared *sh;          /* --cluster: accounts, exposure and the
+                                 * log in PostgreSQL (shared.c); else NULL */
 };
 
 static double wall(void)
@@ -109,9 +111,12 @@ static person *person_of(scrim__people *p, const char *name)
     return x;
 }
 
-static void log_event(scrim_reviewers *db, json_t *ev)
+/* Logged here, and clustered in PostgreSQL too (shared.c). */
+static void log_event(scrim__people *p, scrim_reviewers *db, json_t *ev)
 {
     char err[256];
+    if (ev && p->sh)
+        scrim__shared_log(p->sh, ev);
     if (ev && db && scrim_review_log_add(db, ev, err, sizeof err))
         scrim__log_msg("warning", "review log: %s", err);
     json_decref(ev);
@@ -119,7 +124,57 @@ static void log_event(scrim_reviewers *db, json_t *ev)
 
 static int fail(scrim_call *c, int rc, const char *err)
 {
+    if (rc == SCRIM__SHARED_DOWN)
+        return scrim_call_error(c, 503, "cluster_unavailable", "reviewer "
+                                "accounts and their data are kept in the "
+                                "cluster's PostgreSQL, which cannot be reached "
+                                "now (retry later): %s", err);
     return scrim__call_fail(c, rc, "%s", err);
+}
+
+/* ---- where reviewer data lives: this node's LMDB, or (--cluster) the
+ * cluster's PostgreSQL (shared.c) ------------------------------------------ */
+
+static int x_count(scrim__people *p, scrim_reviewers *db, const char *name,
+                   const scrim_exposure *d, const scrim_exposure *caps,
+                   const char **which, scrim_exposure *today, char *err,
+                   size_t errlen)
+{
+    const char *wh = NULL;
+    if (!p->sh)
+        return scrim_exposure_count(db, name, d, caps, which, today, err, errlen);
+    int rc = scrim__shared_count(p->sh, name, d, caps, &wh, today, err, errlen);
+    if (which)
+        *which = wh;
+    return rc;
+}
+
+static int x_exposure(scrim__people *p, scrim_reviewers *db, const char *name,
+                      json_t **out, char *err, size_t errlen)
+{
+    if (!p->sh)
+        return scrim_exposure_get(db, name, out, err, errlen);
+    int rc = scrim__shared_exposure(p->sh, name, out, err, errlen);
+    if (rc == SCRIM__SHARED_DOWN) {
+        /* today as counted here against PostgreSQL's last answer; the
+         * week and the days need PostgreSQL */
+        scrim_exposure zero = {0}, t;
+        if ((rc = x_count(p, db, name, &zero, NULL, NULL, &t, err, errlen)))
+            return rc;
+        *out = json_pack("{s:{s:I, s:I, s:f, s:I, s:I}, s:n, s:[]}", "today",
+                         "previews", (json_int_t)t.previews, "reveals",
+                         (json_int_t)t.reveals, "seconds", t.seconds, "items",
+                         (json_int_t)t.items, "refused", (json_int_t)t.refused,
+                         "week", "days");
+    }
+    return rc;
+}
+
+static int x_get(scrim__people *p, scrim_reviewers *db, const char *name,
+                 json_t **out, char *err, size_t errlen)
+{
+    return p->sh ? scrim__shared_get(p->sh, name, out, err, errlen)
+                 : scrim_reviewer_get(db, name, out, err, errlen);
 }
 
 static int reply(scrim_call *c, json_t *j)
@@ -151,13 +206,19 @@ int scrim__people_auth(scrim_call *c, scrim__people *p, const char *token,
     json_t *a = NULL;
     int none = 0;
     memset(w, 0, sizeof *w);
-    /* a wrong token writes nothing, even where no account was ever made */
-    scrim_reviewers *db = db_get(c, p, 0, &none);
-    if (none)
-        return quiet ? 1 : scrim_call_error(c, 403, "forbidden", "wrong token");
-    if (!db)
-        return -1;
-    int rc = scrim_reviewer_by_token(db, token, &a, err, sizeof err);
+    int rc;
+    if (p->sh) {
+        /* clustered: PostgreSQL's accounts, read on every request */
+        rc = scrim__shared_by_token(p->sh, token, &a, err, sizeof err);
+    } else {
+        /* a wrong token writes nothing, even where no account was ever made */
+        scrim_reviewers *db = db_get(c, p, 0, &none);
+        if (none)
+            return quiet ? 1 : scrim_call_error(c, 403, "forbidden", "wrong token");
+        if (!db)
+            return -1;
+        rc = scrim_reviewer_by_token(db, token, &a, err, sizeof err);
+    }
     if (rc == SCRIM_ENOTFOUND)
         return quiet ? 1 : scrim_call_error(c, 403, "forbidden", "wrong token");
     if (rc)
@@ -222,8 +283,7 @@ static int count(scrim_call *c, scrim__people *p, scrim_reviewers *db,
     scrim_exposure caps = {
         .reveals = w->admin ? 0 : (uint64_t)c->settings->review_max_reveals,
         .items = w->admin ? 0 : (uint64_t)c->settings->review_max_items};
-    int rc = scrim_exposure_count(db, w->name, d, &caps, &which, NULL, err,
-                                  sizeof err);
+    int rc = x_count(p, db, w->name, d, &caps, &which, NULL, err, sizeof err);
     pthread_mutex_lock(&p->lock);
     person *x = person_of(p, w->name);
     person *t[2] = {x, &p->total};
@@ -241,7 +301,7 @@ static int count(scrim_call *c, scrim__people *p, scrim_reviewers *db,
     if (rc == SCRIM_EBUSY) {
         int rev = !strcmp(which, "reveals");
         int cap = rev ? c->settings->review_max_reveals : c->settings->review_max_items;
-        log_event(db, json_pack("{s:s, s:s, s:s}", "who", w->name, "event",
+        log_event(p, db, json_pack("{s:s, s:s, s:s}", "who", w->name, "event",
                                 "cap_refused", "cap", which));
         return scrim_call_error(
             c, 429, rev ? "reveal_cap" : "item_cap",
@@ -373,7 +433,7 @@ int scrim__people_preview(scrim_call *c, scrim__people *p, scrim_review *rv,
             x->open[k].start = now;
         }
         pthread_mutex_unlock(&p->lock);
-        log_event(db, json_pack("{s:s, s:s, s:s, s:s}", "who", w->name, "event",
+        log_event(p, db, json_pack("{s:s, s:s, s:s, s:s}", "who", w->name, "event",
                                 "reveal", "id", id, "level", level));
     }
     note_activity(p, c, w);
@@ -419,7 +479,7 @@ static int route_revealed(scrim_call *c, scrim__people *p, scrim_reviewers *db,
     secs = floor(secs * 1000 + 0.5) / 1000;
     scrim_exposure d = {.seconds = secs};
     char err[256];
-    int rc = scrim_exposure_count(db, w->name, &d, NULL, NULL, NULL, err, sizeof err);
+    int rc = x_count(p, db, w->name, &d, NULL, NULL, NULL, err, sizeof err);
     if (rc)
         return fail(c, rc, err);
     pthread_mutex_lock(&p->lock);
@@ -427,7 +487,7 @@ static int route_revealed(scrim_call *c, scrim__people *p, scrim_reviewers *db,
     x->seconds += secs;
     p->total.seconds += secs;
     pthread_mutex_unlock(&p->lock);
-    log_event(db, json_pack("{s:s, s:s, s:s, s:f, s:f}", "who", w->name, "event",
+    log_event(p, db, json_pack("{s:s, s:s, s:s, s:f, s:f}", "who", w->name, "event",
                             "reveal_end", "id", id, "seconds", secs, "claimed",
                             claimed));
     return reply(c, json_pack("{s:f, s:f}", "seconds", secs, "claimed", claimed));
@@ -445,7 +505,7 @@ int scrim__people_may_decide(scrim_call *c, scrim__people *p, const scrim__who *
     scrim_reviewers *db = db_of(c, p);
     if (!db)
         return -1;
-    if (scrim_exposure_count(db, w->name, &zero, NULL, NULL, &today, err, sizeof err))
+    if (x_count(p, db, w->name, &zero, NULL, NULL, &today, err, sizeof err))
         return fail(c, SCRIM_EDB, err);
     if (today.items < (uint64_t)cap)
         return 0;
@@ -464,13 +524,13 @@ void scrim__people_decided(scrim_call *c, scrim__people *p, const scrim__who *w,
         return;
     }
     scrim_exposure d = {.items = 1};
-    if (scrim_exposure_count(db, w->name, &d, NULL, NULL, NULL, err, sizeof err))
+    if (x_count(p, db, w->name, &d, NULL, NULL, NULL, err, sizeof err))
         scrim__log_msg("warning", "review exposure: %s", err);
     pthread_mutex_lock(&p->lock);
     person_of(p, w->name)->items++;
     p->total.items++;
     pthread_mutex_unlock(&p->lock);
-    log_event(db, json_pack("{s:s, s:s, s:s, s:s}", "who", w->name, "event",
+    log_event(p, db, json_pack("{s:s, s:s, s:s, s:s}", "who", w->name, "event",
                             "decision", "id", id, "decision", decision));
     note_activity(p, c, w);
 }
@@ -481,7 +541,7 @@ static json_t *me_json(scrim_call *c, scrim__people *p, scrim_reviewers *db,
                        const scrim__who *w, char *err, size_t errlen)
 {
     json_t *exp = NULL;
-    if (scrim_exposure_get(db, w->name, &exp, err, errlen))
+    if (x_exposure(p, db, w->name, &exp, err, errlen))
         return NULL;
     const scrim_settings *s = c->settings;
     json_t *today = json_object_get(exp, "today");
@@ -548,6 +608,8 @@ static int route_me(scrim_call *c, scrim__people *p, scrim_reviewers *db,
         json_decref(b);
         if (!ev)
             return scrim_call_error(c, 400, "bad_request", "reason is not valid UTF-8");
+        if (p->sh)
+            scrim__shared_log(p->sh, ev);
         int rc = scrim_review_log_add(db, ev, err, sizeof err);
         json_decref(ev);
         if (rc)
@@ -573,16 +635,19 @@ static int route_me(scrim_call *c, scrim__people *p, scrim_reviewers *db,
                                     "{\"level\": \"strong\" | \"default\" | ..., "
                                     "\"no_pictures\": true | false}");
         }
-        int rc = scrim_reviewer_prefs(db, w->name, json_string_value(lv),
-                                      np ? json_is_true(np) : -1, NULL, err,
-                                      sizeof err);
+        int rc = p->sh ? scrim__shared_prefs(p->sh, w->name, json_string_value(lv),
+                                             np ? json_is_true(np) : -1, err,
+                                             sizeof err)
+                       : scrim_reviewer_prefs(db, w->name, json_string_value(lv),
+                                              np ? json_is_true(np) : -1, NULL,
+                                              err, sizeof err);
         json_decref(b);
         if (rc)
             return fail(c, rc, err);
         /* the answer with the new settings */
         json_t *a = NULL;
         scrim__who now = *w;
-        if (!scrim_reviewer_get(db, w->name, &a, err, sizeof err)) {
+        if (!x_get(p, db, w->name, &a, err, sizeof err)) {
             const char *l = json_string_value(json_object_get(a, "level"));
             snprintf(now.level, sizeof now.level, "%s", l ? l : "");
             now.no_pictures = json_is_true(json_object_get(a, "no_pictures"));
@@ -599,14 +664,25 @@ static int route_me(scrim_call *c, scrim__people *p, scrim_reviewers *db,
 
 /* ---- warnings, log ----------------------------------------------------------------- */
 
-static int route_warnings(scrim_call *c, scrim_reviewers *db, const scrim__who *w,
-                          const char *name)
+/* The content warnings: clustered, PostgreSQL's (as last read while it is
+ * unreachable, else this node's). */
+static int x_warnings(scrim__people *p, scrim_reviewers *db, json_t **out,
+                      char *err, size_t errlen)
+{
+    int rc = p->sh ? scrim__shared_warnings(p->sh, out, err, errlen)
+                   : SCRIM__SHARED_DOWN;
+    return rc == SCRIM__SHARED_DOWN ? scrim_review_warnings(db, out, err, errlen)
+                                    : rc;
+}
+
+static int route_warnings(scrim_call *c, scrim__people *p, scrim_reviewers *db,
+                          const scrim__who *w, const char *name)
 {
     char err[512];
     json_t *out;
     int rc;
     if (c->method == SCRIM_GET && !*name) {
-        rc = scrim_review_warnings(db, &out, err, sizeof err);
+        rc = x_warnings(p, db, &out, err, sizeof err);
         return rc ? fail(c, rc, err) : reply(c, out);
     }
     if (c->method != SCRIM_PUT || !*name)
@@ -623,15 +699,19 @@ static int route_warnings(scrim_call *c, scrim_reviewers *db, const scrim__who *
                                 "{\"warning\": \"graphic violence\"} (\"\" or "
                                 "null removes it)");
     }
-    rc = scrim_review_warning_set(db, name, json_string_value(t), err, sizeof err);
+    rc = p->sh ? scrim__shared_warning_set(p->sh, name, json_string_value(t),
+                                           err, sizeof err)
+               : scrim_review_warning_set(db, name, json_string_value(t), err,
+                                          sizeof err);
     json_decref(b);
     if (rc)
         return fail(c, rc, err);
-    rc = scrim_review_warnings(db, &out, err, sizeof err);
+    rc = x_warnings(p, db, &out, err, sizeof err);
     return rc ? fail(c, rc, err) : reply(c, out);
 }
 
-static int route_log(scrim_call *c, scrim_reviewers *db, const scrim__who *w)
+static int route_log(scrim_call *c, scrim__people *p, scrim_reviewers *db,
+                     const scrim__who *w)
 {
     char err[256];
     json_t *out;
@@ -660,8 +740,16 @@ static int route_log(scrim_call *c, scrim_reviewers *db, const scrim__who *w)
             return scrim_call_error(c, 400, "bad_request", "?limit= must be an "
                                     "integer from 1 to 1000, got '%.40s'", ls);
     }
-    int rc = scrim_review_log_list(db, who, since, (size_t)limit, &out, err,
+    /* clustered: every node's log; without PostgreSQL, this node's */
+    int rc = p->sh ? scrim__shared_log_list(p->sh, who, since, (size_t)limit,
+                                            &out, err, sizeof err)
+                   : SCRIM__SHARED_DOWN;
+    if (rc == SCRIM__SHARED_DOWN) {
+        rc = scrim_review_log_list(db, who, since, (size_t)limit, &out, err,
                                    sizeof err);
+        if (!rc && p->sh)
+            scrim_call_reply_header(c, "X-Scrim-Log", "this-node");
+    }
     return rc ? fail(c, rc, err) : reply(c, out);
 }
 
@@ -683,9 +771,9 @@ int scrim__people_route(scrim_call *c, scrim__people *p, scrim_review *rv,
     if (me)
         return route_me(c, p, db, w, rest);
     if (warn)
-        return route_warnings(c, db, w, rest);
+        return route_warnings(c, p, db, w, rest);
     if (log)
-        return route_log(c, db, w);
+        return route_log(c, p, db, w);
     if (c->method != SCRIM_POST)
         return scrim_call_error(c, 405, "method_not_allowed",
                                 "use POST /v1/review/ID/revealed");
@@ -698,12 +786,13 @@ int scrim__people_route(scrim_call *c, scrim__people *p, scrim_review *rv,
 /* ---- /v1/reviewers ---------------------------------------------------------------- */
 
 /* An account with its exposure (today, week). */
-static json_t *with_exposure(scrim_reviewers *db, json_t *a, int days)
+static json_t *with_exposure(scrim__people *p, scrim_reviewers *db, json_t *a,
+                             int days)
 {
     json_t *e = NULL;
     char err[256];
     const char *name = json_string_value(json_object_get(a, "name"));
-    if (name && !scrim_exposure_get(db, name, &e, err, sizeof err)) {
+    if (name && !x_exposure(p, db, name, &e, err, sizeof err)) {
         if (!days)
             json_object_del(e, "days");
         json_object_set_new(a, "exposure", e);
@@ -734,17 +823,18 @@ int scrim__people_accounts(scrim_call *c, scrim__people *p, const scrim__who *w)
     name[n] = '\0';
     if (!*name) {
         if (c->method == SCRIM_GET) {
-            if ((rc = scrim_reviewer_list(db, &out, err, sizeof err)))
+            if ((rc = p->sh ? scrim__shared_list(p->sh, &out, err, sizeof err)
+                            : scrim_reviewer_list(db, &out, err, sizeof err)))
                 return fail(c, rc, err);
             size_t i;
             json_t *a;
             json_array_foreach(out, i, a)
-                with_exposure(db, a, 0);
+                with_exposure(p, db, a, 0);
             json_t *shared = json_object();
             static const char *const anon[] = {"reviewer", "admin"};
             for (int k = 0; k < 2; k++) {
                 json_t *e = NULL;
-                if (!scrim_exposure_get(db, anon[k], &e, err, sizeof err)) {
+                if (!x_exposure(p, db, anon[k], &e, err, sizeof err)) {
                     json_object_del(e, "days");
                     json_object_set_new(shared, anon[k], e);
                 }
@@ -764,10 +854,14 @@ int scrim__people_accounts(scrim_call *c, scrim__people *p, const scrim__who *w)
                                     "| \"lead\" (optional)}");
         }
         char token[SCRIM_REVIEWER_TOKEN_LEN + 1];
-        rc = scrim_reviewer_add(db, json_string_value(nm), json_string_value(role),
-                                token, &out, err, sizeof err);
+        rc = p->sh ? scrim__shared_add(p->sh, json_string_value(nm),
+                                       json_string_value(role), token, &out,
+                                       err, sizeof err)
+                   : scrim_reviewer_add(db, json_string_value(nm),
+                                        json_string_value(role), token, &out,
+                                        err, sizeof err);
         if (!rc) {
-            log_event(db, json_pack("{s:s, s:s, s:s, s:s}", "who", w->name,
+            log_event(p, db, json_pack("{s:s, s:s, s:s, s:s}", "who", w->name,
                                     "event", "reviewer_added", "reviewer",
                                     json_string_value(nm), "role",
                                     json_string_value(json_object_get(out, "role"))));
@@ -782,23 +876,27 @@ int scrim__people_accounts(scrim_call *c, scrim__people *p, const scrim__who *w)
         return 0;
     }
     if (!*rest && c->method == SCRIM_GET) {
-        if ((rc = scrim_reviewer_get(db, name, &out, err, sizeof err)))
+        if ((rc = x_get(p, db, name, &out, err, sizeof err)))
             return fail(c, rc, err);
-        return reply(c, with_exposure(db, out, 1));
+        return reply(c, with_exposure(p, db, out, 1));
     }
     if (!*rest && c->method == SCRIM_DELETE) {
-        if ((rc = scrim_reviewer_remove(db, name, err, sizeof err)))
+        if ((rc = p->sh ? scrim__shared_remove(p->sh, name, err, sizeof err)
+                        : scrim_reviewer_remove(db, name, err, sizeof err)))
             return fail(c, rc, err);
-        log_event(db, json_pack("{s:s, s:s, s:s}", "who", w->name, "event",
+        log_event(p, db, json_pack("{s:s, s:s, s:s}", "who", w->name, "event",
                                 "reviewer_removed", "reviewer", name));
         return reply(c, json_pack("{s:s, s:b}", "name", name, "removed", 1));
     }
     int dis = !strcmp(rest, "disable");
     if ((dis || !strcmp(rest, "enable")) && c->method == SCRIM_POST) {
-        if ((rc = scrim_reviewer_set_disabled(db, name, dis, err, sizeof err)) ||
-            (rc = scrim_reviewer_get(db, name, &out, err, sizeof err)))
+        if ((rc = p->sh ? scrim__shared_set_disabled(p->sh, name, dis, &out,
+                                                     err, sizeof err)
+                        : scrim_reviewer_set_disabled(db, name, dis, err,
+                                                      sizeof err)) ||
+            (!p->sh && (rc = scrim_reviewer_get(db, name, &out, err, sizeof err))))
             return fail(c, rc, err);
-        log_event(db, json_pack("{s:s, s:s, s:s}", "who", w->name, "event",
+        log_event(p, db, json_pack("{s:s, s:s, s:s}", "who", w->name, "event",
                                 dis ? "reviewer_disabled" : "reviewer_enabled",
                                 "reviewer", name));
         return reply(c, out);
@@ -879,6 +977,12 @@ scrim__people *scrim__people_new(scrim_server *srv)
     if (!p)
         return NULL;
     pthread_mutex_init(&p->lock, NULL);
+    const char *ci = scrim__cluster_conninfo(srv);
+    if (ci && !(p->sh = scrim__shared_new(ci))) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
     p->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     if (scrim_server_metrics(srv, metrics, p)) {
         scrim__people_free(p);
@@ -893,6 +997,7 @@ void scrim__people_free(scrim__people *p)
         return;
     if (p->db)
         scrim_reviewers_close(p->db);
+    scrim__shared_free(p->sh);
     g_hash_table_destroy(p->by_name);
     pthread_mutex_destroy(&p->lock);
     free(p);

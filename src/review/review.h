@@ -119,4 +119,59 @@ MDB_dbi review__entries(scrim_review *r);
 int review__count(MDB_txn *txn, MDB_dbi entries, json_t *matches,
                   const char *was, const char *now, double time);
 
+/* ---- reviewer data in PostgreSQL (shared.c): scrimd --cluster --------
+ * Accounts, exposure and the reviewers' log, shared by every node.  The
+ * functions return 0, a SCRIM_E* code with err, or SCRIM__SHARED_DOWN:
+ * PostgreSQL is unreachable (err says why). */
+#define SCRIM__SHARED_DOWN 1
+typedef struct scrim__shared scrim__shared;
+struct scrim_exposure;
+scrim__shared *scrim__shared_new(const char *conninfo);
+void scrim__shared_free(scrim__shared *sh);
+/* An account changed somewhere (NOTIFY scrim_reviewers, sync.c): the
+ * copies kept for when PostgreSQL is unreachable are dropped. */
+void scrim__shared_changed(void);
+/* What was counted or logged while PostgreSQL was unreachable, sent now
+ * (the sync thread, once it reaches PostgreSQL again). */
+void scrim__shared_flush_all(void);
+/* As scrim_reviewer_by_token; while PostgreSQL is unreachable, the account
+ * as this node last read it (if none changed since). */
+int scrim__shared_by_token(scrim__shared *sh, const char *token,
+                           json_t **out, char *err, size_t errlen);
+int scrim__shared_add(scrim__shared *sh, const char *name, const char *role,
+                      char token[65], json_t **out, char *err, size_t errlen);
+int scrim__shared_get(scrim__shared *sh, const char *name, json_t **out,
+                      char *err, size_t errlen);
+int scrim__shared_list(scrim__shared *sh, json_t **out, char *err,
+                       size_t errlen);
+int scrim__shared_set_disabled(scrim__shared *sh, const char *name,
+                               int disabled, json_t **out, char *err,
+                               size_t errlen);
+int scrim__shared_remove(scrim__shared *sh, const char *name, char *err,
+                         size_t errlen);
+int scrim__shared_prefs(scrim__shared *sh, const char *name,
+                        const char *level, int no_pictures, char *err,
+                        size_t errlen);
+/* As scrim_exposure_count (SCRIM_EBUSY: a cap; *which says which); while
+ * PostgreSQL is unreachable, counted here against the row as it last gave
+ * it, and added to it when it is back (never SCRIM__SHARED_DOWN). */
+int scrim__shared_count(scrim__shared *sh, const char *name,
+                        const struct scrim_exposure *d,
+                        const struct scrim_exposure *caps, const char **which,
+                        struct scrim_exposure *today, char *err, size_t errlen);
+int scrim__shared_exposure(scrim__shared *sh, const char *name, json_t **out,
+                           char *err, size_t errlen);
+/* Append ev (borrowed; "time" added) to the cluster's log: kept and sent
+ * later while PostgreSQL is unreachable. */
+void scrim__shared_log(scrim__shared *sh, json_t *ev);
+/* Per-list content warnings, as scrim_review_warnings / _warning_set;
+ * while PostgreSQL is unreachable, reading gives them as last read. */
+int scrim__shared_warnings(scrim__shared *sh, json_t **out, char *err,
+                           size_t errlen);
+int scrim__shared_warning_set(scrim__shared *sh, const char *list,
+                              const char *text, char *err, size_t errlen);
+int scrim__shared_log_list(scrim__shared *sh, const char *who, double since,
+                           size_t limit, json_t **out, char *err,
+                           size_t errlen);
+
 #endif

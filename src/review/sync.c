@@ -144,6 +144,15 @@ static int pull_all(review_sync *sy, PGconn *conn, char *err, size_t errlen)
     }
 }
 
+/* A notification: scrim_review (rows to pull: the loop pulls anyway) or
+ * scrim_reviewers (an account changed: shared.c drops its copies). */
+static void notified(PGnotify *nt)
+{
+    if (!strcmp(nt->relname, "scrim_reviewers"))
+        scrim__shared_changed();
+    PQfreemem(nt);
+}
+
 static void *sync_main(void *arg)
 {
     review_sync *sy = arg;
@@ -153,25 +162,28 @@ static void *sync_main(void *arg)
         if (!conn) {
             if (!(conn = scrim__pq_connect(sy->conninfo, err, sizeof err)) ||
                 scrim__pq_run(conn, schema_sql, err, sizeof err) ||
-                scrim__pq_run(conn, "LISTEN scrim_review", err, sizeof err)) {
+                scrim__pq_run(conn, "LISTEN scrim_review; LISTEN "
+                              "scrim_reviewers", err, sizeof err)) {
                 if (conn)
                     PQfinish(conn);
                 conn = NULL;
                 goto down;
             }
             last[0] = '\0';
+            scrim__shared_changed();   /* missed while away, maybe */
         }
         PGnotify *nt;
         while ((nt = PQnotifies(conn)))
-            PQfreemem(nt);
+            notified(nt);
         if (send_all(sy, conn, err, sizeof err) ||
             pull_all(sy, conn, err, sizeof err)) {
             PQfinish(conn);
             conn = NULL;
             goto down;
         }
+        scrim__shared_flush_all();   /* reviewers' counts kept meanwhile */
         if (PQconsumeInput(conn) && (nt = PQnotifies(conn))) {
-            PQfreemem(nt);
+            notified(nt);
             continue;
         }
         struct pollfd pf[2] = {{sy->wake[0], POLLIN, 0},

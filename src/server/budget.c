@@ -20,6 +20,15 @@
  * waiting for memory held by the bodies queued behind it would never get
  * it.
  *
+ * Large bodies being received (over a megabyte, and every chunked body,
+ * reserved as --max-body) may hold three quarters of the budget between
+ * them, no more: a few connections declaring big bodies and sending them
+ * slowly (4 chunked ones, 256 MB) would otherwise hold all of it until
+ * their --receive-timeout, every decode answered 503 and every other body
+ * waiting meanwhile (bench/attacks.sh chunkhold).  The last quarter is for
+ * small bodies and decodes.  Waiters are resumed whenever theirs fits, so
+ * that a small body never waits behind a large one.
+ *
  * Bodies that arrive with their head in one read (up to 16 KB each time)
  * may be over the budget by that much before reading pauses; a body the
  * scan could not size (a folded Transfer-Encoding header) is counted when
@@ -45,6 +54,7 @@ struct scrim__budget {
     struct event *wake;          /* resume waiters (after any release) */
     struct event *tick;          /* waiters past their deadline */
     uint64_t waits_total, cut_total; /* loop only */
+    uint64_t large;              /* large bodies being received (loop only) */
     atomic_uint_least64_t busy_total;
 };
 
@@ -80,6 +90,40 @@ void scrim__budget_release(scrim_server *srv, uint64_t n)
         event_active(b->wake, EV_READ, 0);
 }
 
+/* ---- large bodies ------------------------------------------------------------ */
+
+#define LARGE_BODY (1 << 20)
+
+/* Can a body of `need` bytes be received along with the large ones? */
+static int large_fits(scrim__budget *b, uint64_t need)
+{
+    uint64_t limit = atomic_load(&b->limit);
+    return need <= LARGE_BODY || !b->large || b->large + need <= limit / 4 * 3;
+}
+
+/* Reserve a body's need (the large ones counted); 1, or 0: no room. */
+static int take_body(scrim__budget *b, scrim__body *body, uint64_t need)
+{
+    if (!large_fits(b, need) || !take(b, need, 0))
+        return 0;
+    body->reserved = need;
+    body->need = 0;
+    if (need > LARGE_BODY) {
+        b->large += need;
+        body->large = 1;
+    }
+    return 1;
+}
+
+/* The body has arrived or its connection is gone: no longer received. */
+static void large_done(scrim__budget *b, scrim__body *body)
+{
+    if (body->large) {
+        b->large -= body->reserved;
+        body->large = 0;
+    }
+}
+
 /* ---- waiting connections ----------------------------------------------------- */
 
 static void stop_waiting(scrim__budget *b, scrim__body *body)
@@ -91,15 +135,16 @@ static void stop_waiting(scrim__budget *b, scrim__body *body)
     atomic_fetch_sub(&b->n_waiting, 1);
 }
 
-/* On the loop: resume the oldest waiters while their bodies fit. */
+/* On the loop: resume the waiters whose bodies fit, oldest first. */
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     scrim__budget *b = arg;
-    scrim__body *body;
-    while ((body = g_queue_peek_head(&b->waiters)) && take(b, body->need, 0)) {
+    for (GList *l = b->waiters.head; l;) {
+        scrim__body *body = l->data;
+        l = l->next;   /* stop_waiting removes body from the queue */
+        if (!take_body(b, body, body->need))
+            continue;
         stop_waiting(b, body);
-        body->reserved = body->need;
-        body->need = 0;
         bufferevent_enable(body->bev, EV_READ);
     }
 }
@@ -210,9 +255,7 @@ static void head_done(scrim__budget *b, scrim__body *body, double deadline)
         need = (uint64_t)body->content_length; /* larger: evhttp's 413 */
     if (!need)
         return;
-    if (take(b, need, 0))
-        body->reserved = need;
-    else
+    if (!take_body(b, body, need))
         wait_for(b, body, need, deadline);
 }
 
@@ -268,6 +311,7 @@ uint64_t scrim__body_done(scrim_server *srv, scrim__body *body,
     /* The body arrived while waiting (it came with its head): it is in
      * memory, so it counts, over the budget or not. */
     stop_waiting(b, body);
+    large_done(b, body);
     if (body->reserved > body_len)
         scrim__budget_release(srv, body->reserved - body_len);
     else if (body->reserved < body_len)
@@ -297,6 +341,7 @@ void scrim__body_closed(scrim_server *srv, scrim__body *body)
     if (!b)
         return;
     stop_waiting(b, body);
+    large_done(b, body);
     scrim__budget_release(srv, body->reserved);
     body->reserved = 0;
 }

@@ -133,9 +133,13 @@ PGconn *scrim__pq_connect(const char *conninfo, char *err, size_t errlen)
     int rc = scrim__pq_load(err, errlen);
     if (rc)
         return NULL;
-    /* the connection string comes last: what it says wins */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "scrimd", conninfo, NULL};
+    /* the connection string comes last: what it says wins.  Over TCP, a
+     * PostgreSQL that stops answering (a host gone, not a refusal) fails a
+     * statement after 10 s unacknowledged instead of never: reviewers'
+     * requests wait on it (review/shared.c) */
+    const char *keys[] = {"connect_timeout", "application_name",
+                          "tcp_user_timeout", "dbname", NULL};
+    const char *vals[] = {"5", "scrimd", "10000", conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn) {
         scrim__seterr(err, errlen, "out of memory");

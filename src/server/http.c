@@ -312,6 +312,22 @@ static void respond(call_job *j, scrim_call *c)
                           "Content-Type", "application/json");
     }
     out_len = evbuffer_get_length(out);
+    /* evhttp leaves Content-Length out of its answers to HEAD and CONNECT
+     * but still sends the body it is given, and keeps a CONNECT's
+     * connection open: the client would read the body as the start of the
+     * next answer (fuzz_transport).  The length is said here, and an
+     * answer to HEAD has no body. */
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd == EVHTTP_REQ_HEAD || cmd == EVHTTP_REQ_CONNECT) {
+        char lenbuf[32];
+        snprintf(lenbuf, sizeof lenbuf, "%zu", out_len);
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Length", lenbuf);
+        if (cmd == EVHTTP_REQ_HEAD) {
+            evbuffer_drain(out, out_len);
+            out_len = 0;
+        }
+    }
     snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)c->id);
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id",
                       idbuf);
@@ -459,6 +475,17 @@ static void job_timeout(evutil_socket_t fd, short what, void *arg)
                      "timeout of %g s", j->set->s.request_timeout);
     respond(j, &t);
     json_decref(t.json);
+}
+
+static const char *other_method_name(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "the request's method";
+    }
 }
 
 static int method_of(enum evhttp_cmd_type t)
@@ -751,6 +778,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
     j->content_id = cid ? strdup(cid) : NULL;
 
     scrim__conn *cn = conn_of(srv, req);
+    if (cn)
+        scrim__framing_mark(cn->framing, bufferevent_get_input(cn->bev));
     int close_conn;
     if (scrim__guard_request(cn ? cn->framing : NULL, req, &j->set->s, &j->call,
                              &close_conn)) {
@@ -774,7 +803,12 @@ static void handle_request(struct evhttp_request *req, void *arg)
     }
     j->query_ok = 1;
     if (!j->call.method) {
-        respond_error_now(j, 405, "method_not_allowed", "method not supported");
+        /* nothing after it is read: evhttp may frame it otherwise */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+                          "close");
+        respond_error_now(j, 405, "method_not_allowed", "%s is not supported: "
+                          "scrimd answers GET, HEAD, POST, PUT and DELETE",
+                          other_method_name(evhttp_request_get_command(req)));
         goto done;
     }
     int wrong_method;
@@ -818,15 +852,16 @@ static void handle_request(struct evhttp_request *req, void *arg)
         respond(j, &j->call);
         goto done;
     }
-    /* Videos have their own workers (--video-threads): a long one never
-     * holds up the images behind it.  Admin requests have their own thread:
-     * an import or drop, and its wait for LMDB's one writer, never takes an
-     * image worker. */
+    /* Videos, and video routes (/v1/compare), have their own workers
+     * (--video-threads): a long one never holds up the images behind it.
+     * Admin requests have their own thread: an import or drop, and its wait
+     * for LMDB's one writer, never takes an image worker. */
     scrim__pool *pool = srv->pool;
     if (j->route->flags & SCRIM_ROUTE_ADMIN)
         pool = srv->apool;
-    else if (srv->vpool && scrim_media_sniff((const uint8_t *)j->body,
-                                             j->call.body_len) == SCRIM_MEDIA_VIDEO)
+    else if (srv->vpool && ((j->route->flags & SCRIM_ROUTE_VIDEO) ||
+                            scrim_media_sniff((const uint8_t *)j->body,
+                                              j->call.body_len) == SCRIM_MEDIA_VIDEO))
         pool = srv->vpool;
     if (scrim__pool_submit(pool, &j->item)) {
         respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
@@ -1379,9 +1414,11 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         scrim__seterr(err, errlen, "cannot create the event loop");
         goto fail;
     }
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_HEAD);
+    /* Every method reaches handle_request, which answers those it does not
+     * serve 405 in JSON: evhttp's own answer to the others (OPTIONS, PATCH,
+     * TRACE, CONNECT, and names it does not know, its bit 15) is a 501
+     * HTML page, a server error for a client's fault (fuzz_transport). */
+    evhttp_set_allowed_methods(srv->http, 0xffff);
     evhttp_set_gencb(srv->http, handle_request, srv);
     srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (scrim__budget_new(srv)) {

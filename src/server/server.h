@@ -286,6 +286,7 @@ typedef struct scrim__body {
     uint64_t reserved;      /* held for the body */
     uint64_t need;          /* waiting for this much */
     int waiting;            /* reading paused until it fits */
+    int large;              /* reserved is counted among large bodies */
     double deadline;        /* closed if still waiting then */
 } scrim__body;
 
@@ -359,6 +360,10 @@ scrim__framing *scrim__framing_new(void);
 void scrim__framing_free(scrim__framing *f);
 /* n_added bytes were just appended to buf (the connection's input). */
 void scrim__framing_feed(scrim__framing *f, struct evbuffer *buf, size_t n_added);
+/* evhttp hands over a request now: where it ended it in the stream (what
+ * `input`, the connection's input buffer, no longer holds), for the check
+ * below. */
+void scrim__framing_mark(scrim__framing *f, struct evbuffer *input);
 /* The connection's next request arrived whole: 0 if its framing was sound
  * and ended where evhttp's did, else -1 with why (f NULL: 0). */
 int scrim__framing_check(scrim__framing *f, char *why, size_t n);

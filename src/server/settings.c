@@ -79,8 +79,9 @@ static const struct opt {
     {"threads", T_INT, F(threads), 0, 256, "N",
      "worker threads (0 = one per core)"},
     {"video-threads", T_INT, F(video_threads), 0, 64, "N",
-     "workers for videos only, so that long videos never hold up images "
-     "(each queues 16 more; 0 = videos take the image workers)"},
+     "workers for videos and /v1/compare only, so that long videos never "
+     "hold up images (each queues 16 more; 0 = videos take the image "
+     "workers)"},
     {"queue", T_INT, F(queue), 0, 1000000, "N",
      "requests waiting for a worker before 503 (0 = 16 per worker)"},
     {"config", T_STR, F(config), 0, 0, "FILE",

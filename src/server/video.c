@@ -191,8 +191,12 @@ out:
 int scrim_video_server_attach(struct scrim_server *srv, char *err, size_t errlen)
 {
     if (scrim_server_media(srv, &video_handler) ||
+        /* video work: a long comparison (up to --max-compare-frames a
+         * side, until the request's deadline) must not hold up the image
+         * workers (bench/attacks.sh compare) */
         scrim_server_route(srv, "compare", SCRIM_POST, "/v1/compare",
-                           SCRIM_ROUTE_WORKER, compare_route, NULL)) {
+                           SCRIM_ROUTE_WORKER | SCRIM_ROUTE_VIDEO, compare_route,
+                           NULL)) {
         scrim__seterr(err, errlen, "cannot attach the video endpoints");
         return SCRIM_EINVAL;
     }
