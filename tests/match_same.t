@@ -42,7 +42,7 @@ status=$?
 plan 13
 ok $status "the four lists are imported"
 
-"$BIN/scrimd" --db "$DB" --socket "$SOCK" --threads 1 --log "$W/log" \
+"$BIN/scrimd" --db "$DB" --socket "$SOCK" --listen none --threads 1 --log "$W/log" \
     --allow-query-overrides 1 2>"$W/stderr" &
 PID=$!
 i=0

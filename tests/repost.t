@@ -171,7 +171,7 @@ fi
 
 # The same over HTTP, on the admin API.
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"
-"$BIN/scrimd" --db "$DB" --socket "$W/s" --threads 1 --log "$W/log" \
+"$BIN/scrimd" --db "$DB" --socket "$W/s" --listen none --threads 1 --log "$W/log" \
     --admin-token-file "$W/token" 2>"$W/stderr" &
 PID=$!
 # (60 s: the whole suite runs beside other work on 2 cores)

@@ -146,6 +146,63 @@ static void check_exact(scrim_store *s, const model *m, const scrim_pdq *q,
             }
             *total += nw;
         }
+        /* all the queries in one call (from LOOKUP_BATCH_MIN on, the
+         * batch's sorted probes), and 6 copies of them with a helper
+         * thread (from LOOKUP_SPLIT_MIN on): each query's hits as brute
+         * force's (the copies only where the index is quick, r <= 40) */
+        size_t rep = radii[r] <= 40 ? 6 : 1, nb[2] = {nq, nq * rep};
+        scrim_pdq *qq = malloc(nb[1] * sizeof *qq);
+        for (size_t i = 0; i < nb[1]; i++)
+            qq[i] = q[i % nq];
+        scrim_matches bm[2] = {{0}, {0}};
+        for (int k = 0; k < 2; k++) {
+            scrim_lookup_opts o = SCRIM_LOOKUP_OPTS_DEFAULT;
+            o.radius = radii[r];
+            o.method = SCRIM_LOOKUP_INDEX;
+            o.threads = k ? 2 : 1;
+            char err[256];
+            if (scrim_store_lookup_pdq(s, qq, nb[k], &o, &bm[k], err,
+                                       sizeof err))
+                fail_msg("batch lookup: %s", err);
+        }
+        size_t at[2] = {0, 0}, *off = malloc((nq + 1) * sizeof *off);
+        for (size_t i = 0; i < nq; i++) {
+            size_t nw = brute(m, &q[i], radii[r], want), ng = 0, a = at[0];
+            off[i] = a;
+            for (; a < bm[0].n && bm[0].v[a].query == i; a++, ng++) {
+                got[ng].list = bm[0].v[a].list[0];
+                assert_int_equal(scrim_pdq_from_hex(bm[0].v[a].hash, 64,
+                                                    &got[ng].h), 0);
+                got[ng].d = bm[0].v[a].distance;
+            }
+            at[0] = off[i + 1] = a;
+            qsort(got, ng, sizeof *got, hit_cmp);
+            int same = ng == nw;
+            for (size_t j = 0; same && j < nw; j++)
+                same = !hit_cmp(&got[j], &want[j]);
+            if (!same)
+                fail_msg("radius %d batch of %zu, query %zu: got %zu hits, "
+                         "brute force %zu", radii[r], nq, i, ng, nw);
+        }
+        /* the copies: the same hits (sorted alike) as the batch above */
+        for (size_t i = 0; i < nb[1]; i++) {
+            const scrim_match *w = bm[0].v + off[i % nq];
+            size_t nw = off[i % nq + 1] - off[i % nq];
+            for (size_t j = 0; j < nw; j++, at[1]++) {
+                const scrim_match *g = &bm[1].v[at[1]];
+                if (at[1] >= bm[1].n || g->query != i || g->ref != w[j].ref ||
+                    g->distance != w[j].distance || strcmp(g->hash, w[j].hash))
+                    fail_msg("radius %d batch of %zu with a helper thread, "
+                             "query %zu: hit %zu differs", radii[r], nb[1],
+                             i, j);
+            }
+        }
+        free(off);
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(at[k], bm[k].n);
+            scrim_matches_free(&bm[k]);
+        }
+        free(qq);
     }
     free(want);
     free(got);

@@ -420,8 +420,11 @@ typedef struct scrim_lookup_opts {
     int method;                   /* enum scrim_lookup_method */
     int include_disabled;         /* also disabled lists and quarantined
                                      entries (admin tools) */
+    int threads;                  /* a batch of many PDQs may use this many
+                                     threads (0, 1: only the caller's; 2
+                                     and more: one helper thread) */
 } scrim_lookup_opts;
-#define SCRIM_LOOKUP_OPTS_DEFAULT { -1, NULL, 0, SCRIM_LOOKUP_AUTO, 0 }
+#define SCRIM_LOOKUP_OPTS_DEFAULT { -1, NULL, 0, SCRIM_LOOKUP_AUTO, 0, 0 }
 
 /* One hit. */
 typedef struct scrim_match {

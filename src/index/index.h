@@ -287,6 +287,14 @@ int mih__dir_build(MDB_txn *txn, MDB_dbi index, mih_dir **out);
 int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs, const mih_dir *dir,
                hc_view hc, const scrim_pdq *q, int radius,
                mih_emit_fn emit, void *ud);
+/* The same for nq queries (mih.c's batches: faster than as many calls for
+ * more than a few dozen; threads > 1: a helper thread sweeps half of the
+ * values); *cur is set to a hit's query index before its
+ * emit; the hits of a query come in no particular order. */
+int mih__query_batch(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+                     const mih_dir *dir, hc_view hc, const scrim_pdq *q,
+                     size_t nq, int radius, int threads, size_t *cur,
+                     mih_emit_fn emit, void *ud);
 /* The same by scanning every ref record (the same codes). */
 int mih__scan(MDB_txn *txn, MDB_dbi refs, const scrim_pdq *q, int radius,
               mih_emit_fn emit, void *ud);

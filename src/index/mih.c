@@ -392,6 +392,7 @@ typedef struct query {
      * but its record needs reading only once */
     uint32_t seen_ref[512];   /* ref + 1, 0 = empty */
     int8_t seen_first[512];   /* -1: out of radius */
+    int noseen;               /* batch: no seen table (it is per query) */
 } query;
 
 /* A ref's record: 0, -1 if there is none (cannot happen in a consistent
@@ -410,13 +411,17 @@ static int read_ref(query *qy, MDB_val *key, MDB_val *val)
 static inline __attribute__((always_inline)) int verify(query *qy,
                                                         uint32_t ref, int pos)
 {
-    size_t slot = (uint32_t)(ref * 2654435761u) >> 23, probes = 0;
-    while (qy->seen_ref[slot] && qy->seen_ref[slot] != ref + 1 && probes < 8) {
-        slot = (slot + 1) & 511;
-        probes++;
+    size_t slot = (uint32_t)(ref * 2654435761u) >> 23, probes = 8;
+    if (!qy->noseen) {
+        probes = 0;
+        while (qy->seen_ref[slot] && qy->seen_ref[slot] != ref + 1 &&
+               probes < 8) {
+            slot = (slot + 1) & 511;
+            probes++;
+        }
+        if (qy->seen_ref[slot] == ref + 1 && qy->seen_first[slot] != pos)
+            return 0;
     }
-    if (qy->seen_ref[slot] == ref + 1 && qy->seen_first[slot] != pos)
-        return 0;
     /* the candidate's hash: from the hash cache, else its record */
     MDB_val key = {sizeof ref, &ref}, val = {0, NULL};
     scrim_pdq h;
@@ -467,10 +472,23 @@ typedef struct probe {
  * of more than a block are also fetched a block ahead as they are scanned). */
 #define RUN_PREFETCH 1024
 
+/* Candidates a batch's helper thread found, for the caller to check. */
+typedef struct bcand {
+    uint32_t qi, ref;
+    uint8_t pos;
+} bcand;
+typedef struct cand_vec {
+    bcand *v;
+    size_t n, cap;
+    int oom;
+} cand_vec;
+
 /* Filter the run of a probe in blocks (the kernel lists candidates) and
- * check each candidate, in record order. */
+ * check each candidate, in record order; or, with cv, list them there
+ * (as query qi's). */
 static inline __attribute__((always_inline)) int
-scan_probe(query *qy, const probe *pr, uint64_t qa, uint64_t qb)
+scan_probe(query *qy, const probe *pr, uint64_t qa, uint64_t qb,
+           cand_vec *cv, uint32_t qi)
 {
     enum { BLOCK = 256 };
     uint32_t cand[BLOCK];
@@ -490,6 +508,27 @@ scan_probe(query *qy, const probe *pr, uint64_t qa, uint64_t qb)
                 __builtin_prefetch(pr->p + from);
         }
         uint32_t nc = scan_fn(pr->p + k0 * pw, m, np, qa, qb, pr->limit, cand);
+        if (cv) {
+            if (cv->n + nc > cv->cap) {
+                size_t cap = cv->cap ? 2 * cv->cap : 4096;
+                while (cap < cv->n + nc)
+                    cap *= 2;
+                bcand *nv = realloc(cv->v, cap * sizeof *nv);
+                if (!nv) {
+                    cv->oom = 1;
+                    return SCRIM_ENOMEM;
+                }
+                cv->v = nv;
+                cv->cap = cap;
+            }
+            for (uint32_t c = 0; c < nc; c++) {
+                bcand *o = &cv->v[cv->n++];
+                memcpy(&o->ref, refs + 4 * (size_t)(k0 + cand[c]), 4);
+                o->qi = qi;
+                o->pos = (uint8_t)i;
+            }
+            continue;
+        }
         if (qy->hc.limit && nc > 1)
             for (uint32_t c = 0; c < nc; c++) {
                 uint32_t ref;
@@ -655,7 +694,7 @@ static int probe_all(query *qy, MDB_dbi index)
                 memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
             last = i;
         }
-        rc = scan_probe(qy, &pr[k], qa, qb);
+        rc = scan_probe(qy, &pr[k], qa, qb, NULL, 0);
     }
 done:
     if (pr != stack)
@@ -680,8 +719,220 @@ int mih__query(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
     qy.t = radius / 16;
     qy.emit = emit;
     qy.ud = ud;
+    qy.noseen = 0;
     memset(qy.seen_ref, 0, sizeof qy.seen_ref);
     return probe_all(&qy, index);
+}
+
+/* ---- batches ------------------------------------------------------------------
+ * Many queries at once: the probes of all of them (a chunk at a time) are
+ * sorted by value, so that the directory and the index are walked in order
+ * (the hardware prefetcher follows) instead of with a cache miss or two per
+ * probe.  The candidates are checked as mih__query checks them, without its
+ * per-query table of refs already seen (an optimisation only: a ref is
+ * reported at its first close word and no other), so the hits are the same;
+ * they come in value order, not query order, each after *cur is set to
+ * its query's index. */
+
+typedef struct bprobe {
+    uint32_t qi;
+    uint8_t pos;
+    int8_t limit;
+} bprobe;
+
+/* Probes sorted at a time: 4 MB.  Measured (server CPU for a 10,000-PDQ
+ * POST /v1/lookup on 100,000 hashes, r = 31): 1<<16 probes 270-300 ms,
+ * 1<<17 200-320, 1<<19 140-175, 1<<21 145-165 (larger chunks share more
+ * runs between queries; smaller ones stream the directory more often). */
+#define BATCH_PROBES (1u << 19)
+
+/* A chunk's probes, sorted by value: b[start[v - 1] .. start[v]) probe
+ * value v (start[-1] = 0). */
+typedef struct chunk {
+    const scrim_pdq *q;
+    uint32_t *start;
+    bprobe *b;
+} chunk;
+
+static void chunk_sort(const query *qy, chunk *ch, size_t q0, size_t n)
+{
+    const scrim_pdq *q = ch->q;
+    uint32_t *start = ch->start;
+    int R = qy->radius, t = qy->t;
+    memset(start, 0, (NVAL + 1) * sizeof *start);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = q0; k < q0 + n; k++)
+            for (int i = 0; i < NPOS; i++) {
+                int base = (t + 1) * U[i];
+                if (base > R)
+                    continue;
+                /* masks are ordered by popcount: pc bits flipped */
+                for (int pc = 0; pc <= t && R - pc - base >= 0; pc++) {
+                    int limit = R - pc - base;
+                    uint32_t w = q[k].w[i];
+                    for (size_t m = pc ? mask_end[pc - 1] : 0;
+                         m < mask_end[pc]; m++) {
+                        uint32_t v = w ^ masks[m];
+                        if (!pass) {
+                            start[v + 1]++;
+                            continue;
+                        }
+                        bprobe *p = &ch->b[start[v]++];
+                        p->qi = (uint32_t)k;
+                        p->pos = (uint8_t)i;
+                        p->limit = (int8_t)limit;
+                    }
+                }
+            }
+        if (!pass)
+            for (uint32_t v = 0; v < NVAL; v++)
+                start[v + 1] += start[v];
+    }
+}
+
+/* The probes of values v0 .. v1 - 1: candidates checked (cv NULL) or
+ * listed in cv. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+static int chunk_sweep(query *qy, const chunk *ch, uint32_t v0, uint32_t v1,
+                       size_t *cur, cand_vec *cv)
+{
+    const mih_dir *dir = qy->dir;
+    const uint32_t *start = ch->start;
+    const bprobe *b = ch->b;
+    enum { FAR = 8 };
+    uint32_t k = v0 ? start[v0 - 1] : 0, last = start[v1 - 1];
+    for (uint32_t v = v0; v < v1; v++) {
+        const mih_dir_ent *e = &dir->e[v];
+        for (uint32_t end = start[v]; k < end; k++) {
+            int i = b[k].pos;
+            if (k + FAR < last) {
+                /* the run of a probe some way ahead (a value or two on) */
+                uint32_t vf = v;
+                while (start[vf] <= k + FAR)
+                    vf++;
+                const mih_dir_ent *ef = &dir->e[vf];
+                if (ef->p)
+                    __builtin_prefetch(ef->p + ef->off[b[k + FAR].pos]);
+            }
+            if (!e->p || e->off[i + 1] == e->off[i])
+                continue;
+            probe pr;
+            pr.p = e->p + e->off[i];
+            pr.len = (uint32_t)((e->off[i + 1] - e->off[i]) / rec_size(i));
+            pr.pos = (uint8_t)i;
+            pr.limit = b[k].limit;
+            const scrim_pdq *h = &ch->q[b[k].qi];
+            uint16_t qw[PMAX] = {0};
+            uint64_t qa = 0, qb = 0;
+            for (int j = 0; j < P[i]; j++)
+                qw[j] = h->w[(i + 1 + j) & 15];
+            memcpy(&qa, qw, P[i] >= 4 ? 8 : 2 * (size_t)P[i]);
+            if (P[i] > 4)
+                memcpy(&qb, qw + 4, 2 * (size_t)(P[i] - 4));
+            int rc;
+            if (cv) {
+                rc = scan_probe(qy, &pr, qa, qb, cv, b[k].qi);
+            } else {
+                qy->q = h;
+                *cur = b[k].qi;
+                rc = scan_probe(qy, &pr, qa, qb, NULL, 0);
+            }
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* A helper thread's share of a chunk: the values from v0 on. */
+typedef struct sweeper {
+    query *qy;
+    const chunk *ch;
+    uint32_t v0;
+    cand_vec cv;
+    int rc;
+} sweeper;
+
+static void *sweep_thread(void *arg)
+{
+    sweeper *sw = arg;
+    sw->rc = chunk_sweep(sw->qy, sw->ch, sw->v0, NVAL, NULL, &sw->cv);
+    return NULL;
+}
+
+/* One chunk: with a helper thread (split), the values from 32768 on are
+ * swept there at the same time, listing their candidates, which are
+ * checked here afterwards (a check may read the store: only this thread
+ * may use the transaction). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+static int batch_chunk(query *qy, chunk *ch, size_t q0, size_t n,
+                       size_t *cur, int split, cand_vec *cv)
+{
+    chunk_sort(qy, ch, q0, n);
+    pthread_t th;
+    sweeper sw = {qy, ch, NVAL / 2, *cv, 0};
+    sw.cv.n = 0;
+    if (!split || pthread_create(&th, NULL, sweep_thread, &sw))
+        return chunk_sweep(qy, ch, 0, NVAL, cur, NULL);
+    int rc = chunk_sweep(qy, ch, 0, NVAL / 2, cur, NULL);
+    pthread_join(th, NULL);
+    *cv = sw.cv; /* its buffer, grown, kept for the next chunk */
+    if (!rc)
+        rc = sw.rc;
+    for (size_t k = 0; k < cv->n && !rc; k++) {
+        qy->q = &ch->q[cv->v[k].qi];
+        *cur = cv->v[k].qi;
+        rc = verify(qy, cv->v[k].ref, cv->v[k].pos);
+    }
+    return rc;
+}
+
+int mih__query_batch(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,
+                     const mih_dir *dir, hc_view hc, const scrim_pdq *q,
+                     size_t nq, int radius, int threads, size_t *cur,
+                     mih_emit_fn emit, void *ud)
+{
+    pthread_once(&init_once, mih_init);
+    if (radius < 0 || radius > SCRIM_MAX_RADIUS)
+        return SCRIM_EINVAL;
+    if (!dir || nq > UINT32_MAX) {
+        int rc = 0;
+        for (size_t k = 0; k < nq && !rc; k++) {
+            *cur = k;
+            rc = mih__query(txn, index, refs, dir, hc, &q[k], radius, emit,
+                            ud);
+        }
+        return rc;
+    }
+    query qy;
+    qy.txn = txn;
+    qy.refs = refs;
+    qy.dir = dir;
+    qy.hc = hc;
+    qy.radius = radius;
+    qy.t = radius / 16;
+    qy.emit = emit;
+    qy.ud = ud;
+    qy.noseen = 1;
+    size_t per = (size_t)NPOS * mask_end[qy.t]; /* probes a query at most */
+    size_t chunk_q = BATCH_PROBES / per ? BATCH_PROBES / per : 1;
+    if (chunk_q > nq)
+        chunk_q = nq;
+    chunk ch = {q, malloc((NVAL + 1) * sizeof *ch.start),
+                malloc(chunk_q * per * sizeof *ch.b)};
+    cand_vec cv = {0};
+    int rc = ch.start && ch.b ? 0 : SCRIM_ENOMEM;
+    for (size_t q0 = 0; q0 < nq && !rc; q0 += chunk_q)
+        rc = batch_chunk(&qy, &ch, q0, nq - q0 < chunk_q ? nq - q0 : chunk_q,
+                         cur, threads > 1, &cv);
+    free(ch.start);
+    free(ch.b);
+    free(cv.v);
+    return rc;
 }
 
 int mih__find_exact(MDB_txn *txn, MDB_dbi index, MDB_dbi refs,

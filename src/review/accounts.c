@@ -6,6 +6,7 @@
 #include "scrim/reviewers.h"
 #include "base/base.h"
 #include "index/index.h"
+#include "review/review.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -844,29 +845,5 @@ int scrim_review_warning_set(scrim_reviewers *r, const char *list,
 int scrim_review_warnings(scrim_reviewers *r, json_t **out, char *err,
                           size_t errlen)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int mrc;
-    *out = NULL;
-    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
-        return db_fail(err, errlen, "begin", mrc);
-    if ((mrc = mdb_cursor_open(txn, r->warnings, &cur))) {
-        mdb_txn_abort(txn);
-        return db_fail(err, errlen, "cursor", mrc);
-    }
-    json_t *o = json_object();
-    while (!(mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
-        char name[80];
-        snprintf(name, sizeof name, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
-        json_object_set_new(o, name, json_stringn(v.mv_data, v.mv_size));
-    }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    if (mrc != MDB_NOTFOUND) {
-        json_decref(o);
-        return db_fail(err, errlen, "listing", mrc);
-    }
-    *out = o;
-    return SCRIM_OK;
+    return review__strings(r->env, r->warnings, "reviewer", out, err, errlen);
 }

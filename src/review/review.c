@@ -988,19 +988,22 @@ int scrim_review_level_for(scrim_review *r, const char *const *lists, size_t n,
     return best < 0 ? SCRIM_PREVIEW_STANDARD : best;
 }
 
-int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
-                             size_t errlen)
+/* A table of names and strings (levels, warnings) as one JSON object. */
+int review__strings(MDB_env *env, MDB_dbi dbi, const char *db, json_t **out,
+                    char *err, size_t errlen)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
     int mrc;
+    char w[64];
     *out = NULL;
-    if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)))
-        return db_fail(err, errlen, "begin", mrc);
-    if ((mrc = mdb_cursor_open(txn, r->lists, &cur))) {
+    snprintf(w, sizeof w, "%s database: listing", db);
+    if ((mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)))
+        return scrim__mdb_err(mrc, w, err, errlen);
+    if ((mrc = mdb_cursor_open(txn, dbi, &cur))) {
         mdb_txn_abort(txn);
-        return db_fail(err, errlen, "cursor", mrc);
+        return scrim__mdb_err(mrc, w, err, errlen);
     }
     json_t *o = json_object();
     while (!(mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
@@ -1012,10 +1015,16 @@ int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
     mdb_txn_abort(txn);
     if (mrc != MDB_NOTFOUND) {
         json_decref(o);
-        return db_fail(err, errlen, "listing", mrc);
+        return scrim__mdb_err(mrc, w, err, errlen);
     }
     *out = o;
     return SCRIM_OK;
+}
+
+int scrim_review_list_levels(scrim_review *r, json_t **out, char *err,
+                             size_t errlen)
+{
+    return review__strings(r->env, r->lists, "review", out, err, errlen);
 }
 
 /* ---- cluster mode (sync.c) --------------------------------------------------- */

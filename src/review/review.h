@@ -113,6 +113,10 @@ int scrim__review_apply(struct scrim_review *r, uint64_t logid, char kind,
 #include <lmdb.h>
 MDB_env *review__env(scrim_review *r);
 MDB_dbi review__entries(scrim_review *r);
+/* The table dbi (names -> strings: per-list levels, warnings) as one JSON
+ * object; SCRIM_OK, or an error naming db ("review", "reviewer"). */
+int review__strings(MDB_env *env, MDB_dbi dbi, const char *db, json_t **out,
+                    char *err, size_t errlen);
 
 /* In the decision's write transaction: move the counts of the entries in
  * `matches` from decision `was` (NULL: none) to `now` (LMDB codes). */

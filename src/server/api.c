@@ -587,6 +587,86 @@ out:
     return out;
 }
 
+/* The batch's answer as text: {"results": [...]} (and "content_id"), as
+ * json_dumps would write it, but a PDQ without a hit (most items of a large
+ * batch) written straight from its hex, with none of jansson's objects; the
+ * other items (in results) dumped one by one.  NULL when out of memory. */
+typedef struct textbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} textbuf;
+
+static void tb_add(textbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->n + n + 1 > cap)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void tb_json(textbuf *b, const json_t *j)
+{
+    char *t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                JSON_ENCODE_ANY);
+    if (!t)
+        b->oom = 1;
+    else
+        tb_add(b, t, strlen(t));
+    free(t);
+}
+
+static char *batch_text(json_t *results, const char *plain,
+                        const char (*hex)[65], const char *content_id,
+                        size_t *len)
+{
+    static const char nohit[] = "\",\"matched\":false,\"matches\":[],"
+                                "\"allowed\":[]}";
+    size_t n = json_array_size(results);
+    textbuf b = {0};
+    tb_add(&b, "{\"results\":[", 12);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tb_add(&b, ",", 1);
+        if (plain[i]) {
+            tb_add(&b, "{\"query\":\"", 10);
+            tb_add(&b, hex[i], strlen(hex[i]));
+            tb_add(&b, nohit, sizeof nohit - 1);
+        } else {
+            tb_json(&b, json_array_get(results, i));
+        }
+    }
+    tb_add(&b, "]", 1);
+    if (content_id[0]) {
+        json_t *id = json_string(content_id);
+        tb_add(&b, ",\"content_id\":", 14);
+        if (id)
+            tb_json(&b, id);
+        else
+            b.oom = 1;
+        json_decref(id);
+    }
+    tb_add(&b, "}\n", 2);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p;
+}
+
 /* POST /v1/lookup: a JSON array of hashes (lookup_one's forms as text, or
  * {"pdq": HEX} / {"vpdq": TEXT}) -> {"results": [one per item, in order]}.
  * Every PDQ of the batch is looked up in one store call (one read
@@ -603,7 +683,7 @@ static int lookup_batch(scrim_call *c, scrim_lookup_opts *lo)
     int *type = NULL;
     char (*hex)[65] = NULL;
     scrim_matches m = {0};
-    char err[512] = "";
+    char err[512] = "", *plain = NULL;
     int rc = -1, matched = 0;
 
     if (!json_is_array(body)) {
@@ -691,11 +771,20 @@ static int lookup_batch(scrim_call *c, scrim_lookup_opts *lo)
         rc = scrim__call_fail(c, rc, "lookup failed: %s", err);
         goto out;
     }
-    /* The hits come grouped by query, in query order. */
+    /* The hits come grouped by query, in query order; a PDQ without any
+     * is written as text (batch_text), its place in results left null. */
+    if (!(plain = calloc(n ? n : 1, 1))) {
+        rc = scrim_call_error(c, 500, "no_memory", "out of memory");
+        goto out;
+    }
     for (size_t k = 0, a = 0; k < nq; k++) {
         size_t b = a;
         while (b < m.n && m.v[b].query == k)
             b++;
+        if (a == b) {
+            plain[qitem[k]] = 1;
+            continue;
+        }
         json_t *r = lookup_json(&m, a, b, hex[qitem[k]]);
         if (!r) {
             rc = scrim_call_error(c, 500, "no_memory", "out of memory");
@@ -707,14 +796,14 @@ static int lookup_batch(scrim_call *c, scrim_lookup_opts *lo)
     for (size_t i = 0; i < n; i++)
         matched += (int)json_array_size(
             json_object_get(json_array_get(results, i), "matches"));
-    c->json = json_pack("{s:O}", "results", results);
-    if (!c->json) {
+    c->raw = batch_text(results, plain, (const char (*)[65])hex,
+                        c->content_id, &c->raw_len);
+    if (!c->raw) {
         rc = scrim_call_error(c, 500, "no_memory", "out of memory");
         goto out;
     }
+    snprintf(c->content_type, sizeof c->content_type, "application/json");
     c->match_count = matched;
-    if (c->content_id[0])
-        json_object_set_new(c->json, "content_id", json_string(c->content_id));
     if (matched)
         emit_lookup(c, results, 1);
     rc = 0;
@@ -726,6 +815,7 @@ out:
     free(qitem);
     free(type);
     free(hex);
+    free(plain);
     return rc;
 }
 
@@ -744,6 +834,7 @@ static int api_lookup(scrim_call *c, void *arg)
         return scrim_call_error(c, 503, "no_database", "no database is open");
     if (arg_lists_parse(c, &lists))
         return -1;
+    lo.threads = 2; /* a large batch: a helper thread sweeps half */
     lo.lists = lists.n ? lists.v : NULL;
     lo.nlists = lists.n;
     rc = c->method == SCRIM_POST ? lookup_batch(c, &lo) : lookup_one(c, &lo);

@@ -383,8 +383,7 @@ static void respond(call_job *j, scrim_call *c)
                              "bytes_in", (json_int_t)c->body_len, "bytes_out",
                              (json_int_t)out_len, "ms", ms);
     free(path);
-    if (c->json && (json_object_get(c->json, "matches") ||
-                    c->match_count))
+    if ((c->json && json_object_get(c->json, "matches")) || c->match_count)
         json_object_set_new(line, "matches", json_integer(c->match_count));
     if (c->content_id[0])
         json_object_set_new(line, "content_id", json_string(c->content_id));

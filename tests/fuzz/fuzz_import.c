@@ -127,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&q, 0, sizeof q);
     scrim_matches m = {0};
     const char *lists[] = {"fz"};
-    scrim_lookup_opts lo = {64, lists, 1, SCRIM_LOOKUP_SCAN, 1};
+    scrim_lookup_opts lo = {64, lists, 1, SCRIM_LOOKUP_SCAN, 1, 0};
     rc = scrim_store_lookup_pdq(store, &q, 1, &lo, &m, err, sizeof err);
     need_message(rc, err, "lookup");
     for (size_t i = 0; i < m.n; i++) {
@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the index (through the hash cache) finds what the scan found */
         scrim_pdq h;
         scrim_matches e = {0};
-        scrim_lookup_opts eo = {0, lists, 1, SCRIM_LOOKUP_INDEX, 1};
+        scrim_lookup_opts eo = {0, lists, 1, SCRIM_LOOKUP_INDEX, 1, 0};
         if (i >= 16)
             continue;
         if (scrim_pdq_from_hex(m.v[i].hash, 64, &h) ||
