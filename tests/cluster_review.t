@@ -9,74 +9,15 @@
 set -u
 . "$(dirname "$0")/tap.sh"
 need_tools curl perl
-PGBIN=${SCRIM_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
-[ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] ||
-    skip_all "PostgreSQL's server programs (initdb, pg_ctl) are not installed (Debian: postgresql)"
+. "$(dirname "$0")/cluster_lib.sh"
 temp_dir T clrev
-chmod 711 "$T"
 TOKEN=cluster-token-0123456789abcdef
 echo "$TOKEN" >"$T/token"
 AUTH="Authorization: Bearer $TOKEN"
 FIX=$(cd "$(dirname "$0")/fixtures" && pwd)
 
-# ---- PostgreSQL (as tests/cluster.t): not as root, on its Unix socket only --
-PG=$T/pg
-mkdir "$PG"
-AS=
-if [ "$(id -u)" = 0 ]; then
-    chown nobody "$PG"
-    AS="runuser -u nobody --"
-fi
-PORT=5433
-pg() { (cd "$PG" && $AS "$PGBIN/$@"); }
-pg initdb -D "$PG/data" -A trust -U scrim --no-sync -E UTF8 >"$T/initdb.log" 2>&1 ||
-    bail_out "initdb failed: $(tail -n 5 "$T/initdb.log")"
-pg_start() {
-    pg pg_ctl -D "$PG/data" -l "$PG/log" -w -t 30 -o \
-        "-k $PG -p $PORT -c listen_addresses= -c fsync=off" start >/dev/null
-}
-pg_stop() { pg pg_ctl -D "$PG/data" -m fast -w stop >/dev/null 2>&1; }
-at_exit "pg pg_ctl -D '$PG/data' -m immediate -w stop >/dev/null 2>&1"
-pg_start || bail_out "PostgreSQL did not start: $(tail -n 5 "$PG/log")"
-pg createdb -h "$PG" -p $PORT -U scrim scrim || bail_out "createdb failed"
-psql() { pg psql -X -q -A -t -h "$PG" -p $PORT -U scrim scrim -c "$1"; }
-URL="postgresql:///scrim?host=$PG&port=$PORT&user=scrim"
-
-node_start() {
-    _n=$1
-    shift
-    : >"$T/log$_n"
-    "$BIN/scrimd" --db "$T/db$_n" --socket "$T/s$_n" --listen none \
-        --threads 1 --video-threads 0 --admin-token-file "$T/token" \
-        --review-max-reveals 3 --log "$T/log$_n" "$@" 2>>"$T/stderr$_n" &
-    eval "PID$_n=$!"
-    poll 600 grep -q '"msg":"ready"' "$T/log$_n"
-}
-node_stop() {
-    eval "_p=\${PID$1:-}"
-    [ -n "$_p" ] || return 0
-    kill -"${2:-TERM}" "$_p" 2>/dev/null
-    wait "$_p" 2>/dev/null
-    eval "PID$1="
-}
-at_exit "node_stop 1 KILL; node_stop 2 KILL; node_stop 3 KILL"
-get() {
-    _n=$1 _path=$2
-    shift 2
-    code=$(curl -s --max-time 20 --unix-socket "$T/s$_n" -o "$T/out" \
-        -w '%{http_code}' "$@" "http://scrimd$_path")
-}
-tap_on_failure() { [ -f "$T/out" ] && diag "  body: $(head -c 400 "$T/out")"; }
-jv() {
-    perl -MJSON::PP -e '
-        local $/; my $j = eval { decode_json(<STDIN>) };
-        my $v = eval $ARGV[0];
-        if (JSON::PP::is_bool($v)) { print $v ? "true" : "false" }
-        else { print defined $v ? $v : "null" }' "$1" <"$T/out"
-}
-got() { get "$@" && [ "$code" = 200 ]; }
-healthy() { get "$1" /healthz && [ "$code" = 200 ]; }
-pg_is() { get "$1" /healthz && [ "$(jv '$j->{cluster}{postgres}')" = "$2" ]; }
+cluster_pg_up
+NODE_OPTS="--review-max-reveals 3"
 
 for n in 1 2 3; do
     node_start $n --cluster "$URL" || bail_out "node $n did not start: $(cat "$T/stderr$n")"
