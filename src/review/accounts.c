@@ -31,25 +31,17 @@ struct scrim_reviewers {
 
 static int64_t now_us(const scrim_reviewers *r)
 {
-    if (r->clock)
-        return r->clock(r->clock_arg);
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+    return review__clock_us(r->clock, r->clock_arg);
 }
 
 static int db_fail(char *err, size_t errlen, const char *what, int mrc)
 {
-    char w[128];
-    snprintf(w, sizeof w, "reviewer database: %s", what);
-    return scrim__mdb_err(mrc, w, err, errlen);
+    return review__db_fail("reviewer", what, mrc, err, errlen);
 }
 
 static int commit(MDB_txn **txn, char *err, size_t errlen)
 {
-    int mrc = mdb_txn_commit(*txn);
-    *txn = NULL;
-    return mrc ? db_fail(err, errlen, "commit", mrc) : SCRIM_OK;
+    return review__commit("reviewer", txn, err, errlen);
 }
 
 static void put_be(uint8_t *p, uint64_t v, int n)
@@ -238,24 +230,20 @@ static int not_found(const char *name, char *err, size_t errlen)
     return SCRIM_ENOTFOUND;
 }
 
-int scrim_reviewer_add(scrim_reviewers *r, const char *name, const char *role,
-                       char token[SCRIM_REVIEWER_TOKEN_LEN + 1], json_t **out,
-                       char *err, size_t errlen)
+int review__account_new(const char *name, const char **role,
+                        char token[SCRIM_REVIEWER_TOKEN_LEN + 1], char *err,
+                        size_t errlen)
 {
-    uint8_t raw[32], h[32], tk[2 + 32];
-    char hhex[65];
-    MDB_txn *txn = NULL;
-    int rc, mrc;
-    if (out)
-        *out = NULL;
+    uint8_t raw[32];
+    int rc;
     token[0] = '\0';
     if ((rc = scrim_reviewer_name_check(name, err, errlen)))
         return rc;
-    if (!role)
-        role = "reviewer";
-    if (strcmp(role, "reviewer") && strcmp(role, "lead")) {
+    if (!*role)
+        *role = "reviewer";
+    if (strcmp(*role, "reviewer") && strcmp(*role, "lead")) {
         scrim__seterr(err, errlen, "role must be 'reviewer' or 'lead', not '%.40s'",
-                      role);
+                      *role);
         return SCRIM_EINVAL;
     }
     if (getrandom(raw, sizeof raw, 0) != sizeof raw) {
@@ -264,6 +252,21 @@ int scrim_reviewer_add(scrim_reviewers *r, const char *name, const char *role,
     }
     scrim__hex_encode(raw, sizeof raw, token);
     token[SCRIM_REVIEWER_TOKEN_LEN] = '\0';
+    return SCRIM_OK;
+}
+
+int scrim_reviewer_add(scrim_reviewers *r, const char *name, const char *role,
+                       char token[SCRIM_REVIEWER_TOKEN_LEN + 1], json_t **out,
+                       char *err, size_t errlen)
+{
+    uint8_t h[32], tk[2 + 32];
+    char hhex[65];
+    MDB_txn *txn = NULL;
+    int rc, mrc;
+    if (out)
+        *out = NULL;
+    if ((rc = review__account_new(name, &role, token, err, errlen)))
+        return rc;
     token_hash(token, h);
     scrim__hex_encode(h, sizeof h, hhex);
     hhex[64] = '\0';

@@ -44,29 +44,43 @@ MDB_dbi review__entries(scrim_review *r)
 
 static int list_name_ok(const char *list, char *err, size_t errlen);
 
-static int64_t now_us(const scrim_review *r)
+int64_t review__clock_us(int64_t (*clock)(void *), void *arg)
 {
-    if (r->clock)
-        return r->clock(r->clock_arg);
+    if (clock)
+        return clock(arg);
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-static int db_fail(char *err, size_t errlen, const char *what, int mrc)
+int review__db_fail(const char *db, const char *what, int mrc, char *err,
+                    size_t errlen)
 {
     char w[128];
-    snprintf(w, sizeof w, "review database: %s", what);
+    snprintf(w, sizeof w, "%s database: %s", db, what);
     return scrim__mdb_err(mrc, w, err, errlen);
 }
 
-/* Commits *txn, which is gone afterwards (committed or not: *txn = NULL);
- * SCRIM_OK or SCRIM_EDB with err set. */
-static int txn_commit(MDB_txn **txn, char *err, size_t errlen)
+int review__commit(const char *db, MDB_txn **txn, char *err, size_t errlen)
 {
     int mrc = mdb_txn_commit(*txn);
     *txn = NULL;
-    return mrc ? db_fail(err, errlen, "commit", mrc) : SCRIM_OK;
+    return mrc ? review__db_fail(db, "commit", mrc, err, errlen) : SCRIM_OK;
+}
+
+static int64_t now_us(const scrim_review *r)
+{
+    return review__clock_us(r->clock, r->clock_arg);
+}
+
+static int db_fail(char *err, size_t errlen, const char *what, int mrc)
+{
+    return review__db_fail("review", what, mrc, err, errlen);
+}
+
+static int txn_commit(MDB_txn **txn, char *err, size_t errlen)
+{
+    return review__commit("review", txn, err, errlen);
 }
 
 /* Parse a 32-hex id; SCRIM_EINVAL with a message if malformed. */

@@ -113,6 +113,18 @@ int scrim__review_apply(struct scrim_review *r, uint64_t logid, char kind,
 #include <lmdb.h>
 MDB_env *review__env(scrim_review *r);
 MDB_dbi review__entries(scrim_review *r);
+/* The clock (NULL: the real one) in microseconds since the epoch. */
+int64_t review__clock_us(int64_t (*clock)(void *), void *arg);
+/* An LMDB code as SCRIM_E* with "DB database: WHAT: ..." in err. */
+int review__db_fail(const char *db, const char *what, int mrc, char *err,
+                    size_t errlen);
+/* Commits *txn, which is gone afterwards (committed or not: *txn = NULL);
+ * SCRIM_OK or an error as review__db_fail's. */
+int review__commit(const char *db, MDB_txn **txn, char *err, size_t errlen);
+/* A new account's checks and token: the name valid, *role (NULL: reviewer)
+ * "reviewer" or "lead", token 64 random hex digits; SCRIM_OK or an error. */
+int review__account_new(const char *name, const char **role,
+                        char token[65], char *err, size_t errlen);
 /* The table dbi (names -> strings: per-list levels, warnings) as one JSON
  * object; SCRIM_OK, or an error naming db ("review", "reviewer"). */
 int review__strings(MDB_env *env, MDB_dbi dbi, const char *db, json_t **out,

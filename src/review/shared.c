@@ -426,26 +426,11 @@ int scrim__shared_add(scrim__shared *sh, const char *name, const char *role,
                       char token[SCRIM_REVIEWER_TOKEN_LEN + 1], json_t **out,
                       char *err, size_t errlen)
 {
-    uint8_t raw[32];
     char hex[65], created[32];
     int rc;
     *out = NULL;
-    token[0] = '\0';
-    if ((rc = scrim_reviewer_name_check(name, err, errlen)))
+    if ((rc = review__account_new(name, &role, token, err, errlen)))
         return rc;
-    if (!role)
-        role = "reviewer";
-    if (strcmp(role, "reviewer") && strcmp(role, "lead")) {
-        scrim__seterr(err, errlen, "role must be 'reviewer' or 'lead', not '%.40s'",
-                      role);
-        return SCRIM_EINVAL;
-    }
-    if (getrandom(raw, sizeof raw, 0) != sizeof raw) {
-        scrim__seterr(err, errlen, "cannot get random bytes: %s", strerror(errno));
-        return SCRIM_EIO;
-    }
-    scrim__hex_encode(raw, sizeof raw, token);
-    token[SCRIM_REVIEWER_TOKEN_LEN] = '\0';
     hash_hex(token, hex);
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
