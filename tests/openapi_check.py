@@ -55,10 +55,7 @@ EXEMPT = {
     "500": "out of memory or a failing disk/database: not provoked here",
 }
 # The same for one operation's status.
-EXEMPT_OPS = {
-    ("POST /v1/review/quarantine", "409"): "cluster mode only (--cluster, PostgreSQL): "
-                                           "tests/cluster.t",
-}
+EXEMPT_OPS = {}
 
 # ---- TAP ------------------------------------------------------------------------
 _n = 0

@@ -184,7 +184,8 @@ static json_t *record_lists(json_t *rec)
 }
 
 /* Put the upload's hashes into each NAME.suppressed (created if missing). */
-static void suppress(scrim_store *s, json_t *rec, const char *by, json_t *fb)
+static void suppress(scrim_store *s, const review__loop_sink *sink, json_t *rec,
+                     const char *by, json_t *fb)
 {
     const char *pdq, *sha;
     int quality;
@@ -222,7 +223,22 @@ static void suppress(scrim_store *s, json_t *rec, const char *by, json_t *fb)
         scrim_import *imp;
         scrim_pdq h;
         uint8_t d[32];
-        int rc = scrim_import_begin(s, name, &io, &imp, err, sizeof err);
+        int rc;
+        if (sink) {   /* the cluster's log: both hashes in one change */
+            scrim_entry e[2];
+            size_t n = 0;
+            if (pdq && !scrim_pdq_from_hex(pdq, 64, &h))
+                e[n++] = (scrim_entry){.type = SCRIM_HASH_PDQ, .hash = &h,
+                                       .id = id, .label = label,
+                                       .quality = quality, .source = "review"};
+            if (sha && !scrim__hex_decode(sha, 64, d))
+                e[n++] = (scrim_entry){.type = SCRIM_HASH_SHA256, .hash = d,
+                                       .id = id, .label = label, .quality = -1,
+                                       .source = "review"};
+            rc = sink->entries(sink->ud, name, &io, e, n, err, sizeof err);
+            goto done;
+        }
+        rc = scrim_import_begin(s, name, &io, &imp, err, sizeof err);
         if (!rc && pdq && !scrim_pdq_from_hex(pdq, 64, &h)) {
             scrim_entry e = {.type = SCRIM_HASH_PDQ, .hash = &h, .id = id,
                              .label = label, .quality = quality,
@@ -238,6 +254,7 @@ static void suppress(scrim_store *s, json_t *rec, const char *by, json_t *fb)
             rc = scrim_import_commit(imp, NULL, err, sizeof err);
         else
             scrim_import_abort(imp);
+    done:
         if (rc) {
             add_error(fb, "suppressing in %s: %s", name, err);
             continue;
@@ -250,7 +267,8 @@ static void suppress(scrim_store *s, json_t *rec, const char *by, json_t *fb)
 }
 
 /* A reject changed to a confirm: take the upload out of the lists again. */
-static void unsuppress(scrim_store *s, json_t *rec, json_t *fb)
+static void unsuppress(scrim_store *s, const review__loop_sink *sink,
+                       json_t *rec, json_t *fb)
 {
     const char *pdq, *sha;
     int quality;
@@ -277,6 +295,28 @@ static void unsuppress(scrim_store *s, json_t *rec, json_t *fb)
                 SCRIM_LIST_NAME_MAX ||
             scrim_store_list_get(s, name, &li, NULL, 0))
             continue;
+        if (sink) {
+            scrim_pdq h;
+            uint8_t d[32];
+            scrim_entry e[2];
+            size_t n = 0;
+            scrim_import_opts io = {.mode = SCRIM_IMPORT_REMOVE,
+                                    .source = "review"};
+            io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+            if (pdq && !scrim_pdq_from_hex(pdq, 64, &h))
+                e[n++] = (scrim_entry){.type = SCRIM_HASH_PDQ, .hash = &h,
+                                       .quality = -1};
+            if (sha && !scrim__hex_decode(sha, 64, d))
+                e[n++] = (scrim_entry){.type = SCRIM_HASH_SHA256, .hash = d,
+                                       .quality = -1};
+            if (sink->entries(sink->ud, name, &io, e, n, err, sizeof err))
+                add_error(fb, "unsuppressing in %s: %s", name, err);
+            else
+                json_array_append_new(json_object_get(fb, "unsuppressed"),
+                                      json_pack("{s:s, s:s*, s:s*}", "list",
+                                                name, "pdq", pdq, "sha256", sha));
+            continue;
+        }
         if (scrim_store_remove(s, name, values, nv, &removed, &missing, err,
                                sizeof err)) {
             add_error(fb, "unsuppressing in %s: %s", name, err);
@@ -343,9 +383,59 @@ static void quarantine(scrim_review *r, scrim_store *s, json_t *rec,
     }
 }
 
+/* Cluster mode: the decision counted in PostgreSQL on each entry the
+ * record matched, once per upload (its SHA-256; else the record), the
+ * entries quarantined there when rejected too often. */
+static void votes(scrim_review *r, const review__loop_sink *sink, json_t *rec,
+                  const char *now, const char *by, int after, json_t *fb)
+{
+    char key[512], err[512], rid[80];
+    size_t i;
+    json_t *m, *seen = json_object();
+    const char *upload = json_string_value(json_object_get(
+        json_object_get(rec, "hashes"), "sha256"));
+    if (!upload) {
+        snprintf(rid, sizeof rid, "record:%s",
+                 json_string_value(json_object_get(rec, "id")));
+        upload = rid;
+    }
+    json_array_foreach(json_object_get(rec, "matches"), i, m) {
+        const char *list, *type, *k;
+        if (entry_key(m, key, sizeof key, &list, &type, &k) ||
+            json_object_get(seen, key))
+            continue;
+        json_object_set_new(seen, key, json_true());
+        long long rej = 0;
+        int q = 0, on = 1;
+        if (sink->vote(sink->ud, list, type, k, upload, now, after, by, &rej,
+                       &q, err, sizeof err)) {
+            add_error(fb, "counting the decision on an entry of %s: %s", list,
+                      err);
+            continue;
+        }
+        if (!q)
+            continue;
+        entry_update(r, key, mark_quarantined, &on);
+        json_array_append_new(json_object_get(fb, "quarantined"),
+                              json_pack("{s:s, s:s, s:s, s:I}", "list", list,
+                                        "type", type,
+                                        !strcmp(type, "video") ? "id" : "hash",
+                                        k, "rejected", (json_int_t)rej));
+    }
+    json_decref(seen);
+}
+
 int scrim_review_decide_loop(scrim_review *r, scrim_store *s, const char *id,
                              const scrim_review_decision *d, json_t **out,
                              char *err, size_t errlen)
+{
+    return review__decide_loop(r, s, NULL, id, d, out, err, errlen);
+}
+
+int review__decide_loop(scrim_review *r, scrim_store *s,
+                        const review__loop_sink *sink, const char *id,
+                        const scrim_review_decision *d, json_t **out,
+                        char *err, size_t errlen)
 {
     json_t *rec = NULL;
     *out = NULL;
@@ -359,12 +449,14 @@ int scrim_review_decide_loop(scrim_review *r, scrim_store *s, const char *id,
         json_object_get(json_object_get(rec, "decision"), "replaces"), "decision"));
     int reject = !strcmp(d->decision, "reject");
     if (s && reject && d->suppress != 0)
-        suppress(s, rec, d->by, fb);
+        suppress(s, sink, rec, d->by, fb);
     if (s && !reject && was && !strcmp(was, "reject"))
-        unsuppress(s, rec, fb);
+        unsuppress(s, sink, rec, fb);
     int after = d->quarantine_after < 0 ? SCRIM_REVIEW_QUARANTINE_AFTER
                                         : d->quarantine_after;
-    if (s && reject && after > 0)
+    if (s && sink)
+        votes(r, sink, rec, d->decision, d->by, after, fb);
+    else if (s && reject && after > 0)
         quarantine(r, s, rec, d->by, after, fb);
     json_object_set_new(rec, "feedback", fb);
     *out = rec;
@@ -419,9 +511,10 @@ int scrim_review_stats(scrim_review *r, const char *list, json_t **out,
     return SCRIM_OK;
 }
 
-static int admin_action(scrim_review *r, scrim_store *s, const char *list,
-                        const char *type, const char *key, const char *who,
-                        int remove, json_t **out, char *err, size_t errlen)
+int review__entry_action(scrim_review *r, scrim_store *s,
+                         const review__loop_sink *sink, const char *list,
+                         const char *type, const char *key, const char *who,
+                         int remove, json_t **out, char *err, size_t errlen)
 {
     char ek[512], lower[SCRIM_ENTRY_TEXT_MAX + 1];
     int t = type ? scrim_hash_type_parse(type) : SCRIM_EINVAL;
@@ -439,7 +532,10 @@ static int admin_action(scrim_review *r, scrim_store *s, const char *list,
                 *p = (char)(*p - 'A' + 'a');
     const char *tn = scrim_hash_type_name(t);
     int changed = 1, rc;
-    if (remove)
+    if (sink)
+        rc = sink->admin(sink->ud, list, t, lower, who, remove, &changed, err,
+                         errlen);
+    else if (remove)
         rc = scrim_store_quarantine_remove(s, list, t, lower, who, err, errlen);
     else
         rc = scrim_store_quarantine(s, list, t, lower, 0, who, "restored",
@@ -462,7 +558,8 @@ int scrim_review_entry_restore(scrim_review *r, scrim_store *s,
                                const char *key, const char *who,
                                json_t **out, char *err, size_t errlen)
 {
-    return admin_action(r, s, list, type, key, who, 0, out, err, errlen);
+    return review__entry_action(r, s, NULL, list, type, key, who, 0, out, err,
+                                errlen);
 }
 
 int scrim_review_entry_remove(scrim_review *r, scrim_store *s,
@@ -470,5 +567,6 @@ int scrim_review_entry_remove(scrim_review *r, scrim_store *s,
                               const char *key, const char *who,
                               json_t **out, char *err, size_t errlen)
 {
-    return admin_action(r, s, list, type, key, who, 1, out, err, errlen);
+    return review__entry_action(r, s, NULL, list, type, key, who, 1, out, err,
+                                errlen);
 }

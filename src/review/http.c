@@ -318,19 +318,17 @@ static int route_decision(scrim_call *c, scrim_review_server *rs,
         .decision = decision, .note = json_string_value(note), .by = who,
         .suppress = sup ? json_is_true(sup) : -1,
         .quarantine_after = c->settings->quarantine_after};
-    /* In cluster mode the lists change through the cluster's log, which
-     * the loop does not write yet: there a decision is only counted. */
-    int clustered = c->settings->cluster[0] != '\0';
-    int rc = scrim_review_decide_loop(rv, clustered ? NULL : c->store, id, &d, &out,
-                                      err, sizeof err);
+    /* In cluster mode the lists change through the cluster's log
+     * (loop.c), and rejects are counted in PostgreSQL. */
+    review__loop_sink sink;
+    int clustered = c->server->cluster != NULL;
+    if (clustered)
+        scrim__review_loop_sink(c->server, c->store, &sink);
+    int rc = review__decide_loop(rv, c->store, clustered ? &sink : NULL, id, &d,
+                                 &out, err, sizeof err);
     json_decref(body);
     if (rc)
         return fail(c, rc, err);
-    if (clustered)
-        json_array_append_new(
-            json_object_get(json_object_get(out, "feedback"), "errors"),
-            json_string("cluster mode: the decision is counted, but nothing is "
-                        "suppressed or quarantined (not replicated yet)"));
     emit_decision(c, out);
     json_t *fb = json_object_get(out, "feedback");
     scrim_counter_add(rs->suppressed, json_array_size(json_object_get(fb, "suppressed")));
@@ -385,9 +383,6 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
     if (c->method != SCRIM_POST)
         return scrim_call_error(c, 405, "method_not_allowed",
                                 "use GET or POST /v1/review/quarantine");
-    if (c->settings->cluster[0])
-        return scrim_call_error(c, 409, "cluster_unsupported", "quarantine is "
-                                "not replicated in cluster mode yet");
     if (!admin)
         return scrim_call_error(c, 403, "forbidden", "restoring or removing a "
                                 "quarantined entry needs the admin token");
@@ -408,12 +403,19 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
                                 "| \"md5\" | \"sha256\" | \"video\", \"hash\" "
                                 "(a video: \"id\"): \"...\"}");
     }
-    rc = !strcmp(action, "restore")
-             ? scrim_review_entry_restore(rv, c->store, list, type, key, who,
-                                          &out, err, sizeof err)
-             : scrim_review_entry_remove(rv, c->store, list, type, key, who,
-                                         &out, err, sizeof err);
+    /* cluster mode: a change of the cluster's log (loop.c) */
+    review__loop_sink sink;
+    int clustered = c->server->cluster != NULL;
+    if (clustered)
+        scrim__review_loop_sink(c->server, c->store, &sink);
+    rc = review__entry_action(rv, c->store, clustered ? &sink : NULL, list,
+                              type, key, who, strcmp(action, "restore") != 0,
+                              &out, err, sizeof err);
     json_decref(body);
+    if (rc == SCRIM__SHARED_DOWN)
+        return scrim_call_error(c, 503, "cluster_unavailable", "the cluster's "
+                                "PostgreSQL cannot take the change now (retry "
+                                "later): %s", err);
     /* no webhook event: restoring or removing an entry is no decision on a
      * record (the audit log has it) */
     return rc ? fail(c, rc, err) : reply_json(c, out);

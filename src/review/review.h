@@ -130,6 +130,43 @@ int review__account_new(const char *name, const char **role,
 int review__strings(MDB_env *env, MDB_dbi dbi, const char *db, json_t **out,
                     char *err, size_t errlen);
 
+/* ---- the false-match loop's writes (feedback.c) --------------------------
+ * Without a sink they go to the store (a single node); with one (scrimd
+ * --cluster: scrim__review_loop_sink, loop.c) to the cluster's change log.
+ * Each returns SCRIM_OK, a SCRIM_E* code or SCRIM__SHARED_DOWN (PostgreSQL
+ * unreachable), with err. */
+typedef struct review__loop_sink {
+    void *ud;                   /* the functions' first argument */
+    struct scrim_server *srv;   /* loop.c's */
+    scrim_store *store;
+    /* entries into list (io->mode SCRIM_IMPORT_ADD, the list made as
+     * io says if missing) or out of it (SCRIM_IMPORT_REMOVE) */
+    int (*entries)(void *ud, const char *list, const scrim_import_opts *io,
+                   const scrim_entry *e, size_t n, char *err, size_t errlen);
+    /* upload's decision `now` on an entry; a reject quarantines the entry
+     * once `after` (> 0) uploads' rejects count on it since it was last
+     * restored: *rejected that count, *quarantined 1 if this one did */
+    int (*vote)(void *ud, const char *list, const char *type, const char *key,
+                const char *upload, const char *now, int after, const char *by,
+                long long *rejected, int *quarantined, char *err,
+                size_t errlen);
+    /* an admin's restore (remove 0) or removal of a quarantined entry */
+    int (*admin)(void *ud, const char *list, int type, const char *key,
+                 const char *who, int remove, int *changed, char *err,
+                 size_t errlen);
+} review__loop_sink;
+int review__decide_loop(scrim_review *r, scrim_store *s,
+                        const review__loop_sink *sink, const char *id,
+                        const scrim_review_decision *d, json_t **out,
+                        char *err, size_t errlen);
+int review__entry_action(scrim_review *r, scrim_store *s,
+                         const review__loop_sink *sink, const char *list,
+                         const char *type, const char *key, const char *who,
+                         int remove, json_t **out, char *err, size_t errlen);
+/* loop.c: the cluster's sink for srv (clustered) and its store. */
+void scrim__review_loop_sink(struct scrim_server *srv, scrim_store *s,
+                             review__loop_sink *out);
+
 /* In the decision's write transaction: move the counts of the entries in
  * `matches` from decision `was` (NULL: none) to `now` (LMDB codes). */
 int review__count(MDB_txn *txn, MDB_dbi entries, json_t *matches,

@@ -53,7 +53,7 @@ static const char schema_sql[] =
     " id bigserial PRIMARY KEY,"
     " list text NOT NULL,"
     " op text NOT NULL CHECK (op IN ('add','remove','replace','drop',"
-    "'metadata')),"
+    "'metadata','quarantine')),"
     " params jsonb NOT NULL DEFAULT '{}',"
     " payload bytea,"
     " entries bigint NOT NULL DEFAULT 0,"
@@ -196,6 +196,8 @@ static double bef64(const char *p)
     return d;
 }
 
+static int loop_schema(PGconn *conn, char *err, size_t errlen);
+
 /* Creates the tables if missing; -1 if the schema is newer than ours. */
 static int ensure_schema(PGconn *conn, char *err, size_t errlen)
 {
@@ -212,7 +214,7 @@ static int ensure_schema(PGconn *conn, char *err, size_t errlen)
                       "%d; this scrimd knows version %d", v, SCHEMA_VERSION);
         return -1;
     }
-    return 0;
+    return loop_schema(conn, err, errlen);
 }
 
 /* ==== the payload: entries, as the dry run captured them ================== */
@@ -374,6 +376,9 @@ static void params_get(const json_t *o, scrim_list_params *p)
 
 /* ==== the applier ========================================================== */
 
+static int apply_quarantine(scrim__cluster *cl, uint64_t id, const char *list,
+                            json_t *pj, char *err, size_t errlen);
+
 /* Apply change id; 0 applied, 1 skipped (cannot apply here, ever: recorded
  * as applied, with a warning), -1 failed here (tried again later). */
 static int apply_change(scrim__cluster *cl, uint64_t id, const char *list,
@@ -416,6 +421,8 @@ static int apply_change(scrim__cluster *cl, uint64_t id, const char *list,
                                                   errlen);
     } else if (!strcmp(op, "drop")) {
         rc = scrim_store_list_drop(cl->store, list, NULL, err, errlen);
+    } else if (!strcmp(op, "quarantine")) {
+        rc = apply_quarantine(cl, id, list, pj, err, errlen);
     } else {
         scrim__seterr(err, errlen, "unknown operation '%s'", op);
         rc = SCRIM_EINVAL;
@@ -1031,4 +1038,182 @@ json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
     }
     PQclear(r);
     return a;
+}
+
+/* ==== the false-match loop's changes (review/loop.c) ======================
+ * A reviewer's reject suppresses an upload (an "add" to NAME.suppressed),
+ * a confirm after a reject takes it out again ("remove"), and an entry
+ * rejected too often is quarantined, restored or removed ("quarantine",
+ * params {"action", "type", "key", "by", "why"}): changes of the log like
+ * an admin's, applied by every node in order.  review/loop.c keeps the
+ * rejects of each entry in PostgreSQL (scrim_loop_votes, one row per entry
+ * and upload) and whether it is quarantined (scrim_loop_entries), written
+ * in the change's transaction. */
+
+static const char loop_schema_sql[] =
+    "SELECT pg_advisory_xact_lock(126870958468353);"
+    /* a log made before "quarantine" was an op: its check widened */
+    "DO $$ DECLARE d text; BEGIN SELECT pg_get_constraintdef(oid) INTO d "
+    "FROM pg_constraint WHERE conrelid = 'scrim_changes'::regclass AND "
+    "conname = 'scrim_changes_op_check'; IF d IS NOT NULL AND d NOT LIKE "
+    "'%''quarantine''%' THEN EXECUTE 'ALTER TABLE scrim_changes DROP "
+    "CONSTRAINT scrim_changes_op_check, ADD CONSTRAINT scrim_changes_op_check "
+    "' || replace(d, 'ARRAY[', 'ARRAY[''quarantine''::text, '); END IF; "
+    "END $$;"
+    "CREATE TABLE IF NOT EXISTS scrim_loop_votes ("
+    " list text NOT NULL, type text NOT NULL, key text NOT NULL,"
+    " upload text NOT NULL,"
+    " decision text NOT NULL CHECK (decision IN ('confirm', 'reject')),"
+    " node text NOT NULL DEFAULT '',"
+    " time timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " PRIMARY KEY (list, type, key, upload));"
+    "CREATE TABLE IF NOT EXISTS scrim_loop_entries ("
+    " list text NOT NULL, type text NOT NULL, key text NOT NULL,"
+    " quarantined boolean NOT NULL DEFAULT false,"
+    " removed boolean NOT NULL DEFAULT false,"
+    " restored timestamptz NOT NULL DEFAULT '-infinity',"
+    " change bigint,"
+    " PRIMARY KEY (list, type, key));";
+
+static int loop_schema(PGconn *conn, char *err, size_t errlen)
+{
+    return scrim__pq_run(conn, loop_schema_sql, err, errlen);
+}
+
+static int apply_quarantine(scrim__cluster *cl, uint64_t id, const char *list,
+                            json_t *pj, char *err, size_t errlen)
+{
+    const char *action = json_string_value(json_object_get(pj, "action"));
+    const char *type = json_string_value(json_object_get(pj, "type"));
+    const char *key = json_string_value(json_object_get(pj, "key"));
+    const char *by = json_string_value(json_object_get(pj, "by"));
+    const char *why = json_string_value(json_object_get(pj, "why"));
+    int t = type ? scrim_hash_type_parse(type) : SCRIM_EINVAL, rc, changed = 0;
+    if (!action || t < 0 || !key) {
+        scrim__seterr(err, errlen, "a quarantine change lacks its action, "
+                      "type or key");
+        return SCRIM_EINVAL;
+    }
+    if (!strcmp(action, "remove"))
+        rc = scrim_store_quarantine_remove(cl->store, list, t, key, by, err,
+                                           errlen);
+    else if (!strcmp(action, "quarantine") || !strcmp(action, "restore"))
+        rc = scrim_store_quarantine(cl->store, list, t, key,
+                                    !strcmp(action, "quarantine"), by, why,
+                                    &changed, err, errlen);
+    else {
+        scrim__seterr(err, errlen, "unknown quarantine action '%.40s'", action);
+        return SCRIM_EINVAL;
+    }
+    /* not (or no longer) in its list here, or already so: nothing to do,
+     * but the change is applied (its id recorded) */
+    if (rc == SCRIM_ENOTFOUND)
+        rc = 0;
+    return rc ? rc : scrim_store_set_applied(cl->store, id, err, errlen);
+}
+
+int scrim__cluster_loop_begin(scrim_server *srv, PGconn **out, char *err,
+                              size_t errlen)
+{
+    scrim__cluster *cl = srv->cluster;
+    *out = NULL;
+    if (!cl) {
+        scrim__seterr(err, errlen, "not clustered");
+        return SCRIM_EINVAL;
+    }
+    pthread_mutex_lock(&cl->wlock);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!cl->wconn) {
+            if (!(cl->wconn = scrim__pq_connect(cl->conninfo, err, errlen)))
+                break;
+            if (ensure_schema(cl->wconn, err, errlen)) {
+                PQfinish(cl->wconn);
+                cl->wconn = NULL;
+                break;
+            }
+        }
+        /* the write lock: change ids commit in id order */
+        if (!scrim__pq_run(cl->wconn, "BEGIN; SELECT pg_advisory_xact_lock("
+                           "126870958468354)", err, errlen)) {
+            *out = cl->wconn;
+            return 0;
+        }
+        PQfinish(cl->wconn);   /* dropped (a restart): once more, afresh */
+        cl->wconn = NULL;
+    }
+    pthread_mutex_unlock(&cl->wlock);
+    return SCRIM_EIO;
+}
+
+int scrim__cluster_loop_append(scrim_server *srv, PGconn *conn,
+                               const char *list, const char *op,
+                               const char *action, json_t *params,
+                               const scrim_entry *e, size_t n,
+                               uint64_t *change, char *err, size_t errlen)
+{
+    scrim__cluster *cl = srv->cluster;
+    scrim__cluster_tx tx = {.cl = cl};
+    char nent[24], ch[24];
+    int rc = SCRIM_EIO;
+    for (size_t i = 0; i < n; i++)
+        if (scrim__cluster_capture(&tx, &e[i])) {
+            free(tx.buf);
+            scrim__seterr(err, errlen, "out of memory");
+            return SCRIM_ENOMEM;
+        }
+    char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!pj) {
+        free(tx.buf);
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    snprintf(nent, sizeof nent, "%zu", n);
+    const char *v[6] = {list, op, pj, tx.buf ? (const char *)tx.buf : "",
+                        nent, cl->node};
+    int lens[6] = {0, 0, 0, (int)tx.len, 0, 0}, fmts[6] = {0, 0, 0, 1, 0, 0};
+    PGresult *r = scrim__pq_query(conn, "INSERT INTO scrim_changes (list, op, "
+                                  "params, payload, entries, node) VALUES ($1, "
+                                  "$2, $3::jsonb, $4, $5::int8, $6) RETURNING "
+                                  "id", 6, v, lens, fmts, err, errlen);
+    if (r) {
+        *change = scrim__pq_u64(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        snprintf(ch, sizeof ch, "%llu", (unsigned long long)*change);
+        const char *av[6] = {cl->node, action, list, nent, pj, ch};
+        r = scrim__pq_query(conn, "INSERT INTO scrim_audit (node, action, "
+                            "list, count, detail, change) VALUES ($1, $2, $3, "
+                            "$4::int8, $2 || ' ' || $5, $6::int8)", 6, av,
+                            NULL, NULL, err, errlen);
+        rc = r ? 0 : SCRIM_EIO;
+        PQclear(r);
+    }
+    free(pj);
+    free(tx.buf);
+    return rc;
+}
+
+int scrim__cluster_loop_end(scrim_server *srv, PGconn *conn, int commit,
+                            uint64_t change, char *err, size_t errlen)
+{
+    scrim__cluster *cl = srv->cluster;
+    char e2[256];
+    int rc = commit ? scrim__pq_run(conn, "NOTIFY scrim_changes; COMMIT", err,
+                                    errlen)
+                    : scrim__pq_run(conn, "ROLLBACK", e2, sizeof e2);
+    if (rc || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        PQfinish(cl->wconn);
+        cl->wconn = NULL;
+    }
+    pthread_mutex_unlock(&cl->wlock);
+    if (!commit)
+        return 0;
+    if (rc)
+        return SCRIM_EIO;
+    /* answered once applied here, as an admin write */
+    if (change && wait_applied(cl, change, CATCH_UP_WAIT))
+        scrim__log_json(json_pack("{s:s, s:s, s:I}", "level", "warning", "msg",
+                                  "cluster: a review change written but not "
+                                  "applied here in time", "change",
+                                  (json_int_t)change));
+    return 0;
 }

@@ -142,6 +142,22 @@ struct pg_result *scrim__pq_query(struct pg_conn *conn, const char *sql, int n,
                                   const char *const *vals, const int *lens,
                                   const int *fmts, char *err, size_t errlen);
 uint64_t scrim__pq_u64(const char *p);
+/* The false-match loop's writes in cluster mode (review/loop.c): begin
+ * takes the write connection and the cluster's write lock in a
+ * transaction (SCRIM_EIO with err: PostgreSQL unreachable), append adds a
+ * change (params borrowed; the entries as an import's payload) and its
+ * audit row (`action`), end commits (or rolls back) and, committed, waits
+ * until this node has applied `change` (0: none). */
+int scrim__cluster_loop_begin(scrim_server *srv, struct pg_conn **conn,
+                              char *err, size_t errlen);
+int scrim__cluster_loop_append(scrim_server *srv, struct pg_conn *conn,
+                               const char *list, const char *op,
+                               const char *action, json_t *params,
+                               const scrim_entry *e, size_t n,
+                               uint64_t *change, char *err, size_t errlen);
+int scrim__cluster_loop_end(scrim_server *srv, struct pg_conn *conn,
+                            int commit, uint64_t change, char *err,
+                            size_t errlen);
 
 /* ---- the server (http.c) --------------------------------------- */
 
