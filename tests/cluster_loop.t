@@ -168,6 +168,10 @@ revealed() { [ "$(psql "SELECT count(*) FROM scrim_reviewer_log WHERE event LIKE
 poll 200 revealed
 is "$(psql "SELECT count(*) FROM scrim_reviewer_log WHERE event LIKE '%\"reveal\"%$first%'")" 1 \
     "the reveal reached the reviewers' log, once"
+exposed() { [ "$(psql "SELECT reveals FROM scrim_exposure WHERE reviewer = 'alice'")" -ge 2 ]; }
+poll 200 exposed
+is "$(psql "SELECT previews || ' ' || reveals FROM scrim_exposure WHERE reviewer = 'alice'")" "2 2" \
+    "alice's exposure counts her reveal on node 2 meanwhile, once (2 previews, 2 reveals)"
 for n in 1 3; do
     poll 100 got $n "/v1/review/$first" -H "$AUTH"
     is "$code:$(jv '$j->{decision}{decision}')" 200:confirm "node $n has the record and its decision"

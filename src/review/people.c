@@ -266,9 +266,43 @@ static json_t *break_json(const person *x, double now, double after, double brk)
 
 static void note_activity(scrim__people *p, const scrim_call *c, const scrim__who *w)
 {
+    char err[256];
+    double now = wall(), clock[2];
+    /* clustered: the cluster's clock (any node's activity), copied here
+     * for when PostgreSQL is unreachable; then this node's */
+    int rc = p->sh ? scrim__shared_active(p->sh, w->name, now,
+                                          c->settings->review_break, clock,
+                                          err, sizeof err)
+                   : -1;
     pthread_mutex_lock(&p->lock);
-    active(person_of(p, w->name), wall(), c->settings->review_break);
+    person *x = person_of(p, w->name);
+    if (!rc) {
+        x->stretch_start = clock[0];
+        x->last_active = clock[1];
+    } else {
+        active(x, now, c->settings->review_break);
+    }
     pthread_mutex_unlock(&p->lock);
+}
+
+/* The break clock as the cluster has it (copied into w's person), or this
+ * node's; under nothing (takes the lock). */
+static json_t *break_now(scrim__people *p, const scrim_settings *s,
+                         const scrim__who *w)
+{
+    char err[256];
+    double clock[2];
+    int rc = p->sh ? scrim__shared_break(p->sh, w->name, clock, err, sizeof err)
+                   : -1;
+    pthread_mutex_lock(&p->lock);
+    person *x = person_of(p, w->name);
+    if (!rc) {
+        x->stretch_start = clock[0];
+        x->last_active = clock[1];
+    }
+    json_t *brk = break_json(x, wall(), s->review_break_after, s->review_break);
+    pthread_mutex_unlock(&p->lock);
+    return brk;
 }
 
 /* ---- counting --------------------------------------------------------------- */
@@ -410,11 +444,17 @@ int scrim__people_preview(scrim_call *c, scrim__people *p, scrim_review *rv,
         return -1;
     }
     if (lighter) {
-        /* the reveal is open until the page reports its end */
+        /* the reveal is open until the page reports its end: the
+         * cluster's (any node may hear of its end), or this node's while
+         * PostgreSQL is unreachable */
         double now = wall();
+        char oerr[256];
+        int shared = p->sh && !scrim__shared_reveal_open(p->sh, w->name, id, now,
+                                                         MAX_OPEN, oerr,
+                                                         sizeof oerr);
         pthread_mutex_lock(&p->lock);
         person *x = person_of(p, w->name);
-        int k = -1;
+        int k = shared ? MAX_OPEN : -1;
         for (int i = 0; i < MAX_OPEN && k < 0; i++)   /* this record's, still open */
             if (!strcmp(x->open[i].id, id))
                 k = i;
@@ -428,7 +468,7 @@ int scrim__people_preview(scrim_call *c, scrim__people *p, scrim_review *rv,
                     k = i;
             x->open[k].id[0] = '\0';
         }
-        if (!x->open[k].id[0]) {   /* an open reveal keeps its start */
+        if (k < MAX_OPEN && !x->open[k].id[0]) {   /* an open reveal keeps its start */
             snprintf(x->open[k].id, sizeof x->open[k].id, "%s", id);
             x->open[k].start = now;
         }
@@ -461,24 +501,31 @@ static int route_revealed(scrim_call *c, scrim__people *p, scrim_reviewers *db,
                                 "reveal was shown");
     }
     json_decref(b);
-    double now = wall(), elapsed = -1;
+    double now = wall(), elapsed = -1, start;
+    char err[256];
+    /* clustered: opened on any node (this node's own: opened while
+     * PostgreSQL was unreachable) */
+    int found = p->sh && !scrim__shared_reveal_close(p->sh, w->name, id,
+                                                     &start, err, sizeof err);
+    if (found)   /* another node's clock may be a little ahead */
+        elapsed = now > start ? now - start : 0;
     pthread_mutex_lock(&p->lock);
     person *x = person_of(p, w->name);
-    for (int i = 0; i < MAX_OPEN; i++)
+    for (int i = 0; i < MAX_OPEN && !found; i++)
         if (x->open[i].id[0] && !strcmp(x->open[i].id, id)) {
             elapsed = now - x->open[i].start;
             x->open[i].id[0] = '\0';
             x->open[i].start = 0;
+            found = 1;
         }
     pthread_mutex_unlock(&p->lock);
-    if (elapsed < 0)
+    if (!found)
         return scrim_call_error(c, 409, "no_open_reveal", "no reveal of %s is "
                                 "open for '%s' (each reveal is reported once)",
                                 id, w->name);
     double secs = claimed < elapsed ? claimed : elapsed;
     secs = floor(secs * 1000 + 0.5) / 1000;
     scrim_exposure d = {.seconds = secs};
-    char err[256];
     int rc = x_count(p, db, w->name, &d, NULL, NULL, NULL, err, sizeof err);
     if (rc)
         return fail(c, rc, err);
@@ -557,10 +604,7 @@ static json_t *me_json(scrim_call *c, scrim__people *p, scrim_reviewers *db,
         json_object_set_new(caps, "items_left",
                             json_integer(items < s->review_max_items
                                              ? s->review_max_items - items : 0));
-    pthread_mutex_lock(&p->lock);
-    json_t *brk = break_json(person_of(p, w->name), wall(), s->review_break_after,
-                             s->review_break);
-    pthread_mutex_unlock(&p->lock);
+    json_t *brk = break_now(p, s, w);
     return json_pack("{s:s, s:s, s:b, s:b, s:o, s:b, s:o, s:o, s:o}", "name", w->name,
                      "role", w->admin ? "admin" : w->lead ? "lead" : "reviewer",
                      "anonymous", !w->named, "admin", w->admin, "level",
@@ -590,11 +634,12 @@ static int route_me(scrim_call *c, scrim__people *p, scrim_reviewers *db,
                                     "skipped (1 to %d bytes; it is logged)",
                                     REASON_MAX);
         }
+        json_t *was = break_now(p, c->settings, w);
         double now = wall();
+        if (p->sh)   /* the cluster's clock too (unreachable: this node's) */
+            scrim__shared_break_reset(p->sh, w->name, now, err, sizeof err);
         pthread_mutex_lock(&p->lock);
         person *x = person_of(p, w->name);
-        json_t *was = break_json(x, now, c->settings->review_break_after,
-                                 c->settings->review_break);
         x->stretch_start = now;   /* a new stretch from now */
         x->last_active = now;
         x->dismissed++;

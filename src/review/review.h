@@ -223,6 +223,28 @@ int scrim__shared_warnings(scrim__shared *sh, json_t **out, char *err,
                            size_t errlen);
 int scrim__shared_warning_set(scrim__shared *sh, const char *list,
                               const char *text, char *err, size_t errlen);
+/* The durable queue of what waits for PostgreSQL (log events, exposure
+ * counts): review.sharedq in env (the review database), opened by the
+ * review sync; before, such things wait in memory. */
+int scrim__shared_queue_open(MDB_env *env, char *err, size_t errlen);
+/* The break clock (clock[0] the stretch's start, [1] the last activity,
+ * wall-clock seconds; 0 = none): counted at `now` (a pause of brk or more
+ * starts a new stretch), read, or reset to now (a dismissed break).  Open
+ * reveals (at most keep per reviewer): opened, or closed (*start: when it
+ * was opened; SCRIM_ENOTFOUND if it is not open).  0, SCRIM_EDB or
+ * SCRIM__SHARED_DOWN (then people.c keeps them in memory). */
+int scrim__shared_active(scrim__shared *sh, const char *name, double now,
+                         double brk, double clock[2], char *err, size_t errlen);
+int scrim__shared_break(scrim__shared *sh, const char *name, double clock[2],
+                        char *err, size_t errlen);
+int scrim__shared_break_reset(scrim__shared *sh, const char *name, double now,
+                              char *err, size_t errlen);
+int scrim__shared_reveal_open(scrim__shared *sh, const char *name,
+                              const char *id, double now, int keep, char *err,
+                              size_t errlen);
+int scrim__shared_reveal_close(scrim__shared *sh, const char *name,
+                               const char *id, double *start, char *err,
+                               size_t errlen);
 int scrim__shared_log_list(scrim__shared *sh, const char *who, double since,
                            size_t limit, json_t **out, char *err,
                            size_t errlen);

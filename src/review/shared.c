@@ -77,7 +77,25 @@ static const char schema_sql[] =
     "scrim_reviewer_log (time);"
     "CREATE TABLE IF NOT EXISTS scrim_review_warnings ("
     " list text PRIMARY KEY,"
-    " warning text NOT NULL);";
+    " warning text NOT NULL);"
+    /* what a node queued while PostgreSQL was unreachable carries a key
+     * (node:seq): sent twice, stored once */
+    "ALTER TABLE scrim_reviewer_log ADD COLUMN IF NOT EXISTS ukey text;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS scrim_reviewer_log_ukey ON "
+    "scrim_reviewer_log (ukey);"
+    "CREATE TABLE IF NOT EXISTS scrim_exposure_sent ("
+    " ukey text PRIMARY KEY,"
+    " time timestamptz NOT NULL DEFAULT clock_timestamp());"
+    /* the break clock and open reveals of each reviewer (people.c) */
+    "CREATE TABLE IF NOT EXISTS scrim_review_breaks ("
+    " reviewer text PRIMARY KEY,"
+    " stretch_start float8 NOT NULL,"
+    " last_active float8 NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS scrim_open_reveals ("
+    " reviewer text NOT NULL,"
+    " id text NOT NULL,"
+    " start float8 NOT NULL,"
+    " PRIMARY KEY (reviewer, id));";
 
 /* An account as JSON text, as scrim_reviewer_get shows it. */
 #define ACCOUNT_JSON                                                         \
@@ -202,14 +220,212 @@ static void drop_conn(scrim__shared *sh, const char *why)
 static PGresult *run(scrim__shared *sh, const char *sql, int n,
                      const char *const *v, char *err, size_t errlen);
 
+/* ---- the queue: what waits for PostgreSQL, in this node's LMDB ------------
+ * Log events and exposure counts made while PostgreSQL is unreachable are
+ * kept in review.sharedq of the review database (once the review sync has
+ * opened it: scrim__shared_queue_open), so a node restarted meanwhile
+ * still sends them.  Keys: 8 bytes big-endian, the item's number; "node"
+ * (16 random bytes, made once) and "next".  Each item goes with the key
+ * NODE:NUMBER, unique in PostgreSQL, and leaves the queue after
+ * PostgreSQL's commit: a crash between the two sends it again, stored
+ * once. */
+static MDB_env *_Atomic q_env;
+static MDB_dbi q_dbi;
+static char q_node[33];
+
+int scrim__shared_queue_open(MDB_env *env, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_val k = {4, "node"}, v;
+    uint8_t nk[16];
+    int mrc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (!mrc && !(mrc = mdb_dbi_open(txn, "review.sharedq", MDB_CREATE, &q_dbi)) &&
+        (mrc = mdb_get(txn, q_dbi, &k, &v)) == MDB_NOTFOUND) {
+        mrc = 0;
+        if (getrandom(nk, sizeof nk, 0) != sizeof nk)
+            mrc = EIO;
+        v = (MDB_val){sizeof nk, nk};
+        if (!mrc)
+            mrc = mdb_put(txn, q_dbi, &k, &v, 0);
+    }
+    if (!mrc && v.mv_size != 16)
+        mrc = MDB_CORRUPTED;
+    if (!mrc)
+        scrim__hex_encode(v.mv_data, 16, q_node);
+    if (mrc) {
+        if (txn)
+            mdb_txn_abort(txn);
+        return review__db_fail("review", "the reviewer data queue", mrc, err,
+                               errlen);
+    }
+    int rc = review__commit("review", &txn, err, errlen);
+    if (!rc)
+        atomic_store(&q_env, env);
+    return rc;
+}
+
+/* Queue item j (consumed); 0, or -1 (not queued: kept in memory). */
+static int q_put(json_t *j)
+{
+    MDB_env *env = atomic_load(&q_env);
+    MDB_txn *txn;
+    MDB_val nk = {4, "next"}, v;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!env || !text || mdb_txn_begin(env, NULL, 0, &txn)) {
+        free(text);
+        return -1;
+    }
+    uint64_t seq = 1;
+    if (!mdb_get(txn, q_dbi, &nk, &v) && v.mv_size == 8)
+        memcpy(&seq, v.mv_data, 8);
+    uint64_t next = seq + 1;
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    MDB_val k = {8, key}, tv = {strlen(text), text}, xv = {8, &next};
+    int mrc = mdb_put(txn, q_dbi, &k, &tv, 0);
+    if (!mrc)
+        mrc = mdb_put(txn, q_dbi, &nk, &xv, 0);
+    free(text);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    return mdb_txn_commit(txn) ? -1 : 0;
+}
+
+/* The oldest item: 1 with *j and *seq, 0 when none (or unreadable). */
+static int q_first(json_t **j, uint64_t *seq)
+{
+    MDB_env *env = atomic_load(&q_env);
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    json_error_t je;
+    int found = 0;
+    if (!env || mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    if (!mdb_cursor_open(txn, q_dbi, &c)) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc && !found;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 8)
+                continue;
+            *seq = 0;
+            for (int i = 0; i < 8; i++)
+                *seq = *seq << 8 | ((const uint8_t *)k.mv_data)[i];
+            *j = json_loadb(v.mv_data, v.mv_size, 0, &je);
+            found = 1;
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static void q_del(uint64_t seq)
+{
+    MDB_env *env = atomic_load(&q_env);
+    MDB_txn *txn;
+    uint8_t key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    MDB_val k = {8, key};
+    if (!env || mdb_txn_begin(env, NULL, 0, &txn))
+        return;
+    int mrc = mdb_del(txn, q_dbi, &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        mdb_txn_abort(txn);
+    else
+        mdb_txn_commit(txn);
+}
+
+static int q_waiting(void)
+{
+    json_t *j = NULL;
+    uint64_t seq;
+    int n = q_first(&j, &seq);
+    json_decref(j);
+    return n;
+}
+
+/* Send the queue, oldest first, each item once: the number sent. */
+static size_t flush_q(scrim__shared *sh)
+{
+    char err[256], ukey[64];
+    json_t *j;
+    uint64_t seq;
+    size_t sent = 0;
+    while (sh->conn && q_first(&j, &seq)) {
+        snprintf(ukey, sizeof ukey, "%s:%llu", q_node, (unsigned long long)seq);
+        const char *kind = json_string_value(json_object_get(j, "k"));
+        PGresult *r = NULL;
+        if (kind && !strcmp(kind, "e")) {
+            char t[32];
+            snprintf(t, sizeof t, "%.6f", json_number_value(json_object_get(j, "t")));
+            const char *v[4] = {t, json_string_value(json_object_get(j, "who")),
+                                json_string_value(json_object_get(j, "ev")), ukey};
+            if (v[1] && v[2])
+                r = run(sh, "INSERT INTO scrim_reviewer_log (time, who, event, "
+                        "ukey) VALUES ($1::float8, $2, $3, $4) ON CONFLICT "
+                        "(ukey) DO NOTHING", 4, v, err, sizeof err);
+        } else if (kind && !strcmp(kind, "x")) {
+            char a[5][32];
+            static const char *const f[5] = {"p", "r", "s", "i", "f"};
+            for (int i = 0; i < 5; i++)
+                snprintf(a[i], 32, i == 2 ? "%.17g" : "%.0f",
+                         json_number_value(json_object_get(j, f[i])));
+            const char *v[8] = {json_string_value(json_object_get(j, "who")),
+                                json_string_value(json_object_get(j, "day")),
+                                a[0], a[1], a[2], a[3], a[4], ukey};
+            if (v[0] && v[1])
+                r = run(sh, "WITH s AS (INSERT INTO scrim_exposure_sent (ukey) "
+                        "VALUES ($8) ON CONFLICT DO NOTHING RETURNING 1) "
+                        "INSERT INTO scrim_exposure AS e (reviewer, day, "
+                        "previews, reveals, seconds, items, refused) SELECT $1, "
+                        "$2::date, $3::int8, $4::int8, $5::float8, $6::int8, "
+                        "$7::int8 WHERE EXISTS (SELECT 1 FROM s) ON CONFLICT "
+                        "(reviewer, day) DO UPDATE SET previews = e.previews + "
+                        "excluded.previews, reveals = e.reveals + "
+                        "excluded.reveals, seconds = e.seconds + "
+                        "excluded.seconds, items = e.items + excluded.items, "
+                        "refused = e.refused + excluded.refused", 8, v, err,
+                        sizeof err);
+        }
+        json_decref(j);
+        if (!r && sh->conn && kind) {
+            scrim__log_msg("warning", "reviewer data queue: item %llu not "
+                           "stored (%s); kept", (unsigned long long)seq, err);
+            return sent;
+        }
+        if (!r && kind)
+            return sent;   /* PostgreSQL gone again: later */
+        PQclear(r);
+        q_del(seq);        /* a crash before this: sent again, stored once */
+        sent++;
+    }
+    if (sh->conn && !q_waiting()) {
+        /* every count is in PostgreSQL now: the caps read it there */
+        g_hash_table_remove_all(sh->pending);
+        PGresult *r = run(sh, "DELETE FROM scrim_exposure_sent WHERE time < "
+                          "clock_timestamp() - interval '"
+                          G_STRINGIFY(SCRIM_REVIEW_KEEP_DAYS) " days'", 0, NULL,
+                          err, sizeof err);
+        PQclear(r);
+    }
+    return sent;
+}
+
 /* What was counted or logged while PostgreSQL was unreachable, sent. */
 static void flush(scrim__shared *sh)
 {
     char err[256];
+    flush_q(sh);
     GHashTableIter it;
     gpointer k, val;
     g_hash_table_iter_init(&it, sh->pending);
-    while (sh->conn && g_hash_table_iter_next(&it, &k, &val)) {
+    while (sh->conn && !atomic_load(&q_env) &&
+           g_hash_table_iter_next(&it, &k, &val)) {
         const char *name = strchr(k, '|') + 1;
         counted *c = val;
         char a[5][32];
@@ -265,8 +481,8 @@ static int connect_pg(scrim__shared *sh, char *err, size_t errlen)
         return -1;
     }
     sh->conn = c;
-    if (!sh->flushing &&
-        (json_array_size(sh->events) || g_hash_table_size(sh->pending))) {
+    if (!sh->flushing && (json_array_size(sh->events) ||
+                          g_hash_table_size(sh->pending) || q_waiting())) {
         size_t ne = json_array_size(sh->events), nx = g_hash_table_size(sh->pending);
         sh->flushing = 1;
         flush(sh);
@@ -286,7 +502,8 @@ void scrim__shared_flush_all(void)
     pthread_mutex_lock(&all_lock);
     for (scrim__shared *sh = all; sh; sh = sh->next) {
         pthread_mutex_lock(&sh->lock);
-        if (json_array_size(sh->events) || g_hash_table_size(sh->pending)) {
+        if (json_array_size(sh->events) || g_hash_table_size(sh->pending) ||
+            q_waiting()) {
             if (sh->conn) {
                 sh->flushing = 1;
                 flush(sh);
@@ -646,13 +863,21 @@ int scrim__shared_count(scrim__shared *sh, const char *name,
         if (k && !strcmp(k->day, day))
             e = k->e;
         add_to(&e, &p->e);
+        scrim_exposure q = {0};
         if ((*which = over(&e, d, caps))) {
             p->e.refused++;
             e.refused++;
+            q.refused = 1;
         } else {
             add_to(&p->e, d);
             add_to(&e, d);
+            q = *d;
         }
+        /* durable (the queue), p kept for the caps meanwhile */
+        q_put(json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I}", "k", "x",
+                        "who", name, "day", day, "p", (json_int_t)q.previews,
+                        "r", (json_int_t)q.reveals, "s", q.seconds,
+                        "i", (json_int_t)q.items, "f", (json_int_t)q.refused));
     }
     pthread_mutex_unlock(&sh->lock);
     if (!rc && *which) {
@@ -737,7 +962,11 @@ void scrim__shared_log(scrim__shared *sh, json_t *ev)
     PGresult *r = text ? run(sh, "INSERT INTO scrim_reviewer_log (time, who, "
                              "event) VALUES ($1::float8, $2, $3)", 3, v, err,
                              sizeof err) : NULL;
-    if (!r && text && !sh->conn) {
+    if (!r && text && !sh->conn &&
+        !q_put(json_pack("{s:s, s:f, s:s, s:s}", "k", "e", "t", now, "who",
+                         v[1], "ev", text))) {
+        /* queued in LMDB: sent when PostgreSQL is back */
+    } else if (!r && text && !sh->conn) {
         if (json_array_size(sh->events) >= PENDING_MAX) {
             json_array_remove(sh->events, 0);
             if (!sh->dropped++)
@@ -859,4 +1088,100 @@ int scrim__shared_warning_set(scrim__shared *sh, const char *list,
     PQclear(r);
     pthread_mutex_unlock(&sh->lock);
     return rc;
+}
+
+/* ---- the break clock and open reveals ------------------------------------- */
+
+/* A statement answering one row of float8s into out[0..n-1] (binary);
+ * 0 (no row: SCRIM_ENOTFOUND), SCRIM_EDB or SCRIM__SHARED_DOWN. */
+static int floats(scrim__shared *sh, const char *sql, int nv,
+                  const char *const *v, double *out, int n, char *err,
+                  size_t errlen)
+{
+    pthread_mutex_lock(&sh->lock);
+    PGresult *r = run(sh, sql, nv, v, err, errlen);
+    int rc = r ? 0 : sh->conn ? SCRIM_EDB : SCRIM__SHARED_DOWN;
+    if (r && PQntuples(r) < 1) {
+        scrim__seterr(err, errlen, "none");
+        rc = SCRIM_ENOTFOUND;
+    }
+    for (int i = 0; !rc && i < n && out; i++) {
+        uint64_t u = scrim__pq_u64(PQgetvalue(r, 0, i));
+        memcpy(&out[i], &u, sizeof out[i]);
+    }
+    PQclear(r);
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+int scrim__shared_active(scrim__shared *sh, const char *name, double now,
+                         double brk, double clock[2], char *err, size_t errlen)
+{
+    char a[2][32];
+    snprintf(a[0], 32, "%.6f", now);
+    snprintf(a[1], 32, "%.6f", brk);
+    const char *v[3] = {name, a[0], a[1]};
+    return floats(sh, "INSERT INTO scrim_review_breaks AS b (reviewer, "
+                  "stretch_start, last_active) VALUES ($1, $2::float8, "
+                  "$2::float8) ON CONFLICT (reviewer) DO UPDATE SET "
+                  "stretch_start = CASE WHEN $2::float8 - b.last_active >= "
+                  "$3::float8 THEN $2::float8 ELSE b.stretch_start END, "
+                  "last_active = greatest(b.last_active, $2::float8) "
+                  "RETURNING stretch_start, last_active", 3, v, clock, 2, err,
+                  errlen);
+}
+
+int scrim__shared_break(scrim__shared *sh, const char *name, double clock[2],
+                        char *err, size_t errlen)
+{
+    const char *v[1] = {name};
+    int rc = floats(sh, "SELECT stretch_start, last_active FROM "
+                    "scrim_review_breaks WHERE reviewer = $1", 1, v, clock, 2,
+                    err, errlen);
+    if (rc == SCRIM_ENOTFOUND) {   /* never active: no stretch */
+        clock[0] = clock[1] = 0;
+        rc = 0;
+    }
+    return rc;
+}
+
+int scrim__shared_break_reset(scrim__shared *sh, const char *name, double now,
+                              char *err, size_t errlen)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%.6f", now);
+    const char *v[2] = {name, t};
+    return floats(sh, "INSERT INTO scrim_review_breaks (reviewer, "
+                  "stretch_start, last_active) VALUES ($1, $2::float8, "
+                  "$2::float8) ON CONFLICT (reviewer) DO UPDATE SET "
+                  "stretch_start = excluded.stretch_start, last_active = "
+                  "excluded.last_active RETURNING stretch_start", 2, v, NULL,
+                  0, err, errlen);
+}
+
+int scrim__shared_reveal_open(scrim__shared *sh, const char *name,
+                              const char *id, double now, int keep, char *err,
+                              size_t errlen)
+{
+    char t[32], k[16];
+    snprintf(t, sizeof t, "%.6f", now);
+    snprintf(k, sizeof k, "%d", keep);
+    const char *v[4] = {name, id, t, k};
+    /* an open reveal keeps its start; past `keep` open, the oldest go */
+    return floats(sh, "WITH i AS (INSERT INTO scrim_open_reveals (reviewer, "
+                  "id, start) VALUES ($1, $2, $3::float8) ON CONFLICT DO "
+                  "NOTHING), d AS (DELETE FROM scrim_open_reveals WHERE "
+                  "reviewer = $1 AND id <> $2 AND id NOT IN (SELECT id FROM "
+                  "scrim_open_reveals WHERE reviewer = $1 AND id <> $2 ORDER "
+                  "BY start DESC LIMIT $4::int - 1)) SELECT 0::float8", 4, v,
+                  NULL, 0, err, errlen);
+}
+
+int scrim__shared_reveal_close(scrim__shared *sh, const char *name,
+                               const char *id, double *start, char *err,
+                               size_t errlen)
+{
+    const char *v[2] = {name, id};
+    return floats(sh, "DELETE FROM scrim_open_reveals WHERE reviewer = $1 AND "
+                  "id = $2 RETURNING start", 2, v, start, 1, err, errlen);
 }

@@ -243,6 +243,8 @@ int scrim__review_sync_start(scrim_server *srv, scrim_review *rv,
     int rc = scrim__pq_load(err, errlen);
     if (!rc)
         rc = scrim__review_sync_open(rv, sy->node, &sy->applied, err, errlen);
+    if (!rc)   /* reviewers' data waiting for PostgreSQL: in LMDB too */
+        rc = scrim__shared_queue_open(review__env(rv), err, errlen);
     if (!rc && pipe2(sy->wake, O_CLOEXEC | O_NONBLOCK)) {
         scrim__seterr(err, errlen, "pipe failed");
         rc = SCRIM_EIO;
