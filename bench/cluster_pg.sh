@@ -13,6 +13,11 @@
 #   bench/cluster_pg.sh accounts              a reviewer's request (GET
 #       /v1/review/me, 2000 in a row) on a clustered node (the account read
 #       from PostgreSQL each time) and on a single node (LMDB), alternated.
+#   bench/cluster_pg.sh loop [-r RUNS]        3 nodes; RUNS times (default
+#       100): a fresh list, an upload matched and rejected on node A, then
+#       the same upload matched on node B (the next node) again and again
+#       until it is reported allowed (suppressed_by) there: ms from node
+#       A's reply to that, and the decision's own time on node A.
 #
 # Everything in a temp dir on Unix sockets, PostgreSQL of its own (Debian's
 # postgresql), the release build (make first).  Run with nice -n 10 on a
@@ -21,16 +26,17 @@ set -eu
 cd "$(dirname "$0")/.."
 MODE=${1:-}
 [ -n "$MODE" ] && shift
-MILLIONS=10 SECONDS_DOWN=30 KEEP=0
-while getopts m:s:k o; do
+MILLIONS=10 SECONDS_DOWN=30 KEEP=0 RUNS=100
+while getopts m:s:r:k o; do
     case $o in
+    r) RUNS=$OPTARG ;;
     m) MILLIONS=$OPTARG ;;
     s) SECONDS_DOWN=$OPTARG ;;
     k) KEEP=1 ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,22p' "$0"; exit 2 ;;
     esac
 done
-case $MODE in fresh|outage|accounts) ;; *) sed -n '2,17p' "$0"; exit 2 ;; esac
+case $MODE in fresh|outage|accounts|loop) ;; *) sed -n '2,22p' "$0"; exit 2 ;; esac
 BIN=$PWD/build/rel/bin
 FIX=$PWD/tests/fixtures
 [ -x "$BIN/scrimd" ] || { echo "build first: make" >&2; exit 1; }
@@ -175,6 +181,69 @@ PERL
         echo "round $round, clustered: $(perl "$T/me.pl" "$T/s1" "$CT" 2000)"
         echo "round $round, single:    $(perl "$T/me.pl" "$T/single/s" "$ST" 2000)"
     done
+    exit 0
+fi
+
+# ============================================================================
+if [ "$MODE" = loop ]; then
+    for n in 1 2 3; do node_start $n; done
+    for n in 1 2 3; do wait_for 60 healthy $n; done
+    cat >"$T/loop.pl" <<'PERL'
+use strict; use warnings; use IO::Socket::UNIX; use Time::HiRes qw(time sleep);
+my ($T, $tok, $fix, $runs) = @ARGV;
+my $P = '03bc57103525743eadbf626d23f4e6e2f1247b6ca2170532adbdc3067ad98552';
+open my $f, '<:raw', "$fix/blobs.jpg" or die; local $/; my $jpg = <$f>; close $f;
+sub req {
+    my ($n, $m, $path, $body) = @_;
+    my $s = IO::Socket::UNIX->new(Peer => "$T/s$n") or die "s$n: $!";
+    $body //= '';
+    print $s "$m $path HTTP/1.0\r\nHost: scrimd\r\nAuthorization: Bearer $tok\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $r = <$s> // '';
+    my ($c) = $r =~ m{^HTTP/1\.\d (\d+)};
+    return ($c // 0, $r);
+}
+my (@lag, @dec, @imp, @base, $bad);
+for my $i (1 .. $runs) {
+    my ($a, $b) = (1 + $i % 3, 1 + ($i + 1) % 3);
+    my $ti = time;
+    my ($c, $r) = req($a, 'POST', "/v1/lists/bad$i/import?format=hex&create=1", $P);
+    die "import: $r" unless $c == 200;
+    push @imp, time - $ti;
+    # node B has the list (it matches there) before the reject
+    for (1 .. 5000) { (undef, $r) = req($b, 'GET', "/v1/lookup?pdq=$P&list=bad$i"); last if $r =~ /"matched":true/; sleep 0.001 }
+    my $tb = time;   # the upload on node B before: matched (a match's own time)
+    ($c, $r) = req($b, 'POST', '/v1/match', $jpg . "base$i");
+    die "node B before: $r" unless $r =~ /"matched":true/;
+    push @base, time - $tb;
+    ($c, $r) = req($a, 'POST', '/v1/match', $jpg . "run$i");
+    my ($id) = $r =~ /"review":\{"id":"([0-9a-f]{32})"/;
+    die "match $i: $c" unless $id;
+    my $t0 = time;
+    ($c, $r) = req($a, 'POST', "/v1/review/$id/decision", '{"decision":"reject"}');
+    my $t1 = time;
+    die "decision $i: $r" unless $c == 200 && $r =~ /"suppressed":\[\{/;
+    my $t2;
+    for (1 .. 20000) {
+        (undef, $r) = req($b, 'POST', '/v1/match', $jpg . "run$i");
+        if ($r =~ /"matched":false/ && $r =~ /"suppressed_by":"bad$i.suppressed"/) { $t2 = time; last }
+    }
+    if (defined $t2) { push @lag, $t2 - $t1 } else { $bad++ }
+    push @dec, $t1 - $t0;
+    req($a, 'DELETE', "/v1/lists/bad$i");
+    req($a, 'DELETE', "/v1/lists/bad$i.suppressed");
+}
+for my $x (["reject on A to allowed on B" => \@lag], ["a match on B (in the above)" => \@base],
+           ["the reject's answer on A" => \@dec], ["an admin import on A" => \@imp]) {
+    my @v = sort { $a <=> $b } @{$x->[1]};
+    printf "%s: n %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", $x->[0], scalar @v,
+        $v[$#v / 2] * 1000, $v[int($#v * 0.99)] * 1000, $v[-1] * 1000;
+}
+printf "never suppressed on node B: %d\n", $bad // 0;
+PERL
+    echo "# $RUNS rejects on node A, suppression seen on node B"
+    perl "$T/loop.pl" "$T" "$TOKEN" "$FIX" "$RUNS"
+    echo "changes in the log: $(psql "SELECT count(*) FROM scrim_changes")"
     exit 0
 fi
 

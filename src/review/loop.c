@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef review__loop_sink loop_ctx;   /* ud: the sink itself */
 
