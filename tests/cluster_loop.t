@@ -154,6 +154,8 @@ is "$code" 200 "a decision on node 2 (stored there)"
 get 2 "/v1/review/$first/preview.jpg?level=light" -H "$AA"
 is "$code" 200 "alice reveals it on node 2"
 node_stop 2 KILL
+# its review database as the kill left it: what waits for PostgreSQL
+cp "$T/db2/side.mdb" "$T/side.bak" || bail_out "cannot copy side.mdb"
 node_start 2 --cluster "$URL" || bail_out "node 2 did not start again"
 pg_start || bail_out "PostgreSQL did not start again"
 poll 200 healthy 2
@@ -176,6 +178,25 @@ for n in 1 3; do
     poll 100 got $n "/v1/review/$first" -H "$AUTH"
     is "$code:$(jv '$j->{decision}{decision}')" 200:confirm "node $n has the record and its decision"
 done
+
+# ---- a crash between PostgreSQL's commit and the queue's delete --------------------
+# node 2 killed and started on the database as it was before it sent
+# anything: everything is sent again, and PostgreSQL keeps each once
+node_stop 2 KILL
+cp "$T/side.bak" "$T/db2/side.mdb" && rm -f "$T/db2/side.mdb-lock" || bail_out "cannot restore side.mdb"
+node_start 2 --cluster "$URL" || bail_out "node 2 did not start on the old database"
+poll 200 grep -q 'reviewer data counted while PostgreSQL was unreachable: sent' "$T/log2"
+ok $? "node 2 sends its queue again"
+poll 200 healthy 2
+sleep 2   # the review outbox goes within a second
+is "$(psql "SELECT count(*) || ' ' || count(DISTINCT record_id) FROM scrim_review_log WHERE kind = 'record' AND record_id IN ($made)")" \
+    "3 3" "the records sent again: still once each in PostgreSQL"
+is "$(psql "SELECT count(*) FROM scrim_review_log WHERE kind = 'decision' AND record_id = '$first'")" 1 \
+    "the decision: once"
+is "$(psql "SELECT count(*) FROM scrim_reviewer_log WHERE event LIKE '%\"reveal\"%$first%'")" 1 \
+    "the reveal: once"
+is "$(psql "SELECT previews || ' ' || reveals FROM scrim_exposure WHERE reviewer = 'alice'")" "2 2" \
+    "alice's exposure: counted once (2 previews, 2 reveals)"
 
 for n in 1 2 3; do
     node_stop $n
