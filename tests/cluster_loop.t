@@ -151,6 +151,10 @@ like "$made" "^'[0-9a-f]{32}','[0-9a-f]{32}','[0-9a-f]{32}'$" "PostgreSQL down: 
 first=$(echo "$made" | cut -c2-33)
 decide 2 "$first" '{"decision": "confirm"}'
 is "$code" 200 "a decision on node 2 (stored there)"
+second=$(echo "$made" | cut -c37-68)
+decide 2 "$second" '{"decision": "reject"}'
+is "$code:$(jv 'scalar @{$j->{feedback}{suppressed}}')" 200:0 "a reject on node 2: stored, nothing suppressed yet"
+like "$(jv '$j->{feedback}{errors}[-1]')" "made once it is back" "  feedback.errors: done once PostgreSQL is back"
 get 2 "/v1/review/$first/preview.jpg?level=light" -H "$AA"
 is "$code" 200 "alice reveals it on node 2"
 node_stop 2 KILL
@@ -170,6 +174,11 @@ revealed() { [ "$(psql "SELECT count(*) FROM scrim_reviewer_log WHERE event LIKE
 poll 200 revealed
 is "$(psql "SELECT count(*) FROM scrim_reviewer_log WHERE event LIKE '%\"reveal\"%$first%'")" 1 \
     "the reveal reached the reviewers' log, once"
+allowed7() { match "$1" 7 && [ "$(jv '$j->{allowed}[0]{suppressed_by}')" = q.suppressed ]; }
+for n in 1 3; do
+    poll 200 allowed7 $n
+    ok $? "node $n: the upload node 2 rejected while PostgreSQL was down is suppressed now"
+done
 exposed() { [ "$(psql "SELECT reveals FROM scrim_exposure WHERE reviewer = 'alice'")" -ge 2 ]; }
 poll 200 exposed
 is "$(psql "SELECT previews || ' ' || reveals FROM scrim_exposure WHERE reviewer = 'alice'")" "2 2" \

@@ -432,17 +432,10 @@ int scrim_review_decide_loop(scrim_review *r, scrim_store *s, const char *id,
     return review__decide_loop(r, s, NULL, id, d, out, err, errlen);
 }
 
-int review__decide_loop(scrim_review *r, scrim_store *s,
-                        const review__loop_sink *sink, const char *id,
-                        const scrim_review_decision *d, json_t **out,
-                        char *err, size_t errlen)
+json_t *review__loop_run(scrim_review *r, scrim_store *s,
+                         const review__loop_sink *sink, json_t *rec,
+                         const scrim_review_decision *d)
 {
-    json_t *rec = NULL;
-    *out = NULL;
-    int rc = scrim_review_decide(r, id, d->decision, d->note, d->by, &rec, err,
-                                 errlen);
-    if (rc)
-        return rc;
     json_t *fb = json_pack("{s:[], s:[], s:[], s:[]}", "suppressed",
                            "unsuppressed", "quarantined", "errors");
     const char *was = json_string_value(json_object_get(
@@ -458,7 +451,21 @@ int review__decide_loop(scrim_review *r, scrim_store *s,
         votes(r, sink, rec, d->decision, d->by, after, fb);
     else if (s && reject && after > 0)
         quarantine(r, s, rec, d->by, after, fb);
-    json_object_set_new(rec, "feedback", fb);
+    return fb;
+}
+
+int review__decide_loop(scrim_review *r, scrim_store *s,
+                        const review__loop_sink *sink, const char *id,
+                        const scrim_review_decision *d, json_t **out,
+                        char *err, size_t errlen)
+{
+    json_t *rec = NULL;
+    *out = NULL;
+    int rc = scrim_review_decide(r, id, d->decision, d->note, d->by, &rec, err,
+                                 errlen);
+    if (rc)
+        return rc;
+    json_object_set_new(rec, "feedback", review__loop_run(r, s, sink, rec, d));
     *out = rec;
     return SCRIM_OK;
 }

@@ -320,13 +320,23 @@ static int route_decision(scrim_call *c, scrim_review_server *rs,
         .quarantine_after = c->settings->quarantine_after};
     /* In cluster mode the lists change through the cluster's log
      * (loop.c), and rejects are counted in PostgreSQL. */
-    review__loop_sink sink;
+    review__loop_sink sink = {0};
     int clustered = c->server->cluster != NULL;
     if (clustered)
         scrim__review_loop_sink(c->server, c->store, &sink);
     int rc = review__decide_loop(rv, c->store, clustered ? &sink : NULL, id, &d,
                                  &out, err, sizeof err);
-    json_decref(body);
+    if (!rc && clustered && sink.down)   /* done again once PostgreSQL is back */
+        json_array_append_new(
+            json_object_get(json_object_get(out, "feedback"), "errors"),
+            json_string(scrim__review_loop_defer(id, &d, out)
+                            ? "the cluster's PostgreSQL is unreachable and the "
+                              "decision could not be kept for later: decide "
+                              "again once it is back"
+                            : "the cluster's PostgreSQL is unreachable: the "
+                              "suppression and the count are made once it is "
+                              "back"));
+    json_decref(body);   /* d's strings with it */
     if (rc)
         return fail(c, rc, err);
     emit_decision(c, out);
@@ -404,7 +414,7 @@ static int route_quarantine(scrim_call *c, scrim_review *rv, const char *who,
                                 "(a video: \"id\"): \"...\"}");
     }
     /* cluster mode: a change of the cluster's log (loop.c) */
-    review__loop_sink sink;
+    review__loop_sink sink = {0};
     int clustered = c->server->cluster != NULL;
     if (clustered)
         scrim__review_loop_sink(c->server, c->store, &sink);

@@ -17,6 +17,7 @@
 #include "server/server.h"
 #include "review/review.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,15 @@
 typedef review__loop_sink loop_ctx;   /* ud: the sink itself */
 
 /* PostgreSQL's failures are "unreachable" to the caller: the write is not
- * done, and it can be tried again. */
-static int down(int rc)
+ * done, and it can be tried again (x->down: the decision is kept). */
+static int down_of(loop_ctx *x, int rc)
 {
-    return rc == SCRIM_EIO ? SCRIM__SHARED_DOWN : rc;
+    if (rc != SCRIM_EIO)
+        return rc;
+    x->down = 1;
+    return SCRIM__SHARED_DOWN;
 }
+#define down(rc) down_of(x, rc)
 
 static int sink_entries(void *ud, const char *list, const scrim_import_opts *io,
                         const scrim_entry *e, size_t n, char *err,
@@ -240,4 +245,150 @@ void scrim__review_loop_sink(scrim_server *srv, scrim_store *s,
     *out = (review__loop_sink){.ud = out, .srv = srv, .store = s,
                                .entries = sink_entries, .vote = sink_vote,
                                .admin = sink_admin};
+}
+
+/* ---- decisions kept while PostgreSQL is unreachable ------------------------
+ * review.loopq: 8-byte big-endian numbers -> {"id", "decision", "by",
+ * "suppress", "after", "time" (the decision's)}; "next". */
+static MDB_env *_Atomic lq_env;
+static MDB_dbi lq_dbi;
+
+int scrim__review_loop_queue_open(MDB_env *env, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (!mrc && (mrc = mdb_dbi_open(txn, "review.loopq", MDB_CREATE, &lq_dbi)))
+        mdb_txn_abort(txn);
+    if (mrc)
+        return review__db_fail("review", "the decisions' queue", mrc, err,
+                               errlen);
+    int rc = review__commit("review", &txn, err, errlen);
+    if (!rc)
+        atomic_store(&lq_env, env);
+    return rc;
+}
+
+static void be64(uint64_t n, uint8_t k[8])
+{
+    for (int i = 0; i < 8; i++)
+        k[i] = (uint8_t)(n >> (56 - 8 * i));
+}
+
+int scrim__review_loop_defer(const char *id, const scrim_review_decision *d,
+                             json_t *rec)
+{
+    MDB_env *env = atomic_load(&lq_env);
+    MDB_txn *txn;
+    MDB_val nk = {4, "next"}, v;
+    json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:O?}", "id", id,
+                          "decision", d->decision, "by", d->by ? d->by : "",
+                          "suppress", d->suppress, "after", d->quarantine_after,
+                          "time", json_object_get(json_object_get(rec,
+                                                  "decision"), "time"));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!env || !text || mdb_txn_begin(env, NULL, 0, &txn)) {
+        free(text);
+        return -1;
+    }
+    uint64_t seq = 1, next;
+    if (!mdb_get(txn, lq_dbi, &nk, &v) && v.mv_size == 8)
+        memcpy(&seq, v.mv_data, 8);
+    next = seq + 1;
+    uint8_t key[8];
+    be64(seq, key);
+    MDB_val k = {8, key}, tv = {strlen(text), text}, xv = {8, &next};
+    int mrc = mdb_put(txn, lq_dbi, &k, &tv, 0);
+    if (!mrc)
+        mrc = mdb_put(txn, lq_dbi, &nk, &xv, 0);
+    free(text);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    return mdb_txn_commit(txn) ? -1 : 0;
+}
+
+/* The oldest kept decision: 1 with *j and *seq, or 0. */
+static int lq_first(MDB_env *env, json_t **j, uint64_t *seq)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    json_error_t je;
+    int found = 0;
+    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    if (!mdb_cursor_open(txn, lq_dbi, &c)) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc && !found;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 8)
+                continue;
+            *seq = 0;
+            for (int i = 0; i < 8; i++)
+                *seq = *seq << 8 | ((const uint8_t *)k.mv_data)[i];
+            *j = json_loadb(v.mv_data, v.mv_size, 0, &je);
+            found = 1;
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static void lq_del(MDB_env *env, uint64_t seq)
+{
+    MDB_txn *txn;
+    uint8_t key[8];
+    be64(seq, key);
+    MDB_val k = {8, key};
+    if (mdb_txn_begin(env, NULL, 0, &txn))
+        return;
+    int mrc = mdb_del(txn, lq_dbi, &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        mdb_txn_abort(txn);
+    else
+        mdb_txn_commit(txn);
+}
+
+void scrim__review_loop_retry(scrim_server *srv, scrim_review *rv)
+{
+    MDB_env *env = atomic_load(&lq_env);
+    json_t *j;
+    uint64_t seq;
+    char err[256];
+    while (env && srv->store && lq_first(env, &j, &seq)) {
+        const char *id = json_string_value(json_object_get(j, "id"));
+        json_t *rec = NULL;
+        int done = 1;
+        if (id && !scrim_review_get(rv, id, &rec, err, sizeof err)) {
+            json_t *dec = json_object_get(rec, "decision");
+            /* decided again since: that decision's loop is the one */
+            if (json_equal(json_object_get(dec, "time"), json_object_get(j, "time")) &&
+                json_equal(json_object_get(dec, "decision"),
+                           json_object_get(j, "decision"))) {
+                review__loop_sink sink;
+                scrim_review_decision d = {
+                    .decision = json_string_value(json_object_get(j, "decision")),
+                    .by = json_string_value(json_object_get(j, "by")),
+                    .suppress = (int)json_integer_value(json_object_get(j, "suppress")),
+                    .quarantine_after = (int)json_integer_value(json_object_get(j, "after"))};
+                scrim__review_loop_sink(srv, srv->store, &sink);
+                json_t *fb = review__loop_run(rv, srv->store, &sink, rec, &d);
+                done = !sink.down;
+                if (done)
+                    scrim__log_json(json_pack(
+                        "{s:s, s:s, s:s, s:o}", "level", "info", "msg",
+                        "review decision: the false-match loop done now that "
+                        "PostgreSQL is back", "record", id, "feedback", fb));
+                else
+                    json_decref(fb);
+            }
+        }
+        json_decref(rec);
+        json_decref(j);
+        if (!done)
+            return;   /* unreachable again: later */
+        lq_del(env, seq);
+    }
 }

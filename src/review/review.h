@@ -154,7 +154,13 @@ typedef struct review__loop_sink {
     int (*admin)(void *ud, const char *list, int type, const char *key,
                  const char *who, int remove, int *changed, char *err,
                  size_t errlen);
+    int down;                   /* set by loop.c: PostgreSQL was unreachable */
 } review__loop_sink;
+/* The loop's part of decision d on rec (the record as decided): its
+ * "feedback" ({"suppressed", "unsuppressed", "quarantined", "errors"}). */
+json_t *review__loop_run(scrim_review *r, scrim_store *s,
+                         const review__loop_sink *sink, json_t *rec,
+                         const scrim_review_decision *d);
 int review__decide_loop(scrim_review *r, scrim_store *s,
                         const review__loop_sink *sink, const char *id,
                         const scrim_review_decision *d, json_t **out,
@@ -166,6 +172,15 @@ int review__entry_action(scrim_review *r, scrim_store *s,
 /* loop.c: the cluster's sink for srv (clustered) and its store. */
 void scrim__review_loop_sink(struct scrim_server *srv, scrim_store *s,
                              review__loop_sink *out);
+/* A decision whose loop found PostgreSQL unreachable (sink.down) is kept
+ * in review.loopq of env (opened by the review sync), and done again by
+ * the sync thread once PostgreSQL is back (retry), unless the record has
+ * been decided again since.  Doing it twice is harmless: a suppression
+ * adds what is there, a count is one row per upload. */
+int scrim__review_loop_queue_open(MDB_env *env, char *err, size_t errlen);
+int scrim__review_loop_defer(const char *id, const scrim_review_decision *d,
+                             json_t *rec);
+void scrim__review_loop_retry(struct scrim_server *srv, scrim_review *rv);
 
 /* In the decision's write transaction: move the counts of the entries in
  * `matches` from decision `was` (NULL: none) to `now` (LMDB codes). */

@@ -40,6 +40,7 @@ static const char schema_sql[] =
 
 typedef struct review_sync {
     scrim_review *rv;
+    scrim_server *srv;          /* the loop's retries (loop.c) */
     char conninfo[SCRIM_SETTINGS_PATH_MAX];
     char node[33];
     uint64_t applied;
@@ -182,6 +183,7 @@ static void *sync_main(void *arg)
             goto down;
         }
         scrim__shared_flush_all();   /* reviewers' counts kept meanwhile */
+        scrim__review_loop_retry(sy->srv, sy->rv);   /* decisions kept */
         if (PQconsumeInput(conn) && (nt = PQnotifies(conn))) {
             notified(nt);
             continue;
@@ -245,6 +247,8 @@ int scrim__review_sync_start(scrim_server *srv, scrim_review *rv,
         rc = scrim__review_sync_open(rv, sy->node, &sy->applied, err, errlen);
     if (!rc)   /* reviewers' data waiting for PostgreSQL: in LMDB too */
         rc = scrim__shared_queue_open(review__env(rv), err, errlen);
+    if (!rc)   /* and decisions whose loop waits for it */
+        rc = scrim__review_loop_queue_open(review__env(rv), err, errlen);
     if (!rc && pipe2(sy->wake, O_CLOEXEC | O_NONBLOCK)) {
         scrim__seterr(err, errlen, "pipe failed");
         rc = SCRIM_EIO;
@@ -254,6 +258,7 @@ int scrim__review_sync_start(scrim_server *srv, scrim_review *rv,
         return rc;
     }
     sy->rv = rv;
+    sy->srv = srv;
     snprintf(sy->conninfo, sizeof sy->conninfo, "%s", conninfo);
     if (pthread_create(&sy->thread, NULL, sync_main, sy)) {
         close(sy->wake[0]);
