@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 typedef struct fixture {
-    char dir[64];
+    char *dir;
     MDB_env *env;
     scrim_review *rv;
     int64_t now;        /* the test clock, microseconds */
@@ -23,14 +23,9 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     char err[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/scrim-review-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!(f->env = test_lmdb_env("review", (size_t)1 << 30, &f->dir)))
         return -1;
     f->now = (int64_t)1700000000 * 1000000;
-    if (mdb_env_create(&f->env) || mdb_env_set_maxdbs(f->env, 16) ||
-        mdb_env_set_mapsize(f->env, (size_t)1 << 30) ||
-        mdb_env_open(f->env, f->dir, MDB_NOTLS, 0600))
-        return -1;
     scrim_review_opts o = {.retention = 3600, .clock = test_clock, .clock_arg = f};
     if (scrim_review_open(f->env, &o, &f->rv, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
@@ -43,12 +38,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[128];
     scrim_review_close(f->rv);
-    mdb_env_close(f->env);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    test_lmdb_env_close(f->env, f->dir);
     free(f);
     return 0;
 }
