@@ -14,11 +14,6 @@ typedef struct fixture {
     int64_t now;        /* the test clock, microseconds */
 } fixture;
 
-static int64_t test_clock(void *arg)
-{
-    return ((fixture *)arg)->now;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -26,7 +21,7 @@ static int setup(void **state)
     if (!(f->env = test_lmdb_env("review", (size_t)1 << 30, &f->dir)))
         return -1;
     f->now = (int64_t)1700000000 * 1000000;
-    scrim_review_opts o = {.retention = 3600, .clock = test_clock, .clock_arg = f};
+    scrim_review_opts o = {.retention = 3600, .clock = test_clock, .clock_arg = &f->now};
     if (scrim_review_open(f->env, &o, &f->rv, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -320,7 +315,7 @@ static void default_retention_is_a_week(void **state)
     scrim_review *rv;
     char id[SCRIM_REVIEW_ID_LEN + 1], err[256];
     json_t *rec;
-    scrim_review_opts o = {.clock = test_clock, .clock_arg = f};
+    scrim_review_opts o = {.clock = test_clock, .clock_arg = &f->now};
     assert_int_equal(scrim_review_open(f->env, &o, &rv, err, sizeof err), 0);
     scrim_review *keep = f->rv;
     f->rv = rv;

@@ -18,11 +18,6 @@ typedef struct fixture {
     int64_t now;        /* the test clock, microseconds */
 } fixture;
 
-static int64_t test_clock(void *arg)
-{
-    return ((fixture *)arg)->now;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -31,9 +26,9 @@ static int setup(void **state)
         return -1;
     /* noon, UTC */
     f->now = ((int64_t)1700000000 / 86400 * 86400 + 43200) * 1000000;
-    if (scrim_reviewers_open_existing(f->env, test_clock, f, &f->r, err,
+    if (scrim_reviewers_open_existing(f->env, test_clock, &f->now, &f->r, err,
                                       sizeof err) != SCRIM_ENOTFOUND ||
-        scrim_reviewers_open(f->env, test_clock, f, &f->r, err, sizeof err)) {
+        scrim_reviewers_open(f->env, test_clock, &f->now, &f->r, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }

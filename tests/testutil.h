@@ -160,6 +160,13 @@ static inline scrim_store *test_open_store(const char *dir)
     return s;
 }
 
+/* A test clock for the review code: arg points to the time, microseconds
+ * since the epoch, which the test sets. */
+static inline int64_t test_clock(void *arg)
+{
+    return *(const int64_t *)arg;
+}
+
 /* An LMDB environment (16 named databases, a map of map_size bytes) in a
  * new directory test_temp_dir(name), returned in *dir; NULL on failure. */
 static inline MDB_env *test_lmdb_env(const char *name, size_t map_size,
