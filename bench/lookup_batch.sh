@@ -13,20 +13,7 @@ ROUNDS=${ROUNDS:-3}
 T=$(mktemp -d)
 PID=
 trap '[ -z "$PID" ] || kill $PID 2>/dev/null; rm -rf "$T"' EXIT
-python3 - "$T" <<'PY'
-import random, sys
-t = sys.argv[1]
-r = random.Random(23)
-big = ["%064x" % r.getrandbits(256) for _ in range(100000)]
-open(t + "/big.txt", "w").write("\n".join(big) + "\n")
-q = ["%064x" % r.getrandbits(256) for _ in range(9900)]
-for h in r.sample(big, 100):
-    v = int(h, 16)
-    for b in r.sample(range(256), r.randrange(21)):
-        v ^= 1 << b
-    q.insert(r.randrange(len(q) + 1), "%064x" % v)
-open(t + "/queries.txt", "w").write("\n".join(q) + "\n")
-PY
+python3 "$(dirname "$0")/lookup_batch_data.py" "$T"
 "$1/scrim" import --quiet --db "$T/db" --list big --create "$T/big.txt" >/dev/null
 for round in $(seq "$ROUNDS"); do
     for b in "$@"; do

@@ -21,22 +21,7 @@ MD5=$(md5sum "$FIX/blobs.png" | cut -c1-32)
 # PDQs (seeded) of which the batch's known hashes are some.
 printf '%s\n' "$PDQ" >"$T/one.txt"
 printf 'pdq %s\nmd5 %s\n' "$PDQ" "$MD5" >"$T/a.txt"
-python3 - "$T" <<'EOF'
-import random, sys
-t = sys.argv[1]
-r = random.Random(23)
-big = ["%064x" % r.getrandbits(256) for _ in range(100000)]
-open(t + "/big.txt", "w").write("\n".join(big) + "\n")
-# 10,000 queries: random (almost surely no match at 31 bits), plus 100
-# listed hashes with 0-20 bits flipped, in random places
-q = ["%064x" % r.getrandbits(256) for _ in range(9900)]
-for h in r.sample(big, 100):
-    v = int(h, 16)
-    for b in r.sample(range(256), r.randrange(21)):
-        v ^= 1 << b
-    q.insert(r.randrange(len(q) + 1), "%064x" % v)
-open(t + "/queries.txt", "w").write("\n".join(q) + "\n")
-EOF
+python3 bench/lookup_batch_data.py "$T"
 { "$S" import --quiet --db "$DB" --list a --create --format pytx "$T/a.txt" &&
     "$S" import --quiet --db "$DB" --list b --create "$T/one.txt" &&
     "$S" import --quiet --db "$DB" --list big --create "$T/big.txt"; } >/dev/null ||

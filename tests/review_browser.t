@@ -5,13 +5,7 @@
 # a few seconds, keyboard decisions, login.  Skipped without chromium.
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/review_lib.sh"
-need_tools chromium
-# The page is the same in every build flavour: one run (release) is enough.
-case ${SCRIM_BUILD:-} in *san*) skip_all "the page is tested in the release build" ;; esac
-need_tools python3
-review_setup
-
-make_upload a && make_upload b || bail_out "cannot make uploads"
+browser_setup
 "$BIN/scrim" import --db "$T/db" --list bad --create "$U/a.pdq" >/dev/null &&
 "$BIN/scrim" import --db "$T/db" --list hidden --create "$U/b.pdq" >/dev/null ||
     bail_out "import failed"

@@ -26,6 +26,18 @@ review_setup() {
     REVIEWER=$(cat "$T/reviewer")
 }
 
+# browser_setup: review_setup for the tests driving the page in headless
+# Chromium (skipped without it, and in sanitizer builds: the page is the same
+# in every build flavour, one run is enough), with uploads a and b made.
+browser_setup() {
+    need_tools chromium python3
+    case ${SCRIM_BUILD:-} in
+    *san*) skip_all "the page is tested in the release build" ;;
+    esac
+    review_setup
+    make_upload a && make_upload b || bail_out "cannot make uploads"
+}
+
 # make_upload NAME: a unique image and its PDQ in $U/NAME.jpg / $U/NAME.pdq
 make_upload() {
     "$HELPER" --make-image "$U/$1.jpg" &&

@@ -8,30 +8,20 @@
 #include <unistd.h>
 
 typedef struct fixture {
-    char dir[64];
+    char *dir;
     MDB_env *env;
     scrim_review *rv;
     int64_t now;        /* the test clock, microseconds */
 } fixture;
 
-static int64_t test_clock(void *arg)
-{
-    return ((fixture *)arg)->now;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     char err[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/scrim-review-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!(f->env = test_lmdb_env("review", (size_t)1 << 30, &f->dir)))
         return -1;
     f->now = (int64_t)1700000000 * 1000000;
-    if (mdb_env_create(&f->env) || mdb_env_set_maxdbs(f->env, 16) ||
-        mdb_env_set_mapsize(f->env, (size_t)1 << 30) ||
-        mdb_env_open(f->env, f->dir, MDB_NOTLS, 0600))
-        return -1;
-    scrim_review_opts o = {.retention = 3600, .clock = test_clock, .clock_arg = f};
+    scrim_review_opts o = {.retention = 3600, .clock = test_clock, .clock_arg = &f->now};
     if (scrim_review_open(f->env, &o, &f->rv, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -43,12 +33,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[128];
     scrim_review_close(f->rv);
-    mdb_env_close(f->env);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    test_lmdb_env_close(f->env, f->dir);
     free(f);
     return 0;
 }
@@ -329,7 +315,7 @@ static void default_retention_is_a_week(void **state)
     scrim_review *rv;
     char id[SCRIM_REVIEW_ID_LEN + 1], err[256];
     json_t *rec;
-    scrim_review_opts o = {.clock = test_clock, .clock_arg = f};
+    scrim_review_opts o = {.clock = test_clock, .clock_arg = &f->now};
     assert_int_equal(scrim_review_open(f->env, &o, &rv, err, sizeof err), 0);
     scrim_review *keep = f->rv;
     f->rv = rv;

@@ -12,33 +12,23 @@
 #define DAY ((int64_t)86400 * 1000000)
 
 typedef struct fixture {
-    char dir[64];
+    char *dir;
     MDB_env *env;
     scrim_reviewers *r;
     int64_t now;        /* the test clock, microseconds */
 } fixture;
 
-static int64_t test_clock(void *arg)
-{
-    return ((fixture *)arg)->now;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     char err[256];
-    snprintf(f->dir, sizeof f->dir, "/tmp/scrim-reviewers-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!(f->env = test_lmdb_env("reviewers", (size_t)1 << 28, &f->dir)))
         return -1;
     /* noon, UTC */
     f->now = ((int64_t)1700000000 / 86400 * 86400 + 43200) * 1000000;
-    if (mdb_env_create(&f->env) || mdb_env_set_maxdbs(f->env, 16) ||
-        mdb_env_set_mapsize(f->env, (size_t)1 << 28) ||
-        mdb_env_open(f->env, f->dir, MDB_NOTLS, 0600))
-        return -1;
-    if (scrim_reviewers_open_existing(f->env, test_clock, f, &f->r, err,
+    if (scrim_reviewers_open_existing(f->env, test_clock, &f->now, &f->r, err,
                                       sizeof err) != SCRIM_ENOTFOUND ||
-        scrim_reviewers_open(f->env, test_clock, f, &f->r, err, sizeof err)) {
+        scrim_reviewers_open(f->env, test_clock, &f->now, &f->r, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -49,12 +39,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[128];
     scrim_reviewers_close(f->r);
-    mdb_env_close(f->env);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    test_lmdb_env_close(f->env, f->dir);
     free(f);
     return 0;
 }

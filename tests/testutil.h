@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <lmdb.h>
 
 #include "scrim.h"
 #include "scrim/server.h"
@@ -157,6 +158,38 @@ static inline scrim_store *test_open_store(const char *dir)
     if (scrim_store_open(dir, &o, &s, err, sizeof err))
         fail_msg("open %s: %s", dir, err);
     return s;
+}
+
+/* A test clock for the review code: arg points to the time, microseconds
+ * since the epoch, which the test sets. */
+static inline int64_t test_clock(void *arg)
+{
+    return *(const int64_t *)arg;
+}
+
+/* An LMDB environment (16 named databases, a map of map_size bytes) in a
+ * new directory test_temp_dir(name), returned in *dir; NULL on failure. */
+static inline MDB_env *test_lmdb_env(const char *name, size_t map_size,
+                                     char **dir)
+{
+    MDB_env *env = NULL;
+    *dir = test_temp_dir(name);
+    if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+        mdb_env_set_mapsize(env, map_size) ||
+        mdb_env_open(env, *dir, MDB_NOTLS, 0600)) {
+        if (env)
+            mdb_env_close(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* Closes test_lmdb_env's environment and removes its directory. */
+static inline void test_lmdb_env_close(MDB_env *env, char *dir)
+{
+    mdb_env_close(env);
+    test_rm_tree(dir);
+    free(dir);
 }
 
 #endif

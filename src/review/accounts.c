@@ -796,18 +796,23 @@ int scrim_review_log_list(scrim_reviewers *r, const char *who, double since,
 
 /* ---- content warnings ------------------------------------------------------------- */
 
-static int list_name_ok(const char *list, char *err, size_t errlen)
+int review__warning_check(const char *list, const char *text, char *err,
+                          size_t errlen)
 {
-    size_t n = list ? strlen(list) : 0;
-    int ok = n > 0 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = isalnum((unsigned char)list[i]) || list[i] == '.' || list[i] == '_' ||
-             list[i] == '-';
-    if (!ok)
-        scrim__seterr(err, errlen,
-                      "bad list name '%.70s': 1-64 of A-Z a-z 0-9 . _ -",
-                      list ? list : "");
-    return ok ? SCRIM_OK : SCRIM_EINVAL;
+    int rc = review__list_name_check(list, err, errlen);
+    if (rc || !text || !*text)
+        return rc;
+    size_t n = strlen(text);
+    json_t *probe = json_string(text);   /* NULL: not UTF-8 */
+    int bad = !probe || n > SCRIM_REVIEW_WARNING_MAX;
+    json_decref(probe);
+    for (size_t i = 0; i < n; i++)
+        bad |= (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
+    if (!bad)
+        return SCRIM_OK;
+    scrim__seterr(err, errlen, "a content warning is 1 to %d bytes of UTF-8 "
+                  "text without control characters", SCRIM_REVIEW_WARNING_MAX);
+    return SCRIM_EINVAL;
 }
 
 int scrim_review_warning_set(scrim_reviewers *r, const char *list,
@@ -815,23 +820,9 @@ int scrim_review_warning_set(scrim_reviewers *r, const char *list,
 {
     MDB_txn *txn;
     int rc, mrc;
-    if ((rc = list_name_ok(list, err, errlen)))
+    if ((rc = review__warning_check(list, text, err, errlen)))
         return rc;
     int remove = !text || !*text;
-    if (!remove) {
-        size_t n = strlen(text);
-        json_t *probe = json_string(text);   /* NULL: not UTF-8 */
-        json_decref(probe);
-        int ctl = 0;
-        for (size_t i = 0; i < n; i++)
-            ctl |= (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
-        if (n > SCRIM_REVIEW_WARNING_MAX || !probe || ctl) {
-            scrim__seterr(err, errlen, "a content warning is 1 to %d bytes of "
-                          "UTF-8 text without control characters",
-                          SCRIM_REVIEW_WARNING_MAX);
-            return SCRIM_EINVAL;
-        }
-    }
     if ((mrc = mdb_txn_begin(r->env, NULL, 0, &txn)))
         return db_fail(err, errlen, "begin", mrc);
     MDB_val k = {strlen(list), (void *)list}, v = {remove ? 0 : strlen(text),

@@ -42,7 +42,6 @@ MDB_dbi review__entries(scrim_review *r)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static int list_name_ok(const char *list, char *err, size_t errlen);
 
 int64_t review__clock_us(int64_t (*clock)(void *), void *arg)
 {
@@ -704,7 +703,7 @@ int scrim_review_queue(scrim_review *r, const scrim_review_query *q,
             goto done;
         have_cursor = 1;
     }
-    if (q->list && *q->list && (rc = list_name_ok(q->list, err, errlen)))
+    if (q->list && *q->list && (rc = review__list_name_check(q->list, err, errlen)))
         goto done;
     if ((mrc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)) ||
         (mrc = mdb_cursor_open(txn, r->pending, &cur))) {
@@ -897,18 +896,13 @@ int scrim_review_purge(scrim_review *r, uint64_t *purged, char *err,
 
 /* ---- per-list preview level ------------------------------------------------------ */
 
-static int list_name_ok(const char *list, char *err, size_t errlen)
+int review__list_name_check(const char *list, char *err, size_t errlen)
 {
-    size_t n = list ? strlen(list) : 0;
-    int ok = n > 0 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = isalnum((unsigned char)list[i]) || list[i] == '.' || list[i] == '_' ||
-             list[i] == '-';
-    if (!ok)
-        scrim__seterr(err, errlen,
-                      "bad list name '%.70s': 1-64 of A-Z a-z 0-9 . _ -",
-                      list ? list : "");
-    return ok ? SCRIM_OK : SCRIM_EINVAL;
+    if (scrim_list_name_valid(list))
+        return SCRIM_OK;
+    scrim__seterr(err, errlen, "bad list name '%.70s': 1-64 of A-Z a-z 0-9 . _ -",
+                  list ? list : "");
+    return SCRIM_EINVAL;
 }
 
 int scrim_review_list_level_set(scrim_review *r, const char *list,
@@ -918,7 +912,7 @@ int scrim_review_list_level_set(scrim_review *r, const char *list,
     char canon[128];
     MDB_txn *txn;
     int rc, mrc;
-    if ((rc = list_name_ok(list, err, errlen)))
+    if ((rc = review__list_name_check(list, err, errlen)))
         return rc;
     int remove = !level || !strcmp(level, "default");
     if (!remove) {
@@ -1304,7 +1298,7 @@ int scrim__review_apply(scrim_review *r, uint64_t logid, char kind,
             mrc = 0;
         }
     }
-    if (kind == 'l' && !list_name_ok(hexid, err, errlen)) {
+    if (kind == 'l' && !review__list_name_check(hexid, err, errlen)) {
         /* a list's preview level set on another node */
         MDB_val lk = {strlen(hexid), (void *)hexid};
         MDB_val lv = {record_len, (void *)record};

@@ -121,6 +121,15 @@ int review__db_fail(const char *db, const char *what, int mrc, char *err,
 /* Commits *txn, which is gone afterwards (committed or not: *txn = NULL);
  * SCRIM_OK or an error as review__db_fail's. */
 int review__commit(const char *db, MDB_txn **txn, char *err, size_t errlen);
+
+/* SCRIM_OK when LIST is a valid list name, else SCRIM_EINVAL with a message
+ * naming it (the rule is scrim_list_name_valid's). */
+int review__list_name_check(const char *list, char *err, size_t errlen);
+/* A content warning for LIST: the name valid and TEXT (NULL or "": none)
+ * at most SCRIM_REVIEW_WARNING_MAX bytes of UTF-8 without control
+ * characters; SCRIM_OK or SCRIM_EINVAL with a message. */
+int review__warning_check(const char *list, const char *text, char *err,
+                          size_t errlen);
 /* A new account's checks and token: the name valid, *role (NULL: reviewer)
  * "reviewer" or "lead", token 64 random hex digits; SCRIM_OK or an error. */
 int review__account_new(const char *name, const char **role,

@@ -1055,28 +1055,10 @@ int scrim__shared_warning_set(scrim__shared *sh, const char *list,
                               const char *text, char *err, size_t errlen)
 {
     /* the checks scrim_review_warning_set makes, before anything is sent */
-    size_t n = list ? strlen(list) : 0;
-    int ok = n > 0 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = g_ascii_isalnum(list[i]) || strchr("._-", list[i]);
-    if (!ok) {
-        scrim__seterr(err, errlen, "bad list name '%.70s': 1-64 of A-Z a-z 0-9 "
-                      ". _ -", list ? list : "");
-        return SCRIM_EINVAL;
-    }
+    int rc = review__warning_check(list, text, err, errlen);
+    if (rc)
+        return rc;
     int remove = !text || !*text;
-    if (!remove) {
-        size_t tn = strlen(text);
-        int ctl = !g_utf8_validate(text, (gssize)tn, NULL);
-        for (size_t i = 0; i < tn; i++)
-            ctl |= (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
-        if (tn > SCRIM_REVIEW_WARNING_MAX || ctl) {
-            scrim__seterr(err, errlen, "a content warning is 1 to %d bytes of "
-                          "UTF-8 text without control characters",
-                          SCRIM_REVIEW_WARNING_MAX);
-            return SCRIM_EINVAL;
-        }
-    }
     const char *v[2] = {list, text};
     pthread_mutex_lock(&sh->lock);
     PGresult *r = run(sh, remove ? "DELETE FROM scrim_review_warnings WHERE "
@@ -1084,7 +1066,7 @@ int scrim__shared_warning_set(scrim__shared *sh, const char *list,
                       "warning) VALUES ($1, $2) ON CONFLICT (list) DO UPDATE "
                       "SET warning = excluded.warning", remove ? 1 : 2, v, err,
                       errlen);
-    int rc = r ? 0 : sh->conn ? SCRIM_EDB : SCRIM__SHARED_DOWN;
+    rc = r ? 0 : sh->conn ? SCRIM_EDB : SCRIM__SHARED_DOWN;
     PQclear(r);
     pthread_mutex_unlock(&sh->lock);
     return rc;

@@ -2,8 +2,27 @@
 """cdp.py - headless Chromium over the DevTools protocol
 (--remote-debugging-pipe: no extra packages), for the browser tests:
 Browser (the process and the pipe; events other than answers are kept in
-Browser.events) and Page (one tab)."""
-import base64, fcntl, json, os, subprocess, time
+Browser.events) and Page (one tab); check() and plan() print TAP."""
+import base64, fcntl, json, os, subprocess, sys, time
+
+_tap = {"n": 0, "failed": False}
+
+
+def check(name, cond, diag=""):
+    """One TAP test line, with DIAG as comments when COND is false."""
+    _tap["n"] += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (_tap["n"], name))
+    if not cond:
+        _tap["failed"] = True
+        if diag:
+            print("# " + str(diag).replace("\n", "\n# "))
+    sys.stdout.flush()
+
+
+def plan():
+    """Prints the plan (the number of checks made); 1 if any failed, else 0."""
+    print("1..%d" % _tap["n"])
+    return 1 if _tap["failed"] else 0
 
 
 class Browser:

@@ -15,22 +15,9 @@ usage: review_accounts.py break BASE_URL WORKDIR TOKEN ADMIN_TOKEN
 import json, os, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cdp import Browser, Page  # noqa: E402
+from cdp import Browser, Page, check, plan  # noqa: E402
 
 mode, base, work, token, admin = sys.argv[1:6]
-n = 0
-failed = False
-
-
-def check(name, cond, diag=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-    if not cond:
-        failed = True
-        if diag:
-            print("# " + str(diag).replace("\n", "\n# "))
-    sys.stdout.flush()
 
 
 def fetch(path, tok):
@@ -172,8 +159,7 @@ def main():
             take_break(b)
     finally:
         b.close()
-    print("1..%d" % n)
-    return 1 if failed else 0
+    return plan()
 
 
 if __name__ == "__main__":

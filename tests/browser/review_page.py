@@ -11,24 +11,11 @@ usage: review_page.py BASE_URL TOKEN HELPER WORKDIR N_WITH_PREVIEW N_WITHOUT
 import json, os, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cdp import Browser, Page  # noqa: E402
+from cdp import Browser, Page, check, plan  # noqa: E402
 
 base, token, helper, work = sys.argv[1:5]
 n_with, n_without = int(sys.argv[5]), int(sys.argv[6])
 REVEAL = 2  # seconds a press reveals (the page's default is 10)
-n = 0
-failed = False
-
-
-def check(name, cond, diag=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-    if not cond:
-        failed = True
-        if diag:
-            print("# " + str(diag).replace("\n", "\n# "))
-    sys.stdout.flush()
 
 
 def fetch(path):
@@ -63,8 +50,7 @@ def main():
         run(b)
     finally:
         b.close()
-    print("1..%d" % n)
-    return 1 if failed else 0
+    return plan()
 
 
 def run(b):
