@@ -216,7 +216,7 @@ static const char *const compact_steps[] = {
     "params = c.params || jsonb_build_object('compacted', t.r) || CASE WHEN "
     "c.op = 'remove' THEN '{\"create\": false}'::jsonb ELSE '{}'::jsonb END "
     "FROM scrim_compact t WHERE " BEFORE_REPLACE " AND (c.op <> 'add' OR "
-    "c.payload IS NOT NULL)",
+    "coalesce(octet_length(c.payload), 0) > 0)",
 };
 
 static const char sizes_sql[] =
@@ -300,9 +300,12 @@ int scrim_cluster_compact(const char *conninfo,
     if (!(r = scrim__pq_query(conn, plan_sql, 1, hv, NULL, NULL, err, errlen)))
         goto out;
     PQclear(r);
+    r = NULL;
     for (size_t i = 0; i < sizeof compact_steps / sizeof *compact_steps; i++) {
-        char sql[1024];
-        snprintf(sql, sizeof sql, "%s RETURNING c.list", compact_steps[i]);
+        char sql[2048];
+        if (snprintf(sql, sizeof sql, "%s RETURNING c.list", compact_steps[i]) >=
+            (int)sizeof sql)
+            abort();   /* a constant: cannot happen */
         if (!(r = scrim__pq_query(conn, sql, 0, NULL, NULL, NULL, err, errlen)))
             goto out;
         if (i < 2)
@@ -316,6 +319,7 @@ int scrim_cluster_compact(const char *conninfo,
             json_object_set_new(touched, name, json_true());
         }
         PQclear(r);
+        r = NULL;
     }
     st->lists = json_object_size(touched);
     uint64_t table_mid;
