@@ -331,7 +331,8 @@ static int import_usage(int what)
             "hashed here (--seconds-per-hash S, default 1).  The entry's id is the file's\n"
             "base name without extension, or --id (one FILE only).  A file written by\n"
             "'scrim export --format vpdq' ('# video: ID' sections) gives one entry per\n"
-            "section.  Frame hashes go into the PDQ index like image hashes.\n");
+            "section.  Frame hashes go into the PDQ index like image hashes.\n"
+            "--cluster URL, --force: as scrim import's.\n");
 }
 
 int cmd_import_vpdq(int argc, char **argv)
