@@ -108,6 +108,10 @@ struct scrim__cluster_tx {
     int oom;
 };
 
+/* bin/scrim's writes and the compacted log: near the end */
+static int drop_missing(scrim__cluster *cl, uint64_t id, char *err,
+                        size_t errlen);
+
 static double wall(void)
 {
     struct timespec ts;
@@ -374,11 +378,6 @@ static void params_get(const json_t *o, scrim_list_params *p)
 
 /* ==== the applier ========================================================== */
 
-static int drop_missing(scrim__cluster *cl, uint64_t id, char *err,
-                        size_t errlen);
-static int mark_node(scrim__cluster *cl, char *err, size_t errlen);
-static int wait_store(scrim__cluster *cl, uint64_t id, double seconds);
-
 /* Apply change id; 0 applied, 1 skipped (cannot apply here, ever: recorded
  * as applied, with a warning), -1 failed here (tried again later). */
 static int apply_change(scrim__cluster *cl, uint64_t id, const char *list,
@@ -630,6 +629,76 @@ static void *applier_main(void *arg)
     if (conn)
         PQfinish(conn);
     return NULL;
+}
+
+/* ==== bin/scrim's writes and the compacted log (cluster_log.c) ============
+ * bin/scrim --cluster writes through a node's database as scrimd's admin
+ * API does (scrim__cluster_begin, the dry run, scrim__cluster_commit), on a
+ * cluster object of its own with no applier: the node's scrimd applies, and
+ * waits watch the database's recorded position instead. */
+
+int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
+                          size_t errlen)
+{
+    int rc = scrim__pq_load(err, errlen);
+    if (rc)
+        return rc;
+    scrim__cluster *cl = calloc(1, sizeof *cl);
+    if (!cl) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    cl->srv = srv;
+    cl->store = srv->store;
+    cl->wake[0] = cl->wake[1] = -1;
+    snprintf(cl->conninfo, sizeof cl->conninfo, "%s", conninfo);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(cl->node, sizeof cl->node, "%s:%ld/scrim", host, (long)getpid());
+    pthread_mutex_init(&cl->lock, NULL);
+    pthread_mutex_init(&cl->wlock, NULL);
+    pthread_cond_init(&cl->moved, NULL);
+    srv->cluster = cl;
+    return 0;
+}
+
+/* The node's database has applied `id` (polled: another process applies);
+ * 0, or -1 at the deadline. */
+static int wait_store(scrim__cluster *cl, uint64_t id, double seconds)
+{
+    double end = scrim__now() + seconds;
+    for (;;) {
+        char err[256];
+        uint64_t at = 0;
+        if (!scrim_store_applied(cl->store, &at, err, sizeof err) && at >= id) {
+            cl->applied = at;
+            return 0;
+        }
+        if (scrim__now() > end)
+            return -1;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A drop of a list this node does not have: what it asks for is true (a
+ * compacted log keeps a list's last drop, with nothing of it before). */
+static int drop_missing(scrim__cluster *cl, uint64_t id, char *err,
+                        size_t errlen)
+{
+    return scrim_store_set_applied(cl->store, id, err, errlen) ? -1 : 0;
+}
+
+/* From start-up on the database says it is a node's (position 0 too), so
+ * that bin/scrim refuses to write it but through the cluster. */
+static int mark_node(scrim__cluster *cl, char *err, size_t errlen)
+{
+    int node;
+    uint64_t at;
+    int rc = scrim_store_cluster_node(cl->store, &node, &at, err, errlen);
+    if (!rc && !node)
+        rc = scrim_store_set_applied(cl->store, 0, err, errlen);
+    return rc;
 }
 
 /* ==== start, stop, health ================================================== */
@@ -1041,74 +1110,4 @@ json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
     }
     PQclear(r);
     return a;
-}
-
-/* ==== bin/scrim's writes and the compacted log (cluster_log.c) ============
- * bin/scrim --cluster writes through a node's database as scrimd's admin
- * API does (scrim__cluster_begin, the dry run, scrim__cluster_commit), on a
- * cluster object of its own with no applier: the node's scrimd applies, and
- * waits watch the database's recorded position instead. */
-
-int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
-                          size_t errlen)
-{
-    int rc = scrim__pq_load(err, errlen);
-    if (rc)
-        return rc;
-    scrim__cluster *cl = calloc(1, sizeof *cl);
-    if (!cl) {
-        scrim__seterr(err, errlen, "out of memory");
-        return SCRIM_ENOMEM;
-    }
-    cl->srv = srv;
-    cl->store = srv->store;
-    cl->wake[0] = cl->wake[1] = -1;
-    snprintf(cl->conninfo, sizeof cl->conninfo, "%s", conninfo);
-    char host[64] = "";
-    gethostname(host, sizeof host - 1);
-    snprintf(cl->node, sizeof cl->node, "%s:%ld/scrim", host, (long)getpid());
-    pthread_mutex_init(&cl->lock, NULL);
-    pthread_mutex_init(&cl->wlock, NULL);
-    pthread_cond_init(&cl->moved, NULL);
-    srv->cluster = cl;
-    return 0;
-}
-
-/* The node's database has applied `id` (polled: another process applies);
- * 0, or -1 at the deadline. */
-static int wait_store(scrim__cluster *cl, uint64_t id, double seconds)
-{
-    double end = scrim__now() + seconds;
-    for (;;) {
-        char err[256];
-        uint64_t at = 0;
-        if (!scrim_store_applied(cl->store, &at, err, sizeof err) && at >= id) {
-            cl->applied = at;
-            return 0;
-        }
-        if (scrim__now() > end)
-            return -1;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* A drop of a list this node does not have: what it asks for is true (a
- * compacted log keeps a list's last drop, with nothing of it before). */
-static int drop_missing(scrim__cluster *cl, uint64_t id, char *err,
-                        size_t errlen)
-{
-    return scrim_store_set_applied(cl->store, id, err, errlen) ? -1 : 0;
-}
-
-/* From start-up on the database says it is a node's (position 0 too), so
- * that bin/scrim refuses to write it but through the cluster. */
-static int mark_node(scrim__cluster *cl, char *err, size_t errlen)
-{
-    int node;
-    uint64_t at;
-    int rc = scrim_store_cluster_node(cl->store, &node, &at, err, errlen);
-    if (!rc && !node)
-        rc = scrim_store_set_applied(cl->store, 0, err, errlen);
-    return rc;
 }
