@@ -470,8 +470,9 @@ int cmd_list_set(int argc, char **argv)
         else if (!rc && a.create) {
             snprintf(err, sizeof err, "list '%s' already exists", name);
             rc = SCRIM_EEXIST;
-        } else if (!rc && p->description &&
-                   strlen(p->description) > SCRIM_LIST_DESC_MAX) {
+        }
+        if (!rc && p->description &&
+            strlen(p->description) > SCRIM_LIST_DESC_MAX) {
             snprintf(err, sizeof err, "description longer than %d bytes",
                      SCRIM_LIST_DESC_MAX);
             rc = SCRIM_EINVAL;
