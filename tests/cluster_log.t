@@ -113,6 +113,22 @@ is "$code:$(jv '$j->{radius}')" 200:5 "node 3 has the list, radius 5"
 "$S" list-set --db "$T/db2" --cluster "$URL" grow --create >"$T/out" 2>"$T/err"
 is "$?:$(grep -c "already exists" "$T/err")" 1:1 "list-set --create of a list the cluster has: refused"
 
+# scrim add (an image, with its variants) and import --format vpdq (a video)
+"$S" add --db "$T/db3" --cluster "$URL" --list media --create --json \
+    "$FIX/blobs.jpg" >"$T/out" 2>"$T/err"
+ok $? "scrim add --cluster through node 3's database" "$(cat "$T/err")"
+like "$(jv '$j->{added}'):$(jv '$j->{applied}')" '^[1-9][0-9]*:true$' "  its hashes added, applied there"
+poll 40 matches 1 03bc57103525743eadbf626d23f4e6e2f1247b6ca2170532adbdc3067ad98552
+ok $? "node 1 matches blobs.jpg's PDQ"
+"$S" hash "$FIX/fps-2e9.mp4" >"$T/clip.vpdq" 2>/dev/null
+"$S" import --format vpdq --db "$T/db1" --cluster "$URL" --list media --id clip \
+    "$T/clip.vpdq" >"$T/out" 2>"$T/err"
+like "$(tr '\n' ' ' <"$T/out")" "^media: added 1 videos .*cluster change [0-9]+, applied" \
+    "scrim import --format vpdq --cluster: one video" "$(cat "$T/err")"
+video_on() { get "$1" /v1/lists/media -H "$AUTH" && [ "$(jv '$j->{counts}{video}')" = 1 ]; }
+poll 40 video_on 2
+ok $? "node 2 has the video entry"
+
 # ---- a history with repeated imports, replaces and drops ------------------------
 hashes a2 300 2
 get 2 "/v1/lists/churn/import?format=hex" -X POST -H "$AUTH" --data-binary "@$T/a2.hex"
