@@ -231,6 +231,8 @@ static const size_t hash_len[] = {0, 32, 16, 32, 0};
 
 static int put(scrim__cluster_tx *tx, const void *p, size_t n)
 {
+    if (!n)   /* a video's hash: none (p NULL) */
+        return 0;
     if (tx->len + n > tx->cap) {
         size_t cap = tx->cap ? tx->cap : 1 << 16;
         while (cap < tx->len + n)
