@@ -10,7 +10,7 @@
 #       PostgreSQL stopped for S seconds (default 30): failed lookups, what
 #       admin writes answer, review records, decisions and reveals made
 #       meanwhile, and whether they reach PostgreSQL afterwards, once.
-#   bench/cluster_pg.sh compact [-m MILLIONS] [-r ROUNDS]   the same lists
+#   bench/cluster_pg.sh compact [-m MILLIONS] [-n ROUNDS]   the same lists
 #       imported again and again (default 5 rounds of: list feed dropped and
 #       imported afresh, list mirror replaced; M million random PDQs each,
 #       default 1) through node 1; a new node from PostgreSQL alone before
@@ -28,10 +28,10 @@ cd "$(dirname "$0")/.."
 MODE=${1:-}
 [ -n "$MODE" ] && shift
 MILLIONS= SECONDS_DOWN=30 KEEP=0 ROUNDS=5
-while getopts m:s:r:k o; do
+while getopts m:s:n:k o; do
     case $o in
     m) MILLIONS=$OPTARG ;;
-    r) ROUNDS=$OPTARG ;;
+    n) ROUNDS=$OPTARG ;;
     s) SECONDS_DOWN=$OPTARG ;;
     k) KEEP=1 ;;
     *) sed -n '2,25p' "$0"; exit 2 ;;
