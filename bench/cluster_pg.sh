@@ -10,6 +10,12 @@
 #       PostgreSQL stopped for S seconds (default 30): failed lookups, what
 #       admin writes answer, review records, decisions and reveals made
 #       meanwhile, and whether they reach PostgreSQL afterwards, once.
+#   bench/cluster_pg.sh compact [-m MILLIONS] [-n ROUNDS]   the same lists
+#       imported again and again (default 5 rounds of: list feed dropped and
+#       imported afresh, list mirror replaced; M million random PDQs each,
+#       default 1) through node 1; a new node from PostgreSQL alone before
+#       and after `scrim cluster compact --full`: the log's size and the
+#       seconds until the new node's /healthz is 200.
 #   bench/cluster_pg.sh accounts              a reviewer's request (GET
 #       /v1/review/me, 2000 in a row) on a clustered node (the account read
 #       from PostgreSQL each time) and on a single node (LMDB), alternated.
@@ -26,17 +32,19 @@ set -eu
 cd "$(dirname "$0")/.."
 MODE=${1:-}
 [ -n "$MODE" ] && shift
-MILLIONS=10 SECONDS_DOWN=30 KEEP=0 RUNS=100
-while getopts m:s:r:k o; do
+MILLIONS= SECONDS_DOWN=30 KEEP=0 RUNS=100 ROUNDS=5
+while getopts m:s:r:n:k o; do
     case $o in
     r) RUNS=$OPTARG ;;
     m) MILLIONS=$OPTARG ;;
+    n) ROUNDS=$OPTARG ;;
     s) SECONDS_DOWN=$OPTARG ;;
     k) KEEP=1 ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    *) sed -n '2,30p' "$0"; exit 2 ;;
     esac
 done
-case $MODE in fresh|outage|accounts|loop) ;; *) sed -n '2,22p' "$0"; exit 2 ;; esac
+case $MODE in fresh|outage|accounts|loop|compact) ;; *) sed -n '2,30p' "$0"; exit 2 ;; esac
+[ -n "$MILLIONS" ] || { [ "$MODE" = compact ] && MILLIONS=1 || MILLIONS=10; }
 BIN=$PWD/build/rel/bin
 FIX=$PWD/tests/fixtures
 [ -x "$BIN/scrimd" ] || { echo "build first: make" >&2; exit 1; }
@@ -145,6 +153,66 @@ sys.stdout.write('\n'.join(b[i:i + 64] for i in range(0, len(b), 64)) + '\n')" >
     echo "node 2: serving (503) after $t_serving s, /healthz 200 after $t_ready s, first lookup answered ($code, matched $(jv '$j->{matched}')) after $t_match s"
     echo "node 2 data.mdb: $(du -m "$T/db2/data.mdb" | cut -f1) MB; RSS $(ps -o rss= -p "$PID2" | awk '{printf "%d MB", $1/1024}')"
     grep -c '"cluster: change applied' "$T/log2" >/dev/null 2>&1 || :
+    exit 0
+fi
+
+# ============================================================================
+if [ "$MODE" = compact ]; then
+    # part FILE: M million random PDQs
+    part() {
+        python3 -c "
+import os, sys
+for _ in range($MILLIONS):
+    b = os.urandom(32 * 1000000).hex()
+    sys.stdout.write('\\n'.join(b[i:i + 64] for i in range(0, len(b), 64)) + '\\n')" >"$1"
+    }
+    log_size() {
+        psql "SELECT count(*) || ' changes, entries ' || pg_size_pretty(coalesce(sum(octet_length(payload)), 0)) || ', table ' || pg_size_pretty(pg_total_relation_size('scrim_changes')) FROM scrim_changes"
+    }
+    # fresh N: node N on an empty database; seconds to /healthz 200 in $took
+    fresh() {
+        sync
+        t0=$(now)
+        node_start "$1"
+        wait_for 3600 healthy "$1"
+        took=$(since "$t0")
+    }
+    node_start 1
+    wait_for 60 healthy 1
+    echo "# $ROUNDS rounds: feed dropped and imported afresh, mirror replaced; $MILLIONS M PDQs each"
+    t0=$(now)
+    r=0
+    while [ $r -lt "$ROUNDS" ]; do
+        r=$((r + 1))
+        [ $r -gt 1 ] && get 1 /v1/lists/feed -X DELETE -H "$AUTH"
+        part "$T/feed.hex"
+        get 1 "/v1/lists/feed/import?format=hex&create=1" -X POST -H "$AUTH" --data-binary "@$T/feed.hex"
+        [ "$code" = 200 ] || { echo "feed $r: $code $(head -c 300 "$T/out")" >&2; exit 1; }
+        part "$T/mirror.hex"
+        get 1 "/v1/lists/mirror/import?format=hex&create=1&replace=1" -X POST -H "$AUTH" --data-binary "@$T/mirror.hex"
+        [ "$code" = 200 ] || { echo "mirror $r: $code $(head -c 300 "$T/out")" >&2; exit 1; }
+        echo "round $r: $(since "$t0") s"
+    done
+    last=$(tail -n 1 "$T/mirror.hex")
+    rm -f "$T/feed.hex" "$T/mirror.hex"
+    echo "log before: $(log_size)"
+    fresh 2
+    echo "node 2 (empty database, the whole log): /healthz 200 after $took s"
+    get 2 "/v1/lookup?pdq=$last"
+    echo "  matches mirror's last hash: $(jv '$j->{matched}')"
+    kill "$PID2"
+    wait "$PID2" || :
+    echo "# scrim cluster compact --full"
+    "$BIN/scrim" cluster compact --cluster "$URL" --full
+    echo "log after: $(log_size)"
+    fresh 3
+    echo "node 3 (empty database, the compacted log): /healthz 200 after $took s"
+    get 3 "/v1/lookup?pdq=$last"
+    echo "  matches mirror's last hash: $(jv '$j->{matched}')"
+    for n in 1 3; do
+        get $n /v1/lists -H "$AUTH"
+        echo "node $n lists: $(perl -MJSON::PP -e 'local $/; print join ",", map { "$_->{name}:$_->{count}" } @{decode_json(<STDIN>)->{lists}}' <"$T/out"); data.mdb $(du -m "$T/db$n/data.mdb" | cut -f1) MB"
+    done
     exit 0
 fi
 

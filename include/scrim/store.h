@@ -482,6 +482,11 @@ int scrim_store_applied(scrim_store *s, uint64_t *out, char *err,
                         size_t errlen);
 int scrim_store_set_applied(scrim_store *s, uint64_t change, char *err,
                             size_t errlen);
+/* Whether the store is (or was copied from) a cluster node's: scrimd
+ * --cluster records its position from start-up on, 0 included.  bin/scrim
+ * refuses to write such a store but through the cluster. */
+int scrim_store_cluster_node(scrim_store *s, int *node, uint64_t *applied,
+                             char *err, size_t errlen);
 
 /* ---- audit ---------------------------------------------------------------- */
 

@@ -585,6 +585,27 @@ int scrim_store_applied(scrim_store *s, uint64_t *out, char *err,
     return rc ? scrim__mdb_err(rc, "cluster position", err, errlen) : 0;
 }
 
+int scrim_store_cluster_node(scrim_store *s, int *node, uint64_t *applied,
+                             char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    *node = 0;
+    *applied = 0;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (!rc) {
+        MDB_val k = {15, "cluster.applied"}, v;
+        rc = mdb_get(txn, s->meta, &k, &v);
+        if (!rc) {
+            *node = 1;
+            if (v.mv_size == sizeof *applied)
+                memcpy(applied, v.mv_data, sizeof *applied);
+        }
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_txn_abort(txn);
+    }
+    return rc ? scrim__mdb_err(rc, "cluster position", err, errlen) : 0;
+}
+
 int scrim_store_set_applied(scrim_store *s, uint64_t change, char *err,
                             size_t errlen)
 {

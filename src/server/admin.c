@@ -1,6 +1,7 @@
 /* admin.c - scrimd's admin endpoints (Bearer token, checked by the
  * transport before these run): lists, atomic imports, audit, settings. */
 #include "scrim.h"
+#include "scrim/cluster.h"
 #include "base/base.h"
 #include "server/server.h"
 
@@ -43,13 +44,11 @@ static int cluster_begin(scrim_call *c, scrim_import_opts *io,
     return 0;
 }
 
-/* The change's params: what applying it needs besides its entries. */
+/* The change's params: what applying it needs besides its entries (the
+ * same as bin/scrim's: cluster_log.c). */
 static json_t *import_params(const scrim_import_opts *io)
 {
-    json_t *o = json_pack("{s:b}", "create", io->create);
-    if (io->source)
-        json_object_set_new(o, "source", json_string(io->source));
-    return o;
+    return scrim_cluster_import_params(io);
 }
 
 /* After a successful dry run: the change appended and applied here; -1 if
@@ -168,18 +167,7 @@ static int list_put(scrim_call *c, const char *name)
             goto out;
         }
         created = rc == SCRIM_ENOTFOUND;
-        json_t *params = json_pack("{s:b}", "create", created);
-        json_t *pl = json_object();
-        if (p.kind >= 0)
-            json_object_set_new(pl, "kind", json_string(scrim_list_kind_name(p.kind)));
-        if (p.enabled >= 0)
-            json_object_set_new(pl, "enabled", json_boolean(p.enabled));
-        if (p.radius >= 0)
-            json_object_set_new(pl, "radius", json_integer(p.radius));
-        if (p.description)
-            json_object_set_new(pl, "description", json_string(p.description));
-        json_object_update(params, pl);
-        json_decref(pl);
+        json_t *params = scrim_cluster_metadata_params(created, &p);
         if ((rc = scrim__cluster_commit(c, tx, name, "metadata", params,
                                         &change)))
             goto out;

@@ -108,6 +108,10 @@ struct scrim__cluster_tx {
     int oom;
 };
 
+/* bin/scrim's writes and the compacted log: near the end */
+static int drop_missing(scrim__cluster *cl, uint64_t id, char *err,
+                        size_t errlen);
+
 static double wall(void)
 {
     struct timespec ts;
@@ -229,6 +233,8 @@ static const size_t hash_len[] = {0, 32, 16, 32, 0};
 
 static int put(scrim__cluster_tx *tx, const void *p, size_t n)
 {
+    if (!n)   /* a video's hash: none (p NULL) */
+        return 0;
     if (tx->len + n > tx->cap) {
         size_t cap = tx->cap ? tx->cap : 1 << 16;
         while (cap < tx->len + n)
@@ -432,6 +438,8 @@ done:
     json_decref(pj);
     if (!rc)
         return 0;
+    if (rc == SCRIM_ENOTFOUND && !strcmp(op, "drop"))
+        return drop_missing(cl, id, err, errlen);
     if (rc == SCRIM_EINVAL || rc == SCRIM_ENOTFOUND || rc == SCRIM_EEXIST ||
         rc == SCRIM_EFORMAT) {
         char e2[256];
@@ -632,6 +640,76 @@ static void *applier_main(void *arg)
     return NULL;
 }
 
+/* ==== bin/scrim's writes and the compacted log (cluster_log.c) ============
+ * bin/scrim --cluster writes through a node's database as scrimd's admin
+ * API does (scrim__cluster_begin, the dry run, scrim__cluster_commit), on a
+ * cluster object of its own with no applier: the node's scrimd applies, and
+ * waits watch the database's recorded position instead. */
+
+int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
+                          size_t errlen)
+{
+    int rc = scrim__pq_load(err, errlen);
+    if (rc)
+        return rc;
+    scrim__cluster *cl = calloc(1, sizeof *cl);
+    if (!cl) {
+        scrim__seterr(err, errlen, "out of memory");
+        return SCRIM_ENOMEM;
+    }
+    cl->srv = srv;
+    cl->store = srv->store;
+    cl->wake[0] = cl->wake[1] = -1;
+    snprintf(cl->conninfo, sizeof cl->conninfo, "%s", conninfo);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(cl->node, sizeof cl->node, "%s:%ld/scrim", host, (long)getpid());
+    pthread_mutex_init(&cl->lock, NULL);
+    pthread_mutex_init(&cl->wlock, NULL);
+    pthread_cond_init(&cl->moved, NULL);
+    srv->cluster = cl;
+    return 0;
+}
+
+/* The node's database has applied `id` (polled: another process applies);
+ * 0, or -1 at the deadline. */
+static int wait_store(scrim__cluster *cl, uint64_t id, double seconds)
+{
+    double end = scrim__now() + seconds;
+    for (;;) {
+        char err[256];
+        uint64_t at = 0;
+        if (!scrim_store_applied(cl->store, &at, err, sizeof err) && at >= id) {
+            cl->applied = at;
+            return 0;
+        }
+        if (scrim__now() > end)
+            return -1;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A drop of a list this node does not have: what it asks for is true (a
+ * compacted log keeps a list's last drop, with nothing of it before). */
+static int drop_missing(scrim__cluster *cl, uint64_t id, char *err,
+                        size_t errlen)
+{
+    return scrim_store_set_applied(cl->store, id, err, errlen) ? -1 : 0;
+}
+
+/* From start-up on the database says it is a node's (position 0 too), so
+ * that bin/scrim refuses to write it but through the cluster. */
+static int mark_node(scrim__cluster *cl, char *err, size_t errlen)
+{
+    int node;
+    uint64_t at;
+    int rc = scrim_store_cluster_node(cl->store, &node, &at, err, errlen);
+    if (!rc && !node)
+        rc = scrim_store_set_applied(cl->store, 0, err, errlen);
+    return rc;
+}
+
 /* ==== start, stop, health ================================================== */
 
 int scrim__cluster_start(scrim_server *srv, const char *conninfo, char *err,
@@ -656,7 +734,8 @@ int scrim__cluster_start(scrim_server *srv, const char *conninfo, char *err,
     pthread_mutex_init(&cl->wlock, NULL);
     pthread_cond_init(&cl->moved, NULL);
     srv->cluster = cl;
-    if ((rc = scrim_store_applied(srv->store, &cl->applied, err, errlen)))
+    if ((rc = scrim_store_applied(srv->store, &cl->applied, err, errlen)) ||
+        (rc = mark_node(cl, err, errlen)))
         return rc;
     cl->head = cl->applied;
     if (pipe2(cl->wake, O_CLOEXEC | O_NONBLOCK)) {
@@ -790,6 +869,8 @@ static int wait_applied(scrim__cluster *cl, uint64_t id, double seconds)
     ts.tv_sec = (time_t)end;
     ts.tv_nsec = (long)((end - floor(end)) * 1e9);
     int rc = 0;
+    if (!cl->running)   /* bin/scrim's writer: a scrimd applies, not us */
+        return wait_store(cl, id, seconds);
     pthread_mutex_lock(&cl->lock);
     while (cl->applied < id && !cl->stopping && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&cl->moved, &cl->lock, &ts);

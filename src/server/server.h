@@ -128,6 +128,11 @@ json_t *scrim__cluster_audit(scrim_server *srv, size_t limit, char *err,
  * closes (one). */
 const char *scrim__cluster_conninfo(scrim_server *srv);
 void scrim__cluster_on_stop(scrim_server *srv, void (*fn)(void *), void *arg);
+/* bin/scrim's writer (cluster_log.c): srv, a stand-in holding the node's
+ * store, gets a cluster object without an applier (the node's scrimd
+ * applies; waits poll the store's position); scrim__cluster_stop frees it. */
+int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
+                          size_t errlen);
 /* libpq through base/lazy_pq.h (loaded first): a connection with a 5 s
  * connect timeout and notices silenced; a statement; a query with text
  * parameters and binary results (NULL on failure); a big-endian int8 of

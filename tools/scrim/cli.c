@@ -123,6 +123,11 @@ static const struct option long_opts[] = {
     {"strict", no_argument, NULL, OPT_STRICT},
     {"from", required_argument, NULL, OPT_FROM},
     {"with-reviews", no_argument, NULL, OPT_WITH_REVIEWS},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"upto", required_argument, NULL, OPT_UPTO},
+    {"full", no_argument, NULL, OPT_FULL},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"help", no_argument, NULL, OPT_HELP},
 };
 #define N_LONG_OPTS (sizeof long_opts / sizeof *long_opts)
@@ -155,6 +160,8 @@ int cli_getopt(int argc, char **argv, const int *take, cli_args *a)
         case OPT_CREATE: a->create = 1; break;
         case OPT_JSON: a->json = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
+        case OPT_CLUSTER: a->cluster = optarg; break;
+        case OPT_FORCE: a->force = 1; break;
         case OPT_DESC:
         case OPT_RADIUS:
         case OPT_KIND:
@@ -190,32 +197,141 @@ int cli_begin(int c, int ok, const char *usage, const cli_args *a,
     return cli_open_store(a->db, a->create, 0, s) ? 1 : -1;
 }
 
-int cli_import_begin(const char *db, uint64_t map_size, const char *list,
-                     const scrim_import_opts *io, scrim_store **s,
-                     scrim_import **imp)
+/* ---- list writes ---------------------------------------------------------- */
+
+int cli_write_open(const char *cmd, const cli_args *a, int create,
+                   uint64_t map_size, cli_target *t)
+{
+    char err[1024];
+    memset(t, 0, sizeof *t);
+    t->cmd = cmd;
+    const char *url = a->cluster;
+    if (url && !*url) {
+        fprintf(stderr, "scrim: %s: --cluster: an empty connection string\n", cmd);
+        return 2;
+    }
+    if (cli_open_store(a->db, url ? 0 : create, map_size, &t->s))
+        return 1;
+    int node;
+    uint64_t at;
+    if (scrim_store_cluster_node(t->s, &node, &at, err, sizeof err))
+        goto fail;
+    if (url && !node) {
+        snprintf(err, sizeof err, "--cluster: %s is not a cluster node's "
+                 "database (no scrimd --cluster has followed the change log "
+                 "in it): the write goes through a node's database, kept in "
+                 "step by its scrimd", a->db);
+        goto fail;
+    }
+    if (!url && node) {
+        const char *env = getenv("SCRIM_CLUSTER");
+        if (env && *env) {
+            url = env;
+        } else if (!a->force) {
+            snprintf(err, sizeof err, "%s is a cluster node's database (it "
+                     "follows the cluster's change log, at change %llu): a "
+                     "write here alone would reach no other node and leave "
+                     "this one apart from the cluster; write through the "
+                     "cluster with --cluster URL (or SCRIM_CLUSTER=URL), or "
+                     "give --force to write this database alone", a->db,
+                     (unsigned long long)at);
+            goto fail;
+        }
+    }
+    if (url && scrim_cluster_writer_open(url, t->s, &t->w, err, sizeof err))
+        goto fail;
+    t->through = t->w != NULL;
+    return 0;
+fail:
+    scrim_store_close(t->s);
+    t->s = NULL;
+    return cli_fail(cmd, err);
+}
+
+void cli_write_close(cli_target *t)
+{
+    scrim_cluster_writer_close(t->w);
+    t->w = NULL;
+    if (t->s)
+        scrim_store_close(t->s);
+    t->s = NULL;
+}
+
+int cli_write_begin(cli_target *t, scrim_import_opts *io)
+{
+    char err[1024];
+    if (t->w && scrim_cluster_begin(t->w, io, err, sizeof err))
+        return cli_fail(t->cmd, err);
+    return 0;
+}
+
+int cli_write_commit(cli_target *t, const char *list, const char *op,
+                     json_t *params)
+{
+    char err[1024];
+    if (!t->w) {
+        json_decref(params);
+        return 0;
+    }
+    if (scrim_cluster_commit(t->w, list, op, params, &t->change, &t->applied,
+                             err, sizeof err))
+        return cli_fail(t->cmd, err);
+    return 0;
+}
+
+json_t *cli_write_note(const cli_target *t, const char *list, json_t *o)
+{
+    if (!t->through)
+        return o;
+    if (o) {
+        json_object_set_new(o, "change", json_integer((json_int_t)t->change));
+        json_object_set_new(o, "applied", json_boolean(t->applied));
+    } else {
+        printf("%s: cluster change %llu, %s\n", list,
+               (unsigned long long)t->change,
+               t->applied ? "applied on this node"
+                          : "not applied on this node yet (is its scrimd "
+                            "running?)");
+    }
+    return o;
+}
+
+int cli_import_begin(const cli_args *a, uint64_t map_size, const char *list,
+                     scrim_import_opts *io, cli_target *t, scrim_import **imp)
 {
     char err[1024];
     if (!scrim_list_name_valid(list)) {
         fprintf(stderr, "scrim: import: invalid list name '%s'\n", list);
         return 2;
     }
-    if (cli_open_store(db, 1, map_size, s))
+    int rc = cli_write_open("import", a, 1, map_size, t);
+    if (rc)
+        return rc;
+    if (cli_write_begin(t, io)) {
+        cli_write_close(t);
         return 1;
-    if (scrim_import_begin(*s, list, io, imp, err, sizeof err)) {
-        scrim_store_close(*s);
+    }
+    if (scrim_import_begin(t->s, list, io, imp, err, sizeof err)) {
+        cli_write_close(t);
         return cli_fail("import", err);
     }
     return 0;
 }
 
-int cli_import_end(scrim_store *s, scrim_import *imp, int rc, char *err,
-                   size_t errlen, scrim_import_stats *st)
+int cli_import_end(cli_target *t, scrim_import *imp, int rc, char *err,
+                   size_t errlen, scrim_import_stats *st, const char *list,
+                   const scrim_import_opts *io)
 {
     if (rc)
         scrim_import_abort(imp);
     else
         rc = scrim_import_commit(imp, st, err, errlen);
-    scrim_store_close(s);
+    if (!rc && t->w &&
+        scrim_cluster_commit(t->w, list, scrim_cluster_import_op(io->mode),
+                             scrim_cluster_import_params(io), &t->change,
+                             &t->applied, err, errlen))
+        rc = SCRIM_EBUSY;
+    cli_write_close(t);
     if (rc) {
         fprintf(stderr, "scrim: import: %s\nscrim: import: nothing was imported\n",
                 err);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "scrim.h"
+#include "scrim/cluster.h"
 
 /* Each returns the process exit status: 0 ok, 1 some input failed,
  * 2 usage error. argv[0] is the subcommand's name. */
@@ -29,6 +30,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_add(int argc, char **argv);   /* cmd_add.c */
 int cmd_snapshot(int argc, char **argv);   /* cmd_snapshot.c */
+int cmd_cluster(int argc, char **argv);    /* cmd_cluster.c */
 /* `scrim import/export --format vpdq` (called from cmd_store.c when
  * cli_format_is_vpdq() says the arguments ask for that format). */
 int cli_format_is_vpdq(int argc, char **argv);
@@ -46,7 +48,8 @@ int cli_load_vpdq(const char *path, const scrim_video_opts *vopts,
 enum { OPT_DB = 1000, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC, OPT_RADIUS,
        OPT_KIND, OPT_ENABLE, OPT_DISABLE, OPT_JSON, OPT_SCAN, OPT_LIMIT,
        OPT_MAPSIZE, OPT_QUIET, OPT_BATCH, OPT_ID, OPT_LABEL, OPT_SECONDS,
-       OPT_VARIANTS, OPT_REPLACE, OPT_STRICT, OPT_FROM, OPT_WITH_REVIEWS, OPT_HELP,
+       OPT_VARIANTS, OPT_REPLACE, OPT_STRICT, OPT_FROM, OPT_WITH_REVIEWS,
+       OPT_CLUSTER, OPT_FORCE, OPT_UPTO, OPT_FULL, OPT_DRY_RUN, OPT_HELP,
        OPT_BAD };   /* a bad option value, reported */
 
 /* The values of the options cli_getopt() takes care of. */
@@ -57,6 +60,8 @@ typedef struct cli_args {
     size_t nlists;            /* (room for argc of them) */
     const char *id, *label;   /* --id, --label */
     int create, json, quiet;  /* --create, --json, --quiet */
+    const char *cluster;      /* --cluster URL */
+    int force;                /* --force */
     scrim_list_params params; /* --radius, --kind, --description */
 } cli_args;
 #define CLI_ARGS_INIT \
@@ -106,16 +111,52 @@ int cli_open_store(const char *db, int create, uint64_t map_size,
 int cli_begin(int c, int ok, const char *usage, const cli_args *a,
               scrim_store **s);
 
-/* An import into LIST of DB (created if missing), as io says: 0, 1 after
- * "scrim: import: ERR", or 2 when LIST is not a valid name. */
-int cli_import_begin(const char *db, uint64_t map_size, const char *list,
-                     const scrim_import_opts *io, scrim_store **s,
-                     scrim_import **imp);
+/* ---- cli.c: list writes, to the database or through a cluster ------------ */
+
+/* Where a command's list writes go: the database alone, or (w set) the
+ * cluster's change log, through a node's database that its scrimd keeps in
+ * step (scrim/cluster.h).  After the write, change is the log's id of it and
+ * applied whether the node had applied it when the command ended. */
+typedef struct cli_target {
+    const char *cmd;
+    scrim_store *s;
+    scrim_cluster_writer *w;
+    int through;              /* w was opened (stays set after close) */
+    uint64_t change;
+    int applied;
+} cli_target;
+
+/* Opens a->db for CMD's list writes (created if missing with create, but
+ * for the cluster): through the cluster with --cluster URL, or on a node's
+ * database (scrim_store_cluster_node) with SCRIM_CLUSTER set; a node's
+ * database is refused otherwise ("scrim: CMD: ...", status 1) unless
+ * --force.  0, or the exit status (the error printed). */
+int cli_write_open(const char *cmd, const cli_args *a, int create,
+                   uint64_t map_size, cli_target *t);
+void cli_write_close(cli_target *t);
+/* Through the cluster: the lock, the node in step (io, if given, set up
+ * for the dry run); the database alone: nothing.  0, or 1 printed. */
+int cli_write_begin(cli_target *t, scrim_import_opts *io);
+/* Through the cluster: the change appended (params consumed); else
+ * params dropped.  0, or 1 printed. */
+int cli_write_commit(cli_target *t, const char *list, const char *op,
+                     json_t *params);
+/* After a write through the cluster: its change id in o (JSON output), or
+ * as a line "LIST: cluster change N, applied on this node".  o is
+ * returned. */
+json_t *cli_write_note(const cli_target *t, const char *list, json_t *o);
+
+/* An import into LIST of a->db (created if missing) or through the cluster
+ * (cli_write_open), as io says: 0, 1 after "scrim: import: ERR", or 2 when
+ * LIST is not a valid name. */
+int cli_import_begin(const cli_args *a, uint64_t map_size, const char *list,
+                     scrim_import_opts *io, cli_target *t, scrim_import **imp);
 /* Ends it: aborted after an error rc (err says which), else committed (its
- * counts in *st); the database closed.  0, or 1 after "scrim: import: ERR"
- * and "nothing was imported". */
-int cli_import_end(scrim_store *s, scrim_import *imp, int rc, char *err,
-                   size_t errlen, scrim_import_stats *st);
+ * counts in *st), through the cluster as a change of LIST; the database
+ * closed.  0, or 1 after "scrim: import: ERR" and "nothing was imported". */
+int cli_import_end(cli_target *t, scrim_import *imp, int rc, char *err,
+                   size_t errlen, scrim_import_stats *st, const char *list,
+                   const scrim_import_opts *io);
 
 /* After a command wrote its output to stdout: rc, or a write error on
  * stdout, printed as "scrim: CMD: ERR" (status 1); else 0. */

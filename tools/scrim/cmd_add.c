@@ -27,6 +27,7 @@ static void add_usage(FILE *f)
             "  --variants SET  comma list (default %s;\n"
             "                  'none' = no variants): crop-P, rot+D, rot-D, rotz+D\n"
             "  --json          one JSON object per file\n"
+            "  --cluster URL, --force: as scrim import's (one change per file)\n"
             "Exit status: 0 all added, 1 some file failed, 2 usage error.\n",
             SCRIM_STORE_DEFAULT_DIR, SCRIM_VARIANTS_DEFAULT);
 }
@@ -52,10 +53,13 @@ int cmd_add(int argc, char **argv)
         {"label", required_argument, NULL, 'L'},
         {"variants", required_argument, NULL, 'v'},
         {"json", no_argument, NULL, 'j'},
+        {"cluster", required_argument, NULL, 'C'},
+        {"force", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = SCRIM_STORE_DEFAULT_DIR, *list = NULL, *id = NULL;
+    cli_args a = CLI_ARGS_INIT;
+    const char *list = NULL, *id = NULL;
     const char *label = NULL, *variants = NULL;
     int as_json = 0, c, status = 0;
     scrim_import_opts io = {0};
@@ -63,7 +67,9 @@ int cmd_add(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
+        case 'd': a.db = optarg; break;
+        case 'C': a.cluster = optarg; break;
+        case 'F': a.force = 1; break;
         case 'l': list = optarg; break;
         case 'c': io.create = 1; break;
         case 'i': id = optarg; break;
@@ -82,10 +88,12 @@ int cmd_add(int argc, char **argv)
         add_usage(stderr);
         return 2;
     }
-    scrim_store *s;
+    cli_target t;
     char err[512];
-    if (cli_open_store(db, 1, 0, &s))
-        return 1;
+    int st0 = cli_write_open("add", &a, 1, 0, &t);
+    if (st0)
+        return st0;
+    scrim_store *s = t.s;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
         char fid[SCRIM_ENTRY_TEXT_MAX + 1];
@@ -98,12 +106,23 @@ int cmd_add(int argc, char **argv)
             default_id(path, fid, sizeof fid);
         io.source = path;
         int rc = cli_read_file(path, &data, &len, err, sizeof err);
+        if (!rc && cli_write_begin(&t, &io)) {   /* printed */
+            free(data);
+            status = 1;
+            continue;
+        }
         if (!rc)
             rc = scrim_media_add(s, list, &io, data, len, fid, label, variants,
                                  &st, err, sizeof err);
         free(data);
         if (rc) {
+            if (t.w)
+                scrim_cluster_abort(t.w);
             status = cli_fail(path, err);
+            continue;
+        }
+        if (cli_write_commit(&t, list, "add", scrim_cluster_import_params(&io))) {
+            status = 1;
             continue;
         }
         json_t *names = json_array();
@@ -120,7 +139,7 @@ int cmd_add(int argc, char **argv)
                 json_object_set_new(o, "quality", json_integer(st.quality));
             else
                 json_object_set_new(o, "frames", json_integer((json_int_t)st.frames));
-            cli_print_json(stdout, o, JSON_COMPACT);
+            cli_print_json(stdout, cli_write_note(&t, list, o), JSON_COMPACT);
         } else {
             printf("%s: %s '%s' in %s: %llu hashes added, %llu already there",
                    path, st.kind, fid, list,
@@ -133,9 +152,10 @@ int cmd_add(int argc, char **argv)
                 printf(")");
             }
             printf("\n");
+            cli_write_note(&t, list, NULL);
             json_decref(names);
         }
     }
-    scrim_store_close(s);
+    cli_write_close(&t);
     return status;
 }

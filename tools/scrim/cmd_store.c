@@ -71,6 +71,10 @@ static int usage_import(int what)
             "  --description, --radius N (0-64, default 31), --kind: list settings\n"
             "  --batch N       PDQs per index merge (default %u, ~110 bytes each)\n"
             "  --quiet         no progress bar;  --json: the counts as JSON\n"
+            "  --cluster URL   through the cluster's change log (PostgreSQL, libpq URL;\n"
+            "                  default $SCRIM_CLUSTER for a node's database), as scrimd's\n"
+            "                  admin API writes: DIR must be a node's, its scrimd running\n"
+            "  --force         write a cluster node's database alone (refused otherwise)\n"
             "pytx is read as python-threatexchange writes it: 'TYPE SIGNAL'\n"
             "lines, 'threatexchange dataset -P' lines (TYPE SIGNAL 'COLLAB' CATEGORY\n"
             "TAGS), its --csv (signal_type,signal_str,collab,category,tags), and\n"
@@ -135,9 +139,9 @@ static int import_files(const cli_args *a, uint64_t map_size, int format,
 {
     const char *list = a->list;
     io->source = !strcmp(files[0], "-") ? "<stdin>" : files[0];
-    scrim_store *s;
+    cli_target t;
     scrim_import *imp;
-    int rc = cli_import_begin(a->db, map_size, list, io, &s, &imp);
+    int rc = cli_import_begin(a, map_size, list, io, &t, &imp);
     if (rc)
         return rc;
     char err[1024];
@@ -166,13 +170,16 @@ static int import_files(const cli_args *a, uint64_t map_size, int format,
     if (!rc && tty)
         fprintf(stderr, "committing...\n");
     scrim_import_stats st;
-    if (cli_import_end(s, imp, rc, err, sizeof err, &st))
+    if (cli_import_end(&t, imp, rc, err, sizeof err, &st, list, io))
         return 1;
-    if (a->json)
-        cli_print_json(stdout, scrim_import_stats_json(list, io->mode, &st),
+    if (a->json) {
+        cli_print_json(stdout, cli_write_note(&t, list, scrim_import_stats_json(
+                                                  list, io->mode, &st)),
                        JSON_COMPACT);
-    else
+    } else {
         print_import(list, io->mode, &st);
+        cli_write_note(&t, list, NULL);
+    }
     return 0;
 }
 
@@ -182,7 +189,8 @@ int cmd_import(int argc, char **argv)
         return cmd_import_vpdq(argc, argv);
     static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC,
                                OPT_RADIUS, OPT_KIND, OPT_MAPSIZE, OPT_QUIET,
-                               OPT_JSON, OPT_BATCH, OPT_REPLACE, OPT_STRICT, 0};
+                               OPT_JSON, OPT_BATCH, OPT_REPLACE, OPT_STRICT,
+                               OPT_CLUSTER, OPT_FORCE, 0};
     cli_args a = CLI_ARGS_INIT;
     int format = SCRIM_FORMAT_AUTO, c;
     uint64_t map_size = 0;
@@ -424,24 +432,65 @@ int cmd_lists(int argc, char **argv)
 int cmd_list_set(int argc, char **argv)
 {
     static const int take[] = {OPT_DB, OPT_ENABLE, OPT_DISABLE, OPT_RADIUS,
-                               OPT_KIND, OPT_DESC, OPT_CREATE, 0};
+                               OPT_KIND, OPT_DESC, OPT_CREATE, OPT_CLUSTER,
+                               OPT_FORCE, 0};
     cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim list-set [--db DIR] NAME [--enable|--disable] [--radius N]\n"
         "                      [--kind block|allow] [--description TEXT] [--create]\n"
-        "Changes a list's settings (--create: make a new, empty list).\n";
+        "                      [--cluster URL] [--force]\n"
+        "Changes a list's settings (--create: make a new, empty list).  --cluster,\n"
+        "--force: as scrim import's.\n";
     int c;
     while ((c = cli_getopt(argc, argv, take, &a)) == OPT_ENABLE || c == OPT_DISABLE)
         a.params.enabled = c == OPT_ENABLE;
-    scrim_store *s;
-    int st = cli_begin(c, optind == argc - 1, usage, &a, &s);
-    if (st >= 0)
+    if (c != -1 || optind != argc - 1)
+        return cli_usage(c, "%s", usage);
+    cli_target t;
+    int st = cli_write_open("list-set", &a, a.create, 0, &t);
+    if (st)
         return st;
+    const char *name = argv[optind];
     char err[512];
     const scrim_list_params *p = &a.params;
-    int rc = a.create ? scrim_store_list_create(s, argv[optind], p, err, sizeof err)
-                      : scrim_store_list_set(s, argv[optind], p, err, sizeof err);
-    scrim_store_close(s);
+    int rc;
+    if (t.w) {
+        /* the checks of a local write, on the node in step, then the change */
+        scrim_list_info info;
+        if (cli_write_begin(&t, NULL)) {
+            cli_write_close(&t);
+            return 1;
+        }
+        rc = scrim_list_name_valid(name)
+                 ? scrim_store_list_get(t.s, name, &info, err, sizeof err)
+                 : (snprintf(err, sizeof err, "invalid list name '%s'", name),
+                    SCRIM_EINVAL);
+        if (rc == SCRIM_ENOTFOUND && a.create)
+            rc = 0;
+        else if (!rc && a.create) {
+            snprintf(err, sizeof err, "list '%s' already exists", name);
+            rc = SCRIM_EEXIST;
+        }
+        if (!rc && p->description &&
+            strlen(p->description) > SCRIM_LIST_DESC_MAX) {
+            snprintf(err, sizeof err, "description longer than %d bytes",
+                     SCRIM_LIST_DESC_MAX);
+            rc = SCRIM_EINVAL;
+        }
+        if (rc) {
+            cli_write_close(&t);
+            return cli_fail("list-set", err);
+        }
+        rc = cli_write_commit(&t, name, "metadata",
+                              scrim_cluster_metadata_params(a.create, p));
+        if (!rc)
+            cli_write_note(&t, name, NULL);
+        cli_write_close(&t);
+        return rc;
+    }
+    rc = a.create ? scrim_store_list_create(t.s, name, p, err, sizeof err)
+                  : scrim_store_list_set(t.s, name, p, err, sizeof err);
+    cli_write_close(&t);
     if (rc)
         return cli_fail("list-set", err);
     return 0;
@@ -449,30 +498,106 @@ int cmd_list_set(int argc, char **argv)
 
 int cmd_drop(int argc, char **argv)
 {
-    static const int take[] = {OPT_DB, OPT_LIST, 0};
+    static const int take[] = {OPT_DB, OPT_LIST, OPT_CLUSTER, OPT_FORCE, 0};
     cli_args a = CLI_ARGS_INIT;
-    const char *usage = "usage: scrim drop [--db DIR] --list NAME\n"
-                        "Deletes the list and all its entries.\n";
+    const char *usage = "usage: scrim drop [--db DIR] --list NAME [--cluster URL] [--force]\n"
+                        "Deletes the list and all its entries.  --cluster, --force: as\n"
+                        "scrim import's.\n";
     int c = cli_getopt(argc, argv, take, &a);
-    scrim_store *s;
-    int st = cli_begin(c, a.list && optind == argc, usage, &a, &s);
-    if (st >= 0)
+    if (c != -1 || !a.list || optind != argc)
+        return cli_usage(c, "%s", usage);
+    cli_target t;
+    int st = cli_write_open("drop", &a, 0, 0, &t);
+    if (st)
         return st;
     const char *list = a.list;
     char err[512];
-    uint64_t n;
-    int rc = scrim_store_list_drop(s, list, &n, err, sizeof err);
-    scrim_store_close(s);
+    uint64_t n = 0;
+    int rc;
+    if (t.w) {
+        scrim_list_info info;
+        if (cli_write_begin(&t, NULL)) {
+            cli_write_close(&t);
+            return 1;
+        }
+        if ((rc = scrim_store_list_get(t.s, list, &info, err, sizeof err))) {
+            cli_write_close(&t);
+            return cli_fail("drop", err);
+        }
+        n = info.count;
+        rc = cli_write_commit(&t, list, "drop", json_object());
+        if (!rc) {
+            printf("%s: dropped, %llu entries removed\n", list, (unsigned long long)n);
+            cli_write_note(&t, list, NULL);
+        }
+        cli_write_close(&t);
+        return rc;
+    }
+    rc = scrim_store_list_drop(t.s, list, &n, err, sizeof err);
+    cli_write_close(&t);
     if (rc)
         return cli_fail("drop", err);
     printf("%s: dropped, %llu entries removed\n", list, (unsigned long long)n);
     return 0;
 }
 
+/* remove HASH... through the cluster: the hashes as pytx lines ("pdq HEX"),
+ * removed as `remove --from` does (a "remove" change).  0, or the exit
+ * status, the error printed. */
+static int remove_through(cli_target *t, const char *list, char **hashes,
+                          int n, uint64_t *removed, uint64_t *missing)
+{
+    char err[512], *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return cli_fail("remove", "out of memory");
+    for (int i = 0; i < n; i++) {
+        const char *h = hashes[i], *colon = strchr(h, ':');
+        if (colon && !strncmp(h, "video:", 6)) {
+            fclose(f);
+            free(buf);
+            snprintf(err, sizeof err, "%s: a video is removed by its id in "
+                     "one database only; through the cluster, remove --from a "
+                     "file of its vPDQ (or import --replace the list)", h);
+            return cli_fail("remove", err);
+        }
+        if (colon)
+            fprintf(f, "%.*s %s\n", (int)(colon - h), h, colon + 1);
+        else
+            fprintf(f, "%s %s\n", strlen(h) == 32 ? "md5" : "pdq", h);
+    }
+    if (fclose(f)) {
+        free(buf);
+        return cli_fail("remove", "out of memory");
+    }
+    scrim_import_opts io = {0};
+    io.list = (scrim_list_params)SCRIM_LIST_PARAMS_KEEP;
+    io.mode = SCRIM_IMPORT_REMOVE;
+    io.source = "scrim remove";
+    scrim_import_stats st;
+    if (cli_write_begin(t, &io)) {
+        free(buf);
+        return 1;
+    }
+    int rc = scrim_store_import_buffer(t->s, list, &io, SCRIM_FORMAT_PYTX,
+                                       buf, len, &st, err, sizeof err);
+    free(buf);
+    if (rc) {
+        scrim_cluster_abort(t->w);
+        return cli_fail("remove", err);
+    }
+    if (cli_write_commit(t, list, "remove", scrim_cluster_import_params(&io)))
+        return 1;
+    *removed = st.removed[0];
+    *missing = st.missing;
+    return 0;
+}
+
 int cmd_remove(int argc, char **argv)
 {
     static const int take[] = {OPT_DB, OPT_LIST, OPT_FROM, OPT_FORMAT, OPT_JSON,
-                               OPT_QUIET, 0};
+                               OPT_QUIET, OPT_CLUSTER, OPT_FORCE, 0};
     cli_args a = CLI_ARGS_INIT;
     const char *usage =
         "usage: scrim remove [--db DIR] --list NAME HASH...\n"
@@ -481,7 +606,9 @@ int cmd_remove(int argc, char **argv)
         "HASH: 64 hex = PDQ, 32 hex = MD5, sha256:HEX, video:ID.  --from: every\n"
         "entry of list files (- = stdin) in any format import reads (a withdrawal\n"
         "list, e.g. StopNCII's hashes to delete; their categories do not matter).\n"
-        "All in one transaction; entries not in the list are counted and reported.\n";
+        "All in one transaction; entries not in the list are counted and reported.\n"
+        "--cluster URL, --force: as scrim import's (through the cluster, HASH\n"
+        "cannot be video:ID).\n";
     int c, format = SCRIM_FORMAT_AUTO;
     char **from = calloc((size_t)argc + 1, sizeof *from);
     int nfrom = 0;
@@ -506,21 +633,32 @@ int cmd_remove(int argc, char **argv)
         return st;
     }
     free(from);
-    scrim_store *s;
-    int st = cli_begin(c, a.list && optind < argc && !nfrom, usage, &a, &s);
-    if (st >= 0)
+    if (c != -1 || !a.list || optind >= argc || nfrom)
+        return cli_usage(c, "%s", usage);
+    cli_target t;
+    int st = cli_write_open("remove", &a, 0, 0, &t);
+    if (st)
         return st;
     const char *list = a.list;
     char err[512];
     uint64_t removed, missing;
-    int rc = scrim_store_remove(s, list, (const char *const *)argv + optind,
-                                (size_t)(argc - optind), &removed, &missing, err,
-                                sizeof err);
-    scrim_store_close(s);
-    if (rc)
-        return cli_fail("remove", err);
+    if (t.w) {
+        st = remove_through(&t, list, argv + optind, argc - optind, &removed,
+                            &missing);
+        cli_write_close(&t);
+        if (st)
+            return st;
+    } else {
+        int rc = scrim_store_remove(t.s, list, (const char *const *)argv + optind,
+                                    (size_t)(argc - optind), &removed,
+                                    &missing, err, sizeof err);
+        cli_write_close(&t);
+        if (rc)
+            return cli_fail("remove", err);
+    }
     printf("%s: removed %llu, not found %llu\n", list,
            (unsigned long long)removed, (unsigned long long)missing);
+    cli_write_note(&t, list, NULL);
     return 0;
 }
 

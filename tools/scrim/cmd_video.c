@@ -331,14 +331,15 @@ static int import_usage(int what)
             "hashed here (--seconds-per-hash S, default 1).  The entry's id is the file's\n"
             "base name without extension, or --id (one FILE only).  A file written by\n"
             "'scrim export --format vpdq' ('# video: ID' sections) gives one entry per\n"
-            "section.  Frame hashes go into the PDQ index like image hashes.\n");
+            "section.  Frame hashes go into the PDQ index like image hashes.\n"
+            "--cluster URL, --force: as scrim import's.\n");
 }
 
 int cmd_import_vpdq(int argc, char **argv)
 {
     static const int take[] = {OPT_DB, OPT_LIST, OPT_FORMAT, OPT_CREATE, OPT_DESC,
                                OPT_RADIUS, OPT_KIND, OPT_ID, OPT_LABEL, OPT_SECONDS,
-                               OPT_JSON, OPT_QUIET, 0};
+                               OPT_JSON, OPT_QUIET, OPT_CLUSTER, OPT_FORCE, 0};
     cli_args a = CLI_ARGS_INIT;
     scrim_video_opts vo;
     scrim_video_opts_default(&vo);
@@ -364,9 +365,9 @@ int cmd_import_vpdq(int argc, char **argv)
     io.create = a.create;
     io.list = a.params;
     io.source = argc - optind == 1 ? argv[optind] : "vpdq files";
-    scrim_store *s;
+    cli_target t;
     scrim_import *imp;
-    int rc = cli_import_begin(a.db, 0, list, &io, &s, &imp);
+    int rc = cli_import_begin(&a, 0, list, &io, &t, &imp);
     if (rc)
         return rc;
     char err[1024], msg[1200];
@@ -403,20 +404,21 @@ int cmd_import_vpdq(int argc, char **argv)
         free(data);
     }
     scrim_import_stats st;
-    if (cli_import_end(s, imp, rc, err, sizeof err, &st))
+    if (cli_import_end(&t, imp, rc, err, sizeof err, &st, list, &io))
         return 1;
     if (a.json) {
-        cli_print_json(stdout,
+        cli_print_json(stdout, cli_write_note(&t, list,
                        json_pack("{s:s, s:I, s:I, s:I}", "list", list, "added",
                                  (json_int_t)st.added[SCRIM_HASH_VIDEO], "duplicates",
                                  (json_int_t)st.duplicates[SCRIM_HASH_VIDEO], "frames",
-                                 (json_int_t)st.frames),
+                                 (json_int_t)st.frames)),
                        VIDEO_JSON);
     } else {
         printf("%s: added %llu videos (%llu frames), duplicates %llu\n", list,
                (unsigned long long)st.added[SCRIM_HASH_VIDEO],
                (unsigned long long)st.frames,
                (unsigned long long)st.duplicates[SCRIM_HASH_VIDEO]);
+        cli_write_note(&t, list, NULL);
     }
     return 0;
 }

@@ -21,6 +21,7 @@ static const struct command {
     {"remove", cmd_remove, "remove hashes from a list"},
     {"audit", cmd_audit, "show the record of changes to the lists"},
     {"snapshot", cmd_snapshot, "copy a database, even while it serves, for a new node"},
+    {"cluster", cmd_cluster, "a cluster's change log in PostgreSQL: compact, status"},
     {"preview", cmd_preview, "blurred greyscale preview of an image (JPEG)"},
     {"preview-level", cmd_preview_level, "show or set the per-list preview (blur) level"},
     {"reviewer", cmd_reviewer, "reviewer accounts: add (prints a token), list, disable, remove"},
