@@ -126,7 +126,11 @@ typedef struct call_job {
     uint64_t client;              /* its client's key (fair queue, limit) */
     char client_name[80];         /* ... and name */
     int counted;                  /* in srv->inflight (loop thread) */
-    int may_move;                 /* on an image worker, may move to heavy */
+    int may_move;                 /* on an image worker: may move to the
+                                   * heavy or the video workers */
+    scrim__pool *pool;            /* the pool it is queued with */
+    scrim__pool *move_to;         /* run it again there (job_done) */
+    struct evbuffer *inbuf;       /* its body, until a worker takes it */
     int decodes;                  /* scrim_call_decode_opts() calls so far */
     atomic_int move;              /* its first decode is big: to the heavy
                                    * workers (scrim__call_decode_note) */
@@ -271,6 +275,8 @@ static void job_free(call_job *j)
     free(j->call.raw);
     free(j->path);
     scrim__body_free(j->body, j->call.body_len + 1);
+    if (j->inbuf)
+        evbuffer_free(j->inbuf);
     free(j->authorization);
     free(j->content_id);
     scrim__budget_release(j->srv, j->held);
@@ -453,12 +459,40 @@ static void respond_error_now(call_job *j, int status, const char *code,
 /* Requests whose body and decodes reached this are followed by malloc_trim. */
 #define TRIM_FROM (4u << 20)
 
+/* The call's own copy of its body, taken from `from` (drained), NUL after
+ * it (lets handlers parse JSON text): a worker never touches the
+ * connection's buffers, and the connection may go away meanwhile. */
+static int body_take(call_job *j, struct evbuffer *from)
+{
+    j->body = scrim__body_alloc(j->call.body_len + 1);
+    if (!j->body)
+        return -1;
+    evbuffer_remove(from, j->body, j->call.body_len);
+    j->body[j->call.body_len] = '\0';
+    j->call.body = j->body;
+    if (from == j->inbuf) {
+        evbuffer_free(j->inbuf);
+        j->inbuf = NULL;
+    }
+    return 0;
+}
+
 /* Worker side: run the route's handler unless the call already timed out. */
 static void job_run(scrim__pool_item *it)
 {
     call_job *j = (call_job *)it;
     if (atomic_load(&j->cancelled))
         return;
+    if (j->inbuf && body_take(j, j->inbuf)) {
+        scrim_call_error(&j->call, 500, "no_memory", "out of memory");
+        return;
+    }
+    scrim_server *srv = j->srv;
+    if (j->may_move && !j->move_to && srv->vpool &&
+        scrim_media_sniff(j->body, j->call.body_len) == SCRIM_MEDIA_VIDEO) {
+        j->move_to = srv->vpool;   /* a video: on the video workers */
+        return;
+    }
     atomic_store(&j->running, 1);
     int rc = j->route->fn(&j->call, j->route->arg);
     if (atomic_load(&j->move)) {
@@ -477,6 +511,8 @@ static void job_run(scrim__pool_item *it)
         c->match_count = c->hook_failures = 0;
         j->n_reply_headers = 0;
         j->decodes = 0;
+        atomic_store(&j->move, 0);
+        j->move_to = srv->hpool;
         return;
     }
     if (rc && !j->call.error_code[0])
@@ -513,21 +549,25 @@ void scrim__call_decode_begin(const scrim_call *c)
 static void job_done(scrim__pool_item *it, void *arg)
 {
     call_job *j = (call_job *)it;
-    if (atomic_load(&j->move)) {
+    if (j->move_to) {
         scrim_server *srv = arg;
-        atomic_store(&j->move, 0);
+        scrim__pool *to = j->move_to;
+        j->move_to = NULL;
         j->may_move = 0;
-        if (!j->req || atomic_load(&j->cancelled))
+        if (!j->req || atomic_load(&j->cancelled)) {
             ;   /* timed out meanwhile: nothing to run */
-        else if (!scrim__pool_submit(srv->hpool, &j->item)) {
-            srv->heavy_moved_total++;
-            return;   /* job_done() again when the heavy worker is done */
+        } else if (!scrim__pool_submit(to, &j->item)) {
+            j->pool = to;
+            if (to == srv->hpool)
+                srv->heavy_moved_total++;
+            return;   /* job_done() again when that worker is done */
+        } else {
+            scrim_call_error(&j->call, 503, "queue_full", "all %d %s workers "
+                             "are busy and %d requests are waiting; retry "
+                             "later", scrim__pool_threads(to),
+                             to == srv->hpool ? "heavy" : "video",
+                             scrim__pool_depth(to));
         }
-        else
-            scrim_call_error(&j->call, 503, "queue_full", "all %d heavy "
-                             "workers are busy and %d requests are waiting; "
-                             "retry later", scrim__pool_threads(srv->hpool),
-                             scrim__pool_depth(srv->hpool));
     }
     if (j->counted)
         client_done(arg, j);
@@ -995,37 +1035,19 @@ static void handle_request(struct evhttp_request *req, void *arg)
         goto done;
     }
 
-    /* The body is copied out of libevent's buffer: the worker must never
-     * touch libevent objects, and the connection may go away meanwhile. */
-    j->body = scrim__body_alloc(j->call.body_len + 1);
-    if (!j->body) {
-        respond_error_now(j, 500, "no_memory", "out of memory");
-        goto done;
-    }
-    evbuffer_copyout(in, j->body, j->call.body_len);
-    j->body[j->call.body_len] = '\0';   /* lets handlers parse JSON text */
-    j->call.body = j->body;
-    evbuffer_drain(in, j->call.body_len);
-
     if (!(j->route->flags & SCRIM_ROUTE_WORKER)) {
+        if (body_take(j, in)) {
+            respond_error_now(j, 500, "no_memory", "out of memory");
+            goto done;
+        }
         job_run(&j->item);
         respond(j, &j->call);
         goto done;
     }
-    /* Videos, and video routes (/v1/compare), have their own workers
-     * (--video-threads): a long one never holds up the images behind it.
-     * Admin requests have their own thread: an import or drop, and its wait
-     * for LMDB's one writer, never takes an image worker. */
-    scrim__pool *pool = srv->pool;
-    if (j->route->flags & SCRIM_ROUTE_ADMIN)
-        pool = srv->apool;
-    else if (srv->vpool && ((j->route->flags & SCRIM_ROUTE_VIDEO) ||
-                            scrim_media_sniff((const uint8_t *)j->body,
-                                              j->call.body_len) == SCRIM_MEDIA_VIDEO))
-        pool = srv->vpool;
     /* One client may have so many requests queued or running, and the
      * workers take the clients in turn (pool.c): a flood from one client
-     * waits behind itself, and past its limit is refused. */
+     * waits behind itself, and past its limit is refused before its body
+     * is even looked at. */
     scrim__client_name(req, scrim_call_is_admin(&j->call), j->client_name,
                        sizeof j->client_name);
     j->client = scrim__client_key(j->client_name);
@@ -1041,7 +1063,27 @@ static void handle_request(struct evhttp_request *req, void *arg)
                           "has been answered", j->client_name, mine, limit);
         goto done;
     }
-    j->may_move = pool == srv->pool && srv->hpool;
+    /* The body's bytes pass to the call as they are (libevent's chain of
+     * buffers, moved, not copied): the worker makes them one block.  A
+     * 12 MB body copied on the loop, into fresh pages, held every other
+     * connection for milliseconds (bench/attacks.sh bigbodies). */
+    if (!(j->inbuf = evbuffer_new())) {
+        respond_error_now(j, 500, "no_memory", "out of memory");
+        goto done;
+    }
+    evbuffer_add_buffer(j->inbuf, in);
+    /* Video routes (/v1/compare) have their own workers (--video-threads),
+     * and so do videos (an image worker that finds one moves it there):
+     * a long one never holds up the images behind it.  Admin requests have
+     * their own thread: an import or drop, and its wait for LMDB's one
+     * writer, never takes an image worker. */
+    scrim__pool *pool = srv->pool;
+    if (j->route->flags & SCRIM_ROUTE_ADMIN)
+        pool = srv->apool;
+    else if (srv->vpool && (j->route->flags & SCRIM_ROUTE_VIDEO))
+        pool = srv->vpool;
+    j->pool = pool;
+    j->may_move = pool == srv->pool;
     if (scrim__pool_submit(pool, &j->item)) {
         respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
                           "%d requests are waiting; retry later",
