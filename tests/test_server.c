@@ -247,6 +247,57 @@ static void pool_clients_in_turn(void **state)
     event_base_free(loop_base);
 }
 
+/* With --client-workers 1, a client's second job waits while another
+ * client's runs on the second worker. */
+static pthread_mutex_t starts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void run_start_record(scrim__pool_item *it)
+{
+    item *x = (item *)it;
+    pthread_mutex_lock(&starts_lock);
+    run_order[n_run++] = (char)x->value;
+    pthread_mutex_unlock(&starts_lock);
+    pthread_mutex_lock(&gate);
+    pthread_mutex_unlock(&gate);
+}
+
+static void pool_client_cap(void **state)
+{
+    scrim__pool *p;
+    static const char sub[] = "AAB";
+    item items[3];
+    loop_base = event_base_new();
+    delivered = 0;
+    n_run = 0;
+    int want = 3;
+    assert_int_equal(scrim__pool_new_ex(2, 16, "test-pool", 0, loop_base,
+                                        run_start_record, on_done_record,
+                                        &want, &p), 0);
+    scrim__pool_set_client_cap(p, 1);
+    pthread_mutex_lock(&gate);
+    for (int i = 0; i < 3; i++) {
+        items[i].value = sub[i];
+        items[i].it.client = (uint64_t)sub[i];
+        assert_int_equal(scrim__pool_submit(p, &items[i].it), 0);
+        if (i == 0)
+            while (scrim__pool_busy(p) == 0)
+                usleep(1000);
+    }
+    while (scrim__pool_busy(p) < 2)
+        usleep(1000);
+    pthread_mutex_lock(&starts_lock);
+    run_order[n_run] = '\0';
+    assert_string_equal(run_order, "AB");   /* not A's second */
+    pthread_mutex_unlock(&starts_lock);
+    assert_int_equal(scrim__pool_depth(p), 1);
+    pthread_mutex_unlock(&gate);
+    event_base_loop(loop_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    run_order[n_run] = '\0';
+    assert_string_equal(run_order, "ABA");
+    scrim__pool_free(p);
+    event_base_free(loop_base);
+}
+
 static void histogram_buckets(void **state)
 {
     scrim__route_stats rs;
@@ -408,6 +459,7 @@ int main(void)
         cmocka_unit_test(token_compare),
         cmocka_unit_test(pool_back_pressure),
         cmocka_unit_test(pool_clients_in_turn),
+        cmocka_unit_test(pool_client_cap),
         cmocka_unit_test(histogram_buckets),
         cmocka_unit_test(error_table),
         cmocka_unit_test(error_message_not_utf8),

@@ -78,6 +78,8 @@ typedef struct scrim_settings {
     int queue;                               /* queued jobs; 0 = 16/worker */
     int client_requests;                     /* one client's queued or running
                                               * requests; 0 = 4/worker */
+    int client_workers;                      /* image workers one client may
+                                              * occupy at once; 0 = all */
     int heavy_nice;                          /* nice of the heavy workers */
     uint64_t heavy_decode;                   /* bytes: bigger decodes run on
                                               * the heavy workers */

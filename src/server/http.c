@@ -1364,8 +1364,10 @@ static void apply_settings(scrim_server *srv, scrim__settings_ref *r)
     evhttp_set_max_headers_size(srv->http, 64 * 1024);
     struct timeval tv = tv_of(s->idle_timeout);
     evhttp_set_timeout_tv(srv->http, &tv);
-    if (srv->pool)
+    if (srv->pool) {
         scrim__pool_set_queue_max(srv->pool, s->queue);
+        scrim__pool_set_client_cap(srv->pool, s->client_workers);
+    }
     scrim__budget_set_limit(srv, s->memory_budget);
 }
 
@@ -1698,6 +1700,7 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
                       srv->cur->s.threads);
         goto fail;
     }
+    scrim__pool_set_client_cap(srv->pool, srv->cur->s.client_workers);
     /* Heavy work at a lower priority (--heavy-nice): videos and compares,
      * admin imports, big decodes (--heavy-decode), one worker per image
      * worker for the last. */

@@ -10,7 +10,11 @@
  * queued 8 jobs thus gets one worker turn for each turn of every other
  * client with something waiting, not 8 before them (the review flood of
  * bench/attacks.sh: 8 clients against the good client's 2 in one FIFO took
- * its p50 from 7 to 64 ms).
+ * its p50 from 7 to 64 ms).  Turns alone still let a client with many
+ * requests occupy every worker while the others had nothing waiting, so
+ * that the next one to come waits for one of its jobs to end: a cap on
+ * the workers one client may occupy at once (--client-workers; 0, the
+ * default, none: a lone client may use them all) keeps some free.
  *
  * Priority: a pool's threads may run at a higher nice value, and under
  * SCHED_BATCH (Linux; per thread): the pools of heavy work (videos,
@@ -34,15 +38,20 @@
 #include "base/lazy_vips.h"
 
 /* The waiting jobs of one client. */
+/* The waiting jobs of one client, and how many of its jobs run; kept
+ * while it has either. */
 typedef struct client_q {
     uint64_t key;
     scrim__pool_item *head, *tail;
+    int running;
+    int in_ring;                     /* has jobs waiting: in the ring */
 } client_q;
 
 struct scrim__pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    GHashTable *clients;             /* key -> client_q (those with jobs waiting) */
+    GHashTable *clients;             /* key -> client_q (jobs waiting or running) */
+    int client_cap;                  /* workers one client may have (0: all) */
     GQueue ring;                     /* client_q *, whose turn is next first */
     scrim__pool_item *done;          /* finished, for the loop (LIFO) */
     int depth, busy, queue_max, stopping, nthreads;
@@ -68,22 +77,42 @@ static gboolean key_equal(gconstpointer a, gconstpointer b)
     return *(const uint64_t *)a == *(const uint64_t *)b;
 }
 
-/* The next job, fairly; NULL if none.  Lock held. */
+/* The next job, fairly: the first client in the ring not already running
+ * client_cap jobs, which goes to the ring's tail if it has more waiting.
+ * NULL if none may run now.  Lock held. */
 static scrim__pool_item *take(scrim__pool *p)
 {
-    client_q *q = g_queue_pop_head(&p->ring);
-    if (!q)
+    GList *l = p->ring.head;
+    while (l && p->client_cap > 0 && ((client_q *)l->data)->running >= p->client_cap)
+        l = l->next;
+    if (!l)
         return NULL;
+    client_q *q = l->data;
+    g_queue_delete_link(&p->ring, l);
     scrim__pool_item *it = q->head;
     q->head = it->next;
-    if (q->head) {
+    q->running++;
+    if (q->head)
         g_queue_push_tail(&p->ring, q);
-    } else {
+    else
+        q->in_ring = 0;
+    p->depth--;
+    return it;
+}
+
+/* A job of the client has finished.  Lock held. */
+static void finished(scrim__pool *p, scrim__pool_item *it)
+{
+    client_q *q = g_hash_table_lookup(p->clients, &it->client);
+    if (!q)
+        return;
+    q->running--;
+    if (!q->running && !q->in_ring) {
         g_hash_table_remove(p->clients, &q->key);
         free(q);
     }
-    p->depth--;
-    return it;
+    if (p->client_cap > 0)   /* a worker may wait for this client's turn */
+        pthread_cond_broadcast(&p->cv);
 }
 
 /* This thread's priority: nice value and, when lowered, SCHED_BATCH (the
@@ -118,9 +147,9 @@ static void *worker_main(void *arg)
     set_priority(p);
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->depth && !p->stopping)
+        scrim__pool_item *it;
+        while (!(it = take(p)) && !(p->stopping && !p->depth))
             pthread_cond_wait(&p->cv, &p->mu);
-        scrim__pool_item *it = take(p);
         if (!it)
             break;   /* stopping and nothing left */
         p->busy++;
@@ -130,6 +159,7 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         p->busy--;
+        finished(p, it);
         it->next = p->done;
         p->done = it;
         /* Thread-safe since evthread_use_pthreads(): wakes the loop. */
@@ -219,7 +249,10 @@ int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it)
         }
         q->key = it->client;
         g_hash_table_insert(p->clients, &q->key, q);
+    }
+    if (!q->in_ring) {
         g_queue_push_tail(&p->ring, q);
+        q->in_ring = 1;
     }
     it->next = NULL;
     if (q->head)
@@ -228,7 +261,10 @@ int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it)
         q->head = it;
     q->tail = it;
     p->depth++;
-    pthread_cond_signal(&p->cv);
+    if (p->client_cap > 0)
+        pthread_cond_broadcast(&p->cv);   /* the one woken may not take it */
+    else
+        pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return SCRIM_OK;
 }
@@ -275,6 +311,14 @@ int scrim__pool_nice(scrim__pool *p, int *failed)
     return p ? p->nice : 0;
 }
 
+void scrim__pool_set_client_cap(scrim__pool *p, int cap)
+{
+    pthread_mutex_lock(&p->mu);
+    p->client_cap = cap;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void scrim__pool_set_queue_max(scrim__pool *p, int queue_max)
 {
     pthread_mutex_lock(&p->mu);
@@ -297,9 +341,12 @@ void scrim__pool_free(scrim__pool *p)
         event_free(p->done_ev);
     }
     /* what was never run (a pool that failed to start) */
-    client_q *q;
-    while ((q = g_queue_pop_head(&p->ring)))
-        free(q);
+    g_queue_clear(&p->ring);
+    GHashTableIter hi;
+    gpointer k, v;
+    g_hash_table_iter_init(&hi, p->clients);
+    while (g_hash_table_iter_next(&hi, &k, &v))
+        free(v);
     g_hash_table_destroy(p->clients);
     free(p->threads);
     pthread_cond_destroy(&p->cv);

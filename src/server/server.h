@@ -48,6 +48,8 @@ int scrim__pool_busy(scrim__pool *p);    /* items being run */
 int scrim__pool_idle(scrim__pool *p);
 int scrim__pool_threads(scrim__pool *p);
 void scrim__pool_set_queue_max(scrim__pool *p, int queue_max);
+/* At most `cap` workers run one client's jobs at once (0: no cap). */
+void scrim__pool_set_client_cap(scrim__pool *p, int cap);
 /* Finish what is queued, join the workers, deliver the last done()s. */
 void scrim__pool_free(scrim__pool *p);
 

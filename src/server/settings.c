@@ -91,6 +91,9 @@ static const struct opt {
      "requests one client (TCP address, Unix socket peer process, the admin "
      "token) may have queued or running at once; past it 429 (0 = 4 per "
      "worker); workers take the clients in turn"},
+    {"client-workers", T_INT, F(client_workers), 0, 256, "N",
+     "image workers one client may occupy at once, so that another client "
+     "finds one free (0 = all: a lone client may use every worker)"},
     {"heavy-nice", T_INT, F(heavy_nice), 0, 19, "N",
      "nice value (and SCHED_BATCH) of the threads of heavy work: videos, "
      "/v1/compare, admin imports, big decodes; light requests get the CPU "
