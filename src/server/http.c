@@ -459,6 +459,30 @@ static void respond_error_now(call_job *j, int status, const char *code,
 /* Requests whose body and decodes reached this are followed by malloc_trim. */
 #define TRIM_FROM (4u << 20)
 
+static atomic_llong last_trim_ms;
+static atomic_int trim_owed;   /* a trim was skipped: one is due */
+
+/* malloc_trim unless one ran less than a second ago: 1 if it ran. */
+static int trim_now(void)
+{
+    long long now = (long long)(scrim__now() * 1000), last = atomic_load(&last_trim_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&last_trim_ms, &last, now))
+        return 0;
+    atomic_store(&trim_owed, 0);
+    malloc_trim(0);
+    return 1;
+}
+
+/* On the loop, a second after a skipped trim: the memory of the last big
+ * requests goes back too. */
+static void trim_later(evutil_socket_t fd, short what, void *arg)
+{
+    if (atomic_load(&trim_owed) && !trim_now()) {
+        struct timeval tv = {1, 0};
+        evtimer_add(((scrim_server *)arg)->trim_ev, &tv);
+    }
+}
+
 /* The call's own copy of its body, taken from `from` (drained), NUL after
  * it (lets handlers parse JSON text): a worker never touches the
  * connection's buffers, and the connection may go away meanwhile. */
@@ -518,10 +542,14 @@ static void job_run(scrim__pool_item *it)
     if (rc && !j->call.error_code[0])
         scrim__call_fail(&j->call, rc, "%s", scrim_strerror(rc));
     /* A big request leaves its memory in malloc's free lists (decodes up to
-     * 48 MB come from the heap: tools/scrimd/main.c); it goes back now, so
-     * that the process's memory follows what requests hold. */
-    if (j->decoded + j->call.body_len >= TRIM_FROM)
-        malloc_trim(0);
+     * 48 MB come from the heap: tools/scrimd/main.c; a body arrives in
+     * thousands of libevent chains of 4 KB); it goes back, so that the
+     * process's memory follows what requests hold.  At most once a second:
+     * malloc_trim holds each arena's lock while it returns pages, and the
+     * loop allocates from the main arena (trimming after each of 24
+     * clients' 12 MB bodies took the good client's p99 to 326 ms). */
+    if (j->decoded + j->call.body_len >= TRIM_FROM && !trim_now())
+        atomic_store(&trim_owed, 1);   /* the loop trims a second later */
 }
 
 int scrim__call_decode_note(const scrim_call *c, int64_t bytes)
@@ -571,6 +599,12 @@ static void job_done(scrim__pool_item *it, void *arg)
     }
     if (j->counted)
         client_done(arg, j);
+    scrim_server *tsrv = arg;
+    if (atomic_load(&trim_owed) && tsrv->trim_ev &&
+        !evtimer_pending(tsrv->trim_ev, NULL)) {
+        struct timeval tv = {1, 0};
+        evtimer_add(tsrv->trim_ev, &tv);
+    }
     if (j->req)
         respond(j, &j->call);
     if (j->jb)
@@ -1726,8 +1760,9 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
     srv->stop_ev = event_new(srv->base, -1, 0, on_stop_request, srv);
     srv->preload_ev = event_new(srv->base, -1, 0, preload_done, srv);
+    srv->trim_ev = evtimer_new(srv->base, trim_later, srv);
     if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->stop_ev ||
-        !srv->preload_ev ||
+        !srv->preload_ev || !srv->trim_ev ||
         evsignal_add(srv->sig_term, NULL) || evsignal_add(srv->sig_int, NULL) ||
         evsignal_add(srv->sig_hup, NULL)) {
         scrim__seterr(err, errlen, "cannot install signal handlers");
@@ -1787,7 +1822,7 @@ void scrim_server_free(scrim_server *srv)
         unlink(srv->socket_path);
     struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
                            srv->stop_ev, srv->drain_timer, srv->drain_tick,
-                           srv->preload_ev};
+                           srv->preload_ev, srv->trim_ev};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i])
             event_free(evs[i]);

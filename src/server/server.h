@@ -217,6 +217,7 @@ struct scrim_server {
     struct evhttp *http;
     struct event *sig_term, *sig_int, *sig_hup, *stop_ev, *drain_timer;
     struct event *drain_tick;
+    struct event *trim_ev;           /* malloc_trim owed after big requests */
     scrim__pool *pool;
     scrim__pool *vpool;              /* videos' workers; NULL: they use pool */
     scrim__pool *hpool;              /* big decodes moved off the image
