@@ -2,9 +2,12 @@
 # hardening_fds.t - the attack: open connections until scrimd is out of
 # file descriptors.  Before, accept() failed with EMFILE and libevent
 # warned on stderr and tried again at once, the listening socket being
-# readable still: 4.3 s of CPU in 5 s and 1.43 GB of log in 7 s.  Now
-# accepting pauses (one log line), the waiting clients stay in the backlog,
-# and scrimd serves again once connections close.
+# readable still: 4.3 s of CPU in 5 s and 1.43 GB of log in 7 s.  Then
+# accepting paused (one log line), but the idle connections kept every
+# descriptor until --idle-timeout: a new client waited for them.  Now each
+# failed accept also closes the connections idle longest, so a new client
+# is served while the attacker still holds all it can; one log line per
+# episode all the same.
 set -u
 . "$(dirname "$0")/tap.sh"
 temp_dir T
@@ -60,28 +63,34 @@ ok $? "... naming the error"
 size=$(cat "$T/log" "$T/stderr" | wc -c)
 [ "$size" -lt 4000 ]
 ok $? "the log and stderr stay small (${size} bytes)"
-fds=$(ls "/proc/$PID/fd" | wc -l)
-[ "$fds" -ge 38 ]
-ok $? "the descriptors are all in use ($fds of 40)"
+# (how many descriptors are in use now depends on how the rounds of
+# accepting and closing idle ones fell: /metrics below says that accept
+# failed for want of them)
 
-# Clients that come now wait in the backlog; once the idle ones leave,
-# they are served.
+# A client that comes now is served while the attacker still holds its
+# connections: the idle ones are closed to make room (the oldest first).
 curl -s -o "$T/late" -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
-    http://scrimd/healthz >"$T/late.code" &
-LATE=$!
-sleep 0.3
+    http://scrimd/healthz >"$T/late.code"
+is "$(cat "$T/late.code")" 200 "a new client is served while the idle connections are held"
+kill -0 "$HOLD" 2>/dev/null
+ok $? "... the attacker still holding them"
+http GET /healthz
+is "$code" 200 "and again"
+is "$(grep -c '"msg":"accepting paused' "$T/log")" 1 "still one log line for the episode"
+# (its first round may find none idle yet: connections accepted in the
+# same loop turn are set up in the next; the count is in /metrics below)
+grep '"msg":"accepting paused' "$T/log" | grep -q '"idle_closed":[0-9]'
+ok $? "... saying how many idle connections its first round closed"
 touch "$T/release"
 wait "$HOLD"
 HOLD=
-wait $LATE
-is "$(cat "$T/late.code")" 200 "a client that came while paused is served once connections close"
-http GET /healthz
-is "$code" 200 "scrimd serves again"
 http GET /metrics
 grep -q '^scrim_accept_pauses_total 1$' "$T/out"
 ok $? "/metrics counts the episode (scrim_accept_pauses_total 1)"
 grep -q '^scrim_accept_failures_total [1-9]' "$T/out"
 ok $? "... and the failed accepts ($(grep '^scrim_accept_failures_total' "$T/out"))"
+grep -q '^scrim_connections_shed_total [1-9]' "$T/out"
+ok $? "... and the idle connections closed ($(grep '^scrim_connections_shed_total' "$T/out"))"
 
 kill -TERM "$PID"
 wait "$PID"

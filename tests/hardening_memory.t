@@ -91,7 +91,8 @@ stop
 # buffer by walking it from the start at every read, and evhttp keeps a
 # body there until all of it has come: the square of the body's size.  12
 # such uploads at once took 29-45 s, past a --receive-timeout of 20 s.
-start --receive-timeout 20 --max-body 16M
+# (All from one process: --client-requests lets the 12 in at once.)
+start --receive-timeout 20 --max-body 16M --client-requests 12
 python3 - "$SOCK" >"$T/bodies" <<'EOF'
 import os, socket, sys, threading, time
 sock, N, SIZE = sys.argv[1], 12, 12 << 20

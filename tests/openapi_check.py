@@ -1182,7 +1182,7 @@ def main():
     admin_workers = [k for k, o in OPS.items() if o.get("worker") and o["kind"] == "admin"]
     B = start("busy", ["--db", dbb, "--listen", "none", "--threads", "1", "--video-threads", "0",
                        "--queue", str(len(workers)), "--request-timeout", "1",
-                       "--admin-wait", "0"] + base_args[2:])
+                       "--admin-wait", "0", "--client-requests", "1000"] + base_args[2:])
 
     def b(name, method, target, expect, **kw):
         return run_case(B, name, method, target, expect, **kw)
@@ -1277,6 +1277,26 @@ def main():
         judge(key + ": shutting down", m, o["path"], 503, st, hd, bd)
     keep.close()
     ok(B.stop() == 0, "scrimd busy: drained, exit 0")
+
+    # ==== L: one client past --client-requests: 429 at once ===========================
+    L = start("limit", ["--db", dbb, "--listen", "none", "--threads", "1", "--video-threads", "0",
+                        "--client-requests", "1"] + base_args[2:])
+    cn = Conn(L.sock, timeout=120)   # the same client (the admin token) holds the worker
+    cn.send("POST", "/v1/lookup?radius=48", headers=[ADMIN], body=slow_lookup)
+    for _ in range(600):   # until the worker has it
+        c2 = Conn(L.sock)
+        st, hd, bd = c2.request("GET", "/metrics")
+        c2.close()
+        if b"\nscrim_workers_busy 1\n" in bd:
+            break
+        time.sleep(0.05)
+    for k in ("POST /v1/hash", "POST /v1/match"):
+        run_case(L, k + ": past --client-requests", "POST", OPS[k]["path"], 429,
+                 headers=[ADMIN], body=jpg)
+    st, hd, bd = cn.recv("POST")
+    cn.close()
+    ok(st in (200, 504), "scrimd limit: the client's one request answered (%d)" % st)
+    ok(L.stop() == 0, "scrimd limit: SIGTERM, exit 0")
 
     # ==== (b) coverage: every documented status has a case ============================
     for p, m, op in doc_ops():

@@ -151,6 +151,12 @@ static void run_square(scrim__pool_item *it)
 static struct event_base *loop_base;
 static int want_total;
 
+static void on_done_record(scrim__pool_item *it, void *arg)
+{
+    if (++delivered == *(int *)arg)
+        event_base_loopexit(loop_base, NULL);
+}
+
 /* On the loop thread: every result arrives, computed. */
 static void on_done_loop(scrim__pool_item *it, void *arg)
 {
@@ -193,6 +199,101 @@ static void pool_back_pressure(void **state)
     event_base_loop(loop_base, EVLOOP_NO_EXIT_ON_EMPTY);
     assert_int_equal(delivered, 3);
     assert_true(scrim__pool_idle(p));
+    scrim__pool_free(p);
+    event_base_free(loop_base);
+}
+
+/* ---- the pool's fair queue: clients in turn --------------------------- */
+
+static char run_order[16];
+static int n_run;
+
+static void run_record(scrim__pool_item *it)
+{
+    item *x = (item *)it;
+    pthread_mutex_lock(&gate);
+    run_order[n_run++] = (char)x->value;
+    pthread_mutex_unlock(&gate);
+}
+
+static void pool_clients_in_turn(void **state)
+{
+    scrim__pool *p;
+    static const char sub[] = "AAAABBC";   /* submitted in this order */
+    item items[7];
+    loop_base = event_base_new();
+    delivered = 0;
+    n_run = 0;
+    int want = 7;
+    assert_int_equal(scrim__pool_new_ex(1, 16, "test-pool", 0, loop_base,
+                                        run_record, on_done_record, &want,
+                                        &p), 0);
+    pthread_mutex_lock(&gate);
+    for (int i = 0; i < 7; i++) {
+        items[i].value = sub[i];
+        items[i].it.client = (uint64_t)sub[i];
+        assert_int_equal(scrim__pool_submit(p, &items[i].it), 0);
+        if (i == 0)   /* the single worker takes the first and blocks */
+            while (scrim__pool_busy(p) == 0)
+                usleep(1000);
+    }
+    assert_int_equal(scrim__pool_depth(p), 6);
+    pthread_mutex_unlock(&gate);
+    event_base_loop(loop_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    run_order[n_run] = '\0';
+    /* A's 3 waiting jobs do not all run before B's and C's: one each */
+    assert_string_equal(run_order, "AABCABA");
+    scrim__pool_free(p);
+    event_base_free(loop_base);
+}
+
+/* With --client-workers 1, a client's second job waits while another
+ * client's runs on the second worker. */
+static pthread_mutex_t starts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void run_start_record(scrim__pool_item *it)
+{
+    item *x = (item *)it;
+    pthread_mutex_lock(&starts_lock);
+    run_order[n_run++] = (char)x->value;
+    pthread_mutex_unlock(&starts_lock);
+    pthread_mutex_lock(&gate);
+    pthread_mutex_unlock(&gate);
+}
+
+static void pool_client_cap(void **state)
+{
+    scrim__pool *p;
+    static const char sub[] = "AAB";
+    item items[3];
+    loop_base = event_base_new();
+    delivered = 0;
+    n_run = 0;
+    int want = 3;
+    assert_int_equal(scrim__pool_new_ex(2, 16, "test-pool", 0, loop_base,
+                                        run_start_record, on_done_record,
+                                        &want, &p), 0);
+    scrim__pool_set_client_cap(p, 1);
+    pthread_mutex_lock(&gate);
+    for (int i = 0; i < 3; i++) {
+        items[i].value = sub[i];
+        items[i].it.client = (uint64_t)sub[i];
+        assert_int_equal(scrim__pool_submit(p, &items[i].it), 0);
+        if (i == 0)
+            while (scrim__pool_busy(p) == 0)
+                usleep(1000);
+    }
+    while (scrim__pool_busy(p) < 2)
+        usleep(1000);
+    pthread_mutex_lock(&starts_lock);
+    run_order[n_run] = '\0';
+    assert_string_equal(run_order, "AB");   /* not A's second */
+    pthread_mutex_unlock(&starts_lock);
+    assert_int_equal(scrim__pool_depth(p), 1);
+    pthread_mutex_unlock(&gate);
+    event_base_loop(loop_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    run_order[n_run] = '\0';
+    assert_string_equal(run_order, "ABA");
     scrim__pool_free(p);
     event_base_free(loop_base);
 }
@@ -357,6 +458,8 @@ int main(void)
         cmocka_unit_test(settings_file_and_precedence),
         cmocka_unit_test(token_compare),
         cmocka_unit_test(pool_back_pressure),
+        cmocka_unit_test(pool_clients_in_turn),
+        cmocka_unit_test(pool_client_cap),
         cmocka_unit_test(histogram_buckets),
         cmocka_unit_test(error_table),
         cmocka_unit_test(error_message_not_utf8),

@@ -76,6 +76,13 @@ typedef struct scrim_settings {
     int threads;                             /* workers; 0 = one per core */
     int video_threads;                       /* video workers; 0 = shared */
     int queue;                               /* queued jobs; 0 = 16/worker */
+    int client_requests;                     /* one client's queued or running
+                                              * requests; 0 = 4/worker */
+    int client_workers;                      /* image workers one client may
+                                              * occupy at once; 0 = all */
+    int heavy_nice;                          /* nice of the heavy workers */
+    uint64_t heavy_decode;                   /* bytes: bigger decodes run on
+                                              * the heavy workers */
     uint64_t max_body;                       /* bytes of a request body */
     uint64_t max_pixels;                     /* pixels of a decoded image */
     double request_timeout;                  /* seconds from queue to reply */

@@ -17,7 +17,9 @@
 #define SCRIM__VIPS_FUNCS(X)                                                  \
     X(vips, vips_area_unref) X(vips, vips_array_double_new)                   \
     X(vips, vips_array_double_newv) X(vips, vips_block_untrusted_set)         \
-    X(vips, vips_cache_set_max) X(vips, vips_cast) X(vips, vips_colourspace)  \
+    X(vips, vips_cache_set_max) X(vips, vips_cache_set_max_mem)               \
+    X(vips, vips_cache_set_max_files) X(vips, vips_cast)                      \
+    X(vips, vips_colourspace)                                                 \
     X(vips, vips_concurrency_set) X(vips, vips_error)                         \
     X(vips, vips_error_buffer) X(vips, vips_error_clear)                      \
     X(vips, vips_extract_area) X(vips, vips_extract_band) X(vips, vips_flatten) \
@@ -51,6 +53,8 @@ int scrim__vips_load(char *err, size_t errlen);
 #define vips_array_double_newv (scrim__vipsfn.vips_array_double_newv)
 #define vips_block_untrusted_set (scrim__vipsfn.vips_block_untrusted_set)
 #define vips_cache_set_max (scrim__vipsfn.vips_cache_set_max)
+#define vips_cache_set_max_mem (scrim__vipsfn.vips_cache_set_max_mem)
+#define vips_cache_set_max_files (scrim__vipsfn.vips_cache_set_max_files)
 #define vips_cast (scrim__vipsfn.vips_cast)
 #define vips_colourspace (scrim__vipsfn.vips_colourspace)
 #define vips_concurrency_set (scrim__vipsfn.vips_concurrency_set)

@@ -163,7 +163,11 @@ static void vips_start(void)
     vips_block_untrusted_set(TRUE);
     if (!getenv("SCRIM_VIPS_WARNINGS"))
         g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, quiet_log, NULL);
+    /* No operation cache: every upload is new, and what a cache kept
+     * (pixels of past requests) would be memory outside the budget. */
     vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
     /* Parallelism comes from hashing many images at once, not from
      * splitting one image across threads. */
     vips_concurrency_set(1);

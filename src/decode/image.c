@@ -289,7 +289,11 @@ static uint64_t vips_bytes(const char *fmt, VipsImage *img)
     uint64_t px = (uint64_t)vips_image_get_width(img) *
                   (uint64_t)vips_image_get_height(img);
     uint64_t out = px * 3;
-    if (!strcmp(fmt, "gif") || !strcmp(fmt, "webp") || !strcmp(fmt, "heif"))
+    /* Loaders that hold the whole image before the first line comes out:
+     * GIF, WebP, HEIF, and an interlaced (Adam7) PNG, which libvips reads
+     * whole before handing out its first line. */
+    if (!strcmp(fmt, "gif") || !strcmp(fmt, "webp") || !strcmp(fmt, "heif") ||
+        (!strcmp(fmt, "png") && vips_image_get_typeof(img, "interlaced")))
         out += px * (uint64_t)vips_image_get_bands(img) *
                (uint64_t)vips_format_sizeof(img->BandFmt);
     return out;

@@ -14,6 +14,16 @@
  * without a failure.  /metrics: scrim_accept_paused (gauge),
  * scrim_accept_pauses_total (episodes), scrim_accept_failures_total.
  *
+ * Pausing alone left the descriptors to whoever held them: 3000 idle
+ * connections (bench/attacks.sh fds) kept every new client waiting until
+ * --idle-timeout cut them.  Now each failure for want of descriptors also
+ * closes the connections idle longest (between requests: nothing being
+ * received, answered or written; SHED_MIN, or 1/32 of the connections if
+ * more), whose closes resume accepting at once: a new client waits for at
+ * most a few rounds of that, not for the idle timeout.  Counted in
+ * scrim_connections_shed_total; the episode's log line says how many its
+ * first round closed.
+ *
  * Listeners are found through evhttp each time (evhttp_foreach_bound_socket),
  * never kept: a drain removes them.  The error callback's argument is
  * evhttp's own (the struct evhttp): servers are found from it in a small
@@ -29,6 +39,7 @@
 
 #define RETRY 0.25      /* seconds between tries while paused */
 #define CALM 1.0        /* seconds without a failure that end an episode */
+#define SHED_MIN 16     /* idle connections closed per failure, at least */
 
 struct scrim__accept {
     scrim_server *srv;
@@ -36,7 +47,7 @@ struct scrim__accept {
     int paused;           /* listeners disabled */
     int episode;          /* in an episode (logged) */
     double last_fail;
-    uint64_t pauses, failures, other_errors;
+    uint64_t pauses, failures, other_errors, shed;
     double last_other_log;
 };
 
@@ -108,16 +119,22 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     a->failures++;
     a->last_fail = scrim__now();
     set_listening(a, 0);
+    scrim_server *srv = a->srv;
+    int conns = (int)g_hash_table_size(srv->conns);
+    int want = conns / 32 > SHED_MIN ? conns / 32 : SHED_MIN;
+    /* (their closes resume accepting: scrim__accept_closed) */
+    int shed = scrim__conns_shed(srv, want);
+    a->shed += (uint64_t)shed;
     if (!a->episode) {
         struct rlimit rl = {0, 0};
         getrlimit(RLIMIT_NOFILE, &rl);
         a->episode = 1;
         a->pauses++;
         scrim__log_json(json_pack(
-            "{s:s, s:s, s:s, s:I, s:I}", "level", "warning", "msg",
+            "{s:s, s:s, s:s, s:I, s:I, s:i}", "level", "warning", "msg",
             "accepting paused: out of file descriptors or memory", "error",
-            strerror(e), "connections", (json_int_t)g_hash_table_size(a->srv->conns),
-            "fd_limit", (json_int_t)rl.rlim_cur));
+            strerror(e), "connections", (json_int_t)conns,
+            "fd_limit", (json_int_t)rl.rlim_cur, "idle_closed", shed));
     }
     arm(a);
 }
@@ -178,6 +195,11 @@ void scrim__accept_metrics(scrim_server *srv, FILE *f)
             "scrim_accept_failures_total counter\n"
             "scrim_accept_failures_total %llu\n",
             (unsigned long long)(a ? a->failures : 0));
+    fprintf(f, "# HELP scrim_connections_shed_total Idle connections closed "
+            "to free descriptors for new clients.\n# TYPE "
+            "scrim_connections_shed_total counter\n"
+            "scrim_connections_shed_total %llu\n",
+            (unsigned long long)(a ? a->shed : 0));
 }
 
 void scrim__accept_free(scrim_server *srv)

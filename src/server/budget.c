@@ -375,13 +375,18 @@ void scrim__body_free(void *p, size_t n)
 
 int scrim__budget_decode(void *arg, int64_t bytes, char *err, size_t errlen)
 {
-    scrim_server *srv = arg;
+    const scrim_call *c = arg;
+    scrim_server *srv = c->server;
     scrim__budget *b = srv->budget;
     if (!b)
         return SCRIM_OK;
     if (bytes < 0) {
         scrim__budget_release(srv, (uint64_t)-bytes);
         return SCRIM_OK;
+    }
+    if (scrim__call_decode_note(c, bytes)) {
+        scrim__seterr(err, errlen, "a big decode: run again on a heavy worker");
+        return SCRIM_EBUSY;
     }
     uint64_t limit = atomic_load(&b->limit), n = (uint64_t)bytes;
     if (n > limit) {
@@ -408,12 +413,13 @@ void scrim_call_decode_opts(const scrim_call *c, scrim_decode_opts *d)
 {
     if (!c)
         return;
+    scrim__call_decode_begin(c);
     d->deadline = c->deadline;
     if (c->settings)
         d->max_memory = c->settings->max_decode_memory;
     if (c->server && c->server->budget) {
         d->reserve = scrim__budget_decode;
-        d->reserve_arg = c->server;
+        d->reserve_arg = (void *)c;
     }
 }
 

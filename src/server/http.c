@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -122,6 +123,18 @@ typedef struct call_job {
     char *authorization;          /* the header, for scrim_call_header */
     char *content_id;             /* X-Content-Id, the same */
     uint64_t held;                /* of the memory budget: its body */
+    uint64_t client;              /* its client's key (fair queue, limit) */
+    char client_name[80];         /* ... and name */
+    int counted;                  /* in srv->inflight (loop thread) */
+    int may_move;                 /* on an image worker: may move to the
+                                   * heavy or the video workers */
+    scrim__pool *pool;            /* the pool it is queued with */
+    scrim__pool *move_to;         /* run it again there (job_done) */
+    struct evbuffer *inbuf;       /* its body, until a worker takes it */
+    int decodes;                  /* scrim_call_decode_opts() calls so far */
+    atomic_int move;              /* its first decode is big: to the heavy
+                                   * workers (scrim__call_decode_note) */
+    uint64_t decoded;             /* bytes its decodes reserved, in all */
     struct { char name[32], value[64]; } reply_headers[4];
     int n_reply_headers;          /* scrim_call_reply_header() */
 } call_job;
@@ -262,6 +275,8 @@ static void job_free(call_job *j)
     free(j->call.raw);
     free(j->path);
     scrim__body_free(j->body, j->call.body_len + 1);
+    if (j->inbuf)
+        evbuffer_free(j->inbuf);
     free(j->authorization);
     free(j->content_id);
     scrim__budget_release(j->srv, j->held);
@@ -278,6 +293,8 @@ static void reply_done(struct evhttp_request *req, void *arg)
     if (srv->draining)
         drain_check(srv);
 }
+
+static void conn_answered(scrim_server *srv, struct evhttp_request *req);
 
 /* Write the call's answer, its log line and its metrics.  Loop thread. */
 static void respond(call_job *j, scrim_call *c)
@@ -335,12 +352,13 @@ static void respond(call_job *j, scrim_call *c)
     if (status == 401)
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "WWW-Authenticate", "Bearer");
-    if (status == 503)
+    if (status == 503 || status == 429)
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Retry-After", "1");
     /* Counted until the reply is written (reply_done), so a drain waits
      * for it.  libevent gives no callback when the client is gone by the
      * time the reply is written, so drain_check() bounds that wait. */
+    conn_answered(srv, req);
     if (evhttp_request_get_connection(req)) {
         srv->flushing++;
         evhttp_request_set_on_complete_cb(req, reply_done, srv);
@@ -398,6 +416,32 @@ static void respond(call_job *j, scrim_call *c)
     scrim__log_json(line);
 }
 
+/* ---- per client: requests queued or running (loop thread) ---------------- */
+
+static void client_done(scrim_server *srv, call_job *j)
+{
+    gpointer n = g_hash_table_lookup(srv->inflight, &j->client);
+    if (n && GPOINTER_TO_INT(n) > 1)
+        g_hash_table_insert(srv->inflight, g_memdup2(&j->client, sizeof j->client),
+                            GINT_TO_POINTER(GPOINTER_TO_INT(n) - 1));
+    else
+        g_hash_table_remove(srv->inflight, &j->client);
+    j->counted = 0;
+}
+
+static int client_count(scrim_server *srv, uint64_t key)
+{
+    return GPOINTER_TO_INT(g_hash_table_lookup(srv->inflight, &key));
+}
+
+static void client_add(scrim_server *srv, call_job *j)
+{
+    int n = client_count(srv, j->client);
+    g_hash_table_insert(srv->inflight, g_memdup2(&j->client, sizeof j->client),
+                        GINT_TO_POINTER(n + 1));
+    j->counted = 1;
+}
+
 /* A request the loop answers at once (errors before any work). */
 static void respond_error_now(call_job *j, int status, const char *code,
                               const char *fmt, ...)
@@ -412,22 +456,155 @@ static void respond_error_now(call_job *j, int status, const char *code,
     respond(j, &j->call);
 }
 
+/* Requests whose body and decodes reached this are followed by malloc_trim. */
+#define TRIM_FROM (4u << 20)
+
+static atomic_llong last_trim_ms;
+static atomic_int trim_owed;   /* a trim was skipped: one is due */
+
+/* malloc_trim unless one ran less than a second ago: 1 if it ran. */
+static int trim_now(void)
+{
+    long long now = (long long)(scrim__now() * 1000), last = atomic_load(&last_trim_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&last_trim_ms, &last, now))
+        return 0;
+    atomic_store(&trim_owed, 0);
+    malloc_trim(0);
+    return 1;
+}
+
+/* On the loop, a second after a skipped trim: the memory of the last big
+ * requests goes back too. */
+static void trim_later(evutil_socket_t fd, short what, void *arg)
+{
+    if (atomic_load(&trim_owed) && !trim_now()) {
+        struct timeval tv = {1, 0};
+        evtimer_add(((scrim_server *)arg)->trim_ev, &tv);
+    }
+}
+
+/* The call's own copy of its body, taken from `from` (drained), NUL after
+ * it (lets handlers parse JSON text): a worker never touches the
+ * connection's buffers, and the connection may go away meanwhile. */
+static int body_take(call_job *j, struct evbuffer *from)
+{
+    j->body = scrim__body_alloc(j->call.body_len + 1);
+    if (!j->body)
+        return -1;
+    evbuffer_remove(from, j->body, j->call.body_len);
+    j->body[j->call.body_len] = '\0';
+    j->call.body = j->body;
+    if (from == j->inbuf) {
+        evbuffer_free(j->inbuf);
+        j->inbuf = NULL;
+    }
+    return 0;
+}
+
 /* Worker side: run the route's handler unless the call already timed out. */
 static void job_run(scrim__pool_item *it)
 {
     call_job *j = (call_job *)it;
     if (atomic_load(&j->cancelled))
         return;
+    if (j->inbuf && body_take(j, j->inbuf)) {
+        scrim_call_error(&j->call, 500, "no_memory", "out of memory");
+        return;
+    }
+    scrim_server *srv = j->srv;
+    if (j->may_move && !j->move_to && srv->vpool &&
+        scrim_media_sniff(j->body, j->call.body_len) == SCRIM_MEDIA_VIDEO) {
+        j->move_to = srv->vpool;   /* a video: on the video workers */
+        return;
+    }
     atomic_store(&j->running, 1);
     int rc = j->route->fn(&j->call, j->route->arg);
+    if (atomic_load(&j->move)) {
+        /* Its first decode was big: nothing done yet but that decode's
+         * header; the call is run again from scratch on a heavy worker
+         * (job_done).  Its answer so far is dropped. */
+        scrim_call *c = &j->call;
+        json_decref(c->json);
+        free(c->raw);
+        c->json = NULL;
+        c->raw = NULL;
+        c->raw_len = 0;
+        c->status = 0;
+        c->content_type[0] = c->content_id[0] = c->hook_error[0] = '\0';
+        c->error_code[0] = '\0';
+        c->match_count = c->hook_failures = 0;
+        j->n_reply_headers = 0;
+        j->decodes = 0;
+        atomic_store(&j->move, 0);
+        j->move_to = srv->hpool;
+        return;
+    }
     if (rc && !j->call.error_code[0])
         scrim__call_fail(&j->call, rc, "%s", scrim_strerror(rc));
+    /* A big request leaves its memory in malloc's free lists (decodes up to
+     * 48 MB come from the heap: tools/scrimd/main.c; a body arrives in
+     * thousands of libevent chains of 4 KB); it goes back, so that the
+     * process's memory follows what requests hold.  At most once a second:
+     * malloc_trim holds each arena's lock while it returns pages, and the
+     * loop allocates from the main arena (trimming after each of 24
+     * clients' 12 MB bodies took the good client's p99 to 326 ms). */
+    if (j->decoded + j->call.body_len >= TRIM_FROM && !trim_now())
+        atomic_store(&trim_owed, 1);   /* the loop trims a second later */
+}
+
+int scrim__call_decode_note(const scrim_call *c, int64_t bytes)
+{
+    call_job *j = c ? c->priv_ : NULL;
+    if (!j || bytes <= 0)
+        return 0;
+    if (j->may_move && j->decodes == 1 && !j->decoded && c->settings &&
+        (uint64_t)bytes > c->settings->heavy_decode) {
+        atomic_store(&j->move, 1);
+        return 1;
+    }
+    j->decoded += (uint64_t)bytes;
+    return 0;
+}
+
+void scrim__call_decode_begin(const scrim_call *c)
+{
+    call_job *j = c ? c->priv_ : NULL;
+    if (j)
+        j->decodes++;
 }
 
 /* Loop side: a worker finished (or skipped) the call. */
 static void job_done(scrim__pool_item *it, void *arg)
 {
     call_job *j = (call_job *)it;
+    if (j->move_to) {
+        scrim_server *srv = arg;
+        scrim__pool *to = j->move_to;
+        j->move_to = NULL;
+        j->may_move = 0;
+        if (!j->req || atomic_load(&j->cancelled)) {
+            ;   /* timed out meanwhile: nothing to run */
+        } else if (!scrim__pool_submit(to, &j->item)) {
+            j->pool = to;
+            if (to == srv->hpool)
+                srv->heavy_moved_total++;
+            return;   /* job_done() again when that worker is done */
+        } else {
+            scrim_call_error(&j->call, 503, "queue_full", "all %d %s workers "
+                             "are busy and %d requests are waiting; retry "
+                             "later", scrim__pool_threads(to),
+                             to == srv->hpool ? "heavy" : "video",
+                             scrim__pool_depth(to));
+        }
+    }
+    if (j->counted)
+        client_done(arg, j);
+    scrim_server *tsrv = arg;
+    if (atomic_load(&trim_owed) && tsrv->trim_ev &&
+        !evtimer_pending(tsrv->trim_ev, NULL)) {
+        struct timeval tv = {1, 0};
+        evtimer_add(tsrv->trim_ev, &tv);
+    }
     if (j->req)
         respond(j, &j->call);
     if (j->jb)
@@ -567,6 +744,8 @@ typedef struct {
     int tracked;                       /* conn_setup() done: closed by conn_closed() */
     int cut;                           /* read timeout shortened */
     double start, last;                /* first and latest byte of the request; 0: none */
+    int busy;                          /* requests handed over, not yet answered */
+    double quiet;                      /* idle since (accepted, or last answer) */
     uint64_t bytes;                    /* of it so far */
     scrim__framing *framing;           /* its strict scan (guard.c) */
     scrim__body body;                  /* its body in the memory budget (budget.c) */
@@ -626,6 +805,17 @@ static scrim__conn *conn_of(scrim_server *srv, struct evhttp_request *req)
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     return bev ? g_hash_table_lookup(srv->conns, bev) : NULL;
+}
+
+/* Its request is answered: idle from now (unless another is in hand). */
+static void conn_answered(scrim_server *srv, struct evhttp_request *req)
+{
+    scrim__conn *cn = conn_of(srv, req);
+    if (cn) {
+        if (cn->busy)
+            cn->busy--;
+        cn->quiet = scrim__now();
+    }
 }
 
 /* A request arrived whole: its clock stops, the idle timeout is back.
@@ -703,6 +893,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
         return bev;   /* not watched: only --idle-timeout applies */
     c->srv = srv;
     c->bev = bev;
+    c->quiet = scrim__now();
     c->framing = scrim__framing_new();   /* NULL: the header checks only */
     scrim__body_init(&c->body, bev);
     struct timeval now = {0, 0};
@@ -736,9 +927,52 @@ static void conns_free(scrim_server *srv)
     srv->conns = NULL;
 }
 
+/* ---- out of descriptors: the idle connections go first ----------------- */
+
+static int quiet_order(const void *a, const void *b)
+{
+    double x = (*(scrim__conn *const *)a)->quiet, y = (*(scrim__conn *const *)b)->quiet;
+    return x < y ? -1 : x > y;
+}
+
+int scrim__conns_shed(scrim_server *srv, int max)
+{
+    guint n = g_hash_table_size(srv->conns);
+    scrim__conn **idle = n ? malloc(n * sizeof *idle) : NULL;
+    GHashTableIter it;
+    gpointer k, v;
+    int k_idle = 0, shed = 0;
+    if (!idle)
+        return 0;
+    g_hash_table_iter_init(&it, srv->conns);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        scrim__conn *c = v;
+        /* between requests: nothing arriving, nothing being answered or
+         * written, no body waiting for the budget */
+        if (c->tracked && !c->start && !c->busy && !c->body.waiting &&
+            !c->body.reserved &&
+            !evbuffer_get_length(bufferevent_get_output(c->bev)))
+            idle[k_idle++] = c;
+    }
+    qsort(idle, (size_t)k_idle, sizeof *idle, quiet_order);
+    for (int i = 0; i < k_idle && shed < max; i++) {
+        void *evcon = NULL;
+        bufferevent_getcb(idle[i]->bev, NULL, NULL, NULL, &evcon);
+        if (!evcon)
+            continue;
+        evhttp_connection_free(evcon);   /* conn_closed() forgets it */
+        shed++;
+    }
+    free(idle);
+    return shed;
+}
+
 static void handle_request(struct evhttp_request *req, void *arg)
 {
     scrim_server *srv = arg;
+    scrim__conn *busy_conn = conn_of(srv, req);
+    if (busy_conn)
+        busy_conn->busy++;
     uint64_t held = conn_request_done(srv, req);
     call_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -835,34 +1069,55 @@ static void handle_request(struct evhttp_request *req, void *arg)
         goto done;
     }
 
-    /* The body is copied out of libevent's buffer: the worker must never
-     * touch libevent objects, and the connection may go away meanwhile. */
-    j->body = scrim__body_alloc(j->call.body_len + 1);
-    if (!j->body) {
-        respond_error_now(j, 500, "no_memory", "out of memory");
-        goto done;
-    }
-    evbuffer_copyout(in, j->body, j->call.body_len);
-    j->body[j->call.body_len] = '\0';   /* lets handlers parse JSON text */
-    j->call.body = j->body;
-    evbuffer_drain(in, j->call.body_len);
-
     if (!(j->route->flags & SCRIM_ROUTE_WORKER)) {
+        if (body_take(j, in)) {
+            respond_error_now(j, 500, "no_memory", "out of memory");
+            goto done;
+        }
         job_run(&j->item);
         respond(j, &j->call);
         goto done;
     }
-    /* Videos, and video routes (/v1/compare), have their own workers
-     * (--video-threads): a long one never holds up the images behind it.
-     * Admin requests have their own thread: an import or drop, and its wait
-     * for LMDB's one writer, never takes an image worker. */
+    /* One client may have so many requests queued or running, and the
+     * workers take the clients in turn (pool.c): a flood from one client
+     * waits behind itself, and past its limit is refused before its body
+     * is even looked at. */
+    scrim__client_name(req, scrim_call_is_admin(&j->call), j->client_name,
+                       sizeof j->client_name);
+    j->client = scrim__client_key(j->client_name);
+    j->item.client = j->client;
+    int limit = j->set->s.client_requests > 0 ? j->set->s.client_requests
+                                              : 4 * scrim__pool_threads(srv->pool);
+    int mine = client_count(srv, j->client);
+    if (mine >= limit) {
+        srv->client_refused_total++;
+        respond_error_now(j, 429, "too_many_requests", "this client (%s) has "
+                          "%d requests queued or running, the most one client "
+                          "may have (--client-requests %d); retry when one "
+                          "has been answered", j->client_name, mine, limit);
+        goto done;
+    }
+    /* The body's bytes pass to the call as they are (libevent's chain of
+     * buffers, moved, not copied): the worker makes them one block.  A
+     * 12 MB body copied on the loop, into fresh pages, held every other
+     * connection for milliseconds (bench/attacks.sh bigbodies). */
+    if (!(j->inbuf = evbuffer_new())) {
+        respond_error_now(j, 500, "no_memory", "out of memory");
+        goto done;
+    }
+    evbuffer_add_buffer(j->inbuf, in);
+    /* Video routes (/v1/compare) have their own workers (--video-threads),
+     * and so do videos (an image worker that finds one moves it there):
+     * a long one never holds up the images behind it.  Admin requests have
+     * their own thread: an import or drop, and its wait for LMDB's one
+     * writer, never takes an image worker. */
     scrim__pool *pool = srv->pool;
     if (j->route->flags & SCRIM_ROUTE_ADMIN)
         pool = srv->apool;
-    else if (srv->vpool && ((j->route->flags & SCRIM_ROUTE_VIDEO) ||
-                            scrim_media_sniff((const uint8_t *)j->body,
-                                              j->call.body_len) == SCRIM_MEDIA_VIDEO))
+    else if (srv->vpool && (j->route->flags & SCRIM_ROUTE_VIDEO))
         pool = srv->vpool;
+    j->pool = pool;
+    j->may_move = pool == srv->pool;
     if (scrim__pool_submit(pool, &j->item)) {
         respond_error_now(j, 503, "queue_full", "all %d %sworkers are busy and "
                           "%d requests are waiting; retry later",
@@ -872,6 +1127,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
         goto done;
     }
     j->queued = 1;
+    client_add(srv, j);
     j->admin = pool == srv->apool;
     if (j->admin && j->set->s.admin_wait <= 0) {
         job_detach(j);
@@ -1082,7 +1338,7 @@ static void drain_finish(evutil_socket_t fd, short what, void *arg)
 static void drain_check(scrim_server *srv)
 {
     if (scrim__pool_idle(srv->pool) && scrim__pool_idle(srv->vpool) &&
-        scrim__pool_idle(srv->apool) &&
+        scrim__pool_idle(srv->apool) && scrim__pool_idle(srv->hpool) &&
         (srv->flushing <= 0 || scrim__now() - srv->last_reply > 1.0))
         event_base_loopexit(srv->base, NULL);
 }
@@ -1142,8 +1398,10 @@ static void apply_settings(scrim_server *srv, scrim__settings_ref *r)
     evhttp_set_max_headers_size(srv->http, 64 * 1024);
     struct timeval tv = tv_of(s->idle_timeout);
     evhttp_set_timeout_tv(srv->http, &tv);
-    if (srv->pool)
+    if (srv->pool) {
         scrim__pool_set_queue_max(srv->pool, s->queue);
+        scrim__pool_set_client_cap(srv->pool, s->client_workers);
+    }
     scrim__budget_set_limit(srv, s->memory_budget);
 }
 
@@ -1271,9 +1529,10 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         strcmp(s.listen, old->listen) || strcmp(s.user, old->user) ||
         strcmp(s.cluster, old->cluster) ||
         (s.threads && s.threads != old->threads) ||
-        s.video_threads != old->video_threads)
+        s.video_threads != old->video_threads || s.heavy_nice != old->heavy_nice)
         scrim__log_msg("warning", "reload: db, socket, listen, user, cluster, "
-                       "threads and video-threads change only on restart");
+                       "threads, video-threads and heavy-nice change only on "
+                       "restart");
     /* So do the webhooks (their queue and thread are set up at start). */
     int hooks_changed = s.n_webhook_url != old->n_webhook_url ||
         strcmp(s.webhook_secret_file, old->webhook_secret_file) ||
@@ -1304,6 +1563,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     snprintf(s.cluster, sizeof s.cluster, "%s", old->cluster);
     s.threads = old->threads;
     s.video_threads = old->video_threads;
+    s.heavy_nice = old->heavy_nice;
     scrim__settings_ref *r = scrim__settings_ref_new(&s, err, sizeof err);
     if (!r)
         goto failed;
@@ -1421,6 +1681,7 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     evhttp_set_allowed_methods(srv->http, 0xffff);
     evhttp_set_gencb(srv->http, handle_request, srv);
     srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    srv->inflight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     if (scrim__budget_new(srv)) {
         scrim__seterr(err, errlen, "out of memory");
         goto fail;
@@ -1467,19 +1728,30 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
         goto fail;
     }
     rc = SCRIM_ENOMEM;
-    if (scrim__pool_new(srv->cur->s.threads, srv->cur->s.queue, srv->base,
-                        job_run, job_done, srv, &srv->pool)) {
+    if (scrim__pool_new_ex(srv->cur->s.threads, srv->cur->s.queue, "scrim-work",
+                           0, srv->base, job_run, job_done, srv, &srv->pool)) {
         scrim__seterr(err, errlen, "cannot start %d worker threads",
                       srv->cur->s.threads);
         goto fail;
     }
-    int vt = srv->cur->s.video_threads;
-    if (vt > 0 && scrim__pool_new(vt, 16 * vt, srv->base, job_run, job_done,
-                                  srv, &srv->vpool)) {
+    scrim__pool_set_client_cap(srv->pool, srv->cur->s.client_workers);
+    /* Heavy work at a lower priority (--heavy-nice): videos and compares,
+     * admin imports, big decodes (--heavy-decode), one worker per image
+     * worker for the last. */
+    int vt = srv->cur->s.video_threads, hn = srv->cur->s.heavy_nice;
+    if (vt > 0 && scrim__pool_new_ex(vt, 16 * vt, "scrim-video", hn, srv->base,
+                                     job_run, job_done, srv, &srv->vpool)) {
         scrim__seterr(err, errlen, "cannot start %d video worker threads", vt);
         goto fail;
     }
-    if (scrim__pool_new(1, 64, srv->base, job_run, job_done, srv, &srv->apool)) {
+    int ht = srv->cur->s.threads;
+    if (scrim__pool_new_ex(ht, 16 * ht, "scrim-heavy", hn, srv->base, job_run,
+                           job_done, srv, &srv->hpool)) {
+        scrim__seterr(err, errlen, "cannot start %d heavy worker threads", ht);
+        goto fail;
+    }
+    if (scrim__pool_new_ex(1, 64, "scrim-admin", hn, srv->base, job_run,
+                           job_done, srv, &srv->apool)) {
         scrim__seterr(err, errlen, "cannot start the admin thread");
         goto fail;
     }
@@ -1488,8 +1760,9 @@ int scrim_server_new(const scrim_settings *s, int argc, char **argv,
     srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
     srv->stop_ev = event_new(srv->base, -1, 0, on_stop_request, srv);
     srv->preload_ev = event_new(srv->base, -1, 0, preload_done, srv);
+    srv->trim_ev = evtimer_new(srv->base, trim_later, srv);
     if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->stop_ev ||
-        !srv->preload_ev ||
+        !srv->preload_ev || !srv->trim_ev ||
         evsignal_add(srv->sig_term, NULL) || evsignal_add(srv->sig_int, NULL) ||
         evsignal_add(srv->sig_hup, NULL)) {
         scrim__seterr(err, errlen, "cannot install signal handlers");
@@ -1531,6 +1804,8 @@ void scrim_server_free(scrim_server *srv)
     srv->pool = NULL;
     scrim__pool_free(srv->vpool);
     srv->vpool = NULL;
+    scrim__pool_free(srv->hpool);
+    srv->hpool = NULL;
     scrim__pool_free(srv->apool);
     srv->apool = NULL;
     scrim__cluster_stop(srv);   /* after the admin jobs, which wait for it */
@@ -1540,12 +1815,14 @@ void scrim_server_free(scrim_server *srv)
     if (srv->http)
         evhttp_free(srv->http);
     conns_free(srv);
+    if (srv->inflight)
+        g_hash_table_destroy(srv->inflight);
     scrim__budget_free(srv); /* after the connections, which release into it */
     if (srv->socket_bound)
         unlink(srv->socket_path);
     struct event *evs[] = {srv->sig_term, srv->sig_int, srv->sig_hup,
                            srv->stop_ev, srv->drain_timer, srv->drain_tick,
-                           srv->preload_ev};
+                           srv->preload_ev, srv->trim_ev};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i])
             event_free(evs[i]);

@@ -229,11 +229,12 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
     }
     /* The worker pools: images, videos (scrim_video_*; 0 if videos share
      * the image workers), and admin requests (scrim_admin_*). */
-    static const struct { const char *prefix, *what, *of; } pools[3] = {
+    static const struct { const char *prefix, *what, *of; } pools[4] = {
         {"scrim_", "Requests", "requests"}, {"scrim_video_", "Videos", "videos"},
-        {"scrim_admin_", "Admin requests", "admin requests"}};
-    scrim__pool *pp[3] = {srv->pool, srv->vpool, srv->apool};
-    for (int i = 0; i < 3; i++) {
+        {"scrim_admin_", "Admin requests", "admin requests"},
+        {"scrim_heavy_", "Big decodes", "big decodes"}};
+    scrim__pool *pp[4] = {srv->pool, srv->vpool, srv->apool, srv->hpool};
+    for (int i = 0; i < 4; i++) {
         const char *p = pools[i].prefix;
         fprintf(f, "# HELP %squeue_depth %s waiting for a worker.\n"
                 "# TYPE %squeue_depth gauge\n%squeue_depth %d\n", p,
@@ -248,6 +249,43 @@ char *scrim__metrics_render(scrim_server *srv, int per_list, size_t *len)
     fprintf(f, "# HELP scrim_queue_capacity Queue length before 503.\n"
             "# TYPE scrim_queue_capacity gauge\nscrim_queue_capacity %d\n",
             srv->cur->s.queue);
+    fprintf(f, "# HELP scrim_clients_active Clients with requests queued or "
+            "running.\n# TYPE scrim_clients_active gauge\n"
+            "scrim_clients_active %u\n", g_hash_table_size(srv->inflight));
+    fprintf(f, "# HELP scrim_client_refused_total Requests refused with 429: "
+            "their client had --client-requests queued or running.\n"
+            "# TYPE scrim_client_refused_total counter\n"
+            "scrim_client_refused_total %llu\n",
+            (unsigned long long)srv->client_refused_total);
+    fprintf(f, "# HELP scrim_heavy_moved_total Requests whose decode was big "
+            "(--heavy-decode), moved to the heavy workers.\n# TYPE "
+            "scrim_heavy_moved_total counter\nscrim_heavy_moved_total %llu\n",
+            (unsigned long long)srv->heavy_moved_total);
+    int failed = 0;
+    fprintf(f, "# HELP scrim_heavy_nice The nice value of the heavy workers' "
+            "threads (--heavy-nice).\n# TYPE scrim_heavy_nice gauge\n"
+            "scrim_heavy_nice %d\n", scrim__pool_nice(srv->hpool, &failed));
+    /* The process's memory as the kernel counts it: anonymous (heap,
+     * stacks, mapped bodies: what the memory budget is about) and file
+     * pages (LMDB's map, the binary and libraries: the page cache, shared,
+     * dropped by the kernel when it needs them). */
+    FILE *st = fopen("/proc/self/status", "r");
+    char line[128];
+    while (st && fgets(line, sizeof line, st)) {
+        unsigned long long kb;
+        if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+            fprintf(f, "# HELP scrim_rss_anon_bytes Resident anonymous memory "
+                    "(RssAnon): what --memory-budget bounds.\n# TYPE "
+                    "scrim_rss_anon_bytes gauge\nscrim_rss_anon_bytes %llu\n",
+                    kb * 1024);
+        else if (sscanf(line, "RssFile: %llu kB", &kb) == 1)
+            fprintf(f, "# HELP scrim_rss_file_bytes Resident file pages "
+                    "(RssFile): the LMDB map, code; the page cache.\n# TYPE "
+                    "scrim_rss_file_bytes gauge\nscrim_rss_file_bytes %llu\n",
+                    kb * 1024);
+    }
+    if (st)
+        fclose(st);
     scrim__accept_metrics(srv, f);
     scrim__budget_metrics(srv, f);
     scrim__webhooks_metrics(srv, f);

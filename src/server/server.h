@@ -18,6 +18,7 @@
 /* Jobs embed this as their first member. */
 typedef struct scrim__pool_item {
     struct scrim__pool_item *next;
+    uint64_t client;   /* whose job: the fair queue's key (0: anyone) */
 } scrim__pool_item;
 
 typedef struct scrim__pool scrim__pool;
@@ -28,7 +29,17 @@ int scrim__pool_new(int threads, int queue_max, struct event_base *base,
                     void (*run)(scrim__pool_item *),
                     void (*done)(scrim__pool_item *, void *), void *arg,
                     scrim__pool **out);
-/* Queue an item; SCRIM_ETOOBIG when queue_max items are already waiting. */
+/* The same, its threads named `name` (at most 15 characters) and run at
+ * `nice` above the process's nice value (> 0: also SCHED_BATCH), for
+ * heavy work. */
+int scrim__pool_new_ex(int threads, int queue_max, const char *name, int nice,
+                       struct event_base *base, void (*run)(scrim__pool_item *),
+                       void (*done)(scrim__pool_item *, void *), void *arg,
+                       scrim__pool **out);
+/* The pool's nice value; *failed: threads that could not take it. */
+int scrim__pool_nice(scrim__pool *p, int *failed);
+/* Queue an item behind its client's (it->client) earlier items; workers
+ * take the clients in turn.  SCRIM_ETOOBIG when queue_max items are already waiting. */
 int scrim__pool_submit(scrim__pool *p, scrim__pool_item *it);
 /* The getters take NULL (no such pool): 0, or idle. */
 int scrim__pool_depth(scrim__pool *p);   /* items waiting */
@@ -37,6 +48,8 @@ int scrim__pool_busy(scrim__pool *p);    /* items being run */
 int scrim__pool_idle(scrim__pool *p);
 int scrim__pool_threads(scrim__pool *p);
 void scrim__pool_set_queue_max(scrim__pool *p, int queue_max);
+/* At most `cap` workers run one client's jobs at once (0: no cap). */
+void scrim__pool_set_client_cap(scrim__pool *p, int cap);
 /* Finish what is queued, join the workers, deliver the last done()s. */
 void scrim__pool_free(scrim__pool *p);
 
@@ -80,6 +93,18 @@ int scrim__metrics_status_index(int status);
 
 /* The client of a request: "uid:N" (Unix socket) or "ip:ADDR" (peer.c). */
 void scrim__peer_name(struct evhttp_request *req, char *out, size_t n);
+/* The client as the fair queue and --client-requests see it: "admin" (the
+ * admin token), "uid:N pid:P" (the Unix socket peer process), "ip:ADDR";
+ * and its key (a 64-bit hash of the name). */
+void scrim__client_name(struct evhttp_request *req, int admin, char *out,
+                        size_t n);
+uint64_t scrim__client_key(const char *name);
+/* A decode of call c reserves `bytes` (budget.c): 1 if the call is to
+ * stop and run again on a heavy worker (its first decode, big, on an image
+ * worker), else 0 (the bytes are noted: malloc_trim after big calls).
+ * begin: a decode starts (scrim_call_decode_opts). */
+int scrim__call_decode_note(const scrim_call *c, int64_t bytes);
+void scrim__call_decode_begin(const scrim_call *c);
 
 /* ---- request log (log.c) ---------------------------------------- */
 
@@ -213,8 +238,16 @@ struct scrim_server {
     struct evhttp *http;
     struct event *sig_term, *sig_int, *sig_hup, *stop_ev, *drain_timer;
     struct event *drain_tick;
+    struct event *trim_ev;           /* malloc_trim owed after big requests */
     scrim__pool *pool;
     scrim__pool *vpool;              /* videos' workers; NULL: they use pool */
+    scrim__pool *hpool;              /* big decodes moved off the image
+                                      * workers (--heavy-decode), at
+                                      * --heavy-nice like vpool and apool */
+    GHashTable *inflight;            /* client key -> requests it has queued
+                                      * or running (loop thread) */
+    uint64_t client_refused_total;   /* 429s: past --client-requests */
+    uint64_t heavy_moved_total;      /* calls moved to hpool */
     scrim__pool *apool;              /* admin work (one thread): imports and
                                       * drops, and their wait for LMDB's one
                                       * writer, never take an image worker */
@@ -319,7 +352,7 @@ void scrim__budget_metrics(scrim_server *srv, FILE *f);
 void scrim__budget_release(scrim_server *srv, uint64_t n);
 /* Take n bytes if they fit now: 1, else 0 (counted as refused). */
 int scrim__budget_try(scrim_server *srv, uint64_t n);
-/* The scrim_decode_opts.reserve hook (arg: the server). */
+/* The scrim_decode_opts.reserve hook (arg: the scrim_call). */
 int scrim__budget_decode(void *arg, int64_t bytes, char *err, size_t errlen);
 void scrim__body_init(scrim__body *body, struct bufferevent *bev);
 /* `added` bytes arrived at the end of the connection's input buffer: the
@@ -345,6 +378,9 @@ void scrim__body_free(void *p, size_t n);
 typedef struct scrim__accept scrim__accept;
 /* Watch every listener bound so far (call after binding). */
 int scrim__accept_guard(scrim_server *srv);
+/* Close up to `max` connections idle longest (between requests, nothing
+ * pending): how many were closed (http.c). */
+int scrim__conns_shed(scrim_server *srv, int max);
 /* A connection closed: accepting, if paused, is tried again at once. */
 void scrim__accept_closed(scrim_server *srv);
 void scrim__accept_metrics(scrim_server *srv, FILE *f);

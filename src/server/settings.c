@@ -23,6 +23,9 @@ void scrim_settings_defaults(scrim_settings *s)
     s->threads = 0;
     s->queue = 0;
     s->video_threads = 1;
+    s->client_requests = 0;
+    s->heavy_nice = 10;
+    s->heavy_decode = 48ULL << 20;
     s->max_body = 64ULL << 20;
     s->max_pixels = SCRIM_DEFAULT_MAX_PIXELS;
     s->request_timeout = 30;
@@ -84,6 +87,20 @@ static const struct opt {
      "workers)"},
     {"queue", T_INT, F(queue), 0, 1000000, "N",
      "requests waiting for a worker before 503 (0 = 16 per worker)"},
+    {"client-requests", T_INT, F(client_requests), 0, 1000000, "N",
+     "requests one client (TCP address, Unix socket peer process, the admin "
+     "token) may have queued or running at once; past it 429 (0 = 4 per "
+     "worker); workers take the clients in turn"},
+    {"client-workers", T_INT, F(client_workers), 0, 256, "N",
+     "image workers one client may occupy at once, so that another client "
+     "finds one free (0 = all: a lone client may use every worker)"},
+    {"heavy-nice", T_INT, F(heavy_nice), 0, 19, "N",
+     "nice value (and SCHED_BATCH) of the threads of heavy work: videos, "
+     "/v1/compare, admin imports, big decodes; light requests get the CPU "
+     "first (0 = same priority; on restart)"},
+    {"heavy-decode", T_U64, F(heavy_decode), 1048576, 1099511627776.0, "BYTES",
+     "an image whose decode is reckoned to hold more than this is decoded "
+     "on the heavy workers, not the image workers"},
     {"config", T_STR, F(config), 0, 0, "FILE",
      "config file: 'key = value' lines with these option names"},
     {"admin-token-file", T_STR, F(admin_token_file), 0, 0, "FILE",
