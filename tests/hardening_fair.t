@@ -162,4 +162,40 @@ scrimd_stop
 ok $? "scrimd stops cleanly"
 no_sanitizer_reports "$T/stderr"
 
+# ---- the default share: a lone client may fill the queue -----------------------------
+# Without --client-requests a client alone (an upload service's one
+# process, HAProxy in front) has the whole room for requests (1 worker +
+# --queue 12): the compare and 8 uploads from one process are all taken,
+# where a fixed 4 per worker would refuse 5 of them.
+scrimd_start --db "$T/db" --threads 1 --video-threads 0 --queue 12 \
+    --request-timeout 4 --preload 0 --cache-hashes 0 || bail_out "scrimd did not start"
+python3 - "$SOCK" "$T" >"$T/lone" <<'EOF'
+import socket, sys
+sock, t = sys.argv[1:3]
+def send(path, body):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+              % (path.encode(), len(body)) + body)
+    return s
+def answer(s):
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return data
+        data += b
+compare = send("/v1/compare", open(t + "/compare.json", "rb").read())
+jpg = open("tests/fixtures/blobs.jpg", "rb").read()
+burst = [send("/v1/hash", jpg) for _ in range(8)]
+print("uploads:", " ".join(sorted(answer(s)[9:12].decode() for s in burst)))
+print("compare:", answer(compare)[9:12].decode())
+EOF
+is "$(sed -n 's/^uploads: //p' "$T/lone")" "200 200 200 200 200 200 200 200" \
+    "a lone client's 8 uploads behind its compare are all served" "$(cat "$T/lone")"
+is "$(metric client_refused_total)" 0 "... none refused"
+scrimd_stop
+ok $? "scrimd stops cleanly"
+no_sanitizer_reports "$T/stderr"
+
 done_testing

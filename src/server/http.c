@@ -1086,15 +1086,28 @@ static void handle_request(struct evhttp_request *req, void *arg)
                        sizeof j->client_name);
     j->client = scrim__client_key(j->client_name);
     j->item.client = j->client;
-    int limit = j->set->s.client_requests > 0 ? j->set->s.client_requests
-                                              : 4 * scrim__pool_threads(srv->pool);
     int mine = client_count(srv, j->client);
+    int limit = j->set->s.client_requests;
+    if (limit <= 0) {
+        /* By default a client's share of the queue and the workers: all
+         * of it for a lone client (an upload service's one process, or
+         * HAProxy in front), an equal part when others are waiting too,
+         * and never less than 4 per worker. */
+        int threads = scrim__pool_threads(srv->pool);
+        int room = threads + (j->set->s.queue > 0 ? j->set->s.queue : 16 * threads);
+        int active = (int)g_hash_table_size(srv->inflight) + (mine ? 0 : 1);
+        limit = room / active;
+        if (limit < 4 * threads)
+            limit = 4 * threads;
+    }
     if (mine >= limit) {
         srv->client_refused_total++;
         respond_error_now(j, 429, "too_many_requests", "this client (%s) has "
                           "%d requests queued or running, the most one client "
-                          "may have (--client-requests %d); retry when one "
-                          "has been answered", j->client_name, mine, limit);
+                          "may have now (--client-requests %d%s); retry when "
+                          "one has been answered", j->client_name, mine, limit,
+                          j->set->s.client_requests > 0 ? "" : ", its share "
+                          "while other clients wait");
         goto done;
     }
     /* The body's bytes pass to the call as they are (libevent's chain of

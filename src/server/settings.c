@@ -89,8 +89,9 @@ static const struct opt {
      "requests waiting for a worker before 503 (0 = 16 per worker)"},
     {"client-requests", T_INT, F(client_requests), 0, 1000000, "N",
      "requests one client (TCP address, Unix socket peer process, the admin "
-     "token) may have queued or running at once; past it 429 (0 = 4 per "
-     "worker); workers take the clients in turn"},
+     "token) may have queued or running at once; past it 429 (0 = a share "
+     "of the queue: all of it for a lone client, an equal part when others "
+     "wait too, at least 4 per worker); workers take the clients in turn"},
     {"client-workers", T_INT, F(client_workers), 0, 256, "N",
      "image workers one client may occupy at once, so that another client "
      "finds one free (0 = all: a lone client may use every worker)"},
