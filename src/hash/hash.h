@@ -26,4 +26,12 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
                           scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT]);
 
+/* The same of the plane src (height rows of width floats, row stride
+ * `stride`), which may be s->a or a plane of the caller's, left as it is
+ * unless it is s->a.  s must hold width x height (scrim__pdq_reserve). */
+int scrim__pdq_hash_strided(scrim__pdq_scratch *s, const float *src,
+                            size_t stride, int width, int height,
+                            scrim_pdq *hash, int *quality,
+                            scrim_pdq dihedral[SCRIM_DIH_COUNT]);
+
 #endif

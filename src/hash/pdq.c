@@ -192,18 +192,18 @@ static void box_line(const float *in, float *out, int len, int win)
     }
 }
 
-/* The box filter along every row of in (rows x cols) into out (row stride
- * ocols); with keep, only the kept columns j, to column keep[j] - 1.
- * t1 and t2 hold cols * STRIP floats each. */
-WIDE static void box_rows(const float *in, float *out, int rows, int cols,
-                          int win, const int *keep, int ocols, float *t1,
-                          float *t2)
+/* The box filter along every row of in (rows x cols, row stride is) into
+ * out (row stride ocols); with keep, only the kept columns j, to column
+ * keep[j] - 1.  t1 and t2 hold cols * STRIP floats each. */
+WIDE static void box_rows(const float *in, size_t is, float *out, int rows,
+                          int cols, int win, const int *keep, int ocols,
+                          float *t1, float *t2)
 {
     int r = 0;
     for (; r + STRIP <= rows; r += STRIP) {
         float sums[STRIP];
         /* the strip, transposed (cols x STRIP), filtered as columns */
-        transpose(in + (size_t)r * cols, cols, t1, STRIP, STRIP, cols);
+        transpose(in + (size_t)r * is, is, t1, STRIP, STRIP, cols);
         /* with keep, only the kept columns are divided out, packed (two
          * calls, so that each inlined copy knows whether keep is NULL) */
         if (keep)
@@ -215,19 +215,20 @@ WIDE static void box_rows(const float *in, float *out, int rows, int cols,
     for (; r < rows; r++) {
         float *o = out + (size_t)r * ocols;
         if (!keep) {
-            box_line(in + (size_t)r * cols, o, cols, win);
+            box_line(in + (size_t)r * is, o, cols, win);
             continue;
         }
-        box_line(in + (size_t)r * cols, t2, cols, win);
+        box_line(in + (size_t)r * is, t2, cols, win);
         for (int j = 0; j < cols; j++)
             if (keep[j])
                 o[keep[j] - 1] = t2[j];
     }
 }
 
-/* The Jarosz filter of the plane in s->a sampled at the reference's 64x64
- * points. */
-static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
+/* The Jarosz filter of the plane src (row stride `stride`: s->a, or a
+ * plane it does not overwrite) sampled at the reference's 64x64 points. */
+static void filter_to_64(scrim__pdq_scratch *s, const float *src,
+                         size_t stride, int width, int height,
                          float out[64][64])
 {
     float *a = s->a, *b = s->b;
@@ -250,10 +251,10 @@ static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
     }
     float *t1 = s->sums, *t2 = s->sums + (size_t)STRIP * s->side;
     /* First pass: rows, then columns. */
-    box_rows(a, b, height, width, wrow, NULL, width, t1, t2);
+    box_rows(src, stride, b, height, width, wrow, NULL, width, t1, t2);
     box_down(b, a, height, width, wcol, t1, NULL);
     /* Second pass: rows only at the sampled columns (b: height x cols) ...*/
-    box_rows(a, b, height, width, wrow, keep_j, cols, t1, t2);
+    box_rows(a, width, b, height, width, wrow, keep_j, cols, t1, t2);
     /* ... then those columns, only at the sampled rows (a: rows x cols). */
     box_down(b, a, height, cols, wcol, t1, keep_r);
     for (int i = 0; i < 64; i++)
@@ -412,6 +413,15 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
                           scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT])
 {
+    return scrim__pdq_hash_strided(s, s->a, (size_t)width, width, height,
+                                   hash, quality, dihedral);
+}
+
+int scrim__pdq_hash_strided(scrim__pdq_scratch *s, const float *src,
+                            size_t stride, int width, int height,
+                            scrim_pdq *hash, int *quality,
+                            scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
     if (width < PDQ_MIN_DIM || height < PDQ_MIN_DIM) {
         memset(hash, 0, sizeof *hash);
         if (quality)
@@ -424,9 +434,10 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
     float a[64][64];
     if (width == 64 && height == 64) {
         /* The reference takes a 64x64 input as already downsampled. */
-        memcpy(a, s->a, sizeof a);
+        for (int i = 0; i < 64; i++)
+            memcpy(a[i], src + (size_t)i * stride, sizeof a[i]);
     } else {
-        filter_to_64(s, width, height, a);
+        filter_to_64(s, src, stride, width, height, a);
     }
     hash_64(a, hash, quality, dihedral);
     return SCRIM_OK;
