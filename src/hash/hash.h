@@ -12,7 +12,7 @@
  * are hashed (video frames). */
 typedef struct scrim__pdq_scratch {
     float *a, *b;   /* two planes of at least width * height floats */
-    float *sums;    /* filter buffers: 16 floats per row or column */
+    float *sums;    /* filter buffers: tens of floats per row or column */
     int *keep;      /* two ints per row or column */
     size_t cap, side;
 } scrim__pdq_scratch;
