@@ -386,14 +386,22 @@ static void filter_to_64(scrim__pdq_scratch *s, const float *src,
             out[i][k] = a[(size_t)slot_i[i] * cols + slot_j[k]];
 }
 
+static int scratch_alloc_n(scrim__pdq_scratch *s, size_t n, size_t side,
+                           float *a);
+
 /* Allocates the scratch for a width x height plane; the first plane only if
  * the caller does not lend its own (a != NULL). */
 static int scratch_alloc(scrim__pdq_scratch *s, int width, int height,
                          float *a)
 {
     size_t n = (size_t)width * height, side = width > height ? width : height;
-    if (n < side)
-        n = side;
+    return scratch_alloc_n(s, n > side ? n : side, side, a);
+}
+
+/* The planes of n floats each. */
+static int scratch_alloc_n(scrim__pdq_scratch *s, size_t n, size_t side,
+                           float *a)
+{
     s->a = a ? a : malloc(n * sizeof(float));
     s->b = malloc(n * sizeof(float));
     /* t1 and t2 (STRIP floats per row or column each), then the rings
@@ -419,6 +427,22 @@ int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height)
         return SCRIM_OK;
     scrim__pdq_scratch_free(s);
     return scratch_alloc(s, width, height, NULL);
+}
+
+/* scrim__pdq_hash_strided writes no more of the planes than the second row
+ * pass's height x 64 and the 64 x 64 samples. */
+static size_t strided_need(size_t side)
+{
+    return side * 64 + 64 * 64;
+}
+
+int scrim__pdq_reserve_strided(scrim__pdq_scratch *s, int width, int height)
+{
+    size_t side = width > height ? width : height, n = strided_need(side);
+    if (n <= s->cap && side <= s->side)
+        return SCRIM_OK;
+    scrim__pdq_scratch_free(s);
+    return scratch_alloc_n(s, n, side, NULL);
 }
 
 void scrim__pdq_scratch_free(scrim__pdq_scratch *s)

@@ -143,7 +143,7 @@ int scrim__frame_hash_luma(struct scrim__frame_hasher *h, int width, int height,
 {
     if (width <= 0 || height <= 0 || (size_t)width * height > h->lum_cap)
         return SCRIM_EINVAL;
-    if (scrim__pdq_reserve(&h->s, width, height))
+    if (scrim__pdq_reserve_strided(&h->s, width, height))
         return SCRIM_ENOMEM;
     const float *lum = h->lum;
     if (inner) {
