@@ -19,7 +19,9 @@
 # turn, pinned to one CPU (taskset -c CPU, default 1), so that load from
 # other processes falls on both sides; each figure is the best of ROUNDS
 # (default 3).  Prints one line per file and the ratios of the sums.
-# VIDEO_BENCH=PATH times another build of video_bench (an A/B comparison).
+# VIDEO_BENCH=PATH times another build of video_bench; VIDEO_BENCH_BASE=PATH
+# times a second one in the same rounds too (an A/B comparison: its ratios
+# are printed on a line of their own under each file's).
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=3
@@ -33,6 +35,7 @@ while getopts r:c: o; do
 done
 shift $((OPTIND - 1))
 BENCH=${VIDEO_BENCH:-${SCRIM_BUILD:-build/rel}/bench/video_bench}
+BASE=${VIDEO_BENCH_BASE:-}
 [ -x "$BENCH" ] || make -s "$BENCH"
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
 PIN=
@@ -84,21 +87,30 @@ min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 
 printf '%-38s %7s %7s %6s %7s %6s %7s %7s %6s\n' file ffmpeg every ratio 1s/hash \
     ratio ff-key key ratio
-T_FF=0 T_EV=0 T_1S=0 T_FK=0 T_KF=0
+T_FF=0 T_EV=0 T_1S=0 T_FK=0 T_KF=0 T_BEV=0 T_B1S=0 T_BKF=0
 for f in "$@"; do
-    ff= ev= s1= fk= kf=
+    ff= ev= s1= fk= kf= bev= bs1= bkf=
     r=0
     while [ $r -lt "$ROUNDS" ]; do
         ff=$(min "$(cpu ffmpeg -nostdin -v error -threads 1 -i "$f" -f null -)" "$ff")
         ev=$(min "$(cpu "$BENCH" once -f -s 0 "$f")" "$ev")
+        [ -z "$BASE" ] || bev=$(min "$(cpu "$BASE" once -f -s 0 "$f")" "$bev")
         fk=$(min "$(cpu ffmpeg -nostdin -v error -threads 1 -skip_frame nokey -i "$f" -f null -)" "$fk")
         kf=$(min "$(cpu "$BENCH" once -f -k "$f")" "$kf")
+        [ -z "$BASE" ] || bkf=$(min "$(cpu "$BASE" once -f -k "$f")" "$bkf")
         s1=$(min "$(cpu "$BENCH" once -f -s 1 "$f")" "$s1")
+        [ -z "$BASE" ] || bs1=$(min "$(cpu "$BASE" once -f -s 1 "$f")" "$bs1")
         r=$((r + 1))
     done
     awk -v n="$(basename "$f")" -v ff="$ff" -v ev="$ev" -v s1="$s1" -v fk="$fk" -v kf="$kf" \
         'BEGIN { printf "%-38s %7.3f %7.3f %5.2fx %7.3f %5.2fx %7.3f %7.3f %5.2fx\n",
                  substr(n, 1, 38), ff, ev, ev / ff, s1, s1 / ff, fk, kf, kf / fk }'
+    [ -z "$BASE" ] || awk -v ff="$ff" -v ev="$bev" -v s1="$bs1" -v fk="$fk" -v kf="$bkf" \
+        'BEGIN { printf "%-38s %7s %7.3f %5.2fx %7.3f %5.2fx %7s %7.3f %5.2fx\n",
+                 "  (VIDEO_BENCH_BASE)", "", ev, ev / ff, s1, s1 / ff, "", kf, kf / fk }'
+    T_BEV=$(awk -v a="$T_BEV" -v b="${bev:-0}" 'BEGIN { print a + b }')
+    T_B1S=$(awk -v a="$T_B1S" -v b="${bs1:-0}" 'BEGIN { print a + b }')
+    T_BKF=$(awk -v a="$T_BKF" -v b="${bkf:-0}" 'BEGIN { print a + b }')
     T_FF=$(awk -v a="$T_FF" -v b="$ff" 'BEGIN { print a + b }')
     T_EV=$(awk -v a="$T_EV" -v b="$ev" 'BEGIN { print a + b }')
     T_1S=$(awk -v a="$T_1S" -v b="$s1" 'BEGIN { print a + b }')
@@ -106,7 +118,11 @@ for f in "$@"; do
     T_KF=$(awk -v a="$T_KF" -v b="$kf" 'BEGIN { print a + b }')
 done
 awk -v ff="$T_FF" -v ev="$T_EV" -v s1="$T_1S" -v fk="$T_FK" -v kf="$T_KF" -v r="$ROUNDS" \
+    -v bev="$T_BEV" -v b1s="$T_B1S" -v bkf="$T_BKF" \
     'BEGIN { printf "%-38s %7.3f %7.3f %5.2fx %7.3f %5.2fx %7.3f %7.3f %5.2fx\n",
              "all (sums)", ff, ev, ev / ff, s1, s1 / ff, fk, kf, kf / fk
+             if (bev > 0)
+                 printf "%-38s %7s %7.3f %5.2fx %7.3f %5.2fx %7s %7.3f %5.2fx\n",
+                        "  (VIDEO_BENCH_BASE)", "", bev, bev / ff, b1s, b1s / ff, "", bkf, bkf / fk
              printf "targets: every frame <= 1.3x, 1 s per hash <= 1.2x, key frames <= 1.5x" \
                     " (framing on, one thread, CPU s, best of %d rounds)\n", r }'
