@@ -4,6 +4,12 @@
  *
  *   build/rel/bench/video_bench [speed] [FILE...]   (default: the 22-s SD chair)
  *   build/rel/bench/video_bench agreement
+ *   build/rel/bench/video_bench once [-s S] [-k] [-f] [-n N] [-p] FILE
+ *       hashes FILE N times (default 1) as one mode (-s seconds per hash,
+ *       default 0 = every frame; -k key frames only; -f framing) and prints
+ *       "FRAMES CPU_SECONDS" of the hashing alone (bench/video_cost.sh and
+ *       profilers run it); -p prints every frame's hash and quality (and
+ *       with -f the framing and the hashes inside it) instead
  *
  * VPDQ_REF=/path/to/vpdq-hash-video (Meta's reference, built from
  * facebook/ThreatExchange vpdq/cpp) also times it, every frame, one thread,
@@ -289,12 +295,65 @@ static int agreement(void)
     return bad;
 }
 
+static int once(int argc, char **argv)
+{
+    scrim_video_opts o;
+    scrim_video_opts_default(&o);
+    o.threads = 1;
+    o.seconds_per_hash = 0;
+    int n = 1, c, print = 0;
+    while ((c = getopt(argc, argv, "s:kfn:p")) != -1) {
+        switch (c) {
+        case 's': o.seconds_per_hash = atof(optarg); break;
+        case 'k': o.keyframes_only = 1; break;
+        case 'f': o.framing = 1; break;
+        case 'n': n = atoi(optarg); break;
+        case 'p': print = 1; break;
+        default: return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "usage: video_bench once [-s S] [-k] [-f] [-n N] [-p] FILE\n");
+        return 2;
+    }
+    size_t frames = 0;
+    double t0 = cpu_self();
+    for (int i = 0; i < n; i++) {
+        scrim_vpdq v;
+        char err[256];
+        if (scrim_video_hash_file(argv[optind], &o, &v, err, sizeof err)) {
+            fprintf(stderr, "%s: %s\n", argv[optind], err);
+            return 1;
+        }
+        frames = v.count;
+        for (size_t k = 0; print && i == 0 && k < v.count; k++) {
+            char hex[SCRIM_PDQ_HEXLEN + 1];
+            scrim_pdq_to_hex(&v.frames[k].pdq, hex);
+            printf("%d %d %s %.3f\n", v.frames[k].frame_number, v.frames[k].quality,
+                   hex, v.frames[k].seconds);
+        }
+        if (print && i == 0 && v.inner_count)
+            printf("inner %d,%d %dx%d\n", v.inner_x, v.inner_y, v.inner_w, v.inner_h);
+        for (size_t k = 0; print && i == 0 && k < v.inner_count; k++) {
+            char hex[SCRIM_PDQ_HEXLEN + 1];
+            scrim_pdq_to_hex(&v.inner[k].pdq, hex);
+            printf("inner %d %d %s\n", v.inner[k].frame_number, v.inner[k].quality, hex);
+        }
+        scrim_vpdq_free(&v);
+    }
+    if (!print)
+        printf("%zu %.4f\n", frames, cpu_self() - t0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (scrim_init(argv[0]))
         return 1;
     if (argc > 1 && !strcmp(argv[1], "agreement"))
         return agreement();
+    if (argc > 1 && !strcmp(argv[1], "once"))
+        return once(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "speed"))
         return speed(argc - 2, argv + 2);
     return speed(argc - 1, argv + 1);

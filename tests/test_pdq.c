@@ -84,6 +84,79 @@ static void exact_dihedral_bit_for_bit(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* The reference's Jarosz filter written plainly (whole planes, one box
+ * along every row then every column, twice, then the 64x64 point samples),
+ * against scrim's streamed one: hashing the plain filter's 64x64 output
+ * (which PDQ takes as already downsampled) must give the same bits. */
+static void box_plain(const float *in, float *out, int len, size_t step, int win)
+{
+    int half = (win + 2) / 2, li = 0, ri = 0, oi = 0, count = 0;
+    float sum = 0.0f;
+    for (int i = 0; i < half - 1; i++, count++)
+        sum += in[(size_t)ri++ * step];
+    for (int i = 0; i < win - half + 1; i++) {
+        sum += in[(size_t)ri++ * step];
+        count++;
+        out[(size_t)oi++ * step] = sum / count;
+    }
+    for (int i = 0; i < len - win; i++) {
+        sum += in[(size_t)ri++ * step];
+        sum -= in[(size_t)li++ * step];
+        out[(size_t)oi++ * step] = sum / count;
+    }
+    for (int i = 0; i < half - 1; i++) {
+        sum -= in[(size_t)li++ * step];
+        count--;
+        out[(size_t)oi++ * step] = sum / count;
+    }
+}
+
+static void filter_plain(float *p, float *t, int w, int h, float out[64 * 64])
+{
+    int wr = (w + 127) / 128, wc = (h + 127) / 128;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int y = 0; y < h; y++)
+            box_plain(p + (size_t)y * w, t + (size_t)y * w, w, 1, wr);
+        for (int x = 0; x < w; x++)
+            box_plain(t + x, p + x, h, (size_t)w, wc);
+    }
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 64; j++)
+            out[i * 64 + j] = p[(size_t)(int)((i + 0.5) * h / 64) * w +
+                                (int)((j + 0.5) * w / 64)];
+}
+
+static void streamed_filter_is_the_plain_one(void **state)
+{
+    /* heights that are and are not whole strips of 8, windows of 1 to 9,
+     * smaller than 64 (samples taken twice) */
+    static const int sizes[][2] = {{480, 720}, {720, 483}, {1100, 1081}, {64, 65},
+                                   {37, 300},  {300, 37},  {9, 6},       {130, 131},
+                                   {1024, 17}, {17, 1023}};
+    srand(11);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        size_t n = (size_t)w * h;
+        float *p = malloc(n * sizeof *p), *q = malloc(n * sizeof *q),
+              *t = malloc(n * sizeof *t), s64[64 * 64];
+        assert_true(p && q && t);
+        for (size_t i = 0; i < n; i++)
+            p[i] = q[i] = 0.299f * (float)(rand() % 256) +
+                          0.587f * (float)((i % w) * 255 / w) + 0.114f * (float)(i % 7);
+        filter_plain(p, t, w, h, s64);
+        scrim_pdq a, b;
+        int qa, qb;
+        assert_int_equal(scrim_pdq_hash_luma(q, w, h, &a, &qa, NULL), 0);
+        assert_int_equal(scrim_pdq_hash_luma(s64, 64, 64, &b, &qb, NULL), 0);
+        if (scrim_pdq_distance(&a, &b) || qa != qb)
+            fail_msg("%dx%d: %d bits from the plain filter's hash (quality %d / %d)",
+                     w, h, scrim_pdq_distance(&a, &b), qa, qb);
+        free(p);
+        free(q);
+        free(t);
+    }
+}
+
 static void tiny_images_hash_to_zero(void **state)
 {
     uint8_t px[4 * 4 * 3];
@@ -156,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exact_csv_bit_for_bit),
         cmocka_unit_test(exact_dihedral_bit_for_bit),
+        cmocka_unit_test(streamed_filter_is_the_plain_one),
         cmocka_unit_test(tiny_images_hash_to_zero),
         cmocka_unit_test(dihedral_of_transformed_pixels),
         cmocka_unit_test(hex_round_trip_and_errors),

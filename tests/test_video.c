@@ -3,6 +3,8 @@
  * video comparison measure, media sniffing, and limits / damaged input. */
 #include "testutil.h"
 #include "temp_server.h"
+#include "decode/decode.h"
+#include "hash/hash.h"
 #include "video/video.h"
 #include "server/server.h"
 
@@ -103,6 +105,65 @@ static void frame_hasher_bit_exact(void **state)
             fail_msg("%dx%d: fast hasher differs by %d bits", w, ht,
                      scrim_pdq_distance(&a, &b));
         free(px);
+    }
+    scrim__frame_hasher_free(h);
+}
+
+/* The frame hasher's own paths: luma of packed RGB24 a row at a time (the
+ * strips of video.c) as scrim__luma_plane makes it, and the picture inside
+ * the bars hashed through the frame's row stride as if copied out. */
+static void frame_luma_and_inner_in_place(void **state)
+{
+    srand(5);
+    for (int w = 1; w <= 70; w += 3) {
+        uint8_t px[70 * 3 * 2 + 64];
+        float a[140], b[140];
+        for (size_t i = 0; i < sizeof px; i++)
+            px[i] = (uint8_t)rand();
+        assert_int_equal(scrim__luma_plane(px, w, 2, 3, (size_t)w * 3, a), 0);
+        scrim__luma_rgb24(px, w, b);
+        scrim__luma_rgb24(px + w * 3, w, b + w);
+        assert_memory_equal(a, b, (size_t)w * 2 * sizeof(float));
+    }
+    static const int rects[][6] = {/* frame w, h; inner x, y, w, h */
+                                   {480, 720, 32, 0, 416, 720},
+                                   {854, 480, 0, 60, 854, 361},
+                                   {200, 99, 7, 5, 181, 83},
+                                   {100, 100, 18, 18, 64, 64}};
+    struct scrim__frame_hasher *h = scrim__frame_hasher_new();
+    assert_non_null(h);
+    for (size_t k = 0; k < sizeof rects / sizeof *rects; k++) {
+        const int *r = rects[k];
+        float *lum = scrim__frame_luma(h, r[0], r[1]);
+        assert_non_null(lum);
+        for (size_t i = 0; i < (size_t)r[0] * r[1]; i++)
+            lum[i] = (float)(rand() % 25500) / 100.0f;
+        float *in = malloc((size_t)r[4] * r[5] * sizeof *in);
+        assert_non_null(in);
+        for (int y = 0; y < r[5]; y++)
+            memcpy(in + (size_t)y * r[4], lum + (size_t)(r[3] + y) * r[0] + r[2],
+                   (size_t)r[4] * sizeof *in);
+        scrim_pdq whole, whole2, inner, inner2;
+        int qw, qw2, qi, qi2;
+        assert_int_equal(scrim_pdq_hash_luma(in, r[4], r[5], &inner, &qi, NULL), 0);
+        float *copy = malloc((size_t)r[0] * r[1] * sizeof *copy);
+        assert_non_null(copy);
+        memcpy(copy, lum, (size_t)r[0] * r[1] * sizeof *copy);
+        assert_int_equal(scrim_pdq_hash_luma(copy, r[0], r[1], &whole, &qw, NULL), 0);
+        scrim__pdq_scratch s = {0};
+        assert_int_equal(scrim__pdq_reserve_strided(&s, r[0], r[1]), 0);
+        assert_int_equal(scrim__pdq_hash_strided(&s, lum, (size_t)r[0], r[0], r[1],
+                                                 &whole2, &qw2, NULL), 0);
+        assert_int_equal(scrim__pdq_hash_strided(&s, lum + (size_t)r[3] * r[0] + r[2],
+                                                 (size_t)r[0], r[4], r[5], &inner2, &qi2,
+                                                 NULL), 0);
+        scrim__pdq_scratch_free(&s);
+        assert_memory_equal(&whole, &whole2, sizeof whole);
+        assert_int_equal(qw, qw2);
+        assert_memory_equal(&inner, &inner2, sizeof inner);
+        assert_int_equal(qi, qi2);
+        free(in);
+        free(copy);
     }
     scrim__frame_hasher_free(h);
 }
@@ -676,6 +737,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reference_agreement),
         cmocka_unit_test(frame_hasher_bit_exact),
+        cmocka_unit_test(frame_luma_and_inner_in_place),
         cmocka_unit_test(vpdq_text_format),
         cmocka_unit_test(compare_reference_figures),
         cmocka_unit_test(compare_rules),

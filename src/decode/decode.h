@@ -23,6 +23,10 @@ typedef struct scrim__luma {
 int scrim__luma_plane(const uint8_t *px, int width, int height, int channels,
                      size_t stride, float *out);
 
+/* o[j] = luma of pixel j of a row of n packed RGB24 pixels (the same
+ * floats as scrim__luma_row); reads only the row's 3 * n bytes. */
+void scrim__luma_rgb24(const uint8_t *row, int n, float *o);
+
 /* o[j] = luma of the pixel at byte offset off[j] of row, for j < n; avail
  * is how many bytes from row on may be read (4 are read per pixel where
  * they are available). */

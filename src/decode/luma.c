@@ -74,7 +74,52 @@ luma_avx2(const uint8_t *row, const int *off, int n, int channels,
     }
     return j;
 }
+
+/* Eight RGB24 pixels (24 bytes) at a time without gathers: the two halves
+ * of the group are loaded as 16 bytes each (bytes 0-15 and 12-27 of the
+ * group, so the last group of a row is done by the scalar loop) and each
+ * channel is spread to 32-bit lanes with one byte shuffle. */
+__attribute__((target("avx2"))) static int
+luma_rgb24_avx2(const uint8_t *row, int n, float *o)
+{
+    const __m256 vr = _mm256_set1_ps(kr), vg = _mm256_set1_ps(kg),
+                 vb = _mm256_set1_ps(kb);
+    /* byte 3k + c of each half to the low byte of lane k, the rest zero */
+#define SEL(c) _mm256_setr_epi8(c, -1, -1, -1, 3 + c, -1, -1, -1, 6 + c, -1, -1, -1, \
+                                9 + c, -1, -1, -1, c, -1, -1, -1, 3 + c, -1, -1, -1,  \
+                                6 + c, -1, -1, -1, 9 + c, -1, -1, -1)
+    const __m256i sr = SEL(0), sg = SEL(1), sb = SEL(2);
+#undef SEL
+    int j = 0;
+    /* group j reads bytes 3j .. 3j + 27 */
+    for (; j + 8 <= n && (size_t)j * 3 + 28 <= (size_t)n * 3; j += 8) {
+        const uint8_t *p = row + (size_t)j * 3;
+        __m256i v = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+            _mm_loadu_si128((const __m128i *)(p + 12)), 1);
+        __m256 r = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, sr));
+        __m256 g = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, sg));
+        __m256 b = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, sb));
+        __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(r, vr),
+                                               _mm256_mul_ps(g, vg)),
+                                 _mm256_mul_ps(b, vb));
+        _mm256_storeu_ps(o + j, y);
+    }
+    return j;
+}
 #endif
+
+void scrim__luma_rgb24(const uint8_t *row, int n, float *o)
+{
+    int j = 0;
+    tables_init();
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (have_avx2)
+        j = luma_rgb24_avx2(row, n, o);
+#endif
+    for (; j < n; j++)
+        o[j] = luma_of(row + (size_t)j * 3, 3);
+}
 
 void scrim__luma_row(const uint8_t *row, const int *off, int n,
                          int channels, size_t avail, float *o)

@@ -192,18 +192,18 @@ static void box_line(const float *in, float *out, int len, int win)
     }
 }
 
-/* The box filter along every row of in (rows x cols) into out (row stride
- * ocols); with keep, only the kept columns j, to column keep[j] - 1.
- * t1 and t2 hold cols * STRIP floats each. */
-WIDE static void box_rows(const float *in, float *out, int rows, int cols,
-                          int win, const int *keep, int ocols, float *t1,
-                          float *t2)
+/* The box filter along every row of in (rows x cols, row stride is) into
+ * out (row stride ocols); with keep, only the kept columns j, to column
+ * keep[j] - 1.  t1 and t2 hold cols * STRIP floats each. */
+WIDE static void box_rows(const float *in, size_t is, float *out, int rows,
+                          int cols, int win, const int *keep, int ocols,
+                          float *t1, float *t2)
 {
     int r = 0;
     for (; r + STRIP <= rows; r += STRIP) {
         float sums[STRIP];
         /* the strip, transposed (cols x STRIP), filtered as columns */
-        transpose(in + (size_t)r * cols, cols, t1, STRIP, STRIP, cols);
+        transpose(in + (size_t)r * is, is, t1, STRIP, STRIP, cols);
         /* with keep, only the kept columns are divided out, packed (two
          * calls, so that each inlined copy knows whether keep is NULL) */
         if (keep)
@@ -215,19 +215,128 @@ WIDE static void box_rows(const float *in, float *out, int rows, int cols,
     for (; r < rows; r++) {
         float *o = out + (size_t)r * ocols;
         if (!keep) {
-            box_line(in + (size_t)r * cols, o, cols, win);
+            box_line(in + (size_t)r * is, o, cols, win);
             continue;
         }
-        box_line(in + (size_t)r * cols, t2, cols, win);
+        box_line(in + (size_t)r * is, t2, cols, win);
         for (int j = 0; j < cols; j++)
             if (keep[j])
                 o[keep[j] - 1] = t2[j];
     }
 }
 
-/* The Jarosz filter of the plane in s->a sampled at the reference's 64x64
- * points. */
-static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
+/* The first column pass, streamed: the reference's box_vert down every
+ * column, fed one row at a time (rows of the first row pass, kept in a ring
+ * of ring_rows(win) rows, row k at k % that), each output row written to a
+ * ring of STRIP rows and, once STRIP of them are there, taken through the
+ * second row pass at the sampled columns (box_rows with keep) into out.
+ * Every output gets the very operations box_vert would do, in its order;
+ * only the planes between the passes are gone (at 1080p each was 8 MB that
+ * went through memory twice). */
+struct down {
+    float *sums, *ring, *out, *t1, *t2;
+    const int *keep;
+    int ocols, wrow;
+    int rows, cols, win, n1, n2, n3, n4;
+    int ri, li, oi, count, done; /* rows in, left edge, out; rows out passed on */
+};
+
+/* Rows of the first ring: the window's rows behind the one coming in,
+ * and a strip being written ahead of them, in whole strips. */
+static int ring_rows(int win)
+{
+    return (win + 2 * STRIP + STRIP - 1) / STRIP * STRIP;
+}
+
+static void down_start(struct down *d, int rows, int cols, int win)
+{
+    int half = (win + 2) / 2;
+    d->rows = rows, d->cols = cols, d->win = win;
+    d->n1 = half - 1, d->n2 = win - half + 1, d->n3 = rows - win, d->n4 = half - 1;
+    d->ri = d->li = d->oi = d->count = d->done = 0;
+    for (int j = 0; j < cols; j++)
+        d->sums[j] = 0.0f;
+}
+
+WIDE static void row_add(float *sums, const float *r, int n)
+{
+    for (int j = 0; j < n; j++)
+        sums[j] += r[j];
+}
+
+WIDE static void row_add_sub(float *sums, const float *r, const float *l, int n)
+{
+    for (int j = 0; j < n; j++) {
+        sums[j] += r[j];
+        sums[j] -= l[j];
+    }
+}
+
+WIDE static void row_sub(float *sums, const float *l, int n)
+{
+    for (int j = 0; j < n; j++)
+        sums[j] -= l[j];
+}
+
+WIDE static void row_div(float *o, const float *sums, int count, int n)
+{
+    for (int j = 0; j < n; j++)
+        o[j] = sums[j] / count;
+}
+
+/* Output row oi of the column pass, then the second row pass on a full
+ * strip of them (or, with last, on what is left). */
+static void down_emit(struct down *d, int last)
+{
+    if (!last) {
+        row_div(d->ring + (size_t)(d->oi % STRIP) * d->cols, d->sums, d->count,
+                d->cols);
+        d->oi++;
+    }
+    int n = d->oi - d->done;
+    if (n == STRIP || (last && n > 0)) {
+        box_rows(d->ring, d->cols, d->out + (size_t)d->done * d->ocols, n,
+                 d->cols, d->wrow, d->keep, d->ocols, d->t1, d->t2);
+        d->done = d->oi;
+    }
+}
+
+/* The next row in (ring row ri % rr). */
+static void down_push(struct down *d, const float *ring, int rr)
+{
+    const float *r = ring + (size_t)(d->ri % rr) * d->cols;
+    if (d->ri < d->n1) {
+        row_add(d->sums, r, d->cols);
+        d->count++;
+    } else if (d->ri < d->n1 + d->n2) {
+        d->count++;
+        row_add(d->sums, r, d->cols);
+        down_emit(d, 0);
+    } else {
+        row_add_sub(d->sums, r, ring + (size_t)(d->li % rr) * d->cols, d->cols);
+        d->li++;
+        down_emit(d, 0);
+    }
+    d->ri++;
+}
+
+/* The rows out after the last row in, and the second row pass on the
+ * rest. */
+static void down_finish(struct down *d, const float *ring, int rr)
+{
+    for (int i = 0; i < d->n4; i++) {
+        d->count--;
+        row_sub(d->sums, ring + (size_t)(d->li % rr) * d->cols, d->cols);
+        d->li++;
+        down_emit(d, 0);
+    }
+    down_emit(d, 1);
+}
+
+/* The Jarosz filter of the plane src (row stride `stride`: s->a, or a
+ * plane it does not overwrite) sampled at the reference's 64x64 points. */
+static void filter_to_64(scrim__pdq_scratch *s, const float *src,
+                         size_t stride, int width, int height,
                          float out[64][64])
 {
     float *a = s->a, *b = s->b;
@@ -249,11 +358,27 @@ static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
         slot_i[k] = keep_r[si[k]] - 1;
     }
     float *t1 = s->sums, *t2 = s->sums + (size_t)STRIP * s->side;
-    /* First pass: rows, then columns. */
-    box_rows(a, b, height, width, wrow, NULL, width, t1, t2);
-    box_down(b, a, height, width, wcol, t1, NULL);
-    /* Second pass: rows only at the sampled columns (b: height x cols) ...*/
-    box_rows(a, b, height, width, wrow, keep_j, cols, t1, t2);
+    /* The first pass and the second's rows stream through a few rows at a
+     * time (see struct down): rows of the plane -> rows filtered (ring1)
+     * -> down the columns (ring2) -> rows again at the sampled columns
+     * into b (height x cols). */
+    struct down d;
+    int r1 = ring_rows(wcol);
+    float *ring1 = t2 + (size_t)STRIP * s->side;
+    d.ring = ring1 + (size_t)r1 * width;
+    d.sums = d.ring + (size_t)STRIP * width;
+    d.out = b, d.t1 = t1, d.t2 = t2, d.keep = keep_j, d.ocols = cols;
+    d.wrow = wrow;
+    down_start(&d, height, width, wcol);
+    for (int r = 0; r < height; r += STRIP) {
+        int n = height - r < STRIP ? height - r : STRIP;
+        float *rows1 = ring1 + (size_t)(r % r1) * width;
+        box_rows(src + (size_t)r * stride, stride, rows1, n, width, wrow, NULL,
+                 width, t1, t2);
+        for (int k = 0; k < n; k++)
+            down_push(&d, ring1, r1);
+    }
+    down_finish(&d, ring1, r1);
     /* ... then those columns, only at the sampled rows (a: rows x cols). */
     box_down(b, a, height, cols, wcol, t1, keep_r);
     for (int i = 0; i < 64; i++)
@@ -261,17 +386,28 @@ static void filter_to_64(scrim__pdq_scratch *s, int width, int height,
             out[i][k] = a[(size_t)slot_i[i] * cols + slot_j[k]];
 }
 
+static int scratch_alloc_n(scrim__pdq_scratch *s, size_t n, size_t side,
+                           float *a);
+
 /* Allocates the scratch for a width x height plane; the first plane only if
  * the caller does not lend its own (a != NULL). */
 static int scratch_alloc(scrim__pdq_scratch *s, int width, int height,
                          float *a)
 {
     size_t n = (size_t)width * height, side = width > height ? width : height;
-    if (n < side)
-        n = side;
+    return scratch_alloc_n(s, n > side ? n : side, side, a);
+}
+
+/* The planes of n floats each. */
+static int scratch_alloc_n(scrim__pdq_scratch *s, size_t n, size_t side,
+                           float *a)
+{
     s->a = a ? a : malloc(n * sizeof(float));
     s->b = malloc(n * sizeof(float));
-    s->sums = malloc(2 * STRIP * side * sizeof(float));
+    /* t1 and t2 (STRIP floats per row or column each), then the rings
+     * and the sums of the streamed column pass (struct down) */
+    s->sums = malloc((2 * STRIP + ring_rows(jarosz_window((int)side, 64)) +
+                      STRIP + 1) * side * sizeof(float));
     s->keep = malloc(2 * side * sizeof(int));
     if (!s->a || !s->b || !s->sums || !s->keep) {
         if (a)
@@ -291,6 +427,22 @@ int scrim__pdq_reserve(scrim__pdq_scratch *s, int width, int height)
         return SCRIM_OK;
     scrim__pdq_scratch_free(s);
     return scratch_alloc(s, width, height, NULL);
+}
+
+/* scrim__pdq_hash_strided writes no more of the planes than the second row
+ * pass's height x 64 and the 64 x 64 samples. */
+static size_t strided_need(size_t side)
+{
+    return side * 64 + 64 * 64;
+}
+
+int scrim__pdq_reserve_strided(scrim__pdq_scratch *s, int width, int height)
+{
+    size_t side = width > height ? width : height, n = strided_need(side);
+    if (n <= s->cap && side <= s->side)
+        return SCRIM_OK;
+    scrim__pdq_scratch_free(s);
+    return scratch_alloc_n(s, n, side, NULL);
 }
 
 void scrim__pdq_scratch_free(scrim__pdq_scratch *s)
@@ -412,6 +564,15 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
                           scrim_pdq *hash, int *quality,
                           scrim_pdq dihedral[SCRIM_DIH_COUNT])
 {
+    return scrim__pdq_hash_strided(s, s->a, (size_t)width, width, height,
+                                   hash, quality, dihedral);
+}
+
+int scrim__pdq_hash_strided(scrim__pdq_scratch *s, const float *src,
+                            size_t stride, int width, int height,
+                            scrim_pdq *hash, int *quality,
+                            scrim_pdq dihedral[SCRIM_DIH_COUNT])
+{
     if (width < PDQ_MIN_DIM || height < PDQ_MIN_DIM) {
         memset(hash, 0, sizeof *hash);
         if (quality)
@@ -424,9 +585,10 @@ int scrim__pdq_hash_plane(scrim__pdq_scratch *s, int width, int height,
     float a[64][64];
     if (width == 64 && height == 64) {
         /* The reference takes a 64x64 input as already downsampled. */
-        memcpy(a, s->a, sizeof a);
+        for (int i = 0; i < 64; i++)
+            memcpy(a[i], src + (size_t)i * stride, sizeof a[i]);
     } else {
-        filter_to_64(s, width, height, a);
+        filter_to_64(s, src, stride, width, height, a);
     }
     hash_64(a, hash, quality, dihedral);
     return SCRIM_OK;

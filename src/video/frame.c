@@ -40,8 +40,8 @@ int scrim__avcodec_open(AVCodecContext *dec, const AVCodec *codec)
 
 struct scrim__frame_hasher {
     scrim__pdq_scratch s;
-    float *inner;          /* the picture inside the bars, copied out */
-    size_t inner_cap;
+    float *lum;            /* the frame's luma plane, kept while it is hashed */
+    size_t lum_cap;
     int bar[4];            /* framing: top, bottom, left, right; -1 unknown */
 };
 
@@ -58,7 +58,7 @@ void scrim__frame_hasher_free(struct scrim__frame_hasher *h)
     if (!h)
         return;
     scrim__pdq_scratch_free(&h->s);
-    free(h->inner);
+    free(h->lum);
     free(h);
 }
 
@@ -122,45 +122,63 @@ static void framing_update(struct scrim__frame_hasher *h, const float *l, int w,
         h->bar[k] = h->bar[k] < 0 || d[k] < h->bar[k] ? d[k] : h->bar[k];
 }
 
+float *scrim__frame_luma(struct scrim__frame_hasher *h, int width, int height)
+{
+    size_t need = (size_t)width * (size_t)height;
+    if (width <= 0 || height <= 0)
+        return NULL;
+    if (need > h->lum_cap) {
+        float *p = realloc(h->lum, need * sizeof *p);
+        if (!p)
+            return NULL;
+        h->lum = p;
+        h->lum_cap = need;
+    }
+    return h->lum;
+}
+
+int scrim__frame_hash_luma(struct scrim__frame_hasher *h, int width, int height,
+                           scrim_pdq *pdq, int *quality,
+                           scrim__frame_inner *inner)
+{
+    if (width <= 0 || height <= 0 || (size_t)width * height > h->lum_cap)
+        return SCRIM_EINVAL;
+    if (scrim__pdq_reserve_strided(&h->s, width, height))
+        return SCRIM_ENOMEM;
+    const float *lum = h->lum;
+    if (inner) {
+        inner->found = 0;
+        framing_update(h, lum, width, height);
+        /* bars of at least 2% of the side on one edge or the other */
+        int t = h->bar[0], b = h->bar[1], l = h->bar[2], r = h->bar[3];
+        if (t >= 0 && (t + b >= height / 50 || l + r >= width / 50) &&
+            height - t - b >= 16 && width - l - r >= 16) {
+            inner->found = 1;
+            inner->x = l, inner->y = t;
+            inner->w = width - l - r, inner->h = height - t - b;
+        }
+    }
+    /* Both hashes read the frame's plane in place (the picture inside the
+     * bars through its row stride): the scratch planes take the passes. */
+    int rc = scrim__pdq_hash_strided(&h->s, lum, (size_t)width, width, height,
+                                     pdq, quality, NULL);
+    if (rc || !inner || !inner->found)
+        return rc;
+    return scrim__pdq_hash_strided(&h->s, lum + (size_t)inner->y * width + inner->x,
+                                   (size_t)width, inner->w, inner->h,
+                                   &inner->pdq, &inner->quality, NULL);
+}
+
 int scrim__frame_hash_rgb(struct scrim__frame_hasher *h, const uint8_t *rgb,
                           int width, int height, size_t stride, scrim_pdq *pdq,
                           int *quality, scrim__frame_inner *inner)
 {
     if (width <= 0 || height <= 0)
         return SCRIM_EINVAL;
-    if (scrim__pdq_reserve(&h->s, width, height))
+    float *lum = scrim__frame_luma(h, width, height);
+    if (!lum)
         return SCRIM_ENOMEM;
-    if (scrim__luma_plane(rgb, width, height, 3, stride, h->s.a))
-        return SCRIM_ENOMEM;
-    if (inner) {
-        inner->found = 0;
-        framing_update(h, h->s.a, width, height);
-        /* bars of at least 2% of the side on one edge or the other */
-        int t = h->bar[0], b = h->bar[1], l = h->bar[2], r = h->bar[3];
-        if (t >= 0 && (t + b >= height / 50 || l + r >= width / 50) &&
-            height - t - b >= 16 && width - l - r >= 16) {
-            int iw = width - l - r, ih = height - t - b;
-            size_t need = (size_t)iw * ih;
-            if (need > h->inner_cap) {
-                float *p = realloc(h->inner, need * sizeof *p);
-                if (!p)
-                    return SCRIM_ENOMEM;
-                h->inner = p;
-                h->inner_cap = need;
-            }
-            for (int y = 0; y < ih; y++)
-                memcpy(h->inner + (size_t)y * iw,
-                       h->s.a + (size_t)(t + y) * width + l, iw * sizeof(float));
-            inner->found = 1;
-            inner->x = l, inner->y = t, inner->w = iw, inner->h = ih;
-        }
-    }
-    int rc = scrim__pdq_hash_plane(&h->s, width, height, pdq, quality, NULL);
-    if (rc || !inner || !inner->found)
-        return rc;
-    if (scrim__pdq_reserve(&h->s, inner->w, inner->h))
-        return SCRIM_ENOMEM;
-    memcpy(h->s.a, h->inner, (size_t)inner->w * inner->h * sizeof(float));
-    return scrim__pdq_hash_plane(&h->s, inner->w, inner->h, &inner->pdq,
-                                 &inner->quality, NULL);
+    for (int y = 0; y < height; y++)
+        scrim__luma_rgb24(rgb + (size_t)y * stride, width, lum + (size_t)y * width);
+    return scrim__frame_hash_luma(h, width, height, pdq, quality, inner);
 }

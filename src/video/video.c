@@ -247,6 +247,8 @@ static int has_alpha(int format)
     return d && (d->flags & AV_PIX_FMT_FLAG_ALPHA);
 }
 
+enum { RGB_STRIP = 16 }; /* rows converted to RGB at a time (even) */
+
 /* Hash one decoded frame at its own size, converted to RGB24 as the
  * reference does (frames with alpha through RGBA, flattened onto white). */
 static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
@@ -276,7 +278,16 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
                       av_get_pix_fmt_name(fr->format) ? av_get_pix_fmt_name(fr->format) : "?");
         return SCRIM_EFORMAT;
     }
-    size_t stride = (size_t)w * 3, need = (size_t)w * (alpha ? 4 : 3) * (size_t)h + 64;
+    /* Planar YUV 4:2:0 and 4:2:2 of even height is what swscale converts
+     * with its table converter, two rows at a time, each pixel on its own:
+     * converted a strip of rows at a time, the RGB stays in cache on its
+     * way to the luma plane, with the very same bytes. */
+    int strip = !alpha && !(h & 1) &&
+                (fr->format == AV_PIX_FMT_YUV420P || fr->format == AV_PIX_FMT_YUVJ420P ||
+                 fr->format == AV_PIX_FMT_YUV422P || fr->format == AV_PIX_FMT_YUVJ422P)
+                ? RGB_STRIP : h;
+    size_t stride = (size_t)w * 3;
+    size_t need = (size_t)w * (alpha ? 4 : 3) * (size_t)strip + 64;
     if (need > v->rgb_size) {
         av_free(v->rgb);
         v->rgb = av_malloc(need);
@@ -284,15 +295,45 @@ static int hash_frame(struct video *v, AVFrame *fr, long n, char *err,
         if (!v->rgb)
             return SCRIM_ENOMEM;
     }
-    uint8_t *dst[4] = {v->rgb, NULL, NULL, NULL};
-    int dst_stride[4] = {(int)(alpha ? (size_t)w * 4 : stride), 0, 0, 0};
-    sws_scale(v->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, h,
-              dst, dst_stride);
-    if (alpha)
-        flatten_rgba_on_white(v->rgb, (size_t)w * (size_t)h);
     scrim__frame_inner in;
-    rc = scrim__frame_hash_rgb(v->hasher, v->rgb, w, h, stride, &vf.pdq,
-                               &vf.quality, v->o.framing ? &in : NULL);
+    if (alpha) {
+        uint8_t *dst[4] = {v->rgb, NULL, NULL, NULL};
+        int dst_stride[4] = {w * 4, 0, 0, 0};
+        sws_scale(v->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, h,
+                  dst, dst_stride);
+        flatten_rgba_on_white(v->rgb, (size_t)w * (size_t)h);
+        rc = scrim__frame_hash_rgb(v->hasher, v->rgb, w, h, stride, &vf.pdq,
+                                   &vf.quality, v->o.framing ? &in : NULL);
+    } else {
+        float *lum = scrim__frame_luma(v->hasher, w, h);
+        if (!lum)
+            return SCRIM_ENOMEM;
+        int csh = strip < h && (fr->format == AV_PIX_FMT_YUV420P ||
+                                fr->format == AV_PIX_FMT_YUVJ420P);
+        for (int y = 0; y < h; y += strip) {
+            int n = h - y < strip ? h - y : strip;
+            /* swscale writes a slice's rows at their place in the frame:
+             * the strip buffer is handed over as if it were row 0 */
+            uint8_t *dst[4] = {(uint8_t *)((uintptr_t)v->rgb - (uintptr_t)y * stride),
+                               NULL, NULL, NULL};
+            int dst_stride[4] = {(int)stride, 0, 0, 0};
+            if (strip == h) {
+                sws_scale(v->sws, (const uint8_t *const *)fr->data, fr->linesize,
+                          0, h, dst, dst_stride);
+            } else {
+                const uint8_t *src[4] = {
+                    fr->data[0] + (ptrdiff_t)y * fr->linesize[0],
+                    fr->data[1] + (ptrdiff_t)(y >> csh) * fr->linesize[1],
+                    fr->data[2] + (ptrdiff_t)(y >> csh) * fr->linesize[2], NULL};
+                sws_scale(v->sws, src, fr->linesize, y, n, dst, dst_stride);
+            }
+            for (int k = 0; k < n; k++)
+                scrim__luma_rgb24(v->rgb + (size_t)k * stride, w,
+                                  lum + (size_t)(y + k) * w);
+        }
+        rc = scrim__frame_hash_luma(v->hasher, w, h, &vf.pdq, &vf.quality,
+                                    v->o.framing ? &in : NULL);
+    }
     if (rc == SCRIM_OK)
         rc = scrim_vpdq_append(v->out, &vf);
     if (rc == SCRIM_OK && v->o.framing) {

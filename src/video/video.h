@@ -34,6 +34,16 @@ typedef struct scrim__frame_inner {
     int quality;
 } scrim__frame_inner;
 
+/* The hasher's luma plane for a width x height frame (NULL: out of
+ * memory), for the caller to fill (rows of width floats, as
+ * scrim__luma_rgb24 makes them) before scrim__frame_hash_luma. */
+float *scrim__frame_luma(struct scrim__frame_hasher *h, int width, int height);
+/* scrim__frame_hash_rgb of the frame whose luma the caller put in
+ * scrim__frame_luma's plane. */
+int scrim__frame_hash_luma(struct scrim__frame_hasher *h, int width, int height,
+                           scrim_pdq *pdq, int *quality,
+                           scrim__frame_inner *inner);
+
 /* PDQ of packed RGB24 pixels: the same hash and quality as
  * scrim_pdq_hash_pixels() on the same pixels.  With inner non-NULL, the
  * frame also updates the video's framing (the bars every frame with a
