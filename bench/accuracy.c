@@ -16,7 +16,7 @@
  *             upload and of each picture found inside it
  *             (scrim_decode_opts.regions), each only if its PDQ quality is
  *             at least --min-quality (50, the daemon's default); the
- *             upload's own hash below it as scrim_whole_radius says
+ *             upload's own hash down to a fifth of it (scrim_whole_radius)
  *   +variants the same against the original's PDQ and its variants
  * and, for false matches, the same distances from every copy of A to the
  * original of B (A != B).  The pseudo-transform "orig" is the originals.
@@ -125,20 +125,16 @@ static int scrim_dist(const scrim_image_hashes *h, const orig *o, int vars)
     for (int r = -1; r < h->nregions; r++) {
         const scrim_pdq *d = r < 0 ? h->dihedral : h->region[r].dihedral;
         /* as scrim_image_match: regions at the floor, the whole upload
-         * below it within a tightened radius (a hit beyond it counts as
-         * none) */
-        int lim = r < 0 ? scrim_whole_radius(h->quality, min_quality, radius)
-                        : h->region[r].quality < min_quality ? -1 : 256;
-        if (lim < 0)
+         * down to a fifth of it */
+        if (r < 0 ? scrim_whole_radius(h->quality, min_quality, radius) < 0
+                  : h->region[r].quality < min_quality)
             continue;
         for (int k = 0; k < SCRIM_DIH_COUNT; k++) {
             int x = scrim_pdq_distance(&d[k], &o->pdq);
-            if (x <= lim || lim >= radius)
-                best = x < best ? x : best;
+            best = x < best ? x : best;
             for (int i = 0; vars && i < o->nv; i++) {
                 x = scrim_pdq_distance(&d[k], &o->v[i].pdq);
-                if (x <= lim || lim >= radius)
-                    best = x < best ? x : best;
+                best = x < best ? x : best;
             }
         }
     }

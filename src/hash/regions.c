@@ -569,6 +569,7 @@ static int framed(const float *L, int w, box b, const float *ra,
 #define PASTE_Z 2.5f     /* a step >= 2.5x the mean step outside, */
 #define PASTE_STEP 1.5f  /* and >= 1.5 levels on average over the line */
 #define PASTE_MARGIN 6   /* the outside measured on lines 3..6 away */
+#define PASTE_TIE 0.1f   /* straightness sums this close are a tie */
 
 /* Candidate edges of one side in e[a, z): lines whose step is a local
  * maximum, PASTE_Z times the mean of the steps 3..6 lines outside (before
@@ -628,8 +629,12 @@ static int pasted(const float *L, int w, box b, const float *er,
                     opt[dir][nopt[dir]++][1] = c1[j];
                 }
     }
-    float best = 0;
-    int found = 0;
+    /* every combination scored; the smallest rectangle scoring within
+     * PASTE_TIE of the best wins (a screen's bars are straight lines
+     * too, around the picture's) */
+    float sc[(PASTE_K * PASTE_K + 1) * (PASTE_K * PASTE_K + 1)], best = 0;
+    box cb_[(PASTE_K * PASTE_K + 1) * (PASTE_K * PASTE_K + 1)];
+    int nc = 0;
     for (int i = 0; i < nopt[0]; i++)
         for (int j = 0; j < nopt[1]; j++) {
             if (!i && !j)
@@ -652,10 +657,18 @@ static int pasted(const float *L, int w, box b, const float *er,
                 ok += st[k] >= SHARP_STRAIGHT, sum += st[k] - 0.35f;
             /* every edge straight; of four, one may run where the picture
              * has the canvas's colours */
-            if (ok < (ne == 4 ? 3 : 2) || sum <= best)
+            if (ok < (ne == 4 ? 3 : 2))
                 continue;
-            best = sum, *out = o, found = 1;
+            sc[nc] = sum, cb_[nc++] = o;
+            best = sum > best ? sum : best;
         }
+    int found = 0;
+    long area = 0;
+    for (int k = 0; k < nc; k++) {
+        long a = (long)(cb_[k].x1 - cb_[k].x0) * (cb_[k].y1 - cb_[k].y0);
+        if (sc[k] >= best - PASTE_TIE && (!found || a < area))
+            *out = cb_[k], area = a, found = 1;
+    }
     return found;
 }
 

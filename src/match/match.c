@@ -180,7 +180,7 @@ int scrim_whole_radius(int quality, int min_quality, int radius)
     if (quality >= min_quality)
         return radius;
     int low = min_quality / 5 > 1 ? min_quality / 5 : 1;
-    return quality >= low ? radius * 3 / 4 : -1;
+    return quality >= low ? radius : -1;
 }
 
 /* The list's radius (or the override), for the vPDQ frame distance. */
@@ -543,15 +543,13 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     /* A low-quality hash (flat or tiny image) is near too many others to
      * be evidence; it is still reported by the caller, just not matched.
      * Each region keeps the floor; the upload's own hash is looked up
-     * below it, down to a fifth of it, within a tightened radius
-     * (scrim_whole_radius), so that no copy plain PDQ finds is lost. */
+     * below it, down to a fifth of it (scrim_whole_radius), so that no
+     * copy plain PDQ finds is lost. */
     int nregions = o.regions ? h->nregions : 0;
-    int whole_low = h->quality < o.min_quality;
-    if (whole_low && scrim_whole_radius(h->quality, o.min_quality, 0) < 0)
-        whole_low = -1; /* not looked up at all */
     for (int r = -1; r < nregions && r < SCRIM_REGIONS_MAX; r++) {
         const scrim_pdq *d = r < 0 ? h->dihedral : h->region[r].dihedral;
-        if (r < 0 ? whole_low < 0 : h->region[r].quality < o.min_quality)
+        if (r < 0 ? scrim_whole_radius(h->quality, o.min_quality, 0) < 0
+                  : h->region[r].quality < o.min_quality)
             continue;
         for (int v = 0; v < stride; v++) {
             q[nq] = d[v];
@@ -560,20 +558,6 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     }
     if (nq && (rc = scrim_store_lookup_pdq(s, q, nq, &lo, &m, err, errlen)))
         goto done;
-    if (whole_low > 0) {
-        /* the whole upload under the floor: only hits within the
-         * tightened radius of their list */
-        size_t k = 0;
-        for (size_t i = 0; i < m.n; i++) {
-            const scrim_match *x = &m.v[i];
-            if (which[x->query] < 0 &&
-                x->distance > scrim_whole_radius(h->quality, o.min_quality,
-                                                 list_radius(s, x->list, &o)))
-                continue;
-            m.v[k++] = *x;
-        }
-        m.n = k;
-    }
     n_pdq = m.n;
     if ((rc = lookup_digests(s, h->md5, h->sha256, &o, &m, err, errlen)))
         goto done;
