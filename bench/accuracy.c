@@ -15,7 +15,8 @@
  *   scrim     what scrim match looks up: the 8 dihedral variants of the
  *             upload and of each picture found inside it
  *             (scrim_decode_opts.regions), each only if its PDQ quality is
- *             at least --min-quality (50, the daemon's default)
+ *             at least --min-quality (50, the daemon's default); the
+ *             upload's own hash down to a fifth of it (scrim_whole_radius)
  *   +variants the same against the original's PDQ and its variants
  * and, for false matches, the same distances from every copy of A to the
  * original of B (A != B).  The pseudo-transform "orig" is the originals.
@@ -123,7 +124,10 @@ static int scrim_dist(const scrim_image_hashes *h, const orig *o, int vars)
     int best = 257;
     for (int r = -1; r < h->nregions; r++) {
         const scrim_pdq *d = r < 0 ? h->dihedral : h->region[r].dihedral;
-        if ((r < 0 ? h->quality : h->region[r].quality) < min_quality)
+        /* as scrim_image_match: regions at the floor, the whole upload
+         * down to a fifth of it */
+        if (r < 0 ? scrim_whole_radius(h->quality, min_quality, radius) < 0
+                  : h->region[r].quality < min_quality)
             continue;
         for (int k = 0; k < SCRIM_DIH_COUNT; k++) {
             int x = scrim_pdq_distance(&d[k], &o->pdq);

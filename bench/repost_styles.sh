@@ -32,6 +32,14 @@
 #             on a blurred copy (sigma = width / 15 .. / 60) brightened or
 #             darkened by 0.6..1.1, with a user-name tag on the background;
 #             JPEG q75-90
+#
+# Other draws and parameters, to check that a detector is not fitted to one
+# set of copies (defaults in brackets): SALT, mixed into every random choice
+# [none]; BP_SIG, blurpad's sigma as a divisor of the canvas width [30];
+# BP2_ASPECTS, blurpad2's canvas heights per unit of width ["5/4 1/1"];
+# BP2_FR, its picture's share of the canvas, min and max percent ["78 92"];
+# BP2_SIG, its sigma's divisor range ["15 60"]; S2_WIDTHS, social2's screen
+# widths ["600 720 864"].
 set -euo pipefail
 export VIPS_CONCURRENCY=1 VIPS_WARNING=0
 STYLES=${STYLES:-social blurpad border pillarbox social2 blurpad2}
@@ -39,7 +47,7 @@ want() { case " $STYLES " in *" $1 "*) return 0 ;; esac; return 1; }
 FONT=${FONT:-DejaVu Sans}
 
 rnd() { # rnd ID SALT MOD -> deterministic integer in 0..MOD-1
-  echo $(( $(printf '%s/%s' "$1" "$2" | cksum | cut -d' ' -f1) % $3 ))
+  echo $(( $(printf '%s/%s%s' "$1" "$2" "${SALT:-}" | cksum | cut -d' ' -f1) % $3 ))
 }
 
 one() {
@@ -82,7 +90,7 @@ seen on the timeline today ($id)" --font "$FONT $(( fs * 4 / 5 ))" --dpi 72 --wi
     vips resize "$t/in.v" "$t/big.v" "$sc"
     vips crop "$t/big.v" "$t/bigc.v" \
       $(( ($(vipsheader -f width "$t/big.v") - BW) / 2 )) $(( ($(vipsheader -f height "$t/big.v") - BH) / 2 )) "$BW" "$BH"
-    sig=$(( BW / 30 > 3 ? BW / 30 : 3 ))
+    sig=$(( BW / ${BP_SIG:-30} > 3 ? BW / ${BP_SIG:-30} : 3 ))
     vips gaussblur "$t/bigc.v" "$t/blr.v" "$sig"
     vips linear "$t/blr.v" "$t/blr2.v" 0.8 0 --uchar
     vips insert "$t/blr2.v" "$t/in.v" "$t/blurpad.v" $(( (BW - W) / 2 )) $(( (BH - H) / 2 ))
@@ -116,13 +124,13 @@ social2() {
   local t=$1 id=$2 W=$3 H=$4 out=$5
   local pages=("255 255 255" "0 0 0" "250 250 250" "36 37 38" "255 250 240")
   local bars=("59 89 152" "225 48 108" "29 161 242" "20 20 20" "page")
-  local widths=(600 720 864)
+  local widths=(${S2_WIDTHS:-600 720 864})
   local k pg pfg bar bfg CW m PW PH sb ab ph ar lk cp nb y fs CH q
   k=$(rnd "$id" page2 5); pg=${pages[$k]}
   if [ "$k" = 1 ] || [ "$k" = 3 ]; then pfg="230 230 230"; else pfg="30 30 30"; fi
   bar=${bars[$(rnd "$id" bar2 5)]}
   if [ "$bar" = page ]; then bar=$pg; bfg=$pfg; else bfg="255 255 255"; fi
-  CW=${widths[$(rnd "$id" cw2 3)]}
+  CW=${widths[$(rnd "$id" cw2 ${#widths[@]})]}
   if [ "$(rnd "$id" m2 3)" = 0 ]; then m=$(( CW / 25 )); else m=0; fi
   PW=$(( CW - 2 * m )); PH=$(( H * PW / W ))
   sb=$(( CW * 55 / 1000 )); ab=$(( CW / 10 )); ph=$(( CW * 13 / 100 ))
@@ -188,9 +196,12 @@ social2() {
 blurpad2() {
   local t=$1 id=$2 W=$3 H=$4 out=$5
   local BW BH fr PW PH sc sig g x y q
+  local asp=(${BP2_ASPECTS:-5/4 1/1}) fmin fmax smin smax
+  read -r fmin fmax <<<"${BP2_FR:-78 92}"
+  read -r smin smax <<<"${BP2_SIG:-15 60}"
   BW=$(( W > H ? W : H ))
-  if [ "$(rnd "$id" asp 2)" = 0 ]; then BH=$(( BW * 5 / 4 )); else BH=$BW; fi
-  fr=$(( 78 + $(rnd "$id" fr 15) ))
+  BH=$(( BW * ${asp[$(rnd "$id" asp ${#asp[@]})]} ))
+  fr=$(( fmin + $(rnd "$id" fr $(( fmax - fmin + 1 ))) ))
   # the picture at fr% of the canvas in its limiting direction
   sc=$(awk -v W="$W" -v H="$H" -v a="$BW" -v b="$BH" -v f="$fr" \
     'BEGIN{s=a/W; if (b/H<s) s=b/H; printf "%.6f", s*f/100}')
@@ -200,7 +211,7 @@ blurpad2() {
   vips resize "$t/in.v" "$t/bb.v" "$sc"
   vips crop "$t/bb.v" "$t/bbc.v" \
     $(( ($(vipsheader -f width "$t/bb.v") - BW) / 2 )) $(( ($(vipsheader -f height "$t/bb.v") - BH) / 2 )) "$BW" "$BH"
-  sig=$(( BW / (15 + $(rnd "$id" sig 46)) )); [ "$sig" -ge 2 ] || sig=2
+  sig=$(( BW / (smin + $(rnd "$id" sig $(( smax - smin + 1 )))) )); [ "$sig" -ge 2 ] || sig=2
   g=$(awk -v r="$(rnd "$id" gain 51)" 'BEGIN{printf "%.2f", 0.6 + r / 100}')
   vips gaussblur "$t/bbc.v" "$t/bbl.v" "$sig"
   vips linear "$t/bbl.v" "$t/bbl2.v" "$g" 0 --uchar
@@ -222,6 +233,6 @@ blurpad2() {
 IN=$1 OUT=$2
 for s in $STYLES; do mkdir -p "$OUT/$s"; done
 export -f one rnd want social2 blurpad2
-export FONT STYLES
+export FONT STYLES SALT BP_SIG BP2_ASPECTS BP2_FR BP2_SIG S2_WIDTHS
 find "$IN" -maxdepth 1 -type f \( -name '*.jpg' -o -name '*.jpeg' -o -name '*.png' \) -print0 |
   xargs -0 -P "${JOBS:-$(nproc)}" -I{} bash -c 'one "$1" "$2"' _ {} "$OUT"

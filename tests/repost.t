@@ -23,7 +23,7 @@ field() {
 "$S" hash "$W/orig.jpg" | cut -d, -f1 >"$W/list.txt"
 "$S" import --quiet --db "$DB" --list partner --create "$W/list.txt" >/dev/null
 
-plan 32
+plan 39
 
 # 320x240 picture: pad it, letterbox it, set it on a white page, frame it.
 vips embed "$W/orig.jpg" "$W/pad.png" 32 24 384 288 --extend black
@@ -150,6 +150,87 @@ is "$?" "2" "--variants with a format other than csv is refused"
 "$S" add --db "$DB" --list own "$FIX/not-an-image.txt" 2>"$W/err"
 is "$?" "1" "scrim add of a text file fails"
 like "$(cat "$W/err")" "not an image or video" "... and says why"
+
+# A picture as soft as the canvas it is pasted on, narrower than it both
+# ways (a 4:5 canvas of its own blurred, darkened copy): no run of busy
+# lines shows, but its four edges are straight lines that stand out from
+# the smooth canvas just outside them.
+vips resize "$W/orig.jpg" "$W/bpbig.v" 2.2
+vips crop "$W/bpbig.v" "$W/bpc.v" 152 14 400 500
+vips gaussblur "$W/bpc.v" "$W/bpb.v" 8
+vips linear "$W/bpb.v" "$W/bpb2.v" 0.85 0 --uchar
+vips resize "$W/orig.jpg" "$W/bps.v" 0.85
+vips insert "$W/bpb2.v" "$W/bps.v" "$W/bp.v" 64 148
+vips jpegsave "$W/bp.v" "$W/softpad.jpg" --Q 85
+got=$(field "$W/softpad.jpg" '[(m["list"], m["region"]["x"], m["region"]["y"], m["region"]["w"], m["region"]["h"]) for m in j["matches"]]')
+is "$got" "[('own', 64, 148, 272, 204), ('partner', 64, 148, 272, 204)]" "soft picture on its blurred copy: found by its straight edges"
+got=$("$S" match --db "$DB" --no-regions "$W/softpad.jpg" | python3 -c 'import json,sys; print(json.load(sys.stdin)["matched"])')
+is "$got" "False" "... which plain PDQ misses"
+
+# The upload's own hash under the quality floor: a low-contrast picture
+# (quality ~20) is found by its half-size copy, as plain PDQ finds it; a
+# near-flat one (quality < 10, a fifth of the floor) still is not, unless
+# the floor is lowered.
+vips linear "$W/orig.jpg" "$W/lc.v" 0.3 60 --uchar
+vips pngsave "$W/lc.v" "$W/lowc.png"
+vips resize "$W/lc.v" "$W/lch.v" 0.5
+vips jpegsave "$W/lch.v" "$W/lowc-half.jpg" --Q 80
+vips linear "$W/orig.jpg" "$W/nf.v" 0.15 60 --uchar
+vips pngsave "$W/nf.v" "$W/nflat.png"
+vips resize "$W/nf.v" "$W/nfh.v" 0.5
+vips jpegsave "$W/nfh.v" "$W/nflat-half.jpg" --Q 80
+"$S" hash "$W/lowc.png" "$W/nflat.png" | cut -d, -f1 >"$W/list-low.txt"
+"$S" import --quiet --db "$W/dbl" --list low --create "$W/list-low.txt" >/dev/null
+got=$(DB=$W/dbl field "$W/lowc-half.jpg" 'j["pdq"][0]["quality"] < 50, j["matched"]')
+is "$got" "True True" "a low-contrast copy (quality < 50) matches by its own hash"
+got=$(DB=$W/dbl field "$W/nflat-half.jpg" 'j["pdq"][0]["quality"] < 10, j["matched"]')
+is "$got" "True False" "a near-flat copy (quality < 10) does not"
+got=$("$S" match --db "$W/dbl" --min-quality 0 "$W/nflat-half.jpg" | python3 -c 'import json,sys; print(json.load(sys.stdin)["matched"])')
+is "$got" "True" "... unless --min-quality is lowered"
+
+# With ../shared: blurred-background pads and app screens drawn with other
+# draws and parameters than bench/accuracy's (SALT, other aspects, blur
+# strengths, screen widths) on five eval-dev photos; each copy matches its
+# own original and no other of the 105.
+if have_shared && [ -d "$SHARED/eval-dev/orig" ]; then
+    mkdir -p "$W/ev"
+    for f in $(ls "$SHARED"/eval-dev/orig/*.jpg | sort | awk 'NR % 26 == 1'); do
+        cp "$f" "$W/ev/"
+    done
+    SALT=t BP2_ASPECTS="16/9 1/1 4/3" BP2_FR="70 95" BP2_SIG="10 80" \
+        S2_WIDTHS="540 1080" STYLES="blurpad2 social2" JOBS=2 \
+        bash bench/repost_styles.sh "$W/ev" "$W/evs" >/dev/null 2>&1
+    "$S" hash "$SHARED"/eval-dev/orig/*.jpg >"$W/ev.csv"
+    cut -d, -f1 "$W/ev.csv" >"$W/ev-list.txt"
+    "$S" import --quiet --db "$W/dbe" --list ev --create "$W/ev-list.txt" >/dev/null
+    for st in blurpad2 social2; do
+        "$S" match --db "$W/dbe" "$W/evs/$st"/*.jpg >"$W/ev-$st.json"
+    done
+    # per style: copies made, copies matched to their own original, and
+    # matches to another photo
+    count() {
+        python3 - "$W/ev.csv" "$1" <<'PY'
+import json, os, sys
+ids = {}
+for line in open(sys.argv[1]):
+    h, q, p = line.strip().split(",", 2)
+    ids[h] = os.path.basename(p).rsplit(".", 1)[0]
+n = own = other = 0
+for line in open(sys.argv[2]):
+    j = json.loads(line)
+    me = os.path.basename(j["file"]).rsplit(".", 1)[0]
+    n += 1
+    hit = [ids.get(m["hash"]) for m in j["matches"]]
+    own += me in hit
+    other += sum(1 for i in hit if i != me)
+print(n, own >= n - 2, other)
+PY
+    }
+    is "$(count "$W/ev-blurpad2.json")" "5 True 0" "eval-dev, blurpad2 redrawn: >= 3 of 5 found, no other photo matched"
+    is "$(count "$W/ev-social2.json")" "5 True 0" "eval-dev, social2 redrawn: >= 3 of 5 found, no other photo matched"
+else
+    skip "$SHARED/eval-dev not found"; skip "$SHARED/eval-dev not found"
+fi
 
 # Videos: letterbox and pillarbox bars are found once per video and the
 # frames inside them matched too.

@@ -47,6 +47,13 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
                       const scrim_vmatch_opts *o, json_t **out, char *err,
                       size_t errlen);
 
+/* The radius the whole upload's own PDQ (quality `quality`) is looked up
+ * within, for a list of radius `radius` and the floor `min_quality`: the
+ * radius down to a fifth of the floor (at least 1; 10 at the default 50),
+ * -1 (not looked up) under that.  Regions found inside an upload keep the
+ * floor itself.  See doc/design.md, "Re-posted copies". */
+int scrim_whole_radius(int quality, int min_quality, int radius);
+
 /* ---- a platform's own removed media (src/match/add.c) ----------------------- */
 
 /* What scrim_media_add stored. */

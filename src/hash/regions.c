@@ -554,8 +554,126 @@ static int framed(const float *L, int w, box b, const float *ra,
     return 1;
 }
 
+/* ---- 3c. pasted ------------------------------------------------------------ */
+
+/* A picture pasted on a canvas (a blurred copy of itself, darkened or not,
+ * or anything smooth) whatever its own content: each of its edges is a line
+ * whose step stands out from the steps just outside it, where the canvas is
+ * smooth, and is straight along the picture's own span.  A soft picture
+ * does not stand out from its blur as a run of busy lines (sharp_run), and
+ * a picture narrower than the canvas both ways is not straight over the
+ * whole canvas (framed): here the PASTE_K lines of each side whose step is
+ * the largest multiple of the mean step outside them are candidates, and
+ * the rectangle whose edges are straightest along its own sides wins. */
+#define PASTE_K 3        /* candidates per side */
+#define PASTE_Z 2.5f     /* a step >= 2.5x the mean step outside, */
+#define PASTE_STEP 1.5f  /* and >= 1.5 levels on average over the line */
+#define PASTE_MARGIN 6   /* the outside measured on lines 3..6 away */
+#define PASTE_TIE 0.1f   /* straightness sums this close are a tie */
+
+/* Candidate edges of one side in e[a, z): lines whose step is a local
+ * maximum, PASTE_Z times the mean of the steps 3..6 lines outside (before
+ * for side 0, after for side 1); the PASTE_K best into c, count returned. */
+static int paste_cands(const float *e, int a, int z, int side, int *c)
+{
+    float sc[PASTE_K];
+    int k = 0;
+    for (int i = a; i < z; i++) {
+        if (e[i] < PASTE_STEP || e[i] < e[i - 1] || e[i] < e[i + 1])
+            continue;
+        float o = 0;
+        for (int j = 3; j <= PASTE_MARGIN; j++)
+            o += side ? e[i + j] : e[i - j];
+        float zs = e[i] / (o / (PASTE_MARGIN - 2) + 0.5f);
+        if (zs < PASTE_Z)
+            continue;
+        int at;
+        if (k < PASTE_K)
+            at = k++;
+        else if (zs > sc[PASTE_K - 1])
+            at = PASTE_K - 1;
+        else
+            continue;
+        sc[at] = zs, c[at] = i;
+        for (; at > 0 && sc[at] > sc[at - 1]; at--) {
+            float t = sc[at];
+            int ti = c[at];
+            sc[at] = sc[at - 1], c[at] = c[at - 1];
+            sc[at - 1] = t, c[at - 1] = ti;
+        }
+    }
+    return k;
+}
+
+static int pasted(const float *L, int w, box b, const float *er,
+                  const float *ec, box *out)
+{
+    int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
+    if (bw < 64 || bh < 64)
+        return 0;
+    /* options per direction: pairs of candidates [lo, hi), or the whole */
+    int opt[2][PASTE_K * PASTE_K + 1][2], nopt[2];
+    for (int dir = 0; dir < 2; dir++) {
+        int n = dir ? bw : bh;
+        const float *e = dir ? ec : er;
+        int c0[PASTE_K], c1[PASTE_K];
+        int m = PASTE_MARGIN + 1;
+        int k0 = paste_cands(e, m, n / 2, 0, c0);
+        int k1 = paste_cands(e, n / 2, n - m, 1, c1);
+        nopt[dir] = 0;
+        opt[dir][nopt[dir]][0] = 0, opt[dir][nopt[dir]++][1] = n;
+        for (int i = 0; i < k0; i++)
+            for (int j = 0; j < k1; j++)
+                if (c1[j] - c0[i] >= MIN_SIDE_FRAC * n) {
+                    opt[dir][nopt[dir]][0] = c0[i];
+                    opt[dir][nopt[dir]++][1] = c1[j];
+                }
+    }
+    /* every combination scored; the smallest rectangle scoring within
+     * PASTE_TIE of the best wins (a screen's bars are straight lines
+     * too, around the picture's) */
+    float sc[(PASTE_K * PASTE_K + 1) * (PASTE_K * PASTE_K + 1)], best = 0;
+    box cb_[(PASTE_K * PASTE_K + 1) * (PASTE_K * PASTE_K + 1)];
+    int nc = 0;
+    for (int i = 0; i < nopt[0]; i++)
+        for (int j = 0; j < nopt[1]; j++) {
+            if (!i && !j)
+                continue;
+            box o = {b.x0 + opt[1][j][0], b.y0 + opt[0][i][0],
+                     b.x0 + opt[1][j][1], b.y0 + opt[0][i][1]};
+            box rb = {o.x0, b.y0, o.x1, b.y1}, cb = {b.x0, o.y0, b.x1, o.y1};
+            float st[4];
+            int ne = 0, ok = 0;
+            float sum = 0;
+            if (i) {
+                st[ne++] = edge_straight(L, w, rb, 0, o.y0);
+                st[ne++] = edge_straight(L, w, rb, 0, o.y1);
+            }
+            if (j) {
+                st[ne++] = edge_straight(L, w, cb, 1, o.x0);
+                st[ne++] = edge_straight(L, w, cb, 1, o.x1);
+            }
+            for (int k = 0; k < ne; k++)
+                ok += st[k] >= SHARP_STRAIGHT, sum += st[k] - 0.35f;
+            /* every edge straight; of four, one may run where the picture
+             * has the canvas's colours */
+            if (ok < (ne == 4 ? 3 : 2))
+                continue;
+            sc[nc] = sum, cb_[nc++] = o;
+            best = sum > best ? sum : best;
+        }
+    int found = 0;
+    long area = 0;
+    for (int k = 0; k < nc; k++) {
+        long a = (long)(cb_[k].x1 - cb_[k].x0) * (cb_[k].y1 - cb_[k].y0);
+        if (sc[k] >= best - PASTE_TIE && (!found || a < area))
+            *out = cb_[k], area = a, found = 1;
+    }
+    return found;
+}
+
 /* The sharp part of b, if b is a picture on a soft (blurred) background. */
-static int sharp(const float *L, int w, box b, box *out, box *alt)
+static int sharp(const float *L, int w, box b, box *out, box *alt, box *pst)
 {
     int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
     int n = bw > bh ? bw : bh;
@@ -602,9 +720,10 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
     int gc = sharp_run(ca, ec, bw, tmp, &c0, &c1);
     if (!gr && !gc) {
         int f = framed(L, w, b, ra, ca, er, ec, tmp, out);
+        if (!f)
+            goto paste;
         free(buf);
-        if (f)
-            *alt = *out;
+        *alt = *out;
         return f;
     }
     *out = (box){b.x0 + c0, b.y0 + r0, b.x0 + c1, b.y0 + r1};
@@ -618,20 +737,21 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
                  (edge_straight(L, w, rb, 0, out->y1) >= SHARP_STRAIGHT) +
                  (edge_straight(L, w, cb, 1, out->x0) >= SHARP_STRAIGHT) +
                  (edge_straight(L, w, cb, 1, out->x1) >= SHARP_STRAIGHT);
-        free(buf);
         if (ok < 3)
-            return 0;
+            goto paste;
         *alt = *out;
-        return 1;
+        /* the busy run's ends may sit on the picture's own edges: the
+         * straightest rectangle is a second guess */
+        int f = pasted(L, w, b, er, ec, pst) ? 3 : 1;
+        free(buf);
+        return f;
     }
     {
         int a0 = gr ? out->y0 : out->x0, a1 = gr ? out->y1 : out->x1;
         float s0 = edge_straight(L, w, b, gr ? 0 : 1, a0);
         float s1 = edge_straight(L, w, b, gr ? 0 : 1, a1);
-        if ((s0 > s1 ? s0 : s1) < SHARP_STRAIGHT) {
-            free(buf);
-            return 0;
-        }
+        if ((s0 > s1 ? s0 : s1) < SHARP_STRAIGHT)
+            goto paste;
     }
     /* The apps centre the picture: when a soft stretch of the picture put
      * one end off, the end on the stronger edge, mirrored, gives the other
@@ -652,8 +772,22 @@ static int sharp(const float *L, int w, box b, box *out, box *alt)
                 alt->x0 = b.x0 + a0, alt->x1 = b.x0 + a1;
         }
     }
-    free(buf);
-    return 1;
+    /* a run one way only: the picture may narrow the other way as well,
+     * as soft as the canvas there (a third guess) */
+    {
+        int f = pasted(L, w, b, er, ec, pst) ? 3 : 1;
+        free(buf);
+        return f;
+    }
+paste:
+    /* no busy run with straight ends: a picture as soft as its canvas? */
+    {
+        int f = pasted(L, w, b, er, ec, out);
+        free(buf);
+        if (f)
+            *alt = *out;
+        return f;
+    }
 }
 
 /* ---- 5. overlay -------------------------------------------------------------- */
@@ -1259,7 +1393,7 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
 {
     if (!luma || w < MIN_SIDE || h < MIN_SIDE || max <= 0)
         return 0;
-    box full = {0, 0, w, h}, seen[8];
+    box full = {0, 0, w, h}, seen[12];
     int nseen = 1, n = 0;
     seen[0] = full;
     scrim__region tmp[8];
@@ -1305,15 +1439,15 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
     box sh = bl;
     /* on the whole plane first: a blurred background is soft, and the
      * trim may have peeled part of it as a "border" */
-    box sh2;
+    box sh2, sh3;
     box st = full;
     float sref[4];
     int exact = trim(luma, w, &st, minw, minh, NULL, NULL, 1, sref);
     if (exact)
         st = frame_only(luma, w, h, st, sref);
-    int has_sharp = sharp(luma, w, full, &sh, &sh2);
+    int has_sharp = sharp(luma, w, full, &sh, &sh2, &sh3);
     if (!has_sharp && differs(bl, full, w, h))
-        has_sharp = sharp(luma, w, bl, &sh, &sh2);
+        has_sharp = sharp(luma, w, bl, &sh, &sh2, &sh3);
 
     /* most specific first */
     int k = 0;
@@ -1321,6 +1455,12 @@ int scrim__regions_find(const float *luma, int w, int h, scrim__region *out,
         k = add(tmp, k, 8, po, SCRIM__REG_BLOCK, seen, nseen, w, h);
         if (k)
             seen[nseen++] = po;
+    }
+    if (has_sharp & 2) {
+        int kp = k;
+        k = add(tmp, k, 8, sh3, SCRIM__REG_SHARP, seen, nseen, w, h);
+        if (k > kp)
+            seen[nseen++] = sh3;
     }
     if (has_sharp) {
         int ks0 = k;

@@ -175,6 +175,14 @@ static int group_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->m->hash, y->m->hash);
 }
 
+int scrim_whole_radius(int quality, int min_quality, int radius)
+{
+    if (quality >= min_quality)
+        return radius;
+    int low = min_quality / 5 > 1 ? min_quality / 5 : 1;
+    return quality >= low ? radius : -1;
+}
+
 /* The list's radius (or the override), for the vPDQ frame distance. */
 static int list_radius(scrim_store *s, const char *list, const scrim_vmatch_opts *o)
 {
@@ -534,11 +542,14 @@ int scrim_image_match(scrim_store *s, const scrim_image_hashes *h,
     stride = o.dihedral ? SCRIM_DIH_COUNT : 1;
     /* A low-quality hash (flat or tiny image) is near too many others to
      * be evidence; it is still reported by the caller, just not matched.
-     * The same holds for each region. */
+     * Each region keeps the floor; the upload's own hash is looked up
+     * below it, down to a fifth of it (scrim_whole_radius), so that no
+     * copy plain PDQ finds is lost. */
     int nregions = o.regions ? h->nregions : 0;
     for (int r = -1; r < nregions && r < SCRIM_REGIONS_MAX; r++) {
         const scrim_pdq *d = r < 0 ? h->dihedral : h->region[r].dihedral;
-        if ((r < 0 ? h->quality : h->region[r].quality) < o.min_quality)
+        if (r < 0 ? scrim_whole_radius(h->quality, o.min_quality, 0) < 0
+                  : h->region[r].quality < o.min_quality)
             continue;
         for (int v = 0; v < stride; v++) {
             q[nq] = d[v];

@@ -165,7 +165,8 @@ static const struct opt {
      "time a client has to send a whole request, headers and body, from its "
      "first byte (clients that trickle are cut)"},
     {"min-quality", T_INT, F(min_quality), 0, 100, "N",
-     "PDQ quality a hash needs to match (per request: ?min_quality=, see "
+     "PDQ quality a hash needs to match; an image upload's own hash needs "
+     "a fifth of it (per request: ?min_quality=, see "
      "--allow-query-overrides)"},
     {"fast-decode", T_INT, F(fast_decode), 0, 1, "0|1",
      "shrink big JPEGs on load to 512 px: faster, hashes a few bits off"},
