@@ -857,6 +857,25 @@ static void flags_to_runs(const unsigned char *flag, int lo, int hi, run *r0,
                           run *r1, ptrdiff_t rstride, int pos, int rmode,
                           int gap, const int *index)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* 8 flags a word, visiting only the set bytes in order (the flags
+     * are sparse and a branch per byte mispredicts); the bytes past hi
+     * (readable, see edge_runs) are masked off */
+    for (int i = lo; i < hi; i += 8) {
+        uint64_t wd;
+        memcpy(&wd, flag + i, 8);
+        if (hi - i < 8)
+            wd &= (UINT64_C(1) << (8 * (hi - i))) - 1;
+        while (wd) {
+            int k = __builtin_ctzll(wd) >> 3;
+            unsigned f = (unsigned)(wd >> (8 * k)) & 0xff;
+            wd &= ~(UINT64_C(0xff) << (8 * k));
+            run *r = (f == 2 ? r1 : r0) + (rmode ? 0 : (i + k) * rstride);
+            run_step(r, rmode ? index[i + k] : pos, 1, gap);
+        }
+    }
+    return;
+#endif
     for (int i = lo; i < hi; i++) {
         if (!((i - lo) & 7) && i + 8 <= hi) {
             uint64_t wd;
