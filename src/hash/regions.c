@@ -825,12 +825,30 @@ static void run_step(run *r, int i, int hit, int gap)
 /* Local-maximum steps along one line: flag[i] = 1 (step d[i] > 0) or 2
  * (< 0) where |d[i]| > OV_STEP and no smaller than |d[i - 1]|, |d[i + 1]|,
  * for i in [1, n - 1); branch-free, so that the compiler vectorises it. */
-static void step_flags(const float *d, int n, unsigned char *flag)
+static void step_flags(const float *restrict d, int n,
+                       unsigned char *restrict flag)
 {
+    /* byte arithmetic and restrict: gcc vectorises it only so */
     for (int i = 1; i < n - 1; i++) {
         float a = fabsf(d[i]);
-        int hit = (a > OV_STEP) & (a >= fabsf(d[i - 1])) & (a >= fabsf(d[i + 1]));
-        flag[i] = (unsigned char)(hit << (d[i] < 0));
+        unsigned char hit = (a > OV_STEP) & (a >= fabsf(d[i - 1])) &
+                            (a >= fabsf(d[i + 1]));
+        unsigned char neg = d[i] < 0;
+        flag[i] = hit + (hit & neg);
+    }
+}
+
+/* The same down the columns of a row c (u, uu the rows above, dn below). */
+static void step_flags_down(const float *restrict c, const float *restrict u,
+                            const float *restrict uu, const float *restrict dn,
+                            int nj, unsigned char *restrict f)
+{
+    for (int j = 0; j < nj; j++) {
+        float e = c[j] - u[j], a = fabsf(e);
+        unsigned char hit = (a > OV_STEP) & (a >= fabsf(dn[j] - c[j])) &
+                            (a >= fabsf(u[j] - uu[j]));
+        unsigned char neg = e < 0;
+        f[j] = hit + (hit & neg);
     }
 }
 
@@ -839,6 +857,25 @@ static void flags_to_runs(const unsigned char *flag, int lo, int hi, run *r0,
                           run *r1, ptrdiff_t rstride, int pos, int rmode,
                           int gap, const int *index)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* 8 flags a word, visiting only the set bytes in order (the flags
+     * are sparse and a branch per byte mispredicts); the bytes past hi
+     * (readable, see edge_runs) are masked off */
+    for (int i = lo; i < hi; i += 8) {
+        uint64_t wd;
+        memcpy(&wd, flag + i, 8);
+        if (hi - i < 8)
+            wd &= (UINT64_C(1) << (8 * (hi - i))) - 1;
+        while (wd) {
+            int k = __builtin_ctzll(wd) >> 3;
+            unsigned f = (unsigned)(wd >> (8 * k)) & 0xff;
+            wd &= ~(UINT64_C(0xff) << (8 * k));
+            run *r = (f == 2 ? r1 : r0) + (rmode ? 0 : (i + k) * rstride);
+            run_step(r, rmode ? index[i + k] : pos, 1, gap);
+        }
+    }
+    return;
+#endif
     for (int i = lo; i < hi; i++) {
         if (!((i - lo) & 7) && i + 8 <= hi) {
             uint64_t wd;
@@ -860,7 +897,8 @@ static void flags_to_runs(const unsigned char *flag, int lo, int hi, run *r0,
  * 1: -); hr[pol][y]: runs along row y of steps L[y] - L[y-1].  Every
  * OV_SUB-th row (column) only, so run ends are OV_SUB samples coarse; the
  * line itself is exact. */
-static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
+static int edge_runs(const float *L, int w, box b, int minv, run *vr[2],
+                     run *hr[2])
 {
     int gap = 2 * OV_SUB; /* one missing line bridged */
     for (int p = 0; p < 2; p++) {
@@ -876,7 +914,7 @@ static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
                       (size_t)nj * bh * sizeof *d + nflag +
                       (size_t)nj * sizeof(int));
     if (!d)
-        return;
+        return 0;
     float *C = d + n + 8; /* every OV_SUB-th column of b, row by row */
     unsigned char *flag = (unsigned char *)(C + (size_t)nj * bh);
     int *xs = (int *)(flag + nflag);
@@ -892,6 +930,15 @@ static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
         flag[1] = 0; /* x = b.x0 + 1 has no step before it */
         flags_to_runs(flag, 2, bw - 1, vr[0] + b.x0, vr[1] + b.x0, 1, y, 0,
                       gap, NULL);
+    }
+    /* a box needs a vertical side of minv: without one, the rows' runs
+     * are not needed (most photos have no such straight step) */
+    int any = 0;
+    for (int x = b.x0; x < b.x1 && !any; x++)
+        any = vr[0][x].len >= minv || vr[1][x].len >= minv;
+    if (!any) {
+        free(d);
+        return 0;
     }
     /* steps down columns (every OV_SUB-th): flag over y, runs along rows */
     for (int y = 0; y < bh; y++) {
@@ -910,16 +957,12 @@ static void edge_runs(const float *L, int w, box b, run *vr[2], run *hr[2])
         const float *c = C + (size_t)y * nj, *u = c - nj, *uu = u - nj,
                     *dn = c + nj;
         unsigned char *f = flag;
-        for (int j = 0; j < nj; j++) {
-            float e = c[j] - u[j], a = fabsf(e);
-            int hit = (a > OV_STEP) & (a >= fabsf(dn[j] - c[j])) &
-                      (a >= fabsf(u[j] - uu[j]));
-            f[j] = (unsigned char)(hit << (e < 0));
-        }
+        step_flags_down(c, u, uu, dn, nj, f);
         flags_to_runs(f, 0, nj, &hr[0][b.y0 + y], &hr[1][b.y0 + y], 0, 0, 1,
                       gap, xs);
     }
     free(d);
+    return 1;
 }
 
 /* The far sides of a box come from run ends, OV_SUB samples coarse: move
@@ -1020,11 +1063,14 @@ static int overlay(const float *L, int w, int h, box b, box *out)
     for (int p = 0; p < 2; p++)
         for (int y = 0; y < h; y++)
             hr[p][y] = (run){0, 0, 0, -1, -1};
-    edge_runs(L, w, b, vr, hr);
     int bw = b.x1 - b.x0, bh = b.y1 - b.y0;
     int minv = (int)(OV_MIN_SIDE * bh), minh = (int)(OV_MIN_SIDE * bw);
     minv = minv < 12 ? 12 : minv;
     minh = minh < 12 ? 12 : minh;
+    if (!edge_runs(L, w, b, minv, vr, hr)) {
+        free(buf);
+        return 0; /* no vertical side long enough: no box */
+    }
     /* the longest runs of each kind: [len, index] */
     enum { K = 6 };
     int top[2][2][K][2]; /* [vertical?][pol][k][len, index] */
