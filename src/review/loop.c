@@ -268,87 +268,16 @@ int scrim__review_loop_queue_open(MDB_env *env, char *err, size_t errlen)
     return rc;
 }
 
-static void be64(uint64_t n, uint8_t k[8])
-{
-    for (int i = 0; i < 8; i++)
-        k[i] = (uint8_t)(n >> (56 - 8 * i));
-}
-
 int scrim__review_loop_defer(const char *id, const scrim_review_decision *d,
                              json_t *rec)
 {
     MDB_env *env = atomic_load(&lq_env);
-    MDB_txn *txn;
-    MDB_val nk = {4, "next"}, v;
     json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:O?}", "id", id,
                           "decision", d->decision, "by", d->by ? d->by : "",
                           "suppress", d->suppress, "after", d->quarantine_after,
                           "time", json_object_get(json_object_get(rec,
                                                   "decision"), "time"));
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!env || !text || mdb_txn_begin(env, NULL, 0, &txn)) {
-        free(text);
-        return -1;
-    }
-    uint64_t seq = 1, next;
-    if (!mdb_get(txn, lq_dbi, &nk, &v) && v.mv_size == 8)
-        memcpy(&seq, v.mv_data, 8);
-    next = seq + 1;
-    uint8_t key[8];
-    be64(seq, key);
-    MDB_val k = {8, key}, tv = {strlen(text), text}, xv = {8, &next};
-    int mrc = mdb_put(txn, lq_dbi, &k, &tv, 0);
-    if (!mrc)
-        mrc = mdb_put(txn, lq_dbi, &nk, &xv, 0);
-    free(text);
-    if (mrc) {
-        mdb_txn_abort(txn);
-        return -1;
-    }
-    return mdb_txn_commit(txn) ? -1 : 0;
-}
-
-/* The oldest kept decision: 1 with *j and *seq, or 0. */
-static int lq_first(MDB_env *env, json_t **j, uint64_t *seq)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    json_error_t je;
-    int found = 0;
-    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
-        return 0;
-    if (!mdb_cursor_open(txn, lq_dbi, &c)) {
-        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc && !found;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            if (k.mv_size != 8)
-                continue;
-            *seq = 0;
-            for (int i = 0; i < 8; i++)
-                *seq = *seq << 8 | ((const uint8_t *)k.mv_data)[i];
-            *j = json_loadb(v.mv_data, v.mv_size, 0, &je);
-            found = 1;
-        }
-        mdb_cursor_close(c);
-    }
-    mdb_txn_abort(txn);
-    return found;
-}
-
-static void lq_del(MDB_env *env, uint64_t seq)
-{
-    MDB_txn *txn;
-    uint8_t key[8];
-    be64(seq, key);
-    MDB_val k = {8, key};
-    if (mdb_txn_begin(env, NULL, 0, &txn))
-        return;
-    int mrc = mdb_del(txn, lq_dbi, &k, NULL);
-    if (mrc && mrc != MDB_NOTFOUND)
-        mdb_txn_abort(txn);
-    else
-        mdb_txn_commit(txn);
+    return review__fifo_put(env, lq_dbi, j);
 }
 
 void scrim__review_loop_retry(scrim_server *srv, scrim_review *rv)
@@ -357,7 +286,7 @@ void scrim__review_loop_retry(scrim_server *srv, scrim_review *rv)
     json_t *j;
     uint64_t seq;
     char err[256];
-    while (env && srv->store && lq_first(env, &j, &seq)) {
+    while (env && srv->store && review__fifo_first(env, lq_dbi, &j, &seq)) {
         const char *id = json_string_value(json_object_get(j, "id"));
         json_t *rec = NULL;
         int done = 1;
@@ -389,6 +318,6 @@ void scrim__review_loop_retry(scrim_server *srv, scrim_review *rv)
         json_decref(j);
         if (!done)
             return;   /* unreachable again: later */
-        lq_del(env, seq);
+        review__fifo_del(env, lq_dbi, seq);
     }
 }

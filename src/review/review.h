@@ -125,6 +125,14 @@ int review__commit(const char *db, MDB_txn **txn, char *err, size_t errlen);
 /* SCRIM_OK when LIST is a valid list name, else SCRIM_EINVAL with a message
  * naming it (the rule is scrim_list_name_valid's). */
 int review__list_name_check(const char *list, char *err, size_t errlen);
+
+/* fifo.c: a queue of JSON items in the LMDB table dbi (8-byte big-endian
+ * numbers, oldest first, and "next").  put consumes j: 0, or -1 when not
+ * kept (env NULL, no memory, an LMDB error); first: 1 with the oldest item
+ * (*j, NULL if unreadable) and its *seq, 0 when empty; del removes seq. */
+int review__fifo_put(MDB_env *env, MDB_dbi dbi, json_t *j);
+int review__fifo_first(MDB_env *env, MDB_dbi dbi, json_t **j, uint64_t *seq);
+void review__fifo_del(MDB_env *env, MDB_dbi dbi, uint64_t seq);
 /* A content warning for LIST: the name valid and TEXT (NULL or "": none)
  * at most SCRIM_REVIEW_WARNING_MAX bytes of UTF-8 without control
  * characters; SCRIM_OK or SCRIM_EINVAL with a message. */

@@ -267,77 +267,18 @@ int scrim__shared_queue_open(MDB_env *env, char *err, size_t errlen)
 /* Queue item j (consumed); 0, or -1 (not queued: kept in memory). */
 static int q_put(json_t *j)
 {
-    MDB_env *env = atomic_load(&q_env);
-    MDB_txn *txn;
-    MDB_val nk = {4, "next"}, v;
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!env || !text || mdb_txn_begin(env, NULL, 0, &txn)) {
-        free(text);
-        return -1;
-    }
-    uint64_t seq = 1;
-    if (!mdb_get(txn, q_dbi, &nk, &v) && v.mv_size == 8)
-        memcpy(&seq, v.mv_data, 8);
-    uint64_t next = seq + 1;
-    uint8_t key[8];
-    for (int i = 0; i < 8; i++)
-        key[i] = (uint8_t)(seq >> (56 - 8 * i));
-    MDB_val k = {8, key}, tv = {strlen(text), text}, xv = {8, &next};
-    int mrc = mdb_put(txn, q_dbi, &k, &tv, 0);
-    if (!mrc)
-        mrc = mdb_put(txn, q_dbi, &nk, &xv, 0);
-    free(text);
-    if (mrc) {
-        mdb_txn_abort(txn);
-        return -1;
-    }
-    return mdb_txn_commit(txn) ? -1 : 0;
+    return review__fifo_put(atomic_load(&q_env), q_dbi, j);
 }
 
 /* The oldest item: 1 with *j and *seq, 0 when none (or unreadable). */
 static int q_first(json_t **j, uint64_t *seq)
 {
-    MDB_env *env = atomic_load(&q_env);
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    json_error_t je;
-    int found = 0;
-    if (!env || mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
-        return 0;
-    if (!mdb_cursor_open(txn, q_dbi, &c)) {
-        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc && !found;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            if (k.mv_size != 8)
-                continue;
-            *seq = 0;
-            for (int i = 0; i < 8; i++)
-                *seq = *seq << 8 | ((const uint8_t *)k.mv_data)[i];
-            *j = json_loadb(v.mv_data, v.mv_size, 0, &je);
-            found = 1;
-        }
-        mdb_cursor_close(c);
-    }
-    mdb_txn_abort(txn);
-    return found;
+    return review__fifo_first(atomic_load(&q_env), q_dbi, j, seq);
 }
 
 static void q_del(uint64_t seq)
 {
-    MDB_env *env = atomic_load(&q_env);
-    MDB_txn *txn;
-    uint8_t key[8];
-    for (int i = 0; i < 8; i++)
-        key[i] = (uint8_t)(seq >> (56 - 8 * i));
-    MDB_val k = {8, key};
-    if (!env || mdb_txn_begin(env, NULL, 0, &txn))
-        return;
-    int mrc = mdb_del(txn, q_dbi, &k, NULL);
-    if (mrc && mrc != MDB_NOTFOUND)
-        mdb_txn_abort(txn);
-    else
-        mdb_txn_commit(txn);
+    review__fifo_del(atomic_load(&q_env), q_dbi, seq);
 }
 
 static int q_waiting(void)

@@ -640,14 +640,10 @@ static void *applier_main(void *arg)
     return NULL;
 }
 
-/* ==== bin/scrim's writes and the compacted log (cluster_log.c) ============
- * bin/scrim --cluster writes through a node's database as scrimd's admin
- * API does (scrim__cluster_begin, the dry run, scrim__cluster_commit), on a
- * cluster object of its own with no applier: the node's scrimd applies, and
- * waits watch the database's recorded position instead. */
-
-int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
-                          size_t errlen)
+/* A cluster object on srv (srv->cluster), libpq loaded; its node name is
+ * host:pid plus suffix. */
+static int cluster_new(scrim_server *srv, const char *conninfo,
+                       const char *suffix, char *err, size_t errlen)
 {
     int rc = scrim__pq_load(err, errlen);
     if (rc)
@@ -663,12 +659,25 @@ int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
     snprintf(cl->conninfo, sizeof cl->conninfo, "%s", conninfo);
     char host[64] = "";
     gethostname(host, sizeof host - 1);
-    snprintf(cl->node, sizeof cl->node, "%s:%ld/scrim", host, (long)getpid());
+    snprintf(cl->node, sizeof cl->node, "%s:%ld%s", host, (long)getpid(),
+             suffix);
     pthread_mutex_init(&cl->lock, NULL);
     pthread_mutex_init(&cl->wlock, NULL);
     pthread_cond_init(&cl->moved, NULL);
     srv->cluster = cl;
     return 0;
+}
+
+/* ==== bin/scrim's writes and the compacted log (cluster_log.c) ============
+ * bin/scrim --cluster writes through a node's database as scrimd's admin
+ * API does (scrim__cluster_begin, the dry run, scrim__cluster_commit), on a
+ * cluster object of its own with no applier: the node's scrimd applies, and
+ * waits watch the database's recorded position instead. */
+
+int scrim__cluster_writer(scrim_server *srv, const char *conninfo, char *err,
+                          size_t errlen)
+{
+    return cluster_new(srv, conninfo, "/scrim", err, errlen);
 }
 
 /* The node's database has applied `id` (polled: another process applies);
@@ -715,25 +724,10 @@ static int mark_node(scrim__cluster *cl, char *err, size_t errlen)
 int scrim__cluster_start(scrim_server *srv, const char *conninfo, char *err,
                          size_t errlen)
 {
-    int rc = scrim__pq_load(err, errlen);
+    int rc = cluster_new(srv, conninfo, "", err, errlen);
     if (rc)
         return rc;
-    scrim__cluster *cl = calloc(1, sizeof *cl);
-    if (!cl) {
-        scrim__seterr(err, errlen, "out of memory");
-        return SCRIM_ENOMEM;
-    }
-    cl->srv = srv;
-    cl->store = srv->store;
-    cl->wake[0] = cl->wake[1] = -1;
-    snprintf(cl->conninfo, sizeof cl->conninfo, "%s", conninfo);
-    char host[64] = "";
-    gethostname(host, sizeof host - 1);
-    snprintf(cl->node, sizeof cl->node, "%s:%ld", host, (long)getpid());
-    pthread_mutex_init(&cl->lock, NULL);
-    pthread_mutex_init(&cl->wlock, NULL);
-    pthread_cond_init(&cl->moved, NULL);
-    srv->cluster = cl;
+    scrim__cluster *cl = srv->cluster;
     if ((rc = scrim_store_applied(srv->store, &cl->applied, err, errlen)) ||
         (rc = mark_node(cl, err, errlen)))
         return rc;
