@@ -10,9 +10,6 @@ set -u
 need_tools curl perl
 . "$(dirname "$0")/cluster_lib.sh"
 temp_dir T cluster
-TOKEN=cluster-token-0123456789abcdef
-echo "$TOKEN" >"$T/token"
-AUTH="Authorization: Bearer $TOKEN"
 
 cluster_pg_up
 NODE_OPTS="--admin-wait 300"

@@ -1,5 +1,5 @@
 # cluster_lib.sh - a PostgreSQL of the test's own and scrimd nodes, for the
-# cluster tests (cluster.t, cluster_review.t); sourced after tap.sh with $T
+# cluster tests (cluster*.t); sourced after tap.sh with $T
 # the test's temp directory.  PostgreSQL runs as nobody when the test runs
 # as root (initdb refuses root), on a Unix socket in $T/pg only: no TCP, no
 # clash with another.  Defines pg, pg_start, pg_stop, psql and $URL; nodes:
@@ -11,8 +11,13 @@ PGBIN=${SCRIM_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | 
 [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] ||
     skip_all "PostgreSQL's server programs (initdb, pg_ctl) are not installed (Debian: postgresql)"
 
-# cluster_pg_up: initdb, start, createdb scrim; bails out on failure.
+# cluster_pg_up: initdb, start, createdb scrim; bails out on failure.  Also
+# writes the admin token every node reads ($T/token; $TOKEN, and $AUTH its
+# header).
 cluster_pg_up() {
+    TOKEN=cluster-token-0123456789abcdef
+    echo "$TOKEN" >"$T/token"
+    AUTH="Authorization: Bearer $TOKEN"
     chmod 711 "$T"
     PG=$T/pg
     mkdir "$PG"
@@ -77,4 +82,17 @@ jv() {
 # For poll: a 200; /healthz 200; /healthz's cluster.postgres is $2.
 got() { get "$@" && [ "$code" = 200 ]; }
 healthy() { get "$1" /healthz && [ "$code" = 200 ]; }
+
+# nodes_up N...: nodes N... started with --cluster "$URL", then each
+# waited for until /healthz is 200 (in step with the change log); bails
+# out otherwise.
+nodes_up() {
+    for _n in "$@"; do
+        node_start "$_n" --cluster "$URL" ||
+            bail_out "node $_n did not start: $(cat "$T/stderr$_n")"
+    done
+    for _n in "$@"; do
+        poll 200 healthy "$_n" || bail_out "node $_n not ready"
+    done
+}
 pg_is() { get "$1" /healthz && [ "$(jv '$j->{cluster}{postgres}')" = "$2" ]; }

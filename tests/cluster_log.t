@@ -11,9 +11,6 @@ set -u
 need_tools curl perl
 . "$(dirname "$0")/cluster_lib.sh"
 temp_dir T cluster_log
-TOKEN=cluster-log-token-0123456789abcdef
-echo "$TOKEN" >"$T/token"
-AUTH="Authorization: Bearer $TOKEN"
 cluster_pg_up
 NODE_OPTS="--admin-wait 300"
 S="$BIN/scrim"
@@ -48,12 +45,7 @@ state() {
             @{$q->{matches}}, @{$q->{allowed}}), "\n"'
 }
 
-for n in 1 2 3; do
-    node_start $n --cluster "$URL" || bail_out "node $n did not start: $(cat "$T/stderr$n")"
-done
-for n in 1 2 3; do
-    poll 200 healthy $n || bail_out "node $n not ready"
-done
+nodes_up 1 2 3
 : >"$T/probes"
 
 # ---- bin/scrim writes through the log -------------------------------------------

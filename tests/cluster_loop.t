@@ -12,21 +12,13 @@ set -u
 need_tools curl perl
 . "$(dirname "$0")/cluster_lib.sh"
 temp_dir T clloop
-TOKEN=cluster-token-0123456789abcdef
-echo "$TOKEN" >"$T/token"
-AUTH="Authorization: Bearer $TOKEN"
 FIX=$(cd "$(dirname "$0")/fixtures" && pwd)
 P=03bc57103525743eadbf626d23f4e6e2f1247b6ca2170532adbdc3067ad98552   # blobs.jpg's PDQ
 
 cluster_pg_up
 NODE_OPTS="--quarantine-after 3 --review-break-after 30 --review-break 600"
 
-for n in 1 2 3; do
-    node_start $n --cluster "$URL" || bail_out "node $n did not start: $(cat "$T/stderr$n")"
-done
-for n in 1 2 3; do
-    poll 200 healthy $n || bail_out "node $n not ready"
-done
+nodes_up 1 2 3
 # upload K: blobs.jpg with K appended (another upload, the same picture)
 upload() { { cat "$FIX/blobs.jpg"; printf '%s' "$1"; } >"$T/u$1.jpg"; }
 match() { get "$1" /v1/match --data-binary "@$T/u$2.jpg"; }

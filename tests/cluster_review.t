@@ -11,20 +11,12 @@ set -u
 need_tools curl perl
 . "$(dirname "$0")/cluster_lib.sh"
 temp_dir T clrev
-TOKEN=cluster-token-0123456789abcdef
-echo "$TOKEN" >"$T/token"
-AUTH="Authorization: Bearer $TOKEN"
 FIX=$(cd "$(dirname "$0")/fixtures" && pwd)
 
 cluster_pg_up
 NODE_OPTS="--review-max-reveals 3"
 
-for n in 1 2 3; do
-    node_start $n --cluster "$URL" || bail_out "node $n did not start: $(cat "$T/stderr$n")"
-done
-for n in 1 2 3; do
-    poll 200 healthy $n || bail_out "node $n not ready"
-done
+nodes_up 1 2 3
 
 # ---- accounts: added through node 1, known on node 2 -------------------------
 get 1 /v1/reviewers -X POST -H "$AUTH" -d '{"name": "alice"}'
