@@ -24,6 +24,26 @@ at_exit '[ -n "$FLOOD" ] && kill "$FLOOD" 2>/dev/null'
 
 metric() { scrimd_curl http://x/metrics | sed -n "s/^scrim_$1 //p"; }
 
+# rawhttp.py: send(path, body) POSTs on its own connection to scrimd's
+# socket ($SOCK) and returns it; answer(s) reads the whole answer.
+cat >"$T/rawhttp.py" <<EOF
+import socket
+sock = "$SOCK"
+def send(path, body):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(b"POST %s HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\nContent-Length: %d\\r\\n\\r\\n"
+              % (path.encode(), len(body)) + body)
+    return s
+def answer(s):
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return data
+        data += b
+EOF
+
 # A PNG of 1200x1000 (3.6 MB decoded) and a /v1/compare body of
 # 10,000 x 10,000 frames: seconds of work, cut at --request-timeout.
 python3 - "$T" <<'EOF'
@@ -94,21 +114,10 @@ ok $? "scrimd stops cleanly"
 scrimd_start --db "$T/db" --threads 1 --video-threads 0 --client-requests 3 \
     --request-timeout 4 --preload 0 --cache-hashes 0 || bail_out "scrimd did not start"
 python3 - "$SOCK" "$T" >"$T/flood" <<'EOF' &
-import os, select, socket, sys, time
-sock, t = sys.argv[1:3]
-def send(path, body):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
-    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
-              % (path.encode(), len(body)) + body)
-    return s
-def answer(s):
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            return data
-        data += b
+import os, select, sys, time
+sys.path.insert(0, sys.argv[2])
+from rawhttp import send, answer
+t = sys.argv[2]
 compare = send("/v1/compare", open(t + "/compare.json", "rb").read())
 open(t + "/sent", "w").close()
 while not os.path.exists(t + "/go"):
@@ -170,21 +179,10 @@ no_sanitizer_reports "$T/stderr"
 scrimd_start --db "$T/db" --threads 1 --video-threads 0 --queue 12 \
     --request-timeout 4 --preload 0 --cache-hashes 0 || bail_out "scrimd did not start"
 python3 - "$SOCK" "$T" >"$T/lone" <<'EOF'
-import socket, sys
-sock, t = sys.argv[1:3]
-def send(path, body):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
-    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
-              % (path.encode(), len(body)) + body)
-    return s
-def answer(s):
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            return data
-        data += b
+import sys
+sys.path.insert(0, sys.argv[2])
+from rawhttp import send, answer
+t = sys.argv[2]
 compare = send("/v1/compare", open(t + "/compare.json", "rb").read())
 jpg = open("tests/fixtures/blobs.jpg", "rb").read()
 burst = [send("/v1/hash", jpg) for _ in range(8)]
